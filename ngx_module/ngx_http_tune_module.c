@@ -1,0 +1,399 @@
+
+/*
+ * Copyright (C) tuneslot developers
+ */
+
+
+#include "ngx_http_tune_module.h"
+#include "ngx_http_tune_redis.h"
+#include "ngx_http_tune_shm.h"
+
+
+typedef struct {
+    ngx_conf_post_handler_pt  post_handler;
+    char                     *name;
+    ngx_msec_t                low;
+    ngx_msec_t                high;
+} ngx_http_tune_msec_bounds_t;
+
+
+static void *ngx_http_tune_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_tune_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_tune_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_tune_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_tune_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tune(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_tune_check_msec(ngx_conf_t *cf, void *post, void *data);
+static char *ngx_http_tune_check_zone_size(ngx_conf_t *cf, void *post,
+    void *data);
+static ngx_int_t ngx_http_tune_init_process(ngx_cycle_t *cycle);
+static void ngx_http_tune_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_http_tune_msec_bounds_t  ngx_http_tune_refresh_bounds = {
+    ngx_http_tune_check_msec, "tune_refresh", 10, 60000
+};
+
+static ngx_http_tune_msec_bounds_t  ngx_http_tune_timeout_bounds = {
+    ngx_http_tune_check_msec, "tune_redis_timeout", 10, 60000
+};
+
+static ngx_conf_post_t  ngx_http_tune_zone_size_post = {
+    ngx_http_tune_check_zone_size
+};
+
+
+static ngx_command_t  ngx_http_tune_commands[] = {
+
+    { ngx_string("tune_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_tune_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tune_refresh"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_tune_main_conf_t, refresh),
+      &ngx_http_tune_refresh_bounds },
+
+    { ngx_string("tune_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_tune_main_conf_t, redis_timeout),
+      &ngx_http_tune_timeout_bounds },
+
+    { ngx_string("tune_zone_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_tune_main_conf_t, zone_size),
+      &ngx_http_tune_zone_size_post },
+
+    { ngx_string("tune"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tune,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_tune_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_tune_create_main_conf,        /* create main configuration */
+    ngx_http_tune_init_main_conf,          /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_tune_create_loc_conf,         /* create location configuration */
+    ngx_http_tune_merge_loc_conf           /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_tune_module = {
+    NGX_MODULE_V1,
+    &ngx_http_tune_module_ctx,             /* module context */
+    ngx_http_tune_commands,                /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_tune_init_process,            /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_tune_exit_process,            /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_tune_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_tune_main_conf_t  *tmcf;
+
+    tmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_tune_main_conf_t));
+    if (tmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     tmcf->redis_addr = { 0, NULL };
+     *     tmcf->redis_port = 0;
+     *     tmcf->redis_text = { 0, NULL };
+     *     tmcf->shm_zone = NULL;
+     *     tmcf->tune_file = NULL;
+     *     tmcf->tune_line = 0;
+     */
+
+    tmcf->refresh = NGX_CONF_UNSET_MSEC;
+    tmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    tmcf->zone_size = NGX_CONF_UNSET_SIZE;
+
+    return tmcf;
+}
+
+
+static char *
+ngx_http_tune_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_tune_main_conf_t *tmcf = conf;
+
+    ngx_str_t              name = ngx_string("tune");
+    ngx_http_tune_zone_t  *zone;
+
+    ngx_conf_init_msec_value(tmcf->refresh, 250);
+    ngx_conf_init_msec_value(tmcf->redis_timeout, 1000);
+    ngx_conf_init_size_value(tmcf->zone_size, 1024 * 1024);
+
+    if (tmcf->redis_text.len == 0) {
+
+        if (tmcf->tune_file) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"tune\" in %s:%ui requires \"tune_redis\" "
+                          "in the http block",
+                          tmcf->tune_file, tmcf->tune_line);
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    tmcf->shm_zone = ngx_shared_memory_add(cf, &name, tmcf->zone_size,
+                                           &ngx_http_tune_module);
+    if (tmcf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_tune_zone_t));
+    if (zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    tmcf->shm_zone->init = ngx_http_tune_init_zone;
+    tmcf->shm_zone->data = zone;
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_tune_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_tune_loc_conf_t  *tlcf;
+
+    tlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_tune_loc_conf_t));
+    if (tlcf == NULL) {
+        return NULL;
+    }
+
+    tlcf->enable = NGX_CONF_UNSET;
+
+    return tlcf;
+}
+
+
+static char *
+ngx_http_tune_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_tune_loc_conf_t *conf = child;
+
+    /* "tune" sets a content handler: it is not inherited, like "return" */
+    if (conf->enable == NGX_CONF_UNSET) {
+        conf->enable = 0;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tune_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tune_main_conf_t *tmcf = conf;
+
+    u_char      *p;
+    ngx_str_t   *value;
+    ngx_url_t    u;
+
+    if (tmcf->redis_text.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = value[1];
+    u.default_port = NGX_HTTP_TUNE_REDIS_PORT;
+
+    /* resolved now: a worker must never block on DNS */
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s in \"%V\" of the \"tune_redis\" directive",
+                           u.err ? u.err : "invalid address", &u.url);
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.uri.len || u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid address \"%V\" of the \"tune_redis\" "
+                           "directive, expected host[:port] or unix:/path",
+                           &u.url);
+        return NGX_CONF_ERROR;
+    }
+
+    tmcf->redis_text = value[1];
+
+#if (NGX_HAVE_UNIX_DOMAIN)
+    if (u.family == AF_UNIX) {
+        struct sockaddr_un  *saun;
+
+        saun = (struct sockaddr_un *) u.addrs[0].sockaddr;
+
+        tmcf->redis_addr.len = ngx_strlen(saun->sun_path);
+        tmcf->redis_addr.data = ngx_pnalloc(cf->pool,
+                                            tmcf->redis_addr.len + 1);
+        if (tmcf->redis_addr.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(tmcf->redis_addr.data, saun->sun_path,
+                   tmcf->redis_addr.len + 1);
+        tmcf->redis_port = 0;
+
+        return NGX_CONF_OK;
+    }
+#endif
+
+    if (u.naddrs > 1) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"%V\" of the \"tune_redis\" directive resolves "
+                           "to several addresses, using %V",
+                           &u.url, &u.addrs[0].name);
+    }
+
+    p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    tmcf->redis_addr.data = p;
+    tmcf->redis_addr.len = ngx_sock_ntop(u.addrs[0].sockaddr,
+                                         u.addrs[0].socklen, p,
+                                         NGX_SOCKADDR_STRLEN, 0);
+    p[tmcf->redis_addr.len] = '\0';
+    tmcf->redis_port = u.port;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tune(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tune_loc_conf_t *tlcf = conf;
+
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_tune_main_conf_t  *tmcf;
+
+    if (tlcf->enable != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    tlcf->enable = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_tune_handler;
+
+    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tune_module);
+
+    if (tmcf->tune_file == NULL) {
+        tmcf->tune_file = cf->conf_file->file.name.data;
+        tmcf->tune_line = cf->conf_file->line;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tune_check_msec(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_http_tune_msec_bounds_t  *bounds = post;
+    ngx_msec_t                   *msp = data;
+
+    if (*msp < bounds->low || *msp > bounds->high) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" must be between %Mms and %Mms",
+                           bounds->name, bounds->low, bounds->high);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tune_check_zone_size(ngx_conf_t *cf, void *post, void *data)
+{
+    size_t  *sp = data;
+
+    if (*sp < NGX_HTTP_TUNE_ZONE_MIN) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tune_zone_size\" must be at least %uzk",
+                           (size_t) NGX_HTTP_TUNE_ZONE_MIN / 1024);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tune_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_tune_main_conf_t  *tmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_tune_module);
+
+    if (tmcf == NULL || tmcf->shm_zone == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_tune_refresher_start(cycle, tmcf);
+}
+
+
+static void
+ngx_http_tune_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_tune_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_tune_module);
+
+    if (tmcf == NULL || tmcf->shm_zone == NULL) {
+        return;
+    }
+
+    /* let another worker take over at its next tick */
+    ngx_http_tune_shm_release(tmcf->shm_zone->data);
+}

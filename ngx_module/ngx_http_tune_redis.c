@@ -1,0 +1,512 @@
+
+/*
+ * Copyright (C) tuneslot developers
+ */
+
+
+#include "ngx_http_tune_redis.h"
+#include "ngx_http_tune_hiredis.h"
+#include "ngx_http_tune_shm.h"
+
+
+/* reconnect delays grow from tune_refresh up to this */
+#define NGX_HTTP_TUNE_BACKOFF_MAX  5000
+
+
+typedef struct {
+    ngx_http_tune_main_conf_t  *tmcf;
+    ngx_http_tune_zone_t       *zone;
+    ngx_log_t                  *log;
+
+    redisAsyncContext          *ac;
+    unsigned                    connected:1;
+    unsigned                    busy:1;          /* a command in flight */
+    unsigned                    down_logged:1;
+    unsigned                    empty_logged:1;
+
+    ngx_event_t                 tick;            /* every tune_refresh */
+    ngx_event_t                 deadline;        /* connect or reply */
+
+    ngx_msec_t                  retry_at;
+    ngx_msec_t                  backoff;
+
+    uint64_t                    bad_generation;  /* rejected, not refetched */
+    u_char                     *scratch;         /* image_cap bytes */
+} ngx_http_tune_refresher_t;
+
+
+static void ngx_http_tune_refresh_tick(ngx_event_t *ev);
+static void ngx_http_tune_refresh_step(ngx_http_tune_refresher_t *rf);
+static void ngx_http_tune_redis_connect(ngx_http_tune_refresher_t *rf);
+static void ngx_http_tune_redis_close(ngx_http_tune_refresher_t *rf);
+static void ngx_http_tune_redis_send(ngx_http_tune_refresher_t *rf,
+    redisCallbackFn *fn, const char *format);
+static void ngx_http_tune_redis_connected(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_tune_redis_disconnected(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_tune_redis_deadline(ngx_event_t *ev);
+static void ngx_http_tune_redis_generation(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_http_tune_redis_snapshot(redisAsyncContext *ac, void *r,
+    void *privdata);
+static ngx_int_t ngx_http_tune_redis_reply_done(ngx_http_tune_refresher_t *rf,
+    redisReply *reply);
+static void ngx_http_tune_install(ngx_http_tune_refresher_t *rf,
+    redisReply *gen, redisReply *text);
+static uint64_t ngx_http_tune_parse_generation(redisReply *reply);
+static void ngx_http_tune_redis_failed(ngx_http_tune_refresher_t *rf,
+    const char *reason);
+static void ngx_http_tune_redis_answered(ngx_http_tune_refresher_t *rf);
+
+
+ngx_int_t
+ngx_http_tune_refresher_start(ngx_cycle_t *cycle,
+    ngx_http_tune_main_conf_t *tmcf)
+{
+    ngx_http_tune_refresher_t  *rf;
+
+    rf = ngx_pcalloc(cycle->pool, sizeof(ngx_http_tune_refresher_t));
+    if (rf == NULL) {
+        return NGX_ERROR;
+    }
+
+    rf->tmcf = tmcf;
+    rf->zone = tmcf->shm_zone->data;
+    rf->log = cycle->log;
+    rf->backoff = tmcf->refresh;
+
+    rf->tick.handler = ngx_http_tune_refresh_tick;
+    rf->tick.data = rf;
+    rf->tick.log = cycle->log;
+    rf->tick.cancelable = 1;
+
+    rf->deadline.handler = ngx_http_tune_redis_deadline;
+    rf->deadline.data = rf;
+    rf->deadline.log = cycle->log;
+    rf->deadline.cancelable = 1;
+
+    /* workers start together: spread their first look at the lease */
+    ngx_add_timer(&rf->tick, 1 + ngx_random() % 50);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_tune_refresh_tick(ngx_event_t *ev)
+{
+    ngx_msec_t                  lease;
+    ngx_http_tune_refresher_t  *rf;
+
+    rf = ev->data;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        ngx_http_tune_redis_close(rf);
+        ngx_http_tune_shm_release(rf->zone);
+        return;
+    }
+
+    /*
+     * The lease outlives a few missed ticks and one slow reply, so a busy
+     * holder keeps it, and a worker that died loses it soon.
+     */
+    lease = 3 * rf->tmcf->refresh + rf->tmcf->redis_timeout;
+
+    if (ngx_http_tune_shm_lease(rf->zone, lease) == NGX_OK) {
+        ngx_http_tune_refresh_step(rf);
+
+    } else if (rf->ac) {
+        /* another worker took over while this one was stuck */
+        ngx_http_tune_redis_close(rf);
+    }
+
+    ngx_add_timer(ev, rf->tmcf->refresh);
+}
+
+
+static void
+ngx_http_tune_refresh_step(ngx_http_tune_refresher_t *rf)
+{
+    if (rf->busy) {
+        return;
+    }
+
+    if (rf->ac == NULL) {
+        if ((ngx_msec_int_t) (ngx_current_msec - rf->retry_at) >= 0) {
+            ngx_http_tune_redis_connect(rf);
+        }
+
+        return;
+    }
+
+    if (rf->connected) {
+        ngx_http_tune_redis_send(rf, ngx_http_tune_redis_generation,
+                                 "GET " NGX_HTTP_TUNE_KEY_GENERATION);
+    }
+}
+
+
+static void
+ngx_http_tune_redis_connect(ngx_http_tune_refresher_t *rf)
+{
+    redisAsyncContext          *ac;
+    ngx_http_tune_main_conf_t  *tmcf;
+
+    tmcf = rf->tmcf;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rf->log, 0,
+                   "tune: connecting to redis at %V", &tmcf->redis_text);
+
+    if (tmcf->redis_port) {
+        ac = redisAsyncConnect((char *) tmcf->redis_addr.data,
+                               (int) tmcf->redis_port);
+    } else {
+        ac = redisAsyncConnectUnix((char *) tmcf->redis_addr.data);
+    }
+
+    if (ac == NULL) {
+        ngx_http_tune_redis_failed(rf, "cannot allocate a redis context");
+        return;
+    }
+
+    if (ac->err) {
+        ngx_http_tune_redis_failed(rf, ac->errstr);
+        redisAsyncFree(ac);
+        return;
+    }
+
+    if (ngx_http_tune_hiredis_attach(ac, rf->log) != NGX_OK) {
+        ngx_http_tune_redis_failed(rf, "no free connection");
+        redisAsyncFree(ac);
+        return;
+    }
+
+    ac->data = rf;
+    rf->ac = ac;
+    rf->connected = 0;
+
+    /* the connect callback is set last: setting it asks for a write event */
+    redisAsyncSetDisconnectCallback(ac, ngx_http_tune_redis_disconnected);
+    redisAsyncSetConnectCallback(ac, ngx_http_tune_redis_connected);
+
+    ngx_add_timer(&rf->deadline, tmcf->redis_timeout);
+}
+
+
+static void
+ngx_http_tune_redis_connected(const redisAsyncContext *ac, int status)
+{
+    ngx_http_tune_refresher_t  *rf;
+
+    rf = ac->data;
+
+    if (rf->deadline.timer_set) {
+        ngx_del_timer(&rf->deadline);
+    }
+
+    if (status != REDIS_OK) {
+        /* hiredis frees the context when this returns */
+        rf->ac = NULL;
+        ngx_http_tune_redis_failed(rf, ac->errstr);
+        return;
+    }
+
+    rf->connected = 1;
+
+    /* fetch at once rather than at the next tick */
+    ngx_http_tune_redis_send(rf, ngx_http_tune_redis_generation,
+                             "GET " NGX_HTTP_TUNE_KEY_GENERATION);
+}
+
+
+static void
+ngx_http_tune_redis_disconnected(const redisAsyncContext *ac, int status)
+{
+    ngx_http_tune_refresher_t  *rf;
+
+    rf = ac->data;
+
+    if (rf->ac != ac) {
+        /* closed on purpose by ngx_http_tune_redis_close() */
+        return;
+    }
+
+    rf->ac = NULL;
+    rf->connected = 0;
+    rf->busy = 0;
+
+    if (rf->deadline.timer_set) {
+        ngx_del_timer(&rf->deadline);
+    }
+
+    ngx_http_tune_redis_failed(rf, (status == REDIS_OK || ac->errstr[0] == '\0')
+                                   ? "connection closed" : ac->errstr);
+}
+
+
+/* Not to be called from a hiredis callback: it frees the context. */
+
+static void
+ngx_http_tune_redis_close(ngx_http_tune_refresher_t *rf)
+{
+    redisAsyncContext  *ac;
+
+    if (rf->deadline.timer_set) {
+        ngx_del_timer(&rf->deadline);
+    }
+
+    ac = rf->ac;
+
+    rf->ac = NULL;
+    rf->connected = 0;
+    rf->busy = 0;
+
+    if (ac) {
+        redisAsyncFree(ac);
+    }
+}
+
+
+static void
+ngx_http_tune_redis_deadline(ngx_event_t *ev)
+{
+    ngx_http_tune_refresher_t  *rf;
+
+    rf = ev->data;
+
+    ngx_http_tune_redis_failed(rf, rf->connected
+                                   ? "timed out waiting for a reply"
+                                   : "timed out connecting");
+
+    ngx_http_tune_redis_close(rf);
+}
+
+
+static void
+ngx_http_tune_redis_send(ngx_http_tune_refresher_t *rf, redisCallbackFn *fn,
+    const char *format)
+{
+    if (redisAsyncCommand(rf->ac, fn, rf, format) != REDIS_OK) {
+        ngx_http_tune_redis_failed(rf, "cannot queue a command");
+        return;
+    }
+
+    rf->busy = 1;
+
+    if (rf->deadline.timer_set) {
+        ngx_del_timer(&rf->deadline);
+    }
+
+    ngx_add_timer(&rf->deadline, rf->tmcf->redis_timeout);
+}
+
+
+static void
+ngx_http_tune_redis_generation(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply                 *reply = r;
+    ngx_http_tune_refresher_t  *rf = privdata;
+
+    uint64_t  generation;
+
+    if (ngx_http_tune_redis_reply_done(rf, reply) != NGX_OK) {
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_NIL) {
+        ngx_http_tune_redis_answered(rf);
+
+        if (!rf->empty_logged) {
+            ngx_log_error(NGX_LOG_WARN, rf->log, 0,
+                          "tune: redis at %V holds no snapshot yet; "
+                          "is tuneslotd running?", &rf->tmcf->redis_text);
+            rf->empty_logged = 1;
+        }
+
+        return;
+    }
+
+    generation = ngx_http_tune_parse_generation(reply);
+
+    if (generation == 0) {
+        ngx_http_tune_redis_failed(rf, "invalid generation key");
+        return;
+    }
+
+    ngx_http_tune_redis_answered(rf);
+
+    if (generation == rf->bad_generation
+        || generation == ngx_http_tune_shm_generation(rf->zone))
+    {
+        return;
+    }
+
+    ngx_http_tune_redis_send(rf, ngx_http_tune_redis_snapshot,
+                             "MGET " NGX_HTTP_TUNE_KEY_GENERATION
+                             " " NGX_HTTP_TUNE_KEY_SNAPSHOT);
+}
+
+
+static void
+ngx_http_tune_redis_snapshot(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply                 *reply = r;
+    ngx_http_tune_refresher_t  *rf = privdata;
+
+    if (ngx_http_tune_redis_reply_done(rf, reply) != NGX_OK) {
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != 2
+        || reply->element[1]->type != REDIS_REPLY_STRING)
+    {
+        ngx_http_tune_redis_failed(rf, "unexpected reply to MGET");
+        return;
+    }
+
+    ngx_http_tune_redis_answered(rf);
+    ngx_http_tune_install(rf, reply->element[0], reply->element[1]);
+}
+
+
+/*
+ * Common to every reply: NULL means the context is going away (its pending
+ * callbacks are run with NULL), an error reply is a failed contact.
+ */
+
+static ngx_int_t
+ngx_http_tune_redis_reply_done(ngx_http_tune_refresher_t *rf,
+    redisReply *reply)
+{
+    if (reply == NULL) {
+        return NGX_DECLINED;
+    }
+
+    rf->busy = 0;
+
+    if (rf->deadline.timer_set) {
+        ngx_del_timer(&rf->deadline);
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_tune_redis_failed(rf, reply->str);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_tune_install(ngx_http_tune_refresher_t *rf, redisReply *gen,
+    redisReply *text)
+{
+    size_t              size, cap;
+    uint64_t            generation;
+    tune_decode_err_t   err;
+
+    generation = ngx_http_tune_parse_generation(gen);
+
+    if (generation == 0) {
+        ngx_http_tune_redis_failed(rf, "invalid generation key");
+        return;
+    }
+
+    cap = rf->zone->sh->image_cap;
+
+    if (rf->scratch == NULL) {
+        rf->scratch = ngx_alloc(cap, rf->log);
+        if (rf->scratch == NULL) {
+            return;
+        }
+    }
+
+    size = tune_snapshot_decode(text->str, text->len, generation,
+                                rf->scratch, cap, &err);
+
+    if (size == 0) {
+        ngx_log_error(NGX_LOG_ERR, rf->log, 0,
+                      "tune: snapshot generation %uL from redis at %V "
+                      "rejected, line %ui: %s%s; keeping generation %uL",
+                      generation, &rf->tmcf->redis_text,
+                      (ngx_uint_t) err.line, err.reason,
+                      err.rc == TUNE_ERR_NO_SPACE
+                          ? " (increase tune_zone_size)" : "",
+                      ngx_http_tune_shm_generation(rf->zone));
+        rf->bad_generation = generation;
+        return;
+    }
+
+    ngx_http_tune_shm_install(rf->zone, rf->scratch, size);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, rf->log, 0,
+                   "tune: installed snapshot generation %uL, %uz bytes",
+                   generation, size);
+}
+
+
+/* 0 when the reply is not a generation: INCR never produces 0 */
+
+static uint64_t
+ngx_http_tune_parse_generation(redisReply *reply)
+{
+    size_t    i;
+    uint64_t  n;
+
+    if (reply->type != REDIS_REPLY_STRING || reply->len == 0
+        || reply->len > 19)
+    {
+        return 0;
+    }
+
+    n = 0;
+
+    for (i = 0; i < reply->len; i++) {
+        if (reply->str[i] < '0' || reply->str[i] > '9') {
+            return 0;
+        }
+
+        n = n * 10 + (reply->str[i] - '0');
+    }
+
+    return n;
+}
+
+
+static void
+ngx_http_tune_redis_failed(ngx_http_tune_refresher_t *rf, const char *reason)
+{
+    ngx_http_tune_shm_contact(rf->zone, 0);
+
+    /* once per outage, not once per retry */
+    if (!rf->down_logged) {
+        ngx_log_error(NGX_LOG_WARN, rf->log, 0,
+                      "tune: redis at %V: %s; "
+                      "tune-ins are answered from the last snapshot",
+                      &rf->tmcf->redis_text, reason);
+        rf->down_logged = 1;
+    }
+
+    rf->retry_at = ngx_current_msec + rf->backoff;
+    rf->backoff = ngx_min(rf->backoff * 2,
+                          ngx_max(NGX_HTTP_TUNE_BACKOFF_MAX,
+                                  rf->tmcf->refresh));
+}
+
+
+static void
+ngx_http_tune_redis_answered(ngx_http_tune_refresher_t *rf)
+{
+    ngx_http_tune_shm_contact(rf->zone, 1);
+
+    if (rf->down_logged) {
+        ngx_log_error(NGX_LOG_NOTICE, rf->log, 0,
+                      "tune: redis at %V answers again",
+                      &rf->tmcf->redis_text);
+        rf->down_logged = 0;
+    }
+
+    rf->backoff = rf->tmcf->refresh;
+}

@@ -1,0 +1,53 @@
+
+/*
+ * Copyright (C) tuneslot developers
+ */
+
+
+#ifndef _NGX_HTTP_TUNE_SHM_H_INCLUDED_
+#define _NGX_HTTP_TUNE_SHM_H_INCLUDED_
+
+
+#include "ngx_http_tune_module.h"
+#include <tune_snapshot.h>
+
+
+/*
+ * The zone shared by all workers of one nginx: the decoded snapshot image
+ * (tune_snapshot.h) and the refresh lease, under the slab pool's mutex.
+ * Times are ngx_current_msec values (CLOCK_MONOTONIC, so comparable across
+ * workers).
+ */
+struct ngx_http_tune_sh_s {
+    ngx_msec_t                changed_at;      /* image replaced */
+    ngx_msec_t                contacted_at;    /* last Redis reply */
+    ngx_uint_t                redis_up;        /* last Redis contact worked */
+
+    ngx_pid_t                 refresher;       /* lease holder, 0: none */
+    ngx_msec_t                lease_until;
+
+    size_t                    image_cap;
+    u_char                   *image;           /* image_cap bytes */
+};
+
+
+#define NGX_HTTP_TUNE_ZONE_MIN    (64 * 1024)
+
+
+ngx_int_t ngx_http_tune_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+
+/* Takes or renews the refresh lease; NGX_DECLINED if another worker has it */
+ngx_int_t ngx_http_tune_shm_lease(ngx_http_tune_zone_t *zone,
+    ngx_msec_t lease);
+void ngx_http_tune_shm_release(ngx_http_tune_zone_t *zone);
+
+/* The generation of the image held, 0 when none */
+uint64_t ngx_http_tune_shm_generation(ngx_http_tune_zone_t *zone);
+
+/* Installs a decoded image of "size" bytes; called by the lease holder */
+void ngx_http_tune_shm_install(ngx_http_tune_zone_t *zone, const u_char *img,
+    size_t size);
+void ngx_http_tune_shm_contact(ngx_http_tune_zone_t *zone, ngx_uint_t up);
+
+
+#endif /* _NGX_HTTP_TUNE_SHM_H_INCLUDED_ */
