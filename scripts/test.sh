@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds everything, and runs every test: the unit
+# tests (ctest) and the integration tests of t/ (pytest, real daemons on
+# loopback).  Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo > build-configure.log
+cmake --build build -j"$(nproc)"
+
+ctest --test-dir build --output-on-failure
+
+# Debian's interpreter: it sees python3-pytest (a pyenv python3 may not)
+TUNESLOT_BUILD="$PWD/build" /usr/bin/python3 -m pytest t/ "$@"
