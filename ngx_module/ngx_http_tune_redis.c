@@ -23,6 +23,7 @@ typedef struct {
     unsigned                    busy:1;          /* a command in flight */
     unsigned                    down_logged:1;
     unsigned                    empty_logged:1;
+    unsigned                    refetch:1;       /* Redis may have lost data */
 
     ngx_event_t                 tick;            /* every tune_refresh */
     ngx_event_t                 deadline;        /* connect or reply */
@@ -214,7 +215,13 @@ ngx_http_tune_redis_connected(const redisAsyncContext *ac, int status)
 
     rf->connected = 1;
 
-    /* fetch at once rather than at the next tick */
+    /*
+     * A new connection may be to a restarted Redis whose counter started
+     * again: fetch the snapshot whatever its generation.  At once, rather
+     * than at the next tick.
+     */
+    rf->refetch = 1;
+
     ngx_http_tune_redis_send(rf, ngx_http_tune_redis_generation,
                              "GET " NGX_HTTP_TUNE_KEY_GENERATION);
 }
@@ -316,6 +323,7 @@ ngx_http_tune_redis_generation(redisAsyncContext *ac, void *r, void *privdata)
 
     if (reply->type == REDIS_REPLY_NIL) {
         ngx_http_tune_redis_answered(rf);
+        rf->refetch = 1;
 
         if (!rf->empty_logged) {
             ngx_log_error(NGX_LOG_WARN, rf->log, 0,
@@ -335,9 +343,11 @@ ngx_http_tune_redis_generation(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     ngx_http_tune_redis_answered(rf);
+    rf->empty_logged = 0;
 
-    if (generation == rf->bad_generation
-        || generation == ngx_http_tune_shm_generation(rf->zone))
+    if (!rf->refetch
+        && (generation == rf->bad_generation
+            || generation == ngx_http_tune_shm_generation(rf->zone)))
     {
         return;
     }
@@ -358,15 +368,18 @@ ngx_http_tune_redis_snapshot(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != 2
-        || reply->element[1]->type != REDIS_REPLY_STRING)
-    {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
         ngx_http_tune_redis_failed(rf, "unexpected reply to MGET");
         return;
     }
 
     ngx_http_tune_redis_answered(rf);
+
+    if (reply->element[1]->type != REDIS_REPLY_STRING) {
+        /* flushed between the two commands: look again next tick */
+        return;
+    }
+    rf->refetch = 0;
     ngx_http_tune_install(rf, reply->element[0], reply->element[1]);
 }
 
