@@ -53,10 +53,16 @@ const char *tune_health_name(tune_health_t health);
  * tune_snapshot_format_header() writes the three header lines at once
  * ("tuneslot-snapshot", "written_ms", "interval_ms"); having no rc, it
  * signals its only possible error, a negative written_ms, by returning 0.
+ *
+ * tune_snapshot_format_end() writes the "end" line, which must be the last
+ * line of every snapshot: readers refuse a text without it, so a snapshot
+ * cut short is never taken for a whole one.  It cannot fail.
  */
 
 size_t tune_snapshot_format_header(char *out, size_t cap, int64_t written_ms,
     uint32_t interval_ms);
+
+size_t tune_snapshot_format_end(char *out, size_t cap);
 
 
 typedef struct {
@@ -167,10 +173,11 @@ typedef struct {
  * (cap bytes, 8-byte aligned).  Returns the image size, or 0 on error with
  * *err filled (TUNE_ERR_NO_SPACE when cap is too small).  On error the
  * contents of buf (never more than cap bytes) are unspecified: never decode
- * over the image in use.  Every name, URL,
- * number and region is validated; lines of an unknown record type and health
- * values this version does not know are accepted for forward compatibility
- * (the latter become TUNE_HEALTH_UNKNOWN and are never offered).  A slot whose
+ * over the image in use.  The text must close with the end line: a text
+ * without it was cut short and is refused.  Every name, URL, number and
+ * region is validated; lines of an unknown record type and health values
+ * this version does not know are accepted for forward compatibility (the
+ * latter become TUNE_HEALTH_UNKNOWN and are never offered).  A slot whose
  * stream has no other slots still creates the stream.
  */
 size_t tune_snapshot_decode(const char *text, size_t len, uint64_t generation,

@@ -16,7 +16,8 @@
  *
  * Decoding runs without allocation in four passes:
  *
- * 1. validate every line, count slots and backends and their string bytes;
+ * 1. validate every line, count slots and backends and their string bytes,
+ *    and require the end line last, so that a cut text is refused;
  * 2. write one sort key per slot line into the buffer, where the stream
  *    table will go, and qsort() them by (stream name, position in text);
  *    that gives the number of streams and so the exact image size;
@@ -74,7 +75,8 @@ typedef enum {
     TUNE_REC_WRITTEN,
     TUNE_REC_INTERVAL,
     TUNE_REC_BACKEND,
-    TUNE_REC_SLOT
+    TUNE_REC_SLOT,
+    TUNE_REC_END
 } tune_rec_t;
 
 
@@ -216,6 +218,10 @@ tune_rec_type(tune_span_t word)
 
     if (tune_span_is(word, "interval_ms")) {
         return TUNE_REC_INTERVAL;
+    }
+
+    if (tune_span_is(word, "end")) {
+        return TUNE_REC_END;
     }
 
     return TUNE_REC_UNKNOWN;
@@ -555,6 +561,7 @@ static int
 tune_scan(const char *text, size_t len, tune_scan_t *sc,
     tune_decode_err_t *err)
 {
+    int                 end;
     size_t              i;
     unsigned char       c;
     tune_span_t         line;
@@ -567,8 +574,19 @@ tune_scan(const char *text, size_t len, tune_scan_t *sc,
     it.len = len;
     it.pos = 0;
     it.line = 0;
+    end = 0;
 
     while (tune_lines_next(&it, &line)) {
+
+        /*
+         * Nothing may follow the end line, not even an empty line: text
+         * after it is not part of the snapshot the writer closed (two
+         * snapshots glued together, say), and taking it would be a guess.
+         */
+
+        if (end) {
+            return tune_fail(err, it.line, TUNE_ERR_SYNTAX, "line after end");
+        }
 
         if (line.len == 0) {
             return tune_fail(err, it.line, TUNE_ERR_SYNTAX, "empty line");
@@ -618,6 +636,15 @@ tune_scan(const char *text, size_t len, tune_scan_t *sc,
             sc->str_bytes += b.name.len + b.reason.len;
             break;
 
+        case TUNE_REC_END:
+            if (fl.n != 1) {
+                return tune_fail(err, it.line, TUNE_ERR_SYNTAX,
+                                 "end: wrong number of fields");
+            }
+
+            end = 1;
+            break;
+
         case TUNE_REC_HEADER:
         case TUNE_REC_WRITTEN:
         case TUNE_REC_INTERVAL:
@@ -656,8 +683,21 @@ tune_scan(const char *text, size_t len, tune_scan_t *sc,
     case 2:
         return tune_fail(err, 3, TUNE_ERR_SYNTAX, "missing interval_ms line");
     default:
-        return 0;
+        break;
     }
+
+    /*
+     * A text cut anywhere, even inside a slot's URL, may still be all
+     * valid lines; only the end line tells a whole snapshot from the first
+     * part of one.
+     */
+
+    if (!end) {
+        return tune_fail(err, it.line + 1, TUNE_ERR_SYNTAX,
+                         "no end line: snapshot truncated");
+    }
+
+    return 0;
 }
 
 

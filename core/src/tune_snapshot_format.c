@@ -274,3 +274,18 @@ tune_snapshot_format_slot(char *out, size_t cap,
 
     return tune_wbuf_done(&w);
 }
+
+
+size_t
+tune_snapshot_format_end(char *out, size_t cap)
+{
+    tune_wbuf_t  w;
+
+    w.out = out;
+    w.cap = (out != NULL) ? cap : 0;
+    w.len = 0;
+
+    tune_wbuf_put(&w, "end\n", 4);
+
+    return tune_wbuf_done(&w);
+}

@@ -24,6 +24,9 @@
 #define HDR                                                                   \
     "tuneslot-snapshot\t1\nwritten_ms\t1763712000123\ninterval_ms\t1000\n"
 
+/* every snapshot closes with it (SCHEMA.md) */
+#define END         "end\n"
+
 #define GOOD_SLOT                                                             \
     "slot\tdemo\tice-a\tup\t3\t100\t97\t100\teu\t1763712000101\t"            \
     "http://a.example.net:8000/demo"
@@ -38,7 +41,8 @@ static const char schema_example[] =
     "slot\tdemo\tice-a\tup\t3\t100\t97\t100\teu\t1763712000101\t"
     "http://a.example.net:8000/demo\n"
     "slot\tdemo\tice-b\tdown\t0\t0\t0\t100\teu\t1763712000099\t"
-    "http://b.example.net:8000/demo\n";
+    "http://b.example.net:8000/demo\n"
+    "end\n";
 
 
 #define IMAGE_CAP  (4u << 20)
@@ -191,7 +195,7 @@ test_schema_example(void **state)
 }
 
 
-/* The last '\n' is optional, and a reason field may be empty. */
+/* The last '\n' (the end line's) is optional; a reason may be empty. */
 static void
 test_line_endings(void **state)
 {
@@ -215,7 +219,8 @@ test_line_endings(void **state)
     free(copy);
 
     img = decode(S(HDR "backend\tice-a\tup\t5\t\n"
-                   "backend\tice-b\tup\t6\t"));
+                   "backend\tice-b\tup\t6\t\n"
+                   "end"));
     be = tune_image_backends(img);
     assert_int_equal(img->nbackends, 2);
     assert_str(img, be[0].name, "ice-a");
@@ -244,6 +249,15 @@ test_header_errors(void **state)
     expect_error(S("tuneslot-snapshot\t1\nwritten_ms\t1\nfuture\tx\n"),
                  TUNE_ERR_SYNTAX, 3);
     expect_error(S(GOOD_SLOT "\n"), TUNE_ERR_SYNTAX, 1);
+
+    /* the end line does not stand in for a header line */
+    expect_error(S("end"), TUNE_ERR_SYNTAX, 1);
+    expect_error(S(END HDR END), TUNE_ERR_SYNTAX, 1);
+    expect_error(S("tuneslot-snapshot\t1\n" END), TUNE_ERR_SYNTAX, 2);
+    expect_error(S("tuneslot-snapshot\t1\nwritten_ms\t1\n" END),
+                 TUNE_ERR_SYNTAX, 3);
+    expect_error(S("tuneslot-snapshot\t1\nwritten_ms\t1\nend\t1\n"),
+                 TUNE_ERR_SYNTAX, 3);
 
     /* the version */
     expect_error(S("tuneslot-snapshot\t2\nwritten_ms\t1\ninterval_ms\t1\n"),
@@ -304,7 +318,7 @@ test_header_limits(void **state)
     (void) state;
 
     img = decode(S("tuneslot-snapshot\t1\nwritten_ms\t9223372036854775807\n"
-                   "interval_ms\t4294967295"));
+                   "interval_ms\t4294967295\nend"));
     assert_int_equal(img->written_ms, INT64_MAX);
     assert_int_equal(img->interval_ms, UINT32_MAX);
     assert_int_equal(img->nstreams, 0);
@@ -313,7 +327,8 @@ test_header_limits(void **state)
     assert_int_equal(img->size, sizeof(tune_image_t));
     assert_null(tune_image_find_stream(img, S("demo")));
 
-    img = decode(S("tuneslot-snapshot\t1\nwritten_ms\t0\ninterval_ms\t0\n"));
+    img = decode(S("tuneslot-snapshot\t1\nwritten_ms\t0\ninterval_ms\t0\n"
+                   END));
     assert_int_equal(img->written_ms, 0);
     assert_int_equal(img->interval_ms, 0);
 }
@@ -504,6 +519,14 @@ static const bad_line_t  bad_lines[] = {
     BAD("tuneslot-snapshot\t1", TUNE_ERR_SYNTAX),
     BAD("written_ms\t5", TUNE_ERR_SYNTAX),
     BAD("interval_ms\t5", TUNE_ERR_SYNTAX),
+
+    /* the end line is one field, exactly "end" */
+    BAD("end\t", TUNE_ERR_SYNTAX),
+    BAD("end\t1", TUNE_ERR_SYNTAX),
+    BAD("end\tend", TUNE_ERR_SYNTAX),
+    BAD("end\t\t", TUNE_ERR_SYNTAX),
+    BAD("end ", TUNE_ERR_SYNTAX),
+    BAD("end\r", TUNE_ERR_BAD_CHAR),
 };
 
 
@@ -517,14 +540,18 @@ test_bad_lines(void **state)
 
     for (i = 0; i < sizeof(bad_lines) / sizeof(bad_lines[0]); i++) {
 
-        /* the bad line, then a good one: the error must be on line 4 */
+        /*
+         * The bad line, then a good one and the end line: the error must
+         * be on line 4.
+         */
 
         len = sizeof(HDR) - 1;
         memcpy(text_buf, HDR, len);
         memcpy(text_buf + len, bad_lines[i].line, bad_lines[i].len);
         len += bad_lines[i].len;
-        memcpy(text_buf + len, "\n" GOOD_SLOT "\n", sizeof(GOOD_SLOT) + 1);
-        len += sizeof(GOOD_SLOT) + 1;
+        memcpy(text_buf + len, "\n" GOOD_SLOT "\n" END,
+               sizeof("\n" GOOD_SLOT "\n" END) - 1);
+        len += sizeof("\n" GOOD_SLOT "\n" END) - 1;
 
         n = decode_into(text_buf, len, image, sizeof(image), &err);
 
@@ -536,7 +563,7 @@ test_bad_lines(void **state)
             fail();
         }
 
-        /* and as the last line, without '\n' */
+        /* and as the last line, without '\n': its own error comes first */
 
         len = sizeof(HDR) - 1;
         memcpy(text_buf + len, bad_lines[i].line, bad_lines[i].len);
@@ -559,13 +586,18 @@ test_empty_lines(void **state)
     (void) state;
 
     expect_error(S("\n"), TUNE_ERR_SYNTAX, 1);
-    expect_error(S("\n" HDR), TUNE_ERR_SYNTAX, 1);
-    expect_error(S("tuneslot-snapshot\t1\n\nwritten_ms\t1\ninterval_ms\t1\n"),
-                 TUNE_ERR_SYNTAX, 2);
+    expect_error(S("\n" HDR END), TUNE_ERR_SYNTAX, 1);
+    expect_error(S("tuneslot-snapshot\t1\n\nwritten_ms\t1\ninterval_ms\t1\n"
+                   END), TUNE_ERR_SYNTAX, 2);
     expect_error(S(HDR "\n"), TUNE_ERR_SYNTAX, 4);
+    expect_error(S(HDR "\n" END), TUNE_ERR_SYNTAX, 4);
     expect_error(S(HDR GOOD_SLOT "\n\n"), TUNE_ERR_SYNTAX, 5);
-    expect_error(S(HDR GOOD_SLOT "\n\n" GOOD_SLOT "\n"), TUNE_ERR_SYNTAX, 5);
-    expect_error(S(HDR GOOD_SLOT "\n \n"), TUNE_ERR_SYNTAX, 5);
+    expect_error(S(HDR GOOD_SLOT "\n\n" END), TUNE_ERR_SYNTAX, 5);
+    expect_error(S(HDR GOOD_SLOT "\n\n" GOOD_SLOT "\n" END),
+                 TUNE_ERR_SYNTAX, 5);
+    expect_error(S(HDR GOOD_SLOT "\n \n" END), TUNE_ERR_SYNTAX, 5);
+    /* one '\n' may end the end line, a second one is an empty line */
+    expect_error(S(HDR END "\n"), TUNE_ERR_SYNTAX, 5);
 }
 
 
@@ -592,8 +624,41 @@ test_truncated(void **state)
                    "http://"), TUNE_ERR_BAD_URL, 4);
 
     /*
-     * Every prefix: never a crash or an out-of-bounds read (ASan), and an
-     * error always names a line that exists or the one right after.
+     * Cuts that leave only valid lines: the missing end line is what
+     * tells, on the line after the last one read.  A URL cut short is
+     * still a valid URL, and would send listeners to a wrong address.
+     */
+
+    expect_error(S(HDR "slot\tdemo\tice-a\tup\t3\t100\t97\t100\teu\t"
+                   "1763712000101\thttp://a.example.net:80"),
+                 TUNE_ERR_SYNTAX, 5);
+    expect_error(S(HDR "slot\tdemo\tice-a\tup\t3\t100\t97\t100\teu\t"
+                   "1763712000101\thttp://a.example.net:8000/de"),
+                 TUNE_ERR_SYNTAX, 5);
+    expect_error(S(HDR "backend\tice-a\tup\t1763712000101\n"),
+                 TUNE_ERR_SYNTAX, 5);
+    expect_error(S(HDR "backend\tice-b\tdown\t1763712000099\tconnect: Conn"),
+                 TUNE_ERR_SYNTAX, 5);
+    expect_error(S(HDR "backend\tice-a\tup\t1\n" GOOD_SLOT "\n"),
+                 TUNE_ERR_SYNTAX, 6);
+    expect_error(S(HDR), TUNE_ERR_SYNTAX, 4);
+    expect_error(S("tuneslot-snapshot\t1\nwritten_ms\t1\ninterval_ms\t1"),
+                 TUNE_ERR_SYNTAX, 4);
+    expect_error(S(HDR "future\tx\n"), TUNE_ERR_SYNTAX, 5);
+    expect_error(S(HDR GOOD_SLOT "\ne"), TUNE_ERR_SYNTAX, 6);
+    expect_error(S(HDR GOOD_SLOT "\nen"), TUNE_ERR_SYNTAX, 6);
+    expect_error(schema_example, sizeof(schema_example) - 5, TUNE_ERR_SYNTAX,
+                 8);
+
+    n = decode_into(S(HDR), image, sizeof(image), &err);
+    assert_int_equal(n, 0);
+    assert_string_equal(err.reason, "no end line: snapshot truncated");
+
+    /*
+     * Every prefix: never a crash or an out-of-bounds read (ASan), an
+     * error always names a line that exists or the one right after, and
+     * only the prefixes that keep the end line, with or without its
+     * '\n', decode.
      */
 
     for (cut = 0; cut <= sizeof(schema_example) - 1; cut++) {
@@ -604,15 +669,87 @@ test_truncated(void **state)
             lines += schema_example[i] == '\n';
         }
 
-        if (n == 0) {
+        if (cut < sizeof(schema_example) - 2) {
+            assert_int_equal(n, 0);
             assert_true(err.line >= 1 && err.line <= lines + 1);
             assert_non_null(err.reason);
 
         } else {
+            assert_true(n > 0);
             assert_non_null(tune_image_get(image, n));
             assert_int_equal(err.rc, TUNE_OK);
         }
     }
+}
+
+
+/*
+ * The end line: required last, exactly one field, nothing after it, its
+ * '\n' optional.
+ */
+static void
+test_end(void **state)
+{
+    size_t               n1, n2;
+    unsigned char       *copy;
+    tune_decode_err_t    err;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    /* with and without the final '\n': the same image */
+
+    img = decode(S(HDR GOOD_SLOT "\n" END));
+    n1 = img->size;
+    assert_int_equal(img->nslots, 1);
+    copy = malloc(n1);
+    assert_non_null(copy);
+    memcpy(copy, image, n1);
+
+    img = decode(S(HDR GOOD_SLOT "\nend"));
+    n2 = img->size;
+    assert_int_equal(n1, n2);
+    assert_memory_equal(copy, image, n1);
+    free(copy);
+
+    img = decode(S(HDR "end"));
+    assert_int_equal(img->nstreams, 0);
+    assert_int_equal(img->nslots, 0);
+    assert_int_equal(img->nbackends, 0);
+
+    /* nothing may follow, not even another end or a second snapshot */
+
+    expect_error(S(HDR END GOOD_SLOT "\n"), TUNE_ERR_SYNTAX, 5);
+    expect_error(S(HDR END GOOD_SLOT), TUNE_ERR_SYNTAX, 5);
+    expect_error(S(HDR END "backend\tice-a\tup\t1\n"), TUNE_ERR_SYNTAX, 5);
+    expect_error(S(HDR END "future\tx\n"), TUNE_ERR_SYNTAX, 5);
+    expect_error(S(HDR END END), TUNE_ERR_SYNTAX, 5);
+    expect_error(S(HDR END "\n"), TUNE_ERR_SYNTAX, 5);
+    expect_error(S(HDR END "\n" END), TUNE_ERR_SYNTAX, 5);
+    expect_error(S(HDR GOOD_SLOT "\n" END HDR GOOD_SLOT "\n" END),
+                 TUNE_ERR_SYNTAX, 6);
+    expect_error(S(HDR END "x"), TUNE_ERR_SYNTAX, 5);
+
+    n1 = decode_into(S(HDR END GOOD_SLOT "\n" END), image, sizeof(image),
+                     &err);
+    assert_int_equal(n1, 0);
+    assert_int_equal(err.line, 5);
+    assert_string_equal(err.reason, "line after end");
+
+    /* "end" alone, nothing else on the line */
+
+    expect_error(S(HDR "end\t\n"), TUNE_ERR_SYNTAX, 4);
+    expect_error(S(HDR "end\t"), TUNE_ERR_SYNTAX, 4);
+    expect_error(S(HDR "end\t1763712000123\n"), TUNE_ERR_SYNTAX, 4);
+    expect_error(S(HDR GOOD_SLOT "\nend\tx"), TUNE_ERR_SYNTAX, 5);
+    expect_error(S(HDR "end \n"), TUNE_ERR_SYNTAX, 4);
+    expect_error(S(HDR "end\r\n"), TUNE_ERR_BAD_CHAR, 4);
+
+    /* a record type that merely starts like it is an unknown record */
+    expect_error(S(HDR "ending\n"), TUNE_ERR_SYNTAX, 5);
+    expect_error(S(HDR "End\n"), TUNE_ERR_SYNTAX, 5);
+    img = decode(S(HDR "ending\nEnd\n" END));
+    assert_int_equal(img->size, sizeof(tune_image_t));
 }
 
 
@@ -674,7 +811,8 @@ test_unknown_health(void **state)
         "slot\tdemo\tice-d\t\xc3\xa9\t0\t10\t10\t100\t\t1\thttp://c/d\n"
         "slot\tdemo\tice-e\tnosource\t0\t10\t10\t100\t\t1\thttp://c/d\n"
         "slot\tdemo\tice-f\tdraining\t0\t10\t10\t100\t\t1\thttp://c/d\n"
-        "slot\tdemo\tice-g\tup\t0\t10\t10\t100\t\t1\thttp://c/d\n"));
+        "slot\tdemo\tice-g\tup\t0\t10\t10\t100\t\t1\thttp://c/d\n"
+        END));
 
     be = tune_image_backends(img);
     assert_int_equal(be[0].health, TUNE_HEALTH_UNKNOWN);
@@ -722,8 +860,8 @@ test_field_limits(void **state)
         HDR "backend\t%.*s\tdown\t9223372036854775807\t%.*s\n"
         "slot\t%.*s\t%.*s\tup\t4294967294\tunlimited\tunlimited\t1000000\t"
         "%.*s\t9223372036854775807\t%.*s\n"
-        "slot\t%.*s\tb\tup\t0\t4294967294\t0\t0\t\t0\thttp://x",
-        (int) sizeof(name), name, (int) sizeof(reason), reason,
+        "slot\t%.*s\tb\tup\t0\t4294967294\t0\t0\t\t0\thttp://x\n"
+        END, (int) sizeof(name), name, (int) sizeof(reason), reason,
         (int) sizeof(name), name, (int) sizeof(name), name,
         (int) sizeof(region), region, (int) sizeof(url), url,
         (int) sizeof(name), name);
@@ -756,22 +894,23 @@ test_field_limits(void **state)
     /* one byte more in any of them is refused */
 
     len = (size_t) snprintf(text_buf, sizeof(text_buf),
-        HDR "slot\t%.*sn\tb\tup\t0\t0\t0\t0\t\t0\thttp://x",
+        HDR "slot\t%.*sn\tb\tup\t0\t0\t0\t0\t\t0\thttp://x\n" END,
         (int) sizeof(name), name);
     expect_error(text_buf, len, TUNE_ERR_TOO_LONG, 4);
 
     len = (size_t) snprintf(text_buf, sizeof(text_buf),
-        HDR "slot\ts\tb\tup\t0\t0\t0\t0\t\t0\t%.*su",
+        HDR "slot\ts\tb\tup\t0\t0\t0\t0\t\t0\t%.*su\n" END,
         (int) sizeof(url), url);
     expect_error(text_buf, len, TUNE_ERR_TOO_LONG, 4);
 
     len = (size_t) snprintf(text_buf, sizeof(text_buf),
-        HDR "slot\ts\tb\tup\t0\t0\t0\t0\t%.*sr\t0\thttp://x",
+        HDR "slot\ts\tb\tup\t0\t0\t0\t0\t%.*sr\t0\thttp://x\n" END,
         (int) sizeof(region), region);
     expect_error(text_buf, len, TUNE_ERR_TOO_LONG, 4);
 
     len = (size_t) snprintf(text_buf, sizeof(text_buf),
-        HDR "backend\tb\tdown\t0\t%.*s.", (int) sizeof(reason), reason);
+        HDR "backend\tb\tdown\t0\t%.*s.\n" END, (int) sizeof(reason),
+        reason);
     expect_error(text_buf, len, TUNE_ERR_TOO_LONG, 4);
 }
 
@@ -795,7 +934,8 @@ test_grouping(void **state)
         "slot\ta\ta2\tdown\t0\t1\t1\t1\t\t1\thttp://x/a\n"
         "slot\tB\tB1\tup\t0\t1\t1\t1\t\t1\thttp://x/B\n"
         "slot\tb\tb3\tup\t0\t1\t1\t1\t\t1\thttp://x/b\n"
-        "slot\ta\ta3\tup\t0\t1\t1\t1\t\t1\thttp://x/a\n"));
+        "slot\ta\ta3\tup\t0\t1\t1\t1\t\t1\thttp://x/a\n"
+        END));
 
     assert_int_equal(img->nstreams, 4);
     assert_int_equal(img->nslots, 8);
@@ -885,6 +1025,8 @@ test_many_streams(void **state)
             total++;
         }
     }
+
+    len += (size_t) snprintf(text_buf + len, sizeof(text_buf) - len, END);
 
     assert_true(len < sizeof(text_buf));
 
@@ -998,8 +1140,8 @@ test_no_space(void **state)
     (void) state;
 
     check_guard(S(schema_example));
-    check_guard(S(HDR));
-    check_guard(S(HDR "backend\ta\tup\t1\n"));
+    check_guard(S(HDR END));
+    check_guard(S(HDR "backend\ta\tup\t1\n" END));
 
     /* streams sharing slots, so the key area is bigger than the table */
     len = (size_t) snprintf(text_buf, sizeof(text_buf), "%s", HDR);
@@ -1008,6 +1150,7 @@ test_no_space(void **state)
             "slot\ts%d\tb%d\tup\t1\t2\t1\t1\tr\t1\thttp://x/%d\n"
             "backend\tb%d\tdown\t5\twhy %d\n", i % 3, i, i, i, i);
     }
+    len += (size_t) snprintf(text_buf + len, sizeof(text_buf) - len, END);
     check_guard(text_buf, len);
 
     /* a misaligned buffer is refused, whatever its size */
@@ -1061,11 +1204,15 @@ test_deterministic(void **state)
 }
 
 
-/* The documented bound holds for the densest text there is. */
+/*
+ * The documented bound holds for the densest text there is.  The end line
+ * only adds text, so it is written without its '\n', and each record is
+ * followed by it just for the decode (the next record overwrites it).
+ */
 static void
 test_size_bound(void **state)
 {
-    size_t              len;
+    size_t              len, whole;
     int                 i;
     const tune_image_t *img;
 
@@ -1080,8 +1227,10 @@ test_size_bound(void **state)
             "\nslot\t%c\tb\tx\t0\t0\t0\t0\t\t0\thttp://x",
             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
             [i]);
-        img = decode(text_buf, len);
-        assert_true(img->size <= TUNE_IMAGE_SIZE_MAX(len));
+        whole = len + (size_t) snprintf(text_buf + len,
+                                        sizeof(text_buf) - len, "\nend");
+        img = decode(text_buf, whole);
+        assert_true(img->size <= TUNE_IMAGE_SIZE_MAX(whole));
     }
 
     len = (size_t) snprintf(text_buf, sizeof(text_buf),
@@ -1090,8 +1239,10 @@ test_size_bound(void **state)
     for (i = 0; i < 62; i++) {
         len += (size_t) snprintf(text_buf + len, sizeof(text_buf) - len,
                                  "\nbackend\tb\tx\t0");
-        img = decode(text_buf, len);
-        assert_true(img->size <= TUNE_IMAGE_SIZE_MAX(len));
+        whole = len + (size_t) snprintf(text_buf + len,
+                                        sizeof(text_buf) - len, "\nend");
+        img = decode(text_buf, whole);
+        assert_true(img->size <= TUNE_IMAGE_SIZE_MAX(whole));
     }
 }
 
@@ -1161,6 +1312,7 @@ main(void)
         cmocka_unit_test(test_bad_lines),
         cmocka_unit_test(test_empty_lines),
         cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_end),
         cmocka_unit_test(test_unknown_records),
         cmocka_unit_test(test_unknown_health),
         cmocka_unit_test(test_field_limits),

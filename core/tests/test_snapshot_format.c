@@ -131,6 +131,10 @@ test_schema_example(void **state)
     assert_string_equal(line, "slot\tdemo\tice-b\tdown\t0\t0\t0\t100\teu\t"
                               "1763712000099\t"
                               "http://b.example.net:8000/demo\n");
+
+    n = tune_snapshot_format_end(line, sizeof(line));
+    assert_string_equal(line, "end\n");
+    assert_int_equal(n, 4);
 }
 
 
@@ -235,6 +239,28 @@ test_space(void **state)
 
     n = tune_snapshot_format_header(NULL, 0, 1, 2);
     assert_int_equal(n, 47);
+
+    /* the end line: "end\n" needs cap 5, anything less is NO_SPACE */
+
+    assert_int_equal(tune_snapshot_format_end(NULL, 0), 4);
+    assert_int_equal(tune_snapshot_format_end(NULL, 100), 4);
+
+    for (cap = 0; cap < 12; cap++) {
+        memset(buf, 'Z', sizeof(buf));
+        n = tune_snapshot_format_end(buf, cap);
+        assert_int_equal(n, 4);
+
+        if (cap > 4) {
+            assert_string_equal(buf, "end\n");
+
+        } else if (cap > 0) {
+            /* "end" cut from its '\n' must not pass for a whole one */
+            assert_int_equal(buf[0], '\0');
+        }
+
+        assert_int_equal(buf[cap], 'Z');
+        assert_int_equal(buf[sizeof(buf) - 1], 'Z');
+    }
 }
 
 
@@ -629,6 +655,18 @@ round_trip(uint32_t seed)
     assert_true(nslots > NRECORDS / 4);
     assert_true(nbackends > NRECORDS / 10);
 
+    /* without the end line, the decoder takes the text for a cut one */
+
+    n = tune_snapshot_decode(text, len, seed, image, sizeof(image), &err);
+    assert_int_equal(n, 0);
+    assert_int_equal(err.rc, TUNE_ERR_SYNTAX);
+    assert_int_equal(err.line, 3 + nslots + nbackends + 1);
+
+    n = tune_snapshot_format_end(text + len, sizeof(text) - len);
+    assert_int_equal(n, 4);
+    assert_true(n < sizeof(text) - len);
+    len += n;
+
     n = tune_snapshot_decode(text, len, seed, image, sizeof(image), &err);
 
     if (n == 0) {
@@ -724,7 +762,8 @@ test_round_trip_example(void **state)
         "slot\tdemo\tice-a\tup\t3\t100\t97\t100\teu\t1763712000101\t"
         "http://a.example.net:8000/demo\n"
         "slot\tdemo\tice-b\tdown\t0\t0\t0\t100\teu\t1763712000099\t"
-        "http://b.example.net:8000/demo\n";
+        "http://b.example.net:8000/demo\n"
+        "end\n";
 
     (void) state;
 
@@ -756,6 +795,8 @@ test_round_trip_example(void **state)
     s.url = "http://b.example.net:8000/demo";
     len += tune_snapshot_format_slot(text + len, sizeof(text) - len, &s,
                                      NULL);
+
+    len += tune_snapshot_format_end(text + len, sizeof(text) - len);
 
     assert_int_equal(len, sizeof(expect) - 1);
     assert_memory_equal(text, expect, len);
