@@ -8,7 +8,7 @@ packages=(
     # build
     build-essential cmake pkg-config
     libhiredis-dev libcurl4-openssl-dev libxml2-dev libtomlplusplus-dev
-    libcmocka-dev
+    libcmocka-dev libgtest-dev
     # the nginx module, built against Debian's own nginx
     nginx nginx-dev
     # demo and integration tests
