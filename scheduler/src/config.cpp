@@ -1,0 +1,609 @@
+#include "config.h"
+
+#include "text.h"
+
+#include <tune_name.h>
+#include <tune_snapshot.h>
+#include <tune_url.h>
+
+#include <curl/curl.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+
+namespace tuneslot {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr milliseconds interval_min{100};
+constexpr milliseconds interval_max{3600 * 1000};
+constexpr milliseconds timeout_min{10};
+
+// Where a problem is and what it is; turned into "FILE:LINE: KEY: what".
+struct Problem {
+    toml::source_position where;
+    std::string key;
+    std::string what;
+};
+
+using Problems = std::vector<Problem>;
+
+// ---- the key tables --------------------------------------------------------
+
+// One configuration key.  apply() checks a value and stores it; it returns
+// what is wrong with it, or "" when it was stored.  A key that is absent
+// gets default_toml (a TOML value) run through the same apply(); an empty
+// default_toml means the key has no default (required) or a derived one
+// (see derived defaults in check_config()).
+template <class Target>
+struct KeyDef {
+    std::string_view name;
+    std::string_view type;
+    bool required;
+    std::string_view default_toml;
+    std::string_view meaning;
+    std::string (*apply)(Target& target, const toml::node& value);
+};
+
+std::string_view type_name(const toml::node& node)
+{
+    switch (node.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    case toml::node_type::none: break;
+    }
+    return "nothing";
+}
+
+std::string get_string(const toml::node& node, std::string& out)
+{
+    const toml::value<std::string>* s = node.as_string();
+    if (s == nullptr)
+        return cat("expected a string, got ", type_name(node));
+    out = s->get();
+    return {};
+}
+
+std::string get_integer(const toml::node& node, std::int64_t min, std::int64_t max,
+    std::int64_t& out)
+{
+    const toml::value<std::int64_t>* i = node.as_integer();
+    if (i == nullptr)
+        return cat("expected an integer, got ", type_name(node));
+    if (i->get() < min || i->get() > max)
+        return cat(i->get(), " is out of range ", min, "..", max);
+    out = i->get();
+    return {};
+}
+
+bool has_control(std::string_view s)
+{
+    for (unsigned char c : s)
+        if (c < 0x20 || c == 0x7f)
+            return true;
+    return false;
+}
+
+std::string apply_name(std::string& out, const toml::node& node)
+{
+    std::string s;
+    if (std::string err = get_string(node, s); !err.empty())
+        return err;
+    tune_rc_t rc = tune_name_check(s.data(), s.size());
+    if (rc != TUNE_OK)
+        return cat(quote(s), " is not a valid name: ", tune_rc_reason(rc),
+            " (1..", TUNE_NAME_MAX, " bytes of A-Z a-z 0-9 . _ -, no leading '.', no '..')");
+    out = std::move(s);
+    return {};
+}
+
+std::string apply_duration(milliseconds& out, const toml::node& node)
+{
+    std::string s;
+    if (std::string err = get_string(node, s); !err.empty())
+        return cat(err, " (a duration like \"250ms\", \"1s\" or \"2m\")");
+    if (!parse_duration(s, out))
+        return cat(quote(s), " is not a duration (a whole number and ms, s, m or h: \"250ms\", \"1s\", \"2m\")");
+    return {};
+}
+
+struct CurlUrlDeleter {
+    void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
+};
+
+struct CurlFree {
+    void operator()(char* p) const noexcept { curl_free(p); }
+};
+
+// The URL a backend's status is fetched from: http or https, a host, and
+// nothing that would make libcurl talk to anything else.
+std::string check_status_url(const std::string& url)
+{
+    if (url.find('\0') != std::string::npos || has_control(url))
+        return cat(quote(url), " contains control characters");
+    std::unique_ptr<CURLU, CurlUrlDeleter> u(curl_url());
+    if (!u)
+        return "out of memory";
+    CURLUcode uc = curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0);
+    if (uc != CURLUE_OK)
+        return cat(quote(url), " is not a URL: ", curl_url_strerror(uc));
+
+    auto part = [&](CURLUPart what) {
+        char* p = nullptr;
+        if (curl_url_get(u.get(), what, &p, 0) != CURLUE_OK)
+            return std::unique_ptr<char, CurlFree>();
+        return std::unique_ptr<char, CurlFree>(p);
+    };
+    auto scheme = part(CURLUPART_SCHEME);
+    if (!scheme || (std::string_view(scheme.get()) != "http" && std::string_view(scheme.get()) != "https"))
+        return cat(quote(url), " must start with http:// or https://");
+    if (auto host = part(CURLUPART_HOST); !host || *host == '\0')
+        return cat(quote(url), " has no host");
+    if (part(CURLUPART_USER) || part(CURLUPART_PASSWORD))
+        return cat(quote(url), " must not carry a user or password: use username and password");
+    if (part(CURLUPART_FRAGMENT))
+        return cat(quote(url), " must not have a #fragment");
+    return {};
+}
+
+// The schema's region rule is implemented by core's slot formatter; it is
+// asked with a probe slot whose other fields are known to be valid, so the
+// rule exists in one place only.
+std::string check_region(const std::string& region)
+{
+    static constexpr std::string_view probe_url = "http://probe.invalid/probe";
+    tune_slot_fields_t s{};
+    s.stream = "probe";
+    s.stream_len = 5;
+    s.backend = "probe";
+    s.backend_len = 5;
+    s.health = TUNE_HEALTH_UP;
+    s.weight = 100;
+    s.region = region.data();
+    s.region_len = region.size();
+    s.url = probe_url.data();
+    s.url_len = probe_url.size();
+    char line[512];
+    tune_rc_t rc = TUNE_OK;
+    size_t n = tune_snapshot_format_slot(line, sizeof line, &s, &rc);
+    if (n == 0 || n >= sizeof line)
+        return cat(quote(region), " is not a valid region: ",
+            n == 0 ? tune_rc_reason(rc) : "too long", " (1..", TUNE_REGION_MAX,
+            " bytes of A-Z a-z 0-9 . _ -)");
+    return {};
+}
+
+std::string parse_redis_address(const std::string& s, RedisAddress& out)
+{
+    static constexpr std::string_view unix_prefix = "unix:";
+    RedisAddress a;
+    a.text = s;
+    if (s.starts_with(unix_prefix)) {
+        a.unix_path = s.substr(unix_prefix.size());
+        if (a.unix_path.empty() || a.unix_path[0] != '/')
+            return cat(quote(s), ": the socket path after \"unix:\" must be absolute");
+        if (a.unix_path.size() >= 108 || has_control(a.unix_path) || a.unix_path.find('\0') != std::string::npos)
+            return cat(quote(s), ": not a usable socket path (control characters, or 108 bytes or longer)");
+        out = std::move(a);
+        return {};
+    }
+
+    std::string_view host;
+    std::string_view port;
+    if (s.starts_with('[')) {
+        size_t close = s.find(']');
+        if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':')
+            return cat(quote(s), " is not \"host:port\", \"[ipv6]:port\" or \"unix:/path\"");
+        host = std::string_view(s).substr(1, close - 1);
+        port = std::string_view(s).substr(close + 2);
+        for (char c : host)
+            if (!(std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.'))
+                return cat(quote(s), ": not an IPv6 address between the brackets");
+    } else {
+        size_t colon = s.rfind(':');
+        if (colon == std::string::npos)
+            return cat(quote(s), " is not \"host:port\", \"[ipv6]:port\" or \"unix:/path\"");
+        host = std::string_view(s).substr(0, colon);
+        port = std::string_view(s).substr(colon + 1);
+        for (char c : host)
+            if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-'))
+                return cat(quote(s), ": the host may hold only letters, digits, '.' and '-' (IPv6: \"[::1]:6379\")");
+    }
+    if (host.empty())
+        return cat(quote(s), " has no host");
+    int p = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (port.empty() || port[0] == '+' || ec != std::errc() || end != port.data() + port.size() || p < 1 || p > 65535)
+        return cat(quote(s), ": the port must be 1..65535");
+    a.host = std::string(host);
+    a.port = p;
+    out = std::move(a);
+    return {};
+}
+
+const KeyDef<Config> top_keys[] = {
+    {"redis", "string", false, R"("127.0.0.1:6379")",
+        "where Redis listens: \"host:port\", \"[ipv6]:port\" or \"unix:/path/to/socket\"",
+        [](Config& c, const toml::node& v) {
+            std::string s;
+            if (std::string err = get_string(v, s); !err.empty())
+                return err;
+            return parse_redis_address(s, c.redis);
+        }},
+    {"interval", "duration", false, R"("1s")",
+        "how often all backends are polled and a round is written (100ms..1h)",
+        [](Config& c, const toml::node& v) {
+            if (std::string err = apply_duration(c.interval, v); !err.empty())
+                return err;
+            if (c.interval < interval_min || c.interval > interval_max)
+                return cat(c.interval.count(), "ms is out of range 100ms..1h");
+            return std::string();
+        }},
+    {"timeout", "duration", false, "",
+        "how long one poll of one backend may take (10ms..interval; default: interval)",
+        [](Config& c, const toml::node& v) {
+            if (std::string err = apply_duration(c.timeout, v); !err.empty())
+                return err;
+            if (c.timeout < timeout_min)
+                return cat(c.timeout.count(), "ms is below the minimum of 10ms");
+            return std::string();
+        }},
+};
+
+const KeyDef<BackendConfig> backend_keys[] = {
+    {"name", "name", true, "", "the backend's name in the snapshot and in log lines",
+        [](BackendConfig& b, const toml::node& v) { return apply_name(b.name, v); }},
+    {"status", "URL", true, "", "the http:// or https:// URL polled for the backend's load",
+        [](BackendConfig& b, const toml::node& v) {
+            if (std::string err = get_string(v, b.status); !err.empty())
+                return err;
+            return check_status_url(b.status);
+        }},
+    {"format", "enum", false, R"("load-xsl")", "what status returns: \"load-xsl\" or \"icecast-admin\"",
+        [](BackendConfig& b, const toml::node& v) {
+            std::string s;
+            if (std::string err = get_string(v, s); !err.empty())
+                return err;
+            if (s == "load-xsl")
+                b.format = StatusFormat::load_xsl;
+            else if (s == "icecast-admin")
+                b.format = StatusFormat::icecast_admin;
+            else
+                return cat(quote(s), " is not a format: use \"load-xsl\" or \"icecast-admin\"");
+            return std::string();
+        }},
+    {"public", "URL", true, "", "the base URL listeners are sent to; the stream's mount is appended",
+        [](BackendConfig& b, const toml::node& v) {
+            std::string url;
+            if (std::string err = get_string(v, url); !err.empty())
+                return err;
+            tune_rc_t rc = tune_url_check(url.data(), url.size());
+            if (rc != TUNE_OK)
+                return cat(quote(url), " is not a usable listen URL base: ", tune_rc_reason(rc));
+            b.public_url = std::move(url);
+            return std::string();
+        }},
+    {"region", "string", false, R"("")", "a region label copied into the backend's slots",
+        [](BackendConfig& b, const toml::node& v) {
+            if (std::string err = get_string(v, b.region); !err.empty())
+                return err;
+            return b.region.empty() ? std::string() : check_region(b.region);
+        }},
+    {"weight", "integer", false, "100", "the operator's weight of the backend, 0..1000000",
+        [](BackendConfig& b, const toml::node& v) {
+            std::int64_t w = 0;
+            if (std::string err = get_integer(v, 0, TUNE_WEIGHT_MAX, w); !err.empty())
+                return err;
+            b.weight = static_cast<std::uint32_t>(w);
+            return std::string();
+        }},
+    {"username", "string", false, "", "HTTP basic auth user (icecast-admin only; default \"admin\" there)",
+        [](BackendConfig& b, const toml::node& v) {
+            if (std::string err = get_string(v, b.username); !err.empty())
+                return err;
+            if (has_control(b.username) || b.username.find(':') != std::string::npos)
+                return std::string("must not contain ':' or control characters");
+            return std::string();
+        }},
+    {"password", "string", false, "", "HTTP basic auth password (icecast-admin only, required there)",
+        [](BackendConfig& b, const toml::node& v) {
+            if (std::string err = get_string(v, b.password); !err.empty())
+                return err;
+            if (has_control(b.password))
+                return std::string("must not contain control characters");
+            return std::string();
+        }},
+};
+
+const KeyDef<StreamConfig> stream_keys[] = {
+    {"name", "name", true, "", "the stream's name, as listeners ask for it (/tune/<name>)",
+        [](StreamConfig& s, const toml::node& v) { return apply_name(s.name, v); }},
+    {"mount", "string", true, "", "the stream's Icecast mount, e.g. \"/demo\", the same on every backend",
+        [](StreamConfig& s, const toml::node& v) {
+            std::string mount;
+            if (std::string err = get_string(v, mount); !err.empty())
+                return err;
+            if (!mount.starts_with('/'))
+                return cat(quote(mount), " must start with '/'");
+            // core decides what a mount may be: join it to a base known to be good
+            char url[TUNE_URL_MAX + 1];
+            size_t len = 0;
+            static constexpr std::string_view base = "http://probe.invalid";
+            tune_rc_t rc = tune_url_join(url, sizeof url, &len, base.data(), base.size(),
+                mount.data(), mount.size());
+            if (rc != TUNE_OK)
+                return cat(quote(mount), " is not a usable mount: ", tune_rc_reason(rc));
+            s.mount = std::move(mount);
+            return std::string();
+        }},
+};
+
+// Sections that hold arrays of tables.
+const std::string_view array_sections[] = {"backend", "stream"};
+
+// ---- applying a table -------------------------------------------------------
+
+template <class Target, size_t N>
+void apply_table(const toml::table& table, const KeyDef<Target> (&keys)[N],
+    std::string_view prefix, Target& target, Problems& problems)
+{
+    for (auto&& [k, v] : table) {
+        bool known = false;
+        for (const auto& def : keys)
+            if (def.name == k.str())
+                known = true;
+        bool section = prefix.empty()
+            && std::find(std::begin(array_sections), std::end(array_sections), k.str()) != std::end(array_sections);
+        if (!known && !section)
+            problems.push_back({k.source().begin, cat(prefix, k.str()), "unknown key"});
+    }
+
+    for (const auto& def : keys) {
+        const toml::node* node = table.get(def.name);
+        std::string err;
+        if (node != nullptr) {
+            err = def.apply(target, *node);
+            if (!err.empty())
+                problems.push_back({node->source().begin, cat(prefix, def.name), std::move(err)});
+        } else if (def.required) {
+            problems.push_back({table.source().begin, cat(prefix, def.name), "missing (required)"});
+        } else if (!def.default_toml.empty()) {
+            try {
+                toml::table d = toml::parse(cat("v = ", def.default_toml));
+                err = def.apply(target, *d.get("v"));
+            } catch (const toml::parse_error& e) {
+                err = cat("bad built-in default: ", e.description());
+            }
+            if (!err.empty())
+                problems.push_back({table.source().begin, cat(prefix, def.name), cat("(default) ", err)});
+        }
+    }
+}
+
+template <class Target, size_t N>
+std::vector<Target> apply_array(const toml::table& root, std::string_view section,
+    const KeyDef<Target> (&keys)[N], Problems& problems)
+{
+    std::vector<Target> out;
+    const toml::node* node = root.get(section);
+    if (node == nullptr) {
+        problems.push_back({{1, 1}, std::string(section), cat("no [[", section, "]] defined (at least one is required)")});
+        return out;
+    }
+    if (!node->is_array_of_tables()) {
+        problems.push_back({node->source().begin, std::string(section),
+            cat("must be an array of tables: write [[", section, "]]")});
+        return out;
+    }
+    const toml::array& arr = *node->as_array();
+    for (size_t i = 0; i < arr.size(); ++i) {
+        const toml::table& t = *arr[i].as_table();
+        Target target;
+        apply_table(t, keys, cat(section, "[", i + 1, "]."), target, problems);
+        out.push_back(std::move(target));
+    }
+    return out;
+}
+
+// The i-th table of an array section (it exists: apply_array() made the
+// config's vector from it).
+const toml::table* element(const toml::table& root, std::string_view section, size_t i)
+{
+    return root.get(section)->as_array()->get(i)->as_table();
+}
+
+// Where a key of the i-th table of a section is, or its table when absent.
+toml::source_position key_position(const toml::table& root, std::string_view section, size_t i,
+    std::string_view key)
+{
+    const toml::table* t = element(root, section, i);
+    const toml::node* n = t->get(key);
+    return n != nullptr ? n->source().begin : t->source().begin;
+}
+
+// Checks across keys, after every key was applied one by one.
+void check_config(Config& c, const toml::table& root, Problems& problems)
+{
+    if (const toml::node* t = root.get("timeout"); t == nullptr) {
+        c.timeout = c.interval;
+    } else if (c.timeout > c.interval && c.interval.count() > 0) {
+        problems.push_back({t->source().begin, "timeout",
+            cat(c.timeout.count(), "ms is longer than interval (", c.interval.count(), "ms)")});
+    }
+
+    std::map<std::string, size_t, std::less<>> seen;
+    for (size_t i = 0; i < c.backends.size(); ++i) {
+        BackendConfig& b = c.backends[i];
+        std::string key = cat("backend[", i + 1, "].");
+        if (!b.name.empty()) {
+            auto [it, fresh] = seen.emplace(b.name, i);
+            if (!fresh)
+                problems.push_back({key_position(root, "backend", i, "name"), cat(key, "name"),
+                    cat("duplicate backend name ", quote(b.name), " (first at line ",
+                        key_position(root, "backend", it->second, "name").line, ")")});
+        }
+        if (b.format == StatusFormat::icecast_admin) {
+            if (b.username.empty())
+                b.username = "admin";
+            if (b.password.empty())
+                problems.push_back({key_position(root, "backend", i, "password"), cat(key, "password"),
+                    "missing (required with format = \"icecast-admin\")"});
+        } else {
+            for (std::string_view k : {"username", "password"})
+                if (element(root, "backend", i)->contains(k))
+                    problems.push_back({key_position(root, "backend", i, k), cat(key, k),
+                        "only used with format = \"icecast-admin\""});
+        }
+    }
+
+    seen.clear();
+    for (size_t i = 0; i < c.streams.size(); ++i) {
+        StreamConfig& s = c.streams[i];
+        if (!s.name.empty()) {
+            auto [it, fresh] = seen.emplace(s.name, i);
+            if (!fresh)
+                problems.push_back({key_position(root, "stream", i, "name"), cat("stream[", i + 1, "].name"),
+                    cat("duplicate stream name ", quote(s.name), " (first at line ",
+                        key_position(root, "stream", it->second, "name").line, ")")});
+        }
+        if (s.mount.empty())
+            continue;
+        for (size_t j = 0; j < c.backends.size(); ++j) {
+            const BackendConfig& b = c.backends[j];
+            char url[TUNE_URL_MAX + 1];
+            size_t len = 0;
+            tune_rc_t rc = TUNE_ERR_BAD_URL;
+            if (!b.public_url.empty())
+                rc = tune_url_join(url, sizeof url, &len, b.public_url.data(), b.public_url.size(),
+                    s.mount.data(), s.mount.size());
+            if (rc == TUNE_OK) {
+                s.urls.emplace_back(url, len);
+            } else {
+                s.urls.emplace_back();
+                if (!b.public_url.empty())
+                    problems.push_back({key_position(root, "backend", j, "public"), cat("backend[", j + 1, "].public"),
+                        cat("cannot be joined with the mount of stream ", quote(s.name), " (", quote(s.mount),
+                            "): ", tune_rc_reason(rc))});
+            }
+        }
+    }
+}
+
+}  // namespace
+
+std::string_view status_format_name(StatusFormat format) noexcept
+{
+    return format == StatusFormat::icecast_admin ? "icecast-admin" : "load-xsl";
+}
+
+bool parse_duration(std::string_view text, milliseconds& out)
+{
+    size_t digits = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9')
+        ++digits;
+    if (digits == 0 || digits > 9)
+        return false;
+    std::int64_t n = 0;
+    std::from_chars(text.data(), text.data() + digits, n);
+    std::string_view unit = text.substr(digits);
+    std::int64_t scale;
+    if (unit == "ms")
+        scale = 1;
+    else if (unit == "s")
+        scale = 1000;
+    else if (unit == "m")
+        scale = 60 * 1000;
+    else if (unit == "h")
+        scale = 3600 * 1000;
+    else
+        return false;
+    if (n <= 0)
+        return false;
+    out = milliseconds(n * scale);
+    return true;
+}
+
+std::vector<ConfigKey> config_keys()
+{
+    std::vector<ConfigKey> keys;
+    auto add = [&](std::string_view section, const auto& table) {
+        for (const auto& k : table)
+            keys.push_back({section.empty() ? std::string(k.name) : cat(section, ".", k.name), k.type, k.required,
+                k.default_toml, k.meaning});
+    };
+    add("", top_keys);
+    add("backend", backend_keys);
+    add("stream", stream_keys);
+    return keys;
+}
+
+ConfigResult parse_config(std::string_view text, const std::string& path)
+{
+    ConfigResult result;
+    toml::table root;
+    try {
+        root = toml::parse(text, path);
+    } catch (const toml::parse_error& e) {
+        const auto& at = e.source().begin;
+        result.errors.push_back(cat(path, ":", at.line, ":", at.column, ": TOML syntax: ", e.description()));
+        return result;
+    } catch (const std::exception& e) {
+        result.errors.push_back(cat(path, ": ", e.what()));
+        return result;
+    }
+
+    auto config = std::make_shared<Config>();
+    config->path = path;
+    Problems problems;
+
+    apply_table(root, top_keys, "", *config, problems);
+    config->backends = apply_array(root, "backend", backend_keys, problems);
+    config->streams = apply_array(root, "stream", stream_keys, problems);
+    check_config(*config, root, problems);
+
+    std::stable_sort(problems.begin(), problems.end(), [](const Problem& a, const Problem& b) {
+        return a.where.line < b.where.line;
+    });
+    for (const Problem& p : problems)
+        result.errors.push_back(cat(path, ":", p.where.line, ": ", p.key, ": ", p.what));
+    if (result.errors.empty())
+        result.config = std::move(config);
+    return result;
+}
+
+ConfigResult load_config(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        ConfigResult result;
+        result.errors.push_back(cat(path, ": cannot open: ", std::strerror(errno)));
+        return result;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) {
+        ConfigResult result;
+        result.errors.push_back(cat(path, ": cannot read: ", std::strerror(errno)));
+        return result;
+    }
+    return parse_config(text.str(), path);
+}
+
+}  // namespace tuneslot

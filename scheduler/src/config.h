@@ -1,0 +1,85 @@
+#pragma once
+
+// The daemon's configuration: a TOML file turned into an immutable Config.
+//
+// Every key is declared once, in the tables of config.cpp (name, type,
+// default, meaning); docs/tuneslotd.md documents the same keys and a unit
+// test checks that the two agree.  A Config is never modified after
+// load_config() returns it; a reload (SIGHUP, later) builds a new one and
+// swaps the shared_ptr.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tuneslot {
+
+enum class StatusFormat { load_xsl, icecast_admin };
+
+std::string_view status_format_name(StatusFormat format) noexcept;
+
+struct RedisAddress {
+    std::string host;       // TCP: host name or address (no brackets)
+    int port = 0;           // TCP: 1..65535
+    std::string unix_path;  // non-empty: a Unix socket, host and port unused
+    std::string text;       // as written in the config, for log lines
+};
+
+struct BackendConfig {
+    std::string name;
+    std::string status;     // the URL polled
+    StatusFormat format = StatusFormat::load_xsl;
+    std::string public_url; // base of the listen URLs
+    std::string region;     // "" or a region name
+    std::uint32_t weight = 100;
+    std::string username;   // icecast-admin only
+    std::string password;   // icecast-admin only
+};
+
+struct StreamConfig {
+    std::string name;
+    std::string mount;      // as Icecast names it: "/demo"
+    // listen URL of this stream on each backend, index = backend's index
+    std::vector<std::string> urls;
+};
+
+struct Config final {
+    std::string path;       // the file it came from
+    RedisAddress redis;
+    std::chrono::milliseconds interval{0};
+    std::chrono::milliseconds timeout{0};
+    std::vector<BackendConfig> backends;
+    std::vector<StreamConfig> streams;
+};
+
+struct ConfigResult {
+    std::shared_ptr<const Config> config;   // null when errors is not empty
+    // "FILE:LINE: KEY: what is wrong", one per problem, in file order
+    std::vector<std::string> errors;
+};
+
+// Reads and validates the file.  Never throws.
+ConfigResult load_config(const std::string& path);
+
+// The same for text already in memory; path only names it in messages.
+ConfigResult parse_config(std::string_view text, const std::string& path);
+
+// "250ms", "1s", "2m", "1h": a positive whole number and a unit.  Returns
+// false for anything else (no sign, no fraction, no space, no other unit).
+bool parse_duration(std::string_view text, std::chrono::milliseconds& out);
+
+// A key the loader accepts, from its declaration table.
+struct ConfigKey {
+    std::string name;               // "interval", "backend.weight", ...
+    std::string_view type;
+    bool required;
+    std::string_view default_toml;  // "" when none or derived
+    std::string_view meaning;
+};
+
+std::vector<ConfigKey> config_keys();
+
+}  // namespace tuneslot

@@ -1,0 +1,137 @@
+// tuneslotd: polls Icecast backends and writes their load to Redis for the
+// tuneslot front-ends.  See docs/tuneslotd.md.
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "poller.h"
+#include "signals.h"
+#include "status_xml.h"
+#include "text.h"
+
+#include <curl/curl.h>
+#include <hiredis/hiredis.h>
+#include <libxml/xmlversion.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <string_view>
+
+namespace {
+
+using namespace tuneslot;
+
+constexpr int exit_ok = 0;
+constexpr int exit_failure = 1;
+constexpr int exit_usage = 2;
+
+constexpr std::string_view usage =
+    "usage: tuneslotd -c FILE [--once]\n"
+    "       tuneslotd --version\n"
+    "\n"
+    "  -c, --config FILE  the configuration file (TOML), required\n"
+    "      --once         poll one round, write it to Redis, exit\n"
+    "      --version      print the versions of tuneslotd and its libraries\n"
+    "  -h, --help         print this help\n";
+
+struct Options {
+    std::string config;
+    bool once = false;
+    bool version = false;
+    bool help = false;
+};
+
+// The library versions in use at run time, where the library tells them.
+std::string versions()
+{
+    const curl_version_info_data* curl = curl_version_info(CURLVERSION_NOW);
+    // xmlParserVersion is "20914" for 2.9.14
+    int xml = std::atoi(xmlParserVersion);
+    return cat("libcurl ", curl != nullptr ? curl->version : "unknown", ", hiredis ", HIREDIS_MAJOR, ".",
+        HIREDIS_MINOR, ".", HIREDIS_PATCH, ", libxml2 ", xml / 10000, ".", xml / 100 % 100, ".", xml % 100);
+}
+
+bool parse_args(int argc, char** argv, Options& o, std::string& error)
+{
+    for (int i = 1; i < argc; ++i) {
+        std::string_view a = argv[i];
+        if (a == "-c" || a == "--config") {
+            if (i + 1 >= argc) {
+                error = cat(a, " needs a file name");
+                return false;
+            }
+            o.config = argv[++i];
+        } else if (a.starts_with("--config=")) {
+            o.config = std::string(a.substr(9));
+        } else if (a == "--once") {
+            o.once = true;
+        } else if (a == "--version") {
+            o.version = true;
+        } else if (a == "-h" || a == "--help") {
+            o.help = true;
+        } else {
+            error = cat("unknown argument ", quote(a));
+            return false;
+        }
+    }
+    if (!o.version && !o.help && o.config.empty()) {
+        error = "no configuration file given (-c FILE)";
+        return false;
+    }
+    return true;
+}
+
+int run(const Options& o)
+{
+    Signals signals;          // first: threads created later inherit the blocked mask
+    CurlLibrary curl;
+    XmlLibrary xml;
+
+    log::info("tuneslotd ", TUNESLOT_VERSION, " starting (", versions(), "), config ", o.config,
+        o.once ? ", one round only" : "");
+
+    ConfigResult loaded = load_config(o.config);
+    if (!loaded.config) {
+        for (const std::string& e : loaded.errors)
+            log::emerg(e);
+        log::emerg("invalid configuration in ", o.config, ", not started");
+        return exit_failure;
+    }
+    const Config& c = *loaded.config;
+    log::info("config: ", c.backends.size(), c.backends.size() == 1 ? " backend, " : " backends, ",
+        c.streams.size(), c.streams.size() == 1 ? " stream, " : " streams, ", "interval ", c.interval.count(),
+        "ms, timeout ", c.timeout.count(), "ms, redis ", c.redis.text);
+
+    Daemon daemon(loaded.config, signals);
+    int status = daemon.run(o.once);
+    log::info("tuneslotd exits with status ", status);
+    return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    Options o;
+    std::string error;
+    if (!parse_args(argc, argv, o, error)) {
+        std::fprintf(stderr, "tuneslotd: %s\n%.*s", error.c_str(), static_cast<int>(usage.size()), usage.data());
+        return exit_usage;
+    }
+    if (o.help) {
+        std::fwrite(usage.data(), 1, usage.size(), stdout);
+        return exit_ok;
+    }
+    if (o.version) {
+        std::printf("tuneslotd %s (%s)\n", TUNESLOT_VERSION, versions().c_str());
+        return exit_ok;
+    }
+    try {
+        return run(o);
+    } catch (const std::exception& e) {
+        log::emerg(e.what());
+        return exit_failure;
+    }
+}

@@ -1,0 +1,272 @@
+#include "poller.h"
+
+#include "clock.h"
+#include "log.h"
+#include "text.h"
+
+#include <tune_snapshot.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace tuneslot {
+
+namespace {
+
+struct EasyCleanup {
+    void operator()(CURL* e) const noexcept { curl_easy_cleanup(e); }
+};
+
+// Why a transfer failed, in the words of the snapshot's reason field.
+std::string failure_reason(CURL* easy, CURLcode rc, const char* errbuf, bool too_large)
+{
+    std::string detail = errbuf[0] != '\0' ? printable(errbuf, 150) : curl_easy_strerror(rc);
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return "timeout";
+    case CURLE_COULDNT_CONNECT: {
+        long os_errno = 0;
+        if (curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno != 0)
+            return cat("connect: ", std::strerror(static_cast<int>(os_errno)));
+        return cat("connect: ", detail);
+    }
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return cat("resolve: ", detail);
+    case CURLE_FILESIZE_EXCEEDED:
+        return cat("body larger than ", body_max, " bytes");
+    case CURLE_WRITE_ERROR:
+        return too_large ? cat("body larger than ", body_max, " bytes") : cat("write: ", detail);
+    case CURLE_GOT_NOTHING:
+        return "empty reply";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+        return cat("tls: ", detail);
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+        return cat("network: ", detail);
+    default:
+        return cat("curl: ", detail);
+    }
+}
+
+}  // namespace
+
+// ---- CurlLibrary -------------------------------------------------------------
+
+CurlLibrary::CurlLibrary()
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        throw std::runtime_error("curl_global_init failed");
+}
+
+CurlLibrary::~CurlLibrary() { curl_global_cleanup(); }
+
+// ---- Transfer ----------------------------------------------------------------
+
+// One backend's status request: its easy handle, options set once, and the
+// body of the current round.
+class Transfer final {
+public:
+    Transfer(const BackendConfig& backend, std::chrono::milliseconds timeout);
+    Transfer(const Transfer&) = delete;
+    Transfer& operator=(const Transfer&) = delete;
+
+    CURL* easy() const noexcept { return easy_.get(); }
+
+    void begin() noexcept
+    {
+        body_.clear();
+        too_large_ = false;
+        errbuf_[0] = '\0';
+    }
+
+    PollOutcome finish(CURLcode rc);
+
+private:
+    static size_t on_body(char* data, size_t size, size_t count, void* self) noexcept;
+
+    std::unique_ptr<CURL, EasyCleanup> easy_;
+    std::string body_;
+    bool too_large_ = false;
+    char errbuf_[CURL_ERROR_SIZE] = {};
+};
+
+Transfer::Transfer(const BackendConfig& backend, std::chrono::milliseconds timeout)
+    : easy_(curl_easy_init())
+{
+    if (!easy_)
+        throw std::runtime_error("curl_easy_init failed");
+
+    CURL* e = easy_.get();
+    static const std::string user_agent = cat("tuneslotd/", TUNESLOT_VERSION);
+    const long timeout_ms = static_cast<long>(timeout.count());
+
+    bool ok = curl_easy_setopt(e, CURLOPT_URL, backend.status.c_str()) == CURLE_OK
+        && curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK
+        && curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK
+        && curl_easy_setopt(e, CURLOPT_PROXY, "") == CURLE_OK
+        && curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK
+        && curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK
+        && curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms) == CURLE_OK
+        && curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(body_max)) == CURLE_OK
+        && curl_easy_setopt(e, CURLOPT_USERAGENT, user_agent.c_str()) == CURLE_OK
+        && curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Transfer::on_body) == CURLE_OK
+        && curl_easy_setopt(e, CURLOPT_WRITEDATA, this) == CURLE_OK
+        && curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf_) == CURLE_OK
+        && curl_easy_setopt(e, CURLOPT_PRIVATE, this) == CURLE_OK;
+    if (ok && backend.format == StatusFormat::icecast_admin) {
+        ok = curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC)) == CURLE_OK
+            && curl_easy_setopt(e, CURLOPT_USERNAME, backend.username.c_str()) == CURLE_OK
+            && curl_easy_setopt(e, CURLOPT_PASSWORD, backend.password.c_str()) == CURLE_OK;
+    }
+    if (!ok)
+        throw std::runtime_error(cat("libcurl refused an option for backend ", backend.name));
+}
+
+size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) noexcept
+{
+    auto* t = static_cast<Transfer*>(self);
+    size_t n = size * count;
+    if (n > body_max - t->body_.size()) {
+        t->too_large_ = true;
+        return 0;   // != n: libcurl ends the transfer with CURLE_WRITE_ERROR
+    }
+    try {
+        t->body_.append(data, n);
+    } catch (...) {
+        return 0;
+    }
+    return n;
+}
+
+PollOutcome Transfer::finish(CURLcode rc)
+{
+    PollOutcome out;
+    out.polled_ms = wall_clock_ms();
+    if (rc != CURLE_OK) {
+        out.reason = failure_reason(easy(), rc, errbuf_, too_large_);
+        return out;
+    }
+    long status = 0;
+    curl_easy_getinfo(easy(), CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200) {
+        out.reason = cat("HTTP ", status);
+        return out;
+    }
+    out.ok = true;
+    out.body = std::move(body_);
+    body_.clear();
+    return out;
+}
+
+// ---- Poller ------------------------------------------------------------------
+
+Poller::Poller(const Config& config)
+    : multi_(curl_multi_init())
+{
+    if (!multi_)
+        throw std::runtime_error("curl_multi_init failed");
+    for (const BackendConfig& b : config.backends)
+        transfers_.push_back(std::make_unique<Transfer>(b, config.timeout));
+    active_.assign(transfers_.size(), false);
+    outcomes_.resize(transfers_.size());
+}
+
+Poller::~Poller()
+{
+    // easy handles must leave the multi handle before either is cleaned up
+    for (size_t i = 0; i < transfers_.size(); ++i)
+        if (active_[i])
+            curl_multi_remove_handle(multi_.get(), transfers_[i]->easy());
+}
+
+void Poller::start()
+{
+    for (size_t i = 0; i < transfers_.size(); ++i) {
+        if (active_[i]) {
+            curl_multi_remove_handle(multi_.get(), transfers_[i]->easy());
+            active_[i] = false;
+        }
+        outcomes_[i] = PollOutcome{};
+        transfers_[i]->begin();
+        CURLMcode mc = curl_multi_add_handle(multi_.get(), transfers_[i]->easy());
+        if (mc != CURLM_OK) {
+            outcomes_[i].polled_ms = wall_clock_ms();
+            outcomes_[i].reason = cat("curl: ", curl_multi_strerror(mc));
+            continue;
+        }
+        active_[i] = true;
+    }
+    running_ = 0;
+    for (bool a : active_)
+        running_ += a ? 1 : 0;
+}
+
+bool Poller::step(std::chrono::milliseconds wait, int extra_fd)
+{
+    curl_waitfd extra{};
+    extra.fd = extra_fd;
+    extra.events = CURL_WAIT_POLLIN;
+    int ms = static_cast<int>(wait.count() < 0 ? 0 : wait.count());
+    int numfds = 0;
+
+    CURLMcode mc = curl_multi_poll(multi_.get(), extra_fd >= 0 ? &extra : nullptr, extra_fd >= 0 ? 1 : 0,
+        ms, &numfds);
+    if (mc != CURLM_OK) {
+        log::alert("curl_multi_poll: ", curl_multi_strerror(mc));
+        abort(cat("curl: ", curl_multi_strerror(mc)));
+        return false;
+    }
+    if (running_ > 0) {
+        int still = 0;
+        mc = curl_multi_perform(multi_.get(), &still);
+        if (mc != CURLM_OK) {
+            log::alert("curl_multi_perform: ", curl_multi_strerror(mc));
+            abort(cat("curl: ", curl_multi_strerror(mc)));
+        } else {
+            collect();
+        }
+    }
+    return extra_fd >= 0 && (extra.revents & CURL_WAIT_POLLIN) != 0;
+}
+
+void Poller::collect()
+{
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &left)) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        CURL* easy = msg->easy_handle;
+        CURLcode result = msg->data.result;   // msg is invalid after remove_handle
+        char* priv = nullptr;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+        for (size_t i = 0; i < transfers_.size(); ++i) {
+            if (transfers_[i].get() != reinterpret_cast<Transfer*>(priv) || !active_[i])
+                continue;
+            outcomes_[i] = transfers_[i]->finish(result);
+            curl_multi_remove_handle(multi_.get(), easy);
+            active_[i] = false;
+            --running_;
+            break;
+        }
+    }
+}
+
+void Poller::abort(const std::string& reason)
+{
+    for (size_t i = 0; i < transfers_.size(); ++i) {
+        if (!active_[i])
+            continue;
+        curl_multi_remove_handle(multi_.get(), transfers_[i]->easy());
+        active_[i] = false;
+        outcomes_[i] = PollOutcome{};
+        outcomes_[i].polled_ms = wall_clock_ms();
+        outcomes_[i].reason = reason;
+    }
+    running_ = 0;
+}
+
+}  // namespace tuneslot

@@ -1,0 +1,90 @@
+#pragma once
+
+// Polls every backend's status URL at once with libcurl's multi interface.
+//
+// The Poller belongs to the main loop and is used from the main thread only.
+// It owns one easy handle per backend (reused round after round, so the
+// connection cache and DNS cache survive) and the multi handle.  A round is
+// start(), then step() until !busy(); each transfer has the config's timeout,
+// so a hung backend ends by the timeout and never delays the others.  The
+// loop's own fd (a signalfd) is waited on together with the transfers.
+//
+// What libcurl is allowed to do: http and https only, no redirects, no
+// proxies (not even from the environment), no compressed bodies, a body of
+// at most body_max bytes, and only the status URL of the config.
+
+#include "config.h"
+
+#include <curl/curl.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tuneslot {
+
+inline constexpr std::size_t body_max = 1024 * 1024;
+
+struct PollOutcome {
+    bool ok = false;
+    std::string reason;             // !ok: "connect: Connection refused", "timeout", "HTTP 500", ...
+    std::string body;               // ok: the response body (HTTP 200)
+    std::int64_t polled_ms = 0;     // wall clock (unix ms) when the poll ended
+};
+
+// curl_global_init / curl_global_cleanup for the life of the object.  One per
+// process, created in main before any other thread exists.
+class CurlLibrary final {
+public:
+    CurlLibrary();
+    ~CurlLibrary();
+    CurlLibrary(const CurlLibrary&) = delete;
+    CurlLibrary& operator=(const CurlLibrary&) = delete;
+};
+
+class Transfer;
+
+class Poller final {
+public:
+    // config must outlive the Poller.  Throws std::runtime_error when libcurl
+    // cannot create its handles (out of memory).
+    explicit Poller(const Config& config);
+    ~Poller();
+    Poller(const Poller&) = delete;
+    Poller& operator=(const Poller&) = delete;
+
+    // Starts polling every backend.  The previous round's outcomes are gone.
+    void start();
+
+    // True while some poll of the round is still running.
+    bool busy() const noexcept { return running_ > 0; }
+
+    // Waits at most wait for network progress or for extra_fd (-1: none) to
+    // become readable, then lets the transfers run.  Returns true when
+    // extra_fd is readable.
+    bool step(std::chrono::milliseconds wait, int extra_fd);
+
+    // Ends the round now: polls still running fail with reason.
+    void abort(const std::string& reason);
+
+    // One per backend, in config order; complete once !busy().
+    const std::vector<PollOutcome>& outcomes() const noexcept { return outcomes_; }
+
+private:
+    struct MultiCleanup {
+        void operator()(CURLM* m) const noexcept { curl_multi_cleanup(m); }
+    };
+
+    void collect();
+
+    std::unique_ptr<CURLM, MultiCleanup> multi_;
+    std::vector<std::unique_ptr<Transfer>> transfers_;   // index = backend's index
+    std::vector<bool> active_;
+    std::vector<PollOutcome> outcomes_;
+    std::size_t running_ = 0;
+};
+
+}  // namespace tuneslot

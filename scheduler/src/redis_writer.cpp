@@ -1,0 +1,177 @@
+#include "redis_writer.h"
+
+#include "log.h"
+#include "text.h"
+
+#include "publish_round_lua.h"   // generated at build time from redis/publish_round.lua
+
+#include <sys/time.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace tuneslot {
+
+namespace {
+
+// redis/SCHEMA.md, schema version 1
+constexpr std::string_view key_snapshot = "{tuneslot:v1}:snapshot";
+constexpr std::string_view key_generation = "{tuneslot:v1}:generation";
+constexpr std::string_view channel_rounds = "{tuneslot:v1}:rounds";
+
+// One command, binary-safe; null on an I/O or protocol error (c->err set).
+RedisReplyPtr command(redisContext* c, std::initializer_list<std::string_view> args)
+{
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (std::string_view a : args) {
+        argv.push_back(a.data());
+        lens.push_back(a.size());
+    }
+    return RedisReplyPtr(static_cast<redisReply*>(
+        redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
+}
+
+timeval to_timeval(std::chrono::milliseconds ms)
+{
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>(ms.count() % 1000 * 1000);
+    return tv;
+}
+
+// True when the connection failed because the server closed it.
+bool closed_by_peer(const redisContext* c)
+{
+    if (c->err == REDIS_ERR_EOF)
+        return true;
+    std::string_view what = c->errstr;
+    return c->err == REDIS_ERR_IO && (what == std::strerror(ECONNRESET) || what == std::strerror(EPIPE));
+}
+
+// "7.0.15" from an INFO server reply, or "unknown".
+std::string server_version(const redisReply* r)
+{
+    static constexpr std::string_view field = "redis_version:";
+    if (r == nullptr || r->type != REDIS_REPLY_STRING)
+        return "unknown";
+    std::string_view info(r->str, r->len);
+    size_t at = info.find(field);
+    if (at == std::string_view::npos)
+        return "unknown";
+    std::string_view v = info.substr(at + field.size());
+    v = v.substr(0, v.find_first_of("\r\n"));
+    return printable(v, 32);
+}
+
+}  // namespace
+
+RedisWriter::RedisWriter(RedisAddress address, std::chrono::milliseconds io_timeout)
+    : address_(std::move(address)), io_timeout_(io_timeout)
+{
+}
+
+bool RedisWriter::connect(std::string& why)
+{
+    const timeval tv = to_timeval(io_timeout_);
+    RedisContextPtr ctx(address_.unix_path.empty()
+            ? redisConnectWithTimeout(address_.host.c_str(), address_.port, tv)
+            : redisConnectUnixWithTimeout(address_.unix_path.c_str(), tv));
+    if (!ctx) {
+        why = "connect: out of memory";
+        return false;
+    }
+    if (ctx->err != 0) {
+        why = cat("connect: ", printable(ctx->errstr, 120));
+        return false;
+    }
+    if (redisSetTimeout(ctx.get(), tv) != REDIS_OK) {
+        why = cat("cannot set the command timeout: ", printable(ctx->errstr, 120));
+        return false;
+    }
+    if (address_.unix_path.empty())
+        redisEnableKeepAlive(ctx.get());
+
+    RedisReplyPtr info = command(ctx.get(), {"INFO", "server"});
+    if (!info) {
+        why = cat("INFO: ", printable(ctx->errstr, 120));
+        return false;
+    }
+    server_version_ = server_version(info.get());
+    ctx_ = std::move(ctx);
+    return true;
+}
+
+void RedisWriter::failed(const std::string& why)
+{
+    ++failed_rounds_;
+    if (state_ == State::down)
+        return;
+    log::warn("redis ", address_.text, ": ", why, "; rounds are not written until it is back");
+    state_ = State::down;
+}
+
+RedisReplyPtr RedisWriter::run_script(std::string_view snapshot, std::string_view floor)
+{
+    const std::string_view sha = generated::publish_round_lua_sha1;
+    RedisReplyPtr r = command(ctx_.get(),
+        {"EVALSHA", sha, "2", key_snapshot, key_generation, snapshot, channel_rounds, floor});
+    if (r && r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).starts_with("NOSCRIPT")) {
+        r = command(ctx_.get(), {"EVAL", generated::publish_round_lua, "2", key_snapshot, key_generation,
+                                    snapshot, channel_rounds, floor});
+    }
+    return r;
+}
+
+std::optional<long long> RedisWriter::publish(std::string_view snapshot, std::int64_t written_ms)
+{
+    const std::string floor = cat(written_ms);
+    std::string why;
+    bool fresh = false;
+    if (!ctx_) {
+        if (!connect(why)) {
+            failed(why);
+            return std::nullopt;
+        }
+        fresh = true;
+    }
+
+    RedisReplyPtr r = run_script(snapshot, floor);
+    if (!r && !fresh && closed_by_peer(ctx_.get())) {
+        // Redis closed the connection of an earlier round (restart, client
+        // timeout): once more on a new one.  Not after a timeout, so a hung
+        // Redis costs one timeout per round, not two.
+        ctx_.reset();
+        if (!connect(why)) {
+            failed(why);
+            return std::nullopt;
+        }
+        r = run_script(snapshot, floor);
+    }
+    if (!r) {
+        why = cat("write: ", printable(ctx_->errstr, 120));
+        ctx_.reset();
+        failed(why);
+        return std::nullopt;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        failed(cat("publish_round.lua: ", printable(std::string_view(r->str, r->len), 160)));
+        return std::nullopt;
+    }
+    if (r->type != REDIS_REPLY_INTEGER) {
+        failed("publish_round.lua: the reply is not an integer");
+        return std::nullopt;
+    }
+
+    if (state_ == State::unknown)
+        log::info("redis ", address_.text, ": connected (Redis ", server_version_, "), writing rounds");
+    else if (state_ == State::down)
+        log::notice("redis ", address_.text, ": back (Redis ", server_version_, ") after ", failed_rounds_,
+            " rounds not written");
+    state_ = State::up;
+    failed_rounds_ = 0;
+    return r->integer;
+}
+
+}  // namespace tuneslot

@@ -1,0 +1,41 @@
+#include "round.h"
+
+#include "text.h"
+
+namespace tuneslot {
+
+BackendRound evaluate(const BackendConfig& backend, const PollOutcome& outcome)
+{
+    BackendRound r;
+    r.polled_ms = outcome.polled_ms;
+    if (!outcome.ok) {
+        r.reason = printable(outcome.reason, TUNE_REASON_MAX);
+        return r;
+    }
+    ParseResult parsed = backend.format == StatusFormat::icecast_admin ? parse_icecast_admin(outcome.body)
+                                                                       : parse_load_xsl(outcome.body);
+    if (!parsed.ok) {
+        r.reason = printable(cat("parse: ", parsed.error), TUNE_REASON_MAX);
+        return r;
+    }
+    r.health = TUNE_HEALTH_UP;
+    r.mounts = std::move(parsed.mounts);
+    return r;
+}
+
+SlotState slot_state(const StreamConfig& stream, const BackendRound& backend)
+{
+    SlotState s;
+    if (backend.health != TUNE_HEALTH_UP)
+        return s;
+    auto it = backend.mounts.find(stream.mount);
+    if (it == backend.mounts.end()) {
+        s.health = TUNE_HEALTH_NOSOURCE;
+        return s;
+    }
+    s.health = TUNE_HEALTH_UP;
+    s.stats = it->second;
+    return s;
+}
+
+}  // namespace tuneslot

@@ -1,0 +1,36 @@
+#pragma once
+
+// What one poll round found out about each backend: the outcome of its poll
+// read through the parser of its format.
+
+#include "config.h"
+#include "poller.h"
+#include "status_parsers.h"
+
+#include <tune_snapshot.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tuneslot {
+
+struct BackendRound {
+    tune_health_t health = TUNE_HEALTH_DOWN;   // up or down
+    std::string reason;                         // down: why ("timeout", "parse: ...")
+    std::int64_t polled_ms = 0;
+    MountTable mounts;                          // up: what the backend reported
+};
+
+// A poll's outcome judged by the backend's format.
+BackendRound evaluate(const BackendConfig& backend, const PollOutcome& outcome);
+
+// The stream's slot on a backend: health and counts.
+struct SlotState {
+    tune_health_t health = TUNE_HEALTH_DOWN;
+    MountStats stats;                           // zero unless up
+};
+
+SlotState slot_state(const StreamConfig& stream, const BackendRound& backend);
+
+}  // namespace tuneslot
