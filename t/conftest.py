@@ -1,0 +1,116 @@
+"""pytest fixtures of tuneslot's integration tests (see t/harness/).
+
+Every daemon a fixture starts is stopped by PID in teardown, and its logs are
+checked: a crash, a sanitizer report, an [alert] or an [emerg] line fails the
+test that left it (Process.allow() lets a test expect one).
+"""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import (  # noqa: E402
+    Icecast, Listener, LogProblem, Redis, RunDir, Source, StatusServer, Tuneslotd, tuneslotd_binary,
+)
+
+
+def _teardown(processes, request):
+    """Stops processes in reverse start order, then checks all their logs;
+    reports every problem, not only the first."""
+    problems = []
+    for p in reversed(processes):
+        try:
+            p.stop()
+        except Exception as e:  # keep stopping the others
+            problems.append(f"{p.name}: stop failed: {e}")
+    for p in processes:
+        try:
+            p.check()
+        except LogProblem as e:
+            problems.append(str(e))
+    if problems:
+        pytest.fail("teardown: " + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def run_dir(request):
+    """A fresh directory under /tmp for this test (TUNESLOT_KEEP=1 keeps it)."""
+    d = RunDir(request.node.name)
+    yield d
+    d.cleanup()
+
+
+@pytest.fixture
+def processes(run_dir, request):
+    """Every Process started through the fixtures below, for teardown."""
+    started = []
+    yield started
+    _teardown(started, request)
+
+
+@pytest.fixture
+def redis_server(run_dir, processes):
+    """A running redis-server on a free port, without persistence."""
+    r = Redis(run_dir)
+    processes.append(r)
+    return r.start()
+
+
+@pytest.fixture
+def make_icecast(run_dir, processes):
+    """make_icecast(max_listeners={"/demo": 5}, start=True) -> a running Icecast."""
+    def make(max_listeners=None, start=True, **kw):
+        ice = Icecast(run_dir, max_listeners=max_listeners, **kw)
+        processes.append(ice)
+        return ice.start() if start else ice
+    return make
+
+
+@pytest.fixture
+def make_source(run_dir, processes):
+    """make_source(icecast, "/demo", frequency=440) -> an ffmpeg source whose
+    mount Icecast already lists."""
+    def make(icecast, mount, frequency=440):
+        src = Source(run_dir, icecast, mount, frequency)
+        processes.append(src)
+        return src.start()
+    return make
+
+
+@pytest.fixture
+def make_listener():
+    """make_listener(icecast, "/demo") -> a Listener, closed in teardown."""
+    listeners = []
+
+    def make(icecast, mount):
+        lst = Listener.to(icecast, mount)
+        listeners.append(lst)
+        return lst
+    yield make
+    for lst in listeners:
+        lst.close()
+
+
+@pytest.fixture
+def make_tuneslotd(run_dir, processes):
+    """make_tuneslotd(config_dict_or_toml) -> a Tuneslotd, not yet started
+    (call .start() or .run_once())."""
+    if not tuneslotd_binary().exists():
+        pytest.fail(f"{tuneslotd_binary()} is not built; build it or set TUNESLOT_BUILD", pytrace=False)
+
+    def make(config, name="tuneslotd"):
+        t = Tuneslotd(run_dir, config, name=name)
+        processes.append(t)
+        return t
+    return make
+
+
+@pytest.fixture
+def status_server():
+    """A fake status page server in the test process."""
+    s = StatusServer()
+    yield s
+    s.stop()

@@ -1,0 +1,257 @@
+"""Icecast 2.4 for a test, ffmpeg sources feeding it, and listeners."""
+
+import base64
+import os
+import shutil
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from .net import free_port, wait_for_port
+from .paths import repo_dir
+from .process import Process
+from .rundir import RunDir
+
+ADMIN_ROOT = "/usr/share/icecast2/admin"
+
+
+class Icecast(Process):
+    """icecast2 with a generated config, on 127.0.0.1 and a free port.
+
+    max_listeners maps a mount ("/demo") to its <max-listeners>; other mounts
+    have no limit.  The web root is a directory of the run directory holding
+    tuneslot's scheduler/load.xsl, so http://.../load.xsl works.
+
+    Icecast refuses to run as root without <changeowner>: when the tests run
+    as root it changes to nobody/nogroup right after binding its port, before
+    it opens its logs, so the log directory belongs to nobody and everything
+    else it reads is world-readable.
+    """
+
+    def __init__(self, run_dir: RunDir, name: str = "icecast", max_listeners: dict | None = None,
+                 source_password: str = "tunesource", admin_user: str = "admin",
+                 admin_password: str = "tuneadmin"):
+        super().__init__(run_dir, name)
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.max_listeners = dict(max_listeners or {})
+        self.source_password = source_password
+        self.admin_user = admin_user
+        self.admin_password = admin_password
+
+        self.dir = run_dir.subdir(self.name)
+        self.webroot = run_dir.subdir(f"{self.name}/web")
+        self.logdir = run_dir.subdir(f"{self.name}/log")
+        self.config_path = self.dir / "icecast.xml"
+        shutil.copy(repo_dir() / "scheduler" / "load.xsl", self.webroot / "load.xsl")
+        os.chmod(self.webroot / "load.xsl", 0o644)
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            shutil.chown(self.logdir, "nobody", "nogroup")
+
+    # ---- config -----------------------------------------------------------
+
+    def config_xml(self) -> str:
+        mounts = "".join(
+            f"""
+    <mount type="normal">
+        <mount-name>{escape(m)}</mount-name>
+        <max-listeners>{int(n)}</max-listeners>
+    </mount>"""
+            for m, n in self.max_listeners.items())
+        changeowner = ("""
+        <changeowner><user>nobody</user><group>nogroup</group></changeowner>"""
+                       if self.as_root else "")
+        return f"""<icecast>
+    <location>tuneslot test</location>
+    <admin>test@localhost</admin>
+    <hostname>{self.host}</hostname>
+    <limits>
+        <clients>200</clients>
+        <sources>20</sources>
+        <source-timeout>10</source-timeout>
+        <burst-on-connect>1</burst-on-connect>
+    </limits>
+    <authentication>
+        <source-password>{escape(self.source_password)}</source-password>
+        <admin-user>{escape(self.admin_user)}</admin-user>
+        <admin-password>{escape(self.admin_password)}</admin-password>
+    </authentication>
+    <listen-socket>
+        <port>{self.port}</port>
+        <bind-address>{self.host}</bind-address>
+    </listen-socket>{mounts}
+    <fileserve>1</fileserve>
+    <paths>
+        <basedir>{self.dir}</basedir>
+        <logdir>{self.logdir}</logdir>
+        <webroot>{self.webroot}</webroot>
+        <adminroot>{ADMIN_ROOT}</adminroot>
+        <pidfile>{self.logdir}/icecast.pid</pidfile>
+    </paths>
+    <logging>
+        <accesslog>access.log</accesslog>
+        <errorlog>error.log</errorlog>
+        <loglevel>3</loglevel>
+    </logging>
+    <security>
+        <chroot>0</chroot>{changeowner}
+    </security>
+</icecast>
+"""
+
+    # ---- life -------------------------------------------------------------
+
+    def start(self, timeout: float = 15.0) -> "Icecast":
+        self.config_path.write_text(self.config_xml())
+        os.chmod(self.config_path, 0o644)
+        super().start(["icecast2", "-c", str(self.config_path)])
+        wait_for_port(self.host, self.port, timeout=timeout, alive=self.running)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.admin_stats_xml()
+                return self
+            except (OSError, urllib.error.URLError):
+                if not self.running() or time.monotonic() >= deadline:
+                    raise RuntimeError(f"{self.name} did not come up; log:\n{self.log_text()}")
+                time.sleep(0.05)
+
+    def restart(self, timeout: float = 15.0) -> "Icecast":
+        """Stops it and starts it again on the same port; sources are gone."""
+        self.stop()
+        self.popen = None
+        return self.start(timeout)
+
+    def log_paths(self) -> list[Path]:
+        return [self.log_path, self.logdir / "error.log"]
+
+    # ---- talking to it ----------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def url(self, path: str = "/") -> str:
+        return self.base_url + path
+
+    def get(self, path: str, auth: bool = False, timeout: float = 5.0) -> bytes:
+        req = urllib.request.Request(self.url(path))
+        if auth:
+            token = base64.b64encode(f"{self.admin_user}:{self.admin_password}".encode()).decode()
+            req.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.read()
+
+    def admin_stats_xml(self) -> bytes:
+        return self.get("/admin/stats", auth=True)
+
+    def mounts(self) -> dict[str, dict[str, str]]:
+        """Mounts with a source, from /admin/stats: {mount: {listeners,
+        max_listeners}} as Icecast writes them (max_listeners may be
+        "unlimited")."""
+        root = ET.fromstring(self.admin_stats_xml())
+        out = {}
+        for src in root.findall("source"):
+            out[src.get("mount")] = {
+                "listeners": src.findtext("listeners"),
+                "max_listeners": src.findtext("max_listeners"),
+            }
+        return out
+
+    def wait_for_mount(self, mount: str, timeout: float = 15.0, alive=None) -> None:
+        deadline = time.monotonic() + timeout
+        while mount not in self.mounts():
+            if alive is not None and not alive():
+                raise RuntimeError(f"{self.name}: the source for {mount} exited before the mount appeared")
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{self.name}: mount {mount} did not appear within {timeout}s")
+            time.sleep(0.1)
+
+    def wait_for_listeners(self, mount: str, count: int, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            m = self.mounts().get(mount)
+            if m is not None and int(m["listeners"]) == count:
+                return
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{self.name}: {mount} has {m and m['listeners']} listeners, "
+                                   f"not {count}, after {timeout}s")
+            time.sleep(0.1)
+
+
+class Source(Process):
+    """ffmpeg sending a live sine tone as 128 kbit/s MP3 to an Icecast mount."""
+
+    def __init__(self, run_dir: RunDir, icecast: Icecast, mount: str, frequency: int = 440,
+                 name: str = "source"):
+        super().__init__(run_dir, name)
+        self.icecast = icecast
+        self.mount = mount
+        self.frequency = frequency
+
+    def start(self, timeout: float = 15.0) -> "Source":
+        ice = self.icecast
+        super().start([
+            "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "warning",
+            "-re", "-f", "lavfi", "-i", f"sine=frequency={self.frequency}",
+            "-c:a", "libmp3lame", "-b:a", "128k",
+            "-content_type", "audio/mpeg", "-f", "mp3",
+            f"icecast://source:{ice.source_password}@{ice.host}:{ice.port}{self.mount}",
+        ])
+        ice.wait_for_mount(self.mount, timeout=timeout, alive=self.running)
+        return self
+
+
+class Listener:
+    """A plain socket that asks Icecast for a mount and keeps reading, in a
+    background thread, until close(): Icecast counts it as a listener."""
+
+    def __init__(self, host: str, port: int, mount: str, timeout: float = 5.0):
+        self.mount = mount
+        self.received = 0
+        self.head = b""
+        self._stop = threading.Event()
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.sendall(
+            f"GET {mount} HTTP/1.0\r\nHost: {host}:{port}\r\n"
+            f"User-Agent: tuneslot-test-listener\r\n\r\n".encode())
+        self.sock.settimeout(0.5)
+        self.thread = threading.Thread(target=self._read, name=f"listener {mount}", daemon=True)
+        self.thread.start()
+
+    @classmethod
+    def to(cls, icecast: Icecast, mount: str) -> "Listener":
+        return cls(icecast.host, icecast.port, mount)
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if not chunk:
+                return
+            if len(self.head) < 512:
+                self.head += chunk[:512 - len(self.head)]
+            self.received += len(chunk)
+
+    @property
+    def status_line(self) -> str:
+        return self.head.split(b"\r\n", 1)[0].decode(errors="replace")
+
+    def close(self) -> None:
+        self._stop.set()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.thread.join(timeout=5)
+        self.sock.close()

@@ -1,0 +1,37 @@
+"""Loopback ports."""
+
+import socket
+import time
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago.
+
+    The kernel picks it (bind to port 0); a daemon started right after gets
+    it unless something else grabs it first, which on a test machine is rare
+    enough that wait_for_port() reports it as a start-up failure.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, timeout: float = 10.0, alive=None) -> None:
+    """Waits until host:port accepts a TCP connection.
+
+    alive, when given, is called between attempts and returns False when the
+    daemon that should open the port has died, so a failed start is reported
+    at once instead of after the timeout.  Raises TimeoutError.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            pass
+        if alive is not None and not alive():
+            raise TimeoutError(f"{host}:{port}: the process that should listen there has exited")
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.1f}s")
+        time.sleep(0.05)

@@ -1,0 +1,160 @@
+"""A daemon under test: started with an argv, logging to a file in the run
+directory, stopped by its PID, and checked for signs of trouble."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from .rundir import RunDir
+
+
+class LogProblem(AssertionError):
+    """A log shows something no test may leave behind."""
+
+
+# Lines that fail a test wherever they appear, unless the test allows them.
+BAD_PATTERNS = {
+    "alert": re.compile(r"\[alert\]"),
+    "emerg": re.compile(r"\[emerg\]"),
+    "AddressSanitizer": re.compile(r"AddressSanitizer|LeakSanitizer"),
+    "UBSan": re.compile(r"runtime error:"),
+    "crash": re.compile(r"Segmentation fault|core dumped|terminate called|Aborted \(core"),
+}
+
+# Exit signals that mean the process crashed rather than was stopped.
+CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGFPE, signal.SIGILL}
+
+
+class Process:
+    """One daemon process.
+
+    The process gets its own session, so a signal meant for the test runner
+    (Ctrl-C) does not reach it; it is only ever signalled by its own PID.
+    stdout and stderr go to <run dir>/<name>.log.
+    """
+
+    #: seconds stop() waits after SIGTERM before SIGKILL
+    stop_timeout = 10.0
+
+    def __init__(self, run_dir: RunDir, name: str):
+        self.run_dir = run_dir
+        self.name = run_dir.unique(name)
+        self.log_path: Path = run_dir / f"{self.name}.log"
+        self.popen: subprocess.Popen | None = None
+        self.argv: list[str] = []
+        self.returncode: int | None = None
+        self.killed = False
+        self._allowed: list[re.Pattern] = []
+
+    # ---- life -------------------------------------------------------------
+
+    def start(self, argv, env=None, cwd=None) -> "Process":
+        if self.popen is not None:
+            raise RuntimeError(f"{self.name}: already started")
+        self.argv = [str(a) for a in argv]
+        with open(self.log_path, "ab") as log:
+            self.popen = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=env, cwd=cwd, start_new_session=True)
+        return self
+
+    @property
+    def pid(self) -> int:
+        if self.popen is None:
+            raise RuntimeError(f"{self.name}: not started")
+        return self.popen.pid
+
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.running():
+            os.kill(self.pid, sig)
+
+    def wait(self, timeout: float) -> int:
+        """Waits for the process to exit; its exit status (negative: the
+        signal that ended it).  Raises subprocess.TimeoutExpired."""
+        self.returncode = self.popen.wait(timeout=timeout)
+        return self.returncode
+
+    def stop(self) -> int | None:
+        """SIGTERM, wait up to stop_timeout, then SIGKILL.  Idempotent;
+        returns the exit status (None if never started)."""
+        if self.popen is None:
+            return None
+        if self.popen.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self.killed = True
+                os.kill(self.pid, signal.SIGKILL)
+                self.popen.wait()
+        self.returncode = self.popen.returncode
+        return self.returncode
+
+    # ---- logs -------------------------------------------------------------
+
+    def log_paths(self) -> list[Path]:
+        """Every log file of the process; subclasses add their own."""
+        return [self.log_path]
+
+    def log_text(self) -> str:
+        """The process's main log so far."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_for_log(self, pattern: str, timeout: float = 10.0) -> re.Match:
+        """Waits until the main log matches the regular expression."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = rx.search(self.log_text())
+            if m:
+                return m
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{self.name}: no log line matching {pattern!r} within {timeout}s; "
+                                   f"log:\n{self.log_text()}")
+            time.sleep(0.05)
+
+    def allow(self, pattern: str) -> None:
+        """Lets lines matching pattern pass the teardown check (a test that
+        provokes an [emerg] on purpose)."""
+        self._allowed.append(re.compile(pattern))
+
+    def problems(self) -> list[str]:
+        """What the teardown check objects to."""
+        found = []
+        for path in self.log_paths():
+            try:
+                text = path.read_text(errors="replace")
+            except FileNotFoundError:
+                continue
+            for line in text.splitlines():
+                if any(a.search(line) for a in self._allowed):
+                    continue
+                for what, rx in BAD_PATTERNS.items():
+                    if rx.search(line):
+                        found.append(f"{path.name}: {what}: {line.strip()}")
+                        break
+        rc = self.popen.returncode if self.popen is not None else None
+        if rc is not None and rc < 0 and -rc in {int(s) for s in CRASH_SIGNALS}:
+            found.append(f"{self.name}: crashed with {signal.Signals(-rc).name}")
+        if self.killed:
+            found.append(f"{self.name}: did not stop within {self.stop_timeout}s of SIGTERM, killed")
+        return found
+
+    def check(self) -> None:
+        """Raises LogProblem when problems() finds anything."""
+        found = self.problems()
+        if found:
+            raise LogProblem(f"{self.name} (log {self.log_path}):\n  " + "\n  ".join(found))
+
+    def __repr__(self) -> str:
+        state = "running" if self.running() else f"exited {self.returncode}"
+        return f"<{type(self).__name__} {self.name} pid={self.popen.pid if self.popen else None} {state}>"

@@ -1,0 +1,184 @@
+"""redis-server for a test, and a minimal client (no Python package needed)."""
+
+import socket
+import time
+
+from .net import free_port, wait_for_port
+from .process import Process
+from .rundir import RunDir
+
+SNAPSHOT_KEY = "{tuneslot:v1}:snapshot"
+GENERATION_KEY = "{tuneslot:v1}:generation"
+ROUNDS_CHANNEL = "{tuneslot:v1}:rounds"
+
+
+class RedisError(Exception):
+    """An error reply."""
+
+
+class RedisClient:
+    """One RESP connection, one command at a time."""
+
+    def __init__(self, host: str, port: int, timeout: float = 5.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def command(self, *args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            b = a if isinstance(a, bytes) else str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+        self.sock.sendall(b"".join(out))
+        return self._reply()
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("redis closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n: int) -> bytes:
+        while len(self.buf) < n + 2:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("redis closed the connection")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def _reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise RedisError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n)
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._reply() for _ in range(n)]
+        raise ConnectionError(f"unexpected reply {line!r}")
+
+
+class RoundWatcher:
+    """A subscription to {tuneslot:v1}:rounds: tuneslotd publishes each
+    generation it writes there, so every round is seen exactly once, however
+    far generations jump (they are at least the round's written_ms)."""
+
+    def __init__(self, host: str, port: int):
+        self.client = RedisClient(host, port)
+        reply = self.client.command("SUBSCRIBE", ROUNDS_CHANNEL)
+        if reply[0] != b"subscribe":
+            raise ConnectionError(f"unexpected SUBSCRIBE reply {reply!r}")
+
+    def next(self, timeout: float = 10.0) -> int:
+        """The generation of the next round written; TimeoutError if none
+        comes within timeout."""
+        self.client.sock.settimeout(timeout)
+        try:
+            kind, channel, data = self.client._reply()
+        except socket.timeout:
+            raise TimeoutError(f"no round published within {timeout}s") from None
+        if kind != b"message":
+            raise ConnectionError(f"unexpected message {kind!r}")
+        return int(data)
+
+    def drain(self, wait: float = 0.0) -> list[int]:
+        """Every generation published so far (after waiting wait seconds)."""
+        if wait:
+            time.sleep(wait)
+        out = []
+        while True:
+            try:
+                out.append(self.next(timeout=0.05))
+            except TimeoutError:
+                return out
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Redis(Process):
+    """redis-server on 127.0.0.1 and a free port, without persistence, in a
+    directory of its own."""
+
+    def __init__(self, run_dir: RunDir, name: str = "redis"):
+        super().__init__(run_dir, name)
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.dir = run_dir.subdir(self.name)
+
+    @property
+    def address(self) -> str:
+        """As tuneslotd's redis key wants it."""
+        return f"{self.host}:{self.port}"
+
+    def start(self) -> "Redis":
+        super().start([
+            "redis-server",
+            "--bind", self.host, "--port", str(self.port),
+            "--save", "", "--appendonly", "no",
+            "--dir", str(self.dir),
+            "--daemonize", "no", "--logfile", "",
+        ])
+        wait_for_port(self.host, self.port, alive=self.running)
+        return self
+
+    def restart(self) -> "Redis":
+        """Stops it and starts it again on the same port (data is lost)."""
+        self.stop()
+        self.popen = None
+        return self.start()
+
+    def client(self) -> RedisClient:
+        return RedisClient(self.host, self.port)
+
+    def command(self, *args):
+        with self.client() as c:
+            return c.command(*args)
+
+    def generation(self) -> int | None:
+        g = self.command("GET", GENERATION_KEY)
+        return None if g is None else int(g)
+
+    def snapshot(self) -> tuple[int | None, str | None]:
+        """(generation, snapshot text) read together, as a front-end does."""
+        g, s = self.command("MGET", GENERATION_KEY, SNAPSHOT_KEY)
+        return (None if g is None else int(g)), (None if s is None else s.decode())
+
+    def rounds(self) -> RoundWatcher:
+        """Subscribes to the rounds channel (close it, or use with)."""
+        return RoundWatcher(self.host, self.port)
+
+    def wait_for_generation(self, minimum: int, timeout: float = 10.0) -> tuple[int, str]:
+        """Waits for a generation >= minimum; returns it with its snapshot."""
+        deadline = time.monotonic() + timeout
+        while True:
+            g, s = self.snapshot()
+            if g is not None and g >= minimum:
+                return g, s
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"redis: generation {g}, still below {minimum} after {timeout}s")
+            time.sleep(0.05)
