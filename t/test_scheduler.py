@@ -1,0 +1,399 @@
+"""tuneslotd against real Redis, real Icecast 2.4 and real ffmpeg sources
+(and a fake status server for failures Icecast cannot be made to produce)."""
+
+import re
+import signal
+import time
+
+import pytest
+
+from harness import decode_snapshot, free_port
+
+UNLIMITED = "unlimited"
+
+
+# ---- helpers ----------------------------------------------------------------------
+
+def icecast_backend(name, ice, fmt="load-xsl", **extra):
+    """A [[backend]] table for a harness Icecast."""
+    b = {"name": name, "format": fmt,
+         "status": ice.url("/load.xsl" if fmt == "load-xsl" else "/admin/stats"),
+         "public": ice.base_url}
+    if fmt == "icecast-admin":
+        b["username"] = ice.admin_user
+        b["password"] = ice.admin_password
+    b.update(extra)
+    return b
+
+
+def config(redis, backends, streams, interval="300ms", timeout="250ms"):
+    return {"redis": redis.address, "interval": interval, "timeout": timeout,
+            "backend": backends,
+            "stream": [{"name": n, "mount": m} for n, m in streams.items()]}
+
+
+def read_snapshot(redis):
+    g, text = redis.snapshot()
+    return g, (decode_snapshot(text) if text is not None else None)
+
+
+def wait_for_snapshot(redis, predicate, timeout=10.0, after=0):
+    """The first snapshot with a generation > after that satisfies predicate."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        g, snap = read_snapshot(redis)
+        if snap is not None and g > after:
+            last = (g, snap)
+            if predicate(snap):
+                return g, snap
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"no snapshot after generation {after} matched within {timeout}s; last: {last}")
+        time.sleep(0.05)
+
+
+def counts(slot):
+    return slot.health, slot.listeners, slot.capacity, slot.free
+
+
+def assert_log_clean(daemon, warnings_ok=False):
+    """No [error] (and, unless allowed, no [warn]) line in tuneslotd's log."""
+    levels = r"\[(error|warn)\]" if not warnings_ok else r"\[error\]"
+    bad = [line for line in daemon.log_text().splitlines() if re.search(levels, line)]
+    assert not bad, "unexpected log lines:\n" + "\n".join(bad)
+
+
+LOAD_OK = '<load><mount name="/demo" listeners="1" max="10">9</mount></load>'
+
+
+# ---- real Icecast --------------------------------------------------------------------
+
+def test_load_xsl_counts_match_icecast(redis_server, make_icecast, make_source, make_listener, make_tuneslotd):
+    """load-xsl through our load.xsl on a real Icecast gives its listeners, capacity and free slots."""
+    ice = make_icecast(max_listeners={"/lim": 5})
+    make_source(ice, "/lim", 440)
+    make_source(ice, "/unl", 660)
+    make_listener(ice, "/lim")
+    make_listener(ice, "/lim")
+    ice.wait_for_listeners("/lim", 2)
+
+    t = make_tuneslotd(config(redis_server, [icecast_backend("ice-a", ice, region="eu", weight=70)],
+                              {"lim": "/lim", "unl": "/unl"}))
+    assert t.run_once() == 0
+
+    g, snap = read_snapshot(redis_server)
+    assert g == snap.written_ms         # an empty Redis: the generation floor is written_ms
+    assert snap.interval_ms == 300
+    assert snap.backends["ice-a"].health == "up" and snap.backends["ice-a"].reason == ""
+    lim = snap.slot("lim", "ice-a")
+    assert counts(lim) == ("up", 2, 5, 3)
+    assert (lim.weight, lim.region, lim.url) == (70, "eu", ice.url("/lim"))
+    assert counts(snap.slot("unl", "ice-a")) == ("up", 0, UNLIMITED, UNLIMITED)
+    assert f"round written: generation {g}" in t.log_text()
+    assert_log_clean(t)
+
+
+def test_icecast_admin_counts_match_icecast_and_load_xsl(redis_server, make_icecast, make_source, make_listener,
+                                                         make_tuneslotd):
+    """icecast-admin (/admin/stats, basic auth) reports the same counts as load-xsl for the same Icecast."""
+    ice = make_icecast(max_listeners={"/lim": 4})
+    make_source(ice, "/lim")
+    make_source(ice, "/unl", 550)
+    for _ in range(3):
+        make_listener(ice, "/lim")
+    make_listener(ice, "/unl")
+    ice.wait_for_listeners("/lim", 3)
+    ice.wait_for_listeners("/unl", 1)
+
+    t = make_tuneslotd(config(redis_server,
+                              [icecast_backend("admin", ice, "icecast-admin"), icecast_backend("xsl", ice)],
+                              {"lim": "/lim", "unl": "/unl"}))
+    assert t.run_once() == 0
+
+    _, snap = read_snapshot(redis_server)
+    assert counts(snap.slot("lim", "admin")) == ("up", 3, 4, 1)
+    assert counts(snap.slot("unl", "admin")) == ("up", 1, UNLIMITED, UNLIMITED)
+    for stream in ("lim", "unl"):
+        assert counts(snap.slot(stream, "admin")) == counts(snap.slot(stream, "xsl"))
+    assert_log_clean(t)
+
+
+def test_listeners_change_free_slots_next_round(redis_server, make_icecast, make_source, make_listener,
+                                                make_tuneslotd):
+    """Listeners joining and leaving show in the free slots of the next round."""
+    ice = make_icecast(max_listeners={"/demo": 5})
+    make_source(ice, "/demo")
+    t = make_tuneslotd(config(redis_server, [icecast_backend("ice-a", ice)], {"demo": "/demo"}))
+    t.start()
+    wait_for_snapshot(redis_server, lambda s: counts(s.slot("demo", "ice-a")) == ("up", 0, 5, 5))
+
+    with redis_server.rounds() as rounds:
+        listeners = [make_listener(ice, "/demo") for _ in range(3)]
+        ice.wait_for_listeners("/demo", 3)
+        # the second round published from now on surely polled after this point
+        rounds.drain()
+        rounds.next(timeout=5)
+        rounds.next(timeout=5)
+        _, snap = read_snapshot(redis_server)
+        assert counts(snap.slot("demo", "ice-a")) == ("up", 3, 5, 2)
+
+        listeners[0].close()
+        ice.wait_for_listeners("/demo", 2)
+        rounds.drain()
+        rounds.next(timeout=5)
+        rounds.next(timeout=5)
+        _, snap = read_snapshot(redis_server)
+        assert counts(snap.slot("demo", "ice-a")) == ("up", 2, 5, 3)
+    assert_log_clean(t)
+
+
+def test_stopped_icecast_is_down_with_reason_and_comes_back(redis_server, make_icecast, make_source,
+                                                            make_tuneslotd):
+    """A stopped Icecast is down with reason 'connect: ...' (logged once), and up again when restarted."""
+    ice = make_icecast()
+    make_source(ice, "/demo")
+    t = make_tuneslotd(config(redis_server, [icecast_backend("ice-a", ice)], {"demo": "/demo"}))
+    t.start()
+    wait_for_snapshot(redis_server, lambda s: s.slot("demo", "ice-a").health == "up")
+
+    ice.stop()
+    _, snap = wait_for_snapshot(redis_server, lambda s: s.backends["ice-a"].health == "down", timeout=5)
+    b = snap.backends["ice-a"]
+    assert b.reason == "connect: Connection refused"
+    assert counts(snap.slot("demo", "ice-a")) == ("down", 0, 0, 0)
+    assert b.polled_ms > 0
+    with redis_server.rounds() as rounds:
+        for _ in range(3):
+            rounds.next(timeout=5)
+    assert t.log_text().count("backend ice-a: up -> down: connect: Connection refused") == 1
+
+    ice.restart()        # same port, no source yet
+    _, snap = wait_for_snapshot(redis_server, lambda s: s.backends["ice-a"].health == "up", timeout=10)
+    assert snap.slot("demo", "ice-a").health == "nosource"
+    t.wait_for_log(r"\[notice\] backend ice-a: down -> up", timeout=2)
+    assert_log_clean(t, warnings_ok=True)
+
+
+def test_mount_without_source_is_nosource(redis_server, make_icecast, make_source, make_tuneslotd):
+    """A configured mount that has no source is 'nosource' on an up backend, in both formats."""
+    ice = make_icecast(max_listeners={"/ghost": 10})
+    make_source(ice, "/live")
+    t = make_tuneslotd(config(redis_server,
+                              [icecast_backend("xsl", ice), icecast_backend("admin", ice, "icecast-admin")],
+                              {"live": "/live", "ghost": "/ghost"}))
+    assert t.run_once() == 0
+
+    _, snap = read_snapshot(redis_server)
+    for backend in ("xsl", "admin"):
+        assert snap.backends[backend].health == "up"
+        assert snap.slot("live", backend).health == "up"
+        assert counts(snap.slot("ghost", backend)) == ("nosource", 0, 0, 0)
+        assert f"stream ghost on {backend}: no source on mount /ghost" in t.log_text()
+    assert "[error]" not in t.log_text()
+
+
+# ---- --once, config, signals -------------------------------------------------------------
+
+def test_once_writes_exactly_one_generation(redis_server, status_server, make_tuneslotd):
+    """--once polls one round, writes exactly one generation and exits 0."""
+    cfg = {"redis": redis_server.address, "interval": "200ms",
+           "backend": [{"name": "fake", "status": status_server.route("/load.xsl", body=LOAD_OK),
+                        "public": "http://radio.example.net"}],
+           "stream": [{"name": "demo", "mount": "/demo"}]}
+    t = make_tuneslotd(cfg)
+    assert redis_server.generation() is None
+    with redis_server.rounds() as rounds:
+        assert t.run_once() == 0
+        published = rounds.drain(wait=0.6)      # three intervals: a daemon would have written more
+    g, snap = read_snapshot(redis_server)
+    assert published == [g]
+    assert counts(snap.slot("demo", "fake")) == ("up", 1, 10, 9)
+    assert len(status_server.requests) == 1
+    assert_log_clean(t)
+
+
+def test_once_fails_when_redis_is_down(status_server, make_tuneslotd):
+    """--once exits 1 when the round cannot be written to Redis, and says why."""
+    cfg = {"redis": f"127.0.0.1:{free_port()}",
+           "backend": [{"name": "fake", "status": status_server.route("/load.xsl", body=LOAD_OK),
+                        "public": "http://radio.example.net"}],
+           "stream": [{"name": "demo", "mount": "/demo"}]}
+    t = make_tuneslotd(cfg)
+    assert t.run_once() == 1
+    assert re.search(r"\[warn\] redis 127\.0\.0\.1:\d+: connect: Connection refused", t.log_text())
+
+
+def test_bad_config_is_rejected_with_key_and_line(redis_server, make_tuneslotd):
+    """A config with mistakes is refused before anything runs; each error names file:line and key."""
+    text = "\n".join([
+        f'redis = "{redis_server.address}"',      # 1
+        'interval = "1s"',                        # 2
+        'timeout = "2s"',                         # 3
+        '',                                       # 4
+        '[[backend]]',                            # 5
+        'name = "ice-a"',                         # 6
+        'status = "http://127.0.0.1:1/load.xsl"',  # 7
+        'public = "http://a.example.net"',        # 8
+        'wieght = 5',                             # 9
+        '',                                       # 10
+        '[[backend]]',                            # 11
+        'name = "ice-a"',                         # 12
+        'status = "http://127.0.0.1:2/load.xsl"',  # 13
+        'public = "http://b.example.net"',        # 14
+        '',                                       # 15
+        '[[stream]]',                             # 16
+        'name = "demo"',                          # 17
+        'mount = "/demo"',                        # 18
+    ]) + "\n"
+    t = make_tuneslotd(text)
+    t.allow(r"\[emerg\]")
+    assert t.run_once(timeout=10) == 1
+    log = t.log_text()
+    path = t.config_path
+    assert f"[emerg] {path}:3: timeout: 2000ms is longer than interval (1000ms)" in log
+    assert f"[emerg] {path}:9: backend[1].wieght: unknown key" in log
+    assert f'[emerg] {path}:12: backend[2].name: duplicate backend name "ice-a" (first at line 6)' in log
+    assert f"invalid configuration in {path}, not started" in log
+    assert redis_server.generation() is None
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_stop_signal_exits_zero(redis_server, status_server, make_tuneslotd, sig):
+    """SIGTERM and SIGINT stop the daemon with status 0; SIGHUP does not stop it."""
+    cfg = {"redis": redis_server.address, "interval": "200ms",
+           "backend": [{"name": "fake", "status": status_server.route("/load.xsl", body=LOAD_OK),
+                        "public": "http://radio.example.net"}],
+           "stream": [{"name": "demo", "mount": "/demo"}]}
+    t = make_tuneslotd(cfg)
+    with redis_server.rounds() as rounds:
+        t.start()
+        rounds.next()
+
+        t.signal(signal.SIGHUP)
+        t.wait_for_log(r"\[notice\] SIGHUP received", timeout=5)
+        rounds.drain()
+        rounds.next(timeout=5)
+        rounds.next(timeout=5)
+        assert t.running()
+
+    started = time.monotonic()
+    t.signal(sig)
+    assert t.wait(timeout=5) == 0
+    assert time.monotonic() - started < 1.0
+    assert f"[notice] {signal.Signals(sig).name} received, exiting" in t.log_text()
+    assert "tuneslotd exits with status 0" in t.log_text()
+    assert_log_clean(t)
+
+
+# ---- failures a real Icecast does not produce on demand ----------------------------------
+
+def test_hung_backend_does_not_delay_others(redis_server, status_server, make_tuneslotd):
+    """A backend that never answers is down with 'timeout' while the others are polled on time."""
+    cfg = {"redis": redis_server.address, "interval": "1s", "timeout": "500ms",
+           "backend": [
+               {"name": "hung", "status": status_server.hang("/hang.xsl"), "public": "http://h.example.net"},
+               {"name": "fast", "status": status_server.route("/load.xsl", body=LOAD_OK),
+                "public": "http://f.example.net"}],
+           "stream": [{"name": "demo", "mount": "/demo"}]}
+    t = make_tuneslotd(cfg)
+    with redis_server.rounds() as rounds:
+        started = time.monotonic()
+        t.start()
+        for _ in range(3):
+            rounds.next(timeout=5)
+        elapsed = time.monotonic() - started
+    _, snap = read_snapshot(redis_server)
+
+    assert snap.backends["hung"].health == "down" and snap.backends["hung"].reason == "timeout"
+    assert counts(snap.slot("demo", "fast")) == ("up", 1, 10, 9)
+    # the fast poll ended long before the hung one timed out
+    assert snap.backends["hung"].polled_ms - snap.backends["fast"].polled_ms >= 400
+    # three rounds at a 1 s interval: about 2.5 s, not delayed by the hung backend
+    assert elapsed < 4.0
+    assert t.log_text().count("backend hung: down: timeout") == 1
+    assert_log_clean(t, warnings_ok=True)
+
+
+def test_bad_answers_mark_backends_down_with_reasons(redis_server, status_server, make_tuneslotd):
+    """HTTP errors, redirects, oversized bodies and bad XML each make a backend down with a clear reason."""
+    s = status_server
+    good = s.route("/good.xsl", body=LOAD_OK)
+    cases = {
+        "e500": (s.route("/e500", status=500, body="oops"), "HTTP 500"),
+        "redirect": (s.route("/moved", status=302, headers={"Location": good}), "HTTP 302"),
+        "big": (s.route("/big", body=b"<load>" + b" " * (2 * 1024 * 1024) + b"</load>"),
+                "body larger than 1048576 bytes"),
+        "bigstream": (s.route("/bigstream", body=b"<load>" + b" " * (2 * 1024 * 1024) + b"</load>", length=False),
+                      "body larger than 1048576 bytes"),
+        "malformed": (s.route("/malformed", body='<load><mount name="/demo">5</load>'), "parse: line 1: "),
+        "entity": (s.route("/entity", body='<!DOCTYPE load [<!ENTITY n "5">]><load><mount name="/demo">&n;</mount>'
+                                          '</load>'),
+                   "parse: <!DOCTYPE> is not allowed in a status document"),
+        "negative": (s.route("/negative", body='<load><mount name="/demo">-1</mount></load>'),
+                     'parse: mount "/demo": free slots: "-1" is not a whole number >= 0'),
+        "wrongroot": (s.route("/wrongroot", body="<html><body>hello</body></html>"),
+                      "parse: root element is <html>, expected <load>"),
+    }
+    backends = [{"name": n, "status": url, "public": f"http://{n}.example.net"} for n, (url, _) in cases.items()]
+    cfg = {"redis": redis_server.address, "interval": "3s", "timeout": "3s", "backend": backends,
+           "stream": [{"name": "demo", "mount": "/demo"}]}
+    t = make_tuneslotd(cfg)
+    assert t.run_once() == 0
+
+    _, snap = read_snapshot(redis_server)
+    for name, (_, reason) in cases.items():
+        b = snap.backends[name]
+        assert b.health == "down", name
+        assert b.reason.startswith(reason), (name, b.reason)
+        assert counts(snap.slot("demo", name)) == ("down", 0, 0, 0)
+        assert f"backend {name}: down: {b.reason}" in t.log_text()
+    assert "/good.xsl" not in [path for path, _ in s.requests], "a redirect was followed"
+    assert "[error]" not in t.log_text()
+
+
+def test_icecast_admin_sends_basic_auth(redis_server, status_server, make_tuneslotd):
+    """icecast-admin polls with HTTP basic auth, and a 401 is a down backend."""
+    stats = ('<icestats><source mount="/demo"><listeners>2</listeners>'
+             '<max_listeners>8</max_listeners></source></icestats>')
+    cfg = {"redis": redis_server.address,
+           "backend": [
+               {"name": "ok", "status": status_server.route("/admin/stats", body=stats), "format": "icecast-admin",
+                "public": "http://ok.example.net", "username": "ops", "password": "pa ss"},
+               {"name": "denied", "status": status_server.route("/denied", status=401), "format": "icecast-admin",
+                "public": "http://denied.example.net", "password": "x"}],
+           "stream": [{"name": "demo", "mount": "/demo"}]}
+    t = make_tuneslotd(cfg)
+    assert t.run_once() == 0
+
+    _, snap = read_snapshot(redis_server)
+    assert counts(snap.slot("demo", "ok")) == ("up", 2, 8, 6)
+    assert snap.backends["denied"].reason == "HTTP 401"
+    auth = {path: headers.get("Authorization") for path, headers in status_server.requests}
+    assert auth["/admin/stats"] == "Basic b3BzOnBhIHNz"      # ops:pa ss
+    assert "pa ss" not in t.log_text() and "b3BzOnBhIHNz" not in t.log_text()
+
+
+def test_redis_restart_is_logged_once_each_way(redis_server, status_server, make_tuneslotd):
+    """Redis going away and coming back is logged once each way, and writing resumes (EVAL after NOSCRIPT)."""
+    cfg = {"redis": redis_server.address, "interval": "200ms",
+           "backend": [{"name": "fake", "status": status_server.route("/load.xsl", body=LOAD_OK),
+                        "public": "http://radio.example.net"}],
+           "stream": [{"name": "demo", "mount": "/demo"}]}
+    t = make_tuneslotd(cfg)
+    t.start()
+    before, _ = redis_server.wait_for_generation(1)
+
+    redis_server.stop()
+    t.wait_for_log(r"rounds are not written until it is back", timeout=3)
+    time.sleep(1.0)                      # several rounds without Redis
+    redis_server.restart()               # empty: no script cached, no generation key
+    with redis_server.rounds() as rounds:
+        after = rounds.next(timeout=5)
+    assert after > before                # a generation is never reused
+    _, snap = read_snapshot(redis_server)
+    assert counts(snap.slot("demo", "fake")) == ("up", 1, 10, 9)
+
+    log = t.log_text()
+    assert log.count("rounds are not written until it is back") == 1
+    assert len(re.findall(r"\[notice\] redis [\d.:]+: back \(Redis [\d.]+\) after \d+ rounds not written", log)) == 1
+    assert "[error]" not in log
