@@ -50,6 +50,15 @@ bool closed_by_peer(const redisContext* c)
     return c->err == REDIS_ERR_IO && (what == std::strerror(ECONNRESET) || what == std::strerror(EPIPE));
 }
 
+// The context's error for a log line; a timed-out read or write (EAGAIN
+// under SO_RCVTIMEO/SO_SNDTIMEO) says so.
+std::string error_of(const redisContext* c)
+{
+    if (c->err == REDIS_ERR_IO && (std::string_view(c->errstr) == std::strerror(EAGAIN)))
+        return "timeout";
+    return printable(c->errstr, 120);
+}
+
 // "7.0.15" from an INFO server reply, or "unknown".
 std::string server_version(const redisReply* r)
 {
@@ -83,11 +92,11 @@ bool RedisWriter::connect(std::string& why)
         return false;
     }
     if (ctx->err != 0) {
-        why = cat("connect: ", printable(ctx->errstr, 120));
+        why = cat("connect: ", error_of(ctx.get()));
         return false;
     }
     if (redisSetTimeout(ctx.get(), tv) != REDIS_OK) {
-        why = cat("cannot set the command timeout: ", printable(ctx->errstr, 120));
+        why = cat("cannot set the command timeout: ", error_of(ctx.get()));
         return false;
     }
     if (address_.unix_path.empty())
@@ -95,7 +104,7 @@ bool RedisWriter::connect(std::string& why)
 
     RedisReplyPtr info = command(ctx.get(), {"INFO", "server"});
     if (!info) {
-        why = cat("INFO: ", printable(ctx->errstr, 120));
+        why = cat("INFO: ", error_of(ctx.get()));
         return false;
     }
     server_version_ = server_version(info.get());
@@ -150,7 +159,7 @@ std::optional<long long> RedisWriter::publish(std::string_view snapshot, std::in
         r = run_script(snapshot, floor);
     }
     if (!r) {
-        why = cat("write: ", printable(ctx_->errstr, 120));
+        why = cat("write: ", error_of(ctx_.get()));
         ctx_.reset();
         failed(why);
         return std::nullopt;
