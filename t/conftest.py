@@ -13,7 +13,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (  # noqa: E402
-    Icecast, Listener, LogProblem, Redis, RunDir, Source, StatusServer, Tuneslotd, tuneslotd_binary,
+    Icecast, Listener, LogProblem, Redis, RunDir, SilentServer, Source, StatusServer, Tuneslotd,
+    tuneslotd_binary,
 )
 
 
@@ -35,12 +36,24 @@ def _teardown(processes, request):
         pytest.fail("teardown: " + "\n".join(problems), pytrace=False)
 
 
+_kept_dirs = pytest.StashKey[list]()
+
+
 @pytest.fixture
 def run_dir(request):
     """A fresh directory under /tmp for this test (TUNESLOT_KEEP=1 keeps it)."""
     d = RunDir(request.node.name)
     yield d
-    d.cleanup()
+    if d.cleanup():
+        request.config.stash.setdefault(_kept_dirs, []).append(f"{request.node.nodeid}: {d}")
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    kept = config.stash.get(_kept_dirs, [])
+    if kept:
+        terminalreporter.section("run directories kept (TUNESLOT_KEEP=1)")
+        for line in kept:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture
@@ -112,5 +125,13 @@ def make_tuneslotd(run_dir, processes):
 def status_server():
     """A fake status page server in the test process."""
     s = StatusServer()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP server that accepts and never answers (a hung Redis or backend)."""
+    s = SilentServer()
     yield s
     s.stop()

@@ -17,6 +17,7 @@ from .process import Process, LogProblem
 from .redis import Redis, RedisClient
 from .icecast import Icecast, Source, Listener
 from .snapshot import Snapshot, SnapshotBackend, SnapshotSlot, decode_snapshot
+from .silent_server import SilentServer
 from .status_server import StatusServer
 from .tuneslotd import Tuneslotd, toml_text
 
@@ -28,6 +29,6 @@ __all__ = [
     "Redis", "RedisClient",
     "Icecast", "Source", "Listener",
     "Snapshot", "SnapshotBackend", "SnapshotSlot", "decode_snapshot",
-    "StatusServer",
+    "SilentServer", "StatusServer",
     "Tuneslotd", "toml_text",
 ]

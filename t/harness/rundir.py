@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -12,8 +11,7 @@ class RunDir:
 
     Mode 0755 so that a daemon that drops privileges (Icecast runs as
     nobody when started by root) can read what is in it.  With
-    TUNESLOT_KEEP=1 it is kept and its path printed on the real stderr, so
-    it shows even when pytest captures output.
+    TUNESLOT_KEEP=1 it is kept for debugging.
     """
 
     def __init__(self, name: str):
@@ -38,11 +36,13 @@ class RunDir:
             name = f"{stem}-{n}"
         return name
 
-    def cleanup(self) -> None:
+    def cleanup(self) -> bool:
+        """Removes the directory, or keeps it under TUNESLOT_KEEP=1; True
+        when kept (t/conftest.py lists kept ones at the end of the run)."""
         if self.keep:
-            print(f"\ntuneslot: run directory kept: {self.path}", file=sys.__stderr__, flush=True)
-            return
+            return True
         shutil.rmtree(self.path, ignore_errors=True)
+        return False
 
     def __truediv__(self, other) -> Path:
         return self.path / other
