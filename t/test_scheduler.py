@@ -397,3 +397,27 @@ def test_redis_restart_is_logged_once_each_way(redis_server, status_server, make
     assert log.count("rounds are not written until it is back") == 1
     assert len(re.findall(r"\[notice\] redis [\d.:]+: back \(Redis [\d.]+\) after \d+ rounds not written", log)) == 1
     assert "[error]" not in log
+
+
+def test_hung_redis_cannot_wedge_the_loop(silent_server, status_server, make_tuneslotd):
+    """A Redis that accepts but never answers costs a round about a second; rounds go on and SIGTERM works."""
+    cfg = {"redis": silent_server.address, "interval": "200ms",
+           "backend": [{"name": "fake", "status": status_server.route("/load.xsl", body=LOAD_OK),
+                        "public": "http://radio.example.net"}],
+           "stream": [{"name": "demo", "mount": "/demo"}]}
+    once = make_tuneslotd(cfg, name="once")
+    started = time.monotonic()
+    assert once.run_once(timeout=10) == 1
+    assert time.monotonic() - started < 4.0
+    assert re.search(r"\[warn\] redis 127\.0\.0\.1:\d+: INFO: .*; rounds are not written", once.log_text())
+
+    t = make_tuneslotd(cfg)
+    t.start()
+    time.sleep(3.0)
+    polls = [path for path, _ in status_server.requests if path == "/load.xsl"]
+    assert len(polls) >= 3 + 1      # rounds kept coming (plus the --once one)
+    assert t.log_text().count("rounds are not written until it is back") == 1
+    started = time.monotonic()
+    t.signal(signal.SIGTERM)
+    assert t.wait(timeout=5) == 0
+    assert time.monotonic() - started < 2.5
