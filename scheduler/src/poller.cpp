@@ -70,11 +70,13 @@ CurlLibrary::~CurlLibrary() { curl_global_cleanup(); }
 // body of the current round.
 class Transfer final {
 public:
-    Transfer(const BackendConfig& backend, std::chrono::milliseconds timeout);
+    // index: the backend's index in the config, for the Poller's tables
+    Transfer(size_t index, const BackendConfig& backend, std::chrono::milliseconds timeout);
     Transfer(const Transfer&) = delete;
     Transfer& operator=(const Transfer&) = delete;
 
     CURL* easy() const noexcept { return easy_.get(); }
+    size_t index() const noexcept { return index_; }
 
     void begin() noexcept
     {
@@ -88,14 +90,15 @@ public:
 private:
     static size_t on_body(char* data, size_t size, size_t count, void* self) noexcept;
 
+    size_t index_;
     std::unique_ptr<CURL, EasyCleanup> easy_;
     std::string body_;
     bool too_large_ = false;
     char errbuf_[CURL_ERROR_SIZE] = {};
 };
 
-Transfer::Transfer(const BackendConfig& backend, std::chrono::milliseconds timeout)
-    : easy_(curl_easy_init())
+Transfer::Transfer(size_t index, const BackendConfig& backend, std::chrono::milliseconds timeout)
+    : index_(index), easy_(curl_easy_init())
 {
     if (!easy_)
         throw std::runtime_error("curl_easy_init failed");
@@ -169,8 +172,8 @@ Poller::Poller(const Config& config)
 {
     if (!multi_)
         throw std::runtime_error("curl_multi_init failed");
-    for (const BackendConfig& b : config.backends)
-        transfers_.push_back(std::make_unique<Transfer>(b, config.timeout));
+    for (size_t i = 0; i < config.backends.size(); ++i)
+        transfers_.push_back(std::make_unique<Transfer>(i, config.backends[i], config.timeout));
     active_.assign(transfers_.size(), false);
     outcomes_.resize(transfers_.size());
 }
@@ -242,16 +245,15 @@ void Poller::collect()
         CURL* easy = msg->easy_handle;
         CURLcode result = msg->data.result;   // msg is invalid after remove_handle
         char* priv = nullptr;
-        curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
-        for (size_t i = 0; i < transfers_.size(); ++i) {
-            if (transfers_[i].get() != reinterpret_cast<Transfer*>(priv) || !active_[i])
-                continue;
-            outcomes_[i] = transfers_[i]->finish(result);
-            curl_multi_remove_handle(multi_.get(), easy);
-            active_[i] = false;
-            --running_;
-            break;
-        }
+        if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv) != CURLE_OK || priv == nullptr)
+            continue;
+        const size_t i = reinterpret_cast<Transfer*>(priv)->index();
+        if (i >= transfers_.size() || transfers_[i]->easy() != easy || !active_[i])
+            continue;
+        outcomes_[i] = transfers_[i]->finish(result);
+        curl_multi_remove_handle(multi_.get(), easy);
+        active_[i] = false;
+        --running_;
     }
 }
 
