@@ -1,0 +1,324 @@
+"""ngx_http_tune_module end to end: real Redis, two real Icecast 2.4 servers
+fed by real ffmpeg sources, the real tuneslotd, Debian's nginx with the
+module, and a real player (ffmpeg) following the redirect."""
+
+import re
+import struct
+import subprocess
+import threading
+import time
+
+import pytest
+
+from harness import decode_snapshot
+from harness.nginx import Nginx
+
+INTERVAL = 0.5          # tuneslotd's poll interval in these tests, seconds
+REFRESH = 0.1           # the module's tune_refresh, seconds
+TONE_A, TONE_B = 440, 880
+
+
+@pytest.fixture
+def make_nginx(run_dir, processes):
+    """make_nginx(redis_address, **Nginx options) -> a running nginx."""
+    def make(redis_address, start=True, **kw):
+        n = Nginx(run_dir, redis_address, refresh=f"{int(REFRESH * 1000)}ms", **kw)
+        processes.append(n)
+        return n.start() if start else n
+    return make
+
+
+class Stack:
+    """Two Icecast servers carrying /demo: A with 5 listener slots and a
+    440 Hz tone, B with 3 slots and an 880 Hz tone; tuneslotd polling A
+    through our load.xsl and B through /admin/stats; nginx in front."""
+
+    def __init__(self, redis, ice_a, ice_b, tuneslotd, nginx):
+        self.redis, self.ice_a, self.ice_b = redis, ice_a, ice_b
+        self.tuneslotd, self.nginx = tuneslotd, nginx
+
+    def location(self) -> str | None:
+        r = self.nginx.get("/tune/demo")
+        assert r.status == 302, r
+        return r.header("location")
+
+
+@pytest.fixture
+def stack(redis_server, make_icecast, make_source, make_tuneslotd, make_nginx):
+    ice_a = make_icecast(name="ice-a", max_listeners={"/demo": 5})
+    ice_b = make_icecast(name="ice-b", max_listeners={"/demo": 3})
+    make_source(ice_a, "/demo", TONE_A)
+    make_source(ice_b, "/demo", TONE_B)
+    t = make_tuneslotd({
+        "redis": redis_server.address,
+        "interval": f"{int(INTERVAL * 1000)}ms",
+        "backend": [
+            {"name": "ice-a", "format": "load-xsl", "status": ice_a.url("/load.xsl"),
+             "public": ice_a.base_url},
+            {"name": "ice-b", "format": "icecast-admin", "status": ice_b.url("/admin/stats"),
+             "public": ice_b.base_url, "username": ice_b.admin_user,
+             "password": ice_b.admin_password},
+        ],
+        "stream": [{"name": "demo", "mount": "/demo"}],
+    }).start()
+    redis_server.wait_for_generation(1)
+    nginx = make_nginx(redis_server.address)
+    s = Stack(redis_server, ice_a, ice_b, t, nginx)
+    wait_until(lambda: nginx.get("/tune/demo").status == 302, 5, "the first tune-in")
+    return s
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        time.sleep(0.02)
+
+
+def dominant_frequency(pcm: bytes, rate: int) -> float:
+    """Frequency of a pure tone from its zero crossings (s16le mono)."""
+    samples = struct.unpack(f"<{len(pcm) // 2}h", pcm[:len(pcm) // 2 * 2])
+    crossings = sum(1 for a, b in zip(samples, samples[1:]) if (a < 0) != (b < 0))
+    return crossings / 2 / (len(samples) / rate)
+
+
+def assert_no_errors(nginx):
+    """Beyond the teardown check: no [error] line from the module either."""
+    bad = [line for line in nginx.error_log_text().splitlines()
+           if re.search(r"\[(error|crit)\]", line)]
+    assert not bad, "\n".join(bad)
+
+
+# ---- a. the least-loaded backend -----------------------------------------------------
+
+def test_redirects_to_backend_with_more_free_slots(stack):
+    """/tune/demo answers 302 to A (5 free) rather than B (3 free), uncacheable."""
+    r = stack.nginx.get("/tune/demo")
+    assert r.status == 302
+    assert r.header("location") == stack.ice_a.url("/demo")
+    assert r.header("cache-control") == "no-store"
+    # HEAD gets the same answer without a body
+    h = stack.nginx.get("/tune/demo", method="HEAD")
+    assert (h.status, h.header("location"), h.body) == (302, stack.ice_a.url("/demo"), b"")
+    assert_no_errors(stack.nginx)
+
+
+# ---- b. the choice follows the load --------------------------------------------------
+
+def test_choice_flips_within_two_intervals(stack, make_listener):
+    """Listeners attached to A until it has fewer free slots than B move new tune-ins to B within two poll intervals."""
+    assert stack.location() == stack.ice_a.url("/demo")
+    for _ in range(3):
+        make_listener(stack.ice_a, "/demo")
+    stack.ice_a.wait_for_listeners("/demo", 3)       # A: 2 free, B: 3 free
+    counted = time.monotonic()
+    wait_until(lambda: stack.location() == stack.ice_b.url("/demo"),
+               2 * INTERVAL + REFRESH + 0.5, "the switch to B")
+    flipped = time.monotonic() - counted
+    # the snapshot in Redis agrees with what nginx answers
+    _, text = stack.redis.snapshot()
+    snap = decode_snapshot(text)
+    assert (snap.slot("demo", "ice-a").free, snap.slot("demo", "ice-b").free) == (2, 3)
+    print(f"switched {flipped:.2f}s after Icecast counted the listeners")
+
+
+def test_full_backends_are_not_offered(stack, make_listener):
+    """With every slot of A and B taken, tune-ins get 503 with Retry-After."""
+    for _ in range(5):
+        make_listener(stack.ice_a, "/demo")
+    for _ in range(3):
+        make_listener(stack.ice_b, "/demo")
+    stack.ice_a.wait_for_listeners("/demo", 5)
+    stack.ice_b.wait_for_listeners("/demo", 3)
+    wait_until(lambda: stack.nginx.get("/tune/demo").status == 503,
+               2 * INTERVAL + REFRESH + 0.5, "503 when all are full")
+    r = stack.nginx.get("/tune/demo")
+    assert r.header("retry-after") == "1"
+    assert r.header("location") is None
+
+
+# ---- c. a real player ------------------------------------------------------------------
+
+def test_player_follows_redirect_and_decodes_audio(stack):
+    """ffmpeg opening the tune-in URL follows the 302 and decodes 2 s of A's 440 Hz tone."""
+    rate = 8000
+    p = subprocess.run(
+        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error",
+         "-i", stack.nginx.url("/tune/demo"), "-t", "2",
+         "-f", "s16le", "-ac", "1", "-ar", str(rate), "-"],
+        capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+    seconds = len(p.stdout) / 2 / rate
+    assert seconds >= 1.99, f"only {seconds:.2f}s of audio"
+    freq = dominant_frequency(p.stdout, rate)
+    assert abs(freq - TONE_A) < TONE_A * 0.05, f"heard {freq:.0f} Hz, A plays {TONE_A} Hz"
+    assert re.search(r'"GET /tune/demo HTTP/1\.1" 302 ',
+                     (stack.nginx.prefix / "logs" / "access.log").read_text())
+
+
+# ---- d. names ----------------------------------------------------------------------------
+
+def test_unknown_stream_is_404(stack):
+    """A well-formed name the snapshot does not have is 404."""
+    r = stack.nginx.get("/tune/nosuchstream")
+    assert (r.status, r.header("location")) == (404, None)
+    assert r.header("cache-control") == "no-store"
+
+
+HOSTILE = [
+    b"/tune/demo..",
+    b"/tune/..demo",
+    b"/tune/%2e%2edemo",
+    b"/tune/demo%2e%2e",
+    b"/tune/.demo",
+    b"/tune/a%2fb",
+    b"/tune/demo%0d%0aSet-Cookie:x",
+    b"/tune/%0d%0aSet-Cookie:%20x=1",
+    b"/tune/demo%00",
+    b"/tune/demo%20x",
+    b"/tune/d%C3%A9mo",
+    b"/tune/",
+    b"/tune/" + b"a" * 129,
+    b"/tune/" + b"a" * 4096,
+]
+
+
+@pytest.mark.parametrize("target", HOSTILE, ids=lambda t: t[:40].decode())
+def test_hostile_names_are_400_without_injection(stack, target):
+    """A name breaking the rules is 400; nothing it carries reaches a header."""
+    r = stack.nginx.raw(target)
+    assert r.status == 400, r
+    assert r.header("location") is None
+    assert r.header("set-cookie") is None
+    assert b"Set-Cookie" not in r.raw
+    assert_no_errors(stack.nginx)
+
+
+@pytest.mark.parametrize("target", [b"/tune/..", b"/tune/%2e%2e", b"/tune/demo/../..",
+                                    b"/tune/%2E%2E/demo/.."])
+def test_dot_segments_never_reach_the_handler(stack, target):
+    """nginx resolves dot segments before choosing a location: /tune/.. is / (404 here), never a redirect."""
+    r = stack.nginx.raw(target)
+    assert r.status in (400, 404), r
+    assert r.header("location") is None
+
+
+def test_other_methods_are_405(stack):
+    """Only GET and HEAD tune in."""
+    r = stack.nginx.get("/tune/demo", method="POST")
+    assert (r.status, r.header("location")) == (405, None)
+
+
+# ---- e. configuration errors ---------------------------------------------------------
+
+BAD_CONFIGS = [
+    ("tune_redis 127.0.0.1:notaport;", r"invalid port in \"127\.0\.0\.1:notaport\" of the \"tune_redis\" directive"),
+    ("tune_redis 127.0.0.1:99999;", r"invalid port in \"127\.0\.0\.1:99999\" of the \"tune_redis\" directive"),
+    ("tune_redis http://127.0.0.1/x;", r"of the \"tune_redis\" directive"),
+    ("tune_redis 127.0.0.1:6379 extra;", r"invalid number of arguments in \"tune_redis\" directive"),
+    ("tune_redis 127.0.0.1:6379; tune_redis 127.0.0.1:6380;", r"\"tune_redis\" directive is duplicate"),
+    ("tune_redis 127.0.0.1; tune_refresh 1ms;", r"\"tune_refresh\" must be between 10ms and 60000ms"),
+    ("tune_redis 127.0.0.1; tune_refresh soon;", r"\"tune_refresh\" directive invalid value"),
+    ("tune_redis 127.0.0.1; tune_redis_timeout 0;", r"\"tune_redis_timeout\" must be between"),
+    ("tune_redis 127.0.0.1; tune_zone_size 8k;", r"\"tune_zone_size\" must be at least 64k"),
+]
+
+
+@pytest.mark.parametrize("http_conf,reason", BAD_CONFIGS, ids=[c for c, _ in BAD_CONFIGS])
+def test_nginx_t_rejects_bad_directives_with_file_line_and_reason(run_dir, processes, http_conf, reason):
+    """nginx -t refuses a malformed tune directive, naming the file, the line and why."""
+    n = Nginx(run_dir, None, http_conf=http_conf + "\n")
+    text = n.config_text()
+    line = text.splitlines().index(http_conf) + 1
+    p = n.test_config(text)
+    assert p.returncode != 0
+    assert re.search(r"\[emerg\] .*" + reason + r".* in " + re.escape(str(n.conf_path)) + f":{line}",
+                     p.stderr), p.stderr
+
+
+def test_nginx_t_rejects_tune_without_tune_redis(run_dir):
+    """A location with `tune` but no tune_redis is refused, naming where `tune` is."""
+    n = Nginx(run_dir, None)
+    text = n.config_text()
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if "tune;" in l)
+    p = n.test_config(text)
+    assert p.returncode != 0
+    assert f'"tune" in {n.conf_path}:{line} requires "tune_redis"' in p.stderr, p.stderr
+
+
+def test_nginx_t_accepts_a_good_configuration(run_dir):
+    """The documented directives with their documented forms pass nginx -t."""
+    n = Nginx(run_dir, "unix:/run/redis/redis.sock",
+              http_conf="tune_redis_timeout 500ms;\ntune_zone_size 2m;\n")
+    p = n.test_config()
+    assert p.returncode == 0, p.stderr
+
+
+# ---- f. Redis away ----------------------------------------------------------------------
+
+def hammer(nginx, seconds, threads=4):
+    """Tune-ins from several keep-alive clients for a while; every answer's
+    status and Location, and the slowest answer's latency."""
+    import http.client
+    results, worst = [], [0.0]
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client():
+        conn = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=10)
+        n = 0
+        while time.monotonic() < stop and n < 5000:
+            t0 = time.monotonic()
+            conn.request("GET", "/tune/demo")
+            r = conn.getresponse()
+            r.read()
+            dt = time.monotonic() - t0
+            with lock:
+                results.append((r.status, r.getheader("location")))
+                worst[0] = max(worst[0], dt)
+            n += 1
+            time.sleep(0.002)
+        conn.close()
+
+    ts = [threading.Thread(target=client) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=seconds + 30)
+    return results, worst[0]
+
+
+def test_redis_stopped_last_snapshot_still_served(stack):
+    """With Redis stopped, tune-ins are answered from the last snapshot, no worker stalls, and the outage is logged once."""
+    expected = stack.location()
+    stack.tuneslotd.stop()
+    stack.redis.stop()
+    # longer than several refresh ticks and the 1 s Redis timeout
+    results, worst = hammer(stack.nginx, 3.0)
+    assert len(results) > 100
+    assert set(results) == {(302, expected)}
+    # a stall would be a wait for Redis: tune_redis_timeout is 1 s
+    assert worst < 0.5, f"slowest tune-in took {worst:.3f}s"
+    warns = re.findall(r"\[warn\].*tune: redis at", stack.nginx.error_log_text())
+    assert len(warns) == 1, warns
+
+
+def test_redis_back_new_rounds_are_picked_up(stack, make_listener):
+    """After Redis restarts (empty, generation counter reset), the next rounds reach nginx again."""
+    assert stack.location() == stack.ice_a.url("/demo")
+    stack.redis.restart()
+    for _ in range(3):
+        make_listener(stack.ice_a, "/demo")
+    stack.ice_a.wait_for_listeners("/demo", 3)
+    wait_until(lambda: stack.location() == stack.ice_b.url("/demo"), 10, "B after the Redis restart")
+    assert re.search(r"\[notice\].*tune: redis at .* answers again", stack.nginx.error_log_text())
+
+
+def test_reload_keeps_answering(stack):
+    """nginx -s reload keeps the snapshot: the new workers answer at once, even with Redis away."""
+    expected = stack.location()
+    stack.redis.stop()
+    stack.nginx.reload()
+    r = stack.nginx.get("/tune/demo")
+    assert (r.status, r.header("location")) == (302, expected)
