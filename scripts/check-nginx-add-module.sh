@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Checks that the top-level `config` works for a static build
+# (./configure --add-module=...), not only for the dynamic one.
+#
+#   check-nginx-add-module.sh SOURCE_DIR WORK_DIR
+#
+# Debian's nginx-dev ships nginx's configure machinery and headers but not its
+# .c files, so the final link of an nginx binary cannot happen here.  What can
+# be checked, is: configure accepts the add-on and finds hiredis, the module is
+# registered among nginx's static modules and linked with -lhiredis, and every
+# object of the add-on compiles as static code under nginx's -Werror.
+set -euo pipefail
+
+src=$(cd "$1" && pwd)
+work=$2
+nginx_src=/usr/share/nginx/src
+
+rm -rf "$work"
+mkdir -p "$work"
+cp -a "$nginx_src/." "$work/"
+cd "$work"
+
+# shellcheck disable=SC1091
+. ./conf_flags
+
+./configure "${NGX_CONF_FLAGS[@]}" --add-module="$src" > configure.log 2>&1 \
+    || { cat configure.log >&2; exit 1; }
+
+fail() { echo "check-nginx-add-module: $*" >&2; exit 1; }
+
+grep -q "ngx_http_tune_module was configured" configure.log \
+    || fail "configure did not take the add-on"
+grep -q '&ngx_http_tune_module,' objs/ngx_modules.c \
+    || fail "ngx_http_tune_module is not among the static modules"
+grep -q -- '-lhiredis' objs/Makefile \
+    || fail "nginx is not linked with -lhiredis"
+
+objects=$(grep -o 'objs/addon/[A-Za-z0-9_/]*\.o' objs/Makefile | sort -u)
+[ -n "$objects" ] || fail "no add-on objects in objs/Makefile"
+
+# the same sources as the dynamic build: the module and all of core/src
+expected=$(ls "$src"/ngx_module/*.c "$src"/core/src/*.c | wc -l)
+[ "$(echo "$objects" | wc -l)" -eq "$expected" ] \
+    || fail "objs/Makefile builds $(echo "$objects" | wc -l) add-on objects, expected $expected"
+
+# shellcheck disable=SC2086
+make -f objs/Makefile $objects > make.log 2>&1 || { cat make.log >&2; exit 1; }
+
+echo "check-nginx-add-module: $expected objects built for a static nginx"
