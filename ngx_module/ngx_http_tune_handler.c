@@ -16,7 +16,7 @@ static void ngx_http_tune_stream_name(ngx_http_request_t *r, ngx_str_t *name);
 static ngx_int_t ngx_http_tune_choose(ngx_http_request_t *r,
     ngx_http_tune_zone_t *zone, ngx_str_t *name, ngx_str_t *url,
     ngx_uint_t *retry_after);
-static ngx_int_t ngx_http_tune_add_header(ngx_http_request_t *r,
+static ngx_table_elt_t *ngx_http_tune_add_header(ngx_http_request_t *r,
     const char *key, ngx_str_t *value);
 static ngx_int_t ngx_http_tune_retry_after(ngx_http_request_t *r,
     ngx_uint_t seconds);
@@ -43,7 +43,7 @@ ngx_http_tune_handler(ngx_http_request_t *r)
     }
 
     /* no answer of ours may be cached: each tune-in is a fresh choice */
-    if (ngx_http_tune_add_header(r, "Cache-Control", &no_store) != NGX_OK) {
+    if (ngx_http_tune_add_header(r, "Cache-Control", &no_store) == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -80,17 +80,10 @@ ngx_http_tune_handler(ngx_http_request_t *r)
 
     ngx_http_clear_location(r);
 
-    location = ngx_list_push(&r->headers_out.headers);
+    location = ngx_http_tune_add_header(r, "Location", &url);
     if (location == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    location->hash = 1;
-#if (nginx_version >= 1023000)
-    location->next = NULL;
-#endif
-    ngx_str_set(&location->key, "Location");
-    location->value = url;
 
     r->headers_out.location = location;
 
@@ -203,7 +196,7 @@ done:
 }
 
 
-static ngx_int_t
+static ngx_table_elt_t *
 ngx_http_tune_add_header(ngx_http_request_t *r, const char *key,
     ngx_str_t *value)
 {
@@ -211,7 +204,7 @@ ngx_http_tune_add_header(ngx_http_request_t *r, const char *key,
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     h->hash = 1;
@@ -222,7 +215,7 @@ ngx_http_tune_add_header(ngx_http_request_t *r, const char *key,
     h->key.len = ngx_strlen(key);
     h->value = *value;
 
-    return NGX_OK;
+    return h;
 }
 
 
@@ -238,5 +231,9 @@ ngx_http_tune_retry_after(ngx_http_request_t *r, ngx_uint_t seconds)
 
     value.len = ngx_sprintf(value.data, "%ui", seconds) - value.data;
 
-    return ngx_http_tune_add_header(r, "Retry-After", &value);
+    if (ngx_http_tune_add_header(r, "Retry-After", &value) == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
