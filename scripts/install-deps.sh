@@ -13,6 +13,8 @@ packages=(
     nginx nginx-dev
     # demo and integration tests
     redis-server redis-tools icecast2 ffmpeg curl python3 python3-pytest
+    # benchmarks (bench/)
+    wrk
 )
 
 missing=()

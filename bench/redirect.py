@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Redirect benchmark: /tune/<stream> against nginx's own `return 302`.
+
+Both locations live in the same nginx (same workers, same server block, same
+response headers, access log off), so the only difference is the module's
+request path: name check, lookup under the zone mutex, selection.  Runs wrk
+against each in turn, alternating the order every round (these machines are
+shared and noisy), and reports medians and the ratios tune/ceiling.
+
+The snapshot is synthetic but realistic in size: STREAMS streams on BACKENDS
+backends, published through redis/publish_round.lua like tuneslotd does.
+
+    bench/redirect.py                     # 3 rounds of 10 s per mode
+    bench/redirect.py --duration 1 --rounds 1   # the short slice CI runs
+"""
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "t"))
+
+from harness import Redis, RunDir  # noqa: E402
+from harness.nginx import Nginx  # noqa: E402
+
+SNAPSHOT_KEY = "{tuneslot:v1}:snapshot"
+GENERATION_KEY = "{tuneslot:v1}:generation"
+ROUNDS_CHANNEL = "{tuneslot:v1}:rounds"
+TARGET = "http://127.0.0.1:8000/demo"
+
+
+def synthetic_snapshot(streams: int, backends: int) -> str:
+    now = int(time.time() * 1000)
+    lines = ["tuneslot-snapshot\t1", f"written_ms\t{now}", "interval_ms\t1000"]
+    for b in range(backends):
+        lines.append(f"backend\tice-{b}\tup\t{now}")
+    for s in range(streams):
+        name = "demo" if s == 0 else f"station-{s}"
+        for b in range(backends):
+            listeners = (s * 7 + b * 13) % 90
+            lines.append("\t".join([
+                "slot", name, f"ice-{b}", "up", str(listeners), "100", str(100 - listeners),
+                "100", "eu", str(now), f"http://127.0.{b // 250}.{b % 250 + 1}:8000/{name}"]))
+    lines.append("end")
+    return "\n".join(lines) + "\n"
+
+
+def wrk(url: str, seconds: float, connections: int, close: bool) -> dict:
+    argv = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if close:
+        argv[1:1] = ["-H", "Connection: close"]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    out = p.stdout
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if p.returncode != 0 or found is None:
+        raise SystemExit(f"bench: {' '.join(argv)} failed:\n{out}{p.stderr}")
+    rps = float(found.group(1))
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    errors = re.search(r"Socket errors: (.*)", out)
+    non3xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p99_ms": float(p99.group(1)) * scale,
+            "errors": errors.group(1) if errors else "",
+            "bad_status": int(non3xx.group(1)) if non3xx else 0, "raw": out}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    ap.add_argument("--rounds", type=int, default=3, help="runs per mode and variant (median)")
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--streams", type=int, default=100)
+    ap.add_argument("--backends", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--build", default=os.environ.get("TUNESLOT_BUILD", str(REPO / "build")))
+    args = ap.parse_args()
+    os.environ["TUNESLOT_BUILD"] = args.build
+
+    run_dir = RunDir("bench-redirect")
+    started = []
+    try:
+        redis = Redis(run_dir)
+        started.append(redis.start())
+        script = (REPO / "redis" / "publish_round.lua").read_text()
+        text = synthetic_snapshot(args.streams, args.backends)
+        redis.command("EVAL", script, 2, SNAPSHOT_KEY, GENERATION_KEY, text, ROUNDS_CHANNEL,
+                      int(time.time() * 1000))
+
+        nginx = Nginx(run_dir, redis.address, workers=args.workers,
+                      http_conf="access_log off;\n",
+                      locations=("location /tune/ { tune; }\n"
+                                 f"location /ceiling/ {{ return 302 {TARGET}; "
+                                 "add_header Cache-Control no-store; }\n"))
+        started.append(nginx.start())
+
+        deadline = time.monotonic() + 10
+        while nginx.get("/tune/demo").status != 302:
+            if time.monotonic() > deadline:
+                raise SystemExit("bench: the module never answered 302; see " + str(nginx.error_log))
+            time.sleep(0.05)
+        tune_loc = nginx.get("/tune/demo").header("location")
+        ceil_loc = nginx.get("/ceiling/demo").header("location")
+        print(f"tune-in answers 302 -> {tune_loc}; ceiling answers 302 -> {ceil_loc}")
+        print(f"snapshot: {args.streams} streams x {args.backends} backends, {len(text)} bytes; "
+              f"nginx {args.workers} workers; wrk -t2 -c{args.connections} -d{args.duration}s, "
+              f"{args.rounds} round(s), order alternating")
+
+        results = {}
+        problems = []
+        for mode, close in (("keep-alive", False), ("connection per request", True)):
+            runs = {"ceiling": [], "tune": []}
+            for r in range(args.rounds):
+                order = ("ceiling", "tune") if r % 2 == 0 else ("tune", "ceiling")
+                for variant in order:
+                    path = "/tune/demo" if variant == "tune" else "/ceiling/demo"
+                    res = wrk(nginx.url(path), args.duration, args.connections, close)
+                    if res["bad_status"]:
+                        problems.append(f"{variant} {mode}: {res['bad_status']} answers not 2xx/3xx")
+                    runs[variant].append(res)
+            results[mode] = runs
+
+        print()
+        print("| mode | ceiling req/s | tune req/s | ratio | ceiling p99 | tune p99 | p99 ratio |")
+        print("|---|---|---|---|---|---|---|")
+        for mode, runs in results.items():
+            c_rps = statistics.median(x["rps"] for x in runs["ceiling"])
+            t_rps = statistics.median(x["rps"] for x in runs["tune"])
+            c_p99 = statistics.median(x["p99_ms"] for x in runs["ceiling"])
+            t_p99 = statistics.median(x["p99_ms"] for x in runs["tune"])
+            print(f"| {mode} | {c_rps:,.0f} | {t_rps:,.0f} | {t_rps / c_rps:.2f}x "
+                  f"| {c_p99:.2f} ms | {t_p99:.2f} ms | {t_p99 / c_p99:.2f}x |")
+        for p in problems:
+            print("problem:", p)
+        for p in started:
+            p.check()
+        return 1 if problems else 0
+    finally:
+        for p in reversed(started):
+            p.stop()
+        run_dir.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""Short, bounded slices of the benchmarks in bench/, so CI notices when one
+stops working.  They check that a benchmark runs and reports its figures;
+they assert nothing about speed (figures come from the full runs)."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from harness import build_dir
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_redirect_bench_slice():
+    """bench/redirect.py runs one 1 s round per mode and reports both ratios."""
+    env = dict(os.environ, TUNESLOT_BUILD=str(build_dir()))
+    p = subprocess.run([sys.executable, str(REPO / "bench" / "redirect.py"),
+                        "--duration", "1", "--rounds", "1", "--streams", "10", "--backends", "3"],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    rows = re.findall(r"^\| (keep-alive|connection per request) \| ([\d,]+) \| ([\d,]+) \| ([\d.]+)x",
+                      p.stdout, re.M)
+    assert [r[0] for r in rows] == ["keep-alive", "connection per request"], p.stdout
+    for _, ceiling, tune, ratio in rows:
+        assert int(ceiling.replace(",", "")) > 0 and int(tune.replace(",", "")) > 0
+        assert float(ratio) > 0
