@@ -1,10 +1,12 @@
 /*
  * Slot selection: which slot of a stream a new listener is sent to.
  *
- * v1 policy, least loaded: among the stream's slots with health "up" and at
- * least one free slot, the one with the most free slots (TUNE_UNLIMITED
- * counts as the most).  Ties are broken by the caller's random number, so
- * equal slots share new listeners instead of one taking them all.
+ * v1 policy, least loaded: among the stream's slots with health "up", the
+ * one with the best score, free slots times the backend's weight (weight
+ * 100 counts free slots as reported, 200 twice, 0 never offers the slot;
+ * TUNE_UNLIMITED free slots count as the most).  A slot without free slots
+ * is never offered.  Ties are broken by the caller's random number, so equal
+ * slots share new listeners instead of one taking them all.
  */
 
 #ifndef TUNE_SELECT_H

@@ -1,24 +1,31 @@
 /*
  * v1 selection, least loaded (tune_select.h).  Two passes over the
- * stream's slots: the first finds the most free slots and how many slots
- * tie for it, the second takes the (rnd % ties)-th of them.  O(nslots),
- * no allocation, and deterministic for a given rnd, which the tests use.
+ * stream's slots: the first finds the best score (free slots times weight)
+ * and how many slots tie for it, the second takes the (rnd % ties)-th of
+ * them.  O(nslots), no allocation, and deterministic for a given rnd, which
+ * the tests use.
  */
 
 #include "tune_select.h"
 
 
-static int tune_offerable(const tune_image_slot_t *slot);
+static uint64_t tune_score(const tune_image_slot_t *slot);
 
 
 /*
- * Only "up" is offered: an unknown health word from a newer writer is
- * never taken as good news.
+ * 0 for a slot that may not be offered.  Only "up" is offered: an unknown
+ * health word from a newer writer is never taken as good news.  Weight 100
+ * counts the free slots as they are; TUNE_UNLIMITED is UINT32_MAX, so it
+ * wins as a plain number, and free * weight cannot overflow 64 bits.
  */
-static int
-tune_offerable(const tune_image_slot_t *slot)
+static uint64_t
+tune_score(const tune_image_slot_t *slot)
 {
-    return slot->health == TUNE_HEALTH_UP && slot->free > 0;
+    if (slot->health != TUNE_HEALTH_UP) {
+        return 0;
+    }
+
+    return (uint64_t) slot->free * slot->weight;
 }
 
 
@@ -26,7 +33,8 @@ tune_rc_t
 tune_select(const tune_image_t *img, const tune_image_stream_t *stream,
     uint32_t rnd, uint32_t *slot)
 {
-    uint32_t                  i, best, ties;
+    uint32_t                  i, ties;
+    uint64_t                  score, best;
     const tune_image_slot_t  *slots;
 
     if (img == NULL || stream == NULL || slot == NULL) {
@@ -44,18 +52,18 @@ tune_select(const tune_image_t *img, const tune_image_stream_t *stream,
     best = 0;
     ties = 0;
 
-    /* TUNE_UNLIMITED is UINT32_MAX, so it wins as a plain number */
-
     for (i = 0; i < stream->nslots; i++) {
-        if (!tune_offerable(&slots[i])) {
+        score = tune_score(&slots[i]);
+
+        if (score == 0) {
             continue;
         }
 
-        if (slots[i].free > best) {
-            best = slots[i].free;
+        if (score > best) {
+            best = score;
             ties = 1;
 
-        } else if (slots[i].free == best) {
+        } else if (score == best) {
             ties++;
         }
     }
@@ -67,7 +75,7 @@ tune_select(const tune_image_t *img, const tune_image_stream_t *stream,
     rnd %= ties;
 
     for (i = 0; i < stream->nslots; i++) {
-        if (!tune_offerable(&slots[i]) || slots[i].free != best) {
+        if (tune_score(&slots[i]) != best) {
             continue;
         }
 

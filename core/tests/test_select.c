@@ -18,6 +18,7 @@
 typedef struct {
     uint32_t  health;
     uint32_t  free;
+    uint32_t  weight;
 } spec_t;
 
 
@@ -76,10 +77,12 @@ build(const spec_t *spec, uint32_t n, uint32_t before,
         if (i < before) {
             slot.health = TUNE_HEALTH_UP;
             slot.free = TUNE_UNLIMITED;
+            slot.weight = 100;
 
         } else {
             slot.health = spec[i - before].health;
             slot.free = spec[i - before].free;
+            slot.weight = spec[i - before].weight;
         }
 
         memcpy(image + hdr.slots_off + i * sizeof(slot), &slot,
@@ -129,10 +132,10 @@ test_max_free_wins(void **state)
     const tune_image_t         *img;
     const tune_image_stream_t  *s;
     const spec_t                spec[] = {
-        { TUNE_HEALTH_UP, 5 },
-        { TUNE_HEALTH_UP, 10 },
-        { TUNE_HEALTH_UP, 7 },
-        { TUNE_HEALTH_UP, 1 },
+        { TUNE_HEALTH_UP, 5, 100 },
+        { TUNE_HEALTH_UP, 10, 100 },
+        { TUNE_HEALTH_UP, 7, 100 },
+        { TUNE_HEALTH_UP, 1, 100 },
     };
 
     (void) state;
@@ -154,14 +157,14 @@ test_never_unhealthy(void **state)
     const tune_image_t         *img;
     const tune_image_stream_t  *s;
     const spec_t                spec[] = {
-        { TUNE_HEALTH_DOWN, TUNE_UNLIMITED },
-        { TUNE_HEALTH_NOSOURCE, 1000 },
-        { TUNE_HEALTH_DRAINING, 1000 },
-        { TUNE_HEALTH_UNKNOWN, 1000 },
-        { 77, 1000 },                       /* a health value from later */
-        { TUNE_HEALTH_UP, 0 },              /* full */
-        { TUNE_HEALTH_UP, 3 },
-        { TUNE_HEALTH_DOWN, 0 },
+        { TUNE_HEALTH_DOWN, TUNE_UNLIMITED, 100 },
+        { TUNE_HEALTH_NOSOURCE, 1000, 100 },
+        { TUNE_HEALTH_DRAINING, 1000, 100 },
+        { TUNE_HEALTH_UNKNOWN, 1000, 100 },
+        { 77, 1000, 100 },                  /* a health value from later */
+        { TUNE_HEALTH_UP, 0, 100 },         /* full */
+        { TUNE_HEALTH_UP, 3, 100 },
+        { TUNE_HEALTH_DOWN, 0, 100 },
     };
 
     (void) state;
@@ -181,10 +184,10 @@ test_unlimited_wins(void **state)
     const tune_image_t         *img;
     const tune_image_stream_t  *s;
     const spec_t                spec[] = {
-        { TUNE_HEALTH_UP, 4294967294u },
-        { TUNE_HEALTH_DOWN, TUNE_UNLIMITED },
-        { TUNE_HEALTH_UP, TUNE_UNLIMITED },
-        { TUNE_HEALTH_UP, 10 },
+        { TUNE_HEALTH_UP, 4294967294u, 100 },
+        { TUNE_HEALTH_DOWN, TUNE_UNLIMITED, 100 },
+        { TUNE_HEALTH_UP, TUNE_UNLIMITED, 100 },
+        { TUNE_HEALTH_UP, 10, 100 },
     };
 
     (void) state;
@@ -205,12 +208,12 @@ test_ties_by_rnd(void **state)
     const tune_image_t         *img;
     const tune_image_stream_t  *s;
     const spec_t                spec[] = {
-        { TUNE_HEALTH_UP, 5 },
-        { TUNE_HEALTH_UP, 9 },
-        { TUNE_HEALTH_DOWN, 9 },
-        { TUNE_HEALTH_UP, 9 },
-        { TUNE_HEALTH_UP, 9 },
-        { TUNE_HEALTH_UP, 1 },
+        { TUNE_HEALTH_UP, 5, 100 },
+        { TUNE_HEALTH_UP, 9, 100 },
+        { TUNE_HEALTH_DOWN, 9, 100 },
+        { TUNE_HEALTH_UP, 9, 100 },
+        { TUNE_HEALTH_UP, 9, 100 },
+        { TUNE_HEALTH_UP, 1, 100 },
     };
 
     (void) state;
@@ -254,9 +257,9 @@ test_unlimited_ties(void **state)
     const tune_image_t         *img;
     const tune_image_stream_t  *s;
     const spec_t                spec[] = {
-        { TUNE_HEALTH_UP, TUNE_UNLIMITED },
-        { TUNE_HEALTH_UP, 500 },
-        { TUNE_HEALTH_UP, TUNE_UNLIMITED },
+        { TUNE_HEALTH_UP, TUNE_UNLIMITED, 100 },
+        { TUNE_HEALTH_UP, 500, 100 },
+        { TUNE_HEALTH_UP, TUNE_UNLIMITED, 100 },
     };
 
     (void) state;
@@ -282,11 +285,11 @@ test_no_slot(void **state)
     const tune_image_t         *img;
     const tune_image_stream_t  *s;
     const spec_t                none[] = {
-        { TUNE_HEALTH_DOWN, 100 },
-        { TUNE_HEALTH_UP, 0 },
-        { TUNE_HEALTH_DRAINING, TUNE_UNLIMITED },
-        { TUNE_HEALTH_NOSOURCE, 5 },
-        { TUNE_HEALTH_UNKNOWN, 5 },
+        { TUNE_HEALTH_DOWN, 100, 100 },
+        { TUNE_HEALTH_UP, 0, 100 },
+        { TUNE_HEALTH_DRAINING, TUNE_UNLIMITED, 100 },
+        { TUNE_HEALTH_NOSOURCE, 5, 100 },
+        { TUNE_HEALTH_UNKNOWN, 5, 100 },
     };
 
     (void) state;
@@ -324,6 +327,65 @@ test_no_slot(void **state)
 
 
 static void
+test_weight_scales_free_slots(void **state)
+{
+    const tune_image_t         *img;
+    const tune_image_stream_t  *s;
+    const spec_t                spec[] = {
+        { TUNE_HEALTH_UP, 10, 100 },
+        { TUNE_HEALTH_UP, 6, 200 },     /* counts as 12: wins */
+        { TUNE_HEALTH_UP, 1000, 0 },    /* weight 0: never offered */
+        { TUNE_HEALTH_UP, 23, 50 },     /* counts as 11.5 */
+    };
+
+    (void) state;
+
+    img = build(spec, 4, 0, &s);
+
+    assert_int_equal(pick(img, s, 0), 1);
+    assert_int_equal(pick(img, s, 7), 1);
+}
+
+
+static void
+test_weight_zero_only_is_no_slot(void **state)
+{
+    const tune_image_t         *img;
+    const tune_image_stream_t  *s;
+    const spec_t                spec[] = {
+        { TUNE_HEALTH_UP, 10, 0 },
+        { TUNE_HEALTH_UP, TUNE_UNLIMITED, 0 },
+    };
+
+    (void) state;
+
+    img = build(spec, 2, 0, &s);
+
+    assert_int_equal(pick(img, s, 0), -1);
+}
+
+
+static void
+test_weight_breaks_unlimited_ties(void **state)
+{
+    const tune_image_t         *img;
+    const tune_image_stream_t  *s;
+    const spec_t                spec[] = {
+        { TUNE_HEALTH_UP, TUNE_UNLIMITED, 100 },
+        { TUNE_HEALTH_UP, TUNE_UNLIMITED, TUNE_WEIGHT_MAX },
+        { TUNE_HEALTH_UP, 4000000000u, TUNE_WEIGHT_MAX },
+    };
+
+    (void) state;
+
+    img = build(spec, 3, 0, &s);
+
+    assert_int_equal(pick(img, s, 0), 1);
+    assert_int_equal(pick(img, s, 1), 1);
+}
+
+
+static void
 test_large_stream(void **state)
 {
     static spec_t               spec[MAX_SLOTS - 10];
@@ -338,6 +400,7 @@ test_large_stream(void **state)
     for (i = 0; i < n; i++) {
         spec[i].health = (i % 5 == 0) ? TUNE_HEALTH_DOWN : TUNE_HEALTH_UP;
         spec[i].free = (i * 7919u) % 1000;
+        spec[i].weight = 100;
     }
 
     spec[0].free = 5000;            /* down: ignored */
@@ -362,6 +425,9 @@ main(void)
         cmocka_unit_test(test_ties_by_rnd),
         cmocka_unit_test(test_unlimited_ties),
         cmocka_unit_test(test_no_slot),
+        cmocka_unit_test(test_weight_scales_free_slots),
+        cmocka_unit_test(test_weight_zero_only_is_no_slot),
+        cmocka_unit_test(test_weight_breaks_unlimited_ties),
         cmocka_unit_test(test_large_stream),
     };
 
