@@ -8,7 +8,7 @@ against each in turn, alternating the order every round (these machines are
 shared and noisy), and reports medians and the ratios tune/ceiling.
 
 The snapshot is synthetic but realistic in size: STREAMS streams on BACKENDS
-backends, published through redis/publish_round.lua like tuneslotd does.
+backends, written into Redis with its generation as tuneslotd would.
 
     bench/redirect.py                     # 3 rounds of 10 s per mode
     bench/redirect.py --duration 1 --rounds 1   # the short slice CI runs
@@ -29,9 +29,6 @@ sys.path.insert(0, str(REPO / "t"))
 from harness import Redis, RunDir  # noqa: E402
 from harness.nginx import Nginx  # noqa: E402
 
-SNAPSHOT_KEY = "{tuneslot:v1}:snapshot"
-GENERATION_KEY = "{tuneslot:v1}:generation"
-ROUNDS_CHANNEL = "{tuneslot:v1}:rounds"
 TARGET = "http://127.0.0.1:8000/demo"
 
 
@@ -87,10 +84,8 @@ def main() -> int:
     try:
         redis = Redis(run_dir)
         started.append(redis.start())
-        script = (REPO / "redis" / "publish_round.lua").read_text()
         text = synthetic_snapshot(args.streams, args.backends)
-        redis.command("EVAL", script, 2, SNAPSHOT_KEY, GENERATION_KEY, text, ROUNDS_CHANNEL,
-                      int(time.time() * 1000))
+        redis.put_snapshot(text, int(time.time() * 1000))
 
         nginx = Nginx(run_dir, redis.address, workers=args.workers,
                       http_conf="access_log off;\n",

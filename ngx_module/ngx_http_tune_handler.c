@@ -32,19 +32,24 @@ ngx_http_tune_handler(ngx_http_request_t *r)
     ngx_table_elt_t            *location;
     ngx_http_tune_main_conf_t  *tmcf;
     static ngx_str_t            no_store = ngx_string("no-store");
+    static ngx_str_t            allow = ngx_string("GET, HEAD");
+
+    /* no answer of ours may be cached: each tune-in is a fresh choice */
+    if (ngx_http_tune_add_header(r, "Cache-Control", &no_store) == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        if (ngx_http_tune_add_header(r, "Allow", &allow) == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         return NGX_HTTP_NOT_ALLOWED;
     }
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
         return rc;
-    }
-
-    /* no answer of ours may be cached: each tune-in is a fresh choice */
-    if (ngx_http_tune_add_header(r, "Cache-Control", &no_store) == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_http_tune_stream_name(r, &name);
@@ -97,8 +102,9 @@ ngx_http_tune_handler(ngx_http_request_t *r)
 
 /*
  * The stream is what follows the location's prefix ("/tune/" in
- * "/tune/demo"); in a regex or named location, the last path segment.
- * r->uri is already percent-decoded and free of dot segments.
+ * "/tune/demo", a prefix that ends with "/": ngx_http_tune() makes sure);
+ * in an exact, regex or named location, the last path segment.  r->uri is
+ * already percent-decoded and free of dot segments.
  */
 
 static void
@@ -116,6 +122,7 @@ ngx_http_tune_stream_name(ngx_http_request_t *r, ngx_str_t *name)
         clcf->regex == NULL &&
 #endif
         !clcf->named
+        && !clcf->exact_match
         && r->uri.len >= clcf->name.len
         && ngx_strncmp(r->uri.data, clcf->name.data, clcf->name.len) == 0)
     {

@@ -73,9 +73,9 @@ ngx_http_tune_hiredis_write_handler(ngx_event_t *wev)
 
 /*
  * hiredis expects level-triggered readiness and idempotent hooks: it asks
- * for write events while its output buffer holds data and reads until
- * EAGAIN only once per event, so edge-triggered (EPOLLET) events would lose
- * wake-ups.
+ * for write events while its output buffer holds data, and reads one chunk
+ * per read event rather than until EAGAIN, so edge-triggered (EPOLLET)
+ * events would lose wake-ups.
  */
 
 static void

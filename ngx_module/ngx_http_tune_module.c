@@ -151,7 +151,7 @@ ngx_http_tune_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_tune_main_conf_t *tmcf = conf;
 
-    ngx_str_t              name = ngx_string("tune");
+    ngx_str_t              name = ngx_string("tune_snapshot");
     ngx_http_tune_zone_t  *zone;
 
     ngx_conf_init_msec_value(tmcf->refresh, 250);
@@ -263,6 +263,15 @@ ngx_http_tune_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         saun = (struct sockaddr_un *) u.addrs[0].sockaddr;
 
+        /* a worker's working directory is not the configuration's */
+        if (saun->sun_path[0] != '/') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the socket path in \"%V\" of the "
+                               "\"tune_redis\" directive must be absolute",
+                               &u.url);
+            return NGX_CONF_ERROR;
+        }
+
         tmcf->redis_addr.len = ngx_strlen(saun->sun_path);
         tmcf->redis_addr.data = ngx_pnalloc(cf->pool,
                                             tmcf->redis_addr.len + 1);
@@ -316,6 +325,28 @@ ngx_http_tune(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     tlcf->enable = 1;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /*
+     * In "location /tune" the stream of "/tunedemo" would be "demo" and the
+     * one of "/tune/demo" would be "/demo": only a prefix ending in "/"
+     * has one meaning.
+     */
+    if (
+#if (NGX_PCRE)
+        clcf->regex == NULL &&
+#endif
+        !clcf->named
+        && !clcf->exact_match
+        && (clcf->name.len == 0
+            || clcf->name.data[clcf->name.len - 1] != '/'))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tune\" in a prefix location requires the "
+                           "prefix to end with \"/\", as in "
+                           "\"location %V/\"", &clcf->name);
+        return NGX_CONF_ERROR;
+    }
+
     clcf->handler = ngx_http_tune_handler;
 
     tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tune_module);
@@ -386,14 +417,6 @@ ngx_http_tune_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_tune_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_http_tune_main_conf_t  *tmcf;
-
-    tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_tune_module);
-
-    if (tmcf == NULL || tmcf->shm_zone == NULL) {
-        return;
-    }
-
-    /* let another worker take over at its next tick */
-    ngx_http_tune_shm_release(tmcf->shm_zone->data);
+    /* closes the socket and lets another worker take over the lease */
+    ngx_http_tune_refresher_stop(cycle);
 }

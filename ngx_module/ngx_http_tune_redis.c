@@ -12,6 +12,14 @@
 /* reconnect delays grow from tune_refresh up to this */
 #define NGX_HTTP_TUNE_BACKOFF_MAX  5000
 
+/*
+ * A snapshot text larger than this many times the zone's image capacity is
+ * not fetched: its image would not fit (an image is rarely larger than its
+ * text, and never more than three times), and fetching it would cost the
+ * worker that much memory every round.
+ */
+#define NGX_HTTP_TUNE_TEXT_PER_IMAGE  4
+
 
 typedef struct {
     ngx_http_tune_main_conf_t  *tmcf;
@@ -23,6 +31,7 @@ typedef struct {
     unsigned                    busy:1;          /* a command in flight */
     unsigned                    down_logged:1;
     unsigned                    empty_logged:1;
+    unsigned                    reject_logged:1; /* since the last install */
     unsigned                    refetch:1;       /* Redis may have lost data */
 
     ngx_event_t                 tick;            /* every tune_refresh */
@@ -32,6 +41,7 @@ typedef struct {
     ngx_msec_t                  backoff;
 
     uint64_t                    bad_generation;  /* rejected, not refetched */
+    uint64_t                    fetching;        /* generation being fetched */
     u_char                     *scratch;         /* image_cap bytes */
 } ngx_http_tune_refresher_t;
 
@@ -49,6 +59,8 @@ static void ngx_http_tune_redis_disconnected(const redisAsyncContext *ac,
 static void ngx_http_tune_redis_deadline(ngx_event_t *ev);
 static void ngx_http_tune_redis_generation(redisAsyncContext *ac, void *r,
     void *privdata);
+static void ngx_http_tune_redis_length(redisAsyncContext *ac, void *r,
+    void *privdata);
 static void ngx_http_tune_redis_snapshot(redisAsyncContext *ac, void *r,
     void *privdata);
 static ngx_int_t ngx_http_tune_redis_reply_done(ngx_http_tune_refresher_t *rf,
@@ -56,9 +68,19 @@ static ngx_int_t ngx_http_tune_redis_reply_done(ngx_http_tune_refresher_t *rf,
 static void ngx_http_tune_install(ngx_http_tune_refresher_t *rf,
     redisReply *gen, redisReply *text);
 static uint64_t ngx_http_tune_parse_generation(redisReply *reply);
+static void ngx_http_tune_reject(ngx_http_tune_refresher_t *rf,
+    uint64_t generation, const char *fmt, ...);
 static void ngx_http_tune_redis_failed(ngx_http_tune_refresher_t *rf,
     const char *reason);
 static void ngx_http_tune_redis_answered(ngx_http_tune_refresher_t *rf);
+
+
+/*
+ * The refresher of this worker process, for exit_process: a worker must
+ * close its Redis socket itself before it exits, or nginx reports the
+ * socket as left open.
+ */
+static ngx_http_tune_refresher_t  *ngx_http_tune_refresher;
 
 
 ngx_int_t
@@ -90,7 +112,31 @@ ngx_http_tune_refresher_start(ngx_cycle_t *cycle,
     /* workers start together: spread their first look at the lease */
     ngx_add_timer(&rf->tick, 1 + ngx_random() % 50);
 
+    ngx_http_tune_refresher = rf;
+
     return NGX_OK;
+}
+
+
+void
+ngx_http_tune_refresher_stop(ngx_cycle_t *cycle)
+{
+    ngx_http_tune_refresher_t  *rf;
+
+    rf = ngx_http_tune_refresher;
+
+    if (rf == NULL) {
+        return;
+    }
+
+    ngx_http_tune_refresher = NULL;
+
+    if (rf->tick.timer_set) {
+        ngx_del_timer(&rf->tick);
+    }
+
+    ngx_http_tune_redis_close(rf);
+    ngx_http_tune_shm_release(rf->zone);
 }
 
 
@@ -103,8 +149,7 @@ ngx_http_tune_refresh_tick(ngx_event_t *ev)
     rf = ev->data;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
-        ngx_http_tune_redis_close(rf);
-        ngx_http_tune_shm_release(rf->zone);
+        ngx_http_tune_refresher_stop((ngx_cycle_t *) ngx_cycle);
         return;
     }
 
@@ -118,8 +163,13 @@ ngx_http_tune_refresh_tick(ngx_event_t *ev)
         ngx_http_tune_refresh_step(rf);
 
     } else if (rf->ac) {
-        /* another worker took over while this one was stuck */
+        /*
+         * Another worker took over while this one was stuck.  Its outage
+         * and backoff state is not ours to carry on with.
+         */
         ngx_http_tune_redis_close(rf);
+        rf->down_logged = 0;
+        rf->backoff = rf->tmcf->refresh;
     }
 
     ngx_add_timer(ev, rf->tmcf->refresh);
@@ -352,6 +402,42 @@ ngx_http_tune_redis_generation(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
 
+    rf->fetching = generation;
+
+    ngx_http_tune_redis_send(rf, ngx_http_tune_redis_length,
+                             "STRLEN " NGX_HTTP_TUNE_KEY_SNAPSHOT);
+}
+
+
+/* Looks at the snapshot's size before fetching it. */
+
+static void
+ngx_http_tune_redis_length(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply                 *reply = r;
+    ngx_http_tune_refresher_t  *rf = privdata;
+
+    size_t  limit;
+
+    if (ngx_http_tune_redis_reply_done(rf, reply) != NGX_OK) {
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        ngx_http_tune_redis_failed(rf, "unexpected reply to STRLEN");
+        return;
+    }
+
+    limit = NGX_HTTP_TUNE_TEXT_PER_IMAGE * rf->zone->sh->image_cap;
+
+    if (reply->integer < 0 || (unsigned long long) reply->integer > limit) {
+        ngx_http_tune_reject(rf, rf->fetching,
+                             "snapshot of %L bytes is larger than %uz bytes "
+                             "(increase tune_zone_size)",
+                             reply->integer, limit);
+        return;
+    }
+
     ngx_http_tune_redis_send(rf, ngx_http_tune_redis_snapshot,
                              "MGET " NGX_HTTP_TUNE_KEY_GENERATION
                              " " NGX_HTTP_TUNE_KEY_SNAPSHOT);
@@ -440,23 +526,66 @@ ngx_http_tune_install(ngx_http_tune_refresher_t *rf, redisReply *gen,
                                 rf->scratch, cap, &err);
 
     if (size == 0) {
-        ngx_log_error(NGX_LOG_ERR, rf->log, 0,
-                      "tune: snapshot generation %uL from redis at %V "
-                      "rejected, line %ui: %s%s; keeping generation %uL",
-                      generation, &rf->tmcf->redis_text,
-                      (ngx_uint_t) err.line, err.reason,
-                      err.rc == TUNE_ERR_NO_SPACE
-                          ? " (increase tune_zone_size)" : "",
-                      ngx_http_tune_shm_generation(rf->zone));
-        rf->bad_generation = generation;
+        if (err.line) {
+            ngx_http_tune_reject(rf, generation, "line %ui: %s%s",
+                                 (ngx_uint_t) err.line, err.reason,
+                                 err.rc == TUNE_ERR_NO_SPACE
+                                     ? " (increase tune_zone_size)" : "");
+        } else {
+            ngx_http_tune_reject(rf, generation, "%s%s", err.reason,
+                                 err.rc == TUNE_ERR_NO_SPACE
+                                     ? " (increase tune_zone_size)" : "");
+        }
+
         return;
     }
 
-    ngx_http_tune_shm_install(rf->zone, rf->scratch, size);
+    if (ngx_http_tune_shm_install(rf->zone, rf->scratch, size) != NGX_OK) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rf->log, 0,
+                       "tune: lease lost, generation %uL not installed",
+                       generation);
+        return;
+    }
+
+    rf->reject_logged = 0;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, rf->log, 0,
                    "tune: installed snapshot generation %uL, %uz bytes",
                    generation, size);
+}
+
+
+/*
+ * A snapshot this module will not install.  It is not fetched again; the
+ * error is logged once until a snapshot is installed again, not once per
+ * round of a scheduler that keeps writing such snapshots.
+ */
+
+static void
+ngx_http_tune_reject(ngx_http_tune_refresher_t *rf, uint64_t generation,
+    const char *fmt, ...)
+{
+    u_char   *p;
+    va_list   args;
+    u_char    reason[NGX_MAX_ERROR_STR];
+
+    rf->bad_generation = generation;
+
+    if (rf->reject_logged) {
+        return;
+    }
+
+    rf->reject_logged = 1;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(reason, reason + sizeof(reason), fmt, args);
+    va_end(args);
+
+    ngx_log_error(NGX_LOG_ERR, rf->log, 0,
+                  "tune: snapshot generation %uL from redis at %V rejected: "
+                  "%*s; keeping generation %uL",
+                  generation, &rf->tmcf->redis_text, p - reason, reason,
+                  ngx_http_tune_shm_generation(rf->zone));
 }
 
 
@@ -491,8 +620,6 @@ ngx_http_tune_parse_generation(redisReply *reply)
 static void
 ngx_http_tune_redis_failed(ngx_http_tune_refresher_t *rf, const char *reason)
 {
-    ngx_http_tune_shm_contact(rf->zone, 0);
-
     /* once per outage, not once per retry */
     if (!rf->down_logged) {
         ngx_log_error(NGX_LOG_WARN, rf->log, 0,
@@ -512,8 +639,6 @@ ngx_http_tune_redis_failed(ngx_http_tune_refresher_t *rf, const char *reason)
 static void
 ngx_http_tune_redis_answered(ngx_http_tune_refresher_t *rf)
 {
-    ngx_http_tune_shm_contact(rf->zone, 1);
-
     if (rf->down_logged) {
         ngx_log_error(NGX_LOG_NOTICE, rf->log, 0,
                       "tune: redis at %V answers again",

@@ -21,5 +21,8 @@
 ngx_int_t ngx_http_tune_refresher_start(ngx_cycle_t *cycle,
     ngx_http_tune_main_conf_t *tmcf);
 
+/* Closes the Redis connection and gives up the lease; at worker exit */
+void ngx_http_tune_refresher_stop(ngx_cycle_t *cycle);
+
 
 #endif /* _NGX_HTTP_TUNE_REDIS_H_INCLUDED_ */

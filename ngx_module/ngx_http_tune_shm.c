@@ -38,18 +38,6 @@ ngx_http_tune_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     zone->shpool->data = zone->sh;
 
-    /*
-     * The slab allocator keeps a page descriptor per page and a few slot
-     * tables; seven eighths of the zone always fit in one allocation.
-     */
-    zone->sh->image_cap = ngx_align(shm_zone->shm.size / 8 * 7 - ngx_pagesize,
-                                    ngx_pagesize);
-
-    zone->sh->image = ngx_slab_calloc(zone->shpool, zone->sh->image_cap);
-    if (zone->sh->image == NULL) {
-        return NGX_ERROR;
-    }
-
     len = sizeof(" in tune zone \"\"") + shm_zone->shm.name.len;
 
     zone->shpool->log_ctx = ngx_slab_alloc(zone->shpool, len);
@@ -59,6 +47,17 @@ ngx_http_tune_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_sprintf(zone->shpool->log_ctx, " in tune zone \"%V\"%Z",
                 &shm_zone->shm.name);
+
+    /*
+     * The image takes every page still free: in a fresh pool they are
+     * contiguous, so one allocation of exactly that size succeeds.
+     */
+    zone->sh->image_cap = zone->shpool->pfree << ngx_pagesize_shift;
+
+    zone->sh->image = ngx_slab_calloc(zone->shpool, zone->sh->image_cap);
+    if (zone->sh->image == NULL) {
+        return NGX_ERROR;
+    }
 
     zone->shpool->log_nomem = 0;
 
@@ -126,35 +125,27 @@ ngx_http_tune_shm_generation(ngx_http_tune_zone_t *zone)
 }
 
 
-void
+ngx_int_t
 ngx_http_tune_shm_install(ngx_http_tune_zone_t *zone, const u_char *img,
     size_t size)
 {
-    ngx_http_tune_sh_t  *sh;
-
-    sh = zone->sh;
+    ngx_int_t  rc;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    ngx_memcpy(sh->image, img, size);
-    sh->changed_at = ngx_current_msec;
-    sh->contacted_at = ngx_current_msec;
-    sh->redis_up = 1;
+    /*
+     * A worker that stalled past its lease may deliver a reply it asked
+     * for long ago; the new holder may have installed a newer image since.
+     */
+    if (zone->sh->refresher == ngx_pid) {
+        ngx_memcpy(zone->sh->image, img, size);
+        rc = NGX_OK;
 
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-}
-
-
-void
-ngx_http_tune_shm_contact(ngx_http_tune_zone_t *zone, ngx_uint_t up)
-{
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    if (up) {
-        zone->sh->contacted_at = ngx_current_msec;
+    } else {
+        rc = NGX_DECLINED;
     }
 
-    zone->sh->redis_up = up;
-
     ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return rc;
 }

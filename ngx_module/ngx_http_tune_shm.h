@@ -15,14 +15,10 @@
 /*
  * The zone shared by all workers of one nginx: the decoded snapshot image
  * (tune_snapshot.h) and the refresh lease, under the slab pool's mutex.
- * Times are ngx_current_msec values (CLOCK_MONOTONIC, so comparable across
- * workers).
+ * lease_until is an ngx_current_msec value (CLOCK_MONOTONIC, so comparable
+ * across workers).
  */
 struct ngx_http_tune_sh_s {
-    ngx_msec_t                changed_at;      /* image replaced */
-    ngx_msec_t                contacted_at;    /* last Redis reply */
-    ngx_uint_t                redis_up;        /* last Redis contact worked */
-
     ngx_pid_t                 refresher;       /* lease holder, 0: none */
     ngx_msec_t                lease_until;
 
@@ -31,7 +27,7 @@ struct ngx_http_tune_sh_s {
 };
 
 
-#define NGX_HTTP_TUNE_ZONE_MIN    (64 * 1024)
+#define NGX_HTTP_TUNE_ZONE_MIN    ngx_max(64 * 1024, 8 * ngx_pagesize)
 
 
 ngx_int_t ngx_http_tune_init_zone(ngx_shm_zone_t *shm_zone, void *data);
@@ -44,10 +40,10 @@ void ngx_http_tune_shm_release(ngx_http_tune_zone_t *zone);
 /* The generation of the image held, 0 when none */
 uint64_t ngx_http_tune_shm_generation(ngx_http_tune_zone_t *zone);
 
-/* Installs a decoded image of "size" bytes; called by the lease holder */
-void ngx_http_tune_shm_install(ngx_http_tune_zone_t *zone, const u_char *img,
-    size_t size);
-void ngx_http_tune_shm_contact(ngx_http_tune_zone_t *zone, ngx_uint_t up);
+/* Installs a decoded image of "size" bytes; NGX_DECLINED unless this
+ * worker still holds the lease */
+ngx_int_t ngx_http_tune_shm_install(ngx_http_tune_zone_t *zone,
+    const u_char *img, size_t size);
 
 
 #endif /* _NGX_HTTP_TUNE_SHM_H_INCLUDED_ */

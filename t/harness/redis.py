@@ -168,6 +168,16 @@ class Redis(Process):
         g, s = self.command("MGET", GENERATION_KEY, SNAPSHOT_KEY)
         return (None if g is None else int(g)), (None if s is None else s.decode())
 
+    def put_snapshot(self, text: str, generation: int) -> None:
+        """Writes a snapshot and its generation in one transaction, as a
+        writer would, but without tuneslotd or its lease: for tests of the
+        readers that need a snapshot of their own making."""
+        with self.client() as c:
+            c.command("MULTI")
+            c.command("SET", SNAPSHOT_KEY, text)
+            c.command("SET", GENERATION_KEY, generation)
+            c.command("EXEC")
+
     def rounds(self) -> RoundWatcher:
         """Subscribes to the rounds channel (close it, or use with)."""
         return RoundWatcher(self.host, self.port)

@@ -1,0 +1,201 @@
+"""ngx_http_tune_module against snapshots of the test's own making (real
+Redis, real nginx, no Icecast): worker life cycle, zone sizes, location
+forms, and hostile or oversized data coming from Redis."""
+
+import re
+import signal
+import time
+
+import pytest
+
+from harness.nginx import Nginx
+
+NOW = 1763712000000
+
+
+def snapshot(*slots, extra_lines=()) -> str:
+    """Snapshot text with the given slots: (stream, backend, health, free,
+    weight, url) tuples."""
+    lines = ["tuneslot-snapshot\t1", f"written_ms\t{NOW}", "interval_ms\t1000"]
+    for stream, backend, health, free, weight, url in slots:
+        lines.append("\t".join(["slot", stream, backend, health, "0", str(free), str(free),
+                                str(weight), "", str(NOW), url]))
+    lines.extend(extra_lines)
+    lines.append("end")
+    return "\n".join(lines) + "\n"
+
+
+A = "http://127.0.0.1:8001/demo"
+B = "http://127.0.0.1:8002/demo"
+GOOD = snapshot(("demo", "a", "up", 10, 100, A), ("demo", "b", "up", 5, 100, B))
+
+
+@pytest.fixture
+def make_nginx(run_dir, processes):
+    def make(redis_address, start=True, **kw):
+        n = Nginx(run_dir, redis_address, refresh="50ms", **kw)
+        processes.append(n)
+        return n.start() if start else n
+    return make
+
+
+def wait_for_location(nginx, expected, timeout=5.0, path="/tune/demo"):
+    deadline = time.monotonic() + timeout
+    while True:
+        r = nginx.get(path)
+        if r.header("location") == expected:
+            return r
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{path}: {r}, expected Location {expected}")
+        time.sleep(0.02)
+
+
+def publish(redis, text, generation):
+    redis.put_snapshot(text, generation)
+
+
+# ---- worker life cycle ----------------------------------------------------------------
+
+def test_graceful_reload_and_quit_close_the_redis_socket(redis_server, make_nginx):
+    """Reloads and a graceful quit with Redis up leave no socket open (nginx would log [alert])."""
+    publish(redis_server, GOOD, 1)
+    n = make_nginx(redis_server.address)
+    wait_for_location(n, A)
+    for _ in range(2):
+        n.reload()
+        wait_for_location(n, A)
+    n.signal(signal.SIGQUIT)     # graceful shutdown
+    n.wait(timeout=15)
+    assert n.returncode == 0
+    log = n.error_log_text()
+    assert "open socket" not in log and "[alert]" not in log, log
+
+
+def test_new_rounds_are_installed(redis_server, make_nginx):
+    """A new generation replaces the snapshot within a few refresh ticks."""
+    publish(redis_server, GOOD, 1)
+    n = make_nginx(redis_server.address)
+    wait_for_location(n, A)
+    publish(redis_server, snapshot(("demo", "a", "up", 1, 100, A), ("demo", "b", "up", 5, 100, B)), 2)
+    wait_for_location(n, B, timeout=2)
+
+
+# ---- zone sizes ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("size", ["64k", "65k", "67k", "71k", "87k", "100k", "1m", "3m"])
+def test_every_accepted_zone_size_works(redis_server, make_nginx, size):
+    """Any tune_zone_size nginx -t accepts gives a working zone (odd sizes included)."""
+    publish(redis_server, GOOD, 1)
+    n = make_nginx(redis_server.address, start=False, http_conf=f"tune_zone_size {size};\n")
+    p = n.test_config()
+    assert p.returncode == 0, p.stderr
+    n.start()
+    wait_for_location(n, A)
+
+
+# ---- location forms ---------------------------------------------------------------------
+
+def test_exact_location_takes_the_last_segment(redis_server, make_nginx):
+    """`location = /radio/demo { tune; }` tunes in to "demo"."""
+    publish(redis_server, GOOD, 1)
+    n = make_nginx(redis_server.address, locations="location = /radio/demo { tune; }\n"
+                                                  "location / { return 404; }\n")
+    wait_for_location(n, A, path="/radio/demo")
+
+
+def test_regex_location_takes_the_last_segment(redis_server, make_nginx):
+    """`location ~ ^/listen/` tunes in to the last path segment."""
+    publish(redis_server, GOOD, 1)
+    n = make_nginx(redis_server.address, locations="location ~ ^/listen/ { tune; }\n"
+                                                  "location / { return 404; }\n")
+    wait_for_location(n, A, path="/listen/demo")
+
+
+def test_prefix_without_trailing_slash_is_refused(run_dir):
+    """`location /tune { tune; }` is ambiguous (/tunedemo, /tune/demo) and refused by nginx -t."""
+    n = Nginx(run_dir, "127.0.0.1:6379", locations="location /tune { tune; }\n")
+    text = n.config_text()
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if "location /tune {" in l)
+    p = n.test_config(text)
+    assert p.returncode != 0
+    assert (f'"tune" in a prefix location requires the prefix to end with "/", '
+            f'as in "location /tune/" in {n.conf_path}:{line}') in p.stderr, p.stderr
+
+
+def test_relative_unix_socket_is_refused(run_dir):
+    """A relative unix: path would depend on the worker's directory: nginx -t refuses it."""
+    n = Nginx(run_dir, "unix:redis.sock")
+    p = n.test_config()
+    assert p.returncode != 0
+    assert 'the socket path in "unix:redis.sock" of the "tune_redis" directive must be absolute' \
+        in p.stderr, p.stderr
+
+
+def test_405_carries_allow_and_no_store(redis_server, make_nginx):
+    """A POST gets 405 with Allow: GET, HEAD and, like every answer, Cache-Control: no-store."""
+    publish(redis_server, GOOD, 1)
+    n = make_nginx(redis_server.address)
+    r = n.get("/tune/demo", method="POST")
+    assert (r.status, r.header("allow"), r.header("cache-control")) == (405, "GET, HEAD", "no-store")
+
+
+# ---- the data in Redis --------------------------------------------------------------------
+
+def test_weights_steer_the_choice(redis_server, make_nginx):
+    """free x weight decides: 6 free at weight 200 beats 10 at 100; weight 0 is never offered."""
+    publish(redis_server, snapshot(("demo", "a", "up", 10, 100, A), ("demo", "b", "up", 6, 200, B),
+                                   ("demo", "c", "up", 1000, 0, "http://127.0.0.1:8003/demo")), 1)
+    n = make_nginx(redis_server.address)
+    wait_for_location(n, B)
+    assert {n.get("/tune/demo").header("location") for _ in range(50)} == {B}
+
+
+def test_unknown_health_from_a_newer_writer_is_not_offered(redis_server, make_nginx):
+    """A health word this version does not know is never taken as good news."""
+    publish(redis_server, snapshot(("demo", "a", "rebalancing", 1000, 100, A),
+                                   ("demo", "b", "up", 1, 100, B),
+                                   extra_lines=["future-record\twhatever"]), 1)
+    n = make_nginx(redis_server.address)
+    wait_for_location(n, B)
+
+
+@pytest.mark.parametrize("bad", [
+    GOOD.replace(A, "http://127.0.0.1:8001/demo\r\nSet-Cookie: x=1"),
+    GOOD.replace(A, "javascript:alert(1)"),
+    GOOD.replace("\tdemo\ta\t", "\t../demo\ta\t"),
+    GOOD.replace("\nend\n", "\n"),                 # cut short
+    GOOD.replace("\t10\t10\t", "\t-1\t-1\t"),
+])
+def test_hostile_snapshot_is_rejected_and_the_old_one_kept(redis_server, make_nginx, bad):
+    """A snapshot breaking the schema is refused once in the log; the one held keeps being served."""
+    publish(redis_server, GOOD, 1)
+    n = make_nginx(redis_server.address)
+    wait_for_location(n, A)
+    publish(redis_server, bad, 2)
+    time.sleep(0.5)                                  # ten refresh ticks
+    for _ in range(20):
+        r = n.raw(b"/tune/demo")
+        assert (r.status, r.header("location"), r.header("set-cookie")) == (302, A, None)
+    rejected = re.findall(r"\[error\].*snapshot generation 2 .* rejected: .*keeping generation 1",
+                          n.error_log_text())
+    assert len(rejected) == 1, n.error_log_text()
+
+
+def test_oversized_snapshot_is_not_fetched(redis_server, make_nginx):
+    """A snapshot far larger than tune_zone_size is refused by its length, once, and a later good one installs."""
+    publish(redis_server, GOOD, 1)
+    n = make_nginx(redis_server.address, http_conf="tune_zone_size 64k;\n")
+    wait_for_location(n, A)
+    many = [("s%d" % i, "a", "up", 5, 100, A) for i in range(4000)]    # ~330 KB of text
+    huge = snapshot(*many)
+    assert len(huge) > 4 * 64 * 1024
+    for g in (2, 3, 4):                              # a scheduler that keeps writing it
+        publish(redis_server, huge, g)
+        time.sleep(0.3)
+    assert n.get("/tune/demo").header("location") == A
+    log = n.error_log_text()
+    refused = re.findall(r"\[error\].*snapshot generation \d+ .* rejected: snapshot of \d+ bytes "
+                         r"is larger than \d+ bytes \(increase tune_zone_size\)", log)
+    assert len(refused) == 1, log
+    publish(redis_server, snapshot(("demo", "a", "up", 1, 100, A), ("demo", "b", "up", 5, 100, B)), 5)
+    wait_for_location(n, B, timeout=2)
