@@ -51,7 +51,10 @@ class StatusServer:
                 if length:
                     self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass    # the client stopped reading (a body too large for it)
 
             def log_message(self, *args):
                 pass
