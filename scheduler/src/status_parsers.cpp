@@ -371,11 +371,14 @@ ParseResult parse_shoutcast1(std::string_view body)
     std::string text;
     for (const xmlNode* n = xmlDocGetRootElement(doc.get())->children; n != nullptr; n = n->next) {
         std::string_view name = element_name(n);
-        std::optional<std::uint32_t>* slot = name == "CURRENTLISTENERS" ? &listeners
-            : name == "MAXLISTENERS"                                    ? &max
-            : name == "STREAMSTATUS"                                    ? &status
-                                                                        : nullptr;
-        if (slot == nullptr)
+        std::optional<std::uint32_t>* slot = nullptr;
+        if (name == "CURRENTLISTENERS")
+            slot = &listeners;
+        else if (name == "MAXLISTENERS")
+            slot = &max;
+        else if (name == "STREAMSTATUS")
+            slot = &status;
+        else
             continue;   // titles, listener lists, song history
         if (*slot)
             return fail(cat("<", name, "> appears twice"));
