@@ -6,6 +6,7 @@ max_listeners / max_clients caps."""
 import base64
 import json
 import time
+import urllib.parse
 
 from test_scheduler import assert_log_clean, config, counts, read_snapshot, icecast_backend
 
@@ -97,6 +98,27 @@ def test_icecast_json_agrees_with_icecast_admin(redis_server, make_icecast, make
     assert counts(snap.slot("demo", "json")) == ("up", 3, 4, 1)
     assert counts(snap.slot("demo", "json")) == counts(snap.slot("demo", "admin"))
     assert snap.slot("demo", "json").url == ice.url("/demo")
+    assert_log_clean(t)
+
+
+def test_icecast_json_survives_control_characters_in_a_title(redis_server, make_icecast, make_source, make_listener,
+                                                            make_tuneslotd):
+    """A stream title with control characters, which Icecast 2.4.4 copies unescaped into its JSON, keeps the backend up."""
+    ice = make_icecast()
+    make_source(ice, "/demo")
+    make_listener(ice, "/demo")
+    ice.wait_for_listeners("/demo", 1)
+    query = urllib.parse.urlencode({"mount": "/demo", "mode": "updinfo", "song": "bad\x01title\x1f"})
+    ice.get("/admin/metadata?" + query, auth=True)
+    deadline = time.monotonic() + 5
+    while b"bad\x01title\x1f" not in ice.get("/status-json.xsl"):     # raw: not valid JSON
+        assert time.monotonic() < deadline, "Icecast did not take the title"
+        time.sleep(0.05)
+    t = make_tuneslotd(config(redis_server, [json_backend("ice", ice, 7)], {"demo": "/demo"}))
+    assert t.run_once() == 0
+    _, snap = read_snapshot(redis_server)
+    assert snap.backends["ice"].health == "up", snap.backends["ice"].reason
+    assert counts(snap.slot("demo", "ice")) == ("up", 1, 7, 6)
     assert_log_clean(t)
 
 

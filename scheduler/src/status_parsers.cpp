@@ -278,9 +278,20 @@ ParseResult parse_icecast_admin(std::string_view body)
 
 ParseResult parse_icecast_json(std::string_view body)
 {
+    // Icecast 2.4.4's status-json.xsl copies control characters of a stream
+    // title (the source client sets it) into the JSON string unescaped, which
+    // makes the whole page invalid (seen with a real Icecast): one DJ's
+    // metadata would take the backend out of rotation.  Such bytes are never
+    // valid JSON, in a string or between tokens, so a space changes nothing
+    // else; TAB, LF and CR are whitespace and stay.
+    std::string text(body);
+    for (char& c : text)
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r')
+            c = ' ';
+
     std::vector<JsonObject> objects;
     std::string why;
-    if (!read_untrusted_json(body, objects, why))
+    if (!read_untrusted_json(text, objects, why))
         return fail(std::move(why));
     if (json_find(objects, "icestats") == nullptr)
         return fail("no \"icestats\" object (check the backend's status URL and format)");

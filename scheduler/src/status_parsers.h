@@ -62,7 +62,9 @@ ParseResult parse_icecast_admin(std::string_view body);
 // an object for one mount, an array for several, and absent for none.  A
 // mount is named by the path of its "listenurl"; "listeners" is its count.
 // Icecast hides max_listeners there, so capacity and free are unlimited: the
-// backend's max_listeners (required with this format) sets them.
+// backend's max_listeners (required with this format) sets them.  Control
+// characters other than TAB, LF and CR read as spaces: Icecast 2.4.4 leaves
+// them unescaped in titles.
 ParseResult parse_icecast_json(std::string_view body);
 
 // SHOUTcast DNAS 2 /statistics?json=1: server-wide "currentlisteners" and

@@ -166,6 +166,23 @@ TEST(IcecastJson, MountIsThePathOfListenurl)
     EXPECT_TRUE(has_mount(r, "/q", 4, unlimited, unlimited));
 }
 
+TEST(IcecastJson, UnescapedControlCharactersInATitleAreTolerated)
+{
+    // verbatim tail of what Icecast 2.4.4 wrote after a source set the
+    // title "ctl\x01x\x1fy"
+    ParseResult r = parse_icecast_json("{\"icestats\":{\"source\":{\"listeners\":2,"
+                                       "\"listenurl\":\"http://127.0.0.1:8000/demo\","
+                                       "\"title\":\"ctl\x01x\x1fy\",\"dummy\":null}}}");
+    EXPECT_TRUE(has_mount(r, "/demo", 2, unlimited, unlimited));
+    // a NUL byte too, and nothing else is relaxed
+    EXPECT_TRUE(has_mount(parse_icecast_json(std::string("{\"icestats\":{\"source\":{\"listeners\":1,"
+                                                         "\"listenurl\":\"http://h/a\",\"t\":\"\0\"}}}", 72)),
+        "/a", 1, unlimited, unlimited));
+    EXPECT_TRUE(fails_with(parse_icecast_json("{\"icestats\":{\"source\":{\"listeners\":1,"
+                                              "\"listenurl\":\"http://h/a\",\"t\":\"\xff\"}}}"),
+        "UTF-8"));
+}
+
 TEST(IcecastJson, BrokenPageRightAfterStartFails)
 {
     // Icecast 2.4.4 wrote this in its first instant, before its stats existed
