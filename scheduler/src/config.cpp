@@ -115,7 +115,7 @@ std::string apply_name(std::string& out, const toml::node& node)
 }
 
 // A listener count limit: 0..TUNE_UNLIMITED - 1 (TUNE_UNLIMITED is "not set").
-std::string apply_count(std::uint32_t& out, const toml::node& node)
+std::string apply_listener_limit(std::uint32_t& out, const toml::node& node)
 {
     std::int64_t n = 0;
     if (std::string err = get_integer(node, 0, TUNE_UNLIMITED - 1, n); !err.empty())
@@ -248,9 +248,6 @@ std::string parse_redis_address(const std::string& s, RedisAddress& out)
     return {};
 }
 
-constexpr StatusFormat all_formats[] = {StatusFormat::load_xsl, StatusFormat::icecast_admin,
-    StatusFormat::icecast_json, StatusFormat::shoutcast1, StatusFormat::shoutcast2};
-
 const KeyDef<Config> top_keys[] = {
     {"redis", "string", false, R"("127.0.0.1:6379")",
         "where Redis listens: \"host:port\", \"[ipv6]:port\" or \"unix:/path/to/socket\"",
@@ -295,6 +292,8 @@ const KeyDef<BackendConfig> backend_keys[] = {
             std::string s;
             if (std::string err = get_string(v, s); !err.empty())
                 return err;
+            static constexpr StatusFormat all_formats[] = {StatusFormat::load_xsl, StatusFormat::icecast_admin,
+                StatusFormat::icecast_json, StatusFormat::shoutcast1, StatusFormat::shoutcast2};
             for (StatusFormat f : all_formats) {
                 if (s == status_format_name(f)) {
                     b.format = f;
@@ -349,10 +348,10 @@ const KeyDef<BackendConfig> backend_keys[] = {
         }},
     {"max_listeners", "integer", false, "",
         "caps each mount's capacity on this backend, 0..4294967294 (required with icecast-json)",
-        [](BackendConfig& b, const toml::node& v) { return apply_count(b.max_listeners, v); }},
+        [](BackendConfig& b, const toml::node& v) { return apply_listener_limit(b.max_listeners, v); }},
     {"max_clients", "integer", false, "",
         "caps the listeners of all mounts of this backend together, 0..4294967294",
-        [](BackendConfig& b, const toml::node& v) { return apply_count(b.max_clients, v); }},
+        [](BackendConfig& b, const toml::node& v) { return apply_listener_limit(b.max_clients, v); }},
 };
 
 const KeyDef<StreamConfig> stream_keys[] = {

@@ -42,12 +42,12 @@ struct BackendConfig {
     std::string public_url; // base of the listen URLs
     std::string region;     // "" or a region name
     std::uint32_t weight = 100;
-    std::string username;   // uses_credentials(format) only
-    std::string password;   // uses_credentials(format) only
     // operator's caps over what the backend reports (load_limits.h);
     // TUNE_UNLIMITED when not set
     std::uint32_t max_listeners = UINT32_MAX;
     std::uint32_t max_clients = UINT32_MAX;
+    std::string username;   // icecast-admin only
+    std::string password;   // icecast-admin only
 };
 
 struct StreamConfig {
