@@ -328,6 +328,12 @@ const KeyDef<BackendConfig> backend_keys[] = {
             b.weight = static_cast<std::uint32_t>(w);
             return std::string();
         }},
+    {"max_listeners", "integer", false, "",
+        "caps each mount's capacity on this backend, 0..4294967294 (required with icecast-json)",
+        [](BackendConfig& b, const toml::node& v) { return apply_listener_limit(b.max_listeners, v); }},
+    {"max_clients", "integer", false, "",
+        "caps the listeners of all mounts of this backend together, 0..4294967294",
+        [](BackendConfig& b, const toml::node& v) { return apply_listener_limit(b.max_clients, v); }},
     {"username", "string", false, "",
         "HTTP basic auth user (icecast-admin and shoutcast1 only; default \"admin\" there)",
         [](BackendConfig& b, const toml::node& v) {
@@ -346,12 +352,6 @@ const KeyDef<BackendConfig> backend_keys[] = {
                 return std::string("must not contain control characters");
             return std::string();
         }},
-    {"max_listeners", "integer", false, "",
-        "caps each mount's capacity on this backend, 0..4294967294 (required with icecast-json)",
-        [](BackendConfig& b, const toml::node& v) { return apply_listener_limit(b.max_listeners, v); }},
-    {"max_clients", "integer", false, "",
-        "caps the listeners of all mounts of this backend together, 0..4294967294",
-        [](BackendConfig& b, const toml::node& v) { return apply_listener_limit(b.max_clients, v); }},
 };
 
 const KeyDef<StreamConfig> stream_keys[] = {
