@@ -87,8 +87,10 @@ private:
 
     // Keys longer than this are not names any format looks for; in paths
     // they become "?", so a hostile key is not copied into every path below
-    // it.
+    // it.  Paths stop growing at path_max bytes, far beyond any path a
+    // format looks for, so 10000 objects cost at most that much each.
     static constexpr std::size_t path_key_max = 64;
+    static constexpr std::size_t path_max = 256;
 
     struct Frame {
         std::size_t object;     // index in objects_, or no_object for an array
@@ -117,6 +119,8 @@ private:
         if (frames_.empty())
             return {};
         const Frame& f = frames_.back();
+        if (f.path.size() >= path_max)
+            return f.path;
         if (f.object == no_object)
             return cat(f.path, "[]");
         std::string_view k = f.key.size() <= path_key_max ? std::string_view(f.key) : "?";

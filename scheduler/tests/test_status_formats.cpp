@@ -122,6 +122,20 @@ TEST(UntrustedJson, LongKeysAreNotCopiedIntoPaths)
     ASSERT_TRUE(read_untrusted_json("{\"" + key + "\":[{},{},{}]}", objects, why)) << why;
     ASSERT_EQ(objects.size(), 4u);
     EXPECT_EQ(objects[1].path, "?[]");
+
+    // 30 levels of keys short enough for paths, then many objects: paths
+    // stop growing
+    std::string doc;
+    for (int i = 0; i < 30; ++i)
+        doc += "{\"" + std::string(60, 'k') + std::to_string(10 + i) + "\":";   // 62 bytes
+    doc += "[{}";
+    for (int i = 1; i < 5000; ++i)
+        doc += ",{}";
+    doc += "]" + std::string(30, '}');
+    ASSERT_TRUE(read_untrusted_json(doc, objects, why)) << why;
+    ASSERT_EQ(objects.size(), 5030u);
+    for (const JsonObject& o : objects)
+        ASSERT_LE(o.path.size(), 256u + 1 + 66);
 }
 
 // ---- icecast-json -------------------------------------------------------------------
