@@ -9,6 +9,9 @@ packages=(
     build-essential cmake pkg-config
     libhiredis-dev libcurl4-openssl-dev libxml2-dev libtomlplusplus-dev
     libcmocka-dev libgtest-dev
+    nlohmann-json3-dev
+    # fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizers
+    clang libclang-rt-14-dev
     # the nginx module, built against Debian's own nginx
     nginx nginx-dev
     # demo and integration tests

@@ -2,6 +2,8 @@
 must catch what they are there to catch."""
 
 import signal
+import time
+import urllib.request
 
 import pytest
 
@@ -92,3 +94,15 @@ def test_toml_text_writes_tables_after_scalars():
     """toml_text puts scalars first and each list of dicts as [[tables]], in order."""
     text = toml_text({"redis": "127.0.0.1:1", "backend": [{"name": "a", "weight": 5}], "interval": "1s"})
     assert text == 'redis = "127.0.0.1:1"\ninterval = "1s"\n\n[[backend]]\nname = "a"\nweight = 5\n'
+
+
+def test_status_server_trickle_sends_one_byte_per_delay(status_server):
+    """StatusServer.trickle really spreads the body over time, so a timeout test built on it can fail."""
+    url = status_server.trickle("/slow", b"0123456789", delay=0.05)
+    started = time.monotonic()
+    with urllib.request.urlopen(url, timeout=5) as r:
+        first = r.read(1)
+        assert time.monotonic() - started < 0.4
+        rest = r.read()
+    assert first + rest == b"0123456789"
+    assert time.monotonic() - started >= 0.45

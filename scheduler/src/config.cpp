@@ -114,6 +114,16 @@ std::string apply_name(std::string& out, const toml::node& node)
     return {};
 }
 
+// A listener count limit: 0..TUNE_UNLIMITED - 1 (TUNE_UNLIMITED is "not set").
+std::string apply_listener_limit(std::uint32_t& out, const toml::node& node)
+{
+    std::int64_t n = 0;
+    if (std::string err = get_integer(node, 0, TUNE_UNLIMITED - 1, n); !err.empty())
+        return err;
+    out = static_cast<std::uint32_t>(n);
+    return {};
+}
+
 std::string apply_duration(milliseconds& out, const toml::node& node)
 {
     std::string s;
@@ -276,18 +286,22 @@ const KeyDef<BackendConfig> backend_keys[] = {
                 return err;
             return check_status_url(b.status);
         }},
-    {"format", "enum", false, R"("load-xsl")", "what status returns: \"load-xsl\" or \"icecast-admin\"",
+    {"format", "enum", false, R"("load-xsl")",
+        "what status returns: \"load-xsl\", \"icecast-admin\", \"icecast-json\", \"shoutcast1\" or \"shoutcast2\"",
         [](BackendConfig& b, const toml::node& v) {
             std::string s;
             if (std::string err = get_string(v, s); !err.empty())
                 return err;
-            if (s == "load-xsl")
-                b.format = StatusFormat::load_xsl;
-            else if (s == "icecast-admin")
-                b.format = StatusFormat::icecast_admin;
-            else
-                return cat(quote(s), " is not a format: use \"load-xsl\" or \"icecast-admin\"");
-            return std::string();
+            static constexpr StatusFormat all_formats[] = {StatusFormat::load_xsl, StatusFormat::icecast_admin,
+                StatusFormat::icecast_json, StatusFormat::shoutcast1, StatusFormat::shoutcast2};
+            for (StatusFormat f : all_formats) {
+                if (s == status_format_name(f)) {
+                    b.format = f;
+                    return std::string();
+                }
+            }
+            return cat(quote(s), " is not a format: use \"load-xsl\", \"icecast-admin\", \"icecast-json\", "
+                "\"shoutcast1\" or \"shoutcast2\"");
         }},
     {"public", "URL", true, "", "the base URL listeners are sent to; the stream's mount is appended",
         [](BackendConfig& b, const toml::node& v) {
@@ -314,7 +328,14 @@ const KeyDef<BackendConfig> backend_keys[] = {
             b.weight = static_cast<std::uint32_t>(w);
             return std::string();
         }},
-    {"username", "string", false, "", "HTTP basic auth user (icecast-admin only; default \"admin\" there)",
+    {"max_listeners", "integer", false, "",
+        "caps each mount's capacity on this backend, 0..4294967294 (required with icecast-json)",
+        [](BackendConfig& b, const toml::node& v) { return apply_listener_limit(b.max_listeners, v); }},
+    {"max_clients", "integer", false, "",
+        "caps the listeners of all mounts of this backend together, 0..4294967294",
+        [](BackendConfig& b, const toml::node& v) { return apply_listener_limit(b.max_clients, v); }},
+    {"username", "string", false, "",
+        "HTTP basic auth user (icecast-admin and shoutcast1 only; default \"admin\" there)",
         [](BackendConfig& b, const toml::node& v) {
             if (std::string err = get_string(v, b.username); !err.empty())
                 return err;
@@ -322,7 +343,8 @@ const KeyDef<BackendConfig> backend_keys[] = {
                 return std::string("must not contain ':' or control characters");
             return std::string();
         }},
-    {"password", "string", false, "", "HTTP basic auth password (icecast-admin only, required there)",
+    {"password", "string", false, "",
+        "HTTP basic auth password (icecast-admin and shoutcast1 only, required there)",
         [](BackendConfig& b, const toml::node& v) {
             if (std::string err = get_string(v, b.password); !err.empty())
                 return err;
@@ -459,18 +481,27 @@ void check_config(Config& c, const toml::table& root, Problems& problems)
                     cat("duplicate backend name ", quote(b.name), " (first at line ",
                         key_position(root, "backend", it->second, "name").line, ")")});
         }
-        if (b.format == StatusFormat::icecast_admin) {
+        if (uses_credentials(b.format)) {
             if (b.username.empty())
                 b.username = "admin";
             if (b.password.empty())
                 problems.push_back({key_position(root, "backend", i, "password"), cat(key, "password"),
-                    "missing (required with format = \"icecast-admin\")"});
+                    cat("missing (required with format = \"", status_format_name(b.format), "\")")});
         } else {
             for (std::string_view k : {"username", "password"})
                 if (element(root, "backend", i)->contains(k))
                     problems.push_back({key_position(root, "backend", i, k), cat(key, k),
-                        "only used with format = \"icecast-admin\""});
+                        "only used with format = \"icecast-admin\" or \"shoutcast1\""});
         }
+        if (b.format == StatusFormat::icecast_json && !element(root, "backend", i)->contains("max_listeners"))
+            problems.push_back({key_position(root, "backend", i, "max_listeners"), cat(key, "max_listeners"),
+                "missing (required with format = \"icecast-json\": Icecast's status-json.xsl hides max_listeners)"});
+        // the password goes in an Authorization header, never in a URL that
+        // ends up in access logs and in tuneslotd's own messages
+        if (b.format == StatusFormat::shoutcast1 && (b.status.find("?pass=") != std::string::npos
+                || b.status.find("&pass=") != std::string::npos))
+            problems.push_back({key_position(root, "backend", i, "status"), cat(key, "status"),
+                "must not carry pass=: set password instead (sent with HTTP basic authentication)"});
     }
 
     seen.clear();
@@ -510,7 +541,14 @@ void check_config(Config& c, const toml::table& root, Problems& problems)
 
 std::string_view status_format_name(StatusFormat format) noexcept
 {
-    return format == StatusFormat::icecast_admin ? "icecast-admin" : "load-xsl";
+    switch (format) {
+    case StatusFormat::load_xsl: return "load-xsl";
+    case StatusFormat::icecast_admin: return "icecast-admin";
+    case StatusFormat::icecast_json: return "icecast-json";
+    case StatusFormat::shoutcast1: return "shoutcast1";
+    case StatusFormat::shoutcast2: return "shoutcast2";
+    }
+    return "?";
 }
 
 bool parse_duration(std::string_view text, milliseconds& out)

@@ -17,9 +17,16 @@
 
 namespace tuneslot {
 
-enum class StatusFormat { load_xsl, icecast_admin };
+enum class StatusFormat { load_xsl, icecast_admin, icecast_json, shoutcast1, shoutcast2 };
 
 std::string_view status_format_name(StatusFormat format) noexcept;
+
+// Formats whose status page needs the backend's username and password
+// (HTTP basic authentication).
+constexpr bool uses_credentials(StatusFormat format) noexcept
+{
+    return format == StatusFormat::icecast_admin || format == StatusFormat::shoutcast1;
+}
 
 struct RedisAddress {
     std::string host;       // TCP: host name or address (no brackets)
@@ -35,6 +42,10 @@ struct BackendConfig {
     std::string public_url; // base of the listen URLs
     std::string region;     // "" or a region name
     std::uint32_t weight = 100;
+    // operator's caps over what the backend reports (load_limits.h);
+    // TUNE_UNLIMITED when not set
+    std::uint32_t max_listeners = UINT32_MAX;
+    std::uint32_t max_clients = UINT32_MAX;
     std::string username;   // icecast-admin only
     std::string password;   // icecast-admin only
 };

@@ -120,7 +120,7 @@ Transfer::Transfer(size_t index, const BackendConfig& backend, std::chrono::mill
         && curl_easy_setopt(e, CURLOPT_WRITEDATA, this) == CURLE_OK
         && curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf_) == CURLE_OK
         && curl_easy_setopt(e, CURLOPT_PRIVATE, this) == CURLE_OK;
-    if (ok && backend.format == StatusFormat::icecast_admin) {
+    if (ok && uses_credentials(backend.format)) {
         ok = curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC)) == CURLE_OK
             && curl_easy_setopt(e, CURLOPT_USERNAME, backend.username.c_str()) == CURLE_OK
             && curl_easy_setopt(e, CURLOPT_PASSWORD, backend.password.c_str()) == CURLE_OK;

@@ -1,8 +1,23 @@
 #include "round.h"
 
+#include "load_limits.h"
 #include "text.h"
 
 namespace tuneslot {
+
+ParseResult parse_status(StatusFormat format, std::string_view body)
+{
+    switch (format) {
+    case StatusFormat::load_xsl: return parse_load_xsl(body);
+    case StatusFormat::icecast_admin: return parse_icecast_admin(body);
+    case StatusFormat::icecast_json: return parse_icecast_json(body);
+    case StatusFormat::shoutcast1: return parse_shoutcast1(body);
+    case StatusFormat::shoutcast2: return parse_shoutcast2(body);
+    }
+    ParseResult r;
+    r.error = "unknown format";
+    return r;
+}
 
 BackendRound evaluate(const BackendConfig& backend, const PollOutcome& outcome)
 {
@@ -12,8 +27,9 @@ BackendRound evaluate(const BackendConfig& backend, const PollOutcome& outcome)
         r.reason = printable(outcome.reason, TUNE_REASON_MAX);
         return r;
     }
-    ParseResult parsed = backend.format == StatusFormat::icecast_admin ? parse_icecast_admin(outcome.body)
-                                                                       : parse_load_xsl(outcome.body);
+    ParseResult parsed = parse_status(backend.format, outcome.body);
+    if (parsed.ok)
+        apply_limits(parsed, backend.max_listeners, backend.max_clients);
     if (!parsed.ok) {
         r.reason = printable(cat("parse: ", parsed.error), TUNE_REASON_MAX);
         return r;

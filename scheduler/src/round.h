@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tuneslot {
@@ -22,7 +23,11 @@ struct BackendRound {
     MountTable mounts;                          // up: what the backend reported
 };
 
-// A poll's outcome judged by the backend's format.
+// The body read by the parser of format (status_parsers.h).
+ParseResult parse_status(StatusFormat format, std::string_view body);
+
+// A poll's outcome judged by the backend's format, with the backend's
+// max_listeners and max_clients applied (load_limits.h).
 BackendRound evaluate(const BackendConfig& backend, const PollOutcome& outcome);
 
 // The stream's slot on a backend: health and counts.

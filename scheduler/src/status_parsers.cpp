@@ -1,5 +1,6 @@
 #include "status_parsers.h"
 
+#include "status_json.h"
 #include "status_xml.h"
 #include "text.h"
 
@@ -62,6 +63,61 @@ bool check_root(const xmlDoc* doc, std::string_view expected, std::string& why)
     why = cat("root element is <", printable(name.empty() ? "?" : name, 40), ">, expected <", expected,
         "> (check the backend's status URL and format)");
     return false;
+}
+
+// A count from a JSON member: a number, or a string of decimal digits (some
+// SHOUTcast builds quote their numbers).
+bool json_count(const JsonObject& o, std::string_view key, std::uint32_t& value, std::string& why)
+{
+    auto it = o.members.find(key);
+    if (it == o.members.end()) {
+        why = cat("no \"", key, "\"");
+        return false;
+    }
+    const JsonValue& v = it->second;
+    if (v.kind != JsonValue::Kind::number && v.kind != JsonValue::Kind::string) {
+        why = cat("\"", key, "\" is not a number");
+        return false;
+    }
+    if (!parse_count(v.text, value, why)) {
+        why = cat("\"", key, "\": ", why);
+        return false;
+    }
+    return true;
+}
+
+bool json_string(const JsonObject& o, std::string_view key, std::string& value, std::string& why)
+{
+    auto it = o.members.find(key);
+    if (it == o.members.end() || it->second.kind != JsonValue::Kind::string) {
+        why = cat(it == o.members.end() ? "no \"" : "not a string: \"", key, "\"");
+        return false;
+    }
+    value = it->second.text;
+    return true;
+}
+
+const JsonObject* json_find(const std::vector<JsonObject>& objects, std::string_view path)
+{
+    for (const JsonObject& o : objects)
+        if (o.path == path)
+            return &o;
+    return nullptr;
+}
+
+// The path of an absolute URL ("http://host:8000/demo" -> "/demo"; no path
+// -> "/"), without query or fragment.  "" when url is not absolute.
+std::string_view url_path(std::string_view url)
+{
+    size_t scheme = url.find("://");
+    if (scheme == url.npos || scheme == 0)
+        return {};
+    std::string_view rest = url.substr(scheme + 3);
+    size_t slash = rest.find('/');
+    if (slash == rest.npos)
+        return "/";
+    rest.remove_prefix(slash);
+    return rest.substr(0, rest.find_first_of("?#"));
 }
 
 }  // namespace
@@ -215,6 +271,149 @@ ParseResult parse_icecast_admin(std::string_view body)
         m.capacity = *max;
         m.free = free_of(m.capacity, m.listeners);
         result.mounts.emplace(mount, m);
+    }
+    result.ok = true;
+    return result;
+}
+
+ParseResult parse_icecast_json(std::string_view body)
+{
+    // Icecast 2.4.4's status-json.xsl copies control characters of a stream
+    // title (the source client sets it) into the JSON string unescaped, which
+    // makes the whole page invalid (seen with a real Icecast): one DJ's
+    // metadata would take the backend out of rotation.  Such bytes are never
+    // valid JSON, in a string or between tokens, so a space changes nothing
+    // else; TAB, LF and CR are whitespace and stay.
+    std::string text(body);
+    for (char& c : text)
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r')
+            c = ' ';
+
+    std::vector<JsonObject> objects;
+    std::string why;
+    if (!read_untrusted_json(text, objects, why))
+        return fail(std::move(why));
+    if (json_find(objects, "icestats") == nullptr)
+        return fail("no \"icestats\" object (check the backend's status URL and format)");
+
+    ParseResult result;
+    std::string url;
+    for (const JsonObject& source : objects) {
+        if (source.path != "icestats.source" && source.path != "icestats.source[]")
+            continue;
+        if (!json_string(source, "listenurl", url, why))
+            return fail(cat("source: ", why));
+        std::string_view mount = url_path(url);
+        if (mount.empty())
+            return fail(cat("source: listenurl ", quote(printable(url, 100)), " is not an absolute URL"));
+        std::string what = what_mount(mount);
+        if (result.mounts.contains(mount))
+            return fail(cat(what, " appears twice"));
+        MountStats m;
+        if (!json_count(source, "listeners", m.listeners, why))
+            return fail(cat(what, ": ", why));
+        m.capacity = TUNE_UNLIMITED;   // hidden by Icecast; the backend's max_listeners caps it
+        m.free = TUNE_UNLIMITED;
+        result.mounts.emplace(mount, m);
+    }
+    result.ok = true;
+    return result;
+}
+
+ParseResult parse_shoutcast2(std::string_view body)
+{
+    std::vector<JsonObject> objects;
+    std::string why;
+    if (!read_untrusted_json(body, objects, why))
+        return fail(std::move(why));
+    const JsonObject* root = json_find(objects, "");
+    bool has_streams = false;
+    if (root != nullptr) {
+        auto it = root->members.find("streams");
+        has_streams = it != root->members.end() && it->second.kind == JsonValue::Kind::array;
+    }
+    if (!has_streams)
+        return fail("no \"streams\" array (check the backend's status URL and format)");
+
+    ParseResult result;
+    ServerStats server;
+    if (!json_count(*root, "currentlisteners", server.listeners, why)
+        || !json_count(*root, "maxlisteners", server.capacity, why))
+        return fail(cat("server: ", why));
+    result.server = server;
+
+    std::string path;
+    for (const JsonObject& stream : objects) {
+        if (stream.path != "streams[]")
+            continue;
+        if (!json_string(stream, "streampath", path, why))
+            return fail(cat("stream: ", why));
+        if (!path.starts_with('/'))
+            return fail(cat("stream: streampath ", quote(printable(path, 100)), " does not start with '/'"));
+        std::string what = what_mount(path);
+        std::uint32_t status = 0;
+        MountStats m;
+        if (!json_count(stream, "streamstatus", status, why) || !json_count(stream, "currentlisteners", m.listeners, why)
+            || !json_count(stream, "maxlisteners", m.capacity, why))
+            return fail(cat(what, ": ", why));
+        if (result.mounts.contains(path))
+            return fail(cat(what, " appears twice"));
+        if (status == 0)
+            continue;   // configured, no source connected
+        m.free = free_of(m.capacity, m.listeners);
+        result.mounts.emplace(path, m);
+    }
+    result.ok = true;
+    return result;
+}
+
+ParseResult parse_shoutcast1(std::string_view body)
+{
+    std::string why;
+    XmlDocPtr doc = parse_untrusted_xml(body, why, "ISO-8859-1");
+    if (!doc)
+        return fail(std::move(why));
+    if (!check_root(doc.get(), "SHOUTCASTSERVER", why))
+        return fail(std::move(why));
+
+    std::optional<std::uint32_t> listeners;
+    std::optional<std::uint32_t> max;
+    std::optional<std::uint32_t> status;
+    std::string text;
+    for (const xmlNode* n = xmlDocGetRootElement(doc.get())->children; n != nullptr; n = n->next) {
+        std::string_view name = element_name(n);
+        std::optional<std::uint32_t>* slot = nullptr;
+        if (name == "CURRENTLISTENERS")
+            slot = &listeners;
+        else if (name == "MAXLISTENERS")
+            slot = &max;
+        else if (name == "STREAMSTATUS")
+            slot = &status;
+        else
+            continue;   // titles, listener lists, song history
+        if (*slot)
+            return fail(cat("<", name, "> appears twice"));
+        std::uint32_t v = 0;
+        if (!element_text(n, text))
+            return fail(cat("<", name, ">: unexpected content"));
+        if (!parse_count(text, v, why))
+            return fail(cat("<", name, ">: ", why));
+        *slot = v;
+    }
+    if (!listeners)
+        return fail("no <CURRENTLISTENERS>");
+    if (!max)
+        return fail("no <MAXLISTENERS>");
+    if (!status)
+        return fail("no <STREAMSTATUS>");
+
+    ParseResult result;
+    if (*status != 0) {
+        MountStats m;
+        m.listeners = *listeners;
+        m.capacity = *max;
+        m.free = free_of(m.capacity, m.listeners);
+        result.mounts.emplace(shoutcast1_mount, m);
     }
     result.ok = true;
     return result;

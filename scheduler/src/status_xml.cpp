@@ -39,7 +39,7 @@ XmlLibrary::XmlLibrary() noexcept { xmlInitParser(); }
 
 XmlLibrary::~XmlLibrary() { xmlCleanupParser(); }
 
-XmlDocPtr parse_untrusted_xml(std::string_view body, std::string& error)
+XmlDocPtr parse_untrusted_xml(std::string_view body, std::string& error, const char* encoding)
 {
     if (body.empty()) {
         error = "empty document";
@@ -59,7 +59,7 @@ XmlDocPtr parse_untrusted_xml(std::string_view body, std::string& error)
     ctxt->sax->internalSubset = on_doctype;
 
     XmlDocPtr doc(xmlCtxtReadMemory(ctxt.get(), body.data(), static_cast<int>(body.size()),
-        "status", nullptr, parse_options));
+        "status", encoding, parse_options));
 
     if (state.doctype) {
         error = "<!DOCTYPE> is not allowed in a status document";

@@ -38,8 +38,9 @@ public:
 };
 
 // The document, or null with error set ("line 3: Opening and ending tag
-// mismatch: mount and load").
-XmlDocPtr parse_untrusted_xml(std::string_view body, std::string& error);
+// mismatch: mount and load").  encoding, when not null, overrides what the
+// document declares (libxml2's name: "ISO-8859-1").
+XmlDocPtr parse_untrusted_xml(std::string_view body, std::string& error, const char* encoding = nullptr);
 
 // The node's name if it is an element without a namespace, else "".
 std::string_view element_name(const xmlNode* node) noexcept;

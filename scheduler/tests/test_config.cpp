@@ -347,6 +347,75 @@ TEST(ConfigBad, CredentialsBelongToIcecastAdminOnly)
     EXPECT_TRUE(refused(t, 8, "backend[1].username", "':'"));
 }
 
+// ---- status formats and the operator's limits ----------------------------------
+
+TEST(ConfigFormats, EveryFormatHasItsName)
+{
+    for (const char* name : {"load-xsl", "icecast-admin", "icecast-json", "shoutcast1", "shoutcast2"}) {
+        std::string t = minimal;
+        std::string extra = std::string("format = \"") + name + "\"\n";
+        if (std::string_view(name) == "icecast-admin" || std::string_view(name) == "shoutcast1")
+            extra += "password = \"pw\"\n";
+        if (std::string_view(name) == "icecast-json")
+            extra += "max_listeners = 10\n";
+        t.insert(t.find("[[stream]]"), extra);
+        auto c = accepted(t);
+        ASSERT_TRUE(c) << name;
+        EXPECT_EQ(status_format_name(c->backends[0].format), name);
+    }
+}
+
+TEST(ConfigFormats, LimitsDefaultToNoneAndTakeWholeCounts)
+{
+    auto c = accepted(minimal);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->backends[0].max_listeners, UINT32_MAX);
+    EXPECT_EQ(c->backends[0].max_clients, UINT32_MAX);
+
+    std::string t = minimal;
+    t.insert(t.find("[[stream]]"), "max_listeners = 0\nmax_clients = 4294967294\n");
+    c = accepted(t);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->backends[0].max_listeners, 0u);
+    EXPECT_EQ(c->backends[0].max_clients, 4294967294u);
+
+    for (const char* bad : {"-1", "4294967295", "\"10\"", "1.5"}) {
+        t = minimal;
+        t.insert(t.find("[[stream]]"), std::string("max_clients = ") + bad + "\n");
+        EXPECT_TRUE(refused(t, 7, "backend[1].max_clients")) << bad;
+    }
+}
+
+TEST(ConfigFormats, IcecastJsonNeedsMaxListeners)
+{
+    std::string t = minimal;
+    t.insert(t.find("[[stream]]"), "format = \"icecast-json\"\n");
+    EXPECT_TRUE(refused(t, 2, "backend[1].max_listeners", "required with format = \"icecast-json\""));
+}
+
+TEST(ConfigFormats, Shoutcast1UsesCredentialsNotAPassInTheUrl)
+{
+    std::string t = minimal;
+    t.insert(t.find("[[stream]]"), "format = \"shoutcast1\"\npassword = \"pw\"\n");
+    auto c = accepted(t);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->backends[0].username, "admin");
+    EXPECT_TRUE(uses_credentials(c->backends[0].format));
+
+    t = minimal;
+    t.insert(t.find("[[stream]]"), "format = \"shoutcast1\"\n");
+    EXPECT_TRUE(refused(t, 2, "backend[1].password", "required with format = \"shoutcast1\""));
+
+    t = minimal;
+    t.replace(t.find("/load.xsl"), 9, "/admin.cgi?mode=viewxml&pass=pw");
+    t.insert(t.find("[[stream]]"), "format = \"shoutcast1\"\npassword = \"pw\"\n");
+    EXPECT_TRUE(refused(t, 4, "backend[1].status", "must not carry pass="));
+
+    t = minimal;
+    t.insert(t.find("[[stream]]"), "format = \"shoutcast2\"\npassword = \"pw\"\n");
+    EXPECT_TRUE(refused(t, 8, "backend[1].password", "only used with"));
+}
+
 TEST(ConfigBad, EveryProblemIsReportedInFileOrder)
 {
     ConfigResult r = parse_config(std::string("interval = \"soon\"\n") + R"(

@@ -1,5 +1,6 @@
 // Unit tests of the status document parsers (load-xsl, icecast-admin).
 
+#include "parse_matchers.h"
 #include "status_parsers.h"
 
 #include <tune_snapshot.h>
@@ -11,31 +12,6 @@
 
 namespace tuneslot {
 namespace {
-
-::testing::AssertionResult has_mount(const ParseResult& r, const std::string& mount, std::uint32_t listeners,
-    std::uint32_t capacity, std::uint32_t free)
-{
-    if (!r.ok)
-        return ::testing::AssertionFailure() << "parse failed: " << r.error;
-    auto it = r.mounts.find(mount);
-    if (it == r.mounts.end())
-        return ::testing::AssertionFailure() << "no mount " << mount;
-    const MountStats& m = it->second;
-    if (m.listeners != listeners || m.capacity != capacity || m.free != free)
-        return ::testing::AssertionFailure() << mount << ": listeners/capacity/free = " << m.listeners << "/"
-                                             << m.capacity << "/" << m.free << ", expected " << listeners << "/"
-                                             << capacity << "/" << free;
-    return ::testing::AssertionSuccess();
-}
-
-::testing::AssertionResult fails_with(const ParseResult& r, const std::string& part)
-{
-    if (r.ok)
-        return ::testing::AssertionFailure() << "parse succeeded, expected an error containing: " << part;
-    if (r.error.find(part) == std::string::npos)
-        return ::testing::AssertionFailure() << "error \"" << r.error << "\" does not contain \"" << part << "\"";
-    return ::testing::AssertionSuccess();
-}
 
 constexpr std::uint32_t unlimited = TUNE_UNLIMITED;
 

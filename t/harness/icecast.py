@@ -18,6 +18,7 @@ from .process import Process
 from .rundir import RunDir
 
 ADMIN_ROOT = "/usr/share/icecast2/admin"
+WEB_ROOT = "/usr/share/icecast2/web"
 
 
 class Icecast(Process):
@@ -25,7 +26,8 @@ class Icecast(Process):
 
     max_listeners maps a mount ("/demo") to its <max-listeners>; other mounts
     have no limit.  The web root is a directory of the run directory holding
-    tuneslot's scheduler/load.xsl, so http://.../load.xsl works.
+    tuneslot's scheduler/load.xsl, so http://.../load.xsl works, and Icecast's
+    own status-json.xsl (with the xml2json.xslt it imports).
 
     Icecast refuses to run as root without <changeowner>: when the tests run
     as root it changes to nobody/nogroup right after binding its port, before
@@ -50,6 +52,11 @@ class Icecast(Process):
         self.config_path = self.dir / "icecast.xml"
         shutil.copy(repo_dir() / "scheduler" / "load.xsl", self.webroot / "load.xsl")
         os.chmod(self.webroot / "load.xsl", 0o644)
+        # Icecast's own public JSON page (format icecast-json) and the
+        # stylesheet it imports
+        for page in ("status-json.xsl", "xml2json.xslt"):
+            shutil.copy(Path(WEB_ROOT) / page, self.webroot / page)
+            os.chmod(self.webroot / page, 0o644)
         self.as_root = os.geteuid() == 0
         if self.as_root:
             shutil.chown(self.logdir, "nobody", "nogroup")

@@ -28,6 +28,22 @@ class StatusServer:
                     # accept, read the request, never answer
                     server._release.wait(timeout=60)
                     return
+                if isinstance(route, tuple) and route[0] == "trickle":
+                    # a 200 whose body comes one byte per delay
+                    _, body, delay = route
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/xml")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    for i in range(len(body)):
+                        if server._release.wait(timeout=delay):
+                            return
+                        try:
+                            self.wfile.write(body[i:i + 1])
+                            self.wfile.flush()
+                        except OSError:
+                            return      # the client gave up
+                    return
                 status, body, headers, length = route
                 self.send_response(status)
                 for k, v in headers.items():
@@ -35,7 +51,10 @@ class StatusServer:
                 if length:
                     self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass    # the client stopped reading (a body too large for it)
 
             def log_message(self, *args):
                 pass
@@ -61,6 +80,12 @@ class StatusServer:
     def hang(self, path: str) -> str:
         """Accepts requests for path and never answers; returns the URL."""
         self.routes[path] = "hang"
+        return self.url(path)
+
+    def trickle(self, path: str, body: bytes | str, delay: float = 0.05) -> str:
+        """Answers GET path with 200 and body, one byte every delay seconds;
+        returns the URL."""
+        self.routes[path] = ("trickle", body.encode() if isinstance(body, str) else body, delay)
         return self.url(path)
 
     def stop(self) -> None:
