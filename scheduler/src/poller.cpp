@@ -149,6 +149,9 @@ PollOutcome Transfer::finish(CURLcode rc)
 {
     PollOutcome out;
     out.polled_ms = wall_clock_ms();
+    curl_off_t us = 0;
+    if (curl_easy_getinfo(easy(), CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK)
+        out.seconds = static_cast<double>(us) / 1e6;
     if (rc != CURLE_OK) {
         out.reason = failure_reason(easy(), rc, errbuf_, too_large_);
         return out;
@@ -208,21 +211,27 @@ void Poller::start()
         running_ += a ? 1 : 0;
 }
 
-bool Poller::step(std::chrono::milliseconds wait, int extra_fd)
+void Poller::step(std::chrono::milliseconds wait, std::vector<pollfd>& extra)
 {
-    curl_waitfd extra{};
-    extra.fd = extra_fd;
-    extra.events = CURL_WAIT_POLLIN;
+    std::vector<curl_waitfd> fds(extra.size());
+    for (size_t i = 0; i < extra.size(); ++i) {
+        fds[i].fd = extra[i].fd;
+        fds[i].events = static_cast<short>(((extra[i].events & POLLIN) != 0 ? CURL_WAIT_POLLIN : 0)
+            | ((extra[i].events & POLLOUT) != 0 ? CURL_WAIT_POLLOUT : 0));
+        extra[i].revents = 0;
+    }
     int ms = static_cast<int>(wait.count() < 0 ? 0 : wait.count());
     int numfds = 0;
 
-    CURLMcode mc = curl_multi_poll(multi_.get(), extra_fd >= 0 ? &extra : nullptr, extra_fd >= 0 ? 1 : 0,
-        ms, &numfds);
+    CURLMcode mc = curl_multi_poll(multi_.get(), fds.data(), static_cast<unsigned>(fds.size()), ms, &numfds);
     if (mc != CURLM_OK) {
         log::alert("curl_multi_poll: ", curl_multi_strerror(mc));
         abort(cat("curl: ", curl_multi_strerror(mc)));
-        return false;
+        return;
     }
+    for (size_t i = 0; i < extra.size(); ++i)
+        extra[i].revents = static_cast<short>(((fds[i].revents & CURL_WAIT_POLLIN) != 0 ? POLLIN : 0)
+            | ((fds[i].revents & CURL_WAIT_POLLOUT) != 0 ? POLLOUT : 0));
     if (running_ > 0) {
         int still = 0;
         mc = curl_multi_perform(multi_.get(), &still);
@@ -233,7 +242,6 @@ bool Poller::step(std::chrono::milliseconds wait, int extra_fd)
             collect();
         }
     }
-    return extra_fd >= 0 && (extra.revents & CURL_WAIT_POLLIN) != 0;
 }
 
 void Poller::collect()

@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <curl/curl.h>
+#include <poll.h>
 
 #include <chrono>
 #include <cstddef>
@@ -33,6 +34,7 @@ struct PollOutcome {
     std::string reason;             // !ok: "connect: Connection refused", "timeout", "HTTP 500", ...
     std::string body;               // ok: the response body (HTTP 200)
     std::int64_t polled_ms = 0;     // wall clock (unix ms) when the poll ended
+    double seconds = 0;             // how long the transfer took (0 when it never ran)
 };
 
 // curl_global_init / curl_global_cleanup for the life of the object.  One per
@@ -62,10 +64,10 @@ public:
     // True while some poll of the round is still running.
     bool busy() const noexcept { return running_ > 0; }
 
-    // Waits at most wait for network progress or for extra_fd (-1: none) to
-    // become readable, then lets the transfers run.  Returns true when
-    // extra_fd is readable.
-    bool step(std::chrono::milliseconds wait, int extra_fd);
+    // Waits at most wait for network progress or for one of the loop's own
+    // fds (events POLLIN and/or POLLOUT) to become ready, then lets the
+    // transfers run.  Sets each extra fd's revents.
+    void step(std::chrono::milliseconds wait, std::vector<pollfd>& extra);
 
     // Ends the round now: polls still running fail with reason.
     void abort(const std::string& reason);

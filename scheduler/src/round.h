@@ -10,22 +10,27 @@
 #include <tune_snapshot.h>
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
 namespace tuneslot {
 
 struct BackendRound {
-    tune_health_t health = TUNE_HEALTH_DOWN;   // up or down
-    std::string reason;                         // down: why ("timeout", "parse: ...")
+    tune_health_t health = TUNE_HEALTH_DOWN;   // up, down, or draining (operator)
+    std::string reason;                         // down: why ("timeout", "parse: ..."); draining: the note
     std::int64_t polled_ms = 0;
-    MountTable mounts;                          // up: what the backend reported
+    MountTable mounts;                          // up, draining: what the backend reported
+    std::uint32_t weight = 0;                   // as written to the slots (slow start lowers it)
+    std::set<std::string> drained_mounts;       // mounts the operator drains on this backend
 };
 
 // A poll's outcome judged by the backend's format.
 BackendRound evaluate(const BackendConfig& backend, const PollOutcome& outcome);
 
-// The stream's slot on a backend: health and counts.
+// The stream's slot on a backend: health and counts.  A drained slot (its
+// backend drained, or its mount) keeps its counts: its listeners are still
+// there, it only gets no new ones.
 struct SlotState {
     tune_health_t health = TUNE_HEALTH_DOWN;
     MountStats stats;                           // zero unless up
