@@ -5,7 +5,7 @@
 // Every key is declared once, in the tables of config.cpp (name, type,
 // default, meaning); docs/tuneslotd.md documents the same keys and a unit
 // test checks that the two agree.  A Config is never modified after
-// load_config() returns it; a reload (SIGHUP, later) builds a new one and
+// load_config() returns it; a reload (SIGHUP) builds a new one and
 // swaps the shared_ptr.
 
 #include <chrono>
