@@ -7,13 +7,21 @@
 // connection cache and DNS cache survive) and the multi handle.  A round is
 // start(), then step() until !busy(); each transfer has the config's timeout,
 // so a hung backend ends by the timeout and never delays the others.  The
-// loop's own fd (a signalfd) is waited on together with the transfers.
+// loop's own fds (signalfd, metrics) are waited on together with the
+// transfers.
+//
+// libcurl is driven through its socket interface (curl_multi_socket_action)
+// on an epoll set of the Poller's own: libcurl tells which sockets to watch,
+// and each wake-up costs work for the sockets that are ready only.  With
+// thousands of backends, curl_multi_perform's walk over every transfer per
+// wake-up would cost more than the polling itself.
 //
 // What libcurl is allowed to do: http and https only, no redirects, no
 // proxies (not even from the environment), no compressed bodies, a body of
 // at most body_max bytes, and only the status URL of the config.
 
 #include "config.h"
+#include "unique_fd.h"
 
 #include <curl/curl.h>
 #include <poll.h>
@@ -22,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,7 +91,16 @@ private:
 
     void collect();
 
+    // libcurl's callbacks (CURLMOPT_SOCKETFUNCTION, CURLMOPT_TIMERFUNCTION)
+    static int on_socket(CURL* easy, curl_socket_t s, int what, void* self, void* socketp) noexcept;
+    static int on_timer(CURLM* multi, long timeout_ms, void* self) noexcept;
+    // curl_multi_socket_action(), an error ends the round
+    void socket_action(curl_socket_t s, int mask);
+
     std::unique_ptr<CURLM, MultiCleanup> multi_;
+    UniqueFd epoll_;
+    // when libcurl wants CURL_SOCKET_TIMEOUT; none when it set no timer
+    std::optional<std::chrono::steady_clock::time_point> timer_;
     std::vector<std::unique_ptr<Transfer>> transfers_;   // index = backend's index
     std::vector<bool> active_;
     std::vector<PollOutcome> outcomes_;
