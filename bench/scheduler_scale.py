@@ -6,7 +6,13 @@ One plain Debian nginx (no tuneslot module) on loopback stands in for all
 backends: it answers every URL with the same static load.xsl document, and
 each simulated backend polls a distinct URL (/b/<n>/load.xsl), so tuneslotd
 does the full work per backend: one HTTP transfer, one XML parse, one
-backend line and one slot line in the snapshot.  For each size, tuneslotd
+backend line and one slot line in the snapshot.
+
+nginx listens on one port per backend (up to --ports ports), because real
+backends are distinct servers: libcurl keeps its idle connections in one
+list per host and port, and thousands of backends behind a single
+127.0.0.1:PORT would make every reuse search a list of thousands, a cost no
+real deployment has.  --ports 1 measures that case anyway.  For each size, tuneslotd
 runs with interval 1s; after a warm-up, its CPU time is read from
 /proc/PID/stat over a window (user + system, as % of one core) and its RSS
 from /proc/PID/status at the start and at the end of the window.
@@ -38,7 +44,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def start_nginx(run_dir: RunDir, port: int) -> subprocess.Popen:
+def start_nginx(run_dir: RunDir, ports: list[int]) -> subprocess.Popen:
     prefix = run_dir.subdir("nginx")
     for d in ("tmp", "logs"):
         (prefix / d).mkdir(exist_ok=True)
@@ -56,13 +62,14 @@ def start_nginx(run_dir: RunDir, port: int) -> subprocess.Popen:
         f"scgi_temp_path {prefix}/tmp/scgi;\n"
         "keepalive_requests 1000000;\nkeepalive_timeout 300s;\n"
         "server {\n"
-        f"listen 127.0.0.1:{port} backlog=8192;\n"
+        + "".join(f"listen 127.0.0.1:{port} backlog=4096;\n" for port in ports) +
         f"location / {{ default_type text/xml; return 200 '{LOAD}'; }}\n"
         "}\n}\n")
     log = open(run_dir / "nginx.log", "ab")
     p = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(conf)], stdin=subprocess.DEVNULL,
                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    wait_for_port("127.0.0.1", port, 15, alive=lambda: p.poll() is None)
+    for port in (ports[0], ports[-1]):
+        wait_for_port("127.0.0.1", port, 30, alive=lambda: p.poll() is None)
     return p
 
 
@@ -83,9 +90,9 @@ def raise_fd_limit():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def measure(run_dir: RunDir, redis: Redis, nginx_port: int, size: int, warmup: float, window: float) -> dict:
+def measure(run_dir: RunDir, redis: Redis, ports: list[int], size: int, warmup: float, window: float) -> dict:
     cfg = {"redis": redis.address, "interval": "1s", "timeout": "800ms",
-           "backend": [{"name": f"ice-{i}", "status": f"http://127.0.0.1:{nginx_port}/b/{i}/load.xsl",
+           "backend": [{"name": f"ice-{i}", "status": f"http://127.0.0.1:{ports[i % len(ports)]}/b/{i}/load.xsl",
                         "public": f"http://radio-{i}.example.net:8000"} for i in range(size)],
            "stream": [{"name": "demo", "mount": "/demo"}]}
     path = run_dir / f"tuneslotd-{size}.toml"
@@ -122,25 +129,27 @@ def main() -> int:
     ap.add_argument("--sizes", default="100,1000,5000", help="backend counts, comma-separated")
     ap.add_argument("--warmup", type=float, default=5.0, help="seconds after the first round before measuring")
     ap.add_argument("--window", type=float, default=30.0, help="seconds to measure")
+    ap.add_argument("--ports", type=int, default=5000, help="most nginx ports the backends are spread over")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     raise_fd_limit()
 
     run_dir = RunDir("scheduler_scale")
     redis = Redis(run_dir).start()
-    nginx_port = free_port()
-    nginx = start_nginx(run_dir, nginx_port)
+    ports = sorted({free_port() for _ in range(min(args.ports, max(sizes)))})
+    nginx = start_nginx(run_dir, ports)
     results = []
     try:
         for size in sizes:
-            results.append(measure(run_dir, redis, nginx_port, size, args.warmup, args.window))
+            results.append(measure(run_dir, redis, ports, size, args.warmup, args.window))
     finally:
         nginx.terminate()
         nginx.wait(timeout=10)
         redis.stop()
         run_dir.cleanup()
 
-    print(f"tuneslotd polling N backends every 1 s ({args.window:.0f} s window after {args.warmup:.0f} s warm-up)")
+    print(f"tuneslotd polling N backends every 1 s ({args.window:.0f} s window after {args.warmup:.0f} s warm-up, "
+          f"backends spread over {len(ports)} nginx ports)")
     print()
     print("| backends | rounds in window | backends up | CPU % of one core | RSS start MiB | RSS end MiB | memory |")
     print("|---|---|---|---|---|---|---|")
