@@ -136,7 +136,11 @@ def main() -> int:
 
     run_dir = RunDir("scheduler_scale")
     redis = Redis(run_dir).start()
-    ports = sorted({free_port() for _ in range(min(args.ports, max(sizes)))})
+    wanted = min(args.ports, max(sizes))
+    ports = set()
+    while len(ports) < wanted:
+        ports.add(free_port())
+    ports = sorted(ports)
     nginx = start_nginx(run_dir, ports)
     results = []
     try:

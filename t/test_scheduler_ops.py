@@ -420,3 +420,39 @@ def test_metrics_address_must_be_loopback(redis_server, make_tuneslotd):
     t.allow(r"\[emerg\]")
     assert t.run_once() == 1
     assert re.search(r'metrics: "0\.0\.0\.0:9464": only a loopback address is allowed', t.log_text())
+
+
+def test_metrics_endpoint_is_bounded(redis_server, status_server, make_tuneslotd):
+    """Too many clients are closed at once, an oversized request gets 431, silent clients are dropped after 2 s; rounds go on."""
+    port = free_port()
+    t = make_tuneslotd(base_config(redis_server, status_server.route("/load.xsl", body=load()),
+                                   interval="200ms", metrics=f"127.0.0.1:{port}"))
+    t.start()
+    wait_for(redis_server, lambda s: s.slot("demo", "fake").health == "up")
+
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+    time.sleep(0.3)
+    extra = socket.create_connection(("127.0.0.1", port))
+    extra.settimeout(2)
+    assert extra.recv(100) == b""                      # over the limit: closed at once
+    extra.close()
+    with redis_server.rounds() as rounds:
+        rounds.next(timeout=2)
+        rounds.next(timeout=2)                         # polling goes on meanwhile
+
+    time.sleep(2.5)                                    # the idle ones time out
+    for s in idle:
+        s.settimeout(2)
+        assert s.recv(100) == b""
+        s.close()
+
+    big = socket.create_connection(("127.0.0.1", port))
+    big.settimeout(3)
+    big.sendall(b"GET /metrics HTTP/1.0\r\nX-Pad: " + b"a" * 5000)
+    reply = b""
+    while chunk := big.recv(4096):
+        reply += chunk
+    big.close()
+    assert reply.startswith(b"HTTP/1.0 431 ")
+    assert http_get(f"http://127.0.0.1:{port}/metrics")[0] == 200
+    no_errors(t)
