@@ -403,10 +403,12 @@ def test_metrics_endpoint(redis_server, status_server, make_tuneslotd):
                      'tuneslotd_slot_capacity{backend="good",stream="demo"} 10',
                      'tuneslotd_slot_free{backend="good",stream="demo"} 7',
                      'tuneslotd_backend_draining{backend="good"} 0',
+                     'tuneslotd_backend_failed_polls{backend="good"} 0',
                      "tuneslotd_leader 1", "tuneslotd_redis_up 1"]:
         assert expected in lines, body
     assert re.search(r'^tuneslotd_poll_errors_total\{backend="broken",reason="http"\} [1-9]\d*$', body, re.M)
     assert re.search(r"^tuneslotd_rounds_written_total [1-9]\d*$", body, re.M)
+    assert re.search(r'^tuneslotd_backend_failed_polls\{backend="broken"\} [1-9]\d*$', body, re.M)
     assert re.search(r'^tuneslotd_poll_seconds\{backend="good"\} [\d.e-]+$', body, re.M)
     assert "# TYPE tuneslotd_poll_errors_total counter" in lines
     assert http_get(f"http://127.0.0.1:{port}/other")[0] == 404

@@ -46,6 +46,7 @@ void Metrics::round(const Config& config, const std::vector<PollOutcome>& outcom
     const std::vector<BackendRound>& polls, const std::vector<BackendRound>& shown)
 {
     ++rounds_;
+    std::map<std::string, unsigned> failing_now;    // forgets backends a reload removed
     backends_.clear();
     backends_.reserve(config.backends.size());
     for (size_t i = 0; i < config.backends.size(); ++i) {
@@ -56,8 +57,14 @@ void Metrics::round(const Config& config, const std::vector<PollOutcome>& outcom
         m.draining = shown[i].health == TUNE_HEALTH_DRAINING;
         m.latency_s = outcomes[i].seconds;
         m.weight = shown[i].weight;
-        if (polls[i].health != TUNE_HEALTH_UP)
+        unsigned& failing = failing_now[b.name] = failing_[b.name];
+        if (polls[i].health != TUNE_HEALTH_UP) {
             ++poll_errors_[{b.name, std::string(poll_error_class(polls[i].reason))}];
+            ++failing;
+        } else {
+            failing = 0;
+        }
+        m.failing = failing;
         for (const StreamConfig& s : config.streams) {
             SlotState st = slot_state(s, shown[i]);
             m.slots.push_back({s.name, tune_health_name(st.health), st.stats.listeners, st.stats.capacity,
@@ -65,6 +72,7 @@ void Metrics::round(const Config& config, const std::vector<PollOutcome>& outcom
         }
         backends_.push_back(std::move(m));
     }
+    failing_ = std::move(failing_now);
 }
 
 std::string Metrics::text() const
@@ -90,6 +98,10 @@ std::string Metrics::text() const
     help(out, "tuneslotd_backend_weight", "gauge", "the weight written to the backend's slots (slow start lowers it)");
     for (const Backend& b : backends_)
         out += cat("tuneslotd_backend_weight{backend=\"", b.name, "\"} ", b.weight, "\n");
+    help(out, "tuneslotd_backend_failed_polls", "gauge",
+        "failed polls in a row (an up backend is down at fail_after; alert before that)");
+    for (const Backend& b : backends_)
+        out += cat("tuneslotd_backend_failed_polls{backend=\"", b.name, "\"} ", b.failing, "\n");
     help(out, "tuneslotd_poll_seconds", "gauge", "how long the last poll of the backend took");
     for (const Backend& b : backends_)
         out += cat("tuneslotd_poll_seconds{backend=\"", b.name, "\"} ", number(b.latency_s), "\n");

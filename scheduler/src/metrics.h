@@ -60,11 +60,13 @@ private:
         bool draining = false;
         double latency_s = 0;
         std::uint32_t weight = 0;
+        unsigned failing = 0;     // failed polls in a row, up to now
         std::vector<Slot> slots;
     };
 
     std::vector<Backend> backends_;
     std::map<std::pair<std::string, std::string>, std::uint64_t> poll_errors_;   // (backend, class)
+    std::map<std::string, unsigned> failing_;     // backend -> failed polls in a row
     std::uint64_t rounds_ = 0;
     std::uint64_t rounds_written_ = 0;
     bool leader_ = false;
