@@ -8,7 +8,7 @@
 // Synchronous hiredis on the main thread, with a connect timeout and a
 // command timeout (io_timeout) so that a hung Redis delays a round by at most
 // about two timeouts and never wedges the loop.  A connection that failed is
-// dropped; the next publish() connects again.  Redis going away and coming
+// dropped; the next call connects again.  Redis going away and coming
 // back is logged once per change of state, not once per round.  A connection
 // kept from an earlier round that Redis has closed (restart, client timeout)
 // is replaced at once, so a Redis restart between two rounds costs no round.
