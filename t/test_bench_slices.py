@@ -26,3 +26,18 @@ def test_redirect_bench_slice():
     for _, ceiling, tune, ratio in rows:
         assert int(ceiling.replace(",", "")) > 0 and int(tune.replace(",", "")) > 0
         assert float(ratio) > 0
+
+
+def test_scheduler_scale_bench_slice():
+    """bench/scheduler_scale.py polls 20 backends for a 2 s window and reports CPU and RSS."""
+    env = dict(os.environ, TUNESLOT_BUILD=str(build_dir()))
+    p = subprocess.run([sys.executable, str(REPO / "bench" / "scheduler_scale.py"),
+                        "--sizes", "20", "--warmup", "1", "--window", "2"],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    rows = re.findall(r"^\| 20 \| (\d+) in [\d.]+ s \| (\d+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| (flat|GROWING) \|$",
+                      p.stdout, re.M)
+    assert len(rows) == 1, p.stdout
+    rounds, up, cpu, rss0, rss1, _ = rows[0]
+    assert int(rounds) > 0 and int(up) == 20
+    assert float(rss0) > 0 and float(rss1) > 0

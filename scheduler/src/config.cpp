@@ -248,6 +248,89 @@ std::string parse_redis_address(const std::string& s, RedisAddress& out)
     return {};
 }
 
+// Like apply_duration(), and "0s" (or 0 in any unit) means "none".
+std::string apply_duration_or_zero(milliseconds& out, const toml::node& node)
+{
+    if (const toml::value<std::string>* s = node.as_string()) {
+        const std::string& t = s->get();
+        if (t == "0ms" || t == "0s" || t == "0m" || t == "0h") {
+            out = milliseconds(0);
+            return {};
+        }
+    }
+    return apply_duration(out, node);
+}
+
+std::string apply_count(unsigned& out, const toml::node& node)
+{
+    std::int64_t n = 0;
+    if (std::string err = get_integer(node, 1, 100, n); !err.empty())
+        return err;
+    out = static_cast<unsigned>(n);
+    return {};
+}
+
+constexpr milliseconds slow_start_max{3600 * 1000};
+
+std::string apply_slow_start(milliseconds& out, const toml::node& node)
+{
+    if (std::string err = apply_duration_or_zero(out, node); !err.empty())
+        return err;
+    if (out > slow_start_max)
+        return cat(out.count(), "ms is out of range 0s..1h");
+    return {};
+}
+
+// The metrics endpoint is for a local scraper (or an exporter on the same
+// host): it has no authentication, so only loopback addresses are allowed.
+std::string parse_metrics_address(const std::string& s, Config& c)
+{
+    std::string_view host;
+    std::string_view port;
+    if (s.starts_with('[')) {
+        size_t close = s.find(']');
+        if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':')
+            return cat(quote(s), " is not \"127.0.0.1:PORT\" or \"[::1]:PORT\"");
+        host = std::string_view(s).substr(1, close - 1);
+        port = std::string_view(s).substr(close + 2);
+        if (host != "::1")
+            return cat(quote(s), ": only a loopback address is allowed (127.0.0.0/8 or [::1])");
+    } else {
+        size_t colon = s.rfind(':');
+        if (colon == std::string::npos)
+            return cat(quote(s), " is not \"127.0.0.1:PORT\" or \"[::1]:PORT\"");
+        host = std::string_view(s).substr(0, colon);
+        port = std::string_view(s).substr(colon + 1);
+        unsigned char a[4];
+        int parts = 0;
+        std::string_view rest = host;
+        bool ok = true;
+        while (ok && parts < 4) {
+            unsigned v = 0;
+            auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), v);
+            ok = ec == std::errc() && end != rest.data() && v <= 255;
+            a[parts++] = static_cast<unsigned char>(v);
+            rest = rest.substr(static_cast<size_t>(end - rest.data()));
+            if (parts < 4) {
+                ok = ok && !rest.empty() && rest[0] == '.';
+                rest = rest.substr(ok ? 1 : 0);
+            }
+        }
+        if (!ok || !rest.empty() || parts != 4)
+            return cat(quote(s), ": the host must be a numeric loopback address (127.0.0.0/8 or [::1])");
+        if (a[0] != 127)
+            return cat(quote(s), ": only a loopback address is allowed (127.0.0.0/8 or [::1])");
+    }
+    int p = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (port.empty() || ec != std::errc() || end != port.data() + port.size() || p < 1 || p > 65535)
+        return cat(quote(s), ": the port must be 1..65535");
+    c.metrics = s;
+    c.metrics_host = std::string(host);
+    c.metrics_port = p;
+    return {};
+}
+
 const KeyDef<Config> top_keys[] = {
     {"redis", "string", false, R"("127.0.0.1:6379")",
         "where Redis listens: \"host:port\", \"[ipv6]:port\" or \"unix:/path/to/socket\"",
@@ -274,6 +357,30 @@ const KeyDef<Config> top_keys[] = {
             if (c.timeout < timeout_min)
                 return cat(c.timeout.count(), "ms is below the minimum of 10ms");
             return std::string();
+        }},
+    {"fail_after", "integer", false, "3",
+        "failed polls in a row before a backend is down (1..100)",
+        [](Config& c, const toml::node& v) { return apply_count(c.fail_after, v); }},
+    {"recover_after", "integer", false, "2",
+        "good polls in a row before a down backend is up again (1..100)",
+        [](Config& c, const toml::node& v) { return apply_count(c.recover_after, v); }},
+    {"slow_start", "duration", false, R"("30s")",
+        "how long a recovered backend's weight ramps up to its full value (\"0s\": no ramp)",
+        [](Config& c, const toml::node& v) { return apply_slow_start(c.slow_start, v); }},
+    {"instance", "string", false, "",
+        "this tuneslotd's name in the leader lease (default: hostname:pid)",
+        [](Config& c, const toml::node& v) {
+            if (std::string err = get_string(v, c.instance); !err.empty())
+                return err;
+            return check_instance_id(c.instance);
+        }},
+    {"metrics", "string", false, "",
+        "loopback \"host:port\" to serve Prometheus /metrics on (default: none)",
+        [](Config& c, const toml::node& v) {
+            std::string s;
+            if (std::string err = get_string(v, s); !err.empty())
+                return err;
+            return parse_metrics_address(s, c);
         }},
 };
 
@@ -351,6 +458,30 @@ const KeyDef<BackendConfig> backend_keys[] = {
             if (has_control(b.password))
                 return std::string("must not contain control characters");
             return std::string();
+        }},
+    {"fail_after", "integer", false, "", "this backend's fail_after (default: the top-level one)",
+        [](BackendConfig& b, const toml::node& v) {
+            unsigned n = 0;
+            std::string err = apply_count(n, v);
+            if (err.empty())
+                b.fail_after = n;
+            return err;
+        }},
+    {"recover_after", "integer", false, "", "this backend's recover_after (default: the top-level one)",
+        [](BackendConfig& b, const toml::node& v) {
+            unsigned n = 0;
+            std::string err = apply_count(n, v);
+            if (err.empty())
+                b.recover_after = n;
+            return err;
+        }},
+    {"slow_start", "duration", false, "", "this backend's slow_start (default: the top-level one)",
+        [](BackendConfig& b, const toml::node& v) {
+            milliseconds d{0};
+            std::string err = apply_slow_start(d, v);
+            if (err.empty())
+                b.slow_start = d;
+            return err;
         }},
 };
 
@@ -474,6 +605,12 @@ void check_config(Config& c, const toml::table& root, Problems& problems)
     for (size_t i = 0; i < c.backends.size(); ++i) {
         BackendConfig& b = c.backends[i];
         std::string key = cat("backend[", i + 1, "].");
+        if (!b.fail_after)
+            b.fail_after = c.fail_after;
+        if (!b.recover_after)
+            b.recover_after = c.recover_after;
+        if (!b.slow_start)
+            b.slow_start = c.slow_start;
         if (!b.name.empty()) {
             auto [it, fresh] = seen.emplace(b.name, i);
             if (!fresh)
@@ -576,6 +713,16 @@ bool parse_duration(std::string_view text, milliseconds& out)
         return false;
     out = milliseconds(n * scale);
     return true;
+}
+
+std::string check_instance_id(std::string_view id)
+{
+    if (id.empty() || id.size() > 128)
+        return "must be 1..128 bytes";
+    for (unsigned char ch : id)
+        if (ch <= 0x20 || ch >= 0x7f)
+            return cat(quote(id), " may hold only printable ASCII without spaces");
+    return {};
 }
 
 std::vector<ConfigKey> config_keys()

@@ -5,12 +5,13 @@
 // Every key is declared once, in the tables of config.cpp (name, type,
 // default, meaning); docs/tuneslotd.md documents the same keys and a unit
 // test checks that the two agree.  A Config is never modified after
-// load_config() returns it; a reload (SIGHUP, later) builds a new one and
+// load_config() returns it; a reload (SIGHUP) builds a new one and
 // swaps the shared_ptr.
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,11 @@ struct BackendConfig {
     std::uint32_t max_clients = UINT32_MAX;
     std::string username;   // icecast-admin only
     std::string password;   // icecast-admin only
+    // health policy: set per backend or, when absent, from the top level
+    // (resolved by the loader, so always filled in a loaded Config)
+    std::optional<unsigned> fail_after;
+    std::optional<unsigned> recover_after;
+    std::optional<std::chrono::milliseconds> slow_start;
 };
 
 struct StreamConfig {
@@ -62,6 +68,13 @@ struct Config final {
     RedisAddress redis;
     std::chrono::milliseconds interval{0};
     std::chrono::milliseconds timeout{0};
+    unsigned fail_after = 3;            // failed polls in a row before down
+    unsigned recover_after = 2;         // good polls in a row before up again
+    std::chrono::milliseconds slow_start{0};  // weight ramp after recovery; 0: none
+    std::string instance;               // "" means hostname:pid (main decides)
+    std::string metrics;                // "" or a loopback "host:port" for /metrics
+    std::string metrics_host;           // metrics, split: numeric loopback address
+    int metrics_port = 0;
     std::vector<BackendConfig> backends;
     std::vector<StreamConfig> streams;
 };
@@ -81,6 +94,10 @@ ConfigResult parse_config(std::string_view text, const std::string& path);
 // "250ms", "1s", "2m", "1h": a positive whole number and a unit.  Returns
 // false for anything else (no sign, no fraction, no space, no other unit).
 bool parse_duration(std::string_view text, std::chrono::milliseconds& out);
+
+// Checks an instance id (the lease holder's name): 1..128 printable ASCII
+// bytes without spaces.  "" when good, else what is wrong.
+std::string check_instance_id(std::string_view id);
 
 // A key the loader accepts, from its declaration table.
 struct ConfigKey {

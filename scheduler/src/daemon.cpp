@@ -6,6 +6,7 @@
 #include "snapshot.h"
 
 #include <poll.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
@@ -24,28 +25,55 @@ constexpr std::chrono::milliseconds redis_io_timeout = 1s;
 // longer, something is broken and the round is cut short.
 constexpr std::chrono::milliseconds round_grace = 1s;
 
+constexpr std::string_view key_drain = "{tuneslot:v1}:drain";
+
 std::chrono::milliseconds until(MonoClock::time_point t)
 {
     auto left = std::chrono::ceil<std::chrono::milliseconds>(t - MonoClock::now());
     return left < 0ms ? 0ms : left;
 }
 
+std::unique_ptr<MetricsServer> make_metrics_server(const Config& config, const Metrics& metrics)
+{
+    if (config.metrics.empty())
+        return nullptr;
+    return std::make_unique<MetricsServer>(config.metrics_host, config.metrics_port,
+        [&metrics] { return metrics.text(); });
+}
+
 }  // namespace
+
+std::string instance_id(const Config& config)
+{
+    if (!config.instance.empty())
+        return config.instance;
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+        std::strcpy(host, "localhost");
+    std::string id = cat(host, ":", ::getpid());
+    for (char& ch : id)
+        if (static_cast<unsigned char>(ch) <= 0x20 || static_cast<unsigned char>(ch) >= 0x7f)
+            ch = '_';
+    return id;
+}
 
 Daemon::Daemon(std::shared_ptr<const Config> config, Signals& signals)
     : config_(std::move(config)),
       signals_(signals),
-      poller_(*config_),
-      redis_(config_->redis, redis_io_timeout),
-      health_(*config_)
+      poller_(std::make_unique<Poller>(*config_)),
+      redis_(std::make_unique<RedisWriter>(config_->redis, redis_io_timeout)),
+      lease_(std::make_unique<Lease>(instance_id(*config_), config_->interval)),
+      metrics_server_(make_metrics_server(*config_, metrics_))
 {
+    log::info("instance ", lease_->instance(), ", lease ttl ", lease_->ttl().count(), "ms",
+        config_->metrics.empty() ? std::string() : cat(", metrics on http://", config_->metrics, "/metrics"));
 }
 
 bool Daemon::stop_requested()
 {
     while (int sig = signals_.take()) {
         if (sig == SIGHUP) {
-            log::notice("SIGHUP received: reloading the configuration is not supported yet; ignored");
+            reload_pending_ = true;
             continue;
         }
         if (!stopping_) {
@@ -57,34 +85,86 @@ bool Daemon::stop_requested()
     return stopping_;
 }
 
+std::vector<pollfd> Daemon::wait_fds() const
+{
+    std::vector<pollfd> fds{{signals_.fd(), POLLIN, 0}};
+    if (metrics_server_)
+        metrics_server_->add_fds(fds);
+    return fds;
+}
+
+bool Daemon::dispatch(const std::vector<pollfd>& fds)
+{
+    if (metrics_server_)
+        metrics_server_->handle(fds);
+    return fds[0].revents != 0 && stop_requested();
+}
+
 bool Daemon::poll_round(MonoClock::time_point start)
 {
-    poller_.start();
+    poller_->start();
     const MonoClock::time_point deadline = start + config_->timeout + round_grace;
-    while (poller_.busy()) {
+    while (poller_->busy()) {
         if (MonoClock::now() >= deadline) {
             log::alert("poll round ran ", (config_->timeout + round_grace).count(),
                 "ms, longer than its timeout allows; cutting it short");
-            poller_.abort("timeout");
+            poller_->abort("timeout");
             break;
         }
-        std::chrono::milliseconds wait = std::min<std::chrono::milliseconds>(until(deadline), 1s);
-        if (poller_.step(wait, signals_.fd()) && stop_requested()) {
-            poller_.abort("stopped");
+        // wake up now and then even without traffic, so metrics clients
+        // past their deadline are dropped
+        std::chrono::milliseconds wait = std::min<std::chrono::milliseconds>(until(deadline), 250ms);
+        std::vector<pollfd> fds = wait_fds();
+        poller_->step(wait, fds);
+        if (dispatch(fds)) {
+            poller_->abort("stopped");
             return false;
         }
     }
     return true;
 }
 
+void Daemon::keep_lease()
+{
+    lease_->tick(*redis_);
+    metrics_.set_leader(lease_->leader());
+    metrics_.set_redis_up(redis_->up());
+}
+
 bool Daemon::write_round(bool once)
 {
-    const std::vector<PollOutcome>& outcomes = poller_.outcomes();
-    std::vector<BackendRound> backends;
-    backends.reserve(outcomes.size());
+    const MonoClock::time_point now = MonoClock::now();
+    const std::vector<PollOutcome>& outcomes = poller_->outcomes();
+    std::vector<BackendRound> polls;
+    polls.reserve(outcomes.size());
     for (size_t i = 0; i < outcomes.size(); ++i)
-        backends.push_back(evaluate(config_->backends[i], outcomes[i]));
-    health_.update(backends);
+        polls.push_back(evaluate(config_->backends[i], outcomes[i]));
+    std::vector<BackendRound> backends = health_book_.observe(*config_, polls, now);
+
+    // the lease right before writing: a follower does not read drains
+    keep_lease();
+    if (lease_->leader()) {
+        if (auto pairs = redis_->hgetall(key_drain)) {
+            std::vector<std::string> ignored;
+            DrainSet drains = parse_drains(*config_, *pairs, ignored);
+            log_drain_changes(drains_, drains);
+            if (ignored != ignored_drains_) {
+                for (const std::string& f : ignored)
+                    log::warn("drain: field \"", printable(f, 200), "\" names no configured backend or mount; ignored");
+                ignored_drains_ = std::move(ignored);
+            }
+            drains_ = std::move(drains);
+        }
+    }
+    apply_drains(*config_, drains_, backends);
+    health_log_.update(*config_, backends);
+    metrics_.round(*config_, outcomes, polls, backends);
+
+    if (!lease_->leader()) {
+        if (once && redis_->up())
+            log::warn("round not written: the writer's lease is held by another instance");
+        return false;
+    }
 
     std::vector<std::string> problems;
     const std::int64_t written_ms = wall_clock_ms();
@@ -92,7 +172,19 @@ bool Daemon::write_round(bool once)
     for (const std::string& p : problems)
         log::alert(p);
 
-    std::optional<long long> generation = redis_.publish(text, written_ms);
+    bool stale = false;
+    std::optional<long long> generation = redis_->publish(text, written_ms, lease_->value(), &stale);
+    if (stale) {
+        // our lease is gone (expired in a stall, FLUSHALL): take it again
+        // if it is free, and write this round after all
+        lease_->lost("Redis refused the round: stale lease");
+        keep_lease();
+        if (lease_->leader())
+            generation = redis_->publish(text, written_ms, lease_->value(), &stale);
+    }
+    metrics_.set_redis_up(redis_->up());
+    if (generation)
+        metrics_.written();
     if (once && generation)
         log::info("round written: generation ", *generation);
     return generation.has_value();
@@ -100,19 +192,79 @@ bool Daemon::write_round(bool once)
 
 bool Daemon::wait_until(MonoClock::time_point t)
 {
+    MonoClock::time_point next_tick = MonoClock::now() + lease_->tick_interval();
     for (;;) {
+        if (reload_pending_)
+            reload();
         std::chrono::milliseconds left = until(t);
         if (left == 0ms)
             return true;
-        pollfd p{signals_.fd(), POLLIN, 0};
-        int n = ::poll(&p, 1, static_cast<int>(left.count()));
+        if (MonoClock::now() >= next_tick) {
+            const bool was_leader = lease_->leader();
+            keep_lease();
+            next_tick = MonoClock::now() + lease_->tick_interval();
+            if (!was_leader && lease_->leader())
+                return true;    // taken over: write a round now
+        }
+        std::vector<pollfd> fds = wait_fds();
+        const auto wait = std::min(left, until(next_tick));
+        int n = ::poll(fds.data(), fds.size(), static_cast<int>(wait.count()));
         if (n < 0 && errno != EINTR) {
             log::alert("poll: ", std::strerror(errno));
             return false;
         }
-        if (n > 0 && stop_requested())
+        if (n < 0)
+            continue;
+        if (dispatch(fds))
             return false;
     }
+}
+
+void Daemon::reload()
+{
+    reload_pending_ = false;
+    log::notice("SIGHUP received: reloading ", config_->path);
+    ConfigResult loaded = load_config(config_->path);
+    if (!loaded.config) {
+        for (const std::string& e : loaded.errors)
+            log::warn(e);
+        log::warn("reload refused: invalid configuration in ", config_->path, "; keeping the one loaded before");
+        return;
+    }
+    std::shared_ptr<const Config> next = loaded.config;
+
+    // everything that can fail first, so a failure changes nothing
+    std::unique_ptr<MetricsServer> metrics_server;
+    std::unique_ptr<Poller> poller;
+    try {
+        if (next->metrics != config_->metrics)
+            metrics_server = make_metrics_server(*next, metrics_);
+        poller = std::make_unique<Poller>(*next);
+    } catch (const std::exception& e) {
+        log::warn("reload refused: ", e.what(), "; keeping the configuration loaded before");
+        return;
+    }
+
+    const std::string id = instance_id(*next);
+    const bool redis_changed = next->redis.text != config_->redis.text;
+    if (redis_changed || id != lease_->instance()) {
+        lease_->release(*redis_);
+        lease_ = std::make_unique<Lease>(id, next->interval);
+        metrics_.set_leader(false);
+    } else {
+        lease_->set_interval(next->interval);
+    }
+    if (redis_changed)
+        redis_ = std::make_unique<RedisWriter>(next->redis, redis_io_timeout);
+    if (next->metrics != config_->metrics)
+        metrics_server_ = std::move(metrics_server);
+    poller_ = std::move(poller);
+    config_ = std::move(next);
+
+    const Config& c = *config_;
+    log::notice("config reloaded: ", c.backends.size(), c.backends.size() == 1 ? " backend, " : " backends, ",
+        c.streams.size(), c.streams.size() == 1 ? " stream, " : " streams, ", "interval ", c.interval.count(),
+        "ms, timeout ", c.timeout.count(), "ms, redis ", c.redis.text);
 }
 
 int Daemon::run(bool once)
@@ -120,20 +272,28 @@ int Daemon::run(bool once)
     MonoClock::time_point start = MonoClock::now();
     for (;;) {
         if (!poll_round(start))
-            return 0;
+            break;
         bool written = write_round(once);
-        if (once)
+        if (once) {
+            lease_->release(*redis_);
             return written ? 0 : 1;
+        }
         if (stop_requested())
-            return 0;
+            break;
 
         // Rounds start every interval; after one that overran (a slow
         // Redis), the next starts at once and the schedule restarts from it.
+        // A follower that takes the lease over starts one at once, too.
         MonoClock::time_point next = start + config_->interval;
-        if (!wait_until(next))
-            return stopping_ ? 0 : 1;
-        start = std::max(next, MonoClock::now());
+        if (!wait_until(next)) {
+            if (!stopping_)
+                return 1;
+            break;
+        }
+        start = MonoClock::now();
     }
+    lease_->release(*redis_);
+    return 0;
 }
 
 }  // namespace tuneslot

@@ -1,27 +1,42 @@
 #pragma once
 
-// The main loop: every interval, poll all backends at once, turn the
-// outcomes into a snapshot, write it to Redis; between rounds, wait on the
-// signalfd.  Single-threaded; owns the poller, the Redis writer and the
-// health log, all built from one immutable Config.
+// The main loop: every interval, poll all backends at once, judge the
+// outcomes (health over several polls, operator drains), turn them into a
+// snapshot and, while this instance holds the writer's lease, write it to
+// Redis; between rounds, wait on the signalfd and the metrics endpoint, and
+// keep the lease.  Single-threaded; owns the poller, the Redis client, the
+// lease, the health book, the health log and the metrics, all built from
+// the current immutable Config.
 //
 // Stop signals (SIGTERM, SIGINT) are seen wherever the loop waits: polls in
-// flight are abandoned (the last complete round stays in Redis) and run()
-// returns 0.  A second stop signal ends the process at once.
+// flight are abandoned (the last complete round stays in Redis), the lease
+// is given back and run() returns 0.  A second stop signal ends the process
+// at once.  SIGHUP reloads the configuration between two rounds: a new
+// Config is parsed and checked, and swapped in only when valid; health kept
+// by backend name survives it.
 
 #include "clock.h"
 #include "config.h"
+#include "drain.h"
+#include "health.h"
 #include "health_log.h"
+#include "lease.h"
+#include "metrics.h"
+#include "metrics_server.h"
 #include "poller.h"
 #include "redis_writer.h"
 #include "signals.h"
 
+#include <poll.h>
+
 #include <memory>
+#include <vector>
 
 namespace tuneslot {
 
 class Daemon final {
 public:
+    // Throws std::system_error when the metrics address cannot be bound.
     Daemon(std::shared_ptr<const Config> config, Signals& signals);
     Daemon(const Daemon&) = delete;
     Daemon& operator=(const Daemon&) = delete;
@@ -32,24 +47,49 @@ public:
     int run(bool once);
 
 private:
-    // Reads pending signals; true once a stop signal has arrived.
+    // Reads pending signals; true once a stop signal has arrived.  SIGHUP
+    // only marks a reload as pending.
     bool stop_requested();
 
     // Polls every backend; false when stopped before the round completed.
     bool poll_round(MonoClock::time_point start);
 
-    // Evaluates, logs changes, writes the round; true when Redis took it.
+    // Judges the round, logs changes, writes it when leader; true when
+    // Redis took it.
     bool write_round(bool once);
 
-    // Waits until `until` or a stop signal; false when stopped.
+    // Waits until `until` or a stop signal, keeping the lease; false when
+    // stopped.  Returns early (true) when this instance just became leader,
+    // so it writes at once.
     bool wait_until(MonoClock::time_point t);
+
+    // The fds to wait on besides the transfers: signalfd first, then the
+    // metrics server's.
+    std::vector<pollfd> wait_fds() const;
+    // Acts on what wait_fds() reported; true when a stop signal arrived.
+    bool dispatch(const std::vector<pollfd>& fds);
+
+    // SIGHUP: load, check, swap in; a bad file keeps the old config.
+    void reload();
+
+    void keep_lease();
 
     std::shared_ptr<const Config> config_;
     Signals& signals_;
-    Poller poller_;
-    RedisWriter redis_;
-    HealthLog health_;
+    std::unique_ptr<Poller> poller_;
+    std::unique_ptr<RedisWriter> redis_;
+    std::unique_ptr<Lease> lease_;
+    std::unique_ptr<MetricsServer> metrics_server_;
+    HealthBook health_book_;
+    HealthLog health_log_;
+    DrainSet drains_;
+    std::vector<std::string> ignored_drains_;
+    Metrics metrics_;
     bool stopping_ = false;
+    bool reload_pending_ = false;
 };
+
+// The instance id: config.instance, or "hostname:pid".
+std::string instance_id(const Config& config);
 
 }  // namespace tuneslot

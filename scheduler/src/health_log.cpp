@@ -4,52 +4,49 @@
 
 namespace tuneslot {
 
-HealthLog::HealthLog(const Config& config)
-    : config_(config),
-      backends_(config.backends.size()),
-      slots_(config.streams.size(), std::vector<std::optional<tune_health_t>>(config.backends.size()))
+void HealthLog::update(const Config& config, const std::vector<BackendRound>& backends)
 {
-}
-
-void HealthLog::update(const std::vector<BackendRound>& backends)
-{
-    for (size_t i = 0; i < config_.backends.size(); ++i) {
-        const std::string& name = config_.backends[i].name;
+    std::map<std::string, Seen> seen;
+    for (size_t i = 0; i < config.backends.size(); ++i) {
+        const std::string& name = config.backends[i].name;
         const BackendRound& now = backends[i];
-        std::optional<Seen>& before = backends_[i];
-        const bool up = now.health == TUNE_HEALTH_UP;
+        const bool up = now.health == TUNE_HEALTH_UP || now.health == TUNE_HEALTH_DRAINING;
+        auto before = backends_.find(name);
 
-        if (!before) {
+        if (before == backends_.end()) {
             if (up)
                 log::info("backend ", name, ": up");
             else
                 log::warn("backend ", name, ": down: ", now.reason);
-        } else if (before->health == TUNE_HEALTH_UP && !up) {
+        } else if (before->second.up && !up) {
             log::warn("backend ", name, ": up -> down: ", now.reason);
-        } else if (before->health != TUNE_HEALTH_UP && up) {
+        } else if (!before->second.up && up) {
             log::notice("backend ", name, ": down -> up");
-        } else if (!up && before->reason != now.reason) {
-            log::warn("backend ", name, ": still down: ", now.reason, " (was: ", before->reason, ")");
+        } else if (!up && before->second.reason != now.reason) {
+            log::warn("backend ", name, ": still down: ", now.reason, " (was: ", before->second.reason, ")");
         }
-        before = Seen{now.health, now.reason};
+        seen.emplace(name, Seen{up, up ? std::string() : now.reason});
 
-        for (size_t s = 0; s < config_.streams.size(); ++s) {
-            std::optional<tune_health_t>& slot = slots_[s][i];
+        for (const StreamConfig& stream : config.streams) {
+            const auto key = std::make_pair(stream.name, name);
             if (!up) {
-                slot.reset();
+                slots_.erase(key);
                 continue;
             }
-            const StreamConfig& stream = config_.streams[s];
             tune_health_t health = slot_state(stream, now).health;
-            if (slot == health)
+            // draining is the operator's doing, logged with the drain
+            const tune_health_t source = health == TUNE_HEALTH_DRAINING ? TUNE_HEALTH_UP : health;
+            auto slot = slots_.find(key);
+            if (slot != slots_.end() && slot->second == source)
                 continue;
-            if (health == TUNE_HEALTH_NOSOURCE)
+            if (source == TUNE_HEALTH_NOSOURCE)
                 log::warn("stream ", stream.name, " on ", name, ": no source on mount ", stream.mount);
-            else if (slot)
+            else if (slot != slots_.end())
                 log::notice("stream ", stream.name, " on ", name, ": source on mount ", stream.mount, " is back");
-            slot = health;
+            slots_[key] = source;
         }
     }
+    backends_ = std::move(seen);
 }
 
 }  // namespace tuneslot

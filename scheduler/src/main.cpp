@@ -2,6 +2,7 @@
 // tuneslot front-ends.  See docs/tuneslotd.md.
 
 #include "config.h"
+#include "ctl.h"
 #include "daemon.h"
 #include "log.h"
 #include "poller.h"
@@ -18,6 +19,7 @@
 #include <exception>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 
@@ -29,6 +31,7 @@ constexpr int exit_usage = 2;
 
 constexpr std::string_view usage =
     "usage: tuneslotd -c FILE [--once]\n"
+    "       tuneslotd ctl -c FILE drain|undrain|status ...  (see tuneslotd ctl --help)\n"
     "       tuneslotd --version\n"
     "\n"
     "  -c, --config FILE  the configuration file (TOML), required\n"
@@ -104,7 +107,7 @@ int run(const Options& o)
         c.streams.size(), c.streams.size() == 1 ? " stream, " : " streams, ", "interval ", c.interval.count(),
         "ms, timeout ", c.timeout.count(), "ms, redis ", c.redis.text);
 
-    Daemon daemon(loaded.config, signals);
+    Daemon daemon(loaded.config, signals);     // throws when the metrics address cannot be bound
     int status = daemon.run(o.once);
     log::info("tuneslotd exits with status ", status);
     return status;
@@ -114,6 +117,15 @@ int run(const Options& o)
 
 int main(int argc, char** argv)
 {
+    if (argc >= 2 && std::string_view(argv[1]) == "ctl") {
+        try {
+            CurlLibrary curl;       // the config loader checks URLs with libcurl
+            return run_ctl(std::vector<std::string>(argv + 2, argv + argc));
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "tuneslotd ctl: %s\n", e.what());
+            return exit_failure;
+        }
+    }
     Options o;
     std::string error;
     if (!parse_args(argc, argv, o, error)) {

@@ -6,8 +6,13 @@
 
 #include <tune_snapshot.h>
 
+#include <sys/epoll.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <system_error>
 
 namespace tuneslot {
 
@@ -15,6 +20,10 @@ namespace {
 
 struct EasyCleanup {
     void operator()(CURL* e) const noexcept { curl_easy_cleanup(e); }
+};
+
+struct ShareCleanup {
+    void operator()(CURLSH* s) const noexcept { curl_share_cleanup(s); }
 };
 
 // Why a transfer failed, in the words of the snapshot's reason field.
@@ -91,6 +100,14 @@ private:
     static size_t on_body(char* data, size_t size, size_t count, void* self) noexcept;
 
     size_t index_;
+    // The transfer's own DNS and connection caches.  The caches libcurl
+    // keeps for the whole multi handle are walked in full at every resolve
+    // (a sweep of expired DNS entries) and at every curl_multi_remove_handle
+    // (a walk over all cached connections): with thousands of backends that
+    // is quadratic and costs more than the polls themselves.  One backend,
+    // one host, one connection: caches of its own hold one entry each.
+    // Declared before easy_, so it outlives it.
+    std::unique_ptr<CURLSH, ShareCleanup> caches_;
     std::unique_ptr<CURL, EasyCleanup> easy_;
     std::string body_;
     bool too_large_ = false;
@@ -98,10 +115,13 @@ private:
 };
 
 Transfer::Transfer(size_t index, const BackendConfig& backend, std::chrono::milliseconds timeout)
-    : index_(index), easy_(curl_easy_init())
+    : index_(index), caches_(curl_share_init()), easy_(curl_easy_init())
 {
-    if (!easy_)
+    if (!easy_ || !caches_)
         throw std::runtime_error("curl_easy_init failed");
+    if (curl_share_setopt(caches_.get(), CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK
+        || curl_share_setopt(caches_.get(), CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK)
+        throw std::runtime_error("libcurl refused caches of the transfer's own");
 
     CURL* e = easy_.get();
     static const std::string user_agent = cat("tuneslotd/", TUNESLOT_VERSION);
@@ -112,6 +132,7 @@ Transfer::Transfer(size_t index, const BackendConfig& backend, std::chrono::mill
         && curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK
         && curl_easy_setopt(e, CURLOPT_PROXY, "") == CURLE_OK
         && curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK
+        && curl_easy_setopt(e, CURLOPT_SHARE, caches_.get()) == CURLE_OK
         && curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK
         && curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms) == CURLE_OK
         && curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(body_max)) == CURLE_OK
@@ -149,6 +170,9 @@ PollOutcome Transfer::finish(CURLcode rc)
 {
     PollOutcome out;
     out.polled_ms = wall_clock_ms();
+    curl_off_t us = 0;
+    if (curl_easy_getinfo(easy(), CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK)
+        out.seconds = static_cast<double>(us) / 1e6;
     if (rc != CURLE_OK) {
         out.reason = failure_reason(easy(), rc, errbuf_, too_large_);
         return out;
@@ -168,10 +192,17 @@ PollOutcome Transfer::finish(CURLcode rc)
 // ---- Poller ------------------------------------------------------------------
 
 Poller::Poller(const Config& config)
-    : multi_(curl_multi_init())
+    : multi_(curl_multi_init()), epoll_(::epoll_create1(EPOLL_CLOEXEC))
 {
     if (!multi_)
         throw std::runtime_error("curl_multi_init failed");
+    if (!epoll_)
+        throw std::system_error(errno, std::generic_category(), "epoll_create1");
+    if (curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETFUNCTION, &Poller::on_socket) != CURLM_OK
+        || curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETDATA, this) != CURLM_OK
+        || curl_multi_setopt(multi_.get(), CURLMOPT_TIMERFUNCTION, &Poller::on_timer) != CURLM_OK
+        || curl_multi_setopt(multi_.get(), CURLMOPT_TIMERDATA, this) != CURLM_OK)
+        throw std::runtime_error("libcurl refused the socket callbacks");
     for (size_t i = 0; i < config.backends.size(); ++i)
         transfers_.push_back(std::make_unique<Transfer>(i, config.backends[i], config.timeout));
     active_.assign(transfers_.size(), false);
@@ -208,32 +239,80 @@ void Poller::start()
         running_ += a ? 1 : 0;
 }
 
-bool Poller::step(std::chrono::milliseconds wait, int extra_fd)
+int Poller::on_socket(CURL*, curl_socket_t s, int what, void* self, void*) noexcept
 {
-    curl_waitfd extra{};
-    extra.fd = extra_fd;
-    extra.events = CURL_WAIT_POLLIN;
-    int ms = static_cast<int>(wait.count() < 0 ? 0 : wait.count());
-    int numfds = 0;
+    auto* p = static_cast<Poller*>(self);
+    if (what == CURL_POLL_REMOVE) {
+        // may fail when libcurl already closed the socket: epoll forgot it then
+        ::epoll_ctl(p->epoll_.get(), EPOLL_CTL_DEL, s, nullptr);
+        return 0;
+    }
+    epoll_event ev{};
+    ev.events = ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0u);
+    ev.data.fd = s;
+    if (::epoll_ctl(p->epoll_.get(), EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT
+        && ::epoll_ctl(p->epoll_.get(), EPOLL_CTL_ADD, s, &ev) != 0)
+        return -1;      // libcurl fails the transfer
+    return 0;
+}
 
-    CURLMcode mc = curl_multi_poll(multi_.get(), extra_fd >= 0 ? &extra : nullptr, extra_fd >= 0 ? 1 : 0,
-        ms, &numfds);
+int Poller::on_timer(CURLM*, long timeout_ms, void* self) noexcept
+{
+    auto* p = static_cast<Poller*>(self);
+    if (timeout_ms < 0)
+        p->timer_.reset();
+    else
+        p->timer_ = MonoClock::now() + std::chrono::milliseconds(timeout_ms);
+    return 0;
+}
+
+void Poller::socket_action(curl_socket_t s, int mask)
+{
+    int still = 0;
+    CURLMcode mc = curl_multi_socket_action(multi_.get(), s, mask, &still);
     if (mc != CURLM_OK) {
-        log::alert("curl_multi_poll: ", curl_multi_strerror(mc));
+        log::alert("curl_multi_socket_action: ", curl_multi_strerror(mc));
         abort(cat("curl: ", curl_multi_strerror(mc)));
-        return false;
     }
-    if (running_ > 0) {
-        int still = 0;
-        mc = curl_multi_perform(multi_.get(), &still);
-        if (mc != CURLM_OK) {
-            log::alert("curl_multi_perform: ", curl_multi_strerror(mc));
-            abort(cat("curl: ", curl_multi_strerror(mc)));
-        } else {
-            collect();
-        }
+}
+
+void Poller::step(std::chrono::milliseconds wait, std::vector<pollfd>& extra)
+{
+    std::vector<pollfd> fds;
+    fds.reserve(extra.size() + 1);
+    fds.push_back({epoll_.get(), POLLIN, 0});
+    fds.insert(fds.end(), extra.begin(), extra.end());
+    if (timer_) {
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(*timer_ - MonoClock::now());
+        wait = std::min(wait, std::max(left, std::chrono::milliseconds(0)));
     }
-    return extra_fd >= 0 && (extra.revents & CURL_WAIT_POLLIN) != 0;
+    int n = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<std::int64_t>(wait.count(), 0)));
+    if (n < 0 && errno != EINTR) {
+        log::alert("poll: ", std::strerror(errno));
+        abort(cat("poll: ", std::strerror(errno)));
+        return;
+    }
+    for (size_t i = 0; i < extra.size(); ++i)
+        extra[i].revents = n > 0 ? fds[i + 1].revents : 0;
+
+    if (n > 0 && fds[0].revents != 0) {
+        epoll_event events[256];
+        int ready = 0;
+        do {
+            ready = ::epoll_wait(epoll_.get(), events, 256, 0);
+            for (int i = 0; i < ready; ++i) {
+                const std::uint32_t e = events[i].events;
+                int mask = ((e & EPOLLIN) != 0 ? CURL_CSELECT_IN : 0) | ((e & EPOLLOUT) != 0 ? CURL_CSELECT_OUT : 0)
+                    | ((e & (EPOLLERR | EPOLLHUP)) != 0 ? CURL_CSELECT_ERR : 0);
+                socket_action(events[i].data.fd, mask);
+            }
+        } while (ready == 256);
+    }
+    if (timer_ && MonoClock::now() >= *timer_) {
+        timer_.reset();
+        socket_action(CURL_SOCKET_TIMEOUT, 0);
+    }
+    collect();
 }
 
 void Poller::collect()

@@ -3,6 +3,7 @@
 #include "log.h"
 #include "text.h"
 
+#include "lease_lua.h"           // generated at build time from redis/lease.lua
 #include "publish_round_lua.h"   // generated at build time from redis/publish_round.lua
 
 #include <sys/time.h>
@@ -19,9 +20,11 @@ namespace {
 constexpr std::string_view key_snapshot = "{tuneslot:v1}:snapshot";
 constexpr std::string_view key_generation = "{tuneslot:v1}:generation";
 constexpr std::string_view channel_rounds = "{tuneslot:v1}:rounds";
+constexpr std::string_view key_leader = "{tuneslot:v1}:leader";
+constexpr std::string_view key_fence = "{tuneslot:v1}:fence";
 
 // One command, binary-safe; null on an I/O or protocol error (c->err set).
-RedisReplyPtr command(redisContext* c, std::initializer_list<std::string_view> args)
+RedisReplyPtr command(redisContext* c, const std::vector<std::string_view>& args)
 {
     std::vector<const char*> argv;
     std::vector<size_t> lens;
@@ -114,61 +117,91 @@ bool RedisWriter::connect(std::string& why)
 
 void RedisWriter::failed(const std::string& why)
 {
-    ++failed_rounds_;
     if (state_ == State::down)
         return;
     log::warn("redis ", address_.text, ": ", why, "; rounds are not written until it is back");
     state_ = State::down;
 }
 
-RedisReplyPtr RedisWriter::run_script(std::string_view snapshot, std::string_view floor)
+RedisReplyPtr RedisWriter::call(std::initializer_list<std::string_view> args, std::string& why)
 {
-    const std::string_view sha = generated::publish_round_lua_sha1;
-    RedisReplyPtr r = command(ctx_.get(),
-        {"EVALSHA", sha, "2", key_snapshot, key_generation, snapshot, channel_rounds, floor});
+    std::vector<std::string_view> argv(args);
+    return call_argv(argv, argv.empty() ? std::string_view() : argv[0], why);
+}
+
+RedisReplyPtr RedisWriter::call_argv(const std::vector<std::string_view>& args, std::string_view what,
+    std::string& why)
+{
+    bool fresh = false;
+    if (!ctx_) {
+        if (!connect(why)) {
+            answering_ = false;
+            return nullptr;
+        }
+        fresh = true;
+    }
+    RedisReplyPtr r = command(ctx_.get(), args);
+    if (!r && !fresh && closed_by_peer(ctx_.get())) {
+        // Redis closed the connection of an earlier call (restart, client
+        // timeout): once more on a new one.  Not after a timeout, so a hung
+        // Redis costs one timeout per call, not two.
+        ctx_.reset();
+        if (!connect(why)) {
+            answering_ = false;
+            return nullptr;
+        }
+        r = command(ctx_.get(), args);
+    }
+    if (!r) {
+        why = cat(what, ": ", error_of(ctx_.get()));
+        ctx_.reset();
+    }
+    answering_ = r != nullptr;
+    return r;
+}
+
+RedisReplyPtr RedisWriter::run_script(std::string_view what, std::string_view sha, std::string_view script,
+    std::initializer_list<std::string_view> keys_and_args, int nkeys, std::string& why)
+{
+    const std::string n = cat(nkeys);
+    std::vector<std::string_view> args{"EVALSHA", sha, n};
+    args.insert(args.end(), keys_and_args.begin(), keys_and_args.end());
+    RedisReplyPtr r = call_argv(args, what, why);
     if (r && r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).starts_with("NOSCRIPT")) {
-        r = command(ctx_.get(), {"EVAL", generated::publish_round_lua, "2", key_snapshot, key_generation,
-                                    snapshot, channel_rounds, floor});
+        args[0] = "EVAL";
+        args[1] = script;
+        r = call_argv(args, what, why);
     }
     return r;
 }
 
-std::optional<long long> RedisWriter::publish(std::string_view snapshot, std::int64_t written_ms)
+std::optional<long long> RedisWriter::publish(std::string_view snapshot, std::int64_t written_ms,
+    std::string_view lease, bool* stale)
 {
     const std::string floor = cat(written_ms);
     std::string why;
-    bool fresh = false;
-    if (!ctx_) {
-        if (!connect(why)) {
-            failed(why);
-            return std::nullopt;
-        }
-        fresh = true;
-    }
-
-    RedisReplyPtr r = run_script(snapshot, floor);
-    if (!r && !fresh && closed_by_peer(ctx_.get())) {
-        // Redis closed the connection of an earlier round (restart, client
-        // timeout): once more on a new one.  Not after a timeout, so a hung
-        // Redis costs one timeout per round, not two.
-        ctx_.reset();
-        if (!connect(why)) {
-            failed(why);
-            return std::nullopt;
-        }
-        r = run_script(snapshot, floor);
-    }
+    RedisReplyPtr r = lease.empty()
+        ? run_script("write", generated::publish_round_lua_sha1, generated::publish_round_lua,
+              {key_snapshot, key_generation, snapshot, channel_rounds, floor}, 2, why)
+        : run_script("write", generated::publish_round_lua_sha1, generated::publish_round_lua,
+              {key_snapshot, key_generation, key_leader, snapshot, channel_rounds, floor, lease}, 3, why);
     if (!r) {
-        why = cat("write: ", error_of(ctx_.get()));
-        ctx_.reset();
+        ++failed_rounds_;
         failed(why);
         return std::nullopt;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        failed(cat("publish_round.lua: ", printable(std::string_view(r->str, r->len), 160)));
+        std::string_view what(r->str, r->len);
+        if (stale != nullptr && what.find("stale lease") != std::string_view::npos) {
+            *stale = true;
+            return std::nullopt;
+        }
+        ++failed_rounds_;
+        failed(cat("publish_round.lua: ", printable(what, 160)));
         return std::nullopt;
     }
     if (r->type != REDIS_REPLY_INTEGER) {
+        ++failed_rounds_;
         failed("publish_round.lua: the reply is not an integer");
         return std::nullopt;
     }
@@ -181,6 +214,52 @@ std::optional<long long> RedisWriter::publish(std::string_view snapshot, std::in
     state_ = State::up;
     failed_rounds_ = 0;
     return r->integer;
+}
+
+std::optional<RedisWriter::LeaseReply> RedisWriter::lease(std::string_view instance,
+    std::chrono::milliseconds ttl, std::int64_t token_floor)
+{
+    const std::string ttl_text = cat(ttl.count());
+    const std::string floor = cat(token_floor);
+    std::string why;
+    RedisReplyPtr r = run_script("lease", generated::lease_lua_sha1, generated::lease_lua,
+        {key_leader, key_fence, instance, ttl_text, floor}, 2, why);
+    if (!r) {
+        failed(why);
+        return std::nullopt;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER
+        || r->element[1]->type != REDIS_REPLY_STRING) {
+        std::string what = r->type == REDIS_REPLY_ERROR ? printable(std::string_view(r->str, r->len), 160)
+                                                        : std::string("unexpected reply");
+        log::error("redis ", address_.text, ": lease.lua: ", what);
+        return std::nullopt;
+    }
+    LeaseReply out;
+    out.token = r->element[0]->integer;
+    out.lease.assign(r->element[1]->str, r->element[1]->len);
+    return out;
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> RedisWriter::hgetall(std::string_view key)
+{
+    std::string why;
+    RedisReplyPtr r = call({"HGETALL", key}, why);
+    if (!r) {
+        failed(why);
+        return std::nullopt;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
+        return std::nullopt;
+    std::vector<std::pair<std::string, std::string>> out;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply* f = r->element[i];
+        const redisReply* v = r->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            return std::nullopt;
+        out.emplace_back(std::string(f->str, f->len), std::string(v->str, v->len));
+    }
+    return out;
 }
 
 }  // namespace tuneslot

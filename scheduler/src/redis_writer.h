@@ -1,12 +1,14 @@
 #pragma once
 
-// Writes rounds to Redis with redis/publish_round.lua (EVALSHA, and EVAL
-// when Redis answers NOSCRIPT), as redis/SCHEMA.md specifies.
+// The daemon's Redis client: writes rounds with redis/publish_round.lua
+// (EVALSHA, and EVAL when Redis answers NOSCRIPT), as redis/SCHEMA.md
+// specifies, keeps the writer's lease with redis/lease.lua, and reads the
+// operator's drain hash.
 //
 // Synchronous hiredis on the main thread, with a connect timeout and a
 // command timeout (io_timeout) so that a hung Redis delays a round by at most
 // about two timeouts and never wedges the loop.  A connection that failed is
-// dropped; the next publish() connects again.  Redis going away and coming
+// dropped; the next call connects again.  Redis going away and coming
 // back is logged once per change of state, not once per round.  A connection
 // kept from an earlier round that Redis has closed (restart, client timeout)
 // is replaced at once, so a Redis restart between two rounds costs no round.
@@ -21,6 +23,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace tuneslot {
 
@@ -42,14 +46,40 @@ public:
 
     // Writes one round whose header says written_ms (also the least
     // generation the round may get, so generations are never reused after
-    // Redis lost its keys).  Returns the new generation, or nullopt when the
-    // round was not written (logged when Redis goes away, not every time).
-    std::optional<long long> publish(std::string_view snapshot, std::int64_t written_ms);
+    // Redis lost its keys).  With a lease ("<instance> <token>"), Redis
+    // refuses the round unless that lease is still the current one (stale
+    // is then set).  Returns the new generation, or nullopt when the round
+    // was not written (logged when Redis goes away, not every time).
+    std::optional<long long> publish(std::string_view snapshot, std::int64_t written_ms,
+        std::string_view lease = {}, bool* stale = nullptr);
+
+    struct LeaseReply {
+        long long token = 0;    // > 0: this instance holds the lease
+        std::string lease;      // the lease's value after the call, "" when none
+    };
+    // Runs redis/lease.lua: takes or renews the lease for ttl, or gives it
+    // back when ttl is 0.  nullopt when Redis did not answer.
+    std::optional<LeaseReply> lease(std::string_view instance, std::chrono::milliseconds ttl,
+        std::int64_t token_floor);
+
+    // HGETALL key as field/value pairs; nullopt on a failure.
+    std::optional<std::vector<std::pair<std::string, std::string>>> hgetall(std::string_view key);
+
+    // One command on the connection (connecting first when needed, and once
+    // more on a new connection when Redis had closed the old one).  Null
+    // with why set when Redis did not answer; failures are not logged.
+    RedisReplyPtr call(std::initializer_list<std::string_view> args, std::string& why);
+
+    // Whether the last command got an answer.
+    bool up() const noexcept { return answering_; }
 
 private:
+    // what names the command in why ("write: timeout")
+    RedisReplyPtr call_argv(const std::vector<std::string_view>& args, std::string_view what, std::string& why);
     bool connect(std::string& why);
-    // EVALSHA, then EVAL on NOSCRIPT; null on an I/O error.
-    RedisReplyPtr run_script(std::string_view snapshot, std::string_view floor);
+    // EVALSHA, then EVAL on NOSCRIPT, through call().
+    RedisReplyPtr run_script(std::string_view what, std::string_view sha, std::string_view script,
+        std::initializer_list<std::string_view> keys_and_args, int nkeys, std::string& why);
     void failed(const std::string& why);
 
     RedisAddress address_;
@@ -58,6 +88,7 @@ private:
     enum class State { unknown, up, down } state_ = State::unknown;
     std::string server_version_;
     std::uint64_t failed_rounds_ = 0;
+    bool answering_ = false;
 };
 
 }  // namespace tuneslot

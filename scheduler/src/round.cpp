@@ -23,6 +23,7 @@ BackendRound evaluate(const BackendConfig& backend, const PollOutcome& outcome)
 {
     BackendRound r;
     r.polled_ms = outcome.polled_ms;
+    r.weight = backend.weight;
     if (!outcome.ok) {
         r.reason = printable(outcome.reason, TUNE_REASON_MAX);
         return r;
@@ -42,14 +43,15 @@ BackendRound evaluate(const BackendConfig& backend, const PollOutcome& outcome)
 SlotState slot_state(const StreamConfig& stream, const BackendRound& backend)
 {
     SlotState s;
-    if (backend.health != TUNE_HEALTH_UP)
+    if (backend.health != TUNE_HEALTH_UP && backend.health != TUNE_HEALTH_DRAINING)
         return s;
     auto it = backend.mounts.find(stream.mount);
     if (it == backend.mounts.end()) {
         s.health = TUNE_HEALTH_NOSOURCE;
         return s;
     }
-    s.health = TUNE_HEALTH_UP;
+    const bool drained = backend.health == TUNE_HEALTH_DRAINING || backend.drained_mounts.contains(stream.mount);
+    s.health = drained ? TUNE_HEALTH_DRAINING : TUNE_HEALTH_UP;
     s.stats = it->second;
     return s;
 }

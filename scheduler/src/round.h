@@ -10,6 +10,7 @@
 #include <tune_snapshot.h>
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,10 +18,12 @@
 namespace tuneslot {
 
 struct BackendRound {
-    tune_health_t health = TUNE_HEALTH_DOWN;   // up or down
-    std::string reason;                         // down: why ("timeout", "parse: ...")
+    tune_health_t health = TUNE_HEALTH_DOWN;   // up, down, or draining (operator)
+    std::string reason;                         // down: why ("timeout", "parse: ..."); draining: the note
     std::int64_t polled_ms = 0;
-    MountTable mounts;                          // up: what the backend reported
+    MountTable mounts;                          // up, draining: what the backend reported
+    std::uint32_t weight = 0;                   // as written to the slots (slow start lowers it)
+    std::set<std::string> drained_mounts;       // mounts the operator drains on this backend
 };
 
 // The body read by the parser of format (status_parsers.h).
@@ -30,7 +33,9 @@ ParseResult parse_status(StatusFormat format, std::string_view body);
 // max_listeners and max_clients applied (load_limits.h).
 BackendRound evaluate(const BackendConfig& backend, const PollOutcome& outcome);
 
-// The stream's slot on a backend: health and counts.
+// The stream's slot on a backend: health and counts.  A drained slot (its
+// backend drained, or its mount) keeps its counts: its listeners are still
+// there, it only gets no new ones.
 struct SlotState {
     tune_health_t health = TUNE_HEALTH_DOWN;
     MountStats stats;                           // zero unless up

@@ -2,7 +2,7 @@
 
 // The signals the daemon acts on, delivered through a signalfd that the main
 // loop waits on with everything else: SIGTERM and SIGINT (stop), SIGHUP
-// (reload, not implemented yet: logged and ignored).  SIGPIPE is ignored
+// (reload the configuration between two rounds).  SIGPIPE is ignored
 // (hiredis writes to sockets that may be closed).
 //
 // Construct it in main before any thread exists (libcurl's resolver

@@ -69,7 +69,7 @@ std::string format_snapshot(const Config& config, const std::vector<BackendRound
             f.listeners = slot.stats.listeners;
             f.capacity = slot.stats.capacity;
             f.free = slot.stats.free;
-            f.weight = b.weight;
+            f.weight = backends[i].weight;
             f.region = b.region.data();
             f.region_len = b.region.size();
             f.polled_ms = backends[i].polled_ms;

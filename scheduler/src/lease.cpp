@@ -1,0 +1,73 @@
+#include "lease.h"
+
+#include "clock.h"
+#include "log.h"
+
+#include <algorithm>
+
+namespace tuneslot {
+
+Lease::Lease(std::string instance, std::chrono::milliseconds interval)
+    : instance_(std::move(instance))
+{
+    set_interval(interval);
+}
+
+void Lease::set_interval(std::chrono::milliseconds interval) noexcept
+{
+    ttl_ = interval * 3 / 2;
+    tick_ = std::max<std::chrono::milliseconds>(interval / 4, std::chrono::milliseconds(25));
+}
+
+bool Lease::tick(RedisWriter& redis)
+{
+    std::optional<RedisWriter::LeaseReply> r = redis.lease(instance_, ttl_, wall_clock_ms());
+    if (!r) {
+        // Redis away: our lease, if any, will expire there too; stop
+        // writing now rather than risk a stale round (the script would
+        // refuse it anyway).
+        if (leader())
+            lost("redis does not answer");
+        return false;
+    }
+    if (r->token > 0) {
+        if (!leader())
+            log::notice("leader: this instance (", instance_, ") holds the lease, token ", r->token,
+                "; writing rounds");
+        else if (r->token != token_)
+            log::notice("leader: lease taken again with token ", r->token, " (Redis had lost it)");
+        token_ = r->token;
+        value_ = std::move(r->lease);
+        holder_.clear();
+        return true;
+    }
+    if (leader())
+        lost(r->lease.empty() ? std::string("lease gone") : cat("now held by ", r->lease));
+    if (r->lease != holder_) {
+        if (!r->lease.empty())
+            log::info("follower: lease held by ", r->lease, "; not writing");
+        holder_ = std::move(r->lease);
+    }
+    return false;
+}
+
+void Lease::lost(std::string_view why)
+{
+    if (!leader())
+        return;
+    log::warn("leader: lease lost (", why, "); not writing until it is taken again");
+    token_ = 0;
+    value_.clear();
+}
+
+void Lease::release(RedisWriter& redis)
+{
+    if (!leader())
+        return;
+    redis.lease(instance_, std::chrono::milliseconds(0), wall_clock_ms());
+    log::info("leader: lease given back");
+    token_ = 0;
+    value_.clear();
+}
+
+}  // namespace tuneslot

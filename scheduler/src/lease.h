@@ -1,0 +1,62 @@
+#pragma once
+
+// The writer's lease: of all tuneslotd running with one configuration, only
+// the holder of {tuneslot:v1}:leader writes rounds (redis/lease.lua,
+// redis/SCHEMA.md).  Every instance polls, so a follower that takes over has
+// its backends' health at hand; it just does not write.
+//
+// The lease lives for ttl = 1.5 intervals and its holder renews it at every
+// tick (several per interval), so a holder that dies is replaced within two
+// intervals, while a live one has half an interval of slack.  Each new lease
+// gets a fencing token from a counter that only grows (with the caller's
+// clock as its floor, so a Redis restart or FLUSHALL never brings an old
+// token back), and publish_round.lua refuses a round whose lease is not the
+// current one.  Gaining and losing the lease are logged, once each.
+//
+// Main thread only; uses the daemon's RedisWriter for its calls.
+
+#include "redis_writer.h"
+
+#include <chrono>
+#include <string>
+
+namespace tuneslot {
+
+class Lease final {
+public:
+    // instance: this process's id in the lease ("host:pid" by default).
+    Lease(std::string instance, std::chrono::milliseconds interval);
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+
+    // Takes or renews the lease; true when this instance holds it now.
+    bool tick(RedisWriter& redis);
+
+    // Gives the lease back (clean exit), so a follower need not wait for it
+    // to expire.
+    void release(RedisWriter& redis);
+
+    // After a round was refused as stale: the lease is gone.
+    void lost(std::string_view why);
+
+    void set_interval(std::chrono::milliseconds interval) noexcept;
+
+    bool leader() const noexcept { return token_ > 0; }
+    long long token() const noexcept { return token_; }
+    // "<instance> <token>" while leader, for publish_round.lua.
+    const std::string& value() const noexcept { return value_; }
+    const std::string& instance() const noexcept { return instance_; }
+    std::chrono::milliseconds ttl() const noexcept { return ttl_; }
+    // How often to tick while waiting between rounds.
+    std::chrono::milliseconds tick_interval() const noexcept { return tick_; }
+
+private:
+    std::string instance_;
+    std::chrono::milliseconds ttl_{0};
+    std::chrono::milliseconds tick_{0};
+    long long token_ = 0;
+    std::string value_;
+    std::string holder_;        // who holds it when we do not (for the log)
+};
+
+}  // namespace tuneslot

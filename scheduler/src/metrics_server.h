@@ -1,0 +1,65 @@
+#pragma once
+
+// The /metrics endpoint: a tiny HTTP/1.0 server inside the main loop, so it
+// needs no thread and can never block polling.  Everything is non-blocking
+// and bounded: at most max_clients connections (more are closed at once), a
+// request of at most request_max bytes, and client_timeout for a whole
+// exchange; a slow or silent scraper is dropped, never waited for.  Only
+// GET /metrics is answered (200); anything else gets 404, 405 or 400.
+//
+// The daemon adds the server's fds to the set it waits on (add_fds) and
+// hands back the ready ones (handle); the body is rendered only when a
+// complete request asks for it.  Main thread only.
+
+#include "unique_fd.h"
+
+#include <poll.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace tuneslot {
+
+class MetricsServer final {
+public:
+    static constexpr std::size_t max_clients = 16;
+    static constexpr std::size_t request_max = 4096;
+    static constexpr std::chrono::milliseconds client_timeout{2000};
+
+    // Listens on host (numeric) and port; throws std::system_error naming
+    // the address when it cannot.
+    MetricsServer(const std::string& host, int port, std::function<std::string()> render);
+    MetricsServer(const MetricsServer&) = delete;
+    MetricsServer& operator=(const MetricsServer&) = delete;
+
+    // Appends the fds to wait on, with the events wanted.
+    void add_fds(std::vector<pollfd>& fds) const;
+
+    // Acts on the ready fds among fds (others are ignored), then drops
+    // clients past their deadline.
+    void handle(const std::vector<pollfd>& fds);
+
+private:
+    struct Client {
+        UniqueFd fd;
+        std::string in;
+        std::string out;
+        std::size_t sent = 0;
+        std::chrono::steady_clock::time_point deadline;
+        bool answering = false;
+    };
+
+    void accept_all();
+    // false when the client is done (closed or failed)
+    bool on_readable(Client& c);
+    bool on_writable(Client& c);
+    void answer(Client& c);
+
+    UniqueFd listen_;
+    std::function<std::string()> render_;
+    std::vector<Client> clients_;
+};
+
+}  // namespace tuneslot

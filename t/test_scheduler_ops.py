@@ -1,0 +1,460 @@
+"""tuneslotd in production: health over several polls, slow start, drains,
+reload, a fenced writer's lease with failover, FLUSHALL recovery and the
+metrics endpoint; real tuneslotd and Redis processes, fake status pages."""
+
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from harness import decode_snapshot, free_port, repo_dir, toml_text
+
+LOAD = '<load><mount name="/demo" listeners="{n}" max="10">{free}</mount></load>'
+LEADER_KEY = "{tuneslot:v1}:leader"
+FENCE_KEY = "{tuneslot:v1}:fence"
+DRAIN_KEY = "{tuneslot:v1}:drain"
+
+
+def load(n=1):
+    return LOAD.format(n=n, free=10 - n)
+
+
+def base_config(redis, status_url, interval="300ms", **top):
+    cfg = {"redis": redis.address, "interval": interval}
+    cfg.update(top)
+    cfg["backend"] = [{"name": "fake", "status": status_url, "public": "http://radio.example.net"}]
+    cfg["stream"] = [{"name": "demo", "mount": "/demo"}]
+    return cfg
+
+
+def snapshot(redis):
+    g, text = redis.snapshot()
+    return g, (decode_snapshot(text) if text is not None else None)
+
+
+def wait_for(redis, predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        g, snap = snapshot(redis)
+        if snap is not None:
+            last = snap
+            if predicate(snap):
+                return g, snap
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"no snapshot matched within {timeout}s; last: {last}")
+        time.sleep(0.03)
+
+
+def polls(status_server, path="/load.xsl"):
+    return sum(1 for p, _ in status_server.requests if p == path)
+
+
+def ctl(daemon, *args):
+    return subprocess.run([str(daemon.binary), "ctl", "-c", str(daemon.config_path), *args],
+                          capture_output=True, text=True, timeout=10)
+
+
+def http_get(url, timeout=5.0):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def no_errors(daemon):
+    bad = [line for line in daemon.log_text().splitlines() if "[error]" in line]
+    assert not bad, "\n".join(bad)
+
+
+# ---- health ---------------------------------------------------------------------------
+
+def test_down_after_fail_after_and_up_after_recover_after(redis_server, status_server, make_tuneslotd):
+    """A backend is down only after fail_after failed polls (last good counts shown meanwhile), up after recover_after good ones."""
+    url = status_server.route("/load.xsl", body=load(4))
+    t = make_tuneslotd(base_config(redis_server, url, fail_after=3, recover_after=2, slow_start="0s"))
+    with redis_server.rounds() as rounds:
+        t.start()
+        rounds.next()
+        _, snap = snapshot(redis_server)
+        good_polled = snap.backends["fake"].polled_ms
+        assert snap.slot("demo", "fake").listeners == 4
+
+        status_server.route("/load.xsl", status=500, body="oops")
+        switched = polls(status_server)
+        seen_failing = 0
+        while True:
+            rounds.next(timeout=5)
+            _, snap = snapshot(redis_server)
+            if snap.backends["fake"].health == "down":
+                break
+            if snap.backends["fake"].polled_ms == good_polled:
+                seen_failing += 1          # failing, not yet down: the last good poll, as it was
+                assert snap.slot("demo", "fake").health == "up" and snap.slot("demo", "fake").listeners == 4
+            else:
+                good_polled = snap.backends["fake"].polled_ms
+        assert polls(status_server) - switched == 3
+        assert seen_failing == 2
+        assert snap.backends["fake"].reason == "HTTP 500"
+        assert snap.slot("demo", "fake").health == "down"
+
+        status_server.route("/load.xsl", body=load(2))
+        switched = polls(status_server)
+        while True:
+            rounds.next(timeout=5)
+            _, snap = snapshot(redis_server)
+            if snap.backends["fake"].health == "up":
+                break
+            assert snap.backends["fake"].reason == "HTTP 500"   # the reason stays while recovering
+        assert polls(status_server) - switched == 2
+        assert snap.slot("demo", "fake").listeners == 2
+    log = t.log_text()
+    assert log.count("backend fake: up -> down: HTTP 500") == 1
+    assert log.count("backend fake: down -> up") == 1
+    no_errors(t)
+
+
+def test_slow_start_ramps_the_weight(redis_server, status_server, make_tuneslotd):
+    """A recovered backend's weight ramps from low to the operator's over slow_start; one seen up at start is not ramped."""
+    url = status_server.route("/load.xsl", body=load())
+    cfg = base_config(redis_server, url, interval="200ms", fail_after=1, recover_after=1, slow_start="2s")
+    cfg["backend"][0]["weight"] = 500
+    t = make_tuneslotd(cfg)
+    t.start()
+    _, snap = wait_for(redis_server, lambda s: s.backends["fake"].health == "up")
+    assert snap.slot("demo", "fake").weight == 500
+
+    status_server.route("/load.xsl", status=503)
+    wait_for(redis_server, lambda s: s.backends["fake"].health == "down", timeout=5)
+    status_server.route("/load.xsl", body=load())
+    _, snap = wait_for(redis_server, lambda s: s.backends["fake"].health == "up", timeout=5)
+    came_back = time.monotonic()
+    weights = [snap.slot("demo", "fake").weight]
+    while weights[-1] < 500 and time.monotonic() - came_back < 6:
+        time.sleep(0.2)
+        weights.append(snapshot(redis_server)[1].slot("demo", "fake").weight)
+    assert weights[0] < 150, weights
+    assert weights == sorted(weights), weights
+    assert weights[-1] == 500, weights
+    assert len(set(weights)) >= 4, weights           # it grew in steps, not at once
+    assert time.monotonic() - came_back > 1.5
+    no_errors(t)
+
+
+def test_health_overrides_per_backend(redis_server, status_server, make_tuneslotd):
+    """backend.fail_after overrides the top-level one: a 1 goes down at the first failure while a 3 stays up."""
+    bad = status_server.route("/bad", status=500)
+    cfg = {"redis": redis_server.address, "interval": "200ms", "fail_after": 3,
+           "backend": [{"name": "quick", "status": status_server.route("/q", body=load()),
+                        "public": "http://q.example.net", "fail_after": 1},
+                       {"name": "patient", "status": status_server.route("/p", body=load()),
+                        "public": "http://p.example.net"}],
+           "stream": [{"name": "demo", "mount": "/demo"}]}
+    t = make_tuneslotd(cfg)
+    t.start()
+    wait_for(redis_server, lambda s: all(b.health == "up" for b in s.backends.values()))
+    status_server.routes["/q"] = status_server.routes["/bad"]
+    status_server.routes["/p"] = status_server.routes["/bad"]
+    _, snap = wait_for(redis_server, lambda s: s.backends["quick"].health == "down", timeout=5)
+    assert snap.backends["patient"].health == "up"
+    wait_for(redis_server, lambda s: s.backends["patient"].health == "down", timeout=5)
+    assert bad
+    no_errors(t)
+
+
+# ---- drain -------------------------------------------------------------------------------
+
+def test_drain_and_undrain_with_ctl(redis_server, status_server, make_tuneslotd):
+    """ctl drain marks a slot draining (still counted, no new listeners); ctl status shows it; undrain ends it."""
+    t = make_tuneslotd(base_config(redis_server, status_server.route("/load.xsl", body=load(3))))
+    t.start()
+    wait_for(redis_server, lambda s: s.slot("demo", "fake").health == "up")
+
+    r = ctl(t, "drain", "fake", "--mount", "/demo", "--note", "kernel update")
+    assert r.returncode == 0, r.stderr
+    _, snap = wait_for(redis_server, lambda s: s.slot("demo", "fake").health == "draining", timeout=3)
+    slot = snap.slot("demo", "fake")
+    assert (slot.listeners, slot.capacity, slot.free) == (3, 10, 7)     # still counted
+    assert snap.backends["fake"].health == "up"
+    t.wait_for_log(r"\[notice\] backend fake: mount /demo draining \(kernel update\)", timeout=2)
+
+    st = ctl(t, "status")
+    assert st.returncode == 0, st.stderr
+    assert re.search(r"demo on fake\s+draining\s+listeners 3", st.stdout), st.stdout
+    assert "fake/demo  kernel update" in st.stdout
+
+    r = ctl(t, "undrain", "fake", "--mount", "/demo")
+    assert r.returncode == 0, r.stderr
+    wait_for(redis_server, lambda s: s.slot("demo", "fake").health == "up", timeout=3)
+    t.wait_for_log(r"backend fake: mount /demo draining ended", timeout=2)
+    assert t.log_text().count("draining (kernel update)") == 1        # one line per change, not per round
+    assert ctl(t, "drain", "nosuch").returncode == 1
+    assert ctl(t, "drain", "fake", "--mount", "/nosuch").returncode == 1
+    no_errors(t)
+
+
+def test_drain_by_redis_key(redis_server, status_server, make_tuneslotd):
+    """HSET {tuneslot:v1}:drain BACKEND drains the whole backend with its note as the reason; HDEL undrains it."""
+    t = make_tuneslotd(base_config(redis_server, status_server.route("/load.xsl", body=load(2))))
+    t.start()
+    wait_for(redis_server, lambda s: s.slot("demo", "fake").health == "up")
+    redis_server.command("HSET", DRAIN_KEY, "fake", "moving racks")
+    _, snap = wait_for(redis_server, lambda s: s.backends["fake"].health == "draining", timeout=3)
+    assert snap.backends["fake"].reason == "drain: moving racks"
+    assert snap.slot("demo", "fake").health == "draining"
+    assert snap.slot("demo", "fake").listeners == 2
+    redis_server.command("HDEL", DRAIN_KEY, "fake")
+    wait_for(redis_server, lambda s: s.backends["fake"].health == "up", timeout=3)
+    log = t.log_text()
+    assert log.count("backend fake: draining (moving racks)") == 1
+    assert log.count("backend fake: draining ended") == 1
+    assert "up -> down" not in log
+    no_errors(t)
+
+
+# ---- reload --------------------------------------------------------------------------------
+
+def test_reload_applies_a_good_config_and_keeps_state(redis_server, status_server, make_tuneslotd):
+    """SIGHUP with a good config: a new backend and weight take effect; health of the kept backend is not reset."""
+    cfg = base_config(redis_server, status_server.route("/load.xsl", body=load()))
+    t = make_tuneslotd(cfg)
+    t.start()
+    wait_for(redis_server, lambda s: s.slot("demo", "fake").health == "up")
+
+    cfg["backend"][0]["weight"] = 40
+    cfg["backend"].append({"name": "second", "status": status_server.route("/2.xsl", body=load(5)),
+                           "public": "http://second.example.net"})
+    t.config_path.write_text(toml_text(cfg))
+    t.signal(signal.SIGHUP)
+    _, snap = wait_for(redis_server, lambda s: "second" in s.backends, timeout=5)
+    assert snap.slot("demo", "fake").weight == 40
+    assert snap.slot("demo", "second").listeners == 5
+    log = t.log_text()
+    assert "[notice] config reloaded: 2 backends" in log
+    assert log.count("backend fake: up") == 1          # state kept: no second "up" line
+    assert t.running()
+    no_errors(t)
+
+
+def test_reload_rejects_a_bad_config_and_keeps_the_old(redis_server, status_server, make_tuneslotd):
+    """SIGHUP with a bad config: the reason is logged, the old config stays in force, the daemon lives on."""
+    cfg = base_config(redis_server, status_server.route("/load.xsl", body=load()))
+    t = make_tuneslotd(cfg)
+    t.start()
+    wait_for(redis_server, lambda s: s.slot("demo", "fake").health == "up")
+    t.config_path.write_text(toml_text(cfg).replace('interval = "300ms"', 'interval = "5ms"\nbogus = 1'))
+    t.signal(signal.SIGHUP)
+    t.wait_for_log(r"\[warn\] reload refused: invalid configuration", timeout=5)
+    log = t.log_text()
+    assert re.search(r"\[warn\] .*\.toml:2: interval: 5ms is out of range", log)
+    assert re.search(r"\[warn\] .*\.toml:3: bogus: unknown key", log)
+    with redis_server.rounds() as rounds:
+        g1 = rounds.next(timeout=3)
+        g2 = rounds.next(timeout=3)
+    assert g2 > g1
+    _, snap = snapshot(redis_server)
+    assert snap.interval_ms == 300
+    assert t.running()
+    no_errors(t)
+
+
+# ---- the writer's lease ------------------------------------------------------------------
+
+def leader(redis):
+    v = redis.command("GET", LEADER_KEY)
+    if v is None:
+        return None, None
+    holder, token = v.decode().split(" ")
+    return holder, int(token)
+
+
+def wait_leader(redis, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        holder, token = leader(redis)
+        if holder is not None:
+            return holder, token
+        time.sleep(0.05)
+    raise AssertionError("no leader")
+
+
+def test_failover_after_kill_9(redis_server, status_server, make_tuneslotd):
+    """Two tuneslotd, one writes; kill -9 the leader and the other writes within two intervals, with a larger token."""
+    interval = 0.5
+    url = status_server.route("/load.xsl", body=load())
+    a = make_tuneslotd(base_config(redis_server, url, interval="500ms", instance="sched-a"), name="a")
+    b = make_tuneslotd(base_config(redis_server, url, interval="500ms", instance="sched-b"), name="b")
+    a.start()
+    holder, token = wait_leader(redis_server)
+    assert holder == "sched-a"
+    b.start()
+    b.wait_for_log(r"follower: lease held by sched-a", timeout=5)
+    time.sleep(1.0)
+    assert "holds the lease" not in b.log_text()
+
+    with redis_server.rounds() as rounds:
+        rounds.next(timeout=3)
+        a.signal(signal.SIGKILL)
+        killed = time.monotonic()
+        a.wait(timeout=5)
+        rounds.drain()
+        while True:
+            rounds.next(timeout=5)
+            if leader(redis_server)[0] == "sched-b":
+                break
+        taken_over = time.monotonic() - killed
+    new_holder, new_token = leader(redis_server)
+    assert new_holder == "sched-b" and new_token > token
+    assert taken_over < 2 * interval + 0.4, taken_over       # two intervals, and some noise
+    b.wait_for_log(r"\[notice\] leader: this instance \(sched-b\) holds the lease", timeout=1)
+    no_errors(b)
+
+
+def test_stalled_leader_never_writes_after_losing_the_lease(redis_server, status_server, make_tuneslotd):
+    """A leader frozen past its lease loses it; resumed, it writes nothing (the fence refuses it) and follows."""
+    url = status_server.route("/load.xsl", body=load())
+    a = make_tuneslotd(base_config(redis_server, url, interval="300ms", instance="sched-a"), name="a")
+    b = make_tuneslotd(base_config(redis_server, url, interval="300ms", instance="sched-b"), name="b")
+    a.start()
+    wait_leader(redis_server)
+    b.start()
+    b.wait_for_log(r"follower: lease held by sched-a", timeout=5)
+
+    a.signal(signal.SIGSTOP)
+    b.wait_for_log(r"holds the lease", timeout=5)
+    _, token_b = leader(redis_server)
+    with redis_server.rounds() as rounds:
+        a.signal(signal.SIGCONT)
+        a.wait_for_log(r"\[warn\] leader: lease lost", timeout=5)
+        gens = [rounds.next(timeout=3) for _ in range(6)]
+    assert gens == sorted(set(gens))                       # strictly increasing, no duplicate writer
+    assert leader(redis_server) == ("sched-b", token_b)
+    a.wait_for_log(r"follower: lease held by sched-b", timeout=3)
+
+    # a round with a stale lease is refused by Redis itself
+    script = (repo_dir() / "redis" / "publish_round.lua").read_text()
+    with pytest.raises(Exception, match="stale lease"):
+        redis_server.command("EVAL", script, 3, "{tuneslot:v1}:snapshot", "{tuneslot:v1}:generation",
+                             LEADER_KEY, "x", "{tuneslot:v1}:rounds", "1", "sched-a 1")
+    no_errors(a)
+    no_errors(b)
+
+
+def test_flushall_is_repaired_within_an_interval(redis_server, status_server, make_tuneslotd):
+    """After FLUSHALL the leader takes the lease again with a larger token and the snapshot is back within an interval."""
+    t = make_tuneslotd(base_config(redis_server, status_server.route("/load.xsl", body=load()), interval="500ms"))
+    t.start()
+    g_before, _ = wait_for(redis_server, lambda s: s.slot("demo", "fake").health == "up")
+    _, token = wait_leader(redis_server)
+    redis_server.command("FLUSHALL")
+    flushed = time.monotonic()
+    g_after, _ = redis_server.wait_for_generation(g_before + 1, timeout=5)
+    assert time.monotonic() - flushed < 0.5 + 0.4
+    _, new_token = leader(redis_server)
+    assert new_token > token
+    assert g_after > g_before
+    no_errors(t)
+
+
+def test_sigterm_gives_the_lease_back(redis_server, status_server, make_tuneslotd):
+    """A leader stopped with SIGTERM deletes its lease, so a follower need not wait for it to expire."""
+    t = make_tuneslotd(base_config(redis_server, status_server.route("/load.xsl", body=load()), interval="1s"))
+    t.start()
+    wait_leader(redis_server)
+    t.signal(signal.SIGTERM)
+    assert t.wait(timeout=5) == 0
+    assert leader(redis_server) == (None, None)
+    assert "leader: lease given back" in t.log_text()
+
+
+# ---- metrics ---------------------------------------------------------------------------------
+
+def test_metrics_endpoint(redis_server, status_server, make_tuneslotd):
+    """GET /metrics reports backend health, slot counts, poll errors by reason, leadership and rounds; other paths 404."""
+    port = free_port()
+    cfg = {"redis": redis_server.address, "interval": "200ms", "metrics": f"127.0.0.1:{port}",
+           "backend": [{"name": "good", "status": status_server.route("/load.xsl", body=load(3)),
+                        "public": "http://g.example.net"},
+                       {"name": "broken", "status": status_server.route("/e", status=500),
+                        "public": "http://b.example.net"}],
+           "stream": [{"name": "demo", "mount": "/demo"}]}
+    t = make_tuneslotd(cfg)
+    t.start()
+    wait_for(redis_server, lambda s: s.backends["broken"].health == "down")
+
+    # a client that connects and says nothing must not hold up rounds
+    silent = socket.create_connection(("127.0.0.1", port))
+    with redis_server.rounds() as rounds:
+        rounds.next(timeout=2)
+        rounds.next(timeout=2)
+    time.sleep(0.3)
+    status, body = http_get(f"http://127.0.0.1:{port}/metrics")
+    silent.close()
+    assert status == 200
+    lines = set(body.splitlines())
+    for expected in ['tuneslotd_backend_up{backend="good"} 1', 'tuneslotd_backend_up{backend="broken"} 0',
+                     'tuneslotd_slot_listeners{backend="good",stream="demo"} 3',
+                     'tuneslotd_slot_capacity{backend="good",stream="demo"} 10',
+                     'tuneslotd_slot_free{backend="good",stream="demo"} 7',
+                     'tuneslotd_backend_draining{backend="good"} 0',
+                     'tuneslotd_backend_failed_polls{backend="good"} 0',
+                     "tuneslotd_leader 1", "tuneslotd_redis_up 1"]:
+        assert expected in lines, body
+    assert re.search(r'^tuneslotd_poll_errors_total\{backend="broken",reason="http"\} [1-9]\d*$', body, re.M)
+    assert re.search(r"^tuneslotd_rounds_written_total [1-9]\d*$", body, re.M)
+    assert re.search(r'^tuneslotd_backend_failed_polls\{backend="broken"\} [1-9]\d*$', body, re.M)
+    assert re.search(r'^tuneslotd_poll_seconds\{backend="good"\} [\d.e-]+$', body, re.M)
+    assert "# TYPE tuneslotd_poll_errors_total counter" in lines
+    assert http_get(f"http://127.0.0.1:{port}/other")[0] == 404
+    no_errors(t)
+
+
+def test_metrics_address_must_be_loopback(redis_server, make_tuneslotd):
+    """A non-loopback metrics address is refused at load time."""
+    cfg = base_config(redis_server, "http://127.0.0.1:9/load.xsl", metrics="0.0.0.0:9464")
+    t = make_tuneslotd(cfg)
+    t.allow(r"\[emerg\]")
+    assert t.run_once() == 1
+    assert re.search(r'metrics: "0\.0\.0\.0:9464": only a loopback address is allowed', t.log_text())
+
+
+def test_metrics_endpoint_is_bounded(redis_server, status_server, make_tuneslotd):
+    """Too many clients are closed at once, an oversized request gets 431, silent clients are dropped after 2 s; rounds go on."""
+    port = free_port()
+    t = make_tuneslotd(base_config(redis_server, status_server.route("/load.xsl", body=load()),
+                                   interval="200ms", metrics=f"127.0.0.1:{port}"))
+    t.start()
+    wait_for(redis_server, lambda s: s.slot("demo", "fake").health == "up")
+
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+    time.sleep(0.3)
+    extra = socket.create_connection(("127.0.0.1", port))
+    extra.settimeout(2)
+    assert extra.recv(100) == b""                      # over the limit: closed at once
+    extra.close()
+    with redis_server.rounds() as rounds:
+        rounds.next(timeout=2)
+        rounds.next(timeout=2)                         # polling goes on meanwhile
+
+    time.sleep(2.5)                                    # the idle ones time out
+    for s in idle:
+        s.settimeout(2)
+        assert s.recv(100) == b""
+        s.close()
+
+    big = socket.create_connection(("127.0.0.1", port))
+    big.settimeout(3)
+    big.sendall(b"GET /metrics HTTP/1.0\r\nX-Pad: " + b"a" * 5000)
+    reply = b""
+    while chunk := big.recv(4096):
+        reply += chunk
+    big.close()
+    assert reply.startswith(b"HTTP/1.0 431 ")
+    assert http_get(f"http://127.0.0.1:{port}/metrics")[0] == 200
+    no_errors(t)
