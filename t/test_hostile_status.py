@@ -169,7 +169,7 @@ def vm_rss_kib(pid):
 
 
 def test_memory_stays_flat_over_hostile_rounds(redis_server, status_server, make_tuneslotd):
-    """tuneslotd's VmRSS over rounds 180-200 of hostile pages is within 4 MiB of its VmRSS over rounds 20-40."""
+    """tuneslotd's VmRSS over rounds 180-200 of hostile pages stays within 12 MiB of rounds 20-40: no per-round leak."""
     t = make_tuneslotd(config(redis_server, hostile_backends(status_server), {"demo": "/demo"},
                               interval="150ms", timeout="150ms"))
     rss = {}
@@ -179,10 +179,12 @@ def test_memory_stays_flat_over_hostile_rounds(redis_server, status_server, make
             rounds.next(timeout=10)
             rss[n] = vm_rss_kib(t.pid)
     # Peaks, not single samples: 1 MiB bodies come and go and glibc keeps
-    # some of the heap, so one sample swings by a few MiB either way.  A leak
-    # of a body or a parsed document per round would add hundreds of MiB.
+    # some of the heap, so peaks drift by a few MiB either way (seen: +0.2
+    # to +5.9 MiB, with no leak under valgrind and no trend over 600
+    # rounds).  A leak of a body or a parsed document per round would add
+    # 160 MiB or more between the two windows.
     early = max(rss[n] for n in range(20, 41))
     late = max(rss[n] for n in range(180, 201))
     print(f"tuneslotd VmRSS peak: rounds 20-40 {early} KiB, rounds 180-200 {late} KiB")
-    assert late - early < 4096, (early, late)
+    assert late - early < 12 * 1024, (early, late)
     assert t.running()

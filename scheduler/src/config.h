@@ -47,8 +47,8 @@ struct BackendConfig {
     // TUNE_UNLIMITED when not set
     std::uint32_t max_listeners = UINT32_MAX;
     std::uint32_t max_clients = UINT32_MAX;
-    std::string username;   // icecast-admin only
-    std::string password;   // icecast-admin only
+    std::string username;   // formats that authenticate (uses_credentials)
+    std::string password;   // never logged
     // health policy: set per backend or, when absent, from the top level
     // (resolved by the loader, so always filled in a loaded Config)
     std::optional<unsigned> fail_after;

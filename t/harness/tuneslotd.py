@@ -3,6 +3,7 @@ binary, and helpers to read what it wrote to Redis."""
 
 import json
 import os
+import shlex
 import subprocess
 
 from .paths import tuneslotd_binary
@@ -52,7 +53,9 @@ class Tuneslotd(Process):
         self.config_path.write_text(config if isinstance(config, str) else toml_text(config))
 
     def command_line(self, *extra) -> list[str]:
-        return [str(self.binary), "-c", str(self.config_path), *extra]
+        # TUNESLOT_WRAP runs the daemon under a tool, e.g. "valgrind --leak-check=full"
+        wrap = shlex.split(os.environ.get("TUNESLOT_WRAP", ""))
+        return [*wrap, str(self.binary), "-c", str(self.config_path), *extra]
 
     def start(self, *extra) -> "Tuneslotd":
         return super().start(self.command_line(*extra), env=self._env())
