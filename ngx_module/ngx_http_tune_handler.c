@@ -117,12 +117,7 @@ ngx_http_tune_stream_name(ngx_http_request_t *r, ngx_str_t *name)
 
     last = r->uri.data + r->uri.len;
 
-    if (
-#if (NGX_PCRE)
-        clcf->regex == NULL &&
-#endif
-        !clcf->named
-        && !clcf->exact_match
+    if (ngx_http_tune_prefix_location(clcf)
         && r->uri.len >= clcf->name.len
         && ngx_strncmp(r->uri.data, clcf->name.data, clcf->name.len) == 0)
     {

@@ -331,12 +331,7 @@ ngx_http_tune(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
      * one of "/tune/demo" would be "/demo": only a prefix ending in "/"
      * has one meaning.
      */
-    if (
-#if (NGX_PCRE)
-        clcf->regex == NULL &&
-#endif
-        !clcf->named
-        && !clcf->exact_match
+    if (ngx_http_tune_prefix_location(clcf)
         && (clcf->name.len == 0
             || clcf->name.data[clcf->name.len - 1] != '/'))
     {

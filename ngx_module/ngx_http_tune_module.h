@@ -55,6 +55,20 @@ typedef struct {
 extern ngx_module_t  ngx_http_tune_module;
 
 
+/* A plain prefix location ("location /tune/"): not exact, regex or named */
+static ngx_inline ngx_uint_t
+ngx_http_tune_prefix_location(ngx_http_core_loc_conf_t *clcf)
+{
+#if (NGX_PCRE)
+    if (clcf->regex) {
+        return 0;
+    }
+#endif
+
+    return !clcf->named && !clcf->exact_match;
+}
+
+
 /* ngx_http_tune_handler.c */
 ngx_int_t ngx_http_tune_handler(ngx_http_request_t *r);
 

@@ -16,6 +16,7 @@
 #include "tune_name.h"
 #include "tune_snapshot.h"
 #include "tune_url.h"
+#include "schema_example.h"
 
 
 #define S(lit)      lit, sizeof(lit) - 1
@@ -753,17 +754,7 @@ test_round_trip_example(void **state)
     size_t                 len;
     tune_slot_fields_t     s;
     tune_backend_fields_t  b;
-    static const char      expect[] =
-        "tuneslot-snapshot\t1\n"
-        "written_ms\t1763712000123\n"
-        "interval_ms\t1000\n"
-        "backend\tice-a\tup\t1763712000101\n"
-        "backend\tice-b\tdown\t1763712000099\tconnect: Connection refused\n"
-        "slot\tdemo\tice-a\tup\t3\t100\t97\t100\teu\t1763712000101\t"
-        "http://a.example.net:8000/demo\n"
-        "slot\tdemo\tice-b\tdown\t0\t0\t0\t100\teu\t1763712000099\t"
-        "http://b.example.net:8000/demo\n"
-        "end\n";
+    static const char      expect[] = TUNE_SCHEMA_EXAMPLE;
 
     (void) state;
 
