@@ -2,13 +2,14 @@
 --
 -- Several tuneslotd may run with the same configuration; only the holder of
 -- the lease writes rounds.  The lease is a string with a TTL holding
--- "<instance> <token>", where token is a fencing token: it comes from a
+-- "<holder> <token>" (holder: the instance id, "#", a per-process nonce),
+-- where token is a fencing token: it comes from a
 -- counter that only grows, and publish_round.lua refuses a round whose lease
 -- is not the current one.
 --
--- KEYS[1]  {tuneslot:v1}:leader  string "<instance> <token>", PX ttl
+-- KEYS[1]  {tuneslot:v1}:leader  string "<holder> <token>", PX ttl
 -- KEYS[2]  {tuneslot:v1}:fence   integer, the last token handed out
--- ARGV[1]  the instance id (printable ASCII, no spaces)
+-- ARGV[1]  the holder: instance id, "#", nonce (printable ASCII, no spaces)
 -- ARGV[2]  the TTL in ms; "0" gives the lease back (if held) instead
 -- ARGV[3]  the least token a new lease may get (the caller's unix time in
 --          ms), so a token is never reused after a Redis restart or

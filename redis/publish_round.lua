@@ -8,7 +8,7 @@
 -- ARGV[3]  optional: the least generation this round may get (the writer
 --          passes the round's written_ms, so a generation is not reused
 --          after a Redis restart or FLUSHALL has reset the counter)
--- ARGV[4]  with KEYS[3]: the lease as the writer holds it, "<instance> <token>";
+-- ARGV[4]  with KEYS[3]: the lease as the writer holds it, "<holder> <token>";
 --          the round is refused unless KEYS[3] holds exactly that, so a
 --          writer whose lease expired or was taken over (a stale fencing
 --          token) can never overwrite the new leader's rounds

@@ -267,11 +267,15 @@ def test_reload_rejects_a_bad_config_and_keeps_the_old(redis_server, status_serv
 # ---- the writer's lease ------------------------------------------------------------------
 
 def leader(redis):
+    """(instance, token) of the lease; the holder's per-process suffix
+    ("#" and 16 hex digits) is checked and taken off."""
     v = redis.command("GET", LEADER_KEY)
     if v is None:
         return None, None
     holder, token = v.decode().split(" ")
-    return holder, int(token)
+    instance, _, nonce = holder.rpartition("#")
+    assert re.fullmatch(r"[0-9a-f]{16}", nonce), holder
+    return instance, int(token)
 
 
 def wait_leader(redis, timeout=5.0):
@@ -312,8 +316,25 @@ def test_failover_after_kill_9(redis_server, status_server, make_tuneslotd):
     new_holder, new_token = leader(redis_server)
     assert new_holder == "sched-b" and new_token > token
     assert taken_over < 2 * interval + 0.4, taken_over       # two intervals, and some noise
-    b.wait_for_log(r"\[notice\] leader: this instance \(sched-b\) holds the lease", timeout=1)
+    b.wait_for_log(r"\[notice\] leader: this instance \(sched-b#[0-9a-f]{16}\) holds the lease", timeout=1)
     no_errors(b)
+
+
+def test_same_instance_id_cannot_share_the_lease(redis_server, status_server, make_tuneslotd):
+    """A --once run given the daemon's own instance id neither writes nor takes or gives back the daemon's lease."""
+    url = status_server.route("/load.xsl", body=load())
+    cfg = base_config(redis_server, url, interval="300ms", instance="sched-1")
+    daemon = make_tuneslotd(cfg, name="daemon")
+    daemon.start()
+    assert wait_leader(redis_server)[0] == "sched-1"
+    lease_before = redis_server.command("GET", LEADER_KEY)
+    once = make_tuneslotd(cfg, name="once")
+    assert once.run_once() != 0
+    assert "holds the lease" not in once.log_text()
+    assert "round not written: the writer's lease is held by another instance" in once.log_text()
+    time.sleep(1.0)
+    assert redis_server.command("GET", LEADER_KEY) == lease_before
+    assert "lease taken again" not in daemon.log_text() and "lease lost" not in daemon.log_text()
 
 
 def test_stalled_leader_never_writes_after_losing_the_lease(redis_server, status_server, make_tuneslotd):

@@ -104,6 +104,7 @@ bool Daemon::poll_round(MonoClock::time_point start)
 {
     poller_->start();
     const MonoClock::time_point deadline = start + config_->timeout + round_grace;
+    MonoClock::time_point next_tick = MonoClock::now() + lease_->tick_interval();
     while (poller_->busy()) {
         if (MonoClock::now() >= deadline) {
             log::alert("poll round ran ", (config_->timeout + round_grace).count(),
@@ -111,9 +112,17 @@ bool Daemon::poll_round(MonoClock::time_point start)
             poller_->abort("timeout");
             break;
         }
+        // A round may last a whole interval (a hung backend, timeout =
+        // interval): the lease is kept through it, so a leader's does not
+        // lapse and a follower sees a dead leader's expire within a tick.
+        if (MonoClock::now() >= next_tick) {
+            keep_lease();
+            next_tick = MonoClock::now() + lease_->tick_interval();
+        }
         // wake up now and then even without traffic, so metrics clients
         // past their deadline are dropped
-        std::chrono::milliseconds wait = std::min<std::chrono::milliseconds>(until(deadline), 250ms);
+        std::chrono::milliseconds wait =
+            std::min<std::chrono::milliseconds>({until(deadline), until(next_tick), 250ms});
         std::vector<pollfd> fds = wait_fds();
         poller_->step(wait, fds);
         if (dispatch(fds)) {

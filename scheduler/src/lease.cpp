@@ -4,11 +4,26 @@
 #include "log.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <random>
 
 namespace tuneslot {
 
+namespace {
+
+std::string with_nonce(const std::string& instance)
+{
+    std::random_device rd;
+    const unsigned long long nonce = (static_cast<unsigned long long>(rd()) << 32) ^ rd();
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", nonce);
+    return cat(instance, "#", hex);
+}
+
+}  // namespace
+
 Lease::Lease(std::string instance, std::chrono::milliseconds interval)
-    : instance_(std::move(instance))
+    : instance_(std::move(instance)), holder_id_(with_nonce(instance_))
 {
     set_interval(interval);
 }
@@ -21,7 +36,7 @@ void Lease::set_interval(std::chrono::milliseconds interval) noexcept
 
 bool Lease::tick(RedisWriter& redis)
 {
-    std::optional<RedisWriter::LeaseReply> r = redis.lease(instance_, ttl_, wall_clock_ms());
+    std::optional<RedisWriter::LeaseReply> r = redis.lease(holder_id_, ttl_, wall_clock_ms());
     if (!r) {
         // Redis away: our lease, if any, will expire there too; stop
         // writing now rather than risk a stale round (the script would
@@ -32,7 +47,7 @@ bool Lease::tick(RedisWriter& redis)
     }
     if (r->token > 0) {
         if (!leader())
-            log::notice("leader: this instance (", instance_, ") holds the lease, token ", r->token,
+            log::notice("leader: this instance (", holder_id_, ") holds the lease, token ", r->token,
                 "; writing rounds");
         else if (r->token != token_)
             log::notice("leader: lease taken again with token ", r->token, " (Redis had lost it)");
@@ -64,7 +79,7 @@ void Lease::release(RedisWriter& redis)
 {
     if (!leader())
         return;
-    redis.lease(instance_, std::chrono::milliseconds(0), wall_clock_ms());
+    redis.lease(holder_id_, std::chrono::milliseconds(0), wall_clock_ms());
     log::info("leader: lease given back");
     token_ = 0;
     value_.clear();

@@ -24,7 +24,10 @@ namespace tuneslot {
 
 class Lease final {
 public:
-    // instance: this process's id in the lease ("host:pid" by default).
+    // instance: the configured id ("host:pid" by default).  The lease holds
+    // it with a random suffix of this process's own, so two processes given
+    // the same id (one config file on several hosts, --once beside the
+    // daemon) can never both hold the lease or give back each other's.
     Lease(std::string instance, std::chrono::milliseconds interval);
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
@@ -52,6 +55,7 @@ public:
 
 private:
     std::string instance_;
+    std::string holder_id_;     // instance_ + "#" + this process's nonce
     std::chrono::milliseconds ttl_{0};
     std::chrono::milliseconds tick_{0};
     long long token_ = 0;

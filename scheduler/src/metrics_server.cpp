@@ -57,7 +57,8 @@ MetricsServer::MetricsServer(const std::string& host, int port, std::function<st
 
 void MetricsServer::add_fds(std::vector<pollfd>& fds) const
 {
-    fds.push_back({listen_.get(), POLLIN, 0});
+    if (std::chrono::steady_clock::now() >= accept_paused_until_)
+        fds.push_back({listen_.get(), POLLIN, 0});
     for (const Client& c : clients_)
         fds.push_back({c.fd.get(), static_cast<short>(c.answering ? POLLOUT : POLLIN), 0});
 }
@@ -66,8 +67,11 @@ void MetricsServer::accept_all()
 {
     for (;;) {
         int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return;     // EAGAIN, or a failure the next wake-up retries
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_paused_until_ = std::chrono::steady_clock::now() + accept_pause;
+            return;     // EAGAIN, or a failure a later wake-up retries
+        }
         UniqueFd owned(fd);
         if (clients_.size() >= max_clients)
             continue;   // closed at once: a scraper retries, a flood gets nothing

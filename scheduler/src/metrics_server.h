@@ -27,6 +27,8 @@ public:
     static constexpr std::size_t max_clients = 16;
     static constexpr std::size_t request_max = 4096;
     static constexpr std::chrono::milliseconds client_timeout{2000};
+    // how long accepting pauses when the process is out of descriptors
+    static constexpr std::chrono::milliseconds accept_pause{100};
 
     // Listens on host (numeric) and port; throws std::system_error naming
     // the address when it cannot.
@@ -60,6 +62,10 @@ private:
     UniqueFd listen_;
     std::function<std::string()> render_;
     std::vector<Client> clients_;
+    // Out of file descriptors: the pending connection stays in the backlog
+    // and the listening socket stays readable, so it is left out of the
+    // wait set for a moment instead of being polled in a busy loop.
+    std::chrono::steady_clock::time_point accept_paused_until_{};
 };
 
 }  // namespace tuneslot
