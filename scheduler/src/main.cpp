@@ -14,8 +14,12 @@
 #include <hiredis/hiredis.h>
 #include <libxml/xmlversion.h>
 
+#include <sys/resource.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <string>
 #include <string_view>
@@ -86,6 +90,28 @@ bool parse_args(int argc, char** argv, Options& o, std::string& error)
     return true;
 }
 
+// Every backend keeps a connection (and its descriptor) between rounds, and
+// Debian's default soft limit of 1024 descriptors would fail the polls of a
+// thousand backends: take what the hard limit allows, and say when even
+// that looks too small for the configuration.
+void raise_descriptor_limit(std::size_t backends)
+{
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t wanted = rl.rlim_max;
+        rl.rlim_cur = wanted;
+        if (::setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            log::warn("cannot raise the open-file limit to ", wanted, ": ", std::strerror(errno));
+        ::getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    const std::size_t needed = 2 * backends + 64;     // a poll may overlap a keep-alive connection
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < needed)
+        log::warn("the open-file limit is ", rl.rlim_cur, " but ", backends, " backends may need ", needed,
+            "; raise it (ulimit -n, LimitNOFILE=) or polls will fail");
+}
+
 int run(const Options& o)
 {
     Signals signals;          // first: threads created later inherit the blocked mask
@@ -103,6 +129,7 @@ int run(const Options& o)
         return exit_failure;
     }
     const Config& c = *loaded.config;
+    raise_descriptor_limit(c.backends.size());
     log::info("config: ", c.backends.size(), c.backends.size() == 1 ? " backend, " : " backends, ",
         c.streams.size(), c.streams.size() == 1 ? " stream, " : " streams, ", "interval ", c.interval.count(),
         "ms, timeout ", c.timeout.count(), "ms, redis ", c.redis.text);
