@@ -16,8 +16,8 @@ packages=(
     nginx nginx-dev
     # demo and integration tests
     redis-server redis-tools icecast2 ffmpeg curl python3 python3-pytest
-    # benchmarks (bench/)
-    wrk
+    # benchmarks (bench/); apache2 also brings mod_proxy and mod_proxy_http
+    wrk apache2
 )
 
 missing=()
