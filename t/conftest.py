@@ -13,7 +13,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (  # noqa: E402
-    Icecast, Listener, LogProblem, Redis, RunDir, SilentServer, Source, StatusServer, Tuneslotd,
+    Icecast, IcyServer, Listener, LogProblem, Redis, RunDir, SilentServer, Source, StatusServer,
+    Tuneslotd,
     tuneslotd_binary,
 )
 
@@ -133,5 +134,14 @@ def status_server():
 def silent_server():
     """A TCP server that accepts and never answers (a hung Redis or backend)."""
     s = SilentServer()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def icy_server():
+    """A SHOUTcast v1 look-alike streaming in the test process
+    (metaint 8192, 16 KiB/s); change .mode to "refuse" or "error"."""
+    s = IcyServer()
     yield s
     s.stop()

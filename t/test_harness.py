@@ -2,12 +2,14 @@
 must catch what they are there to catch."""
 
 import signal
+import socket
 import time
 import urllib.request
 
 import pytest
 
-from harness import Process, decode_snapshot, toml_text
+from harness import IcyServerProcess, Process, decode_snapshot, toml_text
+from harness.icy_server import IcyDemuxer, get, metadata_block, pattern_at, read_response
 
 # The example of redis/SCHEMA.md, tabs restored.
 SCHEMA_EXAMPLE = "".join(line.replace("|", "\t") + "\n" for line in [
@@ -106,3 +108,122 @@ def test_status_server_trickle_sends_one_byte_per_delay(status_server):
         rest = r.read()
     assert first + rest == b"0123456789"
     assert time.monotonic() - started >= 0.45
+
+
+# ---- the ICY server and its reader -------------------------------------------
+
+def icy_get(server, headers, body_bytes):
+    return get("127.0.0.1", server.port, "/stream", headers, body_bytes=body_bytes)
+
+
+def test_icy_server_interleaves_metadata_when_asked(icy_server):
+    """With Icy-MetaData: 1 the answer is ICY 200 OK with icy-metaint, the
+    audio pattern survives de-interleaving and the title arrives; the
+    request's headers are recorded."""
+    icy_server.metaint = 1000
+    r = icy_get(icy_server, {"Icy-MetaData": "1", "X-Forwarded-For": "192.0.2.7"}, 5500)
+    assert (r.protocol, r.status, r.status_line) == ("ICY", 200, "ICY 200 OK")
+    assert r.headers["content-type"] == "audio/mpeg" and r.headers["icy-br"] == "128"
+    assert r.headers["icy-name"] and r.headers["icy-genre"]
+    assert r.metaint == 1000
+    assert len(r.audio) >= 5000 and r.audio == pattern_at(0, len(r.audio))
+    assert r.titles == ["Test Title"] and r.demux.empty_blocks >= 4
+    req = icy_server.requests[-1]
+    assert req.line == "GET /stream HTTP/1.0"
+    assert req.header("X-Forwarded-For") == "192.0.2.7" and req.header("icy-metadata") == "1"
+
+
+def test_icy_server_sends_plain_audio_without_the_request_header(icy_server):
+    """Without Icy-MetaData there is no icy-metaint and the body is audio only."""
+    r = icy_get(icy_server, {}, 20000)
+    assert r.metaint is None and "icy-metaint" not in r.headers
+    assert r.body == pattern_at(0, len(r.body))
+
+
+def test_icy_server_sends_a_new_title_once(icy_server):
+    """set_title() puts the new title into the next block, then empty blocks follow."""
+    icy_server.metaint = 512
+    with socket.create_connection(("127.0.0.1", icy_server.port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n")
+        first = read_response(s, body_bytes=2000)
+        icy_server.set_title("Second")
+        demux = first.demux
+        deadline = time.monotonic() + 5
+        while demux.titles[-1] != "Second" and time.monotonic() < deadline:
+            demux.feed(s.recv(4096))
+        for _ in range(4):
+            demux.feed(s.recv(4096))
+    assert demux.titles == ["Test Title", "Second"]
+    assert bytes(demux.audio) == pattern_at(0, len(demux.audio))
+
+
+def test_icy_server_refuses_and_errs_on_demand(icy_server):
+    """mode "refuse" closes without a byte; mode "error" answers an HTTP error."""
+    icy_server.mode = "refuse"
+    with socket.create_connection(("127.0.0.1", icy_server.port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        try:
+            assert s.recv(100) == b""
+        except ConnectionResetError:
+            pass
+    icy_server.mode = "error"
+    icy_server.error_status = 404
+    r = icy_get(icy_server, {}, 1000)
+    assert (r.protocol, r.status) == ("HTTP/1.0", 404)
+
+
+def test_icy_server_keeps_to_its_rate(icy_server):
+    """A stream never runs ahead of the rate by more than one chunk."""
+    icy_server.rate = 8192
+    with socket.create_connection(("127.0.0.1", icy_server.port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        start = time.monotonic()
+        r = read_response(s, body_bytes=8192 * 2, timeout=10)
+        elapsed = time.monotonic() - start
+    assert len(r.body) <= 8192 * elapsed + icy_server.chunk
+
+
+def test_icy_server_as_a_process(run_dir, processes):
+    """Run as a daemon, the server streams and records requests to its file."""
+    p = IcyServerProcess(run_dir, metaint=700, title="Proc")
+    processes.append(p.start())
+    r = icy_get(p, {"Icy-MetaData": "1", "X-Forwarded-For": "192.0.2.9"}, 3000)
+    assert r.titles == ["Proc"] and r.audio == pattern_at(0, len(r.audio))
+    assert p.requests()[-1].header("x-forwarded-for") == "192.0.2.9"
+
+
+def test_icy_demuxer_does_not_care_how_the_body_is_split():
+    """Fed one byte at a time, the demuxer finds what it finds in one piece."""
+    title = "A title long enough for three sixteen-byte units"
+    body = b"".join(pattern_at(i * 100, 100) + metadata_block(title if i % 2 else None)
+                    for i in range(6))
+    whole, bytewise = IcyDemuxer(100), IcyDemuxer(100)
+    whole.feed(body)
+    for i in range(len(body)):
+        bytewise.feed(body[i:i + 1])
+    assert bytes(whole.audio) == bytes(bytewise.audio) == pattern_at(0, 600)
+    assert whole.titles == bytewise.titles == [title] * 3
+    assert whole.empty_blocks == bytewise.empty_blocks == 3
+
+
+def test_icy_pattern_check_sees_metadata_left_in():
+    """A body read without de-interleaving keeps the metadata in the audio:
+    the pattern check fails, so it can."""
+    body = b"".join(pattern_at(i * 100, 100) + metadata_block("T") for i in range(4))
+    demux = IcyDemuxer(None)
+    demux.feed(body)
+    assert bytes(demux.audio) != pattern_at(0, len(demux.audio))
+    assert demux.titles == []
+
+
+def test_icy_reader_undoes_chunked_encoding():
+    """A chunked HTTP/1.1 response is de-chunked before de-interleaving."""
+    payload = pattern_at(0, 300) + metadata_block("Chunked") + pattern_at(300, 200)
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(payload[i:i + 37]), payload[i:i + 37])
+                      for i in range(0, len(payload), 37)) + b"0\r\n\r\n"
+    a, b = socket.socketpair()
+    with a, b:
+        a.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nicy-metaint: 300\r\n\r\n" + chunks)
+        r = read_response(b, body_bytes=10**6, timeout=5)
+    assert r.protocol == "HTTP/1.1" and r.body == payload
+    assert r.titles == ["Chunked"] and r.audio == pattern_at(0, 500)

@@ -19,6 +19,7 @@ from .icecast import Icecast, Source, Listener
 from .snapshot import Snapshot, SnapshotBackend, SnapshotSlot, decode_snapshot
 from .silent_server import SilentServer
 from .status_server import StatusServer
+from .icy_server import IcyServer, IcyServerProcess
 from .tuneslotd import Tuneslotd, toml_text
 
 __all__ = [
@@ -29,6 +30,6 @@ __all__ = [
     "Redis", "RedisClient",
     "Icecast", "Source", "Listener",
     "Snapshot", "SnapshotBackend", "SnapshotSlot", "decode_snapshot",
-    "SilentServer", "StatusServer",
+    "SilentServer", "StatusServer", "IcyServer", "IcyServerProcess",
     "Tuneslotd", "toml_text",
 ]
