@@ -9,6 +9,7 @@ import urllib.request
 import pytest
 
 from harness import IcyServerProcess, Process, decode_snapshot, toml_text
+from harness.listeners import Swarm
 from harness.icy_server import IcyDemuxer, get, metadata_block, pattern_at, read_response
 
 # The example of redis/SCHEMA.md, tabs restored.
@@ -227,3 +228,38 @@ def test_icy_reader_undoes_chunked_encoding():
         r = read_response(b, body_bytes=10**6, timeout=5)
     assert r.protocol == "HTTP/1.1" and r.body == payload
     assert r.titles == ["Chunked"] and r.audio == pattern_at(0, 500)
+
+
+# ---- the listener swarm --------------------------------------------------------
+
+def test_swarm_listens_and_keeps_to_its_rate(icy_server):
+    """Every listener of the swarm connects and receives, none faster than its rate."""
+    icy_server.rate = 64 * 1024          # faster than the swarm reads
+    swarm = Swarm(icy_server.url("/stream"), 40, rate=8192, chunk=1024).start()
+    try:
+        assert swarm.wait_connected(timeout=15)
+        start = time.monotonic()
+        assert swarm.wait_receiving(timeout=10, within=1.0) == 40
+        marks = swarm.marks()
+        time.sleep(1.0)
+        assert swarm.grown_since(marks) == 40
+        elapsed = time.monotonic() - start + 1.0
+    finally:
+        swarm.close()
+    s = swarm.summary()
+    assert (s["connected"], s["receiving"], s["failed"]) == (40, 40, 0)
+    assert max(c.received for c in swarm.conns) <= 8192 * (elapsed + 1) + 1024 * 4
+    assert len(icy_server.requests) == 40
+
+
+@pytest.mark.parametrize("mode", ["refuse", "error"])
+def test_swarm_counts_listeners_that_got_nothing(icy_server, mode):
+    """Refused or answered with an error, no listener counts as connected."""
+    icy_server.mode = mode
+    swarm = Swarm(icy_server.url("/stream"), 10, head_timeout=5).start()
+    try:
+        assert not swarm.wait_connected(timeout=10)
+    finally:
+        swarm.close()
+    s = swarm.summary()
+    assert (s["connected"], s["receiving"], s["failed"]) == (0, 0, 10)
