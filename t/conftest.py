@@ -14,9 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (  # noqa: E402
     Icecast, IcyServer, Listener, LogProblem, Redis, RunDir, SilentServer, Source, StatusServer,
-    Tuneslotd,
-    tuneslotd_binary,
+    Tuneslotd, tuneslotd_binary,
 )
+from harness.apache import APACHE, Apache  # noqa: E402
 
 
 def _teardown(processes, request):
@@ -145,3 +145,17 @@ def icy_server():
     s = IcyServer()
     yield s
     s.stop()
+
+
+@pytest.fixture
+def make_apache(run_dir, processes):
+    """make_apache(mpm="event", modules=("proxy", "proxy_http"), conf="...")
+    -> a running Apache (t/harness/apache.py)."""
+    if not Path(APACHE).exists():
+        pytest.skip(f"{APACHE} is not installed (scripts/install-deps.sh installs it)")
+
+    def make(start=True, **kw):
+        a = Apache(run_dir, **kw)
+        processes.append(a)
+        return a.start() if start else a
+    return make

@@ -263,3 +263,42 @@ def test_swarm_counts_listeners_that_got_nothing(icy_server, mode):
         swarm.close()
     s = swarm.summary()
     assert (s["connected"], s["receiving"], s["failed"]) == (0, 0, 10)
+
+
+# ---- Apache ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mpm", ["prefork", "event"])
+def test_apache_proxies_with_either_mpm(make_apache, icy_server, mpm):
+    """Apache from our own config proxies a stream, forwards the client's
+    address, survives a graceful restart and leaves a clean log."""
+    a = make_apache(mpm=mpm, modules=("proxy", "proxy_http"), workers=20,
+                    conf=f"ProxyPass /listen/ {icy_server.url('/')}\n")
+    assert a.children()
+    r = get("127.0.0.1", a.port, "/listen/demo", {}, body_bytes=4000)
+    assert r.status == 200 and len(r.body) >= 4000
+    assert icy_server.requests[-1].line.startswith("GET /demo ")
+    assert icy_server.requests[-1].header("x-forwarded-for") == "127.0.0.1"
+    a.graceful()
+    assert get("127.0.0.1", a.port, "/listen/demo", {}, body_bytes=100).status == 200
+    assert "/etc/apache2" not in a.conf_path.read_text()
+
+
+def test_apache_config_errors_are_reported(make_apache):
+    """apache2 -t rejects a directive of a module that is not loaded."""
+    a = make_apache(start=False, conf="ProxyPass /x/ http://127.0.0.1:1/\n")
+    p = a.test_config()
+    assert p.returncode != 0 and "ProxyPass" in p.stderr
+
+
+@pytest.mark.parametrize("line", [
+    "[Sat Nov 21 10:00:00.000000 2026] [core:emerg] [pid 1] AH00015: Unable to open logs",
+    "[Sat Nov 21 10:00:00.000000 2026] [mpm_event:alert] [pid 1] no listening sockets",
+    "[Sat Nov 21 10:00:00.000000 2026] [core:notice] [pid 1] AH00052: child pid 7 exit signal Aborted (6)",
+])
+def test_apache_log_check_knows_apache_levels(make_apache, line):
+    """Apache's [module:level] lines and a child's crash fail the teardown check."""
+    a = make_apache(start=False)
+    a.error_log.write_text(line + "\n")
+    assert len(a.problems()) == 1
+    a.error_log.write_text("[Sat Nov 21 10:00:00.000000 2026] [proxy:error] [pid 1] refused\n")
+    assert a.problems() == []

@@ -39,6 +39,9 @@ class Process:
     #: seconds stop() waits after SIGTERM before SIGKILL
     stop_timeout = 10.0
 
+    #: what problems() looks for in the logs; a subclass may add its own
+    bad_patterns = BAD_PATTERNS
+
     def __init__(self, run_dir: RunDir, name: str):
         self.run_dir = run_dir
         self.name = run_dir.unique(name)
@@ -138,7 +141,7 @@ class Process:
             for line in text.splitlines():
                 if any(a.search(line) for a in self._allowed):
                     continue
-                for what, rx in BAD_PATTERNS.items():
+                for what, rx in self.bad_patterns.items():
                     if rx.search(line):
                         found.append(f"{path.name}: {what}: {line.strip()}")
                         break

@@ -1,0 +1,182 @@
+"""Debian's Apache 2.4 (/usr/sbin/apache2) on a free port, configured from
+scratch in the run directory: nothing of /etc/apache2 is read, modules are
+loaded from /usr/lib/apache2/modules by name."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from .net import free_port, wait_for_port
+from .process import BAD_PATTERNS, Process
+from .rundir import RunDir
+
+APACHE = "/usr/sbin/apache2"
+MODULES_DIR = Path("/usr/lib/apache2/modules")
+
+#: Apache writes its levels as [module:level]; a child's crash as a notice
+#: of the parent ("child pid 123 exit signal Segmentation fault (11)")
+APACHE_BAD_PATTERNS = dict(BAD_PATTERNS, **{
+    "apache alert/emerg": re.compile(r"\[[\w.]*:(alert|emerg)\]"),
+    "child crash": re.compile(r"exit signal (Segmentation|Aborted|Bus|Illegal|Floating)"),
+})
+
+
+def mpm_lines(mpm: str, workers: int, start: int | None = None) -> str:
+    """MPM directives sized for `workers` simultaneous requests.
+
+    prefork starts `start` children (default 5) and forks the rest on
+    demand, as it would in production; event runs 64 threads per child and
+    starts ceil(start / 64) children (default 2).
+    """
+    if mpm == "prefork":
+        return (f"StartServers {start or 5}\n"
+                "MinSpareServers 5\n"
+                f"MaxSpareServers {max(10, workers)}\n"
+                f"ServerLimit {workers}\n"
+                f"MaxRequestWorkers {workers}\n"
+                "MaxConnectionsPerChild 0\n")
+    if mpm in ("event", "worker"):
+        per_child = 64
+        children = -(-workers // per_child)
+        return (f"StartServers {-(-(start or per_child * 2) // per_child)}\n"
+                f"ServerLimit {children}\n"
+                f"ThreadLimit {per_child}\n"
+                f"ThreadsPerChild {per_child}\n"
+                f"MaxRequestWorkers {children * per_child}\n"
+                f"MinSpareThreads {per_child}\n"
+                f"MaxSpareThreads {children * per_child}\n"
+                "MaxConnectionsPerChild 0\n")
+    raise ValueError(f"unknown MPM {mpm!r}")
+
+
+class Apache(Process):
+    """An Apache parent (-DFOREGROUND) with its children.
+
+    mpm is "prefork", "event" or "worker"; modules are names as in
+    mod_<name>.so ("proxy", "proxy_http"), loaded after the MPM and
+    authz_core; extra_modules are (module symbol, .so path) pairs of our own
+    (the tune module, later).  conf goes at the end of the server config;
+    mpm_conf, when given, replaces mpm_lines(mpm, workers).
+    """
+
+    stop_timeout = 30.0      # a parent with a thousand children takes a while
+    bad_patterns = APACHE_BAD_PATTERNS
+
+    def __init__(self, run_dir: RunDir, *, name: str = "apache", mpm: str = "event",
+                 modules: tuple[str, ...] = (), extra_modules: tuple[tuple[str, str], ...] = (),
+                 conf: str = "", workers: int = 150, mpm_conf: str | None = None,
+                 log_level: str = "warn", access_log: bool = False):
+        super().__init__(run_dir, name)
+        self.port = free_port()
+        self.mpm = mpm
+        self.modules = tuple(modules)
+        self.extra_modules = tuple(extra_modules)
+        self.conf = conf
+        self.workers = workers
+        self.mpm_conf = mpm_conf
+        self.log_level = log_level
+        self.access_log = access_log
+        self.dir = run_dir.subdir(self.name)
+        self.logs = self.dir / "logs"
+        self.runtime = self.dir / "run"
+        for d in (self.logs, self.runtime):
+            d.mkdir()
+        self.conf_path = self.dir / "apache2.conf"
+        self.error_log = self.logs / "error.log"
+        self.pid_file = self.runtime / "apache2.pid"
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            # children (nobody) create their mutex and scoreboard files here
+            shutil.chown(self.runtime, "nobody", "nogroup")
+
+    # ---- configuration ----------------------------------------------------
+
+    def load_line(self, module: str) -> str:
+        return f"LoadModule {module}_module {MODULES_DIR / f'mod_{module}.so'}\n"
+
+    def config_text(self) -> str:
+        user = "User nobody\nGroup nogroup\n" if self.as_root else ""
+        loads = "".join(self.load_line(m) for m in ("mpm_" + self.mpm, "authz_core") + self.modules)
+        loads += "".join(f"LoadModule {sym} {path}\n" for sym, path in self.extra_modules)
+        access = (f'LogFormat "%h %l %u %t \\"%r\\" %>s %b %D" timed\n'
+                  f"CustomLog {self.logs}/access.log timed\n") if self.access_log else ""
+        return (
+            f'ServerRoot "{self.dir}"\n'
+            "ServerName 127.0.0.1\n"
+            f"Listen 127.0.0.1:{self.port}\n"
+            f"PidFile {self.pid_file}\n"
+            f"DefaultRuntimeDir {self.runtime}\n"
+            f"ErrorLog {self.error_log}\n"
+            f"LogLevel {self.log_level}\n"
+            f"{user}"
+            f"{loads}"
+            f"{self.mpm_conf if self.mpm_conf is not None else mpm_lines(self.mpm, self.workers)}"
+            "Timeout 3600\n"
+            "KeepAlive On\n"
+            f"{access}"
+            "<Directory />\n"
+            "    AllowOverride None\n"
+            "    Require all denied\n"
+            "</Directory>\n"
+            f"{self.conf}")
+
+    def write_config(self, text: str | None = None) -> Path:
+        self.conf_path.write_text(text if text is not None else self.config_text())
+        return self.conf_path
+
+    def test_config(self, text: str | None = None) -> subprocess.CompletedProcess:
+        """`apache2 -t` of this configuration (or of text); never raises."""
+        self.write_config(text)
+        return subprocess.run([APACHE, "-t", "-d", str(self.dir), "-f", str(self.conf_path)],
+                              capture_output=True, text=True, timeout=30)
+
+    # ---- life -------------------------------------------------------------
+
+    def start(self, timeout: float = 20.0) -> "Apache":
+        self.write_config()
+        super().start([APACHE, "-d", str(self.dir), "-f", str(self.conf_path), "-DFOREGROUND"],
+                      env={"PATH": "/usr/sbin:/usr/bin:/bin", "LANG": "C"})
+        wait_for_port("127.0.0.1", self.port, timeout, alive=self.running)
+        return self
+
+    def children(self) -> set[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.pid)], capture_output=True, text=True)
+        return {int(x) for x in out.stdout.split()}
+
+    def _restarts(self) -> int:
+        return len(re.findall(r"resuming normal operations", self.error_log_text()))
+
+    def graceful(self, timeout: float = 20.0) -> None:
+        """SIGUSR1 (graceful restart: re-reads the config, lets requests in
+        flight finish); waits until the parent says it resumed."""
+        before = self._restarts()
+        self.signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while self._restarts() <= before:
+            if not self.running() or time.monotonic() >= deadline:
+                raise TimeoutError(f"{self.name}: no restart after SIGUSR1; log:\n"
+                                   f"{self.error_log_text()[-2000:]}")
+            time.sleep(0.05)
+
+    def graceful_stop(self, timeout: float = 60.0) -> int:
+        """SIGWINCH: stops accepting, lets requests in flight finish."""
+        self.signal(signal.SIGWINCH)
+        return self.wait(timeout)
+
+    # ---- logs -------------------------------------------------------------
+
+    def log_paths(self) -> list[Path]:
+        return [self.log_path, self.error_log]
+
+    def error_log_text(self) -> str:
+        try:
+            return self.error_log.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
