@@ -165,7 +165,7 @@ ngx_http_tune_choose(ngx_http_request_t *r, ngx_http_tune_zone_t *zone,
         goto done;
     }
 
-    trc = tune_select(img, stream, (uint32_t) ngx_random(), &slot);
+    trc = tune_select_slot(img, stream, NULL, (uint32_t) ngx_random(), &slot);
     if (trc != TUNE_OK) {
         rc = NGX_HTTP_SERVICE_UNAVAILABLE;
         goto done;
