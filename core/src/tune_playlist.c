@@ -1,76 +1,93 @@
 /*
  * Playlist rendering (tune_playlist.h).  Every input is checked first, so
- * rendering itself cannot fail; it writes through a counting buffer that
- * keeps going past cap, which is how the exact length of a playlist that
- * does not fit is known without a second code path.
+ * rendering itself cannot fail; it writes through the counting sink of
+ * tune_wbuf.h, which keeps counting past cap: that is how the exact length
+ * of a playlist that does not fit is known without a second code path.
  */
 
 #include <string.h>
 
 #include "tune_playlist.h"
-
-
-/* The output so far: len counts every byte, written or not. */
-typedef struct {
-    char             *out;
-    size_t            cap;
-    size_t            len;
-    unsigned          overflow;     /* len would pass SIZE_MAX */
-} tune_pl_buf_t;
+#include "tune_wbuf.h"
 
 
 static tune_rc_t tune_pl_check(const char *s, size_t len, int required);
-static void tune_pl_put(tune_pl_buf_t *b, const char *s, size_t n);
-static void tune_pl_lit(tune_pl_buf_t *b, const char *s);
-static void tune_pl_num(tune_pl_buf_t *b, size_t v);
-static void tune_pl_text(tune_pl_buf_t *b, const char *s, size_t n,
+static void tune_pl_lit(tune_wbuf_t *b, const char *s);
+static void tune_pl_text(tune_wbuf_t *b, const char *s, size_t n,
     int xml);
-static void tune_pl_title(tune_pl_buf_t *b, const char *stream,
+static void tune_pl_title(tune_wbuf_t *b, const char *stream,
     size_t stream_len, const tune_playlist_entry_t *e, int xml);
-static void tune_pl_m3u(tune_pl_buf_t *b, const char *stream,
-    size_t stream_len, const tune_playlist_entry_t *entries, size_t n);
-static void tune_pl_pls(tune_pl_buf_t *b, const char *stream,
-    size_t stream_len, const tune_playlist_entry_t *entries, size_t n);
-static void tune_pl_xspf(tune_pl_buf_t *b, const char *stream,
-    size_t stream_len, const tune_playlist_entry_t *entries, size_t n);
+static void tune_pl_m3u_entry(tune_wbuf_t *b, const char *stream,
+    size_t stream_len, const tune_playlist_entry_t *e, size_t number);
+static void tune_pl_pls_entry(tune_wbuf_t *b, const char *stream,
+    size_t stream_len, const tune_playlist_entry_t *e, size_t number);
+static void tune_pl_pls_tail(tune_wbuf_t *b, size_t n);
+static void tune_pl_xspf_entry(tune_wbuf_t *b, const char *stream,
+    size_t stream_len, const tune_playlist_entry_t *e, size_t number);
+static void tune_pl_xspf_tail(tune_wbuf_t *b, size_t n);
 
 
+/*
+ * A format: its suffix, its content type, and how it is written: the head;
+ * for a format that names the playlist, the stream name (as XML) and the
+ * rest of the head; each entry (numbered from 1); the tail.
+ */
 typedef struct {
-    const char             *suffix;
-    size_t                  len;
-    tune_playlist_format_t  format;
-} tune_pl_suffix_t;
+    const char       *suffix;
+    size_t            suffix_len;
+    const char       *content_type;
+    const char       *head;
+    const char       *head_after_name;  /* NULL: the playlist is unnamed */
+    void            (*entry)(tune_wbuf_t *b, const char *stream,
+                        size_t stream_len, const tune_playlist_entry_t *e,
+                        size_t number);
+    void            (*tail)(tune_wbuf_t *b, size_t n);  /* NULL: none */
+} tune_pl_format_t;
 
-static const tune_pl_suffix_t  tune_pl_suffixes[] = {
-    { ".m3u", 4, TUNE_PLAYLIST_M3U },
-    { ".pls", 4, TUNE_PLAYLIST_PLS },
-    { ".xspf", 5, TUNE_PLAYLIST_XSPF },
+
+/* indexed by tune_playlist_format_t; TUNE_PLAYLIST_NONE is all NULL */
+static const tune_pl_format_t  tune_pl_formats[] = {
+    [TUNE_PLAYLIST_M3U] = {
+        ".m3u", 4, "audio/x-mpegurl",
+        "#EXTM3U\n", NULL,
+        tune_pl_m3u_entry, NULL
+    },
+    [TUNE_PLAYLIST_PLS] = {
+        ".pls", 4, "audio/x-scpls",
+        "[playlist]\n", NULL,
+        tune_pl_pls_entry, tune_pl_pls_tail
+    },
+    [TUNE_PLAYLIST_XSPF] = {
+        ".xspf", 5, "application/xspf+xml",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<playlist version=\"1\" xmlns=\"http://xspf.org/ns/0/\">\n"
+        "  <title>",
+        "</title>\n  <trackList>\n",
+        tune_pl_xspf_entry, tune_pl_xspf_tail
+    },
 };
+
+#define TUNE_PL_NFORMATS                                                      \
+    (sizeof(tune_pl_formats) / sizeof(tune_pl_formats[0]))
 
 
 const char *
 tune_playlist_content_type(tune_playlist_format_t format)
 {
-    switch (format) {
-    case TUNE_PLAYLIST_M3U:
-        return "audio/x-mpegurl";
-    case TUNE_PLAYLIST_PLS:
-        return "audio/x-scpls";
-    case TUNE_PLAYLIST_XSPF:
-        return "application/xspf+xml";
-    case TUNE_PLAYLIST_NONE:
-        break;
+    /* an enum may hold any int: compare as unsigned to catch negatives */
+    if ((unsigned) format >= TUNE_PL_NFORMATS) {
+        return NULL;
     }
 
-    return NULL;
+    return tune_pl_formats[format].content_type;
 }
 
 
 tune_playlist_format_t
 tune_playlist_suffix(const char *name, size_t len, size_t *stem_len)
 {
-    size_t                   i;
-    const tune_pl_suffix_t  *sf;
+    size_t                   f;
+    const tune_pl_format_t  *pf;
 
     *stem_len = len;
 
@@ -78,16 +95,15 @@ tune_playlist_suffix(const char *name, size_t len, size_t *stem_len)
         return TUNE_PLAYLIST_NONE;
     }
 
-    for (i = 0; i < sizeof(tune_pl_suffixes) / sizeof(tune_pl_suffixes[0]);
-         i++)
-    {
-        sf = &tune_pl_suffixes[i];
+    for (f = 0; f < TUNE_PL_NFORMATS; f++) {
+        pf = &tune_pl_formats[f];
 
-        if (len > sf->len
-            && memcmp(name + len - sf->len, sf->suffix, sf->len) == 0)
+        if (pf->suffix != NULL && len > pf->suffix_len
+            && memcmp(name + len - pf->suffix_len, pf->suffix,
+                      pf->suffix_len) == 0)
         {
-            *stem_len = len - sf->len;
-            return sf->format;
+            *stem_len = len - pf->suffix_len;
+            return (tune_playlist_format_t) f;
         }
     }
 
@@ -120,60 +136,21 @@ tune_pl_check(const char *s, size_t len, int required)
 
 
 static void
-tune_pl_put(tune_pl_buf_t *b, const char *s, size_t n)
+tune_pl_lit(tune_wbuf_t *b, const char *s)
 {
-    size_t  room;
-
-    if (b->overflow || n == 0) {
-        return;
-    }
-
-    if (n > SIZE_MAX - b->len) {
-        b->overflow = 1;
-        return;
-    }
-
-    if (b->len < b->cap) {
-        room = b->cap - b->len;
-        memcpy(b->out + b->len, s, n < room ? n : room);
-    }
-
-    b->len += n;
-}
-
-
-static void
-tune_pl_lit(tune_pl_buf_t *b, const char *s)
-{
-    tune_pl_put(b, s, strlen(s));
-}
-
-
-static void
-tune_pl_num(tune_pl_buf_t *b, size_t v)
-{
-    char   digits[24], *p;
-
-    p = digits + sizeof(digits);
-
-    do {
-        *--p = (char) ('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-
-    tune_pl_put(b, p, (size_t) (digits + sizeof(digits) - p));
+    tune_wbuf_put(b, s, strlen(s));
 }
 
 
 /* A checked value, as character data of XML when xml is set. */
 static void
-tune_pl_text(tune_pl_buf_t *b, const char *s, size_t n, int xml)
+tune_pl_text(tune_wbuf_t *b, const char *s, size_t n, int xml)
 {
     size_t       i, run;
     const char  *entity;
 
     if (!xml) {
-        tune_pl_put(b, s, n);
+        tune_wbuf_put(b, s, n);
         return;
     }
 
@@ -200,17 +177,17 @@ tune_pl_text(tune_pl_buf_t *b, const char *s, size_t n, int xml)
             continue;
         }
 
-        tune_pl_put(b, s + run, i - run);
+        tune_wbuf_put(b, s + run, i - run);
         tune_pl_lit(b, entity);
         run = i + 1;
     }
 
-    tune_pl_put(b, s + run, n - run);
+    tune_wbuf_put(b, s + run, n - run);
 }
 
 
 static void
-tune_pl_title(tune_pl_buf_t *b, const char *stream, size_t stream_len,
+tune_pl_title(tune_wbuf_t *b, const char *stream, size_t stream_len,
     const tune_playlist_entry_t *e, int xml)
 {
     if (e->title != NULL && e->title_len != 0) {
@@ -229,71 +206,65 @@ tune_pl_title(tune_pl_buf_t *b, const char *stream, size_t stream_len,
 
 
 static void
-tune_pl_m3u(tune_pl_buf_t *b, const char *stream, size_t stream_len,
-    const tune_playlist_entry_t *entries, size_t n)
+tune_pl_m3u_entry(tune_wbuf_t *b, const char *stream, size_t stream_len,
+    const tune_playlist_entry_t *e, size_t number)
 {
-    size_t  i;
+    (void) number;
 
-    tune_pl_lit(b, "#EXTM3U\n");
-
-    for (i = 0; i < n; i++) {
-        /* -1: a live stream has no length */
-        tune_pl_lit(b, "#EXTINF:-1,");
-        tune_pl_title(b, stream, stream_len, &entries[i], 0);
-        tune_pl_lit(b, "\n");
-        tune_pl_put(b, entries[i].url, entries[i].url_len);
-        tune_pl_lit(b, "\n");
-    }
+    /* -1: a live stream has no length */
+    tune_pl_lit(b, "#EXTINF:-1,");
+    tune_pl_title(b, stream, stream_len, e, 0);
+    tune_pl_lit(b, "\n");
+    tune_wbuf_put(b, e->url, e->url_len);
+    tune_pl_lit(b, "\n");
 }
 
 
 static void
-tune_pl_pls(tune_pl_buf_t *b, const char *stream, size_t stream_len,
-    const tune_playlist_entry_t *entries, size_t n)
+tune_pl_pls_entry(tune_wbuf_t *b, const char *stream, size_t stream_len,
+    const tune_playlist_entry_t *e, size_t number)
 {
-    size_t  i;
+    tune_pl_lit(b, "File");
+    tune_wbuf_put_u64(b, number);
+    tune_pl_lit(b, "=");
+    tune_wbuf_put(b, e->url, e->url_len);
+    tune_pl_lit(b, "\nTitle");
+    tune_wbuf_put_u64(b, number);
+    tune_pl_lit(b, "=");
+    tune_pl_title(b, stream, stream_len, e, 0);
+    tune_pl_lit(b, "\nLength");
+    tune_wbuf_put_u64(b, number);
+    tune_pl_lit(b, "=-1\n");
+}
 
-    tune_pl_lit(b, "[playlist]\n");
 
-    for (i = 0; i < n; i++) {
-        tune_pl_lit(b, "File");
-        tune_pl_num(b, i + 1);
-        tune_pl_lit(b, "=");
-        tune_pl_put(b, entries[i].url, entries[i].url_len);
-        tune_pl_lit(b, "\nTitle");
-        tune_pl_num(b, i + 1);
-        tune_pl_lit(b, "=");
-        tune_pl_title(b, stream, stream_len, &entries[i], 0);
-        tune_pl_lit(b, "\nLength");
-        tune_pl_num(b, i + 1);
-        tune_pl_lit(b, "=-1\n");
-    }
-
+static void
+tune_pl_pls_tail(tune_wbuf_t *b, size_t n)
+{
     tune_pl_lit(b, "NumberOfEntries=");
-    tune_pl_num(b, n);
+    tune_wbuf_put_u64(b, n);
     tune_pl_lit(b, "\nVersion=2\n");
 }
 
 
 static void
-tune_pl_xspf(tune_pl_buf_t *b, const char *stream, size_t stream_len,
-    const tune_playlist_entry_t *entries, size_t n)
+tune_pl_xspf_entry(tune_wbuf_t *b, const char *stream, size_t stream_len,
+    const tune_playlist_entry_t *e, size_t number)
 {
-    size_t  i;
+    (void) number;
 
-    tune_pl_lit(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                   "<playlist version=\"1\" xmlns=\"http://xspf.org/ns/0/\">\n"
-                   "  <title>");
-    tune_pl_text(b, stream, stream_len, 1);
-    tune_pl_lit(b, "</title>\n  <trackList>\n");
+    tune_pl_lit(b, "    <track>\n      <location>");
+    tune_pl_text(b, e->url, e->url_len, 1);
+    tune_pl_lit(b, "</location>\n      <title>");
+    tune_pl_title(b, stream, stream_len, e, 1);
+    tune_pl_lit(b, "</title>\n    </track>\n");
+}
 
-    for (i = 0; i < n; i++) {
-        tune_pl_lit(b, "    <track>\n      <location>");
-        tune_pl_text(b, entries[i].url, entries[i].url_len, 1);
-        tune_pl_lit(b, "</location>\n      <title>");
-        tune_pl_title(b, stream, stream_len, &entries[i], 1);
-        tune_pl_lit(b, "</title>\n    </track>\n");
-    }
+
+static void
+tune_pl_xspf_tail(tune_wbuf_t *b, size_t n)
+{
+    (void) n;
 
     tune_pl_lit(b, "  </trackList>\n</playlist>\n");
 }
@@ -306,7 +277,8 @@ tune_playlist_render(tune_playlist_format_t format, const char *stream,
 {
     size_t                        i;
     tune_rc_t                     r;
-    tune_pl_buf_t                 b;
+    tune_wbuf_t                   b;
+    const tune_pl_format_t       *pf;
     const tune_playlist_entry_t  *e;
 
     if (tune_playlist_content_type(format) == NULL) {
@@ -339,23 +311,22 @@ tune_playlist_render(tune_playlist_format_t format, const char *stream,
         return 0;
     }
 
-    b.out = out;
-    b.cap = out != NULL ? cap : 0;
-    b.len = 0;
-    b.overflow = 0;
+    tune_wbuf_init(&b, out, cap);
+    pf = &tune_pl_formats[format];
 
-    switch (format) {
-    case TUNE_PLAYLIST_M3U:
-        tune_pl_m3u(&b, stream, stream_len, entries, n);
-        break;
-    case TUNE_PLAYLIST_PLS:
-        tune_pl_pls(&b, stream, stream_len, entries, n);
-        break;
-    case TUNE_PLAYLIST_XSPF:
-        tune_pl_xspf(&b, stream, stream_len, entries, n);
-        break;
-    case TUNE_PLAYLIST_NONE:
-        break;                              /* refused above */
+    tune_pl_lit(&b, pf->head);
+
+    if (pf->head_after_name != NULL) {
+        tune_pl_text(&b, stream, stream_len, 1);
+        tune_pl_lit(&b, pf->head_after_name);
+    }
+
+    for (i = 0; i < n; i++) {
+        pf->entry(&b, stream, stream_len, &entries[i], i + 1);
+    }
+
+    if (pf->tail != NULL) {
+        pf->tail(&b, n);
     }
 
     if (b.overflow) {

@@ -29,6 +29,23 @@ static const tune_playlist_entry_t  two[] = {
 };
 
 
+/* A render that must be refused with want. */
+static void
+assert_refused(tune_playlist_format_t format, const char *stream,
+    size_t stream_len, const tune_playlist_entry_t *entries, size_t n,
+    tune_rc_t want)
+{
+    char       out[1024];
+    tune_rc_t  rc;
+
+    rc = TUNE_OK;
+    assert_int_equal(tune_playlist_render(format, stream, stream_len,
+                                          entries, n, out, sizeof(out), &rc),
+                     0);
+    assert_int_equal(rc, want);
+}
+
+
 /* Renders into a buffer and checks the result against want, exactly. */
 static void
 assert_renders(tune_playlist_format_t format, const char *stream,
@@ -261,9 +278,7 @@ test_buffer_contract(void **state)
 static void
 test_refuses_control_bytes(void **state)
 {
-    char                    out[1024];
     size_t                  i, k;
-    tune_rc_t               rc;
     tune_playlist_entry_t   e[2];
     const char             *bad[] = {
         "http://x/a\r\nSet-Cookie: x", "http://x/a\n", "http://x/\ta",
@@ -273,8 +288,10 @@ test_refuses_control_bytes(void **state)
 
     (void) state;
 
+    /* in a URL, a title, a backend, the stream name */
+
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        for (k = 0; k < 4; k++) {
+        for (k = 0; k < 3; k++) {
             e[0] = two[0];
             e[1] = two[1];
 
@@ -287,150 +304,102 @@ test_refuses_control_bytes(void **state)
                 e[1].title = bad[i];
                 e[1].title_len = strlen(bad[i]);
                 break;
-            case 2:
+            default:
                 e[0].backend = bad[i];
                 e[0].backend_len = strlen(bad[i]);
                 break;
             }
 
-            rc = TUNE_OK;
-
-            if (k == 3) {
-                assert_int_equal(tune_playlist_render(TUNE_PLAYLIST_M3U,
-                                     bad[i], strlen(bad[i]), e, 2,
-                                     out, sizeof(out), &rc),
-                                 0);
-            } else {
-                assert_int_equal(tune_playlist_render(TUNE_PLAYLIST_PLS,
-                                     S("demo"), e, 2, out, sizeof(out), &rc),
-                                 0);
-            }
-
-            assert_int_equal(rc, TUNE_ERR_BAD_CHAR);
+            assert_refused(TUNE_PLAYLIST_PLS, S("demo"), e, 2,
+                           TUNE_ERR_BAD_CHAR);
         }
+
+        assert_refused(TUNE_PLAYLIST_M3U, bad[i], strlen(bad[i]), two, 2,
+                       TUNE_ERR_BAD_CHAR);
     }
 
     /* a NUL inside the given length is a control byte too */
     e[0] = two[0];
     e[0].url = "http://x\0/";
     e[0].url_len = 10;
-    assert_int_equal(tune_playlist_render(TUNE_PLAYLIST_XSPF, S("demo"), e, 1,
-                                          out, sizeof(out), &rc),
-                     0);
-    assert_int_equal(rc, TUNE_ERR_BAD_CHAR);
+    assert_refused(TUNE_PLAYLIST_XSPF, S("demo"), e, 1, TUNE_ERR_BAD_CHAR);
 
     /* an unused backend is still checked: no byte is trusted */
     e[0] = two[1];
     e[0].backend = "a\nb";
     e[0].backend_len = 3;
-    assert_int_equal(tune_playlist_render(TUNE_PLAYLIST_M3U, S("demo"), e, 1,
-                                          out, sizeof(out), &rc),
-                     0);
-    assert_int_equal(rc, TUNE_ERR_BAD_CHAR);
+    assert_refused(TUNE_PLAYLIST_M3U, S("demo"), e, 1, TUNE_ERR_BAD_CHAR);
 }
 
 
 static void
 test_refuses_empty_and_bad_format(void **state)
 {
-    char                    out[256];
-    tune_rc_t               rc;
     tune_playlist_entry_t   e[1];
 
     (void) state;
 
-    assert_int_equal(tune_playlist_render(TUNE_PLAYLIST_M3U, "", 0, two, 2,
-                                          out, sizeof(out), &rc),
-                     0);
-    assert_int_equal(rc, TUNE_ERR_EMPTY);
-
-    assert_int_equal(tune_playlist_render(TUNE_PLAYLIST_M3U, NULL, 4, two, 2,
-                                          out, sizeof(out), &rc),
-                     0);
-    assert_int_equal(rc, TUNE_ERR_EMPTY);
+    assert_refused(TUNE_PLAYLIST_M3U, "", 0, two, 2, TUNE_ERR_EMPTY);
+    assert_refused(TUNE_PLAYLIST_M3U, NULL, 4, two, 2, TUNE_ERR_EMPTY);
 
     e[0] = two[0];
     e[0].url_len = 0;
-    assert_int_equal(tune_playlist_render(TUNE_PLAYLIST_PLS, S("demo"), e, 1,
-                                          out, sizeof(out), &rc),
-                     0);
-    assert_int_equal(rc, TUNE_ERR_EMPTY);
+    assert_refused(TUNE_PLAYLIST_PLS, S("demo"), e, 1, TUNE_ERR_EMPTY);
 
     e[0].url = NULL;
     e[0].url_len = 5;
-    assert_int_equal(tune_playlist_render(TUNE_PLAYLIST_PLS, S("demo"), e, 1,
-                                          out, sizeof(out), &rc),
-                     0);
-    assert_int_equal(rc, TUNE_ERR_EMPTY);
+    assert_refused(TUNE_PLAYLIST_PLS, S("demo"), e, 1, TUNE_ERR_EMPTY);
 
-    assert_int_equal(tune_playlist_render(TUNE_PLAYLIST_XSPF, S("demo"), NULL,
-                                          1, out, sizeof(out), &rc),
-                     0);
-    assert_int_equal(rc, TUNE_ERR_EMPTY);
+    assert_refused(TUNE_PLAYLIST_XSPF, S("demo"), NULL, 1, TUNE_ERR_EMPTY);
 
-    assert_int_equal(tune_playlist_render(TUNE_PLAYLIST_NONE, S("demo"), two,
-                                          2, out, sizeof(out), &rc),
-                     0);
-    assert_int_equal(rc, TUNE_ERR_RANGE);
-
-    assert_int_equal(tune_playlist_render((tune_playlist_format_t) 99,
-                                          S("demo"), two, 2,
-                                          out, sizeof(out), &rc),
-                     0);
-    assert_int_equal(rc, TUNE_ERR_RANGE);
+    assert_refused(TUNE_PLAYLIST_NONE, S("demo"), two, 2, TUNE_ERR_RANGE);
+    assert_refused((tune_playlist_format_t) 99, S("demo"), two, 2,
+                   TUNE_ERR_RANGE);
+    assert_refused((tune_playlist_format_t) -1, S("demo"), two, 2,
+                   TUNE_ERR_RANGE);
 }
 
 
 static void
 test_suffix(void **state)
 {
-    size_t  stem;
+    size_t   i, stem;
+    const struct {
+        const char              *name;
+        size_t                   len;
+        tune_playlist_format_t   format;
+        size_t                   stem;
+    } cases[] = {
+        { S("demo.m3u"), TUNE_PLAYLIST_M3U, 4 },
+        { S("demo.pls"), TUNE_PLAYLIST_PLS, 4 },
+        { S("demo.xspf"), TUNE_PLAYLIST_XSPF, 4 },
+        { S("a.pls.m3u"), TUNE_PLAYLIST_M3U, 5 },
+        { S("x.xspf"), TUNE_PLAYLIST_XSPF, 1 },
+
+        /* no playlist: the whole name is the stem */
+        { S("demo"), TUNE_PLAYLIST_NONE, 4 },
+        { S("demo.M3U"), TUNE_PLAYLIST_NONE, 8 },
+        { S("demo.m3u8"), TUNE_PLAYLIST_NONE, 9 },
+        { S("demo.m3u."), TUNE_PLAYLIST_NONE, 9 },
+        { S("demom3u"), TUNE_PLAYLIST_NONE, 7 },
+        { S(".m3u"), TUNE_PLAYLIST_NONE, 4 },     /* no empty stream */
+        { S("pls"), TUNE_PLAYLIST_NONE, 3 },
+        { S(""), TUNE_PLAYLIST_NONE, 0 },
+        { NULL, 0, TUNE_PLAYLIST_NONE, 0 },
+
+        /* only len bytes are looked at */
+        { "demo.m3u", 7, TUNE_PLAYLIST_NONE, 7 },
+    };
 
     (void) state;
 
-    assert_int_equal(tune_playlist_suffix(S("demo.m3u"), &stem),
-                     TUNE_PLAYLIST_M3U);
-    assert_int_equal(stem, 4);
-    assert_int_equal(tune_playlist_suffix(S("demo.pls"), &stem),
-                     TUNE_PLAYLIST_PLS);
-    assert_int_equal(stem, 4);
-    assert_int_equal(tune_playlist_suffix(S("demo.xspf"), &stem),
-                     TUNE_PLAYLIST_XSPF);
-    assert_int_equal(stem, 4);
-    assert_int_equal(tune_playlist_suffix(S("a.pls.m3u"), &stem),
-                     TUNE_PLAYLIST_M3U);
-    assert_int_equal(stem, 5);
-    assert_int_equal(tune_playlist_suffix(S("x.xspf"), &stem),
-                     TUNE_PLAYLIST_XSPF);
-    assert_int_equal(stem, 1);
-
-    /* no playlist: the whole name is the stem */
-    assert_int_equal(tune_playlist_suffix(S("demo"), &stem),
-                     TUNE_PLAYLIST_NONE);
-    assert_int_equal(stem, 4);
-    assert_int_equal(tune_playlist_suffix(S("demo.M3U"), &stem),
-                     TUNE_PLAYLIST_NONE);
-    assert_int_equal(stem, 8);
-    assert_int_equal(tune_playlist_suffix(S("demo.m3u8"), &stem),
-                     TUNE_PLAYLIST_NONE);
-    assert_int_equal(tune_playlist_suffix(S("demo.m3u."), &stem),
-                     TUNE_PLAYLIST_NONE);
-    assert_int_equal(tune_playlist_suffix(S("demom3u"), &stem),
-                     TUNE_PLAYLIST_NONE);
-    assert_int_equal(tune_playlist_suffix(S(".m3u"), &stem),
-                     TUNE_PLAYLIST_NONE);
-    assert_int_equal(stem, 4);
-    assert_int_equal(tune_playlist_suffix(S("pls"), &stem),
-                     TUNE_PLAYLIST_NONE);
-    assert_int_equal(tune_playlist_suffix("", 0, &stem), TUNE_PLAYLIST_NONE);
-    assert_int_equal(stem, 0);
-    assert_int_equal(tune_playlist_suffix(NULL, 0, &stem),
-                     TUNE_PLAYLIST_NONE);
-
-    /* only len bytes are looked at */
-    assert_int_equal(tune_playlist_suffix("demo.m3u", 7, &stem),
-                     TUNE_PLAYLIST_NONE);
-    assert_int_equal(stem, 7);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        stem = 12345;
+        assert_int_equal(tune_playlist_suffix(cases[i].name, cases[i].len,
+                                              &stem),
+                         cases[i].format);
+        assert_int_equal(stem, cases[i].stem);
+    }
 }
 
 

@@ -146,32 +146,38 @@ pick(const tune_image_t *img, const tune_image_stream_t *s,
 }
 
 
+/* One either way, but a slot that must get nothing gets nothing. */
+static void
+assert_near(uint32_t got, uint32_t want)
+{
+    assert_in_range(got, want > 0 ? want - 1 : 0, want > 0 ? want + 1 : 0);
+}
+
+
 /*
- * Counts the picks of 4096 draws with rnd evenly spread over 2^32 values
- * (k << 20): a slot with score share p must get 4096 p of them, give or
- * take one, or the scaling is biased.
+ * Draws 4096 times with rnd evenly spread over 2^32 values (k << 20) and
+ * checks the picks: a slot with a share p of the score must get 4096 p of
+ * them, give or take one (want[i]), or the scaling is biased.
  */
 static void
-sweep(const tune_image_t *img, const tune_image_stream_t *s,
-    const tune_select_opts_t *opts, uint32_t *hits, uint32_t n)
+assert_shares(const tune_image_t *img, const tune_image_stream_t *s,
+    const tune_select_opts_t *opts, const uint32_t *want, uint32_t n)
 {
     long      got;
-    uint32_t  k;
+    uint32_t  i, k, hits[8];
 
-    memset(hits, 0, n * sizeof(hits[0]));
+    assert_true(n <= 8);
+    memset(hits, 0, sizeof(hits));
 
     for (k = 0; k < 4096; k++) {
         got = pick(img, s, opts, k << 20);
         assert_true(got >= 0 && got < (long) n);
         hits[got]++;
     }
-}
 
-
-static void
-assert_near(uint32_t got, uint32_t want)
-{
-    assert_in_range(got, want > 0 ? want - 1 : 0, want + 1);
+    for (i = 0; i < n; i++) {
+        assert_near(hits[i], want[i]);
+    }
 }
 
 
@@ -181,9 +187,9 @@ assert_near(uint32_t got, uint32_t want)
 static void
 test_share_by_free(void **state)
 {
-    uint32_t                    hits[3];
     const tune_image_t         *img;
     const tune_image_stream_t  *s;
+    const uint32_t              want[] = { 3413, 341, 341 };
     const spec_t                spec[] = {
         { TUNE_HEALTH_UP, 100, 100, NULL },
         { TUNE_HEALTH_UP, 10, 100, NULL },
@@ -192,14 +198,9 @@ test_share_by_free(void **state)
 
     (void) state;
 
-    img = build(spec, 3, 3, &s);
-    sweep(img, s, NULL, hits, 3);
-
     /* 100/120, 10/120, 10/120 of 4096 */
-    assert_near(hits[0], 3413);
-    assert_near(hits[1], 341);
-    assert_near(hits[2], 341);
-    assert_int_equal(hits[0] + hits[1] + hits[2], 4096);
+    img = build(spec, 3, 3, &s);
+    assert_shares(img, s, NULL, want, 3);
 
     /* the ends of the range: the first and the last candidate */
     assert_int_equal(pick(img, s, NULL, 0), 0);
@@ -214,9 +215,9 @@ test_share_by_free(void **state)
 static void
 test_equal_slots_share(void **state)
 {
-    uint32_t                    hits[4];
     const tune_image_t         *img;
     const tune_image_stream_t  *s;
+    const uint32_t              want[] = { 1024, 1024, 1024, 1024 };
     const spec_t                spec[] = {
         { TUNE_HEALTH_UP, 9, 100, NULL },
         { TUNE_HEALTH_UP, 9, 100, NULL },
@@ -227,21 +228,16 @@ test_equal_slots_share(void **state)
     (void) state;
 
     img = build(spec, 4, 1, &s);
-    sweep(img, s, NULL, hits, 4);
-
-    assert_int_equal(hits[0], 1024);
-    assert_int_equal(hits[1], 1024);
-    assert_int_equal(hits[2], 1024);
-    assert_int_equal(hits[3], 1024);
+    assert_shares(img, s, NULL, want, 4);
 }
 
 
 static void
 test_weight_scales_share(void **state)
 {
-    uint32_t                    hits[5];
     const tune_image_t         *img;
     const tune_image_stream_t  *s;
+    const uint32_t              want[] = { 1365, 1365, 0, 1365, 0 };
     const spec_t                spec[] = {
         { TUNE_HEALTH_UP, 10, 200, NULL },      /* counts as 20 */
         { TUNE_HEALTH_UP, 20, 100, NULL },
@@ -253,22 +249,16 @@ test_weight_scales_share(void **state)
     (void) state;
 
     img = build(spec, 5, 0, &s);
-    sweep(img, s, NULL, hits, 5);
-
-    assert_near(hits[0], 1365);
-    assert_near(hits[1], 1365);
-    assert_int_equal(hits[2], 0);
-    assert_near(hits[3], 1365);
-    assert_int_equal(hits[4], 0);
+    assert_shares(img, s, NULL, want, 5);
 }
 
 
 static void
 test_weight_above_max_clamped(void **state)
 {
-    uint32_t                    hits[2];
     const tune_image_t         *img;
     const tune_image_stream_t  *s;
+    const uint32_t              want[] = { 2048, 2048 };
     const spec_t                spec[] = {
         { TUNE_HEALTH_UP, 10, TUNE_WEIGHT_MAX, NULL },
         { TUNE_HEALTH_UP, 10, UINT32_MAX, NULL },   /* not in a decoded
@@ -278,10 +268,7 @@ test_weight_above_max_clamped(void **state)
     (void) state;
 
     img = build(spec, 2, 0, &s);
-    sweep(img, s, NULL, hits, 2);
-
-    assert_int_equal(hits[0], 2048);
-    assert_int_equal(hits[1], 2048);
+    assert_shares(img, s, NULL, want, 2);
 }
 
 
@@ -315,9 +302,9 @@ test_never_unhealthy(void **state)
 static void
 test_unlimited_among_unlimited(void **state)
 {
-    uint32_t                    hits[5];
     const tune_image_t         *img;
     const tune_image_stream_t  *s;
+    const uint32_t              want[] = { 0, 1024, 0, 3072, 0 };
     const spec_t                spec[] = {
         { TUNE_HEALTH_UP, 4294967294u, TUNE_WEIGHT_MAX, NULL },
         { TUNE_HEALTH_UP, TUNE_UNLIMITED, 100, NULL },
@@ -328,25 +315,20 @@ test_unlimited_among_unlimited(void **state)
 
     (void) state;
 
-    img = build(spec, 5, 1, &s);
-    sweep(img, s, NULL, hits, 5);
-
     /* by weight alone: 1/4 and 3/4 */
-    assert_int_equal(hits[0], 0);
-    assert_int_equal(hits[1], 1024);
-    assert_int_equal(hits[2], 0);
-    assert_int_equal(hits[3], 3072);
-    assert_int_equal(hits[4], 0);
+    img = build(spec, 5, 1, &s);
+    assert_shares(img, s, NULL, want, 5);
 }
 
 
 static void
 test_region_preferred(void **state)
 {
-    uint32_t                    hits[5];
     tune_select_opts_t          opts;
     const tune_image_t         *img;
     const tune_image_stream_t  *s;
+    const uint32_t              us[] = { 0, 1024, 3072, 0, 0 };
+    const uint32_t              all[] = { 2008, 20, 60, 2008, 0 };
     const spec_t                spec[] = {
         { TUNE_HEALTH_UP, 1000, 100, "eu" },
         { TUNE_HEALTH_UP, 10, 100, "us" },
@@ -363,53 +345,40 @@ test_region_preferred(void **state)
     /* only the region's slots, by their own shares */
     opts.region = "us";
     opts.region_len = 2;
-    sweep(img, s, &opts, hits, 5);
-    assert_int_equal(hits[0], 0);
-    assert_int_equal(hits[1], 1024);
-    assert_int_equal(hits[2], 3072);
-    assert_int_equal(hits[3], 0);
+    assert_shares(img, s, &opts, us, 5);
 
-    /* compared by length and bytes, not as a prefix */
+    /* compared by length and bytes, not as a prefix: no such region */
     opts.region = "u";
     opts.region_len = 1;
-    sweep(img, s, &opts, hits, 5);
-    assert_true(hits[0] > 1900 && hits[3] > 1900);
+    assert_shares(img, s, &opts, all, 5);
 
     opts.region = "uss";
     opts.region_len = 3;
-    sweep(img, s, &opts, hits, 5);
-    assert_true(hits[0] > 1900 && hits[3] > 1900);
+    assert_shares(img, s, &opts, all, 5);
 
     /* a region whose only slot is down: every offerable slot */
     opts.region = "asia";
     opts.region_len = 4;
-    sweep(img, s, &opts, hits, 5);
-    assert_near(hits[0], 2008);             /* 100000 of 204000 */
-    assert_near(hits[1], 20);
-    assert_near(hits[2], 60);
-    assert_near(hits[3], 2008);
-    assert_int_equal(hits[4], 0);
+    assert_shares(img, s, &opts, all, 5);
 
     /* NULL or an empty region: no preference */
     opts.region = NULL;
     opts.region_len = 2;
-    sweep(img, s, &opts, hits, 5);
-    assert_near(hits[1], 20);
+    assert_shares(img, s, &opts, all, 5);
 
     opts.region = "us";
     opts.region_len = 0;
-    sweep(img, s, &opts, hits, 5);
-    assert_near(hits[1], 20);
+    assert_shares(img, s, &opts, all, 5);
 }
 
 
 static void
 test_region_full_falls_back(void **state)
 {
-    uint32_t                    hits[3];
     tune_select_opts_t          opts;
     const tune_image_t         *img;
     const tune_image_stream_t  *s;
+    const uint32_t              want[] = { 0, 1024, 3072 };
     const spec_t                spec[] = {
         { TUNE_HEALTH_UP, 0, 100, "us" },
         { TUNE_HEALTH_UP, 5, 100, "eu" },
@@ -423,10 +392,7 @@ test_region_full_falls_back(void **state)
     opts.region = "us";
     opts.region_len = 2;
 
-    sweep(img, s, &opts, hits, 3);
-    assert_int_equal(hits[0], 0);
-    assert_int_equal(hits[1], 1024);
-    assert_int_equal(hits[2], 3072);
+    assert_shares(img, s, &opts, want, 3);
 }
 
 
@@ -477,10 +443,13 @@ test_skip(void **state)
 static void
 test_avail_overrides_free(void **state)
 {
-    uint32_t                    hits[3], avail[3];
+    uint32_t                    avail[3];
     tune_select_opts_t          opts;
     const tune_image_t         *img;
     const tune_image_stream_t  *s;
+    const uint32_t              by_avail[] = { 1024, 3072, 0 };
+    const uint32_t              second[] = { 0, 4096, 0 };
+    const uint32_t              first[] = { 4096, 0, 0 };
     const spec_t                spec[] = {
         { TUNE_HEALTH_UP, 1000, 100, NULL },
         { TUNE_HEALTH_UP, 0, 100, NULL },
@@ -497,15 +466,11 @@ test_avail_overrides_free(void **state)
     avail[0] = 1;
     avail[1] = 3;
     avail[2] = 1000;
-    sweep(img, s, &opts, hits, 3);
-    assert_int_equal(hits[0], 1024);
-    assert_int_equal(hits[1], 3072);
-    assert_int_equal(hits[2], 0);           /* down stays down */
+    assert_shares(img, s, &opts, by_avail, 3);  /* down stays down */
 
     /* the caller sent as many as the first slot had room for */
     avail[0] = 0;
-    sweep(img, s, &opts, hits, 3);
-    assert_int_equal(hits[1], 4096);
+    assert_shares(img, s, &opts, second, 3);
 
     /* and to the second: full, though the image says free */
     avail[1] = 0;
@@ -514,8 +479,7 @@ test_avail_overrides_free(void **state)
     /* TUNE_UNLIMITED from the caller counts as unlimited */
     avail[0] = TUNE_UNLIMITED;
     avail[1] = 4294967294u;
-    sweep(img, s, &opts, hits, 3);
-    assert_int_equal(hits[0], 4096);
+    assert_shares(img, s, &opts, first, 3);
 }
 
 
