@@ -62,7 +62,9 @@ typedef struct {
  *
  * rnd is a uniformly random 32-bit value (tests pass fixed ones): the draw
  * scales it to the sum of scores without a modulo, so each slot's share
- * is right to within 2^-32.  Should the scores of a stream sum beyond 2^64
+ * is right to within 2^-32.  All 32 bits must be random: random() and
+ * ngx_random() give 31, and with the top bit always 0 only the first half
+ * of the scores could ever be drawn; combine two calls.  Should the scores of a stream sum beyond 2^64
  * (thousands of slots each offering billions), they are counted in units
  * of 2^32 for that draw.  O(nslots), no allocation.
  */
