@@ -138,7 +138,7 @@ static ngx_int_t
 ngx_http_tune_choose(ngx_http_request_t *r, ngx_http_tune_zone_t *zone,
     ngx_str_t *name, ngx_str_t *url, ngx_uint_t *retry_after)
 {
-    uint32_t                    slot;
+    uint32_t                    slot, rnd;
     ngx_int_t                   rc;
     tune_rc_t                   trc;
     const tune_image_t         *img;
@@ -165,7 +165,10 @@ ngx_http_tune_choose(ngx_http_request_t *r, ngx_http_tune_zone_t *zone,
         goto done;
     }
 
-    trc = tune_select(img, stream, (uint32_t) ngx_random(), &slot);
+    /* ngx_random() is random(), 31 bits; the draw needs all 32 */
+    rnd = ((uint32_t) ngx_random() << 16) ^ (uint32_t) ngx_random();
+
+    trc = tune_select_slot(img, stream, NULL, rnd, &slot);
     if (trc != TUNE_OK) {
         rc = NGX_HTTP_SERVICE_UNAVAILABLE;
         goto done;

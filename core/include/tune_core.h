@@ -32,7 +32,8 @@ typedef enum {
     TUNE_ERR_VERSION,        /* snapshot of an unsupported major version */
     TUNE_ERR_RANGE,          /* number out of range */
     TUNE_ERR_NOT_FOUND,      /* no such stream */
-    TUNE_ERR_NO_SLOT         /* stream known, but no slot may be offered */
+    TUNE_ERR_NO_SLOT,        /* stream known, but no slot may be offered */
+    TUNE_ERR_FULL            /* stream known, its offerable slots are full */
 } tune_rc_t;
 
 

@@ -41,6 +41,8 @@ tune_rc_reason(tune_rc_t rc)
         return "unknown stream";
     case TUNE_ERR_NO_SLOT:
         return "no healthy slot";
+    case TUNE_ERR_FULL:
+        return "every slot full";
     }
 
     return "unknown error";

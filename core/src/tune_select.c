@@ -1,92 +1,321 @@
 /*
- * v1 selection, least loaded (tune_select.h).  Two passes over the
- * stream's slots: the first finds the best score (free slots times weight)
- * and how many slots tie for it, the second takes the (rnd % ties)-th of
- * them.  O(nslots), no allocation, and deterministic for a given rnd, which
- * the tests use.
+ * v2 selection, weighted by free capacity (tune_select.h).
+ *
+ * tune_select_slot() makes two passes over the stream's slots: the first
+ * sums the scores of the candidates (for the preferred region and for all
+ * slots at once, since whether the region has any is known only at the
+ * end), the second walks the same candidates until the scaled random number
+ * falls into one's share.  Both passes judge a slot with tune_offer(), so
+ * they cannot disagree.  tune_rank_slots() keeps order[] sorted while it
+ * inserts.  Nothing allocates, and a given rnd always gives the same slot,
+ * which the tests use.
  */
+
+#include <string.h>
 
 #include "tune_select.h"
 
 
-static uint64_t tune_score(const tune_image_slot_t *slot);
+typedef enum {
+    TUNE_OFFER_NEVER = 0,    /* not up, weight 0 or skipped */
+    TUNE_OFFER_FULL,         /* would be offered, but avail is 0 */
+    TUNE_OFFER_YES
+} tune_offer_rc_t;
+
+
+/* How one offerable slot compares, as tune_offer() sees it. */
+typedef struct {
+    uint64_t          score;        /* avail x weight; the weight alone
+                                       when unlimited */
+    unsigned          unlimited;    /* avail is TUNE_UNLIMITED */
+    unsigned          local;        /* in the caller's preferred region */
+} tune_offer_t;
+
+
+/* The sums of one set of candidates. */
+typedef struct {
+    uint64_t          n;            /* candidates */
+    uint64_t          unlimited;    /* candidates with unlimited avail */
+    uint64_t          weights;      /* sum of the weights of those */
+    uint64_t          scores;       /* sum of the scores of the others */
+    uint64_t          coarse;       /* the same, each score >> 32 */
+    unsigned          overflow;     /* scores passed 2^64: use coarse */
+} tune_tally_t;
+
+
+static const tune_image_slot_t *tune_stream_slots(const tune_image_t *img,
+    const tune_image_stream_t *stream);
+static tune_offer_rc_t tune_offer(const tune_image_t *img,
+    const tune_image_slot_t *slots, uint32_t i,
+    const tune_select_opts_t *opts, tune_offer_t *o);
+static void tune_tally_add(tune_tally_t *t, const tune_offer_t *o);
+static uint64_t tune_scale(uint32_t rnd, uint64_t total);
+static int tune_rank_before(const tune_offer_t *a, const tune_offer_t *b);
 
 
 /*
- * 0 for a slot that may not be offered.  Only "up" is offered: an unknown
- * health word from a newer writer is never taken as good news.  Weight 100
- * counts the free slots as they are; TUNE_UNLIMITED is UINT32_MAX, so it
- * wins as a plain number, and free * weight cannot overflow 64 bits.
+ * The stream's slots, or NULL when the stream entry points outside the slot
+ * table: such an entry offers nothing rather than reading past the image.
  */
-static uint64_t
-tune_score(const tune_image_slot_t *slot)
+static const tune_image_slot_t *
+tune_stream_slots(const tune_image_t *img, const tune_image_stream_t *stream)
 {
-    if (slot->health != TUNE_HEALTH_UP) {
-        return 0;
+    if (stream->nslots > img->nslots
+        || stream->first_slot > img->nslots - stream->nslots)
+    {
+        return NULL;
     }
 
-    return (uint64_t) slot->free * slot->weight;
+    return tune_image_slots(img) + stream->first_slot;
+}
+
+
+/*
+ * Judges the stream's i-th slot for this request.  Only "up" is offered: an
+ * unknown health word from a newer writer is never taken as good news.
+ * Weights are clamped to TUNE_WEIGHT_MAX (the decoder refuses more; a hand
+ * made image may not), which keeps a score below 2^52.
+ */
+static tune_offer_rc_t
+tune_offer(const tune_image_t *img, const tune_image_slot_t *slots,
+    uint32_t i, const tune_select_opts_t *opts, tune_offer_t *o)
+{
+    uint32_t                  avail, weight;
+    const tune_image_slot_t  *s;
+
+    s = &slots[i];
+
+    if (s->health != TUNE_HEALTH_UP || s->weight == 0) {
+        return TUNE_OFFER_NEVER;
+    }
+
+    if (opts != NULL && opts->skip != NULL && opts->skip[i] != 0) {
+        return TUNE_OFFER_NEVER;
+    }
+
+    avail = (opts != NULL && opts->avail != NULL) ? opts->avail[i] : s->free;
+
+    if (avail == 0) {
+        return TUNE_OFFER_FULL;
+    }
+
+    weight = s->weight < TUNE_WEIGHT_MAX ? s->weight : TUNE_WEIGHT_MAX;
+
+    o->unlimited = (avail == TUNE_UNLIMITED);
+    o->score = o->unlimited ? weight : (uint64_t) avail * weight;
+
+    /* a region string outside the image matches nothing */
+    o->local = opts != NULL && opts->region != NULL && opts->region_len != 0
+               && s->region.len == opts->region_len
+               && (uint64_t) s->region.off + s->region.len <= img->size
+               && memcmp(tune_image_str(img, s->region), opts->region,
+                         opts->region_len) == 0;
+
+    return TUNE_OFFER_YES;
+}
+
+
+static void
+tune_tally_add(tune_tally_t *t, const tune_offer_t *o)
+{
+    t->n++;
+
+    if (o->unlimited) {
+        /* below 2^20 each, 2^32 of them at most: no overflow */
+        t->unlimited++;
+        t->weights += o->score;
+        return;
+    }
+
+    if (o->score > UINT64_MAX - t->scores) {
+        t->overflow = 1;
+    }
+
+    t->scores += o->score;
+    t->coarse += o->score >> 32;
+}
+
+
+/*
+ * floor(rnd * total / 2^32), exactly, in 64-bit arithmetic: with total =
+ * hi * 2^32 + lo, the product splits into rnd * hi, which fits since both
+ * are below 2^32, and the carry of rnd * lo.  The result is below total, and
+ * each value in [0, total) is hit by the same number of rnd values, give or
+ * take one: no modulo bias.
+ */
+static uint64_t
+tune_scale(uint32_t rnd, uint64_t total)
+{
+    uint64_t  hi, lo;
+
+    hi = total >> 32;
+    lo = total & 0xffffffffu;
+
+    return (uint64_t) rnd * hi + (((uint64_t) rnd * lo) >> 32);
 }
 
 
 tune_rc_t
-tune_select(const tune_image_t *img, const tune_image_stream_t *stream,
-    uint32_t rnd, uint32_t *slot)
+tune_select_slot(const tune_image_t *img, const tune_image_stream_t *stream,
+    const tune_select_opts_t *opts, uint32_t rnd, uint32_t *slot)
 {
-    uint32_t                  i, ties;
-    uint64_t                  score, best;
+    unsigned                  local, full, shift;
+    uint32_t                  i;
+    uint64_t                  target, share;
+    tune_offer_t              o;
+    tune_tally_t              all, region, *cand;
+    tune_offer_rc_t           rc;
     const tune_image_slot_t  *slots;
 
     if (img == NULL || stream == NULL || slot == NULL) {
         return TUNE_ERR_NOT_FOUND;
     }
 
-    /* a stream entry pointing outside the slot table offers nothing */
-    if (stream->nslots > img->nslots
-        || stream->first_slot > img->nslots - stream->nslots)
-    {
+    slots = tune_stream_slots(img, stream);
+    if (slots == NULL) {
         return TUNE_ERR_NO_SLOT;
     }
 
-    slots = tune_image_slots(img) + stream->first_slot;
-    best = 0;
-    ties = 0;
+    memset(&all, 0, sizeof(all));
+    memset(&region, 0, sizeof(region));
+    full = 0;
 
     for (i = 0; i < stream->nslots; i++) {
-        score = tune_score(&slots[i]);
+        rc = tune_offer(img, slots, i, opts, &o);
 
-        if (score == 0) {
+        if (rc == TUNE_OFFER_FULL) {
+            full = 1;
+        }
+
+        if (rc != TUNE_OFFER_YES) {
             continue;
         }
 
-        if (score > best) {
-            best = score;
-            ties = 1;
+        tune_tally_add(&all, &o);
 
-        } else if (score == best) {
-            ties++;
+        if (o.local) {
+            tune_tally_add(&region, &o);
         }
     }
 
-    if (ties == 0) {
-        return TUNE_ERR_NO_SLOT;
+    if (all.n == 0) {
+        return full ? TUNE_ERR_FULL : TUNE_ERR_NO_SLOT;
     }
 
-    rnd %= ties;
+    local = (region.n != 0);
+    cand = local ? &region : &all;
+
+    if (cand->unlimited != 0) {
+        target = tune_scale(rnd, cand->weights);
+        shift = 0;
+
+    } else {
+        shift = cand->overflow ? 32 : 0;
+        target = tune_scale(rnd, shift ? cand->coarse : cand->scores);
+    }
 
     for (i = 0; i < stream->nslots; i++) {
-        if (tune_score(&slots[i]) != best) {
+        if (tune_offer(img, slots, i, opts, &o) != TUNE_OFFER_YES
+            || (local && !o.local)
+            || o.unlimited != (cand->unlimited != 0))
+        {
             continue;
         }
 
-        if (rnd == 0) {
+        share = o.score >> shift;
+
+        if (target < share) {
             *slot = stream->first_slot + i;
             return TUNE_OK;
         }
 
-        rnd--;
+        target -= share;
     }
 
-    /* unreachable: the second pass sees the same ties as the first */
+    /* unreachable: the walk sees the candidates the sums saw */
     return TUNE_ERR_NO_SLOT;
+}
+
+
+/* Whether a ranks strictly before b; equal ones keep the text order. */
+static int
+tune_rank_before(const tune_offer_t *a, const tune_offer_t *b)
+{
+    if (a->local != b->local) {
+        return a->local;
+    }
+
+    if (a->unlimited != b->unlimited) {
+        return a->unlimited;
+    }
+
+    return a->score > b->score;
+}
+
+
+size_t
+tune_rank_slots(const tune_image_t *img, const tune_image_stream_t *stream,
+    const tune_select_opts_t *opts, uint32_t first, uint32_t *order,
+    size_t cap)
+{
+    size_t                    n, base, k;
+    uint32_t                  i;
+    tune_offer_t              o, other;
+    const tune_image_slot_t  *slots;
+
+    if (img == NULL || stream == NULL || order == NULL || cap == 0) {
+        return 0;
+    }
+
+    slots = tune_stream_slots(img, stream);
+    if (slots == NULL) {
+        return 0;
+    }
+
+    n = 0;
+
+    if (first >= stream->first_slot
+        && first - stream->first_slot < stream->nslots)
+    {
+        order[n++] = first;
+    }
+
+    base = n;
+
+    for (i = 0; i < stream->nslots; i++) {
+        if (stream->first_slot + i == first
+            || tune_offer(img, slots, i, opts, &o) != TUNE_OFFER_YES)
+        {
+            continue;
+        }
+
+        /*
+         * Insertion: k ends after the last entry that ranks before or with
+         * this slot.  Entries already in order[] are offerable, so judging
+         * them again cannot fail.
+         */
+
+        for (k = n; k > base; k--) {
+            (void) tune_offer(img, slots, order[k - 1] - stream->first_slot,
+                              opts, &other);
+
+            if (!tune_rank_before(&o, &other)) {
+                break;
+            }
+        }
+
+        if (k == cap) {
+            continue;                       /* ranks below a full order[] */
+        }
+
+        if (n == cap) {
+            n--;                            /* the last one drops out */
+        }
+
+        memmove(&order[k + 1], &order[k], (n - k) * sizeof(order[0]));
+        order[k] = stream->first_slot + i;
+        n++;
+    }
+
+    return n;
 }

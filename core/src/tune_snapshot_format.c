@@ -8,61 +8,12 @@
 #include "tune_name.h"
 #include "tune_url.h"
 #include "tune_internal.h"
+#include "tune_wbuf.h"
 
 
-/*
- * An snprintf()-like sink: len counts every byte the line needs, bytes are
- * stored only while they fit, and one byte is kept for the closing NUL.
- */
-typedef struct {
-    char    *out;
-    size_t   cap;
-    size_t   len;
-} tune_wbuf_t;
-
-
-static void tune_wbuf_put(tune_wbuf_t *w, const char *p, size_t n);
-static void tune_wbuf_put_u64(tune_wbuf_t *w, uint64_t v);
 static void tune_wbuf_put_limit(tune_wbuf_t *w, uint32_t v);
 static size_t tune_wbuf_done(tune_wbuf_t *w);
 static size_t tune_format_fail(tune_rc_t *rc, tune_rc_t code);
-
-
-static void
-tune_wbuf_put(tune_wbuf_t *w, const char *p, size_t n)
-{
-    size_t  room;
-
-    /* an empty field may come with a NULL pointer: memcpy() forbids that */
-    if (n == 0) {
-        return;
-    }
-
-    if (w->len < w->cap) {
-        room = w->cap - w->len;
-        memcpy(w->out + w->len, p, n < room ? n : room);
-    }
-
-    /* lines are a few KB at most (TUNE_URL_MAX), this cannot overflow */
-    w->len += n;
-}
-
-
-static void
-tune_wbuf_put_u64(tune_wbuf_t *w, uint64_t v)
-{
-    char    digits[20];
-    size_t  i;
-
-    i = sizeof(digits);
-
-    do {
-        digits[--i] = (char) ('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-
-    tune_wbuf_put(w, digits + i, sizeof(digits) - i);
-}
 
 
 /* capacity and free: a number, or "unlimited" for TUNE_UNLIMITED */
@@ -78,6 +29,7 @@ tune_wbuf_put_limit(tune_wbuf_t *w, uint32_t v)
 }
 
 
+/* snprintf() again: a NUL after a line that fits, none in a cut one */
 static size_t
 tune_wbuf_done(tune_wbuf_t *w)
 {
@@ -115,9 +67,7 @@ tune_snapshot_format_header(char *out, size_t cap, int64_t written_ms,
         return 0;
     }
 
-    w.out = out;
-    w.cap = (out != NULL) ? cap : 0;
-    w.len = 0;
+    tune_wbuf_init(&w, out, cap);
 
     tune_wbuf_put(&w, "tuneslot-snapshot\t1\nwritten_ms\t", 31);
     tune_wbuf_put_u64(&w, (uint64_t) written_ms);
@@ -166,9 +116,7 @@ tune_snapshot_format_backend(char *out, size_t cap,
 
     health = tune_health_name(b->health);
 
-    w.out = out;
-    w.cap = (out != NULL) ? cap : 0;
-    w.len = 0;
+    tune_wbuf_init(&w, out, cap);
 
     tune_wbuf_put(&w, "backend\t", 8);
     tune_wbuf_put(&w, b->name, b->name_len);
@@ -242,9 +190,7 @@ tune_snapshot_format_slot(char *out, size_t cap,
 
     health = tune_health_name(s->health);
 
-    w.out = out;
-    w.cap = (out != NULL) ? cap : 0;
-    w.len = 0;
+    tune_wbuf_init(&w, out, cap);
 
     tune_wbuf_put(&w, "slot\t", 5);
     tune_wbuf_put(&w, s->stream, s->stream_len);
@@ -281,9 +227,7 @@ tune_snapshot_format_end(char *out, size_t cap)
 {
     tune_wbuf_t  w;
 
-    w.out = out;
-    w.cap = (out != NULL) ? cap : 0;
-    w.len = 0;
+    tune_wbuf_init(&w, out, cap);
 
     tune_wbuf_put(&w, "end\n", 4);
 
