@@ -5,38 +5,37 @@
 
 
 #include "ngx_http_tune_module.h"
-#include "ngx_http_tune_shm.h"
+#include "ngx_http_tune_choose.h"
+#include "ngx_http_tune_playlist.h"
 
 #include <tune_name.h>
-#include <tune_select.h>
 #include <tune_url.h>
 
 
 static void ngx_http_tune_stream_name(ngx_http_request_t *r, ngx_str_t *name);
-static ngx_int_t ngx_http_tune_choose(ngx_http_request_t *r,
-    ngx_http_tune_zone_t *zone, ngx_str_t *name, ngx_str_t *url,
-    ngx_uint_t *retry_after);
-static ngx_table_elt_t *ngx_http_tune_add_header(ngx_http_request_t *r,
-    const char *key, ngx_str_t *value);
-static ngx_int_t ngx_http_tune_retry_after(ngx_http_request_t *r,
-    ngx_uint_t seconds);
+static ngx_int_t ngx_http_tune_answer(ngx_http_request_t *r,
+    ngx_http_tune_ctx_t *ctx, ngx_int_t rc, ngx_uint_t retry_after);
+
+
 
 
 ngx_int_t
 ngx_http_tune_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                   rc;
-    ngx_str_t                   name, url;
-    ngx_uint_t                  retry_after;
-    tune_rc_t                   trc;
-    ngx_table_elt_t            *location;
-    ngx_http_tune_main_conf_t  *tmcf;
-    static ngx_str_t            no_store = ngx_string("no-store");
-    static ngx_str_t            allow = ngx_string("GET, HEAD");
+    ngx_int_t                  rc;
+    ngx_str_t                  name;
+    tune_rc_t                  trc;
+    ngx_uint_t                 retry_after;
+    ngx_http_tune_ctx_t       *ctx;
+    ngx_http_tune_answer_e     kind;
+    ngx_http_tune_loc_conf_t  *tlcf;
+    static ngx_str_t           allow = ngx_string("GET, HEAD");
 
-    /* no answer of ours may be cached: each tune-in is a fresh choice */
-    if (ngx_http_tune_add_header(r, "Cache-Control", &no_store) == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    ctx = ngx_http_tune_get_ctx(r);
+
+    if (ctx && ctx->proxying) {
+        /* back through the error_page of proxy mode: the slot failed */
+        return ngx_http_tune_proxy_retry(r, ctx);
     }
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -44,7 +43,7 @@ ngx_http_tune_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return NGX_HTTP_NOT_ALLOWED;
+        return ngx_http_tune_answer(r, NULL, NGX_HTTP_NOT_ALLOWED, 0);
     }
 
     rc = ngx_http_discard_request_body(r);
@@ -52,51 +51,55 @@ ngx_http_tune_handler(ngx_http_request_t *r)
         return rc;
     }
 
+    ctx = ngx_http_tune_create_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     ngx_http_tune_stream_name(r, &name);
+
+    kind = ngx_http_tune_playlist_kind(r, &name);
 
     trc = tune_name_check((const char *) name.data, name.len);
     if (trc != TUNE_OK) {
         /* the name itself is not logged: it may hold CR, LF or worse */
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "tune: invalid stream name: %s", tune_rc_reason(trc));
-        return NGX_HTTP_BAD_REQUEST;
+        ngx_str_set(&ctx->outcome, "invalid");
+        return ngx_http_tune_answer(r, ctx, NGX_HTTP_BAD_REQUEST, 0);
     }
 
-    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tune_module);
+    ctx->stream = name;
 
-    rc = ngx_http_tune_choose(r, tmcf->shm_zone->data, &name, &url,
-                              &retry_after);
+    /* a HEAD never becomes a listener: it is answered, not counted */
+    ctx->peek = (r->method == NGX_HTTP_HEAD);
 
-    switch (rc) {
+    if (kind != NGX_HTTP_TUNE_ANSWER_STREAM) {
+        rc = ngx_http_tune_playlist(r, ctx, kind, &retry_after);
+        return ngx_http_tune_answer(r, ctx, rc, retry_after);
+    }
 
-    case NGX_OK:
-        break;
+    rc = ngx_http_tune_choose(r, ctx, NULL, &retry_after);
 
-    case NGX_HTTP_SERVICE_UNAVAILABLE:
-        if (ngx_http_tune_retry_after(r, retry_after) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (rc == NGX_HTTP_TUNE_FULL) {
+        rc = ngx_http_tune_overflow(r, ctx);
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_tune_answer(r, ctx, rc, retry_after);
+    }
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tune_module);
+
+    if (tlcf->mode == NGX_HTTP_TUNE_MODE_PROXY) {
+        if (ctx->outcome.len == 0) {
+            ngx_str_set(&ctx->outcome, "proxy");
         }
 
-        return rc;
-
-    default:
-        return rc;
+        return ngx_http_tune_proxy_pass(r, ctx);
     }
 
-    ngx_http_clear_location(r);
-
-    location = ngx_http_tune_add_header(r, "Location", &url);
-    if (location == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.location = location;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "tune: \"%V\" -> \"%V\"", &name, &url);
-
-    /* 302, not 307: many players follow only a 302 */
-    return NGX_HTTP_MOVED_TEMPORARILY;
+    return ngx_http_tune_redirect(r, ctx);
 }
 
 
@@ -134,74 +137,149 @@ ngx_http_tune_stream_name(ngx_http_request_t *r, ngx_str_t *name)
 }
 
 
-static ngx_int_t
-ngx_http_tune_choose(ngx_http_request_t *r, ngx_http_tune_zone_t *zone,
-    ngx_str_t *name, ngx_str_t *url, ngx_uint_t *retry_after)
+/*
+ * tune_full with a URL: the listener goes there instead, redirected or
+ * proxied as any slot would be.  The URL may hold variables; what they
+ * make of it is checked like a snapshot's URL, so a header can never be
+ * split by it.
+ */
+
+ngx_int_t
+ngx_http_tune_overflow(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx)
 {
-    uint32_t                    slot, rnd;
-    ngx_int_t                   rc;
-    tune_rc_t                   trc;
-    const tune_image_t         *img;
-    const tune_image_slot_t    *s;
-    const tune_image_stream_t  *stream;
+    ngx_str_t                  url;
+    tune_rc_t                  trc;
+    ngx_http_tune_loc_conf_t  *tlcf;
 
-    *retry_after = 1;
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tune_module);
 
-    ngx_shmtx_lock(&zone->shpool->mutex);
+    ngx_str_set(&ctx->outcome, "full");
 
-    img = tune_image_get(zone->sh->image, zone->sh->image_cap);
-
-    if (img == NULL) {
-        rc = NGX_HTTP_SERVICE_UNAVAILABLE;
-        goto done;
+    if (tlcf->full == NULL) {
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
-    *retry_after = ngx_max(1, (img->interval_ms + 999) / 1000);
-
-    stream = tune_image_find_stream(img, (const char *) name->data,
-                                    name->len);
-    if (stream == NULL) {
-        rc = NGX_HTTP_NOT_FOUND;
-        goto done;
+    if (ngx_http_complex_value(r, tlcf->full, &url) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* ngx_random() is random(), 31 bits; the draw needs all 32 */
-    rnd = ((uint32_t) ngx_random() << 16) ^ (uint32_t) ngx_random();
-
-    trc = tune_select_slot(img, stream, NULL, rnd, &slot);
+    trc = tune_url_check((const char *) url.data, url.len);
     if (trc != TUNE_OK) {
-        rc = NGX_HTTP_SERVICE_UNAVAILABLE;
-        goto done;
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tune: the \"tune_full\" URL is not usable: %s",
+                      tune_rc_reason(trc));
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
-    s = &tune_image_slots(img)[slot];
+    ctx->url = url;
+    ctx->backend.len = 0;
+    ngx_str_set(&ctx->outcome, "overflow");
 
-    url->len = s->url.len;
-    url->data = ngx_pnalloc(r->pool, url->len);
+    return NGX_OK;
+}
 
-    if (url->data == NULL) {
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        goto done;
+
+ngx_int_t
+ngx_http_tune_redirect(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx)
+{
+    ngx_table_elt_t  *location;
+
+    if (ctx->outcome.len == 0) {
+        ngx_str_set(&ctx->outcome, "redirect");
     }
 
-    ngx_memcpy(url->data, tune_image_str(img, s->url), url->len);
-    rc = NGX_OK;
+    if (ngx_http_tune_no_store(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-done:
+    ngx_http_clear_location(r);
 
-    ngx_shmtx_unlock(&zone->shpool->mutex);
+    location = ngx_http_tune_add_header(r, "Location", &ctx->url);
+    if (location == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    if (rc == NGX_HTTP_SERVICE_UNAVAILABLE) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      img ? "tune: no slot of \"%V\" may be offered"
-                          : "tune: no snapshot yet for \"%V\"", name);
+    r->headers_out.location = location;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "tune: \"%V\" -> \"%V\"", &ctx->stream, &ctx->url);
+
+    /* 302, not 307: many players follow only a 302 */
+    return NGX_HTTP_MOVED_TEMPORARILY;
+}
+
+
+/*
+ * An answer of our own (an error, never a slot): not cacheable, with
+ * Retry-After on a 503, and, in proxy mode, kept from the error pages that
+ * proxy mode installs for retries (they would bring the request straight
+ * back here).
+ */
+
+static ngx_int_t
+ngx_http_tune_answer(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
+    ngx_int_t rc, ngx_uint_t retry_after)
+{
+    ngx_str_t                  value;
+    ngx_http_tune_loc_conf_t  *tlcf;
+
+    if (rc < NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    if (ctx && ctx->outcome.len == 0) {
+        switch (rc) {
+        case NGX_HTTP_NOT_FOUND:
+            ngx_str_set(&ctx->outcome, "unknown");
+            break;
+        case NGX_HTTP_SERVICE_UNAVAILABLE:
+            ngx_str_set(&ctx->outcome, "unavailable");
+            break;
+        }
+    }
+
+    if (ngx_http_tune_no_store(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_HTTP_SERVICE_UNAVAILABLE && retry_after) {
+        value.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (value.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        value.len = ngx_sprintf(value.data, "%ui", retry_after) - value.data;
+
+        if (ngx_http_tune_add_header(r, "Retry-After", &value) == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tune_module);
+
+    if (ngx_http_tune_proxy_own_page(tlcf, rc)) {
+        r->error_page = 1;
     }
 
     return rc;
 }
 
 
-static ngx_table_elt_t *
+ngx_int_t
+ngx_http_tune_no_store(ngx_http_request_t *r)
+{
+    static ngx_str_t  no_store = ngx_string("no-store");
+
+    /* no answer of ours may be cached: each tune-in is a fresh choice */
+    if (ngx_http_tune_add_header(r, "Cache-Control", &no_store) == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_table_elt_t *
 ngx_http_tune_add_header(ngx_http_request_t *r, const char *key,
     ngx_str_t *value)
 {
@@ -223,22 +301,3 @@ ngx_http_tune_add_header(ngx_http_request_t *r, const char *key,
     return h;
 }
 
-
-static ngx_int_t
-ngx_http_tune_retry_after(ngx_http_request_t *r, ngx_uint_t seconds)
-{
-    ngx_str_t  value;
-
-    value.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-    if (value.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    value.len = ngx_sprintf(value.data, "%ui", seconds) - value.data;
-
-    if (ngx_http_tune_add_header(r, "Retry-After", &value) == NULL) {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}

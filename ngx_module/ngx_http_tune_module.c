@@ -8,6 +8,8 @@
 #include "ngx_http_tune_redis.h"
 #include "ngx_http_tune_shm.h"
 
+#include <tune_url.h>
+
 
 typedef struct {
     ngx_conf_post_handler_pt  post_handler;
@@ -25,6 +27,16 @@ static char *ngx_http_tune_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static char *ngx_http_tune_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tune(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_tune_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tune_stale(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tune_full(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tune_check_tries(ngx_conf_t *cf, void *post,
+    void *data);
+static ngx_int_t ngx_http_tune_preconfiguration(ngx_conf_t *cf);
+static void ngx_http_tune_note_use(ngx_conf_t *cf);
 static char *ngx_http_tune_check_msec(ngx_conf_t *cf, void *post, void *data);
 static char *ngx_http_tune_check_zone_size(ngx_conf_t *cf, void *post,
     void *data);
@@ -42,6 +54,17 @@ static ngx_http_tune_msec_bounds_t  ngx_http_tune_timeout_bounds = {
 
 static ngx_conf_post_t  ngx_http_tune_zone_size_post = {
     ngx_http_tune_check_zone_size
+};
+
+static ngx_conf_post_t  ngx_http_tune_tries_post = {
+    ngx_http_tune_check_tries
+};
+
+
+static ngx_conf_enum_t  ngx_http_tune_modes[] = {
+    { ngx_string("redirect"), NGX_HTTP_TUNE_MODE_REDIRECT },
+    { ngx_string("proxy"), NGX_HTTP_TUNE_MODE_PROXY },
+    { ngx_null_string, 0 }
 };
 
 
@@ -82,12 +105,54 @@ static ngx_command_t  ngx_http_tune_commands[] = {
       0,
       NULL },
 
+    { ngx_string("tune_mode"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tune_loc_conf_t, mode),
+      &ngx_http_tune_modes },
+
+    { ngx_string("tune_stale"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tune_stale,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tune_region"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tune_loc_conf_t, region),
+      NULL },
+
+    { ngx_string("tune_full"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tune_full,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tune_proxy_tries"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tune_loc_conf_t, proxy_tries),
+      &ngx_http_tune_tries_post },
+
+    { ngx_string("tune_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tune_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_tune_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_tune_preconfiguration,        /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
     ngx_http_tune_create_main_conf,        /* create main configuration */
@@ -199,7 +264,23 @@ ngx_http_tune_create_loc_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     tlcf->region = NULL;
+     *     tlcf->full = NULL;
+     *     tlcf->next_handler = NULL;
+     *     tlcf->own_pages = 0;
+     *     tlcf->file = NULL;
+     *     tlcf->line = 0;
+     */
+
     tlcf->enable = NGX_CONF_UNSET;
+    tlcf->status = NGX_CONF_UNSET;
+    tlcf->mode = NGX_CONF_UNSET_UINT;
+    tlcf->stale = NGX_CONF_UNSET_MSEC;
+    tlcf->full_set = NGX_CONF_UNSET;
+    tlcf->proxy_tries = NGX_CONF_UNSET_UINT;
 
     return tlcf;
 }
@@ -208,14 +289,42 @@ ngx_http_tune_create_loc_conf(ngx_conf_t *cf)
 static char *
 ngx_http_tune_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
+    ngx_http_tune_loc_conf_t *prev = parent;
     ngx_http_tune_loc_conf_t *conf = child;
 
-    /* "tune" sets a content handler: it is not inherited, like "return" */
-    if (conf->enable == NGX_CONF_UNSET) {
-        conf->enable = 0;
+    /*
+     * "tune" and "tune_status" set a content handler: they are not
+     * inherited, like "return"
+     */
+    ngx_conf_init_value(conf->enable, 0);
+    ngx_conf_init_value(conf->status, 0);
+
+    ngx_conf_merge_uint_value(conf->mode, prev->mode,
+                              NGX_HTTP_TUNE_MODE_REDIRECT);
+    ngx_conf_merge_msec_value(conf->stale, prev->stale, 60000);
+    ngx_conf_merge_uint_value(conf->proxy_tries, prev->proxy_tries, 3);
+
+    if (conf->region == NULL) {
+        conf->region = prev->region;
+    }
+
+    if (conf->full_set == NGX_CONF_UNSET) {
+        conf->full_set = prev->full_set;
+        conf->full = prev->full;
+    }
+
+    if (conf->enable) {
+        return ngx_http_tune_proxy_merge(cf, conf);
     }
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tune_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_tune_add_variables(cf);
 }
 
 
@@ -315,11 +424,14 @@ ngx_http_tune(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_tune_loc_conf_t *tlcf = conf;
 
-    ngx_http_core_loc_conf_t   *clcf;
-    ngx_http_tune_main_conf_t  *tmcf;
+    ngx_http_core_loc_conf_t  *clcf;
 
     if (tlcf->enable != NGX_CONF_UNSET) {
         return "is duplicate";
+    }
+
+    if (tlcf->status == 1) {
+        return "cannot be used in a location with \"tune_status\"";
     }
 
     tlcf->enable = 1;
@@ -342,13 +454,159 @@ ngx_http_tune(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /* proxy_pass may come first: proxy mode hands over to it */
+    if (clcf->handler) {
+        tlcf->next_handler = clcf->handler;
+    }
+
     clcf->handler = ngx_http_tune_handler;
+
+    tlcf->file = cf->conf_file->file.name.data;
+    tlcf->line = cf->conf_file->line;
+
+    ngx_http_tune_note_use(cf);
+
+    return NGX_CONF_OK;
+}
+
+
+/* "tune" and "tune_status" need tune_redis: remember where the first is */
+
+static void
+ngx_http_tune_note_use(ngx_conf_t *cf)
+{
+    ngx_http_tune_main_conf_t  *tmcf;
 
     tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tune_module);
 
     if (tmcf->tune_file == NULL) {
         tmcf->tune_file = cf->conf_file->file.name.data;
         tmcf->tune_line = cf->conf_file->line;
+    }
+}
+
+
+static char *
+ngx_http_tune_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tune_loc_conf_t *tlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (tlcf->status != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    if (tlcf->enable == 1) {
+        return "cannot be used in a location with \"tune\"";
+    }
+
+    tlcf->status = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_tune_status_handler;
+
+    ngx_http_tune_note_use(cf);
+
+    return NGX_CONF_OK;
+}
+
+
+/* tune_stale time | off */
+
+static char *
+ngx_http_tune_stale(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tune_loc_conf_t *tlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (tlcf->stale != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        tlcf->stale = 0;
+        return NGX_CONF_OK;
+    }
+
+    tlcf->stale = ngx_parse_time(&value[1], 0);
+
+    if (tlcf->stale == (ngx_msec_t) NGX_ERROR) {
+        return "has an invalid time, expected a time such as \"1m\" "
+               "or \"off\"";
+    }
+
+    if (tlcf->stale < 1000) {
+        return "must be at least 1s (or \"off\"): a snapshot is written "
+               "once per poll interval";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* tune_full 503 | URL */
+
+static char *
+ngx_http_tune_full(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tune_loc_conf_t *tlcf = conf;
+
+    tune_rc_t                          trc;
+    ngx_str_t                         *value;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (tlcf->full_set != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    tlcf->full_set = 1;
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "503") == 0) {
+        tlcf->full = NULL;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value[1].data, "http://", 7) != 0
+        && ngx_strncmp(value[1].data, "https://", 8) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" of \"tune_full\", "
+                           "expected \"503\" or an http:// or https:// URL",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    tlcf->full = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (tlcf->full == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = tlcf->full;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* without variables it can be checked now, as a snapshot URL is */
+    if (tlcf->full->lengths == NULL) {
+        trc = tune_url_check((const char *) value[1].data, value[1].len);
+
+        if (trc != TUNE_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid URL \"%V\" of \"tune_full\": %s",
+                               &value[1], tune_rc_reason(trc));
+            return NGX_CONF_ERROR;
+        }
     }
 
     return NGX_CONF_OK;
@@ -365,6 +623,22 @@ ngx_http_tune_check_msec(ngx_conf_t *cf, void *post, void *data)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%s\" must be between %Mms and %Mms",
                            bounds->name, bounds->low, bounds->high);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tune_check_tries(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_uint_t  *np = data;
+
+    if (*np < 1 || *np > NGX_HTTP_TUNE_MAX_TRIES) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tune_proxy_tries\" must be between 1 and %d",
+                           NGX_HTTP_TUNE_MAX_TRIES);
         return NGX_CONF_ERROR;
     }
 

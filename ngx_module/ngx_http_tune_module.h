@@ -47,9 +47,70 @@ typedef struct {
 } ngx_http_tune_main_conf_t;
 
 
+#define NGX_HTTP_TUNE_MODE_REDIRECT   0
+#define NGX_HTTP_TUNE_MODE_PROXY      1
+
+
 typedef struct {
     ngx_flag_t                enable;          /* tune */
+    ngx_flag_t                status;          /* tune_status */
+    ngx_uint_t                mode;            /* tune_mode */
+    ngx_msec_t                stale;           /* tune_stale, 0: off */
+    ngx_http_complex_value_t *region;          /* tune_region */
+    ngx_http_complex_value_t *full;            /* tune_full URL, NULL: 503 */
+    ngx_flag_t                full_set;
+    ngx_uint_t                proxy_tries;     /* tune_proxy_tries */
+    ngx_uint_t                own_pages;       /* retry pages added, bits */
+
+    /* where "tune" is, for errors found when merging */
+    u_char                   *file;
+    ngx_uint_t                line;
+
+    /*
+     * proxy mode: the content handler the location would have without
+     * "tune" (proxy_pass and friends); tune chooses, then hands over
+     */
+    ngx_http_handler_pt       next_handler;
 } ngx_http_tune_loc_conf_t;
+
+
+/* what a stream name ends with, to be answered as a playlist */
+typedef enum {
+    NGX_HTTP_TUNE_ANSWER_STREAM = 0,
+    NGX_HTTP_TUNE_ANSWER_M3U,
+    NGX_HTTP_TUNE_ANSWER_PLS,
+    NGX_HTTP_TUNE_ANSWER_XSPF
+} ngx_http_tune_answer_e;
+
+
+#define NGX_HTTP_TUNE_MAX_TRIES       8
+
+
+/*
+ * One tune-in.  Kept across the internal redirects of proxy mode (nginx
+ * clears module contexts there; ngx_http_tune_get_ctx() finds it again
+ * through the request pool's cleanup list), so variables and retries see
+ * the whole story.
+ */
+typedef struct {
+    ngx_http_request_t       *request;
+    ngx_str_t                 stream;
+    ngx_str_t                 backend;         /* of the slot chosen last */
+    ngx_str_t                 url;             /* its URL, or tune_full's */
+    ngx_str_t                 outcome;         /* $tune_outcome */
+
+    /* proxy mode: backends tried so far, the last one is "backend" */
+    ngx_str_t                 tried[NGX_HTTP_TUNE_MAX_TRIES];
+    ngx_uint_t                ntried;
+
+    unsigned                  proxying:1;      /* handed to next_handler */
+    unsigned                  peek:1;          /* choose, reserve nothing */
+    unsigned                  icy_checked:1;
+
+    /* the upstream's own callbacks, wrapped for ICY status lines */
+    ngx_int_t               (*process_header)(ngx_http_request_t *r);
+    ngx_int_t               (*reinit_request)(ngx_http_request_t *r);
+} ngx_http_tune_ctx_t;
 
 
 extern ngx_module_t  ngx_http_tune_module;
@@ -71,6 +132,33 @@ ngx_http_tune_prefix_location(ngx_http_core_loc_conf_t *clcf)
 
 /* ngx_http_tune_handler.c */
 ngx_int_t ngx_http_tune_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_tune_overflow(ngx_http_request_t *r,
+    ngx_http_tune_ctx_t *ctx);
+ngx_int_t ngx_http_tune_redirect(ngx_http_request_t *r,
+    ngx_http_tune_ctx_t *ctx);
+ngx_int_t ngx_http_tune_no_store(ngx_http_request_t *r);
+ngx_table_elt_t *ngx_http_tune_add_header(ngx_http_request_t *r,
+    const char *key, ngx_str_t *value);
+
+/* ngx_http_tune_proxy.c */
+char *ngx_http_tune_proxy_merge(ngx_conf_t *cf,
+    ngx_http_tune_loc_conf_t *tlcf);
+ngx_int_t ngx_http_tune_proxy_pass(ngx_http_request_t *r,
+    ngx_http_tune_ctx_t *ctx);
+ngx_int_t ngx_http_tune_proxy_retry(ngx_http_request_t *r,
+    ngx_http_tune_ctx_t *ctx);
+ngx_uint_t ngx_http_tune_has_page(ngx_http_err_page_t *err, ngx_uint_t n,
+    ngx_int_t status);
+ngx_uint_t ngx_http_tune_proxy_own_page(ngx_http_tune_loc_conf_t *tlcf,
+    ngx_int_t status);
+
+/* ngx_http_tune_variables.c */
+ngx_int_t ngx_http_tune_add_variables(ngx_conf_t *cf);
+ngx_http_tune_ctx_t *ngx_http_tune_get_ctx(ngx_http_request_t *r);
+ngx_http_tune_ctx_t *ngx_http_tune_create_ctx(ngx_http_request_t *r);
+
+/* ngx_http_tune_status.c */
+ngx_int_t ngx_http_tune_status_handler(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_TUNE_MODULE_H_INCLUDED_ */

@@ -10,7 +10,8 @@ import pytest
 
 from harness.nginx import Nginx
 
-NOW = 1763712000000
+#: snapshots are written "now": an old written_ms would be stale (tune_stale)
+NOW = int(time.time() * 1000)
 
 
 def snapshot(*slots, extra_lines=()) -> str:
@@ -27,7 +28,8 @@ def snapshot(*slots, extra_lines=()) -> str:
 
 A = "http://127.0.0.1:8001/demo"
 B = "http://127.0.0.1:8002/demo"
-GOOD = snapshot(("demo", "a", "up", 10, 100, A), ("demo", "b", "up", 5, 100, B))
+#: b is up but full, so every tune-in goes to a
+GOOD = snapshot(("demo", "a", "up", 10, 100, A), ("demo", "b", "up", 0, 100, B))
 
 
 @pytest.fixture
@@ -51,7 +53,9 @@ def wait_for_location(nginx, expected, timeout=5.0, path="/tune/demo"):
 
 
 def publish(redis, text, generation):
-    redis.put_snapshot(text, generation)
+    """Writes text as written now: its NOW timestamps become the current time
+    (tests take minutes, and an old snapshot is stale to tune_stale)."""
+    redis.put_snapshot(text.replace(str(NOW), str(int(time.time() * 1000))), generation)
 
 
 # ---- worker life cycle ----------------------------------------------------------------
@@ -76,7 +80,7 @@ def test_new_rounds_are_installed(redis_server, make_nginx):
     publish(redis_server, GOOD, 1)
     n = make_nginx(redis_server.address)
     wait_for_location(n, A)
-    publish(redis_server, snapshot(("demo", "a", "up", 1, 100, A), ("demo", "b", "up", 5, 100, B)), 2)
+    publish(redis_server, snapshot(("demo", "a", "up", 0, 100, A), ("demo", "b", "up", 5, 100, B)), 2)
     wait_for_location(n, B, timeout=2)
 
 
@@ -142,12 +146,16 @@ def test_405_carries_allow_and_no_store(redis_server, make_nginx):
 # ---- the data in Redis --------------------------------------------------------------------
 
 def test_weights_steer_the_choice(redis_server, make_nginx):
-    """free x weight decides: 6 free at weight 200 beats 10 at 100; weight 0 is never offered."""
-    publish(redis_server, snapshot(("demo", "a", "up", 10, 100, A), ("demo", "b", "up", 6, 200, B),
-                                   ("demo", "c", "up", 1000, 0, "http://127.0.0.1:8003/demo")), 1)
+    """Tune-ins are shared in proportion to free x weight: 5 free at weight 300 draw three
+    times as many as 5 at 100; weight 0 is never offered, however many slots are free."""
+    publish(redis_server, snapshot(("demo", "a", "up", 5000, 100, A), ("demo", "b", "up", 5000, 300, B),
+                                   ("demo", "c", "up", 100000, 0, "http://127.0.0.1:8003/demo")), 1)
     n = make_nginx(redis_server.address)
     wait_for_location(n, B)
-    assert {n.get("/tune/demo").header("location") for _ in range(50)} == {B}
+    got = [n.get("/tune/demo").header("location") for _ in range(400)]
+    assert set(got) == {A, B}
+    # binomial(400, 0.75): mean 300, sd 8.7; 250..350 is beyond 5 sd either way
+    assert 250 <= got.count(B) <= 350, (got.count(A), got.count(B))
 
 
 def test_unknown_health_from_a_newer_writer_is_not_offered(redis_server, make_nginx):
@@ -157,6 +165,7 @@ def test_unknown_health_from_a_newer_writer_is_not_offered(redis_server, make_ng
                                    extra_lines=["future-record\twhatever"]), 1)
     n = make_nginx(redis_server.address)
     wait_for_location(n, B)
+    assert {n.get("/tune/demo").header("location") for _ in range(30)} == {B}
 
 
 @pytest.mark.parametrize("bad", [
@@ -165,7 +174,7 @@ def test_unknown_health_from_a_newer_writer_is_not_offered(redis_server, make_ng
     GOOD.replace("\tdemo\ta\t", "\t../demo\ta\t"),
     GOOD.replace("\nend\n", "\n"),                 # cut short
     GOOD.replace("\t10\t10\t", "\t-1\t-1\t"),
-])
+], ids=["header-injection", "javascript-url", "dot-dot-name", "cut-short", "negative-count"])
 def test_hostile_snapshot_is_rejected_and_the_old_one_kept(redis_server, make_nginx, bad):
     """A snapshot breaking the schema is refused once in the log; the one held keeps being served."""
     publish(redis_server, GOOD, 1)
@@ -197,5 +206,5 @@ def test_oversized_snapshot_is_not_fetched(redis_server, make_nginx):
     refused = re.findall(r"\[error\].*snapshot generation \d+ .* rejected: snapshot of \d+ bytes "
                          r"is larger than \d+ bytes \(increase tune_zone_size\)", log)
     assert len(refused) == 1, log
-    publish(redis_server, snapshot(("demo", "a", "up", 1, 100, A), ("demo", "b", "up", 5, 100, B)), 5)
+    publish(redis_server, snapshot(("demo", "a", "up", 0, 100, A), ("demo", "b", "up", 5, 100, B)), 5)
     wait_for_location(n, B, timeout=2)

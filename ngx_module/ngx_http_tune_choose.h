@@ -1,0 +1,46 @@
+
+/*
+ * Copyright (C) tuneslot developers
+ */
+
+
+#ifndef _NGX_HTTP_TUNE_CHOOSE_H_INCLUDED_
+#define _NGX_HTTP_TUNE_CHOOSE_H_INCLUDED_
+
+
+#include "ngx_http_tune_module.h"
+#include "ngx_http_tune_shm.h"
+
+
+/* every offerable slot is taken: tune_full decides (not an HTTP status) */
+#define NGX_HTTP_TUNE_FULL   1
+
+
+/* a slot as a playlist lists it, copied out of the zone */
+typedef struct {
+    ngx_str_t                 backend;
+    ngx_str_t                 url;
+} ngx_http_tune_entry_t;
+
+
+/*
+ * Chooses a slot for ctx->stream among those not in ctx->tried, records
+ * the tune-in (herd accounting) and sets ctx->backend and ctx->url.  With
+ * "ranked" (an array of ngx_http_tune_entry_t) it also lists the chosen
+ * slot and then every other offerable slot, best first.
+ *
+ * Returns NGX_OK, NGX_HTTP_TUNE_FULL, NGX_HTTP_NOT_FOUND (no such stream),
+ * NGX_HTTP_SERVICE_UNAVAILABLE (no snapshot, a stale one, or no slot up;
+ * *retry_after says when to come back, in seconds) or
+ * NGX_HTTP_INTERNAL_SERVER_ERROR.
+ */
+ngx_int_t ngx_http_tune_choose(ngx_http_request_t *r,
+    ngx_http_tune_ctx_t *ctx, ngx_array_t *ranked, ngx_uint_t *retry_after);
+
+
+/* How old the snapshot held is, for tune_stale (the zone locked) */
+ngx_msec_t ngx_http_tune_snapshot_age(ngx_http_tune_zone_t *zone,
+    const tune_image_t *img);
+
+
+#endif /* _NGX_HTTP_TUNE_CHOOSE_H_INCLUDED_ */

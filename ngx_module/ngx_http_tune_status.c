@@ -1,0 +1,258 @@
+
+/*
+ * Copyright (C) tuneslot developers
+ */
+
+
+/*
+ * tune_status: what this nginx holds, as JSON, for operators and their
+ * monitoring: the snapshot (generation, age, staleness), the Redis
+ * connection of the refresher, and every stream's slots with this nginx's
+ * reservations.  Built in one pass under the zone's mutex from the image,
+ * into a buffer sized from the image before taking the lock.
+ */
+
+
+#include "ngx_http_tune_module.h"
+#include "ngx_http_tune_choose.h"
+#include "ngx_http_tune_herd.h"
+
+
+static u_char *ngx_http_tune_status_snapshot(u_char *p, u_char *last,
+    ngx_http_request_t *r, ngx_http_tune_zone_t *zone,
+    const tune_image_t *img);
+static u_char *ngx_http_tune_status_backends(u_char *p, u_char *last,
+    const tune_image_t *img);
+static u_char *ngx_http_tune_status_streams(u_char *p, u_char *last,
+    ngx_http_tune_zone_t *zone, const tune_image_t *img);
+static u_char *ngx_http_tune_status_count(u_char *p, u_char *last,
+    const char *key, uint32_t n);
+
+
+/* per record, beyond its strings: field names, numbers, punctuation */
+#define NGX_HTTP_TUNE_STATUS_RECORD  512
+
+
+ngx_int_t
+ngx_http_tune_status_handler(ngx_http_request_t *r)
+{
+    size_t                      size;
+    u_char                     *p, *last;
+    ngx_int_t                   rc;
+    ngx_buf_t                  *b;
+    ngx_chain_t                 out;
+    const tune_image_t         *img;
+    ngx_http_tune_zone_t       *zone;
+    ngx_http_tune_main_conf_t  *tmcf;
+    static ngx_str_t            allow = ngx_string("GET, HEAD");
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        if (ngx_http_tune_add_header(r, "Allow", &allow) == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tune_module);
+    zone = tmcf->shm_zone->data;
+
+    /*
+     * An upper bound: a reason may grow sixfold when escaped (\u00XX);
+     * every other string of the image is JSON-safe by the schema's rules.
+     */
+    size = zone->sh->image_cap * 6 + 4096;
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = b->pos;
+    last = b->end;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    img = tune_image_get(zone->sh->image, zone->sh->image_cap);
+
+    p = ngx_slprintf(p, last, "{");
+    p = ngx_http_tune_status_snapshot(p, last, r, zone, img);
+
+    if (img) {
+        p = ngx_http_tune_status_backends(p, last, img);
+        p = ngx_http_tune_status_streams(p, last, zone, img);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    p = ngx_slprintf(p, last, "}\n");
+
+    if (p == last) {
+        /* cannot happen with the bound above; never send cut JSON */
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "tune: status larger than its buffer of %uz bytes",
+                      size);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = p;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    if (ngx_http_tune_no_store(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static u_char *
+ngx_http_tune_status_snapshot(u_char *p, u_char *last, ngx_http_request_t *r,
+    ngx_http_tune_zone_t *zone, const tune_image_t *img)
+{
+    ngx_msec_t                 age;
+    ngx_http_tune_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tune_module);
+
+    if (img == NULL) {
+        return ngx_slprintf(p, last, "\"snapshot\":null");
+    }
+
+    age = ngx_http_tune_snapshot_age(zone, img);
+
+    return ngx_slprintf(p, last,
+                        "\"snapshot\":{\"generation\":%uL,"
+                        "\"written_ms\":%L,\"interval_ms\":%uD,"
+                        "\"age_ms\":%M,\"stale_after_ms\":%M,"
+                        "\"stale\":%s,\"streams\":%uD,\"slots\":%uD,"
+                        "\"backends\":%uD}",
+                        img->generation, img->written_ms, img->interval_ms,
+                        age, tlcf->stale,
+                        (tlcf->stale && age > tlcf->stale) ? "true" : "false",
+                        img->nstreams, img->nslots, img->nbackends);
+}
+
+
+static u_char *
+ngx_http_tune_status_backends(u_char *p, u_char *last,
+    const tune_image_t *img)
+{
+    size_t                       len;
+    uint32_t                     i;
+    const tune_image_backend_t  *be;
+
+    p = ngx_slprintf(p, last, ",\"backends\":[");
+
+    be = tune_image_backends(img);
+
+    for (i = 0; i < img->nbackends; i++) {
+        p = ngx_slprintf(p, last,
+                         "%s{\"name\":\"%*s\",\"health\":\"%s\","
+                         "\"polled_ms\":%L,\"reason\":\"",
+                         i ? "," : "",
+                         (size_t) be[i].name.len,
+                         tune_image_str(img, be[i].name),
+                         tune_health_name(be[i].health), be[i].polled_ms);
+
+        len = be[i].reason.len
+              + ngx_escape_json(NULL,
+                                (u_char *) tune_image_str(img, be[i].reason),
+                                be[i].reason.len);
+
+        if ((size_t) (last - p) > len) {
+            p = (u_char *) ngx_escape_json(p,
+                                 (u_char *) tune_image_str(img, be[i].reason),
+                                 be[i].reason.len);
+        }
+
+        p = ngx_slprintf(p, last, "\"}");
+    }
+
+    return ngx_slprintf(p, last, "]");
+}
+
+
+static u_char *
+ngx_http_tune_status_streams(u_char *p, u_char *last,
+    ngx_http_tune_zone_t *zone, const tune_image_t *img)
+{
+    uint32_t                    i, k, slot, pending, credits;
+    const tune_image_slot_t    *s;
+    const tune_image_stream_t  *st;
+
+    p = ngx_slprintf(p, last, ",\"streams\":[");
+
+    st = tune_image_streams(img);
+
+    for (i = 0; i < img->nstreams; i++) {
+        p = ngx_slprintf(p, last, "%s{\"name\":\"%*s\",\"slots\":[",
+                         i ? "," : "", (size_t) st[i].name.len,
+                         tune_image_str(img, st[i].name));
+
+        for (k = 0; k < st[i].nslots; k++) {
+            slot = st[i].first_slot + k;
+            s = &tune_image_slots(img)[slot];
+
+            ngx_http_tune_herd_slot_state(zone, img, slot, &pending,
+                                          &credits);
+
+            p = ngx_slprintf(p, last,
+                             "%s{\"backend\":\"%*s\",\"health\":\"%s\","
+                             "\"listeners\":%uD",
+                             k ? "," : "", (size_t) s->backend.len,
+                             tune_image_str(img, s->backend),
+                             tune_health_name(s->health), s->listeners);
+
+            p = ngx_http_tune_status_count(p, last, "capacity", s->capacity);
+            p = ngx_http_tune_status_count(p, last, "free", s->free);
+
+            p = ngx_slprintf(p, last,
+                             ",\"weight\":%uD,\"region\":\"%*s\","
+                             "\"polled_ms\":%L,\"url\":\"%*s\","
+                             "\"pending\":%uD,\"credits\":%uD}",
+                             s->weight, (size_t) s->region.len,
+                             tune_image_str(img, s->region), s->polled_ms,
+                             (size_t) s->url.len, tune_image_str(img, s->url),
+                             pending, credits);
+        }
+
+        p = ngx_slprintf(p, last, "]}");
+    }
+
+    return ngx_slprintf(p, last, "]");
+}
+
+
+/* a count of the snapshot, null when unlimited */
+
+static u_char *
+ngx_http_tune_status_count(u_char *p, u_char *last, const char *key,
+    uint32_t n)
+{
+    if (n == TUNE_UNLIMITED) {
+        return ngx_slprintf(p, last, ",\"%s\":null", key);
+    }
+
+    return ngx_slprintf(p, last, ",\"%s\":%uD", key, n);
+}
