@@ -6,9 +6,9 @@
 
 #include "ngx_http_tune_module.h"
 #include "ngx_http_tune_shm.h"
+#include "ngx_http_tune_herd.h"
 
 #include <tune_name.h>
-#include <tune_select.h>
 #include <tune_url.h>
 
 
@@ -16,6 +16,9 @@ static void ngx_http_tune_stream_name(ngx_http_request_t *r, ngx_str_t *name);
 static ngx_int_t ngx_http_tune_choose(ngx_http_request_t *r,
     ngx_http_tune_zone_t *zone, ngx_str_t *name, ngx_str_t *url,
     ngx_uint_t *retry_after);
+static tune_rc_t ngx_http_tune_pick(const tune_image_t *img,
+    const tune_image_stream_t *stream, const uint32_t *avail,
+    uint32_t *slot);
 static ngx_table_elt_t *ngx_http_tune_add_header(ngx_http_request_t *r,
     const char *key, ngx_str_t *value);
 static ngx_int_t ngx_http_tune_retry_after(ngx_http_request_t *r,
@@ -138,7 +141,7 @@ static ngx_int_t
 ngx_http_tune_choose(ngx_http_request_t *r, ngx_http_tune_zone_t *zone,
     ngx_str_t *name, ngx_str_t *url, ngx_uint_t *retry_after)
 {
-    uint32_t                    slot;
+    uint32_t                    slot, *avail;
     ngx_int_t                   rc;
     tune_rc_t                   trc;
     const tune_image_t         *img;
@@ -146,6 +149,7 @@ ngx_http_tune_choose(ngx_http_request_t *r, ngx_http_tune_zone_t *zone,
     const tune_image_stream_t  *stream;
 
     *retry_after = 1;
+    slot = 0;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -165,11 +169,21 @@ ngx_http_tune_choose(ngx_http_request_t *r, ngx_http_tune_zone_t *zone,
         goto done;
     }
 
-    trc = tune_select(img, stream, (uint32_t) ngx_random(), &slot);
+    avail = ngx_palloc(r->pool, ngx_max(stream->nslots, 1) * sizeof(uint32_t));
+    if (avail == NULL) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto done;
+    }
+
+    ngx_http_tune_herd_avail(zone, img, stream, avail);
+
+    trc = ngx_http_tune_pick(img, stream, avail, &slot);
     if (trc != TUNE_OK) {
         rc = NGX_HTTP_SERVICE_UNAVAILABLE;
         goto done;
     }
+
+    ngx_http_tune_herd_take(zone, img, slot);
 
     s = &tune_image_slots(img)[slot];
 
@@ -195,6 +209,47 @@ done:
     }
 
     return rc;
+}
+
+
+/*
+ * Until the core's tune_select_slot() takes the herd's avail: tune_select()'s
+ * policy (most free slots times weight, ties at random) among the slots the
+ * herd lets this nginx send a listener to now.
+ */
+
+static tune_rc_t
+ngx_http_tune_pick(const tune_image_t *img, const tune_image_stream_t *stream,
+    const uint32_t *avail, uint32_t *slot)
+{
+    uint32_t                  i, ties;
+    uint64_t                  score, best;
+    const tune_image_slot_t  *s;
+
+    s = tune_image_slots(img) + stream->first_slot;
+    best = 0;
+    ties = 0;
+
+    for (i = 0; i < stream->nslots; i++) {
+
+        /* avail is 0 for a slot that is not up or has weight 0 */
+        if (avail[i] == 0) {
+            continue;
+        }
+
+        score = (uint64_t) s[i].free * s[i].weight;
+
+        if (score > best) {
+            best = score;
+            ties = 1;
+            *slot = stream->first_slot + i;
+
+        } else if (score == best && ngx_random() % ++ties == 0) {
+            *slot = stream->first_slot + i;
+        }
+    }
+
+    return ties ? TUNE_OK : TUNE_ERR_NO_SLOT;
 }
 
 

@@ -32,7 +32,9 @@ GOOD = snapshot(("demo", "a", "up", 10, 100, A), ("demo", "b", "up", 5, 100, B))
 
 @pytest.fixture
 def make_nginx(run_dir, processes):
+    # these tests look at one nginx's choice, not at the herd (test_herd.py)
     def make(redis_address, start=True, **kw):
+        kw.setdefault("herd_window", "0")
         n = Nginx(run_dir, redis_address, refresh="50ms", **kw)
         processes.append(n)
         return n.start() if start else n
@@ -199,3 +201,43 @@ def test_oversized_snapshot_is_not_fetched(redis_server, make_nginx):
     assert len(refused) == 1, log
     publish(redis_server, snapshot(("demo", "a", "up", 1, 100, A), ("demo", "b", "up", 5, 100, B)), 5)
     wait_for_location(n, B, timeout=2)
+
+
+# ---- Redis with a password ------------------------------------------------------------
+
+SECRET = "s3cr3t-Pa55"
+
+
+@pytest.fixture
+def redis_with_password(run_dir, processes):
+    """requirepass for the default user, and an ACL user "tune" with its own password."""
+    from harness import Redis
+    r = Redis(run_dir, password=SECRET,
+              extra_args=["--user", "tune", "on", ">tune-" + SECRET, "~*", "&*", "+@all"])
+    processes.append(r)
+    return r.start()
+
+
+def test_wrong_password_is_503_and_logged_without_it(redis_with_password, make_nginx):
+    """A refused AUTH leaves nginx without a snapshot (503) and logs one error that does not hold the password."""
+    publish(redis_with_password, GOOD, 1)
+    n = make_nginx(redis_with_password.address + " password=wrong-" + SECRET)
+    time.sleep(1.0)                                  # twenty refresh ticks, several reconnects
+    assert n.get("/tune/demo").status == 503
+    log = n.error_log_text()
+    refused = re.findall(r"\[error\].*tune: redis at .* refused the credentials", log)
+    assert len(refused) == 1, log
+    assert SECRET not in log
+    assert not re.search(r"\[warn\].*tune: redis", log), log
+
+
+@pytest.mark.parametrize("credentials", ["password=" + SECRET, "user=tune password=tune-" + SECRET])
+def test_right_password_and_db_3(redis_with_password, make_nginx, credentials):
+    """AUTH (as the default user or an ACL user) and SELECT 3 come first: the snapshot written to db 3 is served."""
+    publish(redis_with_password, snapshot(("demo", "b", "up", 5, 100, B)), 1)    # db 0: not this one
+    redis_with_password.put_snapshot(GOOD, 1, db=3)
+    n = make_nginx(f"{redis_with_password.address} {credentials} db=3")
+    wait_for_location(n, A)
+    log = n.error_log_text()
+    assert SECRET not in log
+    assert not re.search(r"\[(warn|error)\].*tune: redis", log), log
