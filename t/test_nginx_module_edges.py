@@ -241,3 +241,18 @@ def test_right_password_and_db_3(redis_with_password, make_nginx, credentials):
     log = n.error_log_text()
     assert SECRET not in log
     assert not re.search(r"\[(warn|error)\].*tune: redis", log), log
+
+
+def test_blackholed_redis_stalls_nothing_and_warns_once(silent_server, make_nginx):
+    """A Redis that accepts and never answers: tune-ins are answered at once (503, no snapshot), one warning for the whole outage."""
+    n = make_nginx(silent_server.address, http_conf="tune_redis_timeout 100ms;\n")
+    worst, deadline = 0.0, time.monotonic() + 2.0
+    while time.monotonic() < deadline:                # several timeouts and reconnects
+        t0 = time.monotonic()
+        assert n.get("/tune/demo").status == 503
+        worst = max(worst, time.monotonic() - t0)
+        time.sleep(0.01)
+    assert worst < 0.09, f"slowest answer {worst:.3f}s: a request waited for Redis"
+    assert len(silent_server.accepted) >= 2           # it reconnected
+    warns = re.findall(r"\[warn\].*tune: redis at .*timed out", n.error_log_text())
+    assert len(warns) == 1, n.error_log_text()
