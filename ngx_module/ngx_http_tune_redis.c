@@ -91,6 +91,7 @@ static void ngx_http_tune_redis_helloed(redisAsyncContext *ac, void *r,
     void *privdata);
 static void ngx_http_tune_redis_drop(ngx_http_tune_refresher_t *rf,
     redisAsyncContext *ac);
+static void ngx_http_tune_redis_forget(ngx_http_tune_refresher_t *rf);
 static void ngx_http_tune_herd_tick(ngx_event_t *ev);
 static void ngx_http_tune_redis_claim(ngx_http_tune_refresher_t *rf);
 static void ngx_http_tune_redis_claimed(redisAsyncContext *ac, void *r,
@@ -494,6 +495,16 @@ static void
 ngx_http_tune_redis_drop(ngx_http_tune_refresher_t *rf,
     redisAsyncContext *ac)
 {
+    ngx_http_tune_redis_forget(rf);
+    redisAsyncDisconnect(ac);
+}
+
+
+/* The refresher no longer has a connection (hiredis may still, briefly) */
+
+static void
+ngx_http_tune_redis_forget(ngx_http_tune_refresher_t *rf)
+{
     rf->ac = NULL;
     rf->connected = 0;
     rf->ready = 0;
@@ -503,8 +514,6 @@ ngx_http_tune_redis_drop(ngx_http_tune_refresher_t *rf,
     if (rf->deadline.timer_set) {
         ngx_del_timer(&rf->deadline);
     }
-
-    redisAsyncDisconnect(ac);
 }
 
 
@@ -520,15 +529,7 @@ ngx_http_tune_redis_disconnected(const redisAsyncContext *ac, int status)
         return;
     }
 
-    rf->ac = NULL;
-    rf->connected = 0;
-    rf->ready = 0;
-    rf->busy = 0;
-    rf->inflight = 0;
-
-    if (rf->deadline.timer_set) {
-        ngx_del_timer(&rf->deadline);
-    }
+    ngx_http_tune_redis_forget(rf);
 
     /* no claim can renew the credits: count this nginx's tune-ins now */
     if (rf->leader) {
@@ -547,17 +548,9 @@ ngx_http_tune_redis_close(ngx_http_tune_refresher_t *rf)
 {
     redisAsyncContext  *ac;
 
-    if (rf->deadline.timer_set) {
-        ngx_del_timer(&rf->deadline);
-    }
-
     ac = rf->ac;
 
-    rf->ac = NULL;
-    rf->connected = 0;
-    rf->ready = 0;
-    rf->busy = 0;
-    rf->inflight = 0;
+    ngx_http_tune_redis_forget(rf);
 
     if (ac) {
         redisAsyncFree(ac);

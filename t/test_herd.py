@@ -48,6 +48,16 @@ def make_nginx(run_dir, processes):
     return make
 
 
+@pytest.fixture
+def two_nginx(redis_server, make_nginx):
+    """Two nginx, two workers each, sharing the Redis that holds FREE polled now."""
+    redis_server.put_snapshot(snapshot(FREE, now_ms()), 1)
+    nginxes = make_nginx(redis_server.address, "nginx1"), make_nginx(redis_server.address, "nginx2")
+    for n in nginxes:
+        wait_ready(n)
+    return nginxes
+
+
 def wait_ready(nginx, timeout=5.0):
     """The snapshot is installed (probe answers), and the refresher had time
     for a first round of claims."""
@@ -118,13 +128,9 @@ def assert_quiet(*nginxes):
         assert not bad, "\n".join(bad)
 
 
-def test_burst_through_two_nginx_never_overfills(redis_server, make_nginx):
+def test_burst_through_two_nginx_never_overfills(two_nginx):
     """1,000 tune-ins in 1 s through two nginx sharing Redis: no slot gets more than its free count; then tune_full (503)."""
-    redis_server.put_snapshot(snapshot(FREE, now_ms()), 1)
-    n1 = make_nginx(redis_server.address, "nginx1")
-    n2 = make_nginx(redis_server.address, "nginx2")
-    wait_ready(n1)
-    wait_ready(n2)
+    n1, n2 = two_nginx
     sent, full = tally(burst([n1, n2], 1000, 1.0))
     print(f"sent {dict(sent)}, {full} x 503")
     assert_bounded(sent, FREE)
@@ -134,13 +140,9 @@ def test_burst_through_two_nginx_never_overfills(redis_server, make_nginx):
     assert_quiet(n1, n2)
 
 
-def test_a_newer_poll_reconciles(redis_server, make_nginx):
+def test_a_newer_poll_reconciles(redis_server, two_nginx):
     """After a poll taken a window after the burst, with new free counts, tune-ins flow again, bounded anew."""
-    redis_server.put_snapshot(snapshot(FREE, now_ms()), 1)
-    n1 = make_nginx(redis_server.address, "nginx1")
-    n2 = make_nginx(redis_server.address, "nginx2")
-    wait_ready(n1)
-    wait_ready(n2)
+    n1, n2 = two_nginx
     sent, _ = tally(burst([n1, n2], 400, 0.5))
     assert_bounded(sent, FREE)
     burst_end = now_ms()
