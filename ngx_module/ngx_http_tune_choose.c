@@ -14,6 +14,9 @@
 static ngx_int_t ngx_http_tune_copy(ngx_http_request_t *r, ngx_str_t *dst,
     const tune_image_t *img, tune_str_t src);
 static uint32_t ngx_http_tune_random(void);
+static void ngx_http_tune_weigh(ngx_http_tune_zone_t *zone,
+    const tune_image_t *img, const tune_image_stream_t *stream,
+    uint32_t *avail);
 
 
 ngx_int_t
@@ -98,6 +101,7 @@ ngx_http_tune_choose(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
     }
 
     ngx_http_tune_herd_avail(zone, img, stream, avail);
+    ngx_http_tune_weigh(zone, img, stream, avail);
     opts.avail = avail;
 
     if (ctx->ntried) {
@@ -211,6 +215,40 @@ ngx_http_tune_copy(ngx_http_request_t *r, ngx_str_t *dst,
 }
 
 
+/*
+ * Herd accounting says which slots this nginx may send a listener to now
+ * (avail > 0: it holds credits for them), but credits are handed out a few
+ * at a time and say nothing about load.  The draw is weighted by what the
+ * snapshot says is free, less the tune-ins not yet seen by a poll.
+ */
+
+static void
+ngx_http_tune_weigh(ngx_http_tune_zone_t *zone, const tune_image_t *img,
+    const tune_image_stream_t *stream, uint32_t *avail)
+{
+    uint32_t                  i, pending, credits;
+    const tune_image_slot_t  *s;
+
+    for (i = 0; i < stream->nslots; i++) {
+
+        if (avail[i] == 0 || avail[i] == TUNE_UNLIMITED) {
+            continue;
+        }
+
+        s = &tune_image_slots(img)[stream->first_slot + i];
+
+        if (s->free == TUNE_UNLIMITED) {
+            continue;
+        }
+
+        ngx_http_tune_herd_slot_state(zone, img, stream->first_slot + i,
+                                      &pending, &credits);
+
+        avail[i] = (pending < s->free) ? s->free - pending : 1;
+    }
+}
+
+
 /* ngx_random() gives 31 bits; selection wants 32 */
 
 static uint32_t
@@ -220,15 +258,21 @@ ngx_http_tune_random(void)
 }
 
 
+/*
+ * How long the snapshot held has gone unchanged, by this nginx's monotonic
+ * clock: the refresher notes when a new generation is installed (and sets
+ * the first one after a start back by its age).  Called with the zone
+ * locked.
+ */
+
 ngx_msec_t
 ngx_http_tune_snapshot_age(ngx_http_tune_zone_t *zone,
     const tune_image_t *img)
 {
-    int64_t      now;
-    ngx_time_t  *tp;
+    ngx_msec_int_t  age;
 
-    tp = ngx_timeofday();
-    now = (int64_t) tp->sec * 1000 + tp->msec;
+    age = (ngx_msec_int_t) (ngx_current_msec
+                            - zone->sh->state.installed_msec);
 
-    return now > img->written_ms ? (ngx_msec_t) (now - img->written_ms) : 0;
+    return age > 0 ? (ngx_msec_t) age : 0;
 }

@@ -7,6 +7,7 @@
 #include "ngx_http_tune_module.h"
 #include "ngx_http_tune_redis.h"
 #include "ngx_http_tune_shm.h"
+#include "ngx_http_tune_herd.h"
 
 #include <tune_url.h>
 
@@ -52,6 +53,11 @@ static ngx_http_tune_msec_bounds_t  ngx_http_tune_timeout_bounds = {
     ngx_http_tune_check_msec, "tune_redis_timeout", 10, 60000
 };
 
+static ngx_http_tune_msec_bounds_t  ngx_http_tune_herd_window_bounds = {
+    ngx_http_tune_check_msec, "tune_herd_window",
+    NGX_HTTP_TUNE_HERD_WINDOW_MIN, NGX_HTTP_TUNE_HERD_WINDOW_MAX
+};
+
 static ngx_conf_post_t  ngx_http_tune_zone_size_post = {
     ngx_http_tune_check_zone_size
 };
@@ -71,7 +77,7 @@ static ngx_conf_enum_t  ngx_http_tune_modes[] = {
 static ngx_command_t  ngx_http_tune_commands[] = {
 
     { ngx_string("tune_redis"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_tune_redis,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -97,6 +103,14 @@ static ngx_command_t  ngx_http_tune_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_tune_main_conf_t, zone_size),
       &ngx_http_tune_zone_size_post },
+
+    /* herd control (ngx_http_tune_herd.c) */
+    { ngx_string("tune_herd_window"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_tune_main_conf_t, herd_window),
+      &ngx_http_tune_herd_window_bounds },
 
     { ngx_string("tune"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -206,6 +220,7 @@ ngx_http_tune_create_main_conf(ngx_conf_t *cf)
     tmcf->refresh = NGX_CONF_UNSET_MSEC;
     tmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
     tmcf->zone_size = NGX_CONF_UNSET_SIZE;
+    tmcf->herd_window = NGX_CONF_UNSET_MSEC;
 
     return tmcf;
 }
@@ -222,6 +237,7 @@ ngx_http_tune_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(tmcf->refresh, 250);
     ngx_conf_init_msec_value(tmcf->redis_timeout, 1000);
     ngx_conf_init_size_value(tmcf->zone_size, 1024 * 1024);
+    ngx_conf_init_msec_value(tmcf->herd_window, 2000);
 
     if (tmcf->redis_text.len == 0) {
 
@@ -334,14 +350,106 @@ ngx_http_tune_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_tune_main_conf_t *tmcf = conf;
 
     u_char      *p;
-    ngx_str_t   *value;
+    ngx_str_t   *value, name, arg;
+    ngx_int_t    db;
     ngx_url_t    u;
+    ngx_uint_t   i, db_set;
 
     if (tmcf->redis_text.len) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
+
+    /*
+     * The parameters first: a bad one is reported before any DNS lookup.
+     * No message quotes a value after "=": it may be a password.
+     */
+    tmcf->redis_db = 0;
+    db_set = 0;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        p = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
+
+        if (p == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" of the "
+                               "\"tune_redis\" directive, expected "
+                               "password=, user= or db=", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        name.data = value[i].data;
+        name.len = p - value[i].data;
+        arg.data = p + 1;
+        arg.len = value[i].data + value[i].len - arg.data;
+
+        if (name.len == 8 && ngx_strncmp(name.data, "password", 8) == 0) {
+            if (tmcf->redis_password.data) {
+                goto duplicate;
+            }
+
+            if (arg.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "empty password in the \"tune_redis\" "
+                                   "directive");
+                return NGX_CONF_ERROR;
+            }
+
+            tmcf->redis_password = arg;
+            continue;
+        }
+
+        if (name.len == 4 && ngx_strncmp(name.data, "user", 4) == 0) {
+            if (tmcf->redis_user.data) {
+                goto duplicate;
+            }
+
+            if (arg.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "empty user in the \"tune_redis\" "
+                                   "directive");
+                return NGX_CONF_ERROR;
+            }
+
+            tmcf->redis_user = arg;
+            continue;
+        }
+
+        if (name.len == 2 && ngx_strncmp(name.data, "db", 2) == 0) {
+            if (db_set) {
+                goto duplicate;
+            }
+
+            db_set = 1;
+            db = ngx_atoi(arg.data, arg.len);
+
+            if (db == NGX_ERROR || db > NGX_HTTP_TUNE_REDIS_DB_MAX) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid db \"%V\" in the \"tune_redis\" "
+                                   "directive, expected 0..%d",
+                                   &arg, NGX_HTTP_TUNE_REDIS_DB_MAX);
+                return NGX_CONF_ERROR;
+            }
+
+            tmcf->redis_db = db;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" of the \"tune_redis\" "
+                           "directive, expected password=, user= or db=",
+                           &name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (tmcf->redis_user.data && tmcf->redis_password.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"user=\" of the \"tune_redis\" directive "
+                           "requires \"password=\"");
+        return NGX_CONF_ERROR;
+    }
 
     ngx_memzero(&u, sizeof(ngx_url_t));
 
@@ -416,6 +524,13 @@ ngx_http_tune_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     tmcf->redis_port = u.port;
 
     return NGX_CONF_OK;
+
+duplicate:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "duplicate parameter \"%V\" in the \"tune_redis\" "
+                       "directive", &name);
+    return NGX_CONF_ERROR;
 }
 
 
@@ -618,6 +733,11 @@ ngx_http_tune_check_msec(ngx_conf_t *cf, void *post, void *data)
 {
     ngx_http_tune_msec_bounds_t  *bounds = post;
     ngx_msec_t                   *msp = data;
+
+    /* "tune_herd_window 0" turns herd control off */
+    if (*msp == 0 && bounds == &ngx_http_tune_herd_window_bounds) {
+        return NGX_CONF_OK;
+    }
 
     if (*msp < bounds->low || *msp > bounds->high) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -18,6 +18,7 @@
 #define NGX_HTTP_TUNE_KEY_GENERATION  "{tuneslot:v1}:generation"
 
 #define NGX_HTTP_TUNE_REDIS_PORT      6379
+#define NGX_HTTP_TUNE_REDIS_DB_MAX    65535
 
 
 typedef struct ngx_http_tune_sh_s  ngx_http_tune_sh_t;
@@ -34,6 +35,10 @@ typedef struct {
     ngx_str_t                 redis_addr;      /* NUL-terminated */
     ngx_int_t                 redis_port;      /* 0: unix socket */
     ngx_str_t                 redis_text;      /* as written, for logs */
+    ngx_str_t                 redis_user;      /* user=, ACL user; or empty */
+    ngx_str_t                 redis_password;  /* password=; never logged */
+    ngx_uint_t                redis_db;        /* db=, 0: no SELECT */
+    ngx_msec_t                herd_window;     /* tune_herd_window */
 
     ngx_msec_t                refresh;         /* tune_refresh */
     ngx_msec_t                redis_timeout;   /* tune_redis_timeout */

@@ -7,6 +7,7 @@
 #include "ngx_http_tune_redis.h"
 #include "ngx_http_tune_hiredis.h"
 #include "ngx_http_tune_shm.h"
+#include "ngx_http_tune_herd.h"
 
 
 /* reconnect delays grow from tune_refresh up to this */
@@ -20,6 +21,21 @@
  */
 #define NGX_HTTP_TUNE_TEXT_PER_IMAGE  4
 
+/* the herd tick: claims go out this often while credits are spent */
+#define NGX_HTTP_TUNE_HERD_TICK       50
+
+/* slots in one claim; more wait for the next tick */
+#define NGX_HTTP_TUNE_HERD_CLAIM_MAX  256
+
+
+/* what a new connection sends before anything else */
+typedef enum {
+    NGX_HTTP_TUNE_HELLO_AUTH = 0,
+    NGX_HTTP_TUNE_HELLO_SELECT,
+    NGX_HTTP_TUNE_HELLO_SCRIPT,
+    NGX_HTTP_TUNE_HELLO_DONE
+} ngx_http_tune_hello_e;
+
 
 typedef struct {
     ngx_http_tune_main_conf_t  *tmcf;
@@ -28,14 +44,29 @@ typedef struct {
 
     redisAsyncContext          *ac;
     unsigned                    connected:1;
+    unsigned                    ready:1;         /* hello done */
     unsigned                    busy:1;          /* a command in flight */
+    unsigned                    leader:1;        /* holds the lease */
+    unsigned                    claiming:1;      /* a herd claim in flight */
+    unsigned                    herd_logged:1;
     unsigned                    down_logged:1;
     unsigned                    empty_logged:1;
     unsigned                    reject_logged:1; /* since the last install */
     unsigned                    refetch:1;       /* Redis may have lost data */
 
     ngx_event_t                 tick;            /* every tune_refresh */
+    ngx_event_t                 herd;            /* every herd tick */
     ngx_event_t                 deadline;        /* connect or reply */
+
+    ngx_uint_t                  hello;           /* ngx_http_tune_hello_e */
+    ngx_uint_t                  inflight;        /* commands sent */
+
+    /* the herd claim in flight, in its own pool */
+    ngx_pool_t                 *claim_pool;
+    ngx_http_tune_herd_claim_t *claims;
+    ngx_uint_t                  nclaims;
+    int64_t                     claim_sent_ms;
+    u_char                      sha[41];         /* of the script, "" */
 
     ngx_msec_t                  retry_at;
     ngx_msec_t                  backoff;
@@ -52,6 +83,20 @@ static void ngx_http_tune_redis_connect(ngx_http_tune_refresher_t *rf);
 static void ngx_http_tune_redis_close(ngx_http_tune_refresher_t *rf);
 static void ngx_http_tune_redis_send(ngx_http_tune_refresher_t *rf,
     redisCallbackFn *fn, const char *format);
+static ngx_int_t ngx_http_tune_redis_sent(ngx_http_tune_refresher_t *rf,
+    int rc);
+static void ngx_http_tune_redis_got(ngx_http_tune_refresher_t *rf);
+static void ngx_http_tune_redis_hello(ngx_http_tune_refresher_t *rf);
+static void ngx_http_tune_redis_helloed(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_http_tune_redis_drop(ngx_http_tune_refresher_t *rf,
+    redisAsyncContext *ac);
+static void ngx_http_tune_redis_forget(ngx_http_tune_refresher_t *rf);
+static void ngx_http_tune_herd_tick(ngx_event_t *ev);
+static void ngx_http_tune_redis_claim(ngx_http_tune_refresher_t *rf);
+static void ngx_http_tune_redis_claimed(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_http_tune_redis_claim_done(ngx_http_tune_refresher_t *rf);
 static void ngx_http_tune_redis_connected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_tune_redis_disconnected(const redisAsyncContext *ac,
@@ -104,6 +149,11 @@ ngx_http_tune_refresher_start(ngx_cycle_t *cycle,
     rf->tick.log = cycle->log;
     rf->tick.cancelable = 1;
 
+    rf->herd.handler = ngx_http_tune_herd_tick;
+    rf->herd.data = rf;
+    rf->herd.log = cycle->log;
+    rf->herd.cancelable = 1;
+
     rf->deadline.handler = ngx_http_tune_redis_deadline;
     rf->deadline.data = rf;
     rf->deadline.log = cycle->log;
@@ -111,6 +161,7 @@ ngx_http_tune_refresher_start(ngx_cycle_t *cycle,
 
     /* workers start together: spread their first look at the lease */
     ngx_add_timer(&rf->tick, 1 + ngx_random() % 50);
+    ngx_add_timer(&rf->herd, NGX_HTTP_TUNE_HERD_TICK);
 
     ngx_http_tune_refresher = rf;
 
@@ -131,8 +182,15 @@ ngx_http_tune_refresher_stop(ngx_cycle_t *cycle)
 
     ngx_http_tune_refresher = NULL;
 
+    /* the next holder's herd state is not this worker's to reset */
+    rf->leader = 0;
+
     if (rf->tick.timer_set) {
         ngx_del_timer(&rf->tick);
+    }
+
+    if (rf->herd.timer_set) {
+        ngx_del_timer(&rf->herd);
     }
 
     ngx_http_tune_redis_close(rf);
@@ -160,6 +218,7 @@ ngx_http_tune_refresh_tick(ngx_event_t *ev)
     lease = 3 * rf->tmcf->refresh + rf->tmcf->redis_timeout;
 
     if (ngx_http_tune_shm_lease(rf->zone, lease) == NGX_OK) {
+        rf->leader = 1;
         ngx_http_tune_refresh_step(rf);
 
     } else if (rf->ac) {
@@ -167,6 +226,7 @@ ngx_http_tune_refresh_tick(ngx_event_t *ev)
          * Another worker took over while this one was stuck.  Its outage
          * and backoff state is not ours to carry on with.
          */
+        rf->leader = 0;
         ngx_http_tune_redis_close(rf);
         rf->down_logged = 0;
         rf->backoff = rf->tmcf->refresh;
@@ -191,7 +251,7 @@ ngx_http_tune_refresh_step(ngx_http_tune_refresher_t *rf)
         return;
     }
 
-    if (rf->connected) {
+    if (rf->ready) {
         ngx_http_tune_redis_send(rf, ngx_http_tune_redis_generation,
                                  "GET " NGX_HTTP_TUNE_KEY_GENERATION);
     }
@@ -264,16 +324,196 @@ ngx_http_tune_redis_connected(const redisAsyncContext *ac, int status)
     }
 
     rf->connected = 1;
+    rf->hello = NGX_HTTP_TUNE_HELLO_AUTH;
 
-    /*
-     * A new connection may be to a restarted Redis whose counter started
-     * again: fetch the snapshot whatever its generation.  At once, rather
-     * than at the next tick.
-     */
-    rf->refetch = 1;
+    ngx_http_tune_redis_hello(rf);
+}
 
-    ngx_http_tune_redis_send(rf, ngx_http_tune_redis_generation,
-                             "GET " NGX_HTTP_TUNE_KEY_GENERATION);
+
+/*
+ * Sends the next command a new connection owes before any other: AUTH,
+ * SELECT, SCRIPT LOAD of the herd script; then starts reading.  One at a
+ * time, so that a refused password closes the connection before anything
+ * else was sent on it.  Arguments go as a vector: a password may hold any
+ * byte.
+ */
+
+static void
+ngx_http_tune_redis_hello(ngx_http_tune_refresher_t *rf)
+{
+    int                         n;
+    u_char                      db[NGX_INT_T_LEN];
+    size_t                      len[3];
+    ngx_str_t                   script;
+    const char                 *argv[3];
+    ngx_http_tune_main_conf_t  *tmcf;
+
+    tmcf = rf->tmcf;
+    n = 0;
+
+    switch (rf->hello) {
+
+    case NGX_HTTP_TUNE_HELLO_AUTH:
+
+        if (tmcf->redis_password.len) {
+            argv[n] = "AUTH";
+            len[n++] = 4;
+
+            if (tmcf->redis_user.len) {
+                argv[n] = (const char *) tmcf->redis_user.data;
+                len[n++] = tmcf->redis_user.len;
+            }
+
+            argv[n] = (const char *) tmcf->redis_password.data;
+            len[n++] = tmcf->redis_password.len;
+            break;
+        }
+
+        rf->hello++;
+
+        /* fall through */
+
+    case NGX_HTTP_TUNE_HELLO_SELECT:
+
+        if (tmcf->redis_db) {
+            argv[n] = "SELECT";
+            len[n++] = 6;
+            argv[n] = (const char *) db;
+            len[n++] = ngx_sprintf(db, "%ui", tmcf->redis_db) - db;
+            break;
+        }
+
+        rf->hello++;
+
+        /* fall through */
+
+    case NGX_HTTP_TUNE_HELLO_SCRIPT:
+
+        ngx_http_tune_herd_script(&script);
+
+        argv[n] = "SCRIPT";
+        len[n++] = 6;
+        argv[n] = "LOAD";
+        len[n++] = 4;
+        argv[n] = (const char *) script.data;
+        len[n++] = script.len;
+        break;
+
+    default:
+
+        rf->ready = 1;
+
+        /*
+         * A new connection may be to a restarted Redis whose counter
+         * started again: fetch the snapshot whatever its generation.  At
+         * once, rather than at the next tick.
+         */
+        rf->refetch = 1;
+
+        ngx_http_tune_redis_send(rf, ngx_http_tune_redis_generation,
+                                 "GET " NGX_HTTP_TUNE_KEY_GENERATION);
+        return;
+    }
+
+    if (ngx_http_tune_redis_sent(rf,
+            redisAsyncCommandArgv(rf->ac, ngx_http_tune_redis_helloed, rf,
+                                  n, argv, len))
+        == NGX_OK)
+    {
+        rf->busy = 1;
+    }
+}
+
+
+static void
+ngx_http_tune_redis_helloed(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply                 *reply = r;
+    ngx_http_tune_refresher_t  *rf = privdata;
+
+    if (reply == NULL) {
+        return;
+    }
+
+    rf->busy = 0;
+    ngx_http_tune_redis_got(rf);
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+
+        switch (rf->hello) {
+
+        case NGX_HTTP_TUNE_HELLO_AUTH:
+            /*
+             * Redis's error text never holds the password; ours neither.
+             * Logged once per outage, instead of the warning.
+             */
+            if (!rf->down_logged) {
+                ngx_log_error(NGX_LOG_ERR, rf->log, 0,
+                              "tune: redis at %V refused the credentials "
+                              "of \"tune_redis\": %s",
+                              &rf->tmcf->redis_text, reply->str);
+                rf->down_logged = 1;
+            }
+
+            ngx_http_tune_redis_drop(rf, ac);
+            ngx_http_tune_redis_failed(rf, "authentication failed");
+            return;
+
+        case NGX_HTTP_TUNE_HELLO_SELECT:
+            ngx_http_tune_redis_drop(rf, ac);
+            ngx_http_tune_redis_failed(rf, reply->str);
+            return;
+
+        default:
+            /*
+             * An ACL user without scripting: the snapshot is still read,
+             * herd claims (sent as EVAL) will fail and say so.
+             */
+            rf->sha[0] = '\0';
+            break;
+        }
+
+    } else if (rf->hello == NGX_HTTP_TUNE_HELLO_SCRIPT) {
+
+        if (reply->type == REDIS_REPLY_STRING && reply->len == 40) {
+            ngx_memcpy(rf->sha, reply->str, 40);
+            rf->sha[40] = '\0';
+        }
+    }
+
+    rf->hello++;
+    ngx_http_tune_redis_hello(rf);
+}
+
+
+/*
+ * Gives up a connection from inside one of its callbacks: hiredis closes it
+ * once the callback returns.  Its disconnect callback sees rf->ac changed.
+ */
+
+static void
+ngx_http_tune_redis_drop(ngx_http_tune_refresher_t *rf,
+    redisAsyncContext *ac)
+{
+    ngx_http_tune_redis_forget(rf);
+    redisAsyncDisconnect(ac);
+}
+
+
+/* The refresher no longer has a connection (hiredis may still, briefly) */
+
+static void
+ngx_http_tune_redis_forget(ngx_http_tune_refresher_t *rf)
+{
+    rf->ac = NULL;
+    rf->connected = 0;
+    rf->ready = 0;
+    rf->busy = 0;
+    rf->inflight = 0;
+
+    if (rf->deadline.timer_set) {
+        ngx_del_timer(&rf->deadline);
+    }
 }
 
 
@@ -289,12 +529,11 @@ ngx_http_tune_redis_disconnected(const redisAsyncContext *ac, int status)
         return;
     }
 
-    rf->ac = NULL;
-    rf->connected = 0;
-    rf->busy = 0;
+    ngx_http_tune_redis_forget(rf);
 
-    if (rf->deadline.timer_set) {
-        ngx_del_timer(&rf->deadline);
+    /* no claim can renew the credits: count this nginx's tune-ins now */
+    if (rf->leader) {
+        ngx_http_tune_herd_local(rf->zone);
     }
 
     ngx_http_tune_redis_failed(rf, (status == REDIS_OK || ac->errstr[0] == '\0')
@@ -309,15 +548,9 @@ ngx_http_tune_redis_close(ngx_http_tune_refresher_t *rf)
 {
     redisAsyncContext  *ac;
 
-    if (rf->deadline.timer_set) {
-        ngx_del_timer(&rf->deadline);
-    }
-
     ac = rf->ac;
 
-    rf->ac = NULL;
-    rf->connected = 0;
-    rf->busy = 0;
+    ngx_http_tune_redis_forget(rf);
 
     if (ac) {
         redisAsyncFree(ac);
@@ -336,26 +569,68 @@ ngx_http_tune_redis_deadline(ngx_event_t *ev)
                                    ? "timed out waiting for a reply"
                                    : "timed out connecting");
 
+    if (rf->leader) {
+        ngx_http_tune_herd_local(rf->zone);
+    }
+
     ngx_http_tune_redis_close(rf);
 }
 
+
+/* A command of the refresh: one at a time, it sets busy */
 
 static void
 ngx_http_tune_redis_send(ngx_http_tune_refresher_t *rf, redisCallbackFn *fn,
     const char *format)
 {
-    if (redisAsyncCommand(rf->ac, fn, rf, format) != REDIS_OK) {
+    if (ngx_http_tune_redis_sent(rf, redisAsyncCommand(rf->ac, fn, rf,
+                                                       format))
+        == NGX_OK)
+    {
+        rf->busy = 1;
+    }
+}
+
+
+/*
+ * Every command sent, refresh or herd claim, keeps the deadline armed
+ * until its reply: a reply to any of them shows that Redis answers.
+ */
+
+static ngx_int_t
+ngx_http_tune_redis_sent(ngx_http_tune_refresher_t *rf, int rc)
+{
+    if (rc != REDIS_OK) {
         ngx_http_tune_redis_failed(rf, "cannot queue a command");
-        return;
+        return NGX_ERROR;
     }
 
-    rf->busy = 1;
+    rf->inflight++;
 
     if (rf->deadline.timer_set) {
         ngx_del_timer(&rf->deadline);
     }
 
     ngx_add_timer(&rf->deadline, rf->tmcf->redis_timeout);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_tune_redis_got(ngx_http_tune_refresher_t *rf)
+{
+    if (rf->inflight) {
+        rf->inflight--;
+    }
+
+    if (rf->deadline.timer_set) {
+        ngx_del_timer(&rf->deadline);
+    }
+
+    if (rf->inflight) {
+        ngx_add_timer(&rf->deadline, rf->tmcf->redis_timeout);
+    }
 }
 
 
@@ -484,10 +759,7 @@ ngx_http_tune_redis_reply_done(ngx_http_tune_refresher_t *rf,
     }
 
     rf->busy = 0;
-
-    if (rf->deadline.timer_set) {
-        ngx_del_timer(&rf->deadline);
-    }
+    ngx_http_tune_redis_got(rf);
 
     if (reply->type == REDIS_REPLY_ERROR) {
         ngx_http_tune_redis_failed(rf, reply->str);
@@ -629,6 +901,8 @@ ngx_http_tune_redis_failed(ngx_http_tune_refresher_t *rf, const char *reason)
         rf->down_logged = 1;
     }
 
+    ngx_http_tune_shm_contact(rf->zone, rf->ready, reason);
+
     rf->retry_at = ngx_current_msec + rf->backoff;
     rf->backoff = ngx_min(rf->backoff * 2,
                           ngx_max(NGX_HTTP_TUNE_BACKOFF_MAX,
@@ -647,4 +921,166 @@ ngx_http_tune_redis_answered(ngx_http_tune_refresher_t *rf)
     }
 
     rf->backoff = rf->tmcf->refresh;
+
+    ngx_http_tune_shm_contact(rf->zone, rf->ready, NULL);
+}
+
+
+static void
+ngx_http_tune_herd_tick(ngx_event_t *ev)
+{
+    ngx_http_tune_refresher_t  *rf;
+
+    rf = ev->data;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    /* an idle tick costs a walk over the slots, no command */
+    if (rf->leader && rf->ready && !rf->claiming) {
+        ngx_http_tune_redis_claim(rf);
+    }
+
+    ngx_add_timer(ev, NGX_HTTP_TUNE_HERD_TICK);
+}
+
+
+/* One EVALSHA for every slot that needs credits now */
+
+static void
+ngx_http_tune_redis_claim(ngx_http_tune_refresher_t *rf)
+{
+    int                          argc;
+    size_t                      *argvlen;
+    ngx_str_t                    sha;
+    ngx_uint_t                   n;
+    ngx_pool_t                  *pool;
+    const char                 **argv;
+    ngx_http_tune_herd_claim_t  *claims;
+
+    pool = ngx_create_pool(4096, rf->log);
+    if (pool == NULL) {
+        return;
+    }
+
+    claims = ngx_palloc(pool, NGX_HTTP_TUNE_HERD_CLAIM_MAX
+                              * sizeof(ngx_http_tune_herd_claim_t));
+    if (claims == NULL) {
+        ngx_destroy_pool(pool);
+        return;
+    }
+
+    n = ngx_http_tune_herd_claims(rf->zone, rf->tmcf->herd_window, claims,
+                                  NGX_HTTP_TUNE_HERD_CLAIM_MAX, pool);
+    if (n == 0) {
+        ngx_destroy_pool(pool);
+        return;
+    }
+
+    rf->claim_pool = pool;
+    rf->claims = claims;
+    rf->nclaims = n;
+    rf->claim_sent_ms = ngx_http_tune_herd_now();
+
+    sha.data = rf->sha;
+    sha.len = ngx_strlen(rf->sha);
+
+    if (ngx_http_tune_herd_argv(claims, n, &sha, rf->tmcf->herd_window, pool,
+                                &argc, &argv, &argvlen)
+        != NGX_OK
+        || ngx_http_tune_redis_sent(rf,
+               redisAsyncCommandArgv(rf->ac, ngx_http_tune_redis_claimed,
+                                     rf, argc, argv, argvlen))
+           != NGX_OK)
+    {
+        ngx_http_tune_herd_unclaimed(rf->zone, claims, n);
+        ngx_http_tune_redis_claim_done(rf);
+        return;
+    }
+
+    rf->claiming = 1;
+}
+
+
+static void
+ngx_http_tune_redis_claimed(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply                 *reply = r;
+    ngx_http_tune_refresher_t  *rf = privdata;
+
+    const char  *reason;
+
+    if (reply == NULL) {
+        /*
+         * The connection is going away; whether the script ran is not
+         * known, so the credits returned and granted are both lost: fewer
+         * tune-ins, never more than the free slots.
+         */
+        if (rf->leader) {
+            ngx_http_tune_herd_local(rf->zone);
+        }
+
+        ngx_http_tune_redis_claim_done(rf);
+        return;
+    }
+
+    ngx_http_tune_redis_got(rf);
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+
+        if (ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+            /* SCRIPT FLUSH or a failover: EVAL next tick, nothing ran */
+            rf->sha[0] = '\0';
+            ngx_http_tune_herd_unclaimed(rf->zone, rf->claims, rf->nclaims);
+            ngx_http_tune_redis_claim_done(rf);
+            return;
+        }
+
+        reason = reply->str;
+
+    } else if (ngx_http_tune_herd_granted(rf->zone, rf->claims, rf->nclaims,
+                                          rf->tmcf->herd_window,
+                                          rf->claim_sent_ms, reply)
+               == NGX_OK)
+    {
+        if (rf->herd_logged) {
+            ngx_log_error(NGX_LOG_NOTICE, rf->log, 0,
+                          "tune: herd claims at redis at %V work again",
+                          &rf->tmcf->redis_text);
+            rf->herd_logged = 0;
+        }
+
+        ngx_http_tune_redis_claim_done(rf);
+        return;
+
+    } else {
+        reason = "unexpected reply";
+    }
+
+    ngx_http_tune_herd_local(rf->zone);
+
+    if (!rf->herd_logged) {
+        ngx_log_error(NGX_LOG_WARN, rf->log, 0,
+                      "tune: herd claim at redis at %V failed: %s; "
+                      "counting this nginx's tune-ins only",
+                      &rf->tmcf->redis_text, reason);
+        rf->herd_logged = 1;
+    }
+
+    ngx_http_tune_redis_claim_done(rf);
+}
+
+
+static void
+ngx_http_tune_redis_claim_done(ngx_http_tune_refresher_t *rf)
+{
+    rf->claiming = 0;
+    rf->claims = NULL;
+    rf->nclaims = 0;
+
+    if (rf->claim_pool) {
+        ngx_destroy_pool(rf->claim_pool);
+        rf->claim_pool = NULL;
+    }
 }

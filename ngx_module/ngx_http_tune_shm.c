@@ -5,6 +5,7 @@
 
 
 #include "ngx_http_tune_shm.h"
+#include "ngx_http_tune_herd.h"
 
 
 ngx_int_t
@@ -18,7 +19,20 @@ ngx_http_tune_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     zone = shm_zone->data;
 
     if (ozone) {
-        /* reload: keep the snapshot so tune-ins go on being answered */
+        /*
+         * Reload: keep the snapshot so tune-ins go on being answered.  A
+         * zone laid out by another version of the module (its .so was
+         * replaced before the reload) cannot be reused while the old
+         * workers still read it.
+         */
+        if (ozone->sh->layout != NGX_HTTP_TUNE_SH_LAYOUT) {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "tune zone \"%V\" was laid out by another "
+                          "version of ngx_http_tune_module; restart nginx "
+                          "instead of reloading it", &shm_zone->shm.name);
+            return NGX_ERROR;
+        }
+
         zone->shpool = ozone->shpool;
         zone->sh = ozone->sh;
         return NGX_OK;
@@ -47,6 +61,15 @@ ngx_http_tune_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_sprintf(zone->shpool->log_ctx, " in tune zone \"%V\"%Z",
                 &shm_zone->shm.name);
+
+    zone->sh->layout = NGX_HTTP_TUNE_SH_LAYOUT;
+
+    /* before the image, which takes what is left */
+    zone->sh->herd = ngx_http_tune_herd_create(zone->shpool,
+                                               shm_zone->shm.size);
+    if (zone->sh->herd == NULL) {
+        return NGX_ERROR;
+    }
 
     /*
      * The image takes every page still free: in a fresh pool they are
@@ -129,7 +152,11 @@ ngx_int_t
 ngx_http_tune_shm_install(ngx_http_tune_zone_t *zone, const u_char *img,
     size_t size)
 {
-    ngx_int_t  rc;
+    int64_t              age;
+    ngx_int_t            rc;
+    const tune_image_t  *old, *new;
+
+    new = (const tune_image_t *) img;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -138,6 +165,19 @@ ngx_http_tune_shm_install(ngx_http_tune_zone_t *zone, const u_char *img,
      * for long ago; the new holder may have installed a newer image since.
      */
     if (zone->sh->refresher == ngx_pid) {
+        old = tune_image_get(zone->sh->image, zone->sh->image_cap);
+
+        if (old == NULL) {
+            /* the first since nginx started: as old as it was written */
+            age = (int64_t) ngx_time() * 1000 - new->written_ms;
+            age = ngx_max(age, 0);
+            zone->sh->state.installed_msec = ngx_current_msec
+                                             - (ngx_msec_t) age;
+
+        } else if (old->generation != new->generation) {
+            zone->sh->state.installed_msec = ngx_current_msec;
+        }
+
         ngx_memcpy(zone->sh->image, img, size);
         rc = NGX_OK;
 
@@ -148,4 +188,46 @@ ngx_http_tune_shm_install(ngx_http_tune_zone_t *zone, const u_char *img,
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return rc;
+}
+
+
+void
+ngx_http_tune_shm_state(ngx_http_tune_zone_t *zone,
+    ngx_http_tune_state_t *out)
+{
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    *out = zone->sh->state;
+    out->herd_global = ngx_http_tune_herd_global_locked(zone);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+void
+ngx_http_tune_shm_contact(ngx_http_tune_zone_t *zone, ngx_uint_t connected,
+    const char *error)
+{
+    ngx_time_t             *tp;
+    ngx_http_tune_state_t  *state;
+
+    state = &zone->sh->state;
+    tp = ngx_timeofday();
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    state->connected = connected;
+
+    if (error == NULL) {
+        state->reply_msec = ngx_current_msec;
+        state->reply_ms = (int64_t) tp->sec * 1000 + tp->msec;
+        state->failures = 0;
+
+    } else {
+        state->failures++;
+        (void) ngx_cpystrn(state->error, (u_char *) error,
+                           NGX_HTTP_TUNE_ERROR_LEN);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
 }

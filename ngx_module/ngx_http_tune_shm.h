@@ -12,20 +12,74 @@
 #include <tune_snapshot.h>
 
 
+#define NGX_HTTP_TUNE_ERROR_LEN   64
+
+
 /*
- * The zone shared by all workers of one nginx: the decoded snapshot image
- * (tune_snapshot.h) and the refresh lease, under the slab pool's mutex.
- * lease_until is an ngx_current_msec value (CLOCK_MONOTONIC, so comparable
- * across workers).
+ * What the refresher last saw of Redis, for a status page.  Times named
+ * _msec are ngx_current_msec values (CLOCK_MONOTONIC, comparable across
+ * the workers of one nginx); _ms are unix time in ms.
+ */
+typedef struct {
+    /* the refresher is connected (and authenticated): 1, else 0 */
+    ngx_uint_t                connected;
+
+    /* the last reply Redis gave that was not an error; 0: none yet */
+    ngx_msec_t                reply_msec;
+    int64_t                   reply_ms;
+
+    /* failed contacts (connect, timeout, error reply) since the last
+     * good reply */
+    ngx_uint_t                failures;
+
+    /*
+     * When the installed generation last changed.  For the first snapshot
+     * installed after nginx started it is set back by the snapshot's age
+     * (now minus written_ms by the wall clock, at least 0), so a snapshot
+     * that stopped changing an hour ago is not taken as fresh.  Compare as
+     * (ngx_msec_int_t) (ngx_current_msec - installed_msec).  0 with no
+     * image.
+     */
+    ngx_msec_t                installed_msec;
+
+    /* herd control has credits from Redis (1), or counts only this
+     * nginx's tune-ins (0): ngx_http_tune_herd.h */
+    ngx_uint_t                herd_global;
+
+    /* the last failure, a static or short copied text, never a
+     * credential; "" when none yet */
+    u_char                    error[NGX_HTTP_TUNE_ERROR_LEN];
+} ngx_http_tune_state_t;
+
+
+typedef struct ngx_http_tune_herd_s  ngx_http_tune_herd_t;
+
+
+/*
+ * The zone shared by all workers of one nginx: the refresh lease, the
+ * refresher's state, the herd table (ngx_http_tune_herd.h) and the decoded
+ * snapshot image (tune_snapshot.h), under the slab pool's mutex.
+ * lease_until is an ngx_current_msec value.
  */
 struct ngx_http_tune_sh_s {
+    uint32_t                  layout;          /* NGX_HTTP_TUNE_SH_LAYOUT */
     ngx_pid_t                 refresher;       /* lease holder, 0: none */
     ngx_msec_t                lease_until;
+
+    ngx_http_tune_state_t     state;
+    ngx_http_tune_herd_t     *herd;
 
     size_t                    image_cap;
     u_char                   *image;           /* image_cap bytes */
 };
 
+
+/*
+ * Changes with the layout of the zone.  Larger than any pid, so a zone made
+ * before the field existed (its first field was the lease holder's pid)
+ * never matches.
+ */
+#define NGX_HTTP_TUNE_SH_LAYOUT   0x54554e32    /* "TUN2" */
 
 #define NGX_HTTP_TUNE_ZONE_MIN    ngx_max(64 * 1024, 8 * ngx_pagesize)
 
@@ -44,6 +98,18 @@ uint64_t ngx_http_tune_shm_generation(ngx_http_tune_zone_t *zone);
  * worker still holds the lease */
 ngx_int_t ngx_http_tune_shm_install(ngx_http_tune_zone_t *zone,
     const u_char *img, size_t size);
+
+/* A copy of the refresher's state; takes the zone's mutex */
+void ngx_http_tune_shm_state(ngx_http_tune_zone_t *zone,
+    ngx_http_tune_state_t *out);
+
+/*
+ * The refresher records a contact: error NULL for a good reply (or a
+ * connection made), else what failed.  connected: the connection's state
+ * after it.
+ */
+void ngx_http_tune_shm_contact(ngx_http_tune_zone_t *zone,
+    ngx_uint_t connected, const char *error);
 
 
 #endif /* _NGX_HTTP_TUNE_SHM_H_INCLUDED_ */

@@ -21,6 +21,8 @@
 static u_char *ngx_http_tune_status_snapshot(u_char *p, u_char *last,
     ngx_http_request_t *r, ngx_http_tune_zone_t *zone,
     const tune_image_t *img);
+static u_char *ngx_http_tune_status_redis(u_char *p, u_char *last,
+    ngx_http_request_t *r, ngx_http_tune_zone_t *zone);
 static u_char *ngx_http_tune_status_backends(u_char *p, u_char *last,
     const tune_image_t *img);
 static u_char *ngx_http_tune_status_streams(u_char *p, u_char *last,
@@ -82,6 +84,7 @@ ngx_http_tune_status_handler(ngx_http_request_t *r)
 
     p = ngx_slprintf(p, last, "{");
     p = ngx_http_tune_status_snapshot(p, last, r, zone, img);
+    p = ngx_http_tune_status_redis(p, last, r, zone);
 
     if (img) {
         p = ngx_http_tune_status_backends(p, last, img);
@@ -151,6 +154,38 @@ ngx_http_tune_status_snapshot(u_char *p, u_char *last, ngx_http_request_t *r,
                         age, tlcf->stale,
                         (tlcf->stale && age > tlcf->stale) ? "true" : "false",
                         img->nstreams, img->nslots, img->nbackends);
+}
+
+
+/* the refresher's view of Redis; the error text never holds a secret */
+
+static u_char *
+ngx_http_tune_status_redis(u_char *p, u_char *last, ngx_http_request_t *r,
+    ngx_http_tune_zone_t *zone)
+{
+    size_t                      len;
+    ngx_http_tune_state_t      *st;
+    ngx_http_tune_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tune_module);
+    st = &zone->sh->state;
+
+    p = ngx_slprintf(p, last,
+                     ",\"redis\":{\"address\":\"%V\",\"connected\":%s,"
+                     "\"last_reply_ms\":%L,\"failures\":%ui,"
+                     "\"herd\":\"%s\",\"last_error\":\"",
+                     &tmcf->redis_text, st->connected ? "true" : "false",
+                     st->reply_ms, st->failures,
+                     tmcf->herd_window == 0 ? "off"
+                     : st->herd_global ? "shared" : "local");
+
+    len = ngx_strnlen(st->error, NGX_HTTP_TUNE_ERROR_LEN);
+
+    if ((size_t) (last - p) > len * 6) {
+        p = (u_char *) ngx_escape_json(p, st->error, len);
+    }
+
+    return ngx_slprintf(p, last, "\"}");
 }
 
 

@@ -34,7 +34,9 @@ GOOD = snapshot(("demo", "a", "up", 10, 100, A), ("demo", "b", "up", 0, 100, B))
 
 @pytest.fixture
 def make_nginx(run_dir, processes):
+    # these tests look at one nginx's choice, not at the herd (test_herd.py)
     def make(redis_address, start=True, **kw):
+        kw.setdefault("herd_window", "0")
         n = Nginx(run_dir, redis_address, refresh="50ms", **kw)
         processes.append(n)
         return n.start() if start else n
@@ -52,10 +54,14 @@ def wait_for_location(nginx, expected, timeout=5.0, path="/tune/demo"):
         time.sleep(0.02)
 
 
+def fresh(text):
+    """text as written now: its NOW timestamps become the current time (tests
+    take minutes, and an old snapshot is stale to tune_stale)."""
+    return text.replace(str(NOW), str(int(time.time() * 1000)))
+
+
 def publish(redis, text, generation):
-    """Writes text as written now: its NOW timestamps become the current time
-    (tests take minutes, and an old snapshot is stale to tune_stale)."""
-    redis.put_snapshot(text.replace(str(NOW), str(int(time.time() * 1000))), generation)
+    redis.put_snapshot(fresh(text), generation)
 
 
 # ---- worker life cycle ----------------------------------------------------------------
@@ -208,3 +214,58 @@ def test_oversized_snapshot_is_not_fetched(redis_server, make_nginx):
     assert len(refused) == 1, log
     publish(redis_server, snapshot(("demo", "a", "up", 0, 100, A), ("demo", "b", "up", 5, 100, B)), 5)
     wait_for_location(n, B, timeout=2)
+
+
+# ---- Redis with a password ------------------------------------------------------------
+
+SECRET = "s3cr3t-Pa55"
+
+
+@pytest.fixture
+def redis_with_password(run_dir, processes):
+    """requirepass for the default user, and an ACL user "tune" with its own password."""
+    from harness import Redis
+    r = Redis(run_dir, password=SECRET,
+              extra_args=["--user", "tune", "on", ">tune-" + SECRET, "~*", "&*", "+@all"])
+    processes.append(r)
+    return r.start()
+
+
+def test_wrong_password_is_503_and_logged_without_it(redis_with_password, make_nginx):
+    """A refused AUTH leaves nginx without a snapshot (503) and logs one error that does not hold the password."""
+    publish(redis_with_password, GOOD, 1)
+    n = make_nginx(redis_with_password.address + " password=wrong-" + SECRET)
+    time.sleep(1.0)                                  # twenty refresh ticks, several reconnects
+    assert n.get("/tune/demo").status == 503
+    log = n.error_log_text()
+    refused = re.findall(r"\[error\].*tune: redis at .* refused the credentials", log)
+    assert len(refused) == 1, log
+    assert SECRET not in log
+    assert not re.search(r"\[warn\].*tune: redis", log), log
+
+
+@pytest.mark.parametrize("credentials", ["password=" + SECRET, "user=tune password=tune-" + SECRET])
+def test_right_password_and_db_3(redis_with_password, make_nginx, credentials):
+    """AUTH (as the default user or an ACL user) and SELECT 3 come first: the snapshot written to db 3 is served."""
+    publish(redis_with_password, snapshot(("demo", "b", "up", 5, 100, B)), 1)    # db 0: not this one
+    redis_with_password.put_snapshot(fresh(GOOD), 1, db=3)
+    n = make_nginx(f"{redis_with_password.address} {credentials} db=3")
+    wait_for_location(n, A)
+    log = n.error_log_text()
+    assert SECRET not in log
+    assert not re.search(r"\[(warn|error)\].*tune: redis", log), log
+
+
+def test_blackholed_redis_stalls_nothing_and_warns_once(silent_server, make_nginx):
+    """A Redis that accepts and never answers: tune-ins are answered at once (503, no snapshot), one warning for the whole outage."""
+    n = make_nginx(silent_server.address, http_conf="tune_redis_timeout 100ms;\n")
+    worst, deadline = 0.0, time.monotonic() + 2.0
+    while time.monotonic() < deadline:                # several timeouts and reconnects
+        t0 = time.monotonic()
+        assert n.get("/tune/demo").status == 503
+        worst = max(worst, time.monotonic() - t0)
+        time.sleep(0.01)
+    assert worst < 0.09, f"slowest answer {worst:.3f}s: a request waited for Redis"
+    assert len(silent_server.accepted) >= 2           # it reconnected
+    warns = re.findall(r"\[warn\].*tune: redis at .*timed out", n.error_log_text())
+    assert len(warns) == 1, n.error_log_text()

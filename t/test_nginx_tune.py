@@ -21,7 +21,10 @@ TONE_A, TONE_B = 440, 880
 @pytest.fixture
 def make_nginx(run_dir, processes):
     """make_nginx(redis_address, **Nginx options) -> a running nginx."""
+    # every probe of these tests is a tune-in whose player never connects:
+    # herd control (test_herd.py) would count each against the slot
     def make(redis_address, start=True, **kw):
+        kw.setdefault("herd_window", "0")
         n = Nginx(run_dir, redis_address, refresh=f"{int(REFRESH * 1000)}ms", **kw)
         processes.append(n)
         return n.start() if start else n
@@ -231,7 +234,14 @@ BAD_CONFIGS = [
     ("tune_redis 127.0.0.1:notaport;", r"invalid port in \"127\.0\.0\.1:notaport\" of the \"tune_redis\" directive"),
     ("tune_redis 127.0.0.1:99999;", r"invalid port in \"127\.0\.0\.1:99999\" of the \"tune_redis\" directive"),
     ("tune_redis http://127.0.0.1/x;", r"of the \"tune_redis\" directive"),
-    ("tune_redis 127.0.0.1:6379 extra;", r"invalid number of arguments in \"tune_redis\" directive"),
+    ("tune_redis 127.0.0.1:6379 extra;", r"invalid parameter \"extra\" of the \"tune_redis\" directive"),
+    ("tune_redis 127.0.0.1:6379 passwd=s3cr3t;", r"invalid parameter \"passwd\" of the \"tune_redis\" directive"),
+    ("tune_redis 127.0.0.1:6379 password=;", r"empty password in the \"tune_redis\" directive"),
+    ("tune_redis 127.0.0.1:6379 user=tune;", r"\"user=\" of the \"tune_redis\" directive requires \"password=\""),
+    ("tune_redis 127.0.0.1:6379 db=x;", r"invalid db \"x\" in the \"tune_redis\" directive, expected 0\.\.65535"),
+    ("tune_redis 127.0.0.1:6379 db=65536;", r"invalid db \"65536\" in the \"tune_redis\" directive"),
+    ("tune_redis 127.0.0.1:6379 db=1 db=2;", r"duplicate parameter \"db\" in the \"tune_redis\" directive"),
+    ("tune_redis 127.0.0.1; tune_herd_window 50ms;", r"\"tune_herd_window\" must be between 100ms and 5000ms"),
     ("tune_redis 127.0.0.1:6379; tune_redis 127.0.0.1:6380;", r"\"tune_redis\" directive is duplicate"),
     ("tune_redis 127.0.0.1; tune_refresh 1ms;", r"\"tune_refresh\" must be between 10ms and 60000ms"),
     ("tune_redis 127.0.0.1; tune_refresh soon;", r"\"tune_refresh\" directive invalid value"),

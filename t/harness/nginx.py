@@ -56,7 +56,8 @@ class Nginx(Process):
     """
 
     def __init__(self, run_dir: RunDir, redis_address: str | None, *, name: str = "nginx",
-                 workers: int = 2, refresh: str = "100ms", http_conf: str = "",
+                 workers: int = 2, refresh: str = "100ms", herd_window: str | None = None,
+                 http_conf: str = "",
                  server_conf: str = "", locations: str | None = None):
         super().__init__(run_dir, name)
         self.port = free_port()
@@ -68,6 +69,7 @@ class Nginx(Process):
         self.redis_address = redis_address
         self.workers = workers
         self.refresh = refresh
+        self.herd_window = herd_window
         self.http_conf = http_conf
         self.server_conf = server_conf
         self.locations = locations if locations is not None else (
@@ -80,6 +82,8 @@ class Nginx(Process):
         p = self.prefix
         redis = (f"tune_redis {self.redis_address};\n"
                  f"tune_refresh {self.refresh};\n") if self.redis_address else ""
+        if self.herd_window is not None:
+            redis += f"tune_herd_window {self.herd_window};\n"
         return (
             f"load_module {module_path()};\n"
             f"{_as_root_lines()}"

@@ -19,9 +19,14 @@ class RedisError(Exception):
 class RedisClient:
     """One RESP connection, one command at a time."""
 
-    def __init__(self, host: str, port: int, timeout: float = 5.0):
+    def __init__(self, host: str, port: int, timeout: float = 5.0, password: str | None = None,
+                 db: int = 0):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.buf = b""
+        if password is not None:
+            self.command("AUTH", password)
+        if db:
+            self.command("SELECT", db)
 
     def close(self) -> None:
         self.sock.close()
@@ -122,13 +127,19 @@ class RoundWatcher:
 
 class Redis(Process):
     """redis-server on 127.0.0.1 and a free port, without persistence, in a
-    directory of its own."""
+    directory of its own.  With password, the default user needs it
+    (requirepass) and the harness's own commands send it; extra_args go to
+    redis-server as they are (for instance an ACL user:
+    ["--user", "tune on >secret ~* +@all"])."""
 
-    def __init__(self, run_dir: RunDir, name: str = "redis"):
+    def __init__(self, run_dir: RunDir, name: str = "redis", password: str | None = None,
+                 extra_args: list[str] | None = None):
         super().__init__(run_dir, name)
         self.host = "127.0.0.1"
         self.port = free_port()
         self.dir = run_dir.subdir(self.name)
+        self.password = password
+        self.extra_args = list(extra_args or [])
 
     @property
     def address(self) -> str:
@@ -142,6 +153,8 @@ class Redis(Process):
             "--save", "", "--appendonly", "no",
             "--dir", str(self.dir),
             "--daemonize", "no", "--logfile", "",
+            *(["--requirepass", self.password] if self.password is not None else []),
+            *self.extra_args,
         ])
         wait_for_port(self.host, self.port, alive=self.running)
         return self
@@ -152,8 +165,8 @@ class Redis(Process):
         self.popen = None
         return self.start()
 
-    def client(self) -> RedisClient:
-        return RedisClient(self.host, self.port)
+    def client(self, db: int = 0) -> RedisClient:
+        return RedisClient(self.host, self.port, password=self.password, db=db)
 
     def command(self, *args):
         with self.client() as c:
@@ -168,11 +181,11 @@ class Redis(Process):
         g, s = self.command("MGET", GENERATION_KEY, SNAPSHOT_KEY)
         return (None if g is None else int(g)), (None if s is None else s.decode())
 
-    def put_snapshot(self, text: str, generation: int) -> None:
+    def put_snapshot(self, text: str, generation: int, db: int = 0) -> None:
         """Writes a snapshot and its generation in one transaction, as a
         writer would, but without tuneslotd or its lease: for tests of the
         readers that need a snapshot of their own making."""
-        with self.client() as c:
+        with self.client(db) as c:
             c.command("MULTI")
             c.command("SET", SNAPSHOT_KEY, text)
             c.command("SET", GENERATION_KEY, generation)
