@@ -32,6 +32,8 @@ static char *ngx_http_tune_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tune_stale(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_tune_mode(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_tune_full(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tune_check_tries(ngx_conf_t *cf, void *post,
@@ -121,7 +123,7 @@ static ngx_command_t  ngx_http_tune_commands[] = {
 
     { ngx_string("tune_mode"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_tune_mode,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tune_loc_conf_t, mode),
       &ngx_http_tune_modes },
@@ -624,6 +626,28 @@ ngx_http_tune_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_tune_note_use(cf);
 
     return NGX_CONF_OK;
+}
+
+
+/* tune_mode redirect | proxy: nginx's enum slot, with a better reason */
+
+static char *
+ngx_http_tune_mode(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "redirect") != 0
+        && ngx_strcmp(value[1].data, "proxy") != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" of \"tune_mode\", "
+                           "expected \"redirect\" or \"proxy\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_conf_set_enum_slot(cf, cmd, conf);
 }
 
 
