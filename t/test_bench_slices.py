@@ -2,6 +2,7 @@
 stops working.  They check that a benchmark runs and reports its figures;
 they assert nothing about speed (figures come from the full runs)."""
 
+import json
 import os
 import re
 import subprocess
@@ -41,3 +42,38 @@ def test_scheduler_scale_bench_slice():
     rounds, up, cpu, rss0, rss1, _ = rows[0]
     assert int(rounds) > 0 and int(up) == 20
     assert float(rss0) > 0 and float(rss1) > 0
+
+
+def test_proxy_bench_slice():
+    """bench/proxy.py puts 50 listeners through every front end for a 2 s
+    window: each reports memory and CPU, and every listener received bytes."""
+    env = dict(os.environ, TUNESLOT_BUILD=str(build_dir()))
+    p = subprocess.run([sys.executable, str(REPO / "bench" / "proxy.py"), "--listeners", "50",
+                        "--window", "2", "--settle", "1", "--connect-timeout", "60", "--json"],
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = json.loads(p.stdout)
+    assert out["problems"] == []
+    assert {"a", "c"} <= set(out["results"]), out     # b may be skipped by an older build
+    assert set(out["results"]) | set(out["skipped"]) == {"a", "b", "c", "d"}
+    for v, row in out["results"].items():
+        assert row["connected"] == row["received_in_window"] == 50, (v, row)
+        assert row["kib_per_listener"] is not None and row["cpu_pct"] >= 0, (v, row)
+    assert out["ratios"]["c/a"]["memory"] is not None
+
+
+def test_blackhole_bench_slice():
+    """bench/blackhole.py runs one 1 s round per mode and reports both p99 ratios."""
+    env = dict(os.environ, TUNESLOT_BUILD=str(build_dir()))
+    p = subprocess.run([sys.executable, str(REPO / "bench" / "blackhole.py"),
+                        "--duration", "1", "--rounds", "1", "--streams", "10", "--backends", "3",
+                        "--silent-for", "1"],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    rows = re.findall(r"^\| (keep-alive|connection per request) \| ([\d,]+) \| ([\d,]+) \| [\d.]+x "
+                      r"\| [\d.]+ ms \| [\d.]+ ms \| ([\d.]+)x \|$", p.stdout, re.M)
+    assert [r[0] for r in rows] == ["keep-alive", "connection per request"], p.stdout
+    for _, healthy, blackholed, p99_ratio in rows:
+        assert int(healthy.replace(",", "")) > 0 and int(blackholed.replace(",", "")) > 0
+        assert float(p99_ratio) > 0
+    assert re.search(r"Redis black hole: [1-9]\d* connection", p.stdout), p.stdout

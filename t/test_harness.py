@@ -10,6 +10,9 @@ import pytest
 
 from harness import IcyServerProcess, Process, decode_snapshot, toml_text
 from harness.listeners import Swarm
+from harness.proctree import tree_cpu_seconds, tree_memory, tree_pids
+from harness.redis import RedisClient
+from harness.relay import Relay
 from harness.icy_server import IcyDemuxer, get, metadata_block, pattern_at, read_response
 
 # The example of redis/SCHEMA.md, tabs restored.
@@ -302,3 +305,40 @@ def test_apache_log_check_knows_apache_levels(make_apache, line):
     assert len(a.problems()) == 1
     a.error_log.write_text("[Sat Nov 21 10:00:00.000000 2026] [proxy:error] [pid 1] refused\n")
     assert a.problems() == []
+
+
+# ---- relay and process-tree figures ------------------------------------------------
+
+def test_relay_relays_then_goes_silent(redis_server):
+    """Through the relay Redis answers; blackholed, an open connection and a
+    new one both hang instead of failing."""
+    relay = Relay(redis_server.host, redis_server.port)
+    try:
+        with RedisClient("127.0.0.1", relay.port, timeout=2) as c:
+            assert c.command("PING") == "PONG"
+            relay.blackhole()
+            time.sleep(0.3)
+            with pytest.raises(socket.timeout):
+                c.sock.settimeout(0.5)
+                c.command("PING")
+        with RedisClient("127.0.0.1", relay.port, timeout=0.5) as c:
+            with pytest.raises(socket.timeout):
+                c.command("PING")
+        assert len(relay.held) >= 3
+    finally:
+        relay.stop()
+
+
+def test_process_tree_figures_see_children(run_dir):
+    """A child that allocates and spins shows in its parent's tree figures."""
+    p = Process(run_dir, "tree")
+    p.start(["sh", "-c", "python3 -c 'import time; b = bytearray(64 << 20); t = time.time()\n"
+             "while time.time() - t < 1.0: pass\nprint(\"ready\", flush=True); time.sleep(30)'"])
+    try:
+        p.wait_for_log("ready", timeout=10)
+        pids = tree_pids(p.pid)
+        assert len(pids) == 2 and pids[0] == p.pid
+        assert tree_memory(p.pid).kib > 60 * 1024
+        assert tree_cpu_seconds(p.pid) >= 0.8
+    finally:
+        p.stop()

@@ -25,7 +25,8 @@ class Icecast(Process):
     """icecast2 with a generated config, on 127.0.0.1 and a free port.
 
     max_listeners maps a mount ("/demo") to its <max-listeners>; other mounts
-    have no limit.  The web root is a directory of the run directory holding
+    have no limit; clients is Icecast's <limits><clients>, every connection
+    it holds (listeners, sources, status requests).  The web root is a directory of the run directory holding
     tuneslot's scheduler/load.xsl, so http://.../load.xsl works, and Icecast's
     own status-json.xsl (with the xml2json.xslt it imports).
 
@@ -37,8 +38,9 @@ class Icecast(Process):
 
     def __init__(self, run_dir: RunDir, name: str = "icecast", max_listeners: dict | None = None,
                  source_password: str = "tunesource", admin_user: str = "admin",
-                 admin_password: str = "tuneadmin"):
+                 admin_password: str = "tuneadmin", clients: int = 200):
         super().__init__(run_dir, name)
+        self.clients = clients
         self.host = "127.0.0.1"
         self.port = free_port()
         self.max_listeners = dict(max_listeners or {})
@@ -79,7 +81,7 @@ class Icecast(Process):
     <admin>test@localhost</admin>
     <hostname>{self.host}</hostname>
     <limits>
-        <clients>200</clients>
+        <clients>{int(self.clients)}</clients>
         <sources>20</sources>
         <source-timeout>10</source-timeout>
         <burst-on-connect>1</burst-on-connect>

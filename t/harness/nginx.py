@@ -52,14 +52,19 @@ class Nginx(Process):
 
     http_conf and server_conf are extra lines for the http and server blocks;
     the server has `location /tune/ { tune; }` and answers 404 elsewhere
-    unless locations replaces that.
+    unless locations replaces that.  module=False leaves the module out
+    (a plain nginx to compare with); worker_connections also sets each
+    worker's open-file limit (twice as many: a proxied request holds two).
     """
 
     def __init__(self, run_dir: RunDir, redis_address: str | None, *, name: str = "nginx",
                  workers: int = 2, refresh: str = "100ms", herd_window: str | None = None,
                  http_conf: str = "",
-                 server_conf: str = "", locations: str | None = None):
+                 server_conf: str = "", locations: str | None = None, module: bool = True,
+                 worker_connections: int = 1024):
         super().__init__(run_dir, name)
+        self.module = module
+        self.worker_connections = worker_connections
         self.port = free_port()
         self.prefix = run_dir.subdir(self.name)
         for d in ("tmp", "logs"):
@@ -84,15 +89,19 @@ class Nginx(Process):
                  f"tune_refresh {self.refresh};\n") if self.redis_address else ""
         if self.herd_window is not None:
             redis += f"tune_herd_window {self.herd_window};\n"
+        load = f"load_module {module_path()};\n" if self.module else ""
+        nofile = (f"worker_rlimit_nofile {2 * self.worker_connections};\n"
+                  if self.worker_connections > 1024 else "")
         return (
-            f"load_module {module_path()};\n"
+            f"{load}"
             f"{_as_root_lines()}"
             "daemon off;\n"
             "master_process on;\n"
             f"worker_processes {self.workers};\n"
             f"pid {p}/nginx.pid;\n"
             f"error_log {self.error_log} info;\n"
-            "events { worker_connections 1024; }\n"
+            f"{nofile}"
+            f"events {{ worker_connections {self.worker_connections}; }}\n"
             "http {\n"
             f"access_log {p}/logs/access.log;\n"
             f"client_body_temp_path {p}/tmp/body;\n"
@@ -122,7 +131,7 @@ class Nginx(Process):
     # ---- life -------------------------------------------------------------
 
     def start(self, timeout: float = 15.0) -> "Nginx":
-        if not module_path().exists():
+        if self.module and not module_path().exists():
             raise FileNotFoundError(f"{module_path()} is not built; build it or set TUNESLOT_BUILD")
         self.write_config()
         super().start([NGINX, "-p", str(self.prefix), "-c", str(self.conf_path)])

@@ -1,0 +1,117 @@
+"""A loopback TCP relay that can turn into a black hole: a Redis (or any
+peer) that goes silent mid-flight, on connections already open and on new
+ones, without being stopped (a stopped peer refuses, a silent one hangs)."""
+
+import selectors
+import socket
+import threading
+
+
+class Relay:
+    """Listens on 127.0.0.1 and a kernel-chosen port in a thread of the
+    calling process and relays every connection to host:port.
+
+    blackhole() stops relaying: bytes from either side are no longer read,
+    new connections are accepted and held unanswered; nothing is closed.
+    relay() resumes for new connections only (held ones stay silent).
+    """
+
+    def __init__(self, host: str, port: int):
+        self.target = (host, port)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+        self.blackholed = False
+        self.relayed_bytes = 0
+        self.held: list[socket.socket] = []       # sockets kept open, unread
+        self._peer: dict[socket.socket, socket.socket] = {}
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self.sock, selectors.EVENT_READ)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="relay", daemon=True)
+        self.thread.start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def blackhole(self) -> None:
+        with self._lock:
+            self.blackholed = True
+
+    def relay(self) -> None:
+        with self._lock:
+            self.blackholed = False
+
+    def _hold(self, *socks: socket.socket) -> None:
+        for s in socks:
+            try:
+                self._sel.unregister(s)
+            except (KeyError, ValueError):
+                pass
+            self.held.append(s)
+
+    def _drop(self, s: socket.socket) -> None:
+        other = self._peer.pop(s, None)
+        for x in (s, other):
+            if x is None:
+                continue
+            self._peer.pop(x, None)
+            try:
+                self._sel.unregister(x)
+            except (KeyError, ValueError):
+                pass
+            x.close()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                blackholed = self.blackholed
+            if blackholed and self._peer:
+                self._hold(*self._peer)
+                self._peer.clear()
+            for key, _ in self._sel.select(timeout=0.1):
+                s = key.fileobj
+                if s is self.sock:
+                    try:
+                        conn, _ = self.sock.accept()
+                    except OSError:
+                        continue
+                    if blackholed:
+                        self.held.append(conn)
+                        continue
+                    try:
+                        up = socket.create_connection(self.target, timeout=2)
+                    except OSError:
+                        conn.close()
+                        continue
+                    self._peer[conn], self._peer[up] = up, conn
+                    self._sel.register(conn, selectors.EVENT_READ)
+                    self._sel.register(up, selectors.EVENT_READ)
+                    continue
+                if s not in self._peer:
+                    continue
+                try:
+                    data = s.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    self._drop(s)
+                    continue
+                try:
+                    self._peer[s].sendall(data)
+                    self.relayed_bytes += len(data)
+                except OSError:
+                    self._drop(s)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(timeout=5)
+        for s in list(self._peer) + self.held:
+            s.close()
+        self._sel.close()
+        self.sock.close()
