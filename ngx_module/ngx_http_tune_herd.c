@@ -13,6 +13,7 @@
 /* credits asked for a slot in demand: at least a few, at most many */
 #define NGX_HTTP_TUNE_HERD_MIN_WANT   4
 #define NGX_HTTP_TUNE_HERD_MAX_WANT   1000
+#define NGX_HTTP_TUNE_HERD_IDLE_STOCK 4
 
 /* an entry nobody asked about for this long may serve another slot */
 #define NGX_HTTP_TUNE_HERD_IDLE_MS    60000
@@ -337,9 +338,10 @@ ngx_http_tune_herd_claims(ngx_http_tune_zone_t *zone, ngx_msec_t window,
             demand = e->spent || e->asked || e->debt;
 
             /*
-             * Busy slots are claimed for every tick, idle ones keep one
-             * credit in stock, renewed as it is about to expire, so the
-             * first tune-in after a quiet spell finds one.
+             * Busy slots are claimed for every tick, idle ones keep a
+             * small stock, renewed as it is about to expire, so the first
+             * tune-ins after a quiet spell find credits: one per 16 free
+             * slots, 1 to 4 (a small slot is not hoarded by one nginx).
              */
             if (!demand
                 && e->credit_until - now > (int64_t) window / 4)
@@ -349,7 +351,8 @@ ngx_http_tune_herd_claims(ngx_http_tune_zone_t *zone, ngx_msec_t window,
 
             want = demand ? ngx_max(NGX_HTTP_TUNE_HERD_MIN_WANT,
                                     2 * (e->spent + e->asked))
-                          : 1;
+                          : ngx_max(1, ngx_min(NGX_HTTP_TUNE_HERD_IDLE_STOCK,
+                                               s->free / 16));
             want = ngx_min(want, NGX_HTTP_TUNE_HERD_MAX_WANT);
 
             c = &out[n];
