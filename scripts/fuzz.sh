@@ -28,9 +28,10 @@ declare -A seeds=(
     [fuzz_shoutcast1]=scheduler/fuzz/corpus/shoutcast1
     [fuzz_shoutcast2]=scheduler/fuzz/corpus/shoutcast2
     [fuzz_snapshot_decode]=core/fuzz/corpus/snapshot_decode
+    [fuzz_playlist_render]=core/fuzz/corpus/playlist_render
 )
 targets=(${TUNESLOT_FUZZ_TARGETS:-fuzz_load_xsl fuzz_icecast_admin fuzz_icecast_json fuzz_shoutcast1
-                                   fuzz_shoutcast2 fuzz_snapshot_decode})
+                                   fuzz_shoutcast2 fuzz_snapshot_decode fuzz_playlist_render})
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
     mkdir -p "$build"

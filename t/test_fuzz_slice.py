@@ -13,7 +13,7 @@ import pytest
 from harness import repo_dir
 
 TARGETS = ["fuzz_load_xsl", "fuzz_icecast_admin", "fuzz_icecast_json", "fuzz_shoutcast1", "fuzz_shoutcast2",
-           "fuzz_snapshot_decode"]
+           "fuzz_snapshot_decode", "fuzz_playlist_render"]
 SECONDS = 15
 
 
