@@ -74,19 +74,19 @@ ngx_http_tune_choose(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
 
     *retry_after = ngx_max(1, (img->interval_ms + 999) / 1000);
 
+    stream = tune_image_find_stream(img, (const char *) ctx->stream.data,
+                                    ctx->stream.len);
+    if (stream == NULL) {
+        rc = NGX_HTTP_NOT_FOUND;
+        goto done;
+    }
+
     age = ngx_http_tune_snapshot_age(zone, img);
 
     if (tlcf->stale && age > tlcf->stale) {
         ngx_str_set(&ctx->outcome, "stale");
         why = "the snapshot is stale";
         rc = NGX_HTTP_SERVICE_UNAVAILABLE;
-        goto done;
-    }
-
-    stream = tune_image_find_stream(img, (const char *) ctx->stream.data,
-                                    ctx->stream.len);
-    if (stream == NULL) {
-        rc = NGX_HTTP_NOT_FOUND;
         goto done;
     }
 
@@ -143,7 +143,7 @@ ngx_http_tune_choose(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
     }
 
     if (!ctx->peek) {
-        ngx_http_tune_herd_take(zone, img, slot);
+        ngx_http_tune_herd_take(zone, img, stream, slot);
     }
 
     if (ngx_http_tune_copy(r, &ctx->backend, img,
@@ -241,7 +241,8 @@ ngx_http_tune_weigh(ngx_http_tune_zone_t *zone, const tune_image_t *img,
             continue;
         }
 
-        ngx_http_tune_herd_slot_state(zone, img, stream->first_slot + i,
+        ngx_http_tune_herd_slot_state(zone, img, stream,
+                                      stream->first_slot + i,
                                       &pending, &credits);
 
         avail[i] = (pending < s->free) ? s->free - pending : 1;

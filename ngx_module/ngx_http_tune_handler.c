@@ -31,11 +31,24 @@ ngx_http_tune_handler(ngx_http_request_t *r)
     ngx_http_tune_loc_conf_t  *tlcf;
     static ngx_str_t           allow = ngx_string("GET, HEAD");
 
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tune_module);
+
     ctx = ngx_http_tune_get_ctx(r);
 
-    if (ctx && ctx->proxying) {
-        /* back through the error_page of proxy mode: the slot failed */
+    if (ctx && ctx->proxying
+        && ctx->file == tlcf->file && ctx->line == tlcf->line)
+    {
+        /* back through a retry page of proxy mode: the slot failed */
         return ngx_http_tune_proxy_retry(r, ctx);
+    }
+
+    if (r->err_status && ngx_http_tune_proxy_own_page(tlcf, r->err_status)) {
+        /*
+         * A retry page caught an error that is not a slot's (limit_req's
+         * 503, an access module's 403): it is the answer, not a tune-in.
+         */
+        r->error_page = 1;
+        return r->err_status;
     }
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -88,8 +101,6 @@ ngx_http_tune_handler(ngx_http_request_t *r)
     if (rc != NGX_OK) {
         return ngx_http_tune_answer(r, ctx, rc, retry_after);
     }
-
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tune_module);
 
     if (tlcf->mode == NGX_HTTP_TUNE_MODE_PROXY) {
         if (ctx->outcome.len == 0) {

@@ -173,13 +173,12 @@ ngx_http_tune_herd_avail(ngx_http_tune_zone_t *zone, const tune_image_t *img,
 
 void
 ngx_http_tune_herd_take(ngx_http_tune_zone_t *zone, const tune_image_t *img,
-    uint32_t slot)
+    const tune_image_stream_t *stream, uint32_t slot)
 {
     int64_t                      now, b, k;
     ngx_http_tune_herd_t        *herd;
     ngx_http_tune_herd_entry_t  *e;
     const tune_image_slot_t     *s;
-    const tune_image_stream_t   *stream;
 
     s = tune_image_slots(img) + slot;
 
@@ -189,7 +188,10 @@ ngx_http_tune_herd_take(ngx_http_tune_zone_t *zone, const tune_image_t *img,
         return;
     }
 
-    stream = ngx_http_tune_herd_stream_of(img, slot);
+    if (stream == NULL) {
+        stream = ngx_http_tune_herd_stream_of(img, slot);
+    }
+
     if (stream == NULL) {
         return;
     }
@@ -239,19 +241,20 @@ ngx_http_tune_herd_take(ngx_http_tune_zone_t *zone, const tune_image_t *img,
 
 void
 ngx_http_tune_herd_slot_state(ngx_http_tune_zone_t *zone,
-    const tune_image_t *img, uint32_t slot, uint32_t *pending,
-    uint32_t *credits)
+    const tune_image_t *img, const tune_image_stream_t *stream,
+    uint32_t slot, uint32_t *pending, uint32_t *credits)
 {
     int64_t                      now;
     ngx_http_tune_herd_entry_t  *e;
     const tune_image_slot_t     *s;
-    const tune_image_stream_t   *stream;
 
     *pending = 0;
     *credits = 0;
 
     s = tune_image_slots(img) + slot;
-    stream = ngx_http_tune_herd_stream_of(img, slot);
+    if (stream == NULL) {
+        stream = ngx_http_tune_herd_stream_of(img, slot);
+    }
 
     if (stream == NULL || s->free == TUNE_UNLIMITED) {
         return;
@@ -377,12 +380,19 @@ ngx_http_tune_herd_claims(ngx_http_tune_zone_t *zone, ngx_msec_t window,
             c->polled_ms = s->polled_ms;
             c->free = s->free;
             c->want = want;
-            c->back = e->credits;
+            /*
+             * Credits in stock stay spendable while the claim is away: a
+             * slot must not turn listeners away every claim round.  A busy
+             * slot keeps them (they will be spent within a tick or two);
+             * an idle one gives its stock back as it renews it, so idle
+             * front-ends do not pile up reservations.  A credit given back
+             * and spent before the reply arrives is reported as a tune-in
+             * without a credit (debt) with the next claim.
+             */
+            c->back = demand ? 0 : e->credits;
             c->back_bucket = e->credit_bucket;
             c->debt = e->debt;
 
-            /* returned credits cannot be spent while the claim is away */
-            e->credits = 0;
             e->spent = 0;
             e->asked = 0;
             e->debt = 0;
@@ -522,14 +532,33 @@ ngx_http_tune_herd_granted(ngx_http_tune_zone_t *zone,
         b = reply->element[2 * i + 1];
 
         e->claiming = 0;
-        e->credits = (uint32_t) ngx_min(g->integer, claims[i].want);
         e->credit_bucket = b->integer;
 
         /*
          * Spent by then, a credit's listener has the rest of the window to
-         * connect before the poll that reconciles its reservation.
+         * connect before the poll that reconciles its reservation.  Credits
+         * still in stock keep their own, earlier, limit, which the new ones
+         * share: no credit ever lives longer than half a window.
          */
-        e->credit_until = sent_ms + window / 2;
+        if (claims[i].back) {
+            /* the stock was given back: what was spent since is debt */
+            if (claims[i].back > e->credits) {
+                e->debt += claims[i].back - e->credits;
+            }
+
+            e->credits = 0;
+        }
+
+        if (e->credits
+            && e->credit_until - sent_ms > (int64_t) window / 4)
+        {
+            e->credits += (uint32_t) ngx_min(g->integer, claims[i].want);
+
+        } else {
+            /* what is left of an old stock expires now, rather than later */
+            e->credits = (uint32_t) ngx_min(g->integer, claims[i].want);
+            e->credit_until = sent_ms + window / 2;
+        }
     }
 
     herd->global_until = sent_ms + window / 2;
@@ -553,8 +582,8 @@ ngx_http_tune_herd_unclaimed(ngx_http_tune_zone_t *zone,
         e = &zone->sh->herd->entries[claims[i].entry];
 
         if (e->key == claims[i].key) {
+            /* the stock was never taken out: it stays, until it expires */
             e->claiming = 0;
-            e->credits += claims[i].back;
             e->debt += claims[i].debt;
         }
     }

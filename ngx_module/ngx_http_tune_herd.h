@@ -69,13 +69,14 @@ void ngx_http_tune_herd_avail(ngx_http_tune_zone_t *zone,
 
 /* records one tune-in sent to slot (index into tune_image_slots(img)) */
 void ngx_http_tune_herd_take(ngx_http_tune_zone_t *zone,
-    const tune_image_t *img, uint32_t slot);
+    const tune_image_t *img, const tune_image_stream_t *stream,
+    uint32_t slot);
 
 /* for tune_status: this nginx's pending reservations and credits held for
  * the slot */
 void ngx_http_tune_herd_slot_state(ngx_http_tune_zone_t *zone,
-    const tune_image_t *img, uint32_t slot, uint32_t *pending,
-    uint32_t *credits);
+    const tune_image_t *img, const tune_image_stream_t *stream,
+    uint32_t slot, uint32_t *pending, uint32_t *credits);
 
 
 /* for tune_status: credits from Redis are in use (1), or this nginx counts

@@ -39,7 +39,7 @@ static char *ngx_http_tune_full(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_tune_check_tries(ngx_conf_t *cf, void *post,
     void *data);
 static ngx_int_t ngx_http_tune_preconfiguration(ngx_conf_t *cf);
-static void ngx_http_tune_note_use(ngx_conf_t *cf);
+static void ngx_http_tune_note_use(ngx_conf_t *cf, const char *directive);
 static char *ngx_http_tune_check_msec(ngx_conf_t *cf, void *post, void *data);
 static char *ngx_http_tune_check_zone_size(ngx_conf_t *cf, void *post,
     void *data);
@@ -245,9 +245,10 @@ ngx_http_tune_init_main_conf(ngx_conf_t *cf, void *conf)
 
         if (tmcf->tune_file) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"tune\" in %s:%ui requires \"tune_redis\" "
+                          "\"%s\" in %s:%ui requires \"tune_redis\" "
                           "in the http block",
-                          tmcf->tune_file, tmcf->tune_line);
+                          tmcf->tune_directive, tmcf->tune_file,
+                          tmcf->tune_line);
             return NGX_CONF_ERROR;
         }
 
@@ -310,10 +311,19 @@ ngx_http_tune_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_tune_loc_conf_t *prev = parent;
     ngx_http_tune_loc_conf_t *conf = child;
 
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
     /*
      * "tune" and "tune_status" set a content handler: they are not
-     * inherited, like "return"
+     * inherited, like "return", except by the "if" and "limit_except"
+     * blocks of the location, which are the location itself
      */
+    if (conf->enable == NGX_CONF_UNSET && clcf->noname && prev->enable == 1) {
+        conf->enable = 2;
+    }
+
     ngx_conf_init_value(conf->enable, 0);
     ngx_conf_init_value(conf->status, 0);
 
@@ -329,6 +339,10 @@ ngx_http_tune_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->full_set == NGX_CONF_UNSET) {
         conf->full_set = prev->full_set;
         conf->full = prev->full;
+    }
+
+    if (conf->enable == 2) {
+        return ngx_http_tune_proxy_inherit(cf, conf, prev);
     }
 
     if (conf->enable) {
@@ -581,7 +595,7 @@ ngx_http_tune(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     tlcf->file = cf->conf_file->file.name.data;
     tlcf->line = cf->conf_file->line;
 
-    ngx_http_tune_note_use(cf);
+    ngx_http_tune_note_use(cf, "tune");
 
     return NGX_CONF_OK;
 }
@@ -590,7 +604,7 @@ ngx_http_tune(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 /* "tune" and "tune_status" need tune_redis: remember where the first is */
 
 static void
-ngx_http_tune_note_use(ngx_conf_t *cf)
+ngx_http_tune_note_use(ngx_conf_t *cf, const char *directive)
 {
     ngx_http_tune_main_conf_t  *tmcf;
 
@@ -599,6 +613,7 @@ ngx_http_tune_note_use(ngx_conf_t *cf)
     if (tmcf->tune_file == NULL) {
         tmcf->tune_file = cf->conf_file->file.name.data;
         tmcf->tune_line = cf->conf_file->line;
+        tmcf->tune_directive = directive;
     }
 }
 
@@ -623,7 +638,7 @@ ngx_http_tune_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_tune_status_handler;
 
-    ngx_http_tune_note_use(cf);
+    ngx_http_tune_note_use(cf, "tune_status");
 
     return NGX_CONF_OK;
 }

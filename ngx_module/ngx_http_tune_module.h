@@ -49,6 +49,7 @@ typedef struct {
     /* where the first "tune" is, to name it when tune_redis is missing */
     u_char                   *tune_file;
     ngx_uint_t                tune_line;
+    const char               *tune_directive;
 } ngx_http_tune_main_conf_t;
 
 
@@ -66,6 +67,8 @@ typedef struct {
     ngx_flag_t                full_set;
     ngx_uint_t                proxy_tries;     /* tune_proxy_tries */
     ngx_uint_t                own_pages;       /* retry pages added, bits */
+    ngx_array_t              *pages_before;    /* error_pages before them */
+    ngx_array_t              *pages;           /* ... and with them */
 
     /* where "tune" is, for errors found when merging */
     u_char                   *file;
@@ -107,6 +110,10 @@ typedef struct {
     /* proxy mode: backends tried so far, the last one is "backend" */
     ngx_str_t                 tried[NGX_HTTP_TUNE_MAX_TRIES];
     ngx_uint_t                ntried;
+
+    /* the location (its "tune") that handed over: retries come back there */
+    u_char                   *file;
+    ngx_uint_t                line;
 
     unsigned                  proxying:1;      /* handed to next_handler */
     unsigned                  peek:1;          /* choose, reserve nothing */
@@ -152,6 +159,8 @@ ngx_int_t ngx_http_tune_proxy_pass(ngx_http_request_t *r,
     ngx_http_tune_ctx_t *ctx);
 ngx_int_t ngx_http_tune_proxy_retry(ngx_http_request_t *r,
     ngx_http_tune_ctx_t *ctx);
+char *ngx_http_tune_proxy_inherit(ngx_conf_t *cf,
+    ngx_http_tune_loc_conf_t *conf, ngx_http_tune_loc_conf_t *prev);
 ngx_uint_t ngx_http_tune_has_page(ngx_http_err_page_t *err, ngx_uint_t n,
     ngx_int_t status);
 ngx_uint_t ngx_http_tune_proxy_own_page(ngx_http_tune_loc_conf_t *tlcf,

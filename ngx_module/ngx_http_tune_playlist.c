@@ -87,7 +87,19 @@ ngx_http_tune_playlist(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
             return rc;
         }
 
-        rc = ngx_http_tune_playlist_self(r, ctx, entries);
+        if (ctx->backend.len == 0) {
+            /* full: the overflow URL, which is not proxied by a playlist */
+            entry = ngx_array_push(entries);
+            if (entry == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ngx_str_null(&entry->backend);
+            entry->url = ctx->url;
+
+        } else {
+            rc = ngx_http_tune_playlist_self(r, ctx, entries);
+        }
 
     } else {
         rc = ngx_http_tune_choose(r, ctx, entries, retry_after);
@@ -126,17 +138,46 @@ static ngx_int_t
 ngx_http_tune_playlist_self(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
     ngx_array_t *entries)
 {
-    u_char                 *p;
+    u_char                 *p, c;
     size_t                  len, uri_len;
-    ngx_str_t               host;
+    ngx_str_t               host, port;
     tune_rc_t               trc;
+    ngx_uint_t              i;
     ngx_http_tune_entry_t  *entry;
 
-    if (r->headers_in.host) {
-        host = r->headers_in.host->value;
+    /*
+     * The host nginx validated (no port, no user part); the port only when
+     * the listener's Host named one, and only digits.  Nothing else of the
+     * request goes into the URL.
+     */
+    host = r->headers_in.server;
+    ngx_str_null(&port);
 
-    } else {
-        host = r->headers_in.server;
+    if (r->headers_in.host) {
+        p = r->headers_in.host->value.data;
+        len = r->headers_in.host->value.len;
+
+        if (len > host.len + 1 && p[host.len] == ':') {
+            port.data = p + host.len + 1;
+            port.len = len - host.len - 1;
+        }
+    }
+
+    for (i = 0; i < host.len; i++) {
+        c = host.data[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '.' || c == '-'
+              || c == '[' || c == ']' || c == ':'))
+        {
+            return NGX_HTTP_BAD_REQUEST;
+        }
+    }
+
+    for (i = 0; i < port.len; i++) {
+        if (port.data[i] < '0' || port.data[i] > '9' || i == 5) {
+            return NGX_HTTP_BAD_REQUEST;
+        }
     }
 
     /* r->uri is ".../<stream>.<suffix>"; ctx->stream is "<stream>" */
@@ -146,7 +187,7 @@ ngx_http_tune_playlist_self(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
         return NGX_HTTP_BAD_REQUEST;
     }
 
-    len = sizeof("https://") - 1 + host.len + uri_len;
+    len = sizeof("https://") - 1 + host.len + 1 + port.len + uri_len;
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -171,6 +212,12 @@ ngx_http_tune_playlist_self(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
     }
 
     p = ngx_cpymem(p, host.data, host.len);
+
+    if (port.len) {
+        *p++ = ':';
+        p = ngx_cpymem(p, port.data, port.len);
+    }
+
     p = ngx_cpymem(p, r->uri.data, uri_len);
 
     entry->url.len = p - entry->url.data;

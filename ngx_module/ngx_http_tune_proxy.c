@@ -59,8 +59,10 @@ ngx_http_tune_proxy_merge(ngx_conf_t *cf, ngx_http_tune_loc_conf_t *tlcf)
     ngx_array_t                       *pages;
     ngx_http_err_page_t               *err, *page;
     ngx_http_core_loc_conf_t          *clcf;
+    ngx_str_t                         *again;
     ngx_http_compile_complex_value_t   ccv;
-    static ngx_str_t                   again = ngx_string("$uri$is_args$args");
+    static ngx_str_t                   same_uri =
+                                           ngx_string("$uri$is_args$args");
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
@@ -83,6 +85,9 @@ ngx_http_tune_proxy_merge(ngx_conf_t *cf, ngx_http_tune_loc_conf_t *tlcf)
                       tlcf->file, tlcf->line);
         return NGX_CONF_ERROR;
     }
+
+    /* a named location is left by a URI: come back to it by its name */
+    again = clcf->named ? &clcf->name : &same_uri;
 
     /* a copy: the array may be the server's, shared with other locations */
 
@@ -109,6 +114,13 @@ ngx_http_tune_proxy_merge(ngx_conf_t *cf, ngx_http_tune_loc_conf_t *tlcf)
     for (i = 0; ngx_http_tune_retry_statuses[i]; i++) {
 
         if (ngx_http_tune_has_page(err, n, ngx_http_tune_retry_statuses[i])) {
+            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                          "\"tune_mode proxy\" in %s:%ui: an \"error_page\" "
+                          "for %i applies to this location, so a slot "
+                          "failing with %i is not followed by the next one",
+                          tlcf->file, tlcf->line,
+                          ngx_http_tune_retry_statuses[i],
+                          ngx_http_tune_retry_statuses[i]);
             continue;
         }
 
@@ -119,13 +131,19 @@ ngx_http_tune_proxy_merge(ngx_conf_t *cf, ngx_http_tune_loc_conf_t *tlcf)
 
         ngx_memzero(page, sizeof(ngx_http_err_page_t));
 
+        /*
+         * Without "=": r->err_status keeps the failure's status through
+         * the redirect, so the handler can tell a failed slot (its own
+         * context, proxying) from an error of another module of the
+         * location, limit_req's 503 say, which must stay an error.
+         */
         page->status = ngx_http_tune_retry_statuses[i];
-        page->overwrite = 0;            /* "=": the retry's status counts */
+        page->overwrite = -1;
 
         ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
 
         ccv.cf = cf;
-        ccv.value = &again;
+        ccv.value = again;
         ccv.complex_value = &page->value;
 
         if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
@@ -135,8 +153,44 @@ ngx_http_tune_proxy_merge(ngx_conf_t *cf, ngx_http_tune_loc_conf_t *tlcf)
         own |= 1 << i;
     }
 
+    tlcf->pages_before = clcf->error_pages;
+    tlcf->pages = pages;
+
     clcf->error_pages = pages;
     tlcf->own_pages = own;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * An "if" or "limit_except" block inside a location with "tune" is the same
+ * location to a listener: it chooses and hands over as its parent does.  Its
+ * error pages were inherited before the parent's merge added the retry
+ * pages, and limit_except has made proxy_pass its content handler.
+ */
+
+char *
+ngx_http_tune_proxy_inherit(ngx_conf_t *cf, ngx_http_tune_loc_conf_t *conf,
+    ngx_http_tune_loc_conf_t *prev)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    conf->enable = 1;
+    conf->next_handler = prev->next_handler;
+    conf->own_pages = prev->own_pages;
+    conf->pages_before = prev->pages_before;
+    conf->pages = prev->pages;
+    conf->file = prev->file;
+    conf->line = prev->line;
+
+    clcf->handler = ngx_http_tune_handler;
+
+    if (prev->pages && clcf->error_pages == prev->pages_before) {
+        clcf->error_pages = prev->pages;
+    }
 
     return NGX_CONF_OK;
 }
@@ -189,9 +243,26 @@ ngx_http_tune_proxy_pass(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx)
 
     ctx->proxying = 1;
     ctx->icy_checked = 0;
+    ctx->file = tlcf->file;
+    ctx->line = tlcf->line;
+
+    /*
+     * A failure of this slot must be able to come back through a retry
+     * page, even when the request reached tune through an error page of
+     * its own; tune_proxy_tries bounds the round trips.
+     */
+    r->error_page = 0;
+    r->err_status = 0;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tune: proxy \"%V\" to \"%V\"", &ctx->stream, &ctx->url);
+
+    if (tlcf->next_handler == NULL) {
+        /* cannot happen: merging refuses such a location */
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "tune: proxy mode without a handler to hand over to");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     rc = tlcf->next_handler(r);
 
@@ -218,43 +289,55 @@ ngx_http_tune_proxy_pass(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx)
 ngx_int_t
 ngx_http_tune_proxy_retry(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx)
 {
-    ngx_int_t                  rc;
-    ngx_uint_t                 retry_after;
-    ngx_http_tune_loc_conf_t  *tlcf;
+    ngx_int_t                   rc;
+    ngx_uint_t                  retry_after, status, more;
+    ngx_http_tune_loc_conf_t   *tlcf;
+    ngx_http_upstream_state_t  *state;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tune_module);
+
+    status = r->err_status;
+
+    if (r->upstream_states && r->upstream_states->nelts) {
+        state = r->upstream_states->elts;
+        status = state[r->upstream_states->nelts - 1].status;
+    }
+
+    more = ctx->backend.len && ctx->ntried < tlcf->proxy_tries;
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "tune: slot of \"%V\" on \"%V\" failed (%ui), %s",
                   &ctx->stream,
                   ctx->backend.len ? &ctx->backend : &ctx->url,
-                  r->headers_out.status ? r->headers_out.status
-                                        : (ngx_uint_t) r->err_status,
-                  ctx->ntried < tlcf->proxy_tries ? "trying the next one"
-                                                 : "giving up");
+                  status, more ? "trying the next one" : "giving up");
 
-    if (ctx->ntried >= tlcf->proxy_tries || ctx->backend.len == 0) {
-        r->error_page = 1;
-        return NGX_HTTP_BAD_GATEWAY;
+    if (more) {
+        rc = ngx_http_tune_choose(r, ctx, NULL, &retry_after);
+
+        if (rc == NGX_OK) {
+            ngx_str_set(&ctx->outcome, "proxy-retry");
+
+            /* the failed attempt's headers must not leak into this one */
+            ngx_http_clean_header(r);
+
+            return ngx_http_tune_proxy_pass(r, ctx);
+        }
     }
 
-    rc = ngx_http_tune_choose(r, ctx, NULL, &retry_after);
+    /*
+     * Nothing left to try: a 502, through the operator's error_page for
+     * it if there is one, never through ours again.
+     */
+    r->err_status = 0;
+    r->error_page = ngx_http_tune_proxy_own_page(tlcf, NGX_HTTP_BAD_GATEWAY);
 
-    if (rc != NGX_OK) {
-        /* nothing left to try: the last failure is the answer */
-        r->error_page = 1;
-        return NGX_HTTP_BAD_GATEWAY;
-    }
-
-    ngx_str_set(&ctx->outcome, "proxy-retry");
-
-    /* let this slot's failure come back here too */
-    r->error_page = 0;
-
-    /* the failed attempt's headers must not leak into this one */
     ngx_http_clean_header(r);
 
-    return ngx_http_tune_proxy_pass(r, ctx);
+    if (ngx_http_tune_no_store(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_HTTP_BAD_GATEWAY;
 }
 
 
@@ -287,7 +370,7 @@ ngx_http_tune_icy_wrap(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx)
 static ngx_int_t
 ngx_http_tune_icy_process_header(ngx_http_request_t *r)
 {
-    size_t                n, size;
+    size_t                n, size, grow;
     u_char               *p;
     ngx_buf_t            *b;
     ngx_http_tune_ctx_t  *ctx;
@@ -316,22 +399,34 @@ ngx_http_tune_icy_process_header(ngx_http_request_t *r)
             ctx->icy_checked = 1;
 
             if (ngx_strncmp(b->pos, icy, sizeof(icy) - 1) == 0) {
+                grow = sizeof(http) - sizeof(icy);
 
-                size = (b->end - b->start) + (sizeof(http) - sizeof(icy));
+                if ((size_t) (b->end - b->last) < grow) {
+                    /*
+                     * A full buffer: a larger one, keeping what precedes
+                     * pos (room the cache reserves for its own header).
+                     */
+                    size = (b->end - b->start) + grow;
 
-                p = ngx_pnalloc(r->pool, size);
-                if (p == NULL) {
-                    return NGX_ERROR;
+                    p = ngx_pnalloc(r->pool, size);
+                    if (p == NULL) {
+                        return NGX_ERROR;
+                    }
+
+                    ngx_memcpy(p, b->start, b->last - b->start);
+
+                    b->pos = p + (b->pos - b->start);
+                    b->last = p + (b->last - b->start);
+                    b->start = p;
+                    b->end = p + size;
                 }
 
-                b->start = p;
-                p = ngx_cpymem(p, http, sizeof(http) - 1);
-                p = ngx_cpymem(p, b->pos + sizeof(icy) - 1,
-                               n - (sizeof(icy) - 1));
-
-                b->pos = b->start;
-                b->last = p;
-                b->end = b->start + size;
+                /* "ICY 200 OK..." becomes "HTTP/1.0 200 OK..." in place */
+                ngx_memmove(b->pos + sizeof(http) - 1,
+                            b->pos + sizeof(icy) - 1,
+                            n - (sizeof(icy) - 1));
+                ngx_memcpy(b->pos, http, sizeof(http) - 1);
+                b->last += grow;
 
                 ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                                "tune: ICY status line read as HTTP/1.0");

@@ -35,12 +35,33 @@ static u_char *ngx_http_tune_status_count(u_char *p, u_char *last,
 #define NGX_HTTP_TUNE_STATUS_RECORD  512
 
 
+/*
+ * An upper bound of the JSON for an image: a reason may grow sixfold when
+ * escaped (\u00XX); every other string of the image is JSON-safe by the
+ * schema's rules.
+ */
+static size_t
+ngx_http_tune_status_size(const tune_image_t *img)
+{
+    size_t  n;
+
+    if (img == NULL) {
+        return 4096;
+    }
+
+    n = (size_t) img->nslots + img->nstreams + img->nbackends;
+
+    return (size_t) img->size * 6 + n * NGX_HTTP_TUNE_STATUS_RECORD + 4096;
+}
+
+
 ngx_int_t
 ngx_http_tune_status_handler(ngx_http_request_t *r)
 {
-    size_t                      size;
+    size_t                      size, need;
     u_char                     *p, *last;
     ngx_int_t                   rc;
+    ngx_uint_t                  tries;
     ngx_buf_t                  *b;
     ngx_chain_t                 out;
     const tune_image_t         *img;
@@ -65,22 +86,40 @@ ngx_http_tune_status_handler(ngx_http_request_t *r)
     zone = tmcf->shm_zone->data;
 
     /*
-     * An upper bound: a reason may grow sixfold when escaped (\u00XX);
-     * every other string of the image is JSON-safe by the schema's rules.
+     * The buffer is sized for the image held, outside the lock; should a
+     * larger image be installed meanwhile, again (a few times at most).
      */
-    size = zone->sh->image_cap * 6 + 4096;
+    size = 0;
+    b = NULL;
 
-    b = ngx_create_temp_buf(r->pool, size);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    for (tries = 0; /* void */; tries++) {
+
+        ngx_shmtx_lock(&zone->shpool->mutex);
+
+        img = tune_image_get(zone->sh->image, zone->sh->image_cap);
+        need = ngx_http_tune_status_size(img);
+
+        if (need <= size || tries == 3) {
+            break;
+        }
+
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        size = need;
+
+        b = ngx_create_temp_buf(r->pool, size);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (need > size) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
     p = b->pos;
     last = b->end;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    img = tune_image_get(zone->sh->image, zone->sh->image_cap);
 
     p = ngx_slprintf(p, last, "{");
     p = ngx_http_tune_status_snapshot(p, last, r, zone, img);
@@ -177,7 +216,8 @@ ngx_http_tune_status_redis(u_char *p, u_char *last, ngx_http_request_t *r,
                      &tmcf->redis_text, st->connected ? "true" : "false",
                      st->reply_ms, st->failures,
                      tmcf->herd_window == 0 ? "off"
-                     : st->herd_global ? "shared" : "local");
+                     : ngx_http_tune_herd_global_locked(zone) ? "shared"
+                                                              : "local");
 
     len = ngx_strnlen(st->error, NGX_HTTP_TUNE_ERROR_LEN);
 
@@ -249,8 +289,8 @@ ngx_http_tune_status_streams(u_char *p, u_char *last,
             slot = st[i].first_slot + k;
             s = &tune_image_slots(img)[slot];
 
-            ngx_http_tune_herd_slot_state(zone, img, slot, &pending,
-                                          &credits);
+            ngx_http_tune_herd_slot_state(zone, img, &st[i], slot,
+                                          &pending, &credits);
 
             p = ngx_slprintf(p, last,
                              "%s{\"backend\":\"%*s\",\"health\":\"%s\","

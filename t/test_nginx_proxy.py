@@ -75,9 +75,9 @@ def icy():
 def make_proxy(run_dir, processes, redis_server):
     """make_proxy(*slots) -> nginx with the recommended location, the
     snapshot of those slots written and installed."""
-    def make(*slots, locations=RECOMMENDED, generation=1):
+    def make(*slots, locations=RECOMMENDED, http_conf="", generation=1):
         redis_server.put_snapshot(snapshot(*slots), generation)
-        n = Nginx(run_dir, redis_server.address, refresh="50ms",
+        n = Nginx(run_dir, redis_server.address, refresh="50ms", http_conf=http_conf,
                   locations=locations + "location / { return 404; }\n")
         processes.append(n)
         n.start()
@@ -218,8 +218,9 @@ def test_every_slot_failing_is_a_502_after_bounded_tries(make_proxy):
     r = n.get("/listen/demo")
     assert r.status == 502
     assert time.monotonic() - t0 < 3
-    tried = re.findall(r'tune: slot of "demo" on "dead\d" failed', n.error_log_text())
+    tried = re.findall(r'tune: slot of "demo" on "dead\d" failed \(502\)', n.error_log_text())
     assert len(tried) == 3, tried           # tune_proxy_tries 3, the default
+    assert r.header("cache-control") == "no-store"
 
 
 def test_proxy_tries_is_configurable(make_proxy):
@@ -284,3 +285,70 @@ def test_pattern_helper_detects_a_lost_byte():
     with pytest.raises(AssertionError):
         check_pattern(good[:500] + good[501:])
     assert len(PATTERN) == 251
+
+
+# ---- the location around proxy mode ------------------------------------------------------
+
+def test_if_block_inside_a_proxy_location(icy, make_proxy):
+    """An `if` inside the location (a CORS tweak, say) is the same location: a request that
+    enters it still gets the stream, and a failed slot there is still retried (no worker dies)."""
+    dead = closed_port_url()
+    loc = RECOMMENDED.replace("    tune_mode proxy;\n",
+                              "    tune_mode proxy;\n    if ($http_origin) { add_header X-Origin seen; }\n")
+    n = make_proxy(("dead", "up", 100000, dead), ("icy", "up", 100, icy.url("/demo")), locations=loc)
+    for origin in (None, "https://player.example"):
+        r = icy_get("127.0.0.1", n.port, "/listen/demo", body_bytes=8000,
+                    headers={"Origin": origin} if origin else {})
+        assert r.status == 200, r.status_line
+        check_pattern(r.body)
+    assert "signal" not in n.error_log_text()
+
+
+def test_limit_req_is_not_bypassed_by_the_retry_pages(icy, make_proxy):
+    """limit_req's 503 in a proxy location stays a 503: the retry pages catch only slots' failures."""
+    n = make_proxy(("icy", "up", 100, icy.url("/demo")),
+                   http_conf="limit_req_zone $binary_remote_addr zone=one:1m rate=1r/m;\n",
+                   locations=RECOMMENDED.replace("    tune;\n", "    tune;\n    limit_req zone=one;\n"))
+    # make_proxy's readiness probe (a playlist, 200) took the one request a minute allowed
+    statuses = []
+    for _ in range(3):
+        r = icy_get("127.0.0.1", n.port, "/listen/demo", body_bytes=2000, timeout=5)
+        statuses.append(r.status)
+    assert statuses == [503, 503, 503], statuses
+    assert len(re.findall(r"limiting requests", n.error_log_text())) == 3
+    assert not icy.requests
+
+
+def test_named_proxy_location_retries_in_place(icy, make_proxy):
+    """Proxy mode in a named location (reached by try_files) retries there, by its name."""
+    dead = closed_port_url()
+    loc = ("location /listen/ { try_files /nonexistent @radio; }\n"
+           + RECOMMENDED.replace("location /listen/ {", "location @radio {"))
+    n = make_proxy(("dead", "up", 100000, dead), ("icy", "up", 100, icy.url("/demo")), locations=loc)
+    r = icy_get("127.0.0.1", n.port, "/listen/demo", body_bytes=8000)
+    assert r.status == 200, r.status_line
+    check_pattern(r.body)
+
+
+def test_inherited_error_page_is_reported_by_nginx_t(run_dir):
+    """A server-level error_page for 502 (nginx's stock default.conf has one) shadows the retry of
+    502s; nginx -t says so."""
+    n = Nginx(run_dir, "127.0.0.1:6379", server_conf="error_page 500 502 503 504 /50x.html;\n",
+              locations=RECOMMENDED)
+    p = n.test_config()
+    assert p.returncode == 0, p.stderr
+    assert re.search(r'\[warn\].*"tune_mode proxy" in .*: an "error_page" for 502 applies', p.stderr), p.stderr
+
+
+def test_playlist_host_is_sanitised(icy, make_proxy):
+    """A Host with a user part or odd bytes never makes it into a proxy-mode playlist."""
+    n = make_proxy(("icy", "up", 50, icy.url("/demo")))
+    with socket.create_connection(("127.0.0.1", n.port), timeout=5) as s:
+        s.sendall(b"GET /listen/demo.m3u HTTP/1.0\r\nHost: x@evil.example\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    assert b"evil.example" not in data.partition(b"\r\n\r\n")[2]
+    r = icy_get("127.0.0.1", n.port, "/listen/demo.m3u", headers={"Host": f"radio.example:{n.port}"},
+                body_bytes=10)
+    assert f"http://radio.example:{n.port}/listen/demo" in r.body.decode()
