@@ -171,7 +171,9 @@ def test_redis_blackholed_after_a_snapshot(redis_server, make_nginx, stand_in):
     wait_for_location(n, A, timeout=8.0)
     print(f"Redis back: answered from it after {time.monotonic() - back:.2f}s")
     assert len(tune_log(n, "notice", "tune: redis at .* answers again")) == 1, n.error_log_text()
-    assert len(tune_log(n, "warn", "tune: redis at")) == 1, n.error_log_text()
+    # (a reconnect before the snapshot was written may add "holds no snapshot yet")
+    assert len(tune_log(n, "warn", "tune: redis at .*; tune-ins are answered")) == 1, \
+        n.error_log_text()
     assert_no_errors(n)
 
 
