@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from harness import IcyServerProcess, Process, decode_snapshot, toml_text
+from harness import IcyServerProcess, Process, SilentServer, decode_snapshot, free_port, toml_text
 from harness.listeners import Swarm
 from harness.proctree import tree_cpu_seconds, tree_memory, tree_pids
 from harness.redis import RedisClient
@@ -100,6 +100,26 @@ def test_toml_text_writes_tables_after_scalars():
     """toml_text puts scalars first and each list of dicts as [[tables]], in order."""
     text = toml_text({"redis": "127.0.0.1:1", "backend": [{"name": "a", "weight": 5}], "interval": "1s"})
     assert text == 'redis = "127.0.0.1:1"\ninterval = "1s"\n\n[[backend]]\nname = "a"\nweight = 5\n'
+
+
+def test_silent_server_holds_or_hangs_up_on_a_given_port():
+    """SilentServer takes the port it is given; it holds a connection unanswered, or with
+    hang_up closes it at once, and counts every accept."""
+    port = free_port()
+    for hang_up in (False, True):
+        s = SilentServer(port=port, hang_up=hang_up)
+        try:
+            assert s.port == port
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as c:
+                c.settimeout(0.5)
+                if hang_up:
+                    assert c.recv(1) == b""
+                else:
+                    with pytest.raises(socket.timeout):
+                        c.recv(1)
+            assert len(s.accept_times) == 1
+        finally:
+            s.stop()
 
 
 def test_status_server_trickle_sends_one_byte_per_delay(status_server):
