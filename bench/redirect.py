@@ -110,6 +110,10 @@ def main() -> int:
               f"nginx {args.workers} workers; wrk -t2 -c{args.connections} -d{args.duration}s, "
               f"{args.rounds} round(s), order alternating")
 
+        # warm-up, not measured: caches, and herd credits sized to the load
+        for path in ("/tune/demo", "/ceiling/demo"):
+            wrk(nginx.url(path), 1, args.connections, False)
+
         results = {}
         problems = []
         for mode, close in (("keep-alive", False), ("connection per request", True)):

@@ -12,8 +12,9 @@
 
 /* credits asked for a slot in demand: at least a few, at most many */
 #define NGX_HTTP_TUNE_HERD_MIN_WANT   4
-#define NGX_HTTP_TUNE_HERD_MAX_WANT   1000
-#define NGX_HTTP_TUNE_HERD_IDLE_STOCK 4
+#define NGX_HTTP_TUNE_HERD_MAX_WANT   65536
+/* the most a fair share of an idle slot may be (herd_claim.lua agrees) */
+#define NGX_HTTP_TUNE_HERD_FAIR_MAX   4096
 
 /* an entry nobody asked about for this long may serve another slot */
 #define NGX_HTTP_TUNE_HERD_IDLE_MS    60000
@@ -24,16 +25,23 @@
 #define NGX_HTTP_TUNE_HERD_PROBES     32
 
 /* ARGV of the claim script per slot */
-#define NGX_HTTP_TUNE_HERD_SLOT_ARGS  6
+#define NGX_HTTP_TUNE_HERD_SLOT_ARGS  7
 
 
 typedef struct {
     uint64_t                  key;             /* 0: never used */
     int64_t                   head;            /* newest bucket counted */
     int64_t                   used_ms;         /* last looked at */
-    int64_t                   credit_until;    /* credits expire */
+    /*
+     * Credits come in two stocks: the older, spent first, and the newer,
+     * which takes the grants while the older lasts, so a stock expiring
+     * never leaves a busy slot with none.
+     */
+    int64_t                   credit_until;    /* the older expires */
+    int64_t                   credit_until2;   /* the newer expires */
     int64_t                   credit_bucket;   /* granted in */
     uint32_t                  credits;
+    uint32_t                  credits2;
     uint32_t                  spent;           /* since the last claim */
     uint32_t                  asked;           /* found no credit */
     uint32_t                  debt;            /* sent without a credit */
@@ -56,6 +64,10 @@ static ngx_http_tune_herd_entry_t *ngx_http_tune_herd_entry(
 static uint32_t ngx_http_tune_herd_pending(ngx_http_tune_herd_entry_t *e,
     int64_t polled_ms, ngx_msec_t window);
 static int64_t ngx_http_tune_herd_floor(int64_t a, int64_t b);
+static uint32_t ngx_http_tune_herd_stock(ngx_http_tune_herd_entry_t *e,
+    int64_t now);
+static ngx_uint_t ngx_http_tune_herd_spend(ngx_http_tune_herd_entry_t *e,
+    int64_t now);
 static const tune_image_stream_t *ngx_http_tune_herd_stream_of(
     const tune_image_t *img, uint32_t slot);
 static ngx_http_tune_main_conf_t *ngx_http_tune_herd_conf(void);
@@ -160,7 +172,7 @@ ngx_http_tune_herd_avail(ngx_http_tune_zone_t *zone, const tune_image_t *img,
             continue;
         }
 
-        credits = (e->credit_until > now) ? e->credits : 0;
+        credits = ngx_http_tune_herd_stock(e, now);
 
         if (credits == 0) {
             e->asked++;
@@ -229,10 +241,7 @@ ngx_http_tune_herd_take(ngx_http_tune_zone_t *zone, const tune_image_t *img,
 
     e->spent++;
 
-    if (herd->global_until > now && e->credit_until > now && e->credits) {
-        e->credits--;
-
-    } else {
+    if (!(herd->global_until > now && ngx_http_tune_herd_spend(e, now))) {
         /* reported to Redis with the next claim */
         e->debt++;
     }
@@ -272,7 +281,7 @@ ngx_http_tune_herd_slot_state(ngx_http_tune_zone_t *zone,
     *pending = ngx_http_tune_herd_pending(e, s->polled_ms,
                                           ngx_http_tune_herd_conf()
                                               ->herd_window);
-    *credits = (e->credit_until > now) ? e->credits : 0;
+    *credits = ngx_http_tune_herd_stock(e, now);
 }
 
 
@@ -290,7 +299,7 @@ ngx_http_tune_herd_claims(ngx_http_tune_zone_t *zone, ngx_msec_t window,
     ngx_http_tune_herd_claim_t *out, ngx_uint_t max, ngx_pool_t *pool)
 {
     int64_t                      now;
-    uint32_t                     i, j, want;
+    uint32_t                     i, j, want, stock;
     ngx_uint_t                   n, demand;
     tune_str_t                   name, backend;
     ngx_http_tune_herd_t        *herd;
@@ -342,20 +351,25 @@ ngx_http_tune_herd_claims(ngx_http_tune_zone_t *zone, ngx_msec_t window,
 
             /*
              * Busy slots are claimed for every tick, idle ones keep a
-             * small stock, renewed as it is about to expire, so the first
-             * tune-ins after a quiet spell find credits: one per 16 free
-             * slots, 1 to 4 (a small slot is not hoarded by one nginx).
+             * stock, renewed as it is about to expire, so the tune-ins of
+             * a burst after a quiet spell find credits: a fair share of
+             * what is left of the slot (want 0: the script divides it
+             * among the front-ends claiming the slot).
              */
             if (!demand
-                && e->credit_until - now > (int64_t) window / 4)
+                && ngx_max(e->credit_until, e->credit_until2) - now
+                   > (int64_t) window / 4)
             {
                 continue;
             }
 
             want = demand ? ngx_max(NGX_HTTP_TUNE_HERD_MIN_WANT,
                                     2 * (e->spent + e->asked))
-                          : ngx_max(1, ngx_min(NGX_HTTP_TUNE_HERD_IDLE_STOCK,
-                                               s->free / 16));
+                          : 0;
+
+            /* what is kept in stock counts towards it */
+            stock = demand ? ngx_http_tune_herd_stock(e, now) : 0;
+            want = (want > stock) ? want - stock : 0;
             want = ngx_min(want, NGX_HTTP_TUNE_HERD_MAX_WANT);
 
             c = &out[n];
@@ -389,9 +403,10 @@ ngx_http_tune_herd_claims(ngx_http_tune_zone_t *zone, ngx_msec_t window,
              * and spent before the reply arrives is reported as a tune-in
              * without a credit (debt) with the next claim.
              */
-            c->back = demand ? 0 : e->credits;
+            c->back = demand ? 0 : ngx_http_tune_herd_stock(e, now);
             c->back_bucket = e->credit_bucket;
             c->debt = e->debt;
+            c->stock = stock;
 
             e->spent = 0;
             e->asked = 0;
@@ -423,17 +438,17 @@ ngx_http_tune_herd_argv(ngx_http_tune_herd_claim_t *claims, ngx_uint_t n,
     size_t                      *len;
     ngx_http_tune_herd_claim_t  *c;
 
-    total = 3 + n + 3 + n * NGX_HTTP_TUNE_HERD_SLOT_ARGS;
+    total = 3 + n + 4 + n * NGX_HTTP_TUNE_HERD_SLOT_ARGS;
 
     v = ngx_palloc(pool, total * sizeof(char *));
     len = ngx_palloc(pool, total * sizeof(size_t));
-    p = ngx_pnalloc(pool, (3 + total) * NGX_INT64_LEN);
+    p = ngx_pnalloc(pool, (3 + total) * NGX_INT64_LEN + 128);
 
     if (v == NULL || len == NULL || p == NULL) {
         return NGX_ERROR;
     }
 
-    last = p + (3 + total) * NGX_INT64_LEN;
+    last = p + (3 + total) * NGX_INT64_LEN + 128;
 
     if (sha->len) {
         v[0] = "EVALSHA";
@@ -469,6 +484,14 @@ ngx_http_tune_herd_argv(ngx_http_tune_herd_claim_t *claims, ngx_uint_t n,
     ngx_http_tune_herd_arg(window);
     ngx_http_tune_herd_arg(NGX_HTTP_TUNE_HERD_TTL_MS);
 
+    /* this nginx, for the fair share of idle stocks */
+    v[a] = (const char *) p;
+    p = ngx_slprintf(p, last, "%*s:%P",
+                     ngx_min(ngx_cycle->hostname.len, (size_t) 100),
+                     ngx_cycle->hostname.data, ngx_pid);
+    len[a] = (const char *) p - v[a];
+    a++;
+
     for (i = 0; i < n; i++) {
         c = &claims[i];
 
@@ -478,6 +501,7 @@ ngx_http_tune_herd_argv(ngx_http_tune_herd_claim_t *claims, ngx_uint_t n,
         numbers[3] = c->back;
         numbers[4] = c->back_bucket;
         numbers[5] = c->debt;
+        numbers[6] = c->stock;
 
         for (k = 0; k < NGX_HTTP_TUNE_HERD_SLOT_ARGS; k++) {
             ngx_http_tune_herd_arg(numbers[k]);
@@ -499,6 +523,7 @@ ngx_http_tune_herd_granted(ngx_http_tune_zone_t *zone,
     ngx_http_tune_herd_claim_t *claims, ngx_uint_t n, ngx_msec_t window,
     int64_t sent_ms, redisReply *reply)
 {
+    uint32_t                     granted, want, left;
     ngx_uint_t                   i;
     redisReply                  *g, *b;
     ngx_http_tune_herd_t        *herd;
@@ -534,6 +559,11 @@ ngx_http_tune_herd_granted(ngx_http_tune_zone_t *zone,
         e->claiming = 0;
         e->credit_bucket = b->integer;
 
+        /* never more than asked for, or than a fair share may be */
+        want = ngx_max(claims[i].want, NGX_HTTP_TUNE_HERD_FAIR_MAX);
+
+        granted = (uint32_t) ngx_min(g->integer, (long long) want);
+
         /*
          * Spent by then, a credit's listener has the rest of the window to
          * connect before the poll that reconciles its reservation.  Credits
@@ -542,22 +572,29 @@ ngx_http_tune_herd_granted(ngx_http_tune_zone_t *zone,
          */
         if (claims[i].back) {
             /* the stock was given back: what was spent since is debt */
-            if (claims[i].back > e->credits) {
-                e->debt += claims[i].back - e->credits;
+            left = ngx_http_tune_herd_stock(e, sent_ms);
+
+            if (claims[i].back > left) {
+                e->debt += claims[i].back - left;
             }
 
             e->credits = 0;
+            e->credits2 = 0;
         }
 
-        if (e->credits
-            && e->credit_until - sent_ms > (int64_t) window / 4)
-        {
-            e->credits += (uint32_t) ngx_min(g->integer, claims[i].want);
+        if (e->credits == 0 || e->credit_until <= sent_ms) {
+            /* the older stock is gone: the newer one becomes it */
+            e->credits = (e->credit_until2 > sent_ms) ? e->credits2 : 0;
+            e->credit_until = e->credit_until2;
+            e->credits2 = 0;
+        }
+
+        if (e->credits2 && e->credit_until2 > sent_ms) {
+            e->credits2 += granted;
 
         } else {
-            /* what is left of an old stock expires now, rather than later */
-            e->credits = (uint32_t) ngx_min(g->integer, claims[i].want);
-            e->credit_until = sent_ms + window / 2;
+            e->credits2 = granted;
+            e->credit_until2 = sent_ms + window / 2;
         }
     }
 
@@ -592,6 +629,30 @@ ngx_http_tune_herd_unclaimed(ngx_http_tune_zone_t *zone,
 }
 
 
+/*
+ * A worker took the refresh lease over: claims of the previous holder
+ * still marked in flight will never be answered, so they are not waited
+ * for.  The credits in stock stay (they are reserved in Redis).
+ */
+
+void
+ngx_http_tune_herd_takeover(ngx_http_tune_zone_t *zone)
+{
+    ngx_uint_t             i;
+    ngx_http_tune_herd_t  *herd;
+
+    herd = zone->sh->herd;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (i = 0; i < herd->nentries; i++) {
+        herd->entries[i].claiming = 0;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
 void
 ngx_http_tune_herd_local(ngx_http_tune_zone_t *zone)
 {
@@ -612,6 +673,7 @@ ngx_http_tune_herd_local(ngx_http_tune_zone_t *zone)
         if (e->key) {
             e->claiming = 0;
             e->credits = 0;
+            e->credits2 = 0;
         }
     }
 
@@ -697,7 +759,7 @@ ngx_http_tune_herd_entry(ngx_http_tune_herd_t *herd, uint64_t key,
         if (reuse == NULL
             && !e->claiming
             && now - e->used_ms > NGX_HTTP_TUNE_HERD_IDLE_MS
-            && e->credit_until < now
+            && e->credit_until < now && e->credit_until2 < now
             && (e->head + NGX_HTTP_TUNE_HERD_BUCKETS)
                * NGX_HTTP_TUNE_HERD_BUCKET_MS < now)
         {
@@ -786,4 +848,33 @@ ngx_http_tune_herd_conf(void)
 {
     return ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_tune_module);
+}
+
+
+/* the credits of both stocks that have not expired */
+
+static uint32_t
+ngx_http_tune_herd_stock(ngx_http_tune_herd_entry_t *e, int64_t now)
+{
+    return ((e->credit_until > now) ? e->credits : 0)
+           + ((e->credit_until2 > now) ? e->credits2 : 0);
+}
+
+
+/* one credit, from the stock that expires first; 0 when there is none */
+
+static ngx_uint_t
+ngx_http_tune_herd_spend(ngx_http_tune_herd_entry_t *e, int64_t now)
+{
+    if (e->credit_until > now && e->credits) {
+        e->credits--;
+        return 1;
+    }
+
+    if (e->credit_until2 > now && e->credits2) {
+        e->credits2--;
+        return 1;
+    }
+
+    return 0;
 }

@@ -52,6 +52,7 @@ typedef struct {
     uint32_t                  back;            /* unspent credits returned */
     int64_t                   back_bucket;     /* ... from this bucket */
     uint32_t                  debt;            /* tune-ins sent without */
+    uint32_t                  stock;           /* credits kept meanwhile */
     ngx_str_t                 redis_key;       /* herd key of the slot */
 } ngx_http_tune_herd_claim_t;
 
@@ -124,6 +125,9 @@ void ngx_http_tune_herd_unclaimed(ngx_http_tune_zone_t *zone,
     ngx_http_tune_herd_claim_t *claims, ngx_uint_t n);
 
 /* Redis is away or the script failed: count this nginx's tune-ins only */
+/* A new refresher: no claim is in flight any more (takes the mutex) */
+void ngx_http_tune_herd_takeover(ngx_http_tune_zone_t *zone);
+
 void ngx_http_tune_herd_local(ngx_http_tune_zone_t *zone);
 
 /* The script's text */

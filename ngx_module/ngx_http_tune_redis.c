@@ -218,6 +218,15 @@ ngx_http_tune_refresh_tick(ngx_event_t *ev)
     lease = 3 * rf->tmcf->refresh + rf->tmcf->redis_timeout;
 
     if (ngx_http_tune_shm_lease(rf->zone, lease) == NGX_OK) {
+
+        if (!rf->leader) {
+            /*
+             * A new holder (after a reload, or a worker that died): the
+             * claims the last one had in flight will never be answered.
+             */
+            ngx_http_tune_herd_takeover(rf->zone);
+        }
+
         rf->leader = 1;
         ngx_http_tune_refresh_step(rf);
 

@@ -79,7 +79,7 @@ struct ngx_http_tune_sh_s {
  * before the field existed (its first field was the lease holder's pid)
  * never matches.
  */
-#define NGX_HTTP_TUNE_SH_LAYOUT   0x54554e32    /* "TUN2" */
+#define NGX_HTTP_TUNE_SH_LAYOUT   0x54554e33    /* "TUN3" */
 
 #define NGX_HTTP_TUNE_ZONE_MIN    ngx_max(64 * 1024, 8 * ngx_pagesize)
 

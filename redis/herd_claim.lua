@@ -12,10 +12,17 @@
 -- ARGV[1]  the caller's unix time in ms
 -- ARGV[2]  the herd window in ms
 -- ARGV[3]  the TTL of the keys in ms
--- then six per key, for KEYS[i] from ARGV[4 + 6 * (i - 1)]:
+-- ARGV[4]  the caller's front-end id: printable, no spaces, 1..128 bytes
+--          (nginx: host name, ":" and the claiming process's pid)
+-- then seven per key, for KEYS[i] from ARGV[5 + 7 * (i - 1)]:
 --          polled_ms and free of the slot in the caller's snapshot,
---          credits wanted, unspent credits returned, the bucket they were
---          granted in, tune-ins sent without a credit (recorded as they are)
+--          credits wanted (at least a fair share is granted when left:
+--          what is left of the slot divided among the front-ends that
+--          claimed it within the window, at most 4096),
+--          unspent credits returned, the bucket they were
+--          granted in, tune-ins sent without a credit (recorded as they are),
+--          and the credits the caller keeps in stock (a fair share is a
+--          stock level: only what the stock lacks of it is granted)
 --
 -- Returns {granted_1, bucket_1, granted_2, bucket_2, ...}: the credits
 -- granted for KEYS[i] and the bucket they were recorded in (to return them).
@@ -29,24 +36,33 @@ local function number(v)
     return tonumber(v)
 end
 
+local FAIR_MAX = 4096
+
 local now, window, ttl = number(ARGV[1]), number(ARGV[2]), number(ARGV[3])
-if not now or not window or not ttl or ttl == 0 or #ARGV ~= 3 + 6 * #KEYS then
+local caller = ARGV[4]
+if not now or not window or not ttl or ttl == 0 or #ARGV ~= 4 + 7 * #KEYS
+    or not caller or #caller == 0 or #caller > 128 or string.find(caller, '[^%w%.%-_:]') then
     return redis.error_reply('ERR tuneslot: invalid herd claim')
 end
 
 local out = {}
 
 for i, key in ipairs(KEYS) do
-    local a = 3 + 6 * (i - 1)
+    local a = 4 + 7 * (i - 1)
     local polled, free, want = number(ARGV[a + 1]), number(ARGV[a + 2]), number(ARGV[a + 3])
     local back, back_bucket, debt = number(ARGV[a + 4]), number(ARGV[a + 5]), number(ARGV[a + 6])
-    if not polled or not free or not want or not back or not back_bucket or not debt then
+    local stock = number(ARGV[a + 7])
+    if not polled or not free or not want or not back or not back_bucket or not debt or not stock then
         return redis.error_reply('ERR tuneslot: invalid herd claim')
     end
 
     local fields = redis.call('HGETALL', key)
     local stored_polled, stored_free
     local buckets = {}
+    -- the front-ends that claimed this slot within the window, the caller
+    -- included ("n<id>" = the time of its last claim)
+    local claimers = 1
+    local me = 'n' .. caller
     for j = 1, #fields, 2 do
         local name, value = fields[j], tonumber(fields[j + 1])
         if name == 'p' then
@@ -55,8 +71,15 @@ for i, key in ipairs(KEYS) do
             stored_free = value
         elseif string.sub(name, 1, 1) == 'b' then
             buckets[name] = value
+        elseif string.sub(name, 1, 1) == 'n' and name ~= me then
+            if value and value > now - window then
+                claimers = claimers + 1
+            else
+                redis.call('HDEL', key, name)
+            end
         end
     end
+    redis.call('HSET', key, me, string.format('%d', now))
 
     -- the newest poll any front-end has seen decides for all of them
     if stored_polled and stored_free and stored_polled >= polled then
@@ -96,7 +119,13 @@ for i, key in ipairs(KEYS) do
     local bucket = math.max(math.floor(now / BUCKET_MS), first)
     local field = 'b' .. string.format('%d', bucket)
 
-    local grant = math.min(want, math.max(0, free - pending - debt))
+    -- never less than a fair share: a burst finds credits in stock
+    local left = math.max(0, free - pending - debt)
+    local fair = math.max(1, math.min(FAIR_MAX, math.floor(left / claimers)))
+    if want < fair - stock then
+        want = fair - stock
+    end
+    local grant = math.min(want, left)
     if grant + debt > 0 then
         redis.call('HINCRBY', key, field, grant + debt)
     end

@@ -376,9 +376,8 @@ def test_reload_under_load_fails_no_tune_in(redis_server, make_nginx):
     every tune-in is answered 302 (a request on an idle connection the old worker closed is
     sent again once, as real clients do), none slowly."""
     redis_server.put_snapshot(snapshot(A), 1)
-    # herd control off: it answers some tune-ins of a steady stream 503 whatever the free
-    # count (credits are withheld while each claim is away), reload or not
-    n = make_nginx(redis_server.address)
+    # herd control on, as by default: credits stay spendable while a claim is away
+    n = make_nginx(redis_server.address, herd_window=None)
     wait_for_location(n, A)
     stop = threading.Event()
     lock = threading.Lock()
