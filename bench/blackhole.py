@@ -19,7 +19,6 @@ Target: blackholed p99 within 1.2x of healthy.
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from harness import Redis, RunDir  # noqa: E402
 from harness.nginx import Nginx  # noqa: E402
 from harness.relay import Relay  # noqa: E402
-from redirect import synthetic_snapshot, wrk  # noqa: E402
+from redirect import alternating_rounds, print_ratios, synthetic_snapshot  # noqa: E402
 
 STALE = "tune_stale 10m;\n"
 
@@ -94,31 +93,14 @@ def main() -> int:
               f"workers each; wrk -t2 -c{args.connections} -d{args.duration}s, {args.rounds} "
               "round(s), order alternating")
 
-        results = {}
         problems = []
-        for mode, close in (("keep-alive", False), ("connection per request", True)):
-            runs = {"healthy": [], "blackholed": []}
-            for r in range(args.rounds):
-                order = ("healthy", "blackholed") if r % 2 == 0 else ("blackholed", "healthy")
-                for variant in order:
-                    n = healthy if variant == "healthy" else silent
-                    res = wrk(n.url("/tune/demo"), args.duration, args.connections, close)
-                    if res["bad_status"]:
-                        problems.append(f"{variant} {mode}: {res['bad_status']} answers not 2xx/3xx")
-                    runs[variant].append(res)
-            results[mode] = runs
+        results = alternating_rounds({"healthy": healthy.url("/tune/demo"),
+                                      "blackholed": silent.url("/tune/demo")},
+                                     args.rounds, args.duration, args.connections, problems)
         held = len(relay.held)
 
         print()
-        print("| mode | healthy req/s | blackholed req/s | ratio | healthy p99 | blackholed p99 | p99 ratio |")
-        print("|---|---|---|---|---|---|---|")
-        for mode, runs in results.items():
-            h_rps = statistics.median(x["rps"] for x in runs["healthy"])
-            s_rps = statistics.median(x["rps"] for x in runs["blackholed"])
-            h_p99 = statistics.median(x["p99_ms"] for x in runs["healthy"])
-            s_p99 = statistics.median(x["p99_ms"] for x in runs["blackholed"])
-            print(f"| {mode} | {h_rps:,.0f} | {s_rps:,.0f} | {s_rps / h_rps:.2f}x "
-                  f"| {h_p99:.2f} ms | {s_p99:.2f} ms | {s_p99 / h_p99:.2f}x |")
+        print_ratios(results)
         print()
         print(f"Redis black hole: {held} connection(s) held silent; "
               f"the blackholed nginx logged {silent.error_log_text().count('[warn]')} warn and "

@@ -71,6 +71,41 @@ def wrk(url: str, seconds: float, connections: int, close: bool) -> dict:
             "bad_status": int(non3xx.group(1)) if non3xx else 0, "raw": out}
 
 
+def alternating_rounds(urls: dict[str, str], rounds: int, duration: int, connections: int,
+                       problems: list[str]) -> dict[str, dict[str, list[dict]]]:
+    """wrk runs of a baseline and a variant (urls: first key the baseline), in
+    both connection modes, order alternating round by round so neither gets
+    the machine's better moments; answers other than 2xx/3xx noted in
+    problems."""
+    base, other = list(urls)
+    results = {}
+    for mode, close in (("keep-alive", False), ("connection per request", True)):
+        runs = {base: [], other: []}
+        for r in range(rounds):
+            for variant in ((base, other) if r % 2 == 0 else (other, base)):
+                res = wrk(urls[variant], duration, connections, close)
+                if res["bad_status"]:
+                    problems.append(f"{variant} {mode}: {res['bad_status']} answers not 2xx/3xx")
+                runs[variant].append(res)
+        results[mode] = runs
+    return results
+
+
+def print_ratios(results: dict[str, dict[str, list[dict]]]) -> None:
+    """The median req/s and p99 of each side, and the variant's ratios."""
+    for mode, runs in results.items():
+        base, other = list(runs)
+        if mode == next(iter(results)):
+            print(f"| mode | {base} req/s | {other} req/s | ratio | {base} p99 | {other} p99 | p99 ratio |")
+            print("|---|---|---|---|---|---|---|")
+        b_rps = statistics.median(x["rps"] for x in runs[base])
+        o_rps = statistics.median(x["rps"] for x in runs[other])
+        b_p99 = statistics.median(x["p99_ms"] for x in runs[base])
+        o_p99 = statistics.median(x["p99_ms"] for x in runs[other])
+        print(f"| {mode} | {b_rps:,.0f} | {o_rps:,.0f} | {o_rps / b_rps:.2f}x "
+              f"| {b_p99:.2f} ms | {o_p99:.2f} ms | {o_p99 / b_p99:.2f}x |")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
@@ -114,30 +149,12 @@ def main() -> int:
         for path in ("/tune/demo", "/ceiling/demo"):
             wrk(nginx.url(path), 1, args.connections, False)
 
-        results = {}
         problems = []
-        for mode, close in (("keep-alive", False), ("connection per request", True)):
-            runs = {"ceiling": [], "tune": []}
-            for r in range(args.rounds):
-                order = ("ceiling", "tune") if r % 2 == 0 else ("tune", "ceiling")
-                for variant in order:
-                    path = "/tune/demo" if variant == "tune" else "/ceiling/demo"
-                    res = wrk(nginx.url(path), args.duration, args.connections, close)
-                    if res["bad_status"]:
-                        problems.append(f"{variant} {mode}: {res['bad_status']} answers not 2xx/3xx")
-                    runs[variant].append(res)
-            results[mode] = runs
-
+        results = alternating_rounds({"ceiling": nginx.url("/ceiling/demo"),
+                                      "tune": nginx.url("/tune/demo")},
+                                     args.rounds, args.duration, args.connections, problems)
         print()
-        print("| mode | ceiling req/s | tune req/s | ratio | ceiling p99 | tune p99 | p99 ratio |")
-        print("|---|---|---|---|---|---|---|")
-        for mode, runs in results.items():
-            c_rps = statistics.median(x["rps"] for x in runs["ceiling"])
-            t_rps = statistics.median(x["rps"] for x in runs["tune"])
-            c_p99 = statistics.median(x["p99_ms"] for x in runs["ceiling"])
-            t_p99 = statistics.median(x["p99_ms"] for x in runs["tune"])
-            print(f"| {mode} | {c_rps:,.0f} | {t_rps:,.0f} | {t_rps / c_rps:.2f}x "
-                  f"| {c_p99:.2f} ms | {t_p99:.2f} ms | {t_p99 / c_p99:.2f}x |")
+        print_ratios(results)
         for p in problems:
             print("problem:", p)
         for p in started:

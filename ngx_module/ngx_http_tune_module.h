@@ -149,6 +149,8 @@ ngx_int_t ngx_http_tune_overflow(ngx_http_request_t *r,
 ngx_int_t ngx_http_tune_redirect(ngx_http_request_t *r,
     ngx_http_tune_ctx_t *ctx);
 ngx_int_t ngx_http_tune_no_store(ngx_http_request_t *r);
+ngx_int_t ngx_http_tune_send(ngx_http_request_t *r, ngx_buf_t *b,
+    const char *type);
 ngx_table_elt_t *ngx_http_tune_add_header(ngx_http_request_t *r,
     const char *key, ngx_str_t *value);
 

@@ -239,12 +239,9 @@ ngx_http_tune_playlist_send(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
     ngx_http_tune_answer_e kind, ngx_array_t *entries)
 {
     size_t                   size, len;
-    ngx_int_t                rc;
     ngx_buf_t               *b;
     tune_rc_t                trc;
     ngx_uint_t               i;
-    ngx_chain_t              out;
-    const char              *type;
     tune_playlist_entry_t   *list;
     ngx_http_tune_entry_t   *entry;
     tune_playlist_format_t   fmt;
@@ -291,31 +288,8 @@ ngx_http_tune_playlist_send(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
     }
 
     b->last = b->pos + len;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
 
     ngx_str_set(&ctx->outcome, "playlist");
 
-    type = tune_playlist_content_type(fmt);
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = len;
-    r->headers_out.content_type.data = (u_char *) type;
-    r->headers_out.content_type.len = ngx_strlen(type);
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    if (ngx_http_tune_no_store(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_tune_send(r, b, tune_playlist_content_type(fmt));
 }

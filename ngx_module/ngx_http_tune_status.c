@@ -63,7 +63,6 @@ ngx_http_tune_status_handler(ngx_http_request_t *r)
     ngx_int_t                   rc;
     ngx_uint_t                  tries;
     ngx_buf_t                  *b;
-    ngx_chain_t                 out;
     const tune_image_t         *img;
     ngx_http_tune_zone_t       *zone;
     ngx_http_tune_main_conf_t  *tmcf;
@@ -143,28 +142,8 @@ ngx_http_tune_status_handler(ngx_http_request_t *r)
     }
 
     b->last = p;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    if (ngx_http_tune_no_store(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_tune_send(r, b, "application/json");
 }
 
 
