@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from harness import Redis, RunDir  # noqa: E402
 from harness.nginx import Nginx  # noqa: E402
 from harness.relay import Relay  # noqa: E402
-from redirect import alternating_rounds, print_ratios, synthetic_snapshot  # noqa: E402
+from redirect import Poller, alternating_rounds, print_ratios  # noqa: E402
 
 STALE = "tune_stale 10m;\n"
 
@@ -70,11 +70,12 @@ def main() -> int:
 
     run_dir = RunDir("bench-blackhole")
     started = []
+    poller = None
     relay = None
     try:
         redis = Redis(run_dir)
         started.append(redis.start())
-        redis.put_snapshot(synthetic_snapshot(args.streams, args.backends), int(time.time() * 1000))
+        poller = Poller(redis, args.streams, args.backends)
         relay = Relay(redis.host, redis.port)
 
         probe = make_nginx(run_dir, "nginx-probe", redis.address, 1, True)
@@ -113,6 +114,8 @@ def main() -> int:
             print("problem:", p)
         return 1 if problems else 0
     finally:
+        if poller is not None:
+            poller.stop()
         for p in reversed(started):
             p.stop()
         if relay is not None:

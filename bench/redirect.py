@@ -20,6 +20,7 @@ import re
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -50,6 +51,41 @@ def synthetic_snapshot(streams: int, backends: int, capacity: int = 1_000_000) -
                 "100", "eu", str(now), f"http://127.0.{b // 250}.{b % 250 + 1}:8000/{name}"]))
     lines.append("end")
     return "\n".join(lines) + "\n"
+
+
+class Poller:
+    """Stands in for tuneslotd: writes the snapshot again every interval,
+    polled now, with the same free counts (the redirected tune-ins never
+    connect to a backend).  Herd control reconciles its reservations with
+    each poll, as in production; with a snapshot that is never polled again
+    they would pile up until every slot looked full."""
+
+    def __init__(self, redis, streams: int, backends: int, interval: float = 1.0):
+        self.redis, self.streams, self.backends = redis, streams, backends
+        self.interval = interval
+        self.generation = int(time.time() * 1000)
+        self.stop_event = threading.Event()
+        self.publish()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def publish(self) -> None:
+        self.generation += 1
+        self.redis.put_snapshot(synthetic_snapshot(self.streams, self.backends), self.generation)
+
+    def run(self) -> None:
+        # bounded: a benchmark run is minutes, never a day
+        for _ in range(86400):
+            if self.stop_event.wait(self.interval):
+                return
+            try:
+                self.publish()
+            except OSError:
+                return          # Redis stopped under the benchmark: it is over
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=5)
 
 
 def wrk(url: str, seconds: float, connections: int, close: bool) -> dict:
@@ -124,7 +160,7 @@ def main() -> int:
         redis = Redis(run_dir)
         started.append(redis.start())
         text = synthetic_snapshot(args.streams, args.backends)
-        redis.put_snapshot(text, int(time.time() * 1000))
+        poller = Poller(redis, args.streams, args.backends)
 
         nginx = Nginx(run_dir, redis.address, workers=args.workers,
                       http_conf="access_log off;\n",
@@ -155,6 +191,7 @@ def main() -> int:
                                      args.rounds, args.duration, args.connections, problems)
         print()
         print_ratios(results)
+        poller.stop()
         for p in problems:
             print("problem:", p)
         for p in started:

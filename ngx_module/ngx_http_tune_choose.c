@@ -14,9 +14,6 @@
 static ngx_int_t ngx_http_tune_copy(ngx_http_request_t *r, ngx_str_t *dst,
     const tune_image_t *img, tune_str_t src);
 static uint32_t ngx_http_tune_random(void);
-static void ngx_http_tune_weigh(ngx_http_tune_zone_t *zone,
-    const tune_image_t *img, const tune_image_stream_t *stream,
-    uint32_t *avail);
 
 
 ngx_int_t
@@ -101,7 +98,6 @@ ngx_http_tune_choose(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
     }
 
     ngx_http_tune_herd_avail(zone, img, stream, avail);
-    ngx_http_tune_weigh(zone, img, stream, avail);
     opts.avail = avail;
 
     if (ctx->ntried) {
@@ -212,41 +208,6 @@ ngx_http_tune_copy(ngx_http_request_t *r, ngx_str_t *dst,
     ngx_memcpy(dst->data, tune_image_str(img, src), src.len);
 
     return NGX_OK;
-}
-
-
-/*
- * Herd accounting says which slots this nginx may send a listener to now
- * (avail > 0: it holds credits for them), but credits are handed out a few
- * at a time and say nothing about load.  The draw is weighted by what the
- * snapshot says is free, less the tune-ins not yet seen by a poll.
- */
-
-static void
-ngx_http_tune_weigh(ngx_http_tune_zone_t *zone, const tune_image_t *img,
-    const tune_image_stream_t *stream, uint32_t *avail)
-{
-    uint32_t                  i, pending, credits;
-    const tune_image_slot_t  *s;
-
-    for (i = 0; i < stream->nslots; i++) {
-
-        if (avail[i] == 0 || avail[i] == TUNE_UNLIMITED) {
-            continue;
-        }
-
-        s = &tune_image_slots(img)[stream->first_slot + i];
-
-        if (s->free == TUNE_UNLIMITED) {
-            continue;
-        }
-
-        ngx_http_tune_herd_slot_state(zone, img, stream,
-                                      stream->first_slot + i,
-                                      &pending, &credits);
-
-        avail[i] = (pending < s->free) ? s->free - pending : 1;
-    }
 }
 
 

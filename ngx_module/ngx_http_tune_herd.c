@@ -178,7 +178,12 @@ ngx_http_tune_herd_avail(ngx_http_tune_zone_t *zone, const tune_image_t *img,
             e->asked++;
         }
 
-        avail[i] = ngx_min(credits, local);
+        /*
+         * Credits say whether this nginx may send a listener there now;
+         * how likely the draw is to pick it is for the load to say: the
+         * free slots less the tune-ins not yet seen by a poll.
+         */
+        avail[i] = credits ? ngx_max(local, 1) : 0;
     }
 }
 

@@ -60,9 +60,11 @@ typedef struct {
 /* ---- the request path: call with the zone's mutex held ---------------- */
 
 /*
- * avail[i] for the i-th slot of the stream (relative to stream->first_slot):
- * how many listeners this nginx may send there now; TUNE_UNLIMITED for
- * unlimited free.  0 for a slot that may not be offered (not up, weight 0).
+ * avail[i] for the i-th slot of the stream (relative to stream->first_slot),
+ * for tune_select_slot(): 0 when this nginx may not send a listener there
+ * now (not up, weight 0, full, or no credit in hand), else the slot's free
+ * count less the tune-ins not yet seen by a poll (at least 1), which the
+ * draw weighs by; TUNE_UNLIMITED for unlimited free.
  */
 void ngx_http_tune_herd_avail(ngx_http_tune_zone_t *zone,
     const tune_image_t *img, const tune_image_stream_t *stream,
