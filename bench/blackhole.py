@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from harness import Redis, RunDir  # noqa: E402
 from harness.nginx import Nginx  # noqa: E402
 from harness.relay import Relay  # noqa: E402
-from redirect import Poller, alternating_rounds, print_ratios  # noqa: E402
+from redirect import Poller, alternating_rounds, print_ratios, synthetic_snapshot  # noqa: E402
 
 STALE = "tune_stale 10m;\n"
 
@@ -75,7 +75,7 @@ def main() -> int:
     try:
         redis = Redis(run_dir)
         started.append(redis.start())
-        poller = Poller(redis, args.streams, args.backends)
+        poller = Poller(redis, lambda: synthetic_snapshot(args.streams, args.backends))
         relay = Relay(redis.host, redis.port)
 
         probe = make_nginx(run_dir, "nginx-probe", redis.address, 1, True)

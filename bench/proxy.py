@@ -41,6 +41,7 @@ from harness.apache import APACHE, Apache  # noqa: E402
 from harness.listeners import Swarm, raise_nofile  # noqa: E402
 from harness.nginx import Nginx, module_path  # noqa: E402
 from harness.proctree import tree_cpu_seconds, tree_memory  # noqa: E402
+from redirect import Poller  # noqa: E402
 
 MOUNT = "/demo"
 PATH = "/listen/demo"
@@ -204,6 +205,7 @@ def main() -> int:
 
     run_dir = RunDir("bench-proxy")
     daemons = []
+    poller = None
     try:
         ice = Icecast(run_dir, clients=args.listeners + 100)
         daemons.append(ice.start())
@@ -212,8 +214,9 @@ def main() -> int:
         if "b" in variants:
             redis = Redis(run_dir)
             daemons.append(redis.start())
-            redis.put_snapshot(one_slot_snapshot(ice.url(MOUNT), 10 * args.listeners),
-                               int(time.time() * 1000))
+            # written again every second, as tuneslotd would: a snapshot never
+            # renewed goes stale (tune_stale) during a run of several minutes
+            poller = Poller(redis, lambda: one_slot_snapshot(ice.url(MOUNT), 10 * args.listeners))
         say(f"Icecast {ice.url(MOUNT)} fed 128 kbit/s MP3; {args.listeners} listeners per front end, "
             f"reading at most {2 * STREAM_BYTES_PER_S} B/s each; window {args.window:g} s; "
             f"{args.rounds} round(s), order alternating")
@@ -282,6 +285,8 @@ def main() -> int:
                 print("problem:", p)
         return 1 if problems else 0
     finally:
+        if poller is not None:
+            poller.stop()
         for p in reversed(daemons):
             p.stop()
         run_dir.cleanup()

@@ -60,8 +60,9 @@ class Poller:
     each poll, as in production; with a snapshot that is never polled again
     they would pile up until every slot looked full."""
 
-    def __init__(self, redis, streams: int, backends: int, interval: float = 1.0):
-        self.redis, self.streams, self.backends = redis, streams, backends
+    def __init__(self, redis, snapshot_text, interval: float = 1.0):
+        """snapshot_text(): the text of a round polled now."""
+        self.redis, self.snapshot_text = redis, snapshot_text
         self.interval = interval
         self.generation = int(time.time() * 1000)
         self.stop_event = threading.Event()
@@ -71,7 +72,7 @@ class Poller:
 
     def publish(self) -> None:
         self.generation += 1
-        self.redis.put_snapshot(synthetic_snapshot(self.streams, self.backends), self.generation)
+        self.redis.put_snapshot(self.snapshot_text(), self.generation)
 
     def run(self) -> None:
         # bounded: a benchmark run is minutes, never a day
@@ -160,7 +161,7 @@ def main() -> int:
         redis = Redis(run_dir)
         started.append(redis.start())
         text = synthetic_snapshot(args.streams, args.backends)
-        poller = Poller(redis, args.streams, args.backends)
+        poller = Poller(redis, lambda: synthetic_snapshot(args.streams, args.backends))
 
         nginx = Nginx(run_dir, redis.address, workers=args.workers,
                       http_conf="access_log off;\n",

@@ -33,15 +33,15 @@ typedef struct {
     int64_t                   head;            /* newest bucket counted */
     int64_t                   used_ms;         /* last looked at */
     /*
-     * Credits come in two stocks: the older, spent first, and the newer,
-     * which takes the grants while the older lasts, so a stock expiring
-     * never leaves a busy slot with none.
+     * Credits come in two stocks: the fair share (one grant, recorded in
+     * one bucket, renewed and given back before it expires) and the
+     * top-ups claimed by demand, spent first.
      */
-    int64_t                   credit_until;    /* the older expires */
-    int64_t                   credit_until2;   /* the newer expires */
-    int64_t                   credit_bucket;   /* granted in */
-    uint32_t                  credits;
-    uint32_t                  credits2;
+    int64_t                   credit_until;    /* the fair share expires */
+    int64_t                   credit_until2;   /* the top-ups expire */
+    int64_t                   credit_bucket;   /* the fair share's bucket */
+    uint32_t                  credits;         /* of the fair share */
+    uint32_t                  credits2;        /* top-ups */
     uint32_t                  spent;           /* since the last claim */
     uint32_t                  asked;           /* found no credit */
     uint32_t                  debt;            /* sent without a credit */
@@ -162,6 +162,23 @@ ngx_http_tune_herd_avail(ngx_http_tune_zone_t *zone, const tune_image_t *img,
         }
 
         e->used_ms = now;
+
+        /*
+         * A credit granted before polled_ms - W is a reservation the
+         * snapshot has reconciled: spent now, its listener would be counted
+         * by no poll and no reservation.
+         */
+        if (e->credit_until - (int64_t) tmcf->herd_window / 2
+            <= s->polled_ms - (int64_t) tmcf->herd_window)
+        {
+            e->credits = 0;
+        }
+
+        if (e->credit_until2 - (int64_t) tmcf->herd_window / 2
+            <= s->polled_ms - (int64_t) tmcf->herd_window)
+        {
+            e->credits2 = 0;
+        }
 
         local = ngx_http_tune_herd_pending(e, s->polled_ms,
                                            tmcf->herd_window);
@@ -304,7 +321,7 @@ ngx_http_tune_herd_claims(ngx_http_tune_zone_t *zone, ngx_msec_t window,
     ngx_http_tune_herd_claim_t *out, ngx_uint_t max, ngx_pool_t *pool)
 {
     int64_t                      now;
-    uint32_t                     i, j, want, stock;
+    uint32_t                     i, j, want, stock, back;
     ngx_uint_t                   n, demand;
     tune_str_t                   name, backend;
     ngx_http_tune_herd_t        *herd;
@@ -355,27 +372,34 @@ ngx_http_tune_herd_claims(ngx_http_tune_zone_t *zone, ngx_msec_t window,
             demand = e->spent || e->asked || e->debt;
 
             /*
-             * Busy slots are claimed for every tick, idle ones keep a
-             * stock, renewed as it is about to expire, so the tune-ins of
-             * a burst after a quiet spell find credits: a fair share of
-             * what is left of the slot (want 0: the script divides it
-             * among the front-ends claiming the slot).
+             * Two stocks (see the entry): the fair share, one grant,
+             * renewed (and what is left of it given back) as it is about
+             * to expire, busy or not, so a burst after a quiet spell finds
+             * credits; and top-ups while tune-ins are being answered, by
+             * demand, four ticks of it (a stock that outlasts a missed
+             * claim), less what is in stock.  One of the two per claim.
              */
-            if (!demand
-                && ngx_max(e->credit_until, e->credit_until2) - now
-                   > (int64_t) window / 4)
-            {
+            if (e->credit_until - now <= (int64_t) window / 4) {
+                want = 0;
+                stock = 0;
+                back = (e->credit_until > now) ? e->credits : 0;
+
+            } else if (demand) {
+                want = ngx_max(NGX_HTTP_TUNE_HERD_MIN_WANT,
+                               4 * (e->spent + e->asked));
+                stock = ngx_http_tune_herd_stock(e, now);
+                back = 0;
+
+                if (want <= stock && e->debt == 0) {
+                    continue;
+                }
+
+                want = (want > stock) ? want - stock : 1;
+                want = ngx_min(want, NGX_HTTP_TUNE_HERD_MAX_WANT);
+
+            } else {
                 continue;
             }
-
-            want = demand ? ngx_max(NGX_HTTP_TUNE_HERD_MIN_WANT,
-                                    2 * (e->spent + e->asked))
-                          : 0;
-
-            /* what is kept in stock counts towards it */
-            stock = demand ? ngx_http_tune_herd_stock(e, now) : 0;
-            want = (want > stock) ? want - stock : 0;
-            want = ngx_min(want, NGX_HTTP_TUNE_HERD_MAX_WANT);
 
             c = &out[n];
 
@@ -401,14 +425,16 @@ ngx_http_tune_herd_claims(ngx_http_tune_zone_t *zone, ngx_msec_t window,
             c->want = want;
             /*
              * Credits in stock stay spendable while the claim is away: a
-             * slot must not turn listeners away every claim round.  A busy
-             * slot keeps them (they will be spent within a tick or two);
-             * an idle one gives its stock back as it renews it, so idle
-             * front-ends do not pile up reservations.  A credit given back
-             * and spent before the reply arrives is reported as a tune-in
-             * without a credit (debt) with the next claim.
+             * slot must not turn listeners away every claim round.  The
+             * fair share is given back as it is renewed, so front-ends do
+             * not pile up reservations (it is one grant, recorded in one
+             * bucket: a return names one); a credit of it spent before the
+             * reply arrives is reported as a tune-in without a credit
+             * (debt) with the next claim.  Top-ups left over expire unspent
+             * (they are small) and their reservations last until the next
+             * poll past W.
              */
-            c->back = demand ? 0 : ngx_http_tune_herd_stock(e, now);
+            c->back = back;
             c->back_bucket = e->credit_bucket;
             c->debt = e->debt;
             c->stock = stock;
@@ -562,7 +588,6 @@ ngx_http_tune_herd_granted(ngx_http_tune_zone_t *zone,
         b = reply->element[2 * i + 1];
 
         e->claiming = 0;
-        e->credit_bucket = b->integer;
 
         /* never more than asked for, or than a fair share may be */
         want = ngx_max(claims[i].want, NGX_HTTP_TUNE_HERD_FAIR_MAX);
@@ -571,30 +596,25 @@ ngx_http_tune_herd_granted(ngx_http_tune_zone_t *zone,
 
         /*
          * Spent by then, a credit's listener has the rest of the window to
-         * connect before the poll that reconciles its reservation.  Credits
-         * still in stock keep their own, earlier, limit, which the new ones
-         * share: no credit ever lives longer than half a window.
+         * connect before the poll that reconciles its reservation: no
+         * credit lives longer than half a window.
          */
-        if (claims[i].back) {
-            /* the stock was given back: what was spent since is debt */
-            left = ngx_http_tune_herd_stock(e, sent_ms);
+        if (claims[i].want == 0) {
+            /* the fair share renewed; what was spent of the old is debt */
+            left = (e->credit_until > sent_ms) ? e->credits : 0;
 
             if (claims[i].back > left) {
                 e->debt += claims[i].back - left;
             }
 
-            e->credits = 0;
-            e->credits2 = 0;
+            e->credits = granted;
+            e->credit_until = sent_ms + window / 2;
+            e->credit_bucket = b->integer;
+            continue;
         }
 
-        if (e->credits == 0 || e->credit_until <= sent_ms) {
-            /* the older stock is gone: the newer one becomes it */
-            e->credits = (e->credit_until2 > sent_ms) ? e->credits2 : 0;
-            e->credit_until = e->credit_until2;
-            e->credits2 = 0;
-        }
-
-        if (e->credits2 && e->credit_until2 > sent_ms) {
+        /* a top-up: into a stock young enough, else a new one */
+        if (e->credits2 && e->credit_until2 - sent_ms > (int64_t) window / 4) {
             e->credits2 += granted;
 
         } else {
@@ -603,7 +623,14 @@ ngx_http_tune_herd_granted(ngx_http_tune_zone_t *zone,
         }
     }
 
-    herd->global_until = sent_ms + window / 2;
+    /*
+     * Without replies for a few ticks (Redis slow or gone, the lease
+     * changing hands) a stock spent down is not refilled: counting only
+     * this nginx's tune-ins, as when Redis is down, beats turning
+     * listeners away.
+     */
+    herd->global_until = sent_ms + ngx_min((int64_t) window / 2,
+                                           5 * NGX_HTTP_TUNE_HERD_TICK);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -866,18 +893,21 @@ ngx_http_tune_herd_stock(ngx_http_tune_herd_entry_t *e, int64_t now)
 }
 
 
-/* one credit, from the stock that expires first; 0 when there is none */
+/*
+ * One credit, from the top-ups first (they cannot be given back), then
+ * from the fair share; 0 when there is none
+ */
 
 static ngx_uint_t
 ngx_http_tune_herd_spend(ngx_http_tune_herd_entry_t *e, int64_t now)
 {
-    if (e->credit_until > now && e->credits) {
-        e->credits--;
+    if (e->credit_until2 > now && e->credits2) {
+        e->credits2--;
         return 1;
     }
 
-    if (e->credit_until2 > now && e->credits2) {
-        e->credits2--;
+    if (e->credit_until > now && e->credits) {
+        e->credits--;
         return 1;
     }
 

@@ -28,6 +28,9 @@
 /* reservations are counted in buckets of this many ms (the contract's) */
 #define NGX_HTTP_TUNE_HERD_BUCKET_MS   100
 
+/* how often the refresher claims credits while they are being spent (ms) */
+#define NGX_HTTP_TUNE_HERD_TICK        50
+
 /* this nginx remembers its reservations this many buckets (8 s) */
 #define NGX_HTTP_TUNE_HERD_BUCKETS     80
 

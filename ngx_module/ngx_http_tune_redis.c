@@ -22,7 +22,6 @@
 #define NGX_HTTP_TUNE_TEXT_PER_IMAGE  4
 
 /* the herd tick: claims go out this often while credits are spent */
-#define NGX_HTTP_TUNE_HERD_TICK       50
 
 /* slots in one claim; more wait for the next tick */
 #define NGX_HTTP_TUNE_HERD_CLAIM_MAX  256

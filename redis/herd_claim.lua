@@ -16,9 +16,9 @@
 --          (nginx: host name, ":" and the claiming process's pid)
 -- then seven per key, for KEYS[i] from ARGV[5 + 7 * (i - 1)]:
 --          polled_ms and free of the slot in the caller's snapshot,
---          credits wanted (at least a fair share is granted when left:
---          what is left of the slot divided among the front-ends that
---          claimed it within the window, at most 4096),
+--          credits wanted (0: a fair share, what is left of the slot
+--          divided among the front-ends that claimed it within the window,
+--          at most 4096, less the stock),
 --          unspent credits returned, the bucket they were
 --          granted in, tune-ins sent without a credit (recorded as they are),
 --          and the credits the caller keeps in stock (a fair share is a
@@ -119,11 +119,10 @@ for i, key in ipairs(KEYS) do
     local bucket = math.max(math.floor(now / BUCKET_MS), first)
     local field = 'b' .. string.format('%d', bucket)
 
-    -- never less than a fair share: a burst finds credits in stock
+    -- want 0: a fair share, the stock an idle front-end keeps for bursts
     local left = math.max(0, free - pending - debt)
-    local fair = math.max(1, math.min(FAIR_MAX, math.floor(left / claimers)))
-    if want < fair - stock then
-        want = fair - stock
+    if want == 0 then
+        want = math.max(1, math.min(FAIR_MAX, math.floor(left / claimers)) - stock)
     end
     local grant = math.min(want, left)
     if grant + debt > 0 then

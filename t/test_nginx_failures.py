@@ -375,7 +375,9 @@ def test_reload_under_load_fails_no_tune_in(redis_server, make_nginx):
     """Four keep-alive clients tuning in (GET) without pause while nginx is reloaded 3 times:
     every tune-in is answered 302 (a request on an idle connection the old worker closed is
     sent again once, as real clients do), none slowly."""
-    redis_server.put_snapshot(snapshot(A), 1)
+    # a snapshot never polled again (no tuneslotd): herd control reconciles nothing during the
+    # test, so the slot must have room for every tune-in of it and the credits left to expire
+    redis_server.put_snapshot(snapshot(A, free=1_000_000), 1)
     # herd control on, as by default: credits stay spendable while a claim is away
     n = make_nginx(redis_server.address, herd_window=None)
     wait_for_location(n, A)
