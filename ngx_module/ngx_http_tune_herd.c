@@ -624,13 +624,12 @@ ngx_http_tune_herd_granted(ngx_http_tune_zone_t *zone,
     }
 
     /*
-     * Without replies for a few ticks (Redis slow or gone, the lease
-     * changing hands) a stock spent down is not refilled: counting only
-     * this nginx's tune-ins, as when Redis is down, beats turning
-     * listeners away.
+     * Credits hold for half a window, and so does the word of the last
+     * reply: an idle nginx claims only as its fair share is renewed.
+     * Counting only this nginx's tune-ins would break the bound between
+     * front-ends, so that waits for Redis to fail (ngx_http_tune_herd_local).
      */
-    herd->global_until = sent_ms + ngx_min((int64_t) window / 2,
-                                           5 * NGX_HTTP_TUNE_HERD_TICK);
+    herd->global_until = sent_ms + window / 2;
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
