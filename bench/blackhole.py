@@ -17,7 +17,6 @@ reports medians and the ratios blackholed/healthy.
 Target: blackholed p99 within 1.2x of healthy.
 """
 
-import argparse
 import os
 import sys
 import time
@@ -30,7 +29,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from harness import Redis, RunDir  # noqa: E402
 from harness.nginx import Nginx  # noqa: E402
 from harness.relay import Relay  # noqa: E402
-from redirect import Poller, alternating_rounds, print_ratios, synthetic_snapshot  # noqa: E402
+from redirect import Poller, alternating_rounds, print_ratios, synthetic_snapshot, wrk_arguments  # noqa: E402
 
 STALE = "tune_stale 10m;\n"
 
@@ -53,13 +52,7 @@ def wait_302(nginx: Nginx, timeout: float = 10.0) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
-    ap.add_argument("--rounds", type=int, default=3, help="runs per mode and variant (median)")
-    ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--streams", type=int, default=100)
-    ap.add_argument("--backends", type=int, default=10)
-    ap.add_argument("--workers", type=int, default=2)
+    ap = wrk_arguments(__doc__.splitlines()[0])
     ap.add_argument("--silent-for", type=float, default=3.0,
                     help="seconds Redis is silent before the first wrk run")
     ap.add_argument("--build", default=os.environ.get("TUNESLOT_BUILD", str(REPO / "build")))

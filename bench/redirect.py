@@ -143,14 +143,21 @@ def print_ratios(results: dict[str, dict[str, list[dict]]]) -> None:
               f"| {b_p99:.2f} ms | {o_p99:.2f} ms | {o_p99 / b_p99:.2f}x |")
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def wrk_arguments(description: str) -> argparse.ArgumentParser:
+    """The options the wrk benchmarks share: run length, rounds, load, the
+    synthetic snapshot's size and nginx's workers."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     ap.add_argument("--rounds", type=int, default=3, help="runs per mode and variant (median)")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--streams", type=int, default=100)
     ap.add_argument("--backends", type=int, default=10)
     ap.add_argument("--workers", type=int, default=2)
+    return ap
+
+
+def main() -> int:
+    ap = wrk_arguments(__doc__.splitlines()[0])
     ap.add_argument("--build", default=os.environ.get("TUNESLOT_BUILD", str(REPO / "build")))
     args = ap.parse_args()
     os.environ["TUNESLOT_BUILD"] = args.build

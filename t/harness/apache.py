@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from .net import free_port, wait_for_port
-from .process import BAD_PATTERNS, Process
+from .process import BAD_PATTERNS, ConfiguredServer
 from .rundir import RunDir
 
 APACHE = "/usr/sbin/apache2"
@@ -53,7 +53,7 @@ def mpm_lines(mpm: str, workers: int, start: int | None = None) -> str:
     raise ValueError(f"unknown MPM {mpm!r}")
 
 
-class Apache(Process):
+class Apache(ConfiguredServer):
     """An Apache parent (-DFOREGROUND) with its children.
 
     mpm is "prefork", "event" or "worker"; modules are names as in
@@ -124,15 +124,8 @@ class Apache(Process):
             "</Directory>\n"
             f"{self.conf}")
 
-    def write_config(self, text: str | None = None) -> Path:
-        self.conf_path.write_text(text if text is not None else self.config_text())
-        return self.conf_path
-
-    def test_config(self, text: str | None = None) -> subprocess.CompletedProcess:
-        """`apache2 -t` of this configuration (or of text); never raises."""
-        self.write_config(text)
-        return subprocess.run([APACHE, "-t", "-d", str(self.dir), "-f", str(self.conf_path)],
-                              capture_output=True, text=True, timeout=30)
+    def config_test_argv(self) -> list[str]:
+        return [APACHE, "-t", "-d", str(self.dir), "-f", str(self.conf_path)]
 
     # ---- life -------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .net import free_port, wait_for_port
 from .paths import build_dir
-from .process import Process
+from .process import ConfiguredServer
 from .rundir import RunDir
 
 NGINX = "/usr/sbin/nginx"
@@ -46,7 +46,7 @@ class Response:
         return f"<Response {self.status} {self.headers}>"
 
 
-class Nginx(Process):
+class Nginx(ConfiguredServer):
     """An nginx master (daemon off) with its workers, configured in its own
     prefix directory of the run directory.
 
@@ -118,15 +118,8 @@ class Nginx(Process):
             "}\n"
             "}\n")
 
-    def write_config(self, text: str | None = None) -> Path:
-        self.conf_path.write_text(text if text is not None else self.config_text())
-        return self.conf_path
-
-    def test_config(self, text: str | None = None) -> subprocess.CompletedProcess:
-        """`nginx -t` of this configuration (or of text); never raises."""
-        self.write_config(text)
-        return subprocess.run([NGINX, "-t", "-p", str(self.prefix), "-c", str(self.conf_path)],
-                              capture_output=True, text=True, timeout=30)
+    def config_test_argv(self) -> list[str]:
+        return [NGINX, "-t", "-p", str(self.prefix), "-c", str(self.conf_path)]
 
     # ---- life -------------------------------------------------------------
 

@@ -161,3 +161,26 @@ class Process:
     def __repr__(self) -> str:
         state = "running" if self.running() else f"exited {self.returncode}"
         return f"<{type(self).__name__} {self.name} pid={self.popen.pid if self.popen else None} {state}>"
+
+
+class ConfiguredServer(Process):
+    """A server started from a configuration file of the test's making
+    (conf_path): config_text() makes it, config_test_argv() is the
+    server's own check of it (`nginx -t`, `apache2 -t`)."""
+
+    conf_path: Path
+
+    def config_text(self) -> str:
+        raise NotImplementedError
+
+    def config_test_argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def write_config(self, text: str | None = None) -> Path:
+        self.conf_path.write_text(text if text is not None else self.config_text())
+        return self.conf_path
+
+    def test_config(self, text: str | None = None) -> subprocess.CompletedProcess:
+        """The server's check of this configuration (or of text); never raises."""
+        self.write_config(text)
+        return subprocess.run(self.config_test_argv(), capture_output=True, text=True, timeout=30)
