@@ -160,16 +160,3 @@ class Apache(ConfiguredServer):
         self.signal(signal.SIGWINCH)
         return self.wait(timeout)
 
-    # ---- logs -------------------------------------------------------------
-
-    def log_paths(self) -> list[Path]:
-        return [self.log_path, self.error_log]
-
-    def error_log_text(self) -> str:
-        try:
-            return self.error_log.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"

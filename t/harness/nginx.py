@@ -147,19 +147,8 @@ class Nginx(ConfiguredServer):
             time.sleep(0.05)
         raise TimeoutError(f"{self.name}: workers not replaced after SIGHUP")
 
-    def log_paths(self) -> list[Path]:
-        return [self.log_path, self.error_log]
-
-    def error_log_text(self) -> str:
-        try:
-            return self.error_log.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
     # ---- requests ---------------------------------------------------------
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
 
     def get(self, path: str, method: str = "GET", timeout: float = 5.0) -> Response:
         """One request, redirects not followed."""

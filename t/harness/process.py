@@ -169,6 +169,8 @@ class ConfiguredServer(Process):
     server's own check of it (`nginx -t`, `apache2 -t`)."""
 
     conf_path: Path
+    error_log: Path                 # the server's own error log
+    port: int                       # its loopback port
 
     def config_text(self) -> str:
         raise NotImplementedError
@@ -184,3 +186,15 @@ class ConfiguredServer(Process):
         """The server's check of this configuration (or of text); never raises."""
         self.write_config(text)
         return subprocess.run(self.config_test_argv(), capture_output=True, text=True, timeout=30)
+
+    def log_paths(self) -> list[Path]:
+        return [self.log_path, self.error_log]
+
+    def error_log_text(self) -> str:
+        try:
+            return self.error_log.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
