@@ -149,7 +149,6 @@ class Nginx(ConfiguredServer):
 
     # ---- requests ---------------------------------------------------------
 
-
     def get(self, path: str, method: str = "GET", timeout: float = 5.0) -> Response:
         """One request, redirects not followed."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
