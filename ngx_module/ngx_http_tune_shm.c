@@ -192,19 +192,6 @@ ngx_http_tune_shm_install(ngx_http_tune_zone_t *zone, const u_char *img,
 
 
 void
-ngx_http_tune_shm_state(ngx_http_tune_zone_t *zone,
-    ngx_http_tune_state_t *out)
-{
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    *out = zone->sh->state;
-    out->herd_global = ngx_http_tune_herd_global_locked(zone);
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-}
-
-
-void
 ngx_http_tune_shm_contact(ngx_http_tune_zone_t *zone, ngx_uint_t connected,
     const char *error)
 {

@@ -42,10 +42,6 @@ typedef struct {
      */
     ngx_msec_t                installed_msec;
 
-    /* herd control has credits from Redis (1), or counts only this
-     * nginx's tune-ins (0): ngx_http_tune_herd.h */
-    ngx_uint_t                herd_global;
-
     /* the last failure, a static or short copied text, never a
      * credential; "" when none yet */
     u_char                    error[NGX_HTTP_TUNE_ERROR_LEN];
@@ -79,7 +75,7 @@ struct ngx_http_tune_sh_s {
  * before the field existed (its first field was the lease holder's pid)
  * never matches.
  */
-#define NGX_HTTP_TUNE_SH_LAYOUT   0x54554e33    /* "TUN3" */
+#define NGX_HTTP_TUNE_SH_LAYOUT   0x54554e34    /* "TUN4" */
 
 #define NGX_HTTP_TUNE_ZONE_MIN    ngx_max(64 * 1024, 8 * ngx_pagesize)
 
@@ -98,10 +94,6 @@ uint64_t ngx_http_tune_shm_generation(ngx_http_tune_zone_t *zone);
  * worker still holds the lease */
 ngx_int_t ngx_http_tune_shm_install(ngx_http_tune_zone_t *zone,
     const u_char *img, size_t size);
-
-/* A copy of the refresher's state; takes the zone's mutex */
-void ngx_http_tune_shm_state(ngx_http_tune_zone_t *zone,
-    ngx_http_tune_state_t *out);
 
 /*
  * The refresher records a contact: error NULL for a good reply (or a
