@@ -7,15 +7,18 @@
  */
 
 
+#define TUNE_DECLARES_MODULE
 #include "mod_tune.h"
 #include "tune_shm.h"
 #include "tune_refresh.h"
 #include "tune_request.h"
 
 #include "http_core.h"
+#include "http_main.h"
 #include "http_protocol.h"
 #include "http_request.h"
 #include "ap_mpm.h"
+#include "apr_lib.h"
 
 #include <tune_herd.h>
 #include <tune_url.h>

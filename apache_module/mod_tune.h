@@ -85,6 +85,12 @@ typedef struct {
 
 extern module AP_MODULE_DECLARE_DATA tune_module;
 
+/* LogLevel tune:debug applies to every file of the module (mod_tune.c
+ * gets it from AP_DECLARE_MODULE) */
+#ifndef TUNE_DECLARES_MODULE
+APLOG_USE_MODULE(tune);
+#endif
+
 
 /* The configuration in effect, with the defaults filled in */
 apr_interval_time_t tune_conf_refresh(const tune_srv_conf_t *sc);

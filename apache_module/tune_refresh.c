@@ -6,6 +6,7 @@
 #include "tune_refresh.h"
 
 #include "http_core.h"
+#include "apr_lib.h"
 #include "apr_thread_proc.h"
 
 #include <hiredis/hiredis.h>

@@ -13,6 +13,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "util_script.h"
+#include "apr_lib.h"
 
 #include <tune_name.h>
 #include <tune_select.h>
@@ -175,11 +176,10 @@ tune_handler(request_rec *r)
         return DECLINED;
     }
 
-    r->allowed |= (AP_METHOD_BIT << M_GET);
+    /* GET and HEAD (M_GET with header_only): httpd's 405 lists them */
+    ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
 
     if (r->method_number != M_GET) {
-        /* HEAD is M_GET with header_only */
-        apr_table_setn(r->err_headers_out, "Allow", "GET, HEAD");
         return tune_answer(r, NULL, HTTP_METHOD_NOT_ALLOWED);
     }
 

@@ -11,6 +11,7 @@
 #include "tune_shm.h"
 
 #include "http_protocol.h"
+#include "http_request.h"
 
 
 typedef struct tune_status_s  tune_status_t;
@@ -46,10 +47,9 @@ tune_status_handler(request_rec *r)
     const tune_image_t  *img;
     void                *copy;
 
-    r->allowed |= (AP_METHOD_BIT << M_GET);
+    ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
 
     if (r->method_number != M_GET) {
-        apr_table_setn(r->err_headers_out, "Allow", "GET, HEAD");
         return HTTP_METHOD_NOT_ALLOWED;
     }
 
