@@ -163,8 +163,12 @@ tune_refresh_start(apr_pool_t *pchild, server_rec *s, tune_shm_t *shm)
         return;
     }
 
-    apr_pool_cleanup_register(pchild, rf, tune_refresh_stop,
-                              apr_pool_cleanup_null);
+    /*
+     * A pre-cleanup: it runs before pchild's subpools are destroyed, the
+     * thread's own among them, so the thread is joined while its pool is
+     * still there.
+     */
+    apr_pool_pre_cleanup_register(pchild, rf, tune_refresh_stop);
 }
 
 

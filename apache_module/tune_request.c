@@ -538,6 +538,14 @@ tune_proxy_to(request_rec *r, tune_ctx_t *ctx)
     r->handler = TUNE_PROXY_HANDLER;
     r->proxyreq = PROXYREQ_REVERSE;
 
+    /*
+     * A stream has no length: on a kept-alive HTTP/1.1 connection httpd
+     * would send it chunked, which players that read raw ICY/MP3 cannot
+     * decode.  The listener's connection ends with the stream instead, as
+     * an Icecast's own does.
+     */
+    r->connection->keepalive = AP_CONN_CLOSE;
+
     ctx->proxying = 1;
 }
 
