@@ -19,6 +19,7 @@
 #include "http_request.h"
 #include "ap_mpm.h"
 #include "apr_lib.h"
+#include "util_cfgtree.h"
 
 #include <tune_herd.h>
 #include <tune_url.h>
@@ -30,6 +31,7 @@
 static int          tune_proxy_used;
 static int          tune_used;
 static const char  *tune_proxy_where;     /* "file:line" of the first */
+static const char  *tune_used_where;
 
 
 static void *tune_create_srv_conf(apr_pool_t *p, server_rec *s);
@@ -55,6 +57,8 @@ static const char *tune_cmd_shm_size(cmd_parms *cmd, void *cfg,
 static const char *tune_parse_time(cmd_parms *cmd, const char *arg,
     apr_interval_time_t *t);
 
+static const char *tune_find_handler(ap_directive_t *d, apr_pool_t *p);
+static void tune_note_use(cmd_parms *cmd);
 static int tune_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     apr_pool_t *ptemp);
 static int tune_check_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -70,7 +74,7 @@ static const command_rec tune_cmds[] = {
     AP_INIT_TAKE_ARGV("TuneRedis", tune_cmd_redis, NULL, RSRC_CONF,
         "host:port or unix:/path, then password=, user=, db= if needed"),
 
-    AP_INIT_FLAG("Tune", tune_cmd_tune, NULL, OR_FILEINFO | ACCESS_CONF,
+    AP_INIT_FLAG("Tune", tune_cmd_tune, NULL, ACCESS_CONF,
         "On to answer tune-ins here (the same as SetHandler tune)"),
 
     AP_INIT_TAKE1("TuneMode", tune_cmd_mode, NULL, RSRC_CONF | ACCESS_CONF,
@@ -330,7 +334,13 @@ tune_cmd_redis(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
     } else {
         colon = strrchr(addr, ':');
 
-        if (colon == NULL || colon == addr) {
+        if (colon == NULL || (addr[0] == '[' && colon < strchr(addr, ']'))) {
+            /* no port: Redis's own, as tune_redis of nginx */
+            addr = apr_pstrcat(cmd->pool, addr, ":6379", NULL);
+            colon = strrchr(addr, ':');
+        }
+
+        if (colon == addr) {
             return apr_psprintf(cmd->pool, "TuneRedis: \"%s\": expected "
                                 "host:port or unix:/path", argv[0]);
         }
@@ -419,10 +429,23 @@ tune_cmd_tune(cmd_parms *cmd, void *cfg, int on)
     dc->enabled = on;
 
     if (on) {
-        tune_used = 1;
+        tune_note_use(cmd);
     }
 
     return NULL;
+}
+
+
+static void
+tune_note_use(cmd_parms *cmd)
+{
+    if (!tune_used) {
+        tune_used_where = apr_psprintf(cmd->pool, "%s:%d",
+                                       cmd->directive->filename,
+                                       cmd->directive->line_num);
+    }
+
+    tune_used = 1;
 }
 
 
@@ -450,7 +473,7 @@ tune_cmd_mode(cmd_parms *cmd, void *cfg, const char *arg)
                             "(expected redirect or proxy)", arg);
     }
 
-    tune_used = 1;
+    tune_note_use(cmd);
 
     return NULL;
 }
@@ -472,9 +495,10 @@ tune_cmd_stale(cmd_parms *cmd, void *cfg, const char *arg)
         return err;
     }
 
-    if (dc->stale < apr_time_from_msec(1)) {
-        return apr_psprintf(cmd->pool, "%s: \"%s\" must be above 0, or off",
-                            cmd->cmd->name, arg);
+    /* the scheduler writes a round per interval, a second at the least */
+    if (dc->stale < apr_time_from_sec(1)) {
+        return apr_psprintf(cmd->pool, "%s: \"%s\" is less than 1s (use off "
+                            "to serve any snapshot)", cmd->cmd->name, arg);
     }
 
     return NULL;
@@ -591,9 +615,10 @@ tune_cmd_server_time(cmd_parms *cmd, void *cfg, const char *arg)
                                 "of range (100ms to 5s, or 0 for off)", arg);
         }
 
-    } else if (t < apr_time_from_msec(10) || t > apr_time_from_sec(3600)) {
+    } else if (t < apr_time_from_msec(10) || t > apr_time_from_sec(60)) {
+        /* a child's exit waits for the refresher: keep its waits short */
         return apr_psprintf(cmd->pool, "%s: \"%s\" is out of range (10ms to "
-                            "1h)", cmd->cmd->name, arg);
+                            "60s)", cmd->cmd->name, arg);
     }
 
     *field = t;
@@ -624,7 +649,10 @@ tune_cmd_shm_size(cmd_parms *cmd, void *cfg, const char *arg)
                             "\"%s\"", arg);
     }
 
-    if (*end == 'k' || *end == 'K') {
+    if (n > 1024 * 1024 * 1024) {
+        n = 0;                       /* out of range, whatever the unit */
+
+    } else if (*end == 'k' || *end == 'K') {
         n *= 1024;
         end++;
 
@@ -683,6 +711,7 @@ tune_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     tune_proxy_used = 0;
     tune_used = 0;
     tune_proxy_where = NULL;
+    tune_used_where = NULL;
 
     return OK;
 }
@@ -694,6 +723,7 @@ static int
 tune_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     server_rec *s)
 {
+    const char       *where;
     tune_srv_conf_t  *sc;
 
     sc = ap_get_module_config(s->module_config, &tune_module);
@@ -709,14 +739,61 @@ tune_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (tune_used && sc->redis == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                     "tune: \"Tune\" or \"TuneMode\" is used but "
-                     "\"TuneRedis\" is not set");
-        return HTTP_INTERNAL_SERVER_ERROR;
+    if (sc->redis == NULL) {
+        where = tune_used ? tune_used_where
+                          : tune_find_handler(ap_conftree, ptemp);
+
+        if (where) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                         "tune: the tune handler is used (%s) but "
+                         "\"TuneRedis\" is not set", where);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     return OK;
+}
+
+
+/*
+ * "file:line" of the first SetHandler or AddHandler naming a handler of
+ * this module, or NULL
+ */
+
+static const char *
+tune_find_handler(ap_directive_t *d, apr_pool_t *p)
+{
+    const char  *where, *args, *word;
+
+    for ( ; d; d = d->next) {
+
+        if (strcasecmp(d->directive, "SetHandler") == 0
+            || strcasecmp(d->directive, "AddHandler") == 0)
+        {
+            args = d->args;
+            word = ap_getword_conf(p, &args);
+
+            if (strcasecmp(word, TUNE_HANDLER) == 0
+                || strcasecmp(word, TUNE_STATUS_HANDLER) == 0)
+            {
+                return apr_psprintf(p, "%s:%d", d->filename, d->line_num);
+            }
+        }
+
+        where = tune_find_handler(d->first_child, p);
+        if (where) {
+            return where;
+        }
+    }
+
+    return NULL;
+}
+
+
+int
+tune_proxy_configured(void)
+{
+    return tune_proxy_used;
 }
 
 

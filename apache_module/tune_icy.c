@@ -40,12 +40,15 @@ tune_icy_register(apr_pool_t *p)
 }
 
 
-/* only connections to backends (marked outgoing before this hook runs) */
+/*
+ * Only connections to backends (marked outgoing before this hook runs),
+ * and only in an Apache where some location uses TuneMode proxy
+ */
 
 static int
 tune_icy_pre_connection(conn_rec *c, void *csd)
 {
-    if (c->outgoing) {
+    if (c->outgoing && tune_proxy_configured()) {
         ap_add_input_filter_handle(tune_icy_filter_handle, NULL, NULL, c);
     }
 
@@ -81,6 +84,14 @@ tune_icy_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
 
     /* looked at: from now on, a pass-through */
     f->ctx = f;
+
+    /*
+     * A status line is read as a line; data read by count (a tunnel, a
+     * body) is never changed, which would give more bytes than asked for.
+     */
+    if (mode != AP_MODE_GETLINE) {
+        return rv;
+    }
 
     len = sizeof(head);
 

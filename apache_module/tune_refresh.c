@@ -8,6 +8,7 @@
 #include "http_core.h"
 #include "apr_lib.h"
 #include "apr_thread_proc.h"
+#include "apr_portable.h"
 
 #include <hiredis/hiredis.h>
 
@@ -49,6 +50,8 @@ typedef struct {
 
     redisContext             *rc;
     int                       leader;        /* holds the lease */
+    int                       aborted;       /* the last command was not
+                                                sent: stop, or lease lost */
     int                       ready;         /* connected, hello done */
     char                      sha[41];       /* herd script; "": EVAL */
 
@@ -67,6 +70,7 @@ typedef struct {
     int                       down_logged;
     int                       reject_logged;
     int                       herd_logged;
+    int                       nil_logged;
 
     char                     *scratch;       /* image_cap bytes */
     size_t                    scratch_cap;
@@ -80,7 +84,10 @@ typedef struct {
 static void *APR_THREAD_FUNC tune_refresh_main(apr_thread_t *thread,
     void *data);
 static apr_status_t tune_refresh_stop(void *data);
+static int tune_refresh_renew(tune_refresher_t *rf);
+static void tune_refresh_resign(tune_refresher_t *rf);
 static int tune_refresh_buffers(tune_refresher_t *rf);
+static void tune_refresh_script(tune_refresher_t *rf);
 static int tune_refresh_sleep(tune_refresher_t *rf, int64_t until);
 static void tune_refresh_lead(tune_refresher_t *rf, int64_t now);
 static int tune_refresh_connect(tune_refresher_t *rf);
@@ -104,6 +111,7 @@ tune_refresh_start(apr_pool_t *pchild, server_rec *s, tune_shm_t *shm)
 {
     size_t             i, n;
     sigset_t           all, old;
+    pthread_condattr_t cattr;
     apr_status_t       rv;
     tune_srv_conf_t   *conf;
     tune_refresher_t  *rf;
@@ -144,8 +152,13 @@ tune_refresh_start(apr_pool_t *pchild, server_rec *s, tune_shm_t *shm)
                                   "%sapache:%" APR_PID_T_FMT,
                                   n ? ":" : "", getpid());
 
+    /* waits run on the monotonic clock: a step of the wall clock (NTP, a
+     * resumed VM) must not stretch them */
     pthread_mutex_init(&rf->mutex, NULL);
-    pthread_cond_init(&rf->cond, NULL);
+    pthread_condattr_init(&cattr);
+    pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+    pthread_cond_init(&rf->cond, &cattr);
+    pthread_condattr_destroy(&cattr);
 
     /*
      * The thread takes no signals: prefork and the other MPMs handle them
@@ -179,6 +192,8 @@ static apr_status_t
 tune_refresh_stop(void *data)
 {
     apr_status_t       rv;
+    apr_os_thread_t   *tid;
+    struct timespec    deadline;
     tune_refresher_t  *rf = data;
 
     pthread_mutex_lock(&rf->mutex);
@@ -186,7 +201,26 @@ tune_refresh_stop(void *data)
     pthread_cond_signal(&rf->cond);
     pthread_mutex_unlock(&rf->mutex);
 
-    /* at most one Redis timeout away */
+    /*
+     * The thread checks the flag before every command, so it is at most
+     * one Redis timeout away.  Bounded all the same: prefork may run this
+     * from a signal handler that interrupted a request holding the
+     * segment's lock, which the thread may be waiting for; the process is
+     * exiting, so it is then left behind.
+     */
+    if (apr_os_thread_get(&tid, rf->thread) == APR_SUCCESS && tid) {
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 2 + rf->timeout_ms / 1000;
+
+        if (pthread_timedjoin_np(*tid, NULL, &deadline) != 0) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rf->s,
+                         "tune: the refresher did not stop in time; the "
+                         "child exits without it");
+        }
+
+        return APR_SUCCESS;
+    }
+
     apr_thread_join(&rv, rf->thread);
 
     return APR_SUCCESS;
@@ -196,9 +230,7 @@ tune_refresh_stop(void *data)
 static void *APR_THREAD_FUNC
 tune_refresh_main(apr_thread_t *thread, void *data)
 {
-    int                took;
-    int64_t            now, until, lease;
-    apr_status_t       rv;
+    int64_t            now, until;
     tune_refresher_t  *rf = data;
 
     /* children start together: spread their first look at the lease */
@@ -209,55 +241,27 @@ tune_refresh_main(apr_thread_t *thread, void *data)
     for ( ;; ) {
         now = tune_mono_ms();
 
-        /*
-         * The lease outlives a few missed refreshes and one slow reply, so
-         * a busy refresher keeps it; a dead one is replaced at once (its
-         * pid is gone).
-         */
-        lease = 3 * rf->refresh_ms + rf->timeout_ms;
-
-        rv = tune_shm_lease(rf->shm, rf->generation, now, lease, &took);
-
-        if (rv == APR_SUCCESS) {
-            if (took || !rf->leader) {
-                /* claims of a previous holder will never be answered */
-                tune_shm_lock(rf->shm);
-                tune_herd_takeover(tune_shm_herd(rf->shm));
-                tune_shm_unlock(rf->shm);
-
-                ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rf->s,
-                             "tune: this child reads redis at %s now",
-                             rf->conf->redis->display);
-                if (tune_refresh_buffers(rf) != 0) {
-                    tune_shm_release(rf->shm);
-                    until = now + TUNE_LEASE_LOOK;
-                    goto sleep;
-                }
-
-                rf->leader = 1;
-                rf->refetch = 1;
-                rf->next_refresh = now;
-                rf->next_tick = now;
-            }
-
+        if (tune_refresh_renew(rf) == 0) {
             tune_refresh_lead(rf, now);
 
+            /*
+             * Back at least every refresh, whatever the backoff: the lease
+             * is renewed here, and a leader that stops renewing it is
+             * replaced.
+             */
             until = rf->next_refresh;
+
             if (rf->ready && rf->window && rf->next_tick < until) {
                 until = rf->next_tick;
             }
 
-        } else {
-            if (rf->leader) {
-                /* gave way to a newer configuration */
-                tune_refresh_drop(rf);
-                rf->leader = 0;
+            if (until > now + rf->refresh_ms) {
+                until = now + rf->refresh_ms;
             }
 
+        } else {
             until = now + TUNE_LEASE_LOOK;
         }
-
-    sleep:
 
         if (tune_refresh_sleep(rf, until)) {
             break;
@@ -266,18 +270,96 @@ tune_refresh_main(apr_thread_t *thread, void *data)
 
 done:
 
-    tune_refresh_drop(rf);
-
-    if (rf->leader) {
-        tune_shm_release(rf->shm);
-    }
-
-    free(rf->scratch);
-    free(rf->claims);
+    tune_refresh_resign(rf);
 
     apr_thread_exit(thread, APR_SUCCESS);
 
     return NULL;
+}
+
+
+/*
+ * Takes or renews the lease; 0 while this child leads.  Called before every
+ * turn and every command, so a leader that lost the lease (it stalled past
+ * it, or a newer configuration took over) stops before its next command.
+ */
+
+static int
+tune_refresh_renew(tune_refresher_t *rf)
+{
+    int           took;
+    int64_t       now, lease;
+    apr_status_t  rv;
+
+    now = tune_mono_ms();
+
+    /*
+     * The lease outlives a few missed refreshes and one slow turn (a
+     * handful of commands, each up to the timeout), so a busy leader
+     * keeps it; a dead one is replaced at once, its pid being gone.
+     */
+    lease = 3 * rf->refresh_ms + 4 * rf->timeout_ms;
+
+    rv = tune_shm_lease(rf->shm, rf->generation, now, lease, &took);
+
+    if (rv != APR_SUCCESS) {
+        tune_refresh_resign(rf);
+        return -1;
+    }
+
+    if (rf->leader && !took) {
+        return 0;
+    }
+
+    if (tune_refresh_buffers(rf) != 0) {
+        tune_shm_release(rf->shm);
+        return -1;
+    }
+
+    /* claims of a previous holder will never be answered */
+    tune_shm_lock(rf->shm);
+    tune_herd_takeover(tune_shm_herd(rf->shm));
+    tune_shm_unlock(rf->shm);
+
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rf->s,
+                 "tune: this child reads redis at %s now",
+                 rf->conf->redis->display);
+
+    rf->leader = 1;
+    rf->refetch = 1;
+    rf->retry_at = 0;
+    rf->backoff = rf->refresh_ms;
+    rf->next_refresh = now;
+    rf->next_tick = now;
+
+    return 0;
+}
+
+
+/*
+ * This child no longer leads (or exits): the connection, the lease and
+ * the buffers go; a child that leads again starts afresh.
+ */
+
+static void
+tune_refresh_resign(tune_refresher_t *rf)
+{
+    tune_refresh_drop(rf);
+
+    if (rf->leader) {
+        tune_shm_release(rf->shm);
+        rf->leader = 0;
+    }
+
+    rf->down_logged = 0;
+    rf->herd_logged = 0;
+    rf->reject_logged = 0;
+    rf->nil_logged = 0;
+
+    free(rf->scratch);
+    rf->scratch = NULL;
+    free(rf->claims);
+    rf->claims = NULL;
 }
 
 
@@ -321,7 +403,7 @@ tune_refresh_sleep(tune_refresher_t *rf, int64_t until)
     pthread_mutex_lock(&rf->mutex);
 
     if (!rf->stop && wait > 0) {
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_sec += wait / 1000;
         ts.tv_nsec += (wait % 1000) * 1000000;
 
@@ -358,14 +440,18 @@ tune_refresh_lead(tune_refresher_t *rf, int64_t now)
         }
     }
 
-    if (now >= rf->next_refresh) {
-        rf->next_refresh = now + rf->refresh_ms;
-        tune_refresh_read(rf);
-    }
-
+    /*
+     * Claims first: after a takeover the snapshot held is fine, while the
+     * credits of the front-end run out within half a window.
+     */
     if (rf->ready && rf->window && tune_mono_ms() >= rf->next_tick) {
         rf->next_tick = tune_mono_ms() + TUNE_HERD_TICK_MS;
         tune_refresh_claim(rf);
+    }
+
+    if (rf->ready && now >= rf->next_refresh) {
+        rf->next_refresh = now + rf->refresh_ms;
+        tune_refresh_read(rf);
     }
 }
 
@@ -493,30 +579,47 @@ tune_refresh_hello(tune_refresher_t *rf)
     rf->sha[0] = '\0';
 
     if (rf->window) {
-        argv[0] = "SCRIPT";
-        len[0] = 6;
-        argv[1] = "LOAD";
-        len[1] = 4;
-        argv[2] = tune_herd_script(&len[2]);
+        tune_refresh_script(rf);
 
-        reply = tune_refresh_command(rf, 3, argv, len);
-        if (reply == NULL) {
+        if (rf->rc == NULL) {
             return -1;
         }
-
-        /*
-         * An ACL user without scripting: the snapshot is still read, herd
-         * claims (sent as EVAL) will fail and say so.
-         */
-        if (reply->type == REDIS_REPLY_STRING && reply->len == 40) {
-            memcpy(rf->sha, reply->str, 40);
-            rf->sha[40] = '\0';
-        }
-
-        freeReplyObject(reply);
     }
 
     return 0;
+}
+
+
+/*
+ * SCRIPT LOAD of the herd script, for EVALSHA.  An ACL user without
+ * scripting: the snapshot is still read, herd claims (sent as EVAL then)
+ * fail and say so.
+ */
+
+static void
+tune_refresh_script(tune_refresher_t *rf)
+{
+    size_t       len[3];
+    const char  *argv[3];
+    redisReply  *reply;
+
+    argv[0] = "SCRIPT";
+    len[0] = 6;
+    argv[1] = "LOAD";
+    len[1] = 4;
+    argv[2] = tune_herd_script(&len[2]);
+
+    reply = tune_refresh_command(rf, 3, argv, len);
+    if (reply == NULL) {
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_STRING && reply->len == 40) {
+        memcpy(rf->sha, reply->str, 40);
+        rf->sha[40] = '\0';
+    }
+
+    freeReplyObject(reply);
 }
 
 
@@ -549,9 +652,19 @@ tune_refresh_read(tune_refresher_t *rf)
     if (reply->type == REDIS_REPLY_NIL) {
         /* nothing written yet, or Redis lost it: serve what is held */
         freeReplyObject(reply);
+
+        if (!rf->nil_logged) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rf->s,
+                         "tune: redis at %s has no snapshot generation; is "
+                         "tuneslotd running?", rf->conf->redis->display);
+            rf->nil_logged = 1;
+        }
+
         rf->refetch = 1;
         return;
     }
+
+    rf->nil_logged = 0;
 
     generation = tune_refresh_parse_generation(reply);
     freeReplyObject(reply);
@@ -755,6 +868,11 @@ tune_refresh_claim(tune_refresher_t *rf)
     reply = tune_refresh_command(rf, (int) (argc + 2), argv, len);
 
     if (reply == NULL) {
+        if (rf->aborted) {
+            /* not sent; the next leader's takeover clears the claims */
+            return;
+        }
+
         /*
          * Whether the script ran is not known: the credits returned and
          * granted are both lost; fewer tune-ins, never more than free.
@@ -770,12 +888,13 @@ tune_refresh_claim(tune_refresher_t *rf)
     if (reply->type == REDIS_REPLY_ERROR) {
 
         if (strncmp(reply->str, "NOSCRIPT", 8) == 0) {
-            /* SCRIPT FLUSH or a failover: EVAL next tick, nothing ran */
+            /* SCRIPT FLUSH or a failover: nothing ran; load it again */
             rf->sha[0] = '\0';
             tune_shm_lock(rf->shm);
             tune_herd_unclaimed(herd, rf->claims, n);
             tune_shm_unlock(rf->shm);
             freeReplyObject(reply);
+            tune_refresh_script(rf);
             return;
         }
 
@@ -850,9 +969,22 @@ static redisReply *
 tune_refresh_command(tune_refresher_t *rf, int argc, const char **argv,
     const size_t *argvlen)
 {
+    int          stop;
     redisReply  *reply;
 
     if (rf->rc == NULL) {
+        return NULL;
+    }
+
+    pthread_mutex_lock(&rf->mutex);
+    stop = rf->stop;
+    pthread_mutex_unlock(&rf->mutex);
+
+    /* the child exits, or another leads now: not one command more */
+    rf->aborted = stop || tune_refresh_renew(rf) != 0;
+
+    if (rf->aborted) {
+        tune_refresh_drop(rf);
         return NULL;
     }
 

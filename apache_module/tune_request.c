@@ -28,6 +28,7 @@ static void tune_parse_name(request_rec *r, tune_ctx_t *ctx);
 static int tune_is_ours(request_rec *r);
 static void tune_proxy_to(request_rec *r, tune_ctx_t *ctx);
 static int tune_retryable(request_rec *r, int status);
+static int tune_proxy_failed(request_rec *r, tune_ctx_t *ctx);
 static int tune_answer(request_rec *r, tune_ctx_t *ctx, int status);
 static int tune_redirect(request_rec *r, tune_ctx_t *ctx);
 static int tune_playlist(request_rec *r, tune_ctx_t *ctx);
@@ -132,9 +133,7 @@ tune_proxy_handler(request_rec *r)
                           "answered %d", ctx->stream, ctx->ntried,
                           ctx->backend ? ctx->backend : "(overflow)",
                           status);
-            ctx->outcome = "failed";
-            tune_set_env(r, ctx);
-            return HTTP_BAD_GATEWAY;
+            return tune_proxy_failed(r, ctx);
         }
 
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -144,18 +143,17 @@ tune_proxy_handler(request_rec *r)
         /* what mod_proxy left of the failed try */
         r->status = HTTP_OK;
         r->status_line = NULL;
+        r->content_type = NULL;
         apr_table_clear(r->headers_out);
 
         rc = tune_choose(r, ctx, NULL);
 
         if (rc != OK) {
             /* nothing left to try (TUNE_FULL: the rest is full) */
-            ctx->outcome = "failed";
-            tune_set_env(r, ctx);
-            return HTTP_BAD_GATEWAY;
+            return tune_proxy_failed(r, ctx);
         }
 
-        ctx->outcome = "retry";
+        ctx->outcome = "proxy-retry";
         tune_set_env(r, ctx);
         tune_proxy_to(r, ctx);
     }
@@ -539,6 +537,15 @@ tune_proxy_to(request_rec *r, tune_ctx_t *ctx)
     r->proxyreq = PROXYREQ_REVERSE;
 
     /*
+     * The slot's URL goes out as the snapshot has it (it was checked when
+     * decoded), as nginx's proxy_pass $tune_url sends it: mod_proxy's
+     * canonicalisation would encode its "%" and "?" once more and append
+     * the listener's query, and only on the first try (ProxyPass nocanon
+     * sets the same note).
+     */
+    apr_table_setn(r->notes, "proxy-nocanon", "1");
+
+    /*
      * A stream has no length: on a kept-alive HTTP/1.1 connection httpd
      * would send it chunked, which players that read raw ICY/MP3 cannot
      * decode.  The listener's connection ends with the stream instead, as
@@ -566,8 +573,22 @@ tune_retryable(request_rec *r, int status)
         return 0;
     }
 
+    /* a request body was read by the failed try: it cannot go again */
     return r->bytes_sent == 0 && !r->sent_bodyct
-           && !r->connection->aborted;
+           && !r->connection->aborted && !ap_request_has_body(r);
+}
+
+
+/* every slot tried failed before sending anything: a 502 of our own */
+
+static int
+tune_proxy_failed(request_rec *r, tune_ctx_t *ctx)
+{
+    ctx->outcome = "failed";
+    tune_set_env(r, ctx);
+    tune_no_store(r);
+
+    return HTTP_BAD_GATEWAY;
 }
 
 
@@ -670,7 +691,11 @@ tune_playlist(request_rec *r, tune_ctx_t *ctx)
     entries = apr_array_make(r->pool, 8, sizeof(tune_entry_t));
 
     if (tune_conf_mode(dc) == TUNE_MODE_PROXY) {
-        /* the tune-in is counted; the list names this server's URL */
+        /*
+         * The list names this server's URL: the player comes back to it
+         * and is counted then, so the playlist itself is not a tune-in.
+         */
+        ctx->peek = 1;
         rc = tune_choose(r, ctx, NULL);
 
         if (rc == TUNE_FULL) {

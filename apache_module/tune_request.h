@@ -54,6 +54,9 @@ int tune_handler(request_rec *r);
 int tune_status_handler(request_rec *r);
 void tune_icy_register(apr_pool_t *p);
 
+/* some location of this configuration uses TuneMode proxy */
+int tune_proxy_configured(void);
+
 
 /*
  * Chooses a slot for ctx->stream among those not tried yet, records the

@@ -8,7 +8,10 @@
 #include "http_core.h"
 #include "apr_shm.h"
 
+#include "http_main.h"
+
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -39,6 +42,9 @@ struct tune_shm_s {
     pid_t                     refresher;      /* lease holder, 0: none */
     int64_t                   lease_until;    /* tune_mono_ms() */
 
+    /* an image is being copied in: a holder that dies now leaves half */
+    int                       installing;
+
     tune_state_t              state;
 
     size_t                    herd_off;
@@ -59,12 +65,15 @@ static tune_shm_t  *tune_shm;
 
 
 static apr_status_t tune_shm_init(tune_shm_t *shm, size_t size);
+static void tune_shm_carry(tune_shm_t *shm, tune_shm_t *old);
 static int tune_shm_alive(pid_t pid);
 
 
 apr_status_t
 tune_shm_setup(server_rec *s, apr_off_t size, tune_shm_t **out)
 {
+    apr_shm_t            *old;
+    tune_shm_t           *shm, *prev;
     apr_status_t          rv;
     tune_shm_retained_t  *kept;
 
@@ -73,51 +82,100 @@ tune_shm_setup(server_rec *s, apr_off_t size, tune_shm_t **out)
         kept = ap_retained_data_create(TUNE_SHM_RETAINED, sizeof(*kept));
     }
 
-    if (kept->shm && kept->size != (apr_size_t) size) {
+    old = NULL;
+
+    if (kept->shm) {
+        prev = apr_shm_baseaddr_get(kept->shm);
+
+        if (prev->layout == TUNE_SHM_LAYOUT
+            && kept->size == (apr_size_t) size)
+        {
+            goto found;
+        }
+
         /*
-         * A new size: a new segment.  Children of the old generation keep
-         * their own mapping of the old one until they exit.
+         * A new size, or a segment of another build of the module (a
+         * graceful restart after an upgrade): a new segment.  Children of
+         * the old generation keep their own mapping of the old one.
          */
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
-                     "tune: shared memory resized from %" APR_SIZE_T_FMT
-                     " to %" APR_OFF_T_FMT " bytes; the snapshot is read "
-                     "again", kept->size, size);
-        apr_shm_destroy(kept->shm);
+                     "tune: new shared memory of %" APR_OFF_T_FMT " bytes "
+                     "(was %" APR_SIZE_T_FMT "%s)", size, kept->size,
+                     prev->layout == TUNE_SHM_LAYOUT
+                         ? "" : ", of another layout");
+        old = kept->shm;
         kept->shm = NULL;
     }
 
-    if (kept->shm == NULL) {
-        /* anonymous: inherited by every child fork()ed from now on */
-        rv = apr_shm_create(&kept->shm, (apr_size_t) size, NULL,
-                            s->process->pool);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
-                         "tune: could not create %" APR_OFF_T_FMT " bytes "
-                         "of shared memory", size);
-            return rv;
-        }
-
-        kept->size = (apr_size_t) size;
-
-        rv = tune_shm_init(apr_shm_baseaddr_get(kept->shm), kept->size);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
-                         "tune: could not set up the shared memory's lock");
-            apr_shm_destroy(kept->shm);
-            kept->shm = NULL;
-            return rv;
-        }
+    /* anonymous: inherited by every child fork()ed from now on */
+    rv = apr_shm_create(&kept->shm, (apr_size_t) size, NULL,
+                        s->process->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     "tune: could not create %" APR_OFF_T_FMT " bytes of "
+                     "shared memory", size);
+        kept->shm = old;
+        return rv;
     }
 
-    tune_shm = apr_shm_baseaddr_get(kept->shm);
+    kept->size = (apr_size_t) size;
 
-    tune_shm_lock(tune_shm);
-    tune_shm->generation = (unsigned) ap_state_query(AP_SQ_CONFIG_GEN);
-    tune_shm_unlock(tune_shm);
+    rv = tune_shm_init(apr_shm_baseaddr_get(kept->shm), kept->size);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     "tune: could not set up the shared memory's lock");
+        apr_shm_destroy(kept->shm);
+        kept->shm = old;
+        return rv;
+    }
 
-    *out = tune_shm;
+    if (old) {
+        tune_shm_carry(apr_shm_baseaddr_get(kept->shm),
+                       apr_shm_baseaddr_get(old));
+        apr_shm_destroy(old);
+    }
+
+found:
+
+    shm = apr_shm_baseaddr_get(kept->shm);
+
+    tune_shm_lock(shm);
+    shm->generation = (unsigned) ap_state_query(AP_SQ_CONFIG_GEN);
+    tune_shm_unlock(shm);
+
+    tune_shm = shm;
+    *out = shm;
 
     return APR_SUCCESS;
+}
+
+
+/*
+ * A resized segment starts with the image of the old one (when it fits),
+ * so the children of the new generation answer at once rather than 503
+ * until the next refresh.  The herd table starts empty: its slots are
+ * placed by the table's size.
+ */
+
+static void
+tune_shm_carry(tune_shm_t *shm, tune_shm_t *old)
+{
+    const tune_image_t  *img;
+
+    if (old->layout != TUNE_SHM_LAYOUT) {
+        return;
+    }
+
+    tune_shm_lock(old);
+
+    img = tune_shm_image(old);
+
+    if (img && img->size <= shm->image_cap) {
+        memcpy((char *) shm + shm->image_off, img, img->size);
+        shm->state = old->state;
+    }
+
+    tune_shm_unlock(old);
 }
 
 
@@ -181,18 +239,30 @@ tune_shm_init(tune_shm_t *shm, size_t size)
 void
 tune_shm_lock(tune_shm_t *shm)
 {
-    int  err;
+    int  err, half;
 
     err = pthread_mutex_lock(&shm->mutex);
 
     if (err == EOWNERDEAD) {
         /*
-         * The holder died mid-update.  The herd counts are at worst one
-         * tune-in off; an image copy may be half done, so it goes.
+         * The holder died holding the lock (a crashed or killed child).
+         * The herd counts are at worst one tune-in off; an image copy cut
+         * short goes, and the next refresh installs it again.
          */
-        memset((char *) shm + shm->image_off, 0, sizeof(tune_image_t));
-        shm->state.installed_mono = 0;
+        half = shm->installing;
+
+        if (half) {
+            memset((char *) shm + shm->image_off, 0, sizeof(tune_image_t));
+            shm->state.installed_mono = 0;
+            shm->installing = 0;
+        }
+
         pthread_mutex_consistent(&shm->mutex);
+
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ap_server_conf,
+                     "tune: a process died holding the shared memory's "
+                     "lock; %s", half ? "the snapshot is read again"
+                                      : "carrying on");
     }
 }
 
@@ -358,7 +428,9 @@ tune_shm_install(tune_shm_t *shm, const void *img, size_t size)
         shm->state.installed_mono = now;
     }
 
+    shm->installing = 1;
     memcpy((char *) shm + shm->image_off, img, size);
+    shm->installing = 0;
 
     tune_shm_unlock(shm);
 
@@ -390,11 +462,41 @@ tune_shm_contact(tune_shm_t *shm, int connected, const char *error)
 }
 
 
-/* A lease holder that exited without giving the lease back is not waited
- * for until the lease runs out */
+/*
+ * A lease holder that exited without giving the lease back (a crash, a
+ * SIGKILL) is not waited for until the lease runs out.  A zombie, not yet
+ * reaped by the parent, is as dead as a pid that is gone.
+ */
 
 static int
 tune_shm_alive(pid_t pid)
 {
-    return kill(pid, 0) == 0 || errno == EPERM;
+    int   fd;
+    char  path[64], buf[128], *p;
+    ssize_t  n;
+
+    if (kill(pid, 0) != 0 && errno != EPERM) {
+        return 0;
+    }
+
+    apr_snprintf(path, sizeof(path), "/proc/%" APR_PID_T_FMT "/stat", pid);
+
+    fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        return 1;
+    }
+
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+
+    if (n <= 0) {
+        return 1;
+    }
+
+    buf[n] = '\0';
+
+    /* "pid (comm) S ...": the state follows the last ')' */
+    p = strrchr(buf, ')');
+
+    return !(p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
 }

@@ -50,6 +50,7 @@ tune_status_handler(request_rec *r)
     ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
 
     if (r->method_number != M_GET) {
+        tune_no_store(r);
         return HTTP_METHOD_NOT_ALLOWED;
     }
 
