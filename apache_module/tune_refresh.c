@@ -1057,29 +1057,14 @@ tune_refresh_drop(tune_refresher_t *rf)
 }
 
 
-/* 0 when the reply is not a generation: INCR never produces 0 */
+/* 0 when the reply is not a generation (tune_generation_parse()) */
 
 static uint64_t
 tune_refresh_parse_generation(const redisReply *reply)
 {
-    size_t    i;
-    uint64_t  n;
-
-    if (reply->type != REDIS_REPLY_STRING || reply->len == 0
-        || reply->len > 19)
-    {
+    if (reply->type != REDIS_REPLY_STRING) {
         return 0;
     }
 
-    n = 0;
-
-    for (i = 0; i < reply->len; i++) {
-        if (reply->str[i] < '0' || reply->str[i] > '9') {
-            return 0;
-        }
-
-        n = n * 10 + (reply->str[i] - '0');
-    }
-
-    return n;
+    return tune_generation_parse(reply->str, reply->len);
 }

@@ -107,11 +107,11 @@ static void ngx_http_tune_redis_length(redisAsyncContext *ac, void *r,
     void *privdata);
 static void ngx_http_tune_redis_snapshot(redisAsyncContext *ac, void *r,
     void *privdata);
+static uint64_t ngx_http_tune_parse_generation(redisReply *reply);
 static ngx_int_t ngx_http_tune_redis_reply_done(ngx_http_tune_refresher_t *rf,
     redisReply *reply);
 static void ngx_http_tune_install(ngx_http_tune_refresher_t *rf,
     redisReply *gen, redisReply *text);
-static uint64_t ngx_http_tune_parse_generation(redisReply *reply);
 static void ngx_http_tune_reject(ngx_http_tune_refresher_t *rf,
     uint64_t generation, const char *fmt, ...);
 static void ngx_http_tune_redis_failed(ngx_http_tune_refresher_t *rf,
@@ -866,31 +866,16 @@ ngx_http_tune_reject(ngx_http_tune_refresher_t *rf, uint64_t generation,
 }
 
 
-/* 0 when the reply is not a generation: INCR never produces 0 */
+/* 0 when the reply is not a generation (tune_generation_parse()) */
 
 static uint64_t
 ngx_http_tune_parse_generation(redisReply *reply)
 {
-    size_t    i;
-    uint64_t  n;
-
-    if (reply->type != REDIS_REPLY_STRING || reply->len == 0
-        || reply->len > 19)
-    {
+    if (reply->type != REDIS_REPLY_STRING) {
         return 0;
     }
 
-    n = 0;
-
-    for (i = 0; i < reply->len; i++) {
-        if (reply->str[i] < '0' || reply->str[i] > '9') {
-            return 0;
-        }
-
-        n = n * 10 + (reply->str[i] - '0');
-    }
-
-    return n;
+    return tune_generation_parse(reply->str, reply->len);
 }
 
 

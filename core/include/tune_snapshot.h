@@ -194,6 +194,13 @@ const tune_image_backend_t *tune_image_backends(const tune_image_t *img);
 /* The bytes of a string of the image (not NUL-terminated). */
 const char *tune_image_str(const tune_image_t *img, tune_str_t s);
 
+/*
+ * The value of the generation key ({tuneslot:v1}:generation) as Redis
+ * returns it: a decimal of 1 to 19 digits; 0 for anything else (INCR never
+ * gives 0, so 0 means "not a generation").
+ */
+uint64_t tune_generation_parse(const char *text, size_t len);
+
 /* Binary search by name: the stream, or NULL. */
 const tune_image_stream_t *tune_image_find_stream(const tune_image_t *img,
     const char *name, size_t len);

@@ -123,3 +123,28 @@ tune_image_find_stream(const tune_image_t *img, const char *name, size_t len)
 
     return NULL;
 }
+
+
+uint64_t
+tune_generation_parse(const char *text, size_t len)
+{
+    size_t    i;
+    uint64_t  n;
+
+    /* 19 digits always fit in 64 bits */
+    if (text == NULL || len == 0 || len > 19) {
+        return 0;
+    }
+
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9') {
+            return 0;
+        }
+
+        n = n * 10 + (uint64_t) (text[i] - '0');
+    }
+
+    return n;
+}

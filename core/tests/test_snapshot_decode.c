@@ -1291,6 +1291,29 @@ test_image_get(void **state)
 }
 
 
+static void
+test_generation_parse(void **state)
+{
+    (void) state;
+
+    assert_int_equal(tune_generation_parse("1", 1), 1);
+    assert_int_equal(tune_generation_parse("1795278096332", 13),
+                     1795278096332ULL);
+    assert_int_equal(tune_generation_parse("9999999999999999999", 19),
+                     9999999999999999999ULL);
+    /* too long, empty, signs, spaces, other bytes: not a generation */
+    assert_int_equal(tune_generation_parse("10000000000000000000", 20), 0);
+    assert_int_equal(tune_generation_parse("", 0), 0);
+    assert_int_equal(tune_generation_parse(NULL, 3), 0);
+    assert_int_equal(tune_generation_parse("-1", 2), 0);
+    assert_int_equal(tune_generation_parse("+1", 2), 0);
+    assert_int_equal(tune_generation_parse("12 ", 3), 0);
+    assert_int_equal(tune_generation_parse("1x", 2), 0);
+    /* only len bytes count */
+    assert_int_equal(tune_generation_parse("123", 2), 12);
+}
+
+
 int
 main(void)
 {
@@ -1312,6 +1335,7 @@ main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_size_bound),
         cmocka_unit_test(test_image_get),
+        cmocka_unit_test(test_generation_parse),
     };
 
     return cmocka_run_group_tests_name("core.snapshot_decode", tests, NULL,
