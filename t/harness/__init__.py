@@ -16,7 +16,7 @@ from .rundir import RunDir
 from .process import Process, LogProblem
 from .redis import Redis, RedisClient
 from .icecast import Icecast, Source, Listener
-from .snapshot import Snapshot, SnapshotBackend, SnapshotSlot, decode_snapshot
+from .snapshot import Snapshot, SnapshotBackend, SnapshotSlot, decode_snapshot, slot, snapshot_text
 from .silent_server import SilentServer
 from .status_server import StatusServer
 from .icy_server import IcyServer, IcyServerProcess
@@ -29,7 +29,7 @@ __all__ = [
     "Process", "LogProblem",
     "Redis", "RedisClient",
     "Icecast", "Source", "Listener",
-    "Snapshot", "SnapshotBackend", "SnapshotSlot", "decode_snapshot",
+    "Snapshot", "SnapshotBackend", "SnapshotSlot", "decode_snapshot", "slot", "snapshot_text",
     "SilentServer", "StatusServer", "IcyServer", "IcyServerProcess",
     "Tuneslotd", "toml_text",
 ]

@@ -2,6 +2,7 @@
 scratch in the run directory: nothing of /etc/apache2 is read, modules are
 loaded from /usr/lib/apache2/modules by name, and mod_tune from the build."""
 
+import json
 import os
 import re
 import shutil
@@ -183,3 +184,23 @@ class Apache(ConfiguredServer):
         self.signal(signal.SIGWINCH)
         return self.wait(timeout)
 
+
+    # ---- mod_tune ---------------------------------------------------------
+
+    def tune_status(self, path: str = "/tune-status") -> dict | None:
+        """The tune-status JSON (TUNE_LOCATIONS has it), or None when the
+        answer is not a 200."""
+        r = self.get(path)
+        return json.loads(r.body) if r.status == 200 else None
+
+    def wait_for_generation(self, generation: int, timeout: float = 5.0) -> dict:
+        """Waits until the snapshot of that generation is installed; the status."""
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.tune_status()
+            if st and (st.get("snapshot") or {}).get("generation") == generation:
+                return st
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{self.name}: generation {generation} not installed within "
+                                   f"{timeout}s; status {st}; log:\n{self.error_log_text()[-2000:]}")
+            time.sleep(0.05)
