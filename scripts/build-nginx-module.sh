@@ -36,6 +36,7 @@ ls "$src"/config "$src"/core/src/*.c "$src"/ngx_module/*.c > sources.new
 # (the config script also turns redis/herd_claim.lua into a header)
 if [ ! -f objs/Makefile ] || [ "$src/config" -nt objs/Makefile ] \
         || [ "$src/redis/herd_claim.lua" -nt objs/Makefile ] \
+        || [ "$src/core/text-header.sh" -nt objs/Makefile ] \
         || ! cmp -s sources.new sources.list; then
     ./configure "${NGX_CONF_FLAGS[@]}" --add-dynamic-module="$src" \
         > configure.log 2>&1 || { cat configure.log >&2; exit 1; }

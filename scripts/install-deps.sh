@@ -14,10 +14,12 @@ packages=(
     clang libclang-rt-14-dev
     # the nginx module, built against Debian's own nginx
     nginx nginx-dev
+    # mod_tune, built with apxs against Debian's Apache
+    apache2 apache2-dev
     # demo and integration tests
     redis-server redis-tools icecast2 ffmpeg curl python3 python3-pytest
-    # benchmarks (bench/); apache2 also brings mod_proxy and mod_proxy_http
-    wrk apache2
+    # benchmarks (bench/)
+    wrk
 )
 
 missing=()

@@ -149,10 +149,11 @@ size_t tune_herd_claims(tune_herd_t *herd, const tune_image_t *img,
  * The script's arguments after EVALSHA sha (or EVAL text): numkeys, the n
  * keys, now, W, the TTL, the front-end id (id_len bytes, see
  * TUNE_HERD_ID_MAX; callers make it of host name and pid), then seven
- * numbers per claim.  argv/argvlen need TUNE_HERD_ARGC(n) entries; numbers
- * are written to buf (cap bytes; TUNE_HERD_ARGS_BUF(n) suffice) and keys
- * point into the claims.  Returns the number of arguments written, 0 when
- * buf is too small or id is not a valid one.
+ * numbers per claim.  argv/argvlen need TUNE_HERD_ARGC(n) entries; the
+ * numbers and a copy of id are written to buf (cap bytes, no NULs;
+ * TUNE_HERD_ARGS_BUF(n) suffice) and keys point into the claims, which
+ * must outlive argv.  Returns the number of arguments written, 0 when buf
+ * is too small or id is not a valid one.
  */
 size_t tune_herd_args(const tune_herd_claim_t *claims, size_t n, int64_t now,
     uint32_t window, const char *id, size_t id_len, char *buf, size_t cap,

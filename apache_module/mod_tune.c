@@ -1,0 +1,765 @@
+/*
+ * Copyright (C) tuneslot developers
+ *
+ * The module: its directives, their configuration, and the hooks.  The
+ * request handling is in tune_request.c, the shared segment in tune_shm.c,
+ * the Redis refresher in tune_refresh.c, the ICY filter in tune_icy.c.
+ */
+
+
+#define TUNE_DECLARES_MODULE
+#include "mod_tune.h"
+#include "tune_shm.h"
+#include "tune_refresh.h"
+#include "tune_request.h"
+
+#include "http_core.h"
+#include "http_main.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_mpm.h"
+#include "apr_lib.h"
+
+#include <tune_herd.h>
+#include <tune_url.h>
+
+#include <time.h>
+
+
+/* what the configuration asks of the hooks; reset in pre_config */
+static int  tune_proxy_used;
+static int  tune_used;
+
+
+static void *tune_create_srv_conf(apr_pool_t *p, server_rec *s);
+static void *tune_merge_srv_conf(apr_pool_t *p, void *base, void *add);
+static void *tune_create_dir_conf(apr_pool_t *p, char *dir);
+static void *tune_merge_dir_conf(apr_pool_t *p, void *base, void *add);
+
+static const char *tune_cmd_redis(cmd_parms *cmd, void *cfg, int argc,
+    char *const argv[]);
+static const char *tune_cmd_tune(cmd_parms *cmd, void *cfg, int on);
+static const char *tune_cmd_mode(cmd_parms *cmd, void *cfg, const char *arg);
+static const char *tune_cmd_stale(cmd_parms *cmd, void *cfg,
+    const char *arg);
+static const char *tune_cmd_region(cmd_parms *cmd, void *cfg,
+    const char *arg);
+static const char *tune_cmd_full(cmd_parms *cmd, void *cfg, const char *arg);
+static const char *tune_cmd_proxy_tries(cmd_parms *cmd, void *cfg,
+    const char *arg);
+static const char *tune_cmd_server_time(cmd_parms *cmd, void *cfg,
+    const char *arg);
+static const char *tune_cmd_shm_size(cmd_parms *cmd, void *cfg,
+    const char *arg);
+static const char *tune_parse_time(cmd_parms *cmd, const char *arg,
+    apr_interval_time_t *t);
+
+static int tune_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+    apr_pool_t *ptemp);
+static int tune_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+    apr_pool_t *ptemp, server_rec *s);
+static int tune_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+    apr_pool_t *ptemp, server_rec *s);
+static void tune_child_init(apr_pool_t *pchild, server_rec *s);
+static void tune_register_hooks(apr_pool_t *p);
+
+
+static const command_rec tune_cmds[] = {
+
+    AP_INIT_TAKE_ARGV("TuneRedis", tune_cmd_redis, NULL, RSRC_CONF,
+        "host:port or unix:/path, then password=, user=, db= if needed"),
+
+    AP_INIT_FLAG("Tune", tune_cmd_tune, NULL, OR_FILEINFO | ACCESS_CONF,
+        "On to answer tune-ins here (the same as SetHandler tune)"),
+
+    AP_INIT_TAKE1("TuneMode", tune_cmd_mode, NULL, RSRC_CONF | ACCESS_CONF,
+        "redirect (302 to the slot) or proxy (hand the request to "
+        "mod_proxy)"),
+
+    AP_INIT_TAKE1("TuneStale", tune_cmd_stale, NULL, RSRC_CONF | ACCESS_CONF,
+        "how long a snapshot may go without a new round, or off"),
+
+    AP_INIT_TAKE1("TuneRegion", tune_cmd_region, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "an expression giving the listener's region"),
+
+    AP_INIT_TAKE1("TuneFull", tune_cmd_full, NULL, RSRC_CONF | ACCESS_CONF,
+        "503, or the URL (an expression) for listeners when every slot is "
+        "full"),
+
+    AP_INIT_TAKE1("TuneProxyTries", tune_cmd_proxy_tries, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "proxy mode: how many slots one tune-in tries, 1 to 8"),
+
+    AP_INIT_TAKE1("TuneRefresh", tune_cmd_server_time,
+        (void *) APR_OFFSETOF(tune_srv_conf_t, refresh), RSRC_CONF,
+        "how often the snapshot's generation is read from Redis"),
+
+    AP_INIT_TAKE1("TuneRedisTimeout", tune_cmd_server_time,
+        (void *) APR_OFFSETOF(tune_srv_conf_t, redis_timeout), RSRC_CONF,
+        "how long to wait for Redis to connect or answer"),
+
+    AP_INIT_TAKE1("TuneHerdWindow", tune_cmd_server_time,
+        (void *) APR_OFFSETOF(tune_srv_conf_t, herd_window), RSRC_CONF,
+        "the herd window (100ms to 5s), or 0 for herd control off"),
+
+    AP_INIT_TAKE1("TuneSharedMemory", tune_cmd_shm_size, NULL, RSRC_CONF,
+        "bytes of shared memory for the snapshot and the herd table"),
+
+    { NULL }
+};
+
+
+AP_DECLARE_MODULE(tune) = {
+    STANDARD20_MODULE_STUFF,
+    tune_create_dir_conf,
+    tune_merge_dir_conf,
+    tune_create_srv_conf,
+    tune_merge_srv_conf,
+    tune_cmds,
+    tune_register_hooks
+#if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
+    , AP_MODULE_FLAG_NONE
+#endif
+};
+
+
+/* ---- configuration ---------------------------------------------------- */
+
+static void *
+tune_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    tune_srv_conf_t  *sc;
+
+    sc = apr_pcalloc(p, sizeof(tune_srv_conf_t));
+
+    sc->refresh = TUNE_UNSET;
+    sc->redis_timeout = TUNE_UNSET;
+    sc->herd_window = TUNE_UNSET;
+    sc->shm_size = TUNE_UNSET;
+
+    return sc;
+}
+
+
+/* server-wide settings: every virtual host has the main server's */
+
+static void *
+tune_merge_srv_conf(apr_pool_t *p, void *base, void *add)
+{
+    return base;
+}
+
+
+static void *
+tune_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    size_t            len;
+    tune_dir_conf_t  *dc;
+
+    dc = apr_pcalloc(p, sizeof(tune_dir_conf_t));
+
+    dc->enabled = TUNE_UNSET;
+    dc->mode = TUNE_MODE_UNSET;
+    dc->stale = TUNE_UNSET;
+    dc->proxy_tries = TUNE_UNSET;
+
+    /*
+     * The stream follows a section's path that is a prefix ending in "/"
+     * (<Location "/tune/">); a <LocationMatch> regex starts with "^" or
+     * is no prefix of the URI, and then the last path segment is taken.
+     */
+    len = dir ? strlen(dir) : 0;
+
+    if (len > 1 && dir[0] == '/' && dir[len - 1] == '/') {
+        dc->prefix = apr_pstrdup(p, dir);
+    }
+
+    return dc;
+}
+
+
+static void *
+tune_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    tune_dir_conf_t  *base = basev, *add = addv, *dc;
+
+    dc = apr_palloc(p, sizeof(tune_dir_conf_t));
+
+    dc->enabled = (add->enabled != TUNE_UNSET) ? add->enabled : base->enabled;
+    dc->mode = add->mode ? add->mode : base->mode;
+    dc->stale = (add->stale != TUNE_UNSET) ? add->stale : base->stale;
+    dc->region = add->region_set ? add->region : base->region;
+    dc->region_set = add->region_set || base->region_set;
+    dc->full = add->full_set ? add->full : base->full;
+    dc->full_set = add->full_set || base->full_set;
+    dc->proxy_tries = (add->proxy_tries != TUNE_UNSET) ? add->proxy_tries
+                                                       : base->proxy_tries;
+    dc->prefix = add->prefix ? add->prefix : base->prefix;
+
+    return dc;
+}
+
+
+apr_interval_time_t
+tune_conf_refresh(const tune_srv_conf_t *sc)
+{
+    return (sc->refresh != TUNE_UNSET)
+           ? sc->refresh : apr_time_from_msec(TUNE_DEFAULT_REFRESH_MS);
+}
+
+
+apr_interval_time_t
+tune_conf_redis_timeout(const tune_srv_conf_t *sc)
+{
+    return (sc->redis_timeout != TUNE_UNSET)
+           ? sc->redis_timeout
+           : apr_time_from_msec(TUNE_DEFAULT_REDIS_TIMEOUT_MS);
+}
+
+
+uint32_t
+tune_conf_herd_window_ms(const tune_srv_conf_t *sc)
+{
+    return (sc->herd_window != TUNE_UNSET)
+           ? (uint32_t) apr_time_as_msec(sc->herd_window)
+           : TUNE_DEFAULT_HERD_WINDOW_MS;
+}
+
+
+apr_interval_time_t
+tune_conf_stale(const tune_dir_conf_t *dc)
+{
+    return (dc->stale != TUNE_UNSET)
+           ? dc->stale : apr_time_from_msec(TUNE_DEFAULT_STALE_MS);
+}
+
+
+tune_mode_e
+tune_conf_mode(const tune_dir_conf_t *dc)
+{
+    return dc->mode ? dc->mode : TUNE_MODE_REDIRECT;
+}
+
+
+int
+tune_conf_proxy_tries(const tune_dir_conf_t *dc)
+{
+    return (dc->proxy_tries != TUNE_UNSET) ? dc->proxy_tries
+                                           : TUNE_DEFAULT_PROXY_TRIES;
+}
+
+
+tune_srv_conf_t *
+tune_main_conf(void)
+{
+    server_rec  *s;
+
+    s = ap_server_conf;
+
+    return s ? ap_get_module_config(s->module_config, &tune_module) : NULL;
+}
+
+
+int64_t
+tune_wall_ms(void)
+{
+    return apr_time_as_msec(apr_time_now());
+}
+
+
+int64_t
+tune_mono_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+/* ---- directives ---------------------------------------------------- */
+
+/*
+ * TuneRedis host:port | [v6]:port | unix:/path [password=..] [user=..]
+ * [db=n].  The password is kept out of every message.
+ */
+
+static const char *
+tune_cmd_redis(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
+{
+    int                 i;
+    char               *addr, *colon, *end;
+    long                n;
+    const char         *err;
+    tune_srv_conf_t    *sc;
+    tune_redis_addr_t  *r;
+
+    err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err) {
+        return apr_pstrcat(cmd->pool, err, " (one Apache reads one "
+                           "snapshot: set TuneRedis in the main server)",
+                           NULL);
+    }
+
+    sc = ap_get_module_config(cmd->server->module_config, &tune_module);
+
+    if (sc->redis) {
+        return "TuneRedis: is duplicate";
+    }
+
+    if (argc < 1) {
+        return "TuneRedis: needs host:port or unix:/path";
+    }
+
+    r = apr_pcalloc(cmd->pool, sizeof(tune_redis_addr_t));
+    r->db = -1;
+
+    addr = apr_pstrdup(cmd->pool, argv[0]);
+
+    if (strncmp(addr, "unix:", 5) == 0) {
+        r->path = addr + 5;
+
+        if (r->path[0] != '/') {
+            return apr_psprintf(cmd->pool, "TuneRedis: \"%s\": a unix "
+                                "socket needs an absolute path", argv[0]);
+        }
+
+    } else {
+        colon = strrchr(addr, ':');
+
+        if (colon == NULL || colon == addr) {
+            return apr_psprintf(cmd->pool, "TuneRedis: \"%s\": expected "
+                                "host:port or unix:/path", argv[0]);
+        }
+
+        n = strtol(colon + 1, &end, 10);
+
+        if (colon[1] == '\0' || *end != '\0' || n < 1 || n > 65535) {
+            return apr_psprintf(cmd->pool, "TuneRedis: \"%s\": invalid "
+                                "port", argv[0]);
+        }
+
+        *colon = '\0';
+        r->port = (int) n;
+        r->host = addr;
+
+        /* [::1]:6379 */
+        if (addr[0] == '[') {
+            if (colon[-1] != ']') {
+                return apr_psprintf(cmd->pool, "TuneRedis: \"%s\": "
+                                    "unbalanced [", argv[0]);
+            }
+
+            colon[-1] = '\0';
+            r->host = addr + 1;
+        }
+
+        if (r->host[0] == '\0') {
+            return apr_psprintf(cmd->pool, "TuneRedis: \"%s\": empty host",
+                                argv[0]);
+        }
+    }
+
+    for (i = 1; i < argc; i++) {
+
+        if (strncmp(argv[i], "password=", 9) == 0) {
+            r->password = argv[i] + 9;
+
+            if (r->password[0] == '\0') {
+                return "TuneRedis: empty \"password=\"";
+            }
+
+        } else if (strncmp(argv[i], "user=", 5) == 0) {
+            r->user = argv[i] + 5;
+
+            if (r->user[0] == '\0') {
+                return "TuneRedis: empty \"user=\"";
+            }
+
+        } else if (strncmp(argv[i], "db=", 3) == 0) {
+            n = strtol(argv[i] + 3, &end, 10);
+
+            if (argv[i][3] == '\0' || *end != '\0' || n < 0 || n > 65535) {
+                return apr_psprintf(cmd->pool, "TuneRedis: invalid \"%s\": "
+                                    "expected a database number",
+                                    argv[i]);
+            }
+
+            r->db = (int) n;
+
+        } else {
+            /* the parameter may be a mistyped password: not echoed */
+            return apr_psprintf(cmd->pool, "TuneRedis: unknown parameter "
+                                "number %d (expected password=, user= or "
+                                "db=)", i + 1);
+        }
+    }
+
+    if (r->user && r->password == NULL) {
+        return "TuneRedis: \"user=\" needs \"password=\"";
+    }
+
+    r->display = r->path ? apr_pstrcat(cmd->pool, "unix:", r->path, NULL)
+                         : apr_psprintf(cmd->pool, "%s:%d", r->host, r->port);
+
+    sc->redis = r;
+
+    return NULL;
+}
+
+
+static const char *
+tune_cmd_tune(cmd_parms *cmd, void *cfg, int on)
+{
+    tune_dir_conf_t  *dc = cfg;
+
+    dc->enabled = on;
+
+    if (on) {
+        tune_used = 1;
+    }
+
+    return NULL;
+}
+
+
+static const char *
+tune_cmd_mode(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    tune_dir_conf_t  *dc = cfg;
+
+    if (strcasecmp(arg, "redirect") == 0) {
+        dc->mode = TUNE_MODE_REDIRECT;
+
+    } else if (strcasecmp(arg, "proxy") == 0) {
+        dc->mode = TUNE_MODE_PROXY;
+        tune_proxy_used = 1;
+
+    } else {
+        return apr_psprintf(cmd->pool, "TuneMode: invalid value \"%s\" "
+                            "(expected redirect or proxy)", arg);
+    }
+
+    tune_used = 1;
+
+    return NULL;
+}
+
+
+static const char *
+tune_cmd_stale(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    const char       *err;
+    tune_dir_conf_t  *dc = cfg;
+
+    if (strcasecmp(arg, "off") == 0) {
+        dc->stale = 0;
+        return NULL;
+    }
+
+    err = tune_parse_time(cmd, arg, &dc->stale);
+    if (err) {
+        return err;
+    }
+
+    if (dc->stale < apr_time_from_msec(1)) {
+        return apr_psprintf(cmd->pool, "%s: \"%s\" must be above 0, or off",
+                            cmd->cmd->name, arg);
+    }
+
+    return NULL;
+}
+
+
+static const char *
+tune_cmd_region(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    const char       *err;
+    tune_dir_conf_t  *dc = cfg;
+
+    err = NULL;
+    dc->region = ap_expr_parse_cmd(cmd, arg, AP_EXPR_FLAG_STRING_RESULT,
+                                   &err, NULL);
+    if (err) {
+        return apr_psprintf(cmd->pool, "TuneRegion: cannot parse \"%s\": %s",
+                            arg, err);
+    }
+
+    dc->region_set = 1;
+
+    return NULL;
+}
+
+
+static const char *
+tune_cmd_full(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    tune_rc_t         rc;
+    const char       *err;
+    tune_dir_conf_t  *dc = cfg;
+
+    dc->full_set = 1;
+
+    if (strcmp(arg, "503") == 0) {
+        dc->full = NULL;
+        return NULL;
+    }
+
+    /* a URL without variables is checked now, not at the first full */
+    if (strchr(arg, '%') == NULL) {
+        rc = tune_url_check(arg, strlen(arg));
+
+        if (rc != TUNE_OK) {
+            return apr_psprintf(cmd->pool, "TuneFull: \"%s\" is neither 503 "
+                                "nor a usable URL: %s", arg,
+                                tune_rc_reason(rc));
+        }
+    }
+
+    err = NULL;
+    dc->full = ap_expr_parse_cmd(cmd, arg, AP_EXPR_FLAG_STRING_RESULT,
+                                 &err, NULL);
+    if (err) {
+        return apr_psprintf(cmd->pool, "TuneFull: cannot parse \"%s\": %s",
+                            arg, err);
+    }
+
+    return NULL;
+}
+
+
+static const char *
+tune_cmd_proxy_tries(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    long              n;
+    char             *end;
+    tune_dir_conf_t  *dc = cfg;
+
+    n = strtol(arg, &end, 10);
+
+    if (*arg == '\0' || *end != '\0' || n < 1 || n > TUNE_PROXY_TRIES_MAX) {
+        return apr_psprintf(cmd->pool, "TuneProxyTries: invalid value "
+                            "\"%s\" (expected 1 to %d)", arg,
+                            TUNE_PROXY_TRIES_MAX);
+    }
+
+    dc->proxy_tries = (int) n;
+
+    return NULL;
+}
+
+
+/* TuneRefresh, TuneRedisTimeout, TuneHerdWindow */
+
+static const char *
+tune_cmd_server_time(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    const char           *err;
+    tune_srv_conf_t      *sc;
+    apr_interval_time_t   t, *field;
+
+    err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err) {
+        return err;
+    }
+
+    sc = ap_get_module_config(cmd->server->module_config, &tune_module);
+    field = (apr_interval_time_t *) ((char *) sc
+                                     + (size_t) cmd->info);
+
+    err = tune_parse_time(cmd, arg, &t);
+    if (err) {
+        return err;
+    }
+
+    if (field == &sc->herd_window) {
+        if (t != 0
+            && (t < apr_time_from_msec(TUNE_HERD_WINDOW_MIN)
+                || t > apr_time_from_msec(TUNE_HERD_WINDOW_MAX)))
+        {
+            return apr_psprintf(cmd->pool, "TuneHerdWindow: \"%s\" is out "
+                                "of range (100ms to 5s, or 0 for off)", arg);
+        }
+
+    } else if (t < apr_time_from_msec(10) || t > apr_time_from_sec(3600)) {
+        return apr_psprintf(cmd->pool, "%s: \"%s\" is out of range (10ms to "
+                            "1h)", cmd->cmd->name, arg);
+    }
+
+    *field = t;
+
+    return NULL;
+}
+
+
+static const char *
+tune_cmd_shm_size(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    char             *end;
+    apr_off_t         n;
+    const char       *err;
+    tune_srv_conf_t  *sc;
+
+    err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err) {
+        return err;
+    }
+
+    sc = ap_get_module_config(cmd->server->module_config, &tune_module);
+
+    if (apr_strtoff(&n, arg, &end, 10) != APR_SUCCESS || end == arg
+        || n <= 0)
+    {
+        return apr_psprintf(cmd->pool, "TuneSharedMemory: invalid size "
+                            "\"%s\"", arg);
+    }
+
+    if (*end == 'k' || *end == 'K') {
+        n *= 1024;
+        end++;
+
+    } else if (*end == 'm' || *end == 'M') {
+        n *= 1024 * 1024;
+        end++;
+    }
+
+    if (*end != '\0') {
+        return apr_psprintf(cmd->pool, "TuneSharedMemory: invalid size "
+                            "\"%s\" (bytes, or with K or M)", arg);
+    }
+
+    if (n < TUNE_SHM_SIZE_MIN || n > (apr_off_t) 1024 * 1024 * 1024) {
+        return apr_psprintf(cmd->pool, "TuneSharedMemory: \"%s\" is out of "
+                            "range (64K to 1024M)", arg);
+    }
+
+    sc->shm_size = n;
+
+    return NULL;
+}
+
+
+/* Apache's own time syntax: seconds, or a number with ms, s, mi or h */
+
+static const char *
+tune_parse_time(cmd_parms *cmd, const char *arg, apr_interval_time_t *t)
+{
+    const char  *p;
+
+    /* ap_timeout_parameter_parse() takes "-1" and "1x" for numbers */
+    for (p = arg; apr_isdigit(*p); p++) {
+        /* void */
+    }
+
+    if (p == arg
+        || (*p && strcmp(p, "ms") && strcmp(p, "s") && strcmp(p, "mi")
+            && strcmp(p, "h"))
+        || ap_timeout_parameter_parse(arg, t, "s") != APR_SUCCESS)
+    {
+        return apr_psprintf(cmd->pool, "%s: invalid time \"%s\" (seconds, "
+                            "or a number with ms, s, mi or h)",
+                            cmd->cmd->name, arg);
+    }
+
+    return NULL;
+}
+
+
+/* ---- hooks ------------------------------------------------------------ */
+
+static int
+tune_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    tune_proxy_used = 0;
+    tune_used = 0;
+
+    return OK;
+}
+
+
+/* Runs for "httpd -t" too: what would fail at start fails the test */
+
+static int
+tune_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+    server_rec *s)
+{
+    tune_srv_conf_t  *sc;
+
+    sc = ap_get_module_config(s->module_config, &tune_module);
+
+    if (tune_proxy_used
+        && (ap_find_linked_module("mod_proxy.c") == NULL
+            || ap_find_linked_module("mod_proxy_http.c") == NULL))
+    {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     "tune: \"TuneMode proxy\" needs mod_proxy and "
+                     "mod_proxy_http (LoadModule proxy_module and "
+                     "proxy_http_module)");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (tune_used && sc->redis == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     "tune: \"Tune\" or \"TuneMode\" is used but "
+                     "\"TuneRedis\" is not set");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return OK;
+}
+
+
+static int
+tune_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+    server_rec *s)
+{
+    tune_shm_t       *shm;
+    tune_srv_conf_t  *sc;
+
+    sc = ap_get_module_config(s->module_config, &tune_module);
+
+    if (sc->redis == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+                     "tune: no TuneRedis, nothing to read");
+        return OK;
+    }
+
+    if (tune_shm_setup(s, (sc->shm_size != TUNE_UNSET)
+                          ? sc->shm_size : TUNE_DEFAULT_SHM_SIZE, &shm)
+        != APR_SUCCESS)
+    {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return OK;
+}
+
+
+static void
+tune_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    tune_refresh_start(pchild, s, tune_shm_current());
+}
+
+
+static void
+tune_register_hooks(apr_pool_t *p)
+{
+    /* before mod_proxy canonicalises the URL of a proxy request */
+    static const char * const  before_proxy[] = { "mod_proxy.c", NULL };
+
+    ap_hook_pre_config(tune_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(tune_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(tune_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(tune_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+
+    ap_hook_fixups(tune_fixups, NULL, before_proxy, APR_HOOK_FIRST);
+
+    /* around mod_proxy's handler, for the next-best slot */
+    ap_hook_handler(tune_proxy_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_handler(tune_handler, NULL, NULL, APR_HOOK_MIDDLE);
+
+    tune_icy_register(p);
+}

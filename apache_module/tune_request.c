@@ -1,0 +1,821 @@
+/*
+ * Copyright (C) tuneslot developers
+ *
+ * /tune/<stream>: the name, the answer (redirect, playlist, error), and
+ * the hand-off to mod_proxy in proxy mode.
+ */
+
+
+#include "tune_request.h"
+#include "tune_shm.h"
+
+#include "http_core.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_script.h"
+#include "apr_lib.h"
+
+#include <tune_name.h>
+#include <tune_select.h>
+#include <tune_url.h>
+
+
+#define TUNE_PROXY_HANDLER   "proxy-server"
+
+
+static tune_ctx_t *tune_ctx(request_rec *r);
+static void tune_parse_name(request_rec *r, tune_ctx_t *ctx);
+static int tune_is_ours(request_rec *r);
+static void tune_proxy_to(request_rec *r, tune_ctx_t *ctx);
+static int tune_retryable(request_rec *r, int status);
+static int tune_answer(request_rec *r, tune_ctx_t *ctx, int status);
+static int tune_redirect(request_rec *r, tune_ctx_t *ctx);
+static int tune_playlist(request_rec *r, tune_ctx_t *ctx);
+static int tune_playlist_self(request_rec *r, tune_ctx_t *ctx,
+    apr_array_header_t *entries);
+static void tune_set_env(request_rec *r, tune_ctx_t *ctx);
+static uint32_t tune_random(void);
+
+
+/* ---- hooks ------------------------------------------------------------ */
+
+/*
+ * Tune On becomes the handler; in proxy mode the slot is chosen here and
+ * the request handed to mod_proxy as mod_rewrite's [P] does: before
+ * mod_proxy's own fixup, which canonicalises the URL.
+ */
+
+int
+tune_fixups(request_rec *r)
+{
+    int               rc;
+    tune_ctx_t       *ctx;
+    tune_dir_conf_t  *dc;
+
+    dc = ap_get_module_config(r->per_dir_config, &tune_module);
+
+    if (dc->enabled == 1) {
+        r->handler = TUNE_HANDLER;
+    }
+
+    if (!tune_is_ours(r) || tune_conf_mode(dc) != TUNE_MODE_PROXY
+        || (r->method_number != M_GET) || r->main)
+    {
+        return DECLINED;
+    }
+
+    ctx = tune_ctx(r);
+    tune_parse_name(r, ctx);
+
+    if (ctx->invalid || ctx->playlist != TUNE_PLAYLIST_NONE) {
+        /* the handler answers these */
+        return DECLINED;
+    }
+
+    rc = tune_choose(r, ctx, NULL);
+
+    if (rc == TUNE_FULL) {
+        rc = tune_overflow(r, ctx);
+    }
+
+    if (rc != OK) {
+        /* the handler answers it, after the access checks ran */
+        ctx->status = rc;
+        return DECLINED;
+    }
+
+    if (ctx->outcome == NULL) {
+        ctx->outcome = "proxy";
+    }
+
+    tune_set_env(r, ctx);
+    tune_proxy_to(r, ctx);
+
+    return DECLINED;
+}
+
+
+/*
+ * Around mod_proxy's handler: when a slot fails before anything was sent
+ * (refused, a bad answer: mod_proxy's 502, 503 or 504; 403 and 404 only
+ * reach here with ProxyErrorOverride), the next-best untried slot.
+ */
+
+int
+tune_proxy_handler(request_rec *r)
+{
+    int               rc, status, tries;
+    tune_ctx_t       *ctx;
+    tune_dir_conf_t  *dc;
+
+    ctx = ap_get_module_config(r->request_config, &tune_module);
+
+    if (ctx == NULL || !ctx->proxying || ctx->inside) {
+        return DECLINED;
+    }
+
+    dc = ap_get_module_config(r->per_dir_config, &tune_module);
+    tries = tune_conf_proxy_tries(dc);
+
+    for ( ;; ) {
+        ctx->inside = 1;
+        status = ap_run_handler(r);
+        ctx->inside = 0;
+
+        if (!tune_retryable(r, status)) {
+            return status;
+        }
+
+        if (ctx->ntried >= tries || ctx->backend == NULL) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "tune: \"%s\": %d slot(s) tried, the last, \"%s\", "
+                          "answered %d", ctx->stream, ctx->ntried,
+                          ctx->backend ? ctx->backend : "(overflow)",
+                          status);
+            ctx->outcome = "failed";
+            tune_set_env(r, ctx);
+            return HTTP_BAD_GATEWAY;
+        }
+
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "tune: \"%s\": slot \"%s\" answered %d, trying the "
+                      "next", ctx->stream, ctx->backend, status);
+
+        /* what mod_proxy left of the failed try */
+        r->status = HTTP_OK;
+        r->status_line = NULL;
+        apr_table_clear(r->headers_out);
+
+        rc = tune_choose(r, ctx, NULL);
+
+        if (rc != OK) {
+            /* nothing left to try (TUNE_FULL: the rest is full) */
+            ctx->outcome = "failed";
+            tune_set_env(r, ctx);
+            return HTTP_BAD_GATEWAY;
+        }
+
+        ctx->outcome = "retry";
+        tune_set_env(r, ctx);
+        tune_proxy_to(r, ctx);
+    }
+}
+
+
+int
+tune_handler(request_rec *r)
+{
+    int          rc;
+    tune_ctx_t  *ctx;
+
+    if (r->handler && strcmp(r->handler, TUNE_STATUS_HANDLER) == 0) {
+        return tune_status_handler(r);
+    }
+
+    if (!tune_is_ours(r)) {
+        return DECLINED;
+    }
+
+    /* GET and HEAD (M_GET with header_only): httpd's 405 lists them */
+    ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
+
+    if (r->method_number != M_GET) {
+        return tune_answer(r, NULL, HTTP_METHOD_NOT_ALLOWED);
+    }
+
+    rc = ap_discard_request_body(r);
+    if (rc != OK) {
+        return rc;
+    }
+
+    ctx = tune_ctx(r);
+    tune_parse_name(r, ctx);
+
+    if (ctx->invalid) {
+        ctx->outcome = "invalid";
+        return tune_answer(r, ctx, HTTP_BAD_REQUEST);
+    }
+
+    if (ctx->status) {
+        /* proxy mode: the fixup found no slot */
+        return tune_answer(r, ctx, ctx->status);
+    }
+
+    if (ctx->playlist != TUNE_PLAYLIST_NONE) {
+        rc = tune_playlist(r, ctx);
+        return (rc == OK) ? OK : tune_answer(r, ctx, rc);
+    }
+
+    rc = tune_choose(r, ctx, NULL);
+
+    if (rc == TUNE_FULL) {
+        rc = tune_overflow(r, ctx);
+    }
+
+    if (rc != OK) {
+        return tune_answer(r, ctx, rc);
+    }
+
+    return tune_redirect(r, ctx);
+}
+
+
+/* ---- the name ------------------------------------------------------------ */
+
+static tune_ctx_t *
+tune_ctx(request_rec *r)
+{
+    tune_ctx_t  *ctx;
+
+    ctx = ap_get_module_config(r->request_config, &tune_module);
+
+    if (ctx == NULL) {
+        ctx = apr_pcalloc(r->pool, sizeof(tune_ctx_t));
+
+        /* a HEAD never becomes a listener: answered, not counted */
+        ctx->peek = r->header_only;
+        ctx->retry_after = 1;
+
+        ap_set_module_config(r->request_config, &tune_module, ctx);
+    }
+
+    return ctx;
+}
+
+
+static int
+tune_is_ours(request_rec *r)
+{
+    return r->handler && strcmp(r->handler, TUNE_HANDLER) == 0;
+}
+
+
+/*
+ * The stream is what follows the section's path when it is a prefix ending
+ * in "/" (<Location "/tune/">), else the last path segment.  r->uri is
+ * already percent-decoded and free of dot segments.
+ */
+
+static void
+tune_parse_name(request_rec *r, tune_ctx_t *ctx)
+{
+    size_t            len, prefix, stem;
+    tune_rc_t         rc;
+    const char       *name;
+    tune_dir_conf_t  *dc;
+
+    if (ctx->parsed) {
+        return;
+    }
+
+    ctx->parsed = 1;
+
+    dc = ap_get_module_config(r->per_dir_config, &tune_module);
+
+    prefix = dc->prefix ? strlen(dc->prefix) : 0;
+
+    if (prefix && strncmp(r->uri, dc->prefix, prefix) == 0) {
+        name = r->uri + prefix;
+
+    } else {
+        name = strrchr(r->uri, '/');
+        name = name ? name + 1 : r->uri;
+    }
+
+    len = strlen(name);
+
+    ctx->playlist = tune_playlist_suffix(name, len, &stem);
+
+    if (ctx->playlist != TUNE_PLAYLIST_NONE) {
+        len = stem;
+    }
+
+    rc = tune_name_check(name, len);
+
+    if (rc != TUNE_OK) {
+        /* the name itself is not logged: it may hold CR, LF or worse */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "tune: invalid stream name: %s", tune_rc_reason(rc));
+        ctx->invalid = 1;
+        return;
+    }
+
+    ctx->stream = apr_pstrmemdup(r->pool, name, len);
+    ctx->stem_uri = apr_pstrmemdup(r->pool, r->uri, (name - r->uri) + len);
+    apr_table_setn(r->subprocess_env, "TUNE_STREAM", ctx->stream);
+}
+
+
+/* ---- choosing ------------------------------------------------------------ */
+
+int
+tune_choose(request_rec *r, tune_ctx_t *ctx, apr_array_header_t *ranked)
+{
+    int                         rc, j;
+    size_t                      nslots, k, n;
+    uint8_t                    *skip;
+    uint32_t                    slot, i, *avail, *order, window;
+    int64_t                     age, stale, now;
+    tune_rc_t                   trc;
+    tune_shm_t                 *shm;
+    tune_herd_t                *herd;
+    const char                 *region, *why, *name;
+    tune_entry_t               *entry;
+    tune_dir_conf_t            *dc;
+    tune_select_opts_t          opts;
+    const tune_image_t         *img;
+    const tune_image_slot_t    *slots;
+    const tune_image_stream_t  *stream;
+
+    dc = ap_get_module_config(r->per_dir_config, &tune_module);
+    shm = tune_shm_current();
+
+    memset(&opts, 0, sizeof(tune_select_opts_t));
+
+    if (dc->region) {
+        why = NULL;
+        region = ap_expr_str_exec(r, dc->region, &why);
+
+        if (why) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "tune: TuneRegion failed: %s", why);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        opts.region = region;
+        opts.region_len = region ? strlen(region) : 0;
+    }
+
+    ctx->retry_after = 1;
+    why = NULL;
+
+    if (shm == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "tune: no snapshot to read: \"TuneRedis\" is not set");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    window = tune_conf_herd_window_ms(tune_main_conf());
+    stale = apr_time_as_msec(tune_conf_stale(dc));
+
+    tune_shm_lock(shm);
+
+    img = tune_shm_image(shm);
+
+    if (img == NULL) {
+        why = "no snapshot received yet";
+        rc = HTTP_SERVICE_UNAVAILABLE;
+        goto done;
+    }
+
+    ctx->retry_after = (img->interval_ms + 999) / 1000;
+    if (ctx->retry_after < 1) {
+        ctx->retry_after = 1;
+    }
+
+    stream = tune_image_find_stream(img, ctx->stream, strlen(ctx->stream));
+    if (stream == NULL) {
+        rc = HTTP_NOT_FOUND;
+        goto done;
+    }
+
+    age = tune_shm_age(shm, tune_mono_ms());
+
+    if (stale && age > stale) {
+        ctx->outcome = "stale";
+        why = "the snapshot is stale";
+        rc = HTTP_SERVICE_UNAVAILABLE;
+        goto done;
+    }
+
+    nslots = stream->nslots;
+    slots = tune_image_slots(img) + stream->first_slot;
+
+    /* the pool is this process's memory: allocating under the lock is fine */
+    avail = apr_palloc(r->pool, (nslots + 1) * sizeof(uint32_t));
+    herd = tune_shm_herd(shm);
+    now = tune_wall_ms();
+
+    if (herd) {
+        tune_herd_avail(herd, img, stream, now, window, avail);
+        opts.avail = avail;
+    }
+
+    if (ctx->ntried) {
+        skip = apr_pcalloc(r->pool, nslots + 1);
+
+        for (i = 0; i < nslots; i++) {
+            name = tune_image_str(img, slots[i].backend);
+
+            for (j = 0; j < ctx->ntried; j++) {
+                if (slots[i].backend.len == strlen(ctx->tried[j])
+                    && memcmp(name, ctx->tried[j], slots[i].backend.len) == 0)
+                {
+                    skip[i] = 1;
+                }
+            }
+        }
+
+        opts.skip = skip;
+    }
+
+    trc = tune_select_slot(img, stream, &opts, tune_random(), &slot);
+
+    if (trc == TUNE_ERR_FULL) {
+        why = "every slot is full";
+        rc = TUNE_FULL;
+        goto done;
+    }
+
+    if (trc != TUNE_OK) {
+        why = ctx->ntried ? "no other slot is up" : "no slot is up";
+        rc = HTTP_SERVICE_UNAVAILABLE;
+        goto done;
+    }
+
+    if (!ctx->peek && herd) {
+        tune_herd_take(herd, img, stream, slot, now, window);
+    }
+
+    slots = tune_image_slots(img);
+
+    ctx->backend = apr_pstrmemdup(r->pool,
+                                  tune_image_str(img, slots[slot].backend),
+                                  slots[slot].backend.len);
+    ctx->url = apr_pstrmemdup(r->pool, tune_image_str(img, slots[slot].url),
+                              slots[slot].url.len);
+
+    if (ctx->ntried < TUNE_PROXY_TRIES_MAX) {
+        ctx->tried[ctx->ntried++] = ctx->backend;
+    }
+
+    rc = OK;
+
+    if (ranked == NULL) {
+        goto done;
+    }
+
+    order = apr_palloc(r->pool, (nslots + 1) * sizeof(uint32_t));
+    n = tune_rank_slots(img, stream, &opts, slot, order, nslots);
+
+    for (k = 0; k < n; k++) {
+        entry = apr_array_push(ranked);
+        entry->backend = apr_pstrmemdup(r->pool,
+                                        tune_image_str(img,
+                                                       slots[order[k]].backend),
+                                        slots[order[k]].backend.len);
+        entry->url = apr_pstrmemdup(r->pool,
+                                    tune_image_str(img, slots[order[k]].url),
+                                    slots[order[k]].url.len);
+    }
+
+done:
+
+    tune_shm_unlock(shm);
+
+    if (why) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "tune: \"%s\" not answered with a slot: %s",
+                      ctx->stream, why);
+    }
+
+    return rc;
+}
+
+
+/*
+ * TuneFull with a URL: the listener goes there instead, redirected or
+ * proxied as any slot would be.  What the expression makes of it is checked
+ * like a snapshot's URL, so a header can never be split by it.
+ */
+
+int
+tune_overflow(request_rec *r, tune_ctx_t *ctx)
+{
+    tune_rc_t         rc;
+    const char       *url, *err;
+    tune_dir_conf_t  *dc;
+
+    dc = ap_get_module_config(r->per_dir_config, &tune_module);
+
+    ctx->outcome = "full";
+
+    if (dc->full == NULL) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    err = NULL;
+    url = ap_expr_str_exec(r, dc->full, &err);
+
+    if (err || url == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "tune: TuneFull failed: %s", err ? err : "no value");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    rc = tune_url_check(url, strlen(url));
+    if (rc != TUNE_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "tune: the \"TuneFull\" URL is not usable: %s",
+                      tune_rc_reason(rc));
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    ctx->url = url;
+    ctx->backend = NULL;
+    ctx->outcome = "overflow";
+
+    return OK;
+}
+
+
+/* ---- proxy mode ------------------------------------------------------------ */
+
+static void
+tune_proxy_to(request_rec *r, tune_ctx_t *ctx)
+{
+    r->filename = apr_pstrcat(r->pool, "proxy:", ctx->url, NULL);
+    r->handler = TUNE_PROXY_HANDLER;
+    r->proxyreq = PROXYREQ_REVERSE;
+
+    /*
+     * A stream has no length: on a kept-alive HTTP/1.1 connection httpd
+     * would send it chunked, which players that read raw ICY/MP3 cannot
+     * decode.  The listener's connection ends with the stream instead, as
+     * an Icecast's own does.
+     */
+    r->connection->keepalive = AP_CONN_CLOSE;
+
+    ctx->proxying = 1;
+}
+
+
+/* a slot failed before its answer started: another may be tried */
+
+static int
+tune_retryable(request_rec *r, int status)
+{
+    switch (status) {
+    case HTTP_BAD_GATEWAY:
+    case HTTP_SERVICE_UNAVAILABLE:
+    case HTTP_GATEWAY_TIME_OUT:
+    case HTTP_FORBIDDEN:
+    case HTTP_NOT_FOUND:
+        break;
+    default:
+        return 0;
+    }
+
+    return r->bytes_sent == 0 && !r->sent_bodyct
+           && !r->connection->aborted;
+}
+
+
+/* ---- answers ---------------------------------------------------------- */
+
+void
+tune_no_store(request_rec *r)
+{
+    /* no answer of ours may be cached: each tune-in is a fresh choice */
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+}
+
+
+/* An answer of our own that is not a slot: uncacheable, Retry-After on 503 */
+
+static int
+tune_answer(request_rec *r, tune_ctx_t *ctx, int status)
+{
+    if (ctx && ctx->outcome == NULL) {
+        switch (status) {
+        case HTTP_NOT_FOUND:
+            ctx->outcome = "unknown";
+            break;
+        case HTTP_SERVICE_UNAVAILABLE:
+            ctx->outcome = "unavailable";
+            break;
+        }
+    }
+
+    tune_no_store(r);
+
+    if (status == HTTP_SERVICE_UNAVAILABLE && ctx) {
+        apr_table_setn(r->err_headers_out, "Retry-After",
+                       apr_itoa(r->pool, ctx->retry_after));
+    }
+
+    if (ctx) {
+        tune_set_env(r, ctx);
+    }
+
+    return status;
+}
+
+
+static int
+tune_redirect(request_rec *r, tune_ctx_t *ctx)
+{
+    if (ctx->outcome == NULL) {
+        ctx->outcome = "redirect";
+    }
+
+    tune_no_store(r);
+    tune_set_env(r, ctx);
+
+    apr_table_setn(r->headers_out, "Location", ctx->url);
+
+    /* 302, not 307: many players follow only a 302 */
+    return HTTP_MOVED_TEMPORARILY;
+}
+
+
+static void
+tune_set_env(request_rec *r, tune_ctx_t *ctx)
+{
+    apr_table_t  *env;
+
+    env = r->subprocess_env;
+
+    if (ctx->backend) {
+        apr_table_setn(env, "TUNE_BACKEND", ctx->backend);
+    } else {
+        apr_table_unset(env, "TUNE_BACKEND");
+    }
+
+    if (ctx->url) {
+        apr_table_setn(env, "TUNE_URL", ctx->url);
+    }
+
+    if (ctx->outcome) {
+        apr_table_setn(env, "TUNE_OUTCOME", ctx->outcome);
+    }
+}
+
+
+/* ---- playlists ------------------------------------------------------------ */
+
+static int
+tune_playlist(request_rec *r, tune_ctx_t *ctx)
+{
+    int                     rc;
+    size_t                  size, len, i;
+    char                   *out;
+    tune_rc_t               trc;
+    tune_entry_t           *entry;
+    tune_dir_conf_t        *dc;
+    apr_array_header_t     *entries;
+    tune_playlist_entry_t  *list;
+
+    dc = ap_get_module_config(r->per_dir_config, &tune_module);
+    entries = apr_array_make(r->pool, 8, sizeof(tune_entry_t));
+
+    if (tune_conf_mode(dc) == TUNE_MODE_PROXY) {
+        /* the tune-in is counted; the list names this server's URL */
+        rc = tune_choose(r, ctx, NULL);
+
+        if (rc == TUNE_FULL) {
+            rc = tune_overflow(r, ctx);
+        }
+
+        if (rc != OK) {
+            return rc;
+        }
+
+        if (ctx->backend == NULL) {
+            /* full: the overflow URL, which a playlist does not proxy */
+            entry = apr_array_push(entries);
+            entry->backend = NULL;
+            entry->url = ctx->url;
+
+        } else {
+            rc = tune_playlist_self(r, ctx, entries);
+            if (rc != OK) {
+                return rc;
+            }
+        }
+
+    } else {
+        rc = tune_choose(r, ctx, entries);
+
+        if (rc == TUNE_FULL) {
+            rc = tune_overflow(r, ctx);
+
+            if (rc == OK) {
+                entry = apr_array_push(entries);
+                entry->backend = NULL;
+                entry->url = ctx->url;
+            }
+        }
+
+        if (rc != OK) {
+            return rc;
+        }
+    }
+
+    entry = (tune_entry_t *) entries->elts;
+    list = apr_pcalloc(r->pool,
+                       (entries->nelts + 1) * sizeof(tune_playlist_entry_t));
+
+    for (i = 0; i < (size_t) entries->nelts; i++) {
+        list[i].url = entry[i].url;
+        list[i].url_len = strlen(entry[i].url);
+        list[i].backend = entry[i].backend;
+        list[i].backend_len = entry[i].backend ? strlen(entry[i].backend) : 0;
+    }
+
+    size = tune_playlist_render(ctx->playlist, ctx->stream,
+                                strlen(ctx->stream), list, entries->nelts,
+                                NULL, 0, &trc);
+    if (size == 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "tune: playlist of \"%s\" not rendered: %s",
+                      ctx->stream, tune_rc_reason(trc));
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    out = apr_palloc(r->pool, size);
+
+    len = tune_playlist_render(ctx->playlist, ctx->stream,
+                               strlen(ctx->stream), list, entries->nelts,
+                               out, size, &trc);
+    if (len != size) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->outcome == NULL || strcmp(ctx->outcome, "overflow") != 0) {
+        ctx->outcome = "playlist";
+    }
+
+    tune_set_env(r, ctx);
+
+    ap_set_content_type(r, tune_playlist_content_type(ctx->playlist));
+    ap_set_content_length(r, (apr_off_t) len);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+
+    if (!r->header_only) {
+        ap_rwrite(out, (int) len, r);
+    }
+
+    return OK;
+}
+
+
+/*
+ * Proxy mode lists the listener-facing URL of the stream, this location's
+ * own: players behind a firewall must come back through port 80 anyway.
+ * The host is the one Apache validated from the request (or ServerName with
+ * UseCanonicalName On); the URL is checked like any slot's.
+ */
+
+static int
+tune_playlist_self(request_rec *r, tune_ctx_t *ctx,
+    apr_array_header_t *entries)
+{
+    apr_port_t     port;
+    tune_rc_t      rc;
+    const char    *host, *p, *url;
+    tune_entry_t  *entry;
+
+    host = ap_get_server_name_for_url(r);
+    port = ap_get_server_port(r);
+
+    for (p = host; *p; p++) {
+        if (!(apr_isalnum(*p) || *p == '.' || *p == '-' || *p == '['
+              || *p == ']' || *p == ':'))
+        {
+            return HTTP_BAD_REQUEST;
+        }
+    }
+
+    url = apr_pstrcat(r->pool, ap_http_scheme(r), "://", host,
+                      ap_is_default_port(port, r)
+                          ? "" : apr_psprintf(r->pool, ":%u", port),
+                      ctx->stem_uri, NULL);
+
+    rc = tune_url_check(url, strlen(url));
+    if (rc != TUNE_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "tune: no playlist URL from the request's host: %s",
+                      tune_rc_reason(rc));
+        return HTTP_BAD_REQUEST;
+    }
+
+    entry = apr_array_push(entries);
+    entry->backend = NULL;
+    entry->url = url;
+
+    return OK;
+}
+
+
+/* tune_select_slot() wants all 32 bits random */
+
+static uint32_t
+tune_random(void)
+{
+    uint32_t  rnd;
+
+    ap_random_insecure_bytes(&rnd, sizeof(rnd));
+
+    return rnd;
+}

@@ -1,0 +1,78 @@
+/*
+ * Copyright (C) tuneslot developers
+ *
+ * The request side: which slot a tune-in gets, and how it is answered.
+ */
+
+#ifndef TUNE_REQUEST_H
+#define TUNE_REQUEST_H
+
+
+#include "mod_tune.h"
+
+#include <tune_playlist.h>
+
+
+/* every offerable slot is taken: TuneFull decides (not an HTTP status) */
+#define TUNE_FULL   1
+
+
+/* One tune-in, kept in r->request_config */
+typedef struct {
+    int                       parsed;        /* name looked at */
+    int                       invalid;       /* ... and refused (400) */
+    const char               *stream;        /* NUL-terminated */
+    tune_playlist_format_t    playlist;
+    const char               *stem_uri;      /* r->uri without the suffix */
+
+    const char               *backend;       /* NULL: the TuneFull URL */
+    const char               *url;
+    const char               *outcome;
+
+    int                       peek;          /* HEAD: not counted */
+    int                       status;        /* fixups' answer, 0: none */
+    int                       retry_after;
+
+    int                       proxying;      /* handed to mod_proxy */
+    int                       inside;        /* mod_proxy's handler runs */
+    int                       ntried;
+    const char               *tried[TUNE_PROXY_TRIES_MAX];
+} tune_ctx_t;
+
+
+/* A slot as a playlist lists it */
+typedef struct {
+    const char               *backend;       /* NULL: not a slot */
+    const char               *url;
+} tune_entry_t;
+
+
+/* hooks (mod_tune.c registers them) */
+int tune_fixups(request_rec *r);
+int tune_proxy_handler(request_rec *r);
+int tune_handler(request_rec *r);
+int tune_status_handler(request_rec *r);
+void tune_icy_register(apr_pool_t *p);
+
+
+/*
+ * Chooses a slot for ctx->stream among those not tried yet, records the
+ * tune-in (herd accounting, unless ctx->peek) and sets ctx->backend and
+ * ctx->url.  With ranked (an array of tune_entry_t) it also lists the
+ * chosen slot and then every other offerable slot, best first.
+ *
+ * Returns OK, TUNE_FULL, HTTP_NOT_FOUND (no such stream),
+ * HTTP_SERVICE_UNAVAILABLE (no snapshot, a stale one, or no slot up;
+ * ctx->retry_after says when to come back, in seconds) or
+ * HTTP_INTERNAL_SERVER_ERROR.
+ */
+int tune_choose(request_rec *r, tune_ctx_t *ctx, apr_array_header_t *ranked);
+
+/* The TuneFull URL into ctx->url: OK, or HTTP_SERVICE_UNAVAILABLE */
+int tune_overflow(request_rec *r, tune_ctx_t *ctx);
+
+/* the no-store header of every answer of ours */
+void tune_no_store(request_rec *r);
+
+
+#endif /* TUNE_REQUEST_H */

@@ -1,0 +1,400 @@
+/*
+ * Copyright (C) tuneslot developers
+ */
+
+
+#include "tune_shm.h"
+
+#include "http_core.h"
+#include "apr_shm.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+
+/* changes with the layout of tune_shm_s */
+#define TUNE_SHM_LAYOUT       0x54415031u        /* "TAP1" */
+
+/* the herd table takes this part of the segment */
+#define TUNE_SHM_HERD_SHARE   4
+
+#define TUNE_SHM_ALIGN(n)     (((n) + 63) & ~(size_t) 63)
+
+#define TUNE_SHM_RETAINED     "mod_tune: segment"
+
+
+struct tune_shm_s {
+    uint32_t                  layout;
+    uint32_t                  reserved;
+    size_t                    size;
+
+    pthread_mutex_t           mutex;          /* process-shared, robust */
+
+    /* the configuration in force: refreshers of older ones give way */
+    unsigned                  generation;
+
+    pid_t                     refresher;      /* lease holder, 0: none */
+    int64_t                   lease_until;    /* tune_mono_ms() */
+
+    tune_state_t              state;
+
+    size_t                    herd_off;
+    size_t                    herd_cap;
+    size_t                    image_off;
+    size_t                    image_cap;
+};
+
+
+/* kept across restarts in the process pool */
+typedef struct {
+    apr_shm_t                *shm;
+    apr_size_t                size;
+} tune_shm_retained_t;
+
+
+static tune_shm_t  *tune_shm;
+
+
+static apr_status_t tune_shm_init(tune_shm_t *shm, size_t size);
+static int tune_shm_alive(pid_t pid);
+
+
+apr_status_t
+tune_shm_setup(server_rec *s, apr_off_t size, tune_shm_t **out)
+{
+    apr_status_t          rv;
+    tune_shm_retained_t  *kept;
+
+    kept = ap_retained_data_get(TUNE_SHM_RETAINED);
+    if (kept == NULL) {
+        kept = ap_retained_data_create(TUNE_SHM_RETAINED, sizeof(*kept));
+    }
+
+    if (kept->shm && kept->size != (apr_size_t) size) {
+        /*
+         * A new size: a new segment.  Children of the old generation keep
+         * their own mapping of the old one until they exit.
+         */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "tune: shared memory resized from %" APR_SIZE_T_FMT
+                     " to %" APR_OFF_T_FMT " bytes; the snapshot is read "
+                     "again", kept->size, size);
+        apr_shm_destroy(kept->shm);
+        kept->shm = NULL;
+    }
+
+    if (kept->shm == NULL) {
+        /* anonymous: inherited by every child fork()ed from now on */
+        rv = apr_shm_create(&kept->shm, (apr_size_t) size, NULL,
+                            s->process->pool);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                         "tune: could not create %" APR_OFF_T_FMT " bytes "
+                         "of shared memory", size);
+            return rv;
+        }
+
+        kept->size = (apr_size_t) size;
+
+        rv = tune_shm_init(apr_shm_baseaddr_get(kept->shm), kept->size);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                         "tune: could not set up the shared memory's lock");
+            apr_shm_destroy(kept->shm);
+            kept->shm = NULL;
+            return rv;
+        }
+    }
+
+    tune_shm = apr_shm_baseaddr_get(kept->shm);
+
+    tune_shm_lock(tune_shm);
+    tune_shm->generation = (unsigned) ap_state_query(AP_SQ_CONFIG_GEN);
+    tune_shm_unlock(tune_shm);
+
+    *out = tune_shm;
+
+    return APR_SUCCESS;
+}
+
+
+tune_shm_t *
+tune_shm_current(void)
+{
+    return tune_shm;
+}
+
+
+static apr_status_t
+tune_shm_init(tune_shm_t *shm, size_t size)
+{
+    int                   err;
+    size_t                header, herd;
+    pthread_mutexattr_t   attr;
+
+    memset(shm, 0, sizeof(tune_shm_t));
+
+    header = TUNE_SHM_ALIGN(sizeof(tune_shm_t));
+    herd = TUNE_SHM_ALIGN(size / TUNE_SHM_HERD_SHARE);
+
+    if (header + herd + 4096 > size) {
+        return APR_ENOMEM;
+    }
+
+    shm->layout = TUNE_SHM_LAYOUT;
+    shm->size = size;
+    shm->herd_off = header;
+    shm->herd_cap = herd;
+    shm->image_off = header + herd;
+    shm->image_cap = (size - shm->image_off) & ~(size_t) 7;
+
+    if (tune_herd_init((char *) shm + shm->herd_off, shm->herd_cap) == NULL) {
+        return APR_ENOMEM;
+    }
+
+    /*
+     * Robust: a child killed while holding the lock (a crash, SIGKILL of a
+     * hung child) must not stop every other process.
+     */
+    err = pthread_mutexattr_init(&attr);
+    if (err == 0) {
+        err = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    }
+
+    if (err == 0) {
+        err = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    }
+
+    if (err == 0) {
+        err = pthread_mutex_init(&shm->mutex, &attr);
+    }
+
+    pthread_mutexattr_destroy(&attr);
+
+    return err;
+}
+
+
+void
+tune_shm_lock(tune_shm_t *shm)
+{
+    int  err;
+
+    err = pthread_mutex_lock(&shm->mutex);
+
+    if (err == EOWNERDEAD) {
+        /*
+         * The holder died mid-update.  The herd counts are at worst one
+         * tune-in off; an image copy may be half done, so it goes.
+         */
+        memset((char *) shm + shm->image_off, 0, sizeof(tune_image_t));
+        shm->state.installed_mono = 0;
+        pthread_mutex_consistent(&shm->mutex);
+    }
+}
+
+
+void
+tune_shm_unlock(tune_shm_t *shm)
+{
+    pthread_mutex_unlock(&shm->mutex);
+}
+
+
+const tune_image_t *
+tune_shm_image(tune_shm_t *shm)
+{
+    return tune_image_get((char *) shm + shm->image_off, shm->image_cap);
+}
+
+
+tune_herd_t *
+tune_shm_herd(tune_shm_t *shm)
+{
+    return tune_herd_get((char *) shm + shm->herd_off, shm->herd_cap);
+}
+
+
+tune_state_t *
+tune_shm_state(tune_shm_t *shm)
+{
+    return &shm->state;
+}
+
+
+int64_t
+tune_shm_age(tune_shm_t *shm, int64_t now_mono)
+{
+    int64_t  age;
+
+    age = now_mono - shm->state.installed_mono;
+
+    return age > 0 ? age : 0;
+}
+
+
+pid_t
+tune_shm_refresher(tune_shm_t *shm)
+{
+    return shm->refresher;
+}
+
+
+apr_status_t
+tune_shm_lease(tune_shm_t *shm, unsigned generation, int64_t now_mono,
+    int64_t lease, int *took)
+{
+    pid_t         pid;
+    apr_status_t  rv;
+
+    pid = getpid();
+    *took = 0;
+
+    tune_shm_lock(shm);
+
+    if (generation < shm->generation) {
+        if (shm->refresher == pid) {
+            shm->refresher = 0;
+        }
+
+        rv = APR_EGENERAL;
+        goto done;
+    }
+
+    if (shm->refresher != pid
+        && shm->refresher != 0
+        && shm->lease_until > now_mono
+        && tune_shm_alive(shm->refresher))
+    {
+        rv = APR_EBUSY;
+        goto done;
+    }
+
+    if (shm->refresher != pid) {
+        shm->refresher = pid;
+        *took = 1;
+    }
+
+    shm->lease_until = now_mono + lease;
+    rv = APR_SUCCESS;
+
+done:
+
+    tune_shm_unlock(shm);
+
+    return rv;
+}
+
+
+void
+tune_shm_release(tune_shm_t *shm)
+{
+    tune_shm_lock(shm);
+
+    if (shm->refresher == getpid()) {
+        shm->refresher = 0;
+        shm->lease_until = 0;
+    }
+
+    tune_shm_unlock(shm);
+}
+
+
+uint64_t
+tune_shm_generation(tune_shm_t *shm)
+{
+    uint64_t             generation;
+    const tune_image_t  *img;
+
+    tune_shm_lock(shm);
+
+    img = tune_shm_image(shm);
+    generation = img ? img->generation : 0;
+
+    tune_shm_unlock(shm);
+
+    return generation;
+}
+
+
+size_t
+tune_shm_image_cap(tune_shm_t *shm)
+{
+    return shm->image_cap;
+}
+
+
+apr_status_t
+tune_shm_install(tune_shm_t *shm, const void *img, size_t size)
+{
+    int64_t              now, age;
+    const tune_image_t  *held, *fresh;
+
+    if (size > shm->image_cap) {
+        return APR_ENOSPC;
+    }
+
+    fresh = img;
+
+    tune_shm_lock(shm);
+
+    if (shm->refresher != getpid()) {
+        tune_shm_unlock(shm);
+        return APR_EBUSY;
+    }
+
+    held = tune_shm_image(shm);
+    now = tune_mono_ms();
+
+    if (held == NULL || shm->state.installed_mono == 0) {
+        /* the first after a start: as old as the scheduler wrote it */
+        age = tune_wall_ms() - fresh->written_ms;
+        shm->state.installed_mono = now - (age > 0 ? age : 0);
+
+    } else if (held->generation != fresh->generation) {
+        shm->state.installed_mono = now;
+    }
+
+    memcpy((char *) shm + shm->image_off, img, size);
+
+    tune_shm_unlock(shm);
+
+    return APR_SUCCESS;
+}
+
+
+void
+tune_shm_contact(tune_shm_t *shm, int connected, const char *error)
+{
+    tune_state_t  *st;
+
+    tune_shm_lock(shm);
+
+    st = &shm->state;
+    st->connected = connected;
+
+    if (error == NULL) {
+        st->reply_mono = tune_mono_ms();
+        st->reply_ms = tune_wall_ms();
+        st->failures = 0;
+
+    } else {
+        st->failures++;
+        apr_cpystrn(st->error, error, sizeof(st->error));
+    }
+
+    tune_shm_unlock(shm);
+}
+
+
+/* A lease holder that exited without giving the lease back is not waited
+ * for until the lease runs out */
+
+static int
+tune_shm_alive(pid_t pid)
+{
+    return kill(pid, 0) == 0 || errno == EPERM;
+}

@@ -1,0 +1,112 @@
+/*
+ * Copyright (C) tuneslot developers
+ *
+ * The segment every child process (and thread) of one Apache shares: the
+ * refresh lease, what the refresher last saw of Redis, the herd table
+ * (core/include/tune_herd.h) and the decoded snapshot image
+ * (core/include/tune_snapshot.h), under one process-shared mutex.
+ *
+ * It is made once by the parent and kept across graceful restarts (it
+ * lives in the process pool, found again through ap_retained_data), so new
+ * children find the snapshot and the herd counts of the old ones.
+ */
+
+#ifndef TUNE_SHM_H
+#define TUNE_SHM_H
+
+
+#include "mod_tune.h"
+
+#include <tune_snapshot.h>
+#include <tune_herd.h>
+
+
+#define TUNE_ERROR_LEN   64
+
+
+/* What the refresher last saw of Redis, for tune-status */
+typedef struct {
+    int                       connected;      /* and authenticated */
+    int64_t                   reply_mono;     /* last good reply; 0: none */
+    int64_t                   reply_ms;       /* ... by the wall clock */
+    uint32_t                  failures;       /* since the last good reply */
+
+    /*
+     * When the generation held last changed (tune_mono_ms()).  The first
+     * image installed in a new segment is set back by its age by the wall
+     * clock, so a snapshot that stopped changing an hour ago is not taken
+     * as fresh after a start.  0 with no image.
+     */
+    int64_t                   installed_mono;
+
+    /* the last failure, static or short copied text, never a credential */
+    char                      error[TUNE_ERROR_LEN];
+} tune_state_t;
+
+
+typedef struct tune_shm_s  tune_shm_t;
+
+
+/*
+ * In post_config: the segment of the size configured, made or found again
+ * (a new one if the size changed).  The generation of this configuration
+ * is recorded, so refreshers of older generations give way.
+ */
+apr_status_t tune_shm_setup(server_rec *s, apr_off_t size, tune_shm_t **shm);
+
+/* The segment of this process, NULL before post_config */
+tune_shm_t *tune_shm_current(void);
+
+/*
+ * Locks the segment.  When the process that held the lock died holding it
+ * (a child killed mid-request), the lock is taken over and the image is
+ * dropped, since it may be half written; the next refresh installs it
+ * again.
+ */
+void tune_shm_lock(tune_shm_t *shm);
+void tune_shm_unlock(tune_shm_t *shm);
+
+
+/* ---- with the lock held ------------------------------------------ */
+
+/* The image held, or NULL */
+const tune_image_t *tune_shm_image(tune_shm_t *shm);
+tune_herd_t *tune_shm_herd(tune_shm_t *shm);
+tune_state_t *tune_shm_state(tune_shm_t *shm);
+
+/* How long the snapshot held has not changed, ms */
+int64_t tune_shm_age(tune_shm_t *shm, int64_t now_mono);
+
+/* The holder of the refresh lease (0: none) */
+pid_t tune_shm_refresher(tune_shm_t *shm);
+
+
+/* ---- the refresher (these take the lock) ------------------------ */
+
+/*
+ * Takes or renews the refresh lease for this process until now + lease;
+ * APR_SUCCESS when this process holds it, APR_EBUSY when another live one
+ * does, APR_EGENERAL when this process's configuration is older than the
+ * one in force (a child finishing its requests after a graceful restart:
+ * it gives the lease up).  *took is set to 1 when the lease changed hands
+ * to this process.
+ */
+apr_status_t tune_shm_lease(tune_shm_t *shm, unsigned generation,
+    int64_t now_mono, int64_t lease, int *took);
+void tune_shm_release(tune_shm_t *shm);
+
+/* The generation of the image held, 0 when none */
+uint64_t tune_shm_generation(tune_shm_t *shm);
+
+/* Bytes an image may take */
+size_t tune_shm_image_cap(tune_shm_t *shm);
+
+/* Installs a decoded image of size bytes; APR_EBUSY unless this process
+ * still holds the lease */
+apr_status_t tune_shm_install(tune_shm_t *shm, const void *img, size_t size);
+
+/* A contact with Redis: error NULL for a good reply, else what failed */
+void tune_shm_contact(tune_shm_t *shm, int connected, const char *error);
+
+
+#endif /* TUNE_SHM_H */

@@ -1,0 +1,937 @@
+/*
+ * Herd accounting (tune_herd.h), the rules of "Herd control" in
+ * redis/SCHEMA.md.
+ *
+ * The table is a header followed by its entries in one caller buffer, so it
+ * holds no pointer and may be mapped anywhere.  An entry counts one slot's
+ * reservations in a ring of TUNE_HERD_BUCKETS buckets of TUNE_HERD_BUCKET_MS
+ * and holds the credits of the slot; it is found by a hash of the stream
+ * and backend names with open addressing, never emptied, and reused for
+ * another slot once idle.
+ */
+
+#include <string.h>
+
+#include "tune_herd.h"
+#include "tune_internal.h"
+#include "tune_wbuf.h"
+
+/* the text of redis/herd_claim.lua, generated at build time */
+#include "tune_herd_lua.h"
+
+
+#define TUNE_HERD_MAGIC         0x54484431u     /* "THD1" */
+
+/* this many buckets of reservations are kept (8 s) */
+#define TUNE_HERD_BUCKETS       80
+
+/* credits asked for a slot in demand: at least a few, at most many */
+#define TUNE_HERD_MIN_WANT      4
+#define TUNE_HERD_MAX_WANT      65536
+
+/* the most a fair share may be (herd_claim.lua agrees) */
+#define TUNE_HERD_FAIR_MAX      4096
+
+/* an entry nobody asked about for this long may serve another slot */
+#define TUNE_HERD_IDLE_MS       60000
+
+/* entries looked at for one slot */
+#define TUNE_HERD_PROBES        32
+
+/* the script's arguments per slot */
+#define TUNE_HERD_SLOT_ARGS     7
+
+
+typedef struct {
+    uint64_t          key;          /* 0: never used */
+    int64_t           head;         /* newest bucket counted */
+    int64_t           used_ms;      /* last looked at */
+    /*
+     * Credits come in two stocks: the fair share (one grant, recorded in
+     * one bucket, renewed and given back before it expires) and the top-ups
+     * claimed by demand, spent first.
+     */
+    int64_t           credit_until;     /* the fair share expires */
+    int64_t           credit_until2;    /* the top-ups expire */
+    int64_t           credit_bucket;    /* the fair share's bucket */
+    uint32_t          credits;      /* of the fair share */
+    uint32_t          credits2;     /* top-ups */
+    uint32_t          spent;        /* since the last claim */
+    uint32_t          asked;        /* found no credit */
+    uint32_t          debt;         /* sent without a credit */
+    uint32_t          claiming;     /* in the claim in flight */
+    uint16_t          count[TUNE_HERD_BUCKETS];
+} tune_herd_entry_t;
+
+
+/* the header; the entries follow it in the same buffer */
+struct tune_herd_s {
+    uint32_t          magic;        /* TUNE_HERD_MAGIC */
+    uint32_t          entry_size;   /* sizeof(tune_herd_entry_t) */
+    uint64_t          size;         /* bytes used, header included */
+    uint64_t          nentries;
+    int64_t           global_until; /* credits from Redis in use until */
+};
+
+
+static tune_herd_entry_t *tune_herd_entries(const tune_herd_t *herd);
+static uint64_t tune_herd_hash(const tune_image_t *img,
+    const tune_image_stream_t *stream, const tune_image_slot_t *s);
+static tune_herd_entry_t *tune_herd_entry(tune_herd_t *herd, uint64_t key,
+    int64_t now, int add);
+static uint32_t tune_herd_pending(const tune_herd_entry_t *e,
+    int64_t polled_ms, uint32_t window);
+static int64_t tune_herd_floor(int64_t a, int64_t b);
+static uint32_t tune_herd_stock(const tune_herd_entry_t *e, int64_t now);
+static int tune_herd_spend(tune_herd_entry_t *e, int64_t now);
+static const tune_image_slot_t *tune_herd_stream_slots(
+    const tune_image_t *img, const tune_image_stream_t *stream);
+static const tune_image_stream_t *tune_herd_stream_of(const tune_image_t *img,
+    uint32_t slot);
+static int tune_herd_id_check(const char *id, size_t len);
+static void tune_herd_put_i64(tune_wbuf_t *w, int64_t v);
+
+
+/* ---- the table ----------------------------------------------------- */
+
+size_t
+tune_herd_size(size_t n)
+{
+    if (n > (SIZE_MAX - sizeof(tune_herd_t)) / sizeof(tune_herd_entry_t)) {
+        return SIZE_MAX;
+    }
+
+    return sizeof(tune_herd_t) + n * sizeof(tune_herd_entry_t);
+}
+
+
+tune_herd_t *
+tune_herd_init(void *buf, size_t cap)
+{
+    size_t        n;
+    tune_herd_t  *herd;
+
+    if (buf == NULL || (uintptr_t) buf % 8 != 0
+        || cap < tune_herd_size(1))
+    {
+        return NULL;
+    }
+
+    n = (cap - sizeof(tune_herd_t)) / sizeof(tune_herd_entry_t);
+
+    memset(buf, 0, tune_herd_size(n));
+
+    herd = buf;
+    herd->magic = TUNE_HERD_MAGIC;
+    herd->entry_size = sizeof(tune_herd_entry_t);
+    herd->size = tune_herd_size(n);
+    herd->nentries = n;
+
+    return herd;
+}
+
+
+tune_herd_t *
+tune_herd_get(void *buf, size_t cap)
+{
+    tune_herd_t  *herd;
+
+    if (buf == NULL || (uintptr_t) buf % 8 != 0
+        || cap < sizeof(tune_herd_t))
+    {
+        return NULL;
+    }
+
+    herd = buf;
+
+    if (herd->magic != TUNE_HERD_MAGIC
+        || herd->entry_size != sizeof(tune_herd_entry_t)
+        || herd->nentries == 0
+        || herd->size != tune_herd_size(herd->nentries)
+        || herd->size > cap)
+    {
+        return NULL;
+    }
+
+    return herd;
+}
+
+
+size_t
+tune_herd_capacity(const tune_herd_t *herd)
+{
+    return herd->nentries;
+}
+
+
+/* ---- the request path ---------------------------------------------- */
+
+void
+tune_herd_avail(tune_herd_t *herd, const tune_image_t *img,
+    const tune_image_stream_t *stream, int64_t now, uint32_t window,
+    uint32_t *avail)
+{
+    int                       global;
+    uint32_t                  i, local, credits;
+    tune_herd_entry_t        *e;
+    const tune_image_slot_t  *s;
+
+    s = tune_herd_stream_slots(img, stream);
+    if (s == NULL) {
+        memset(avail, 0, stream->nslots * sizeof(uint32_t));
+        return;
+    }
+
+    global = tune_herd_global(herd, now);
+
+    for (i = 0; i < stream->nslots; i++, s++) {
+
+        if (s->health != TUNE_HEALTH_UP || s->weight == 0 || s->free == 0) {
+            avail[i] = 0;
+            continue;
+        }
+
+        /* W 0: the snapshot's free counts as they are */
+        if (s->free == TUNE_UNLIMITED || window == 0) {
+            avail[i] = s->free;
+            continue;
+        }
+
+        e = tune_herd_entry(herd, tune_herd_hash(img, stream, s), now, 1);
+        if (e == NULL) {
+            /* the table is full: this slot goes uncounted */
+            avail[i] = s->free;
+            continue;
+        }
+
+        e->used_ms = now;
+
+        /*
+         * A credit granted before polled_ms - W is a reservation the
+         * snapshot has reconciled: spent now, its listener would be counted
+         * by no poll and no reservation.
+         */
+        if (e->credit_until - (int64_t) window / 2
+            <= s->polled_ms - (int64_t) window)
+        {
+            e->credits = 0;
+        }
+
+        if (e->credit_until2 - (int64_t) window / 2
+            <= s->polled_ms - (int64_t) window)
+        {
+            e->credits2 = 0;
+        }
+
+        local = tune_herd_pending(e, s->polled_ms, window);
+        local = (local < s->free) ? s->free - local : 0;
+
+        if (!global) {
+            avail[i] = local;
+            continue;
+        }
+
+        credits = tune_herd_stock(e, now);
+
+        if (credits == 0) {
+            e->asked++;
+        }
+
+        /*
+         * Credits say whether this front-end may send a listener there now;
+         * how likely the draw is to pick it is for the load to say: the
+         * free slots less the tune-ins not yet seen by a poll.
+         */
+        avail[i] = credits ? (local > 1 ? local : 1) : 0;
+    }
+}
+
+
+void
+tune_herd_take(tune_herd_t *herd, const tune_image_t *img,
+    const tune_image_stream_t *stream, uint32_t slot, int64_t now,
+    uint32_t window)
+{
+    int64_t                   b, k;
+    tune_herd_entry_t        *e;
+    const tune_image_slot_t  *s;
+
+    if (slot >= img->nslots) {
+        return;
+    }
+
+    s = tune_image_slots(img) + slot;
+
+    if (s->free == TUNE_UNLIMITED || window == 0) {
+        return;
+    }
+
+    if (stream == NULL) {
+        stream = tune_herd_stream_of(img, slot);
+
+        if (stream == NULL) {
+            return;
+        }
+    }
+
+    e = tune_herd_entry(herd, tune_herd_hash(img, stream, s), now, 1);
+    if (e == NULL) {
+        return;
+    }
+
+    b = tune_herd_floor(now, TUNE_HERD_BUCKET_MS);
+
+    if (b > e->head) {
+        /* buckets passed since the last tune-in start empty */
+        for (k = e->head + 1; k <= b && k <= e->head + TUNE_HERD_BUCKETS;
+             k++)
+        {
+            e->count[k % TUNE_HERD_BUCKETS] = 0;
+        }
+
+        e->head = b;
+    }
+
+    /* a clock stepped back by more than the ring counts nothing */
+    if (b > e->head - TUNE_HERD_BUCKETS
+        && e->count[b % TUNE_HERD_BUCKETS] < UINT16_MAX)
+    {
+        e->count[b % TUNE_HERD_BUCKETS]++;
+    }
+
+    e->spent++;
+
+    if (!(tune_herd_global(herd, now) && tune_herd_spend(e, now))) {
+        /* reported to Redis with the next claim */
+        e->debt++;
+    }
+}
+
+
+void
+tune_herd_slot_state(tune_herd_t *herd, const tune_image_t *img,
+    const tune_image_stream_t *stream, uint32_t slot, int64_t now,
+    uint32_t window, uint32_t *pending, uint32_t *credits)
+{
+    tune_herd_entry_t        *e;
+    const tune_image_slot_t  *s;
+
+    *pending = 0;
+    *credits = 0;
+
+    if (slot >= img->nslots) {
+        return;
+    }
+
+    s = tune_image_slots(img) + slot;
+
+    if (stream == NULL) {
+        stream = tune_herd_stream_of(img, slot);
+    }
+
+    if (stream == NULL || s->free == TUNE_UNLIMITED) {
+        return;
+    }
+
+    e = tune_herd_entry(herd, tune_herd_hash(img, stream, s), now, 0);
+    if (e == NULL) {
+        return;
+    }
+
+    *pending = tune_herd_pending(e, s->polled_ms, window);
+    *credits = tune_herd_stock(e, now);
+}
+
+
+int
+tune_herd_global(const tune_herd_t *herd, int64_t now)
+{
+    return herd->global_until > now;
+}
+
+
+/* ---- the claiming process ------------------------------------------ */
+
+size_t
+tune_herd_claims(tune_herd_t *herd, const tune_image_t *img, int64_t now,
+    uint32_t window, tune_herd_claim_t *out, size_t max)
+{
+    int                         demand;
+    size_t                      n;
+    uint32_t                    i, j, want, stock, back;
+    uint64_t                    wanted;
+    const char                 *name, *backend;
+    tune_herd_claim_t          *c;
+    tune_herd_entry_t          *e;
+    const tune_image_slot_t    *s;
+    const tune_image_stream_t  *stream;
+
+    n = 0;
+
+    if (window == 0) {
+        return 0;
+    }
+
+    stream = tune_image_streams(img);
+
+    for (i = 0; i < img->nstreams && n < max; i++, stream++) {
+
+        s = tune_herd_stream_slots(img, stream);
+        if (s == NULL) {
+            continue;
+        }
+
+        for (j = 0; j < stream->nslots && n < max; j++, s++) {
+
+            if (s->health != TUNE_HEALTH_UP || s->weight == 0
+                || s->free == 0 || s->free == TUNE_UNLIMITED)
+            {
+                continue;
+            }
+
+            /* only a hand-made image has longer names: no key for them */
+            if (stream->name.len > TUNE_NAME_MAX
+                || s->backend.len > TUNE_NAME_MAX)
+            {
+                continue;
+            }
+
+            e = tune_herd_entry(herd, tune_herd_hash(img, stream, s), now, 1);
+            if (e == NULL || e->claiming) {
+                continue;
+            }
+
+            demand = e->spent || e->asked || e->debt;
+
+            /*
+             * Two stocks (see the entry): the fair share, one grant,
+             * renewed (and what is left of it given back) as it is about
+             * to expire, busy or not, so a burst after a quiet spell finds
+             * credits; and top-ups while tune-ins are being answered, by
+             * demand, four ticks of it (a stock that outlasts a missed
+             * claim), less what is in stock.  One of the two per claim.
+             */
+            if (e->credit_until - now <= (int64_t) window / 4) {
+                want = 0;
+                stock = 0;
+                back = (e->credit_until > now) ? e->credits : 0;
+
+            } else if (demand) {
+                wanted = 4 * ((uint64_t) e->spent + e->asked);
+                wanted = (wanted > TUNE_HERD_MIN_WANT)
+                         ? wanted : TUNE_HERD_MIN_WANT;
+                stock = tune_herd_stock(e, now);
+                back = 0;
+
+                if (wanted <= stock && e->debt == 0) {
+                    continue;
+                }
+
+                wanted = (wanted > stock) ? wanted - stock : 1;
+                want = (wanted < TUNE_HERD_MAX_WANT)
+                       ? (uint32_t) wanted : TUNE_HERD_MAX_WANT;
+
+            } else {
+                continue;
+            }
+
+            c = &out[n];
+
+            name = tune_image_str(img, stream->name);
+            backend = tune_image_str(img, s->backend);
+
+            c->redis_key_len = 0;
+            memcpy(c->redis_key, TUNE_HERD_KEY_PREFIX,
+                   sizeof(TUNE_HERD_KEY_PREFIX) - 1);
+            c->redis_key_len += sizeof(TUNE_HERD_KEY_PREFIX) - 1;
+            memcpy(c->redis_key + c->redis_key_len, name, stream->name.len);
+            c->redis_key_len += stream->name.len;
+            c->redis_key[c->redis_key_len++] = ':';
+            memcpy(c->redis_key + c->redis_key_len, backend, s->backend.len);
+            c->redis_key_len += s->backend.len;
+
+            c->entry = (uint32_t) (e - tune_herd_entries(herd));
+            c->key = e->key;
+            c->polled_ms = s->polled_ms;
+            c->free = s->free;
+            c->want = want;
+            /*
+             * Credits in stock stay spendable while the claim is away: a
+             * slot must not turn listeners away every claim round.  The
+             * fair share is given back as it is renewed, so front-ends do
+             * not pile up reservations (it is one grant, recorded in one
+             * bucket: a return names one); a credit of it spent before the
+             * reply arrives is reported as a tune-in without a credit
+             * (debt) with the next claim.  Top-ups left over expire unspent
+             * (they are small) and their reservations last until the next
+             * poll past W.
+             */
+            c->back = back;
+            c->back_bucket = e->credit_bucket;
+            c->debt = e->debt;
+            c->stock = stock;
+
+            e->spent = 0;
+            e->asked = 0;
+            e->debt = 0;
+            e->claiming = 1;
+
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+size_t
+tune_herd_args(const tune_herd_claim_t *claims, size_t n, int64_t now,
+    uint32_t window, const char *id, size_t id_len, char *buf, size_t cap,
+    const char **argv, size_t *argvlen)
+{
+    size_t                    a, i, k, start;
+    int64_t                   numbers[TUNE_HERD_SLOT_ARGS];
+    tune_wbuf_t               w;
+    const tune_herd_claim_t  *c;
+
+    if (!tune_herd_id_check(id, id_len)) {
+        return 0;
+    }
+
+    tune_wbuf_init(&w, buf, cap);
+    a = 0;
+
+    /* argv[a] is the text written since start, in buf */
+#define tune_herd_arg(put)                                                   \
+    start = w.len;                                                           \
+    put;                                                                     \
+    argv[a] = buf + start;                                                   \
+    argvlen[a++] = w.len - start
+
+    tune_herd_arg(tune_herd_put_i64(&w, (int64_t) n));
+
+    for (i = 0; i < n; i++) {
+        argv[a] = claims[i].redis_key;
+        argvlen[a++] = claims[i].redis_key_len;
+    }
+
+    tune_herd_arg(tune_herd_put_i64(&w, now));
+    tune_herd_arg(tune_herd_put_i64(&w, window));
+    tune_herd_arg(tune_herd_put_i64(&w, TUNE_HERD_TTL_MS));
+    tune_herd_arg(tune_wbuf_put(&w, id, id_len));
+
+    for (i = 0; i < n; i++) {
+        c = &claims[i];
+
+        numbers[0] = c->polled_ms;
+        numbers[1] = c->free;
+        numbers[2] = c->want;
+        numbers[3] = c->back;
+        numbers[4] = c->back_bucket;
+        numbers[5] = c->debt;
+        numbers[6] = c->stock;
+
+        for (k = 0; k < TUNE_HERD_SLOT_ARGS; k++) {
+            tune_herd_arg(tune_herd_put_i64(&w, numbers[k]));
+        }
+    }
+
+#undef tune_herd_arg
+
+    /* argv then points past what buf holds: not to be used */
+    if (w.overflow || w.len > cap) {
+        return 0;
+    }
+
+    return a;
+}
+
+
+tune_rc_t
+tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
+    size_t n, uint32_t window, int64_t sent_ms, const int64_t *reply)
+{
+    size_t              i;
+    int64_t             granted, bucket;
+    uint32_t            want, left;
+    tune_herd_entry_t  *e;
+
+    for (i = 0; i < 2 * n; i++) {
+        if (reply[i] < 0) {
+            return TUNE_ERR_RANGE;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+
+        if (claims[i].entry >= herd->nentries) {
+            continue;
+        }
+
+        e = &tune_herd_entries(herd)[claims[i].entry];
+
+        if (e->key != claims[i].key) {
+            /* given to another slot meanwhile: the credits are lost */
+            continue;
+        }
+
+        granted = reply[2 * i];
+        bucket = reply[2 * i + 1];
+
+        e->claiming = 0;
+
+        /* never more than asked for, or than a fair share may be */
+        want = (claims[i].want > TUNE_HERD_FAIR_MAX)
+               ? claims[i].want : TUNE_HERD_FAIR_MAX;
+
+        if (granted > want) {
+            granted = want;
+        }
+
+        /*
+         * Spent by then, a credit's listener has the rest of the window to
+         * connect before the poll that reconciles it: no credit lives
+         * longer than half a window.
+         */
+        if (claims[i].want == 0) {
+            /* the fair share renewed; what was spent of the old is debt */
+            left = (e->credit_until > sent_ms) ? e->credits : 0;
+
+            if (claims[i].back > left) {
+                e->debt += claims[i].back - left;
+            }
+
+            e->credits = (uint32_t) granted;
+            e->credit_until = sent_ms + window / 2;
+            e->credit_bucket = bucket;
+            continue;
+        }
+
+        /* a top-up: into a stock young enough, else a new one */
+        if (e->credits2 && e->credit_until2 - sent_ms > (int64_t) window / 4) {
+            e->credits2 += (uint32_t) granted;
+
+        } else {
+            e->credits2 = (uint32_t) granted;
+            e->credit_until2 = sent_ms + window / 2;
+        }
+    }
+
+    /*
+     * Credits hold for half a window, and so does the word of the last
+     * reply: an idle front-end claims only as its fair share is renewed.
+     * Counting only this front-end's tune-ins would break the bound between
+     * front-ends, so that waits for Redis to fail (tune_herd_local()).
+     */
+    herd->global_until = sent_ms + window / 2;
+
+    return TUNE_OK;
+}
+
+
+void
+tune_herd_unclaimed(tune_herd_t *herd, const tune_herd_claim_t *claims,
+    size_t n)
+{
+    size_t              i;
+    tune_herd_entry_t  *e;
+
+    for (i = 0; i < n; i++) {
+
+        if (claims[i].entry >= herd->nentries) {
+            continue;
+        }
+
+        e = &tune_herd_entries(herd)[claims[i].entry];
+
+        if (e->key == claims[i].key) {
+            /* the stock was never taken out: it stays, until it expires */
+            e->claiming = 0;
+            e->debt += claims[i].debt;
+        }
+    }
+}
+
+
+void
+tune_herd_takeover(tune_herd_t *herd)
+{
+    uint64_t            i;
+    tune_herd_entry_t  *e;
+
+    e = tune_herd_entries(herd);
+
+    for (i = 0; i < herd->nentries; i++) {
+        e[i].claiming = 0;
+    }
+}
+
+
+void
+tune_herd_local(tune_herd_t *herd)
+{
+    uint64_t            i;
+    tune_herd_entry_t  *e;
+
+    herd->global_until = 0;
+
+    e = tune_herd_entries(herd);
+
+    /* one claim at a time: whatever is claiming is in the failed one */
+    for (i = 0; i < herd->nentries; i++) {
+        if (e[i].key) {
+            e[i].claiming = 0;
+            e[i].credits = 0;
+            e[i].credits2 = 0;
+        }
+    }
+}
+
+
+const char *
+tune_herd_script(size_t *len)
+{
+    *len = sizeof(tune_herd_lua) - 1;
+
+    return tune_herd_lua;
+}
+
+
+/* ---- helpers ------------------------------------------------------- */
+
+static tune_herd_entry_t *
+tune_herd_entries(const tune_herd_t *herd)
+{
+    return (tune_herd_entry_t *) ((char *) herd + sizeof(tune_herd_t));
+}
+
+
+/*
+ * FNV-1a, 64 bits, of stream "\0" backend (0 is kept for "never used").
+ * Two slots with one hash would share their counts: more conservative
+ * accounting for both, never a tune-in over a free count.  With a few
+ * thousand slots the chance is about 1e-12.
+ */
+static uint64_t
+tune_herd_hash(const tune_image_t *img, const tune_image_stream_t *stream,
+    const tune_image_slot_t *s)
+{
+    uint32_t              i, k;
+    uint64_t              h;
+    tune_str_t            part[2];
+    const unsigned char  *p;
+
+    part[0] = stream->name;
+    part[1] = s->backend;
+
+    h = 0xcbf29ce484222325ULL;
+
+    for (k = 0; k < 2; k++) {
+        p = (const unsigned char *) tune_image_str(img, part[k]);
+
+        for (i = 0; i < part[k].len; i++) {
+            h ^= p[i];
+            h *= 0x100000001b3ULL;
+        }
+
+        if (k == 0) {
+            /* the NUL between the names: h ^= 0 changes nothing */
+            h *= 0x100000001b3ULL;
+        }
+    }
+
+    return h ? h : 1;
+}
+
+
+/*
+ * Open addressing with linear probing; entries are never emptied, an idle
+ * one (nothing pending, no credits, not looked at for a minute) is reused.
+ */
+static tune_herd_entry_t *
+tune_herd_entry(tune_herd_t *herd, uint64_t key, int64_t now, int add)
+{
+    uint64_t            i, k;
+    tune_herd_entry_t  *entries, *e, *reuse;
+
+    entries = tune_herd_entries(herd);
+    reuse = NULL;
+    i = key % herd->nentries;
+
+    for (k = 0; k < TUNE_HERD_PROBES && k < herd->nentries; k++) {
+        e = &entries[(i + k) % herd->nentries];
+
+        if (e->key == key) {
+            return e;
+        }
+
+        if (e->key == 0) {
+            if (reuse == NULL) {
+                reuse = e;
+            }
+
+            break;
+        }
+
+        if (reuse == NULL
+            && !e->claiming
+            && now - e->used_ms > TUNE_HERD_IDLE_MS
+            && e->credit_until < now && e->credit_until2 < now
+            && (e->head + TUNE_HERD_BUCKETS) * TUNE_HERD_BUCKET_MS < now)
+        {
+            reuse = e;
+        }
+    }
+
+    if (!add || reuse == NULL) {
+        return NULL;
+    }
+
+    memset(reuse, 0, sizeof(tune_herd_entry_t));
+    reuse->key = key;
+    reuse->used_ms = now;
+    reuse->head = tune_herd_floor(now, TUNE_HERD_BUCKET_MS);
+
+    return reuse;
+}
+
+
+/*
+ * This front-end's reservations still pending at the slot: those of buckets
+ * that may hold a tune-in later than polled_ms - window.
+ */
+static uint32_t
+tune_herd_pending(const tune_herd_entry_t *e, int64_t polled_ms,
+    uint32_t window)
+{
+    int64_t   b, first;
+    uint32_t  sum;
+
+    first = tune_herd_floor(polled_ms - (int64_t) window
+                            - TUNE_HERD_BUCKET_MS + 1,
+                            TUNE_HERD_BUCKET_MS) + 1;
+
+    if (first < e->head - TUNE_HERD_BUCKETS + 1) {
+        first = e->head - TUNE_HERD_BUCKETS + 1;
+    }
+
+    sum = 0;
+
+    for (b = first; b <= e->head; b++) {
+        sum += e->count[b % TUNE_HERD_BUCKETS];
+    }
+
+    return sum;
+}
+
+
+static int64_t
+tune_herd_floor(int64_t a, int64_t b)
+{
+    return (a >= 0) ? a / b : -((-a + b - 1) / b);
+}
+
+
+/* the credits of both stocks that have not expired */
+static uint32_t
+tune_herd_stock(const tune_herd_entry_t *e, int64_t now)
+{
+    return ((e->credit_until > now) ? e->credits : 0)
+           + ((e->credit_until2 > now) ? e->credits2 : 0);
+}
+
+
+/*
+ * One credit, from the top-ups first (they cannot be given back), then
+ * from the fair share; 0 when there is none
+ */
+static int
+tune_herd_spend(tune_herd_entry_t *e, int64_t now)
+{
+    if (e->credit_until2 > now && e->credits2) {
+        e->credits2--;
+        return 1;
+    }
+
+    if (e->credit_until > now && e->credits) {
+        e->credits--;
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * The stream's slots, or NULL when the stream entry points outside the slot
+ * table (a hand-made image): such a stream is not counted.
+ */
+static const tune_image_slot_t *
+tune_herd_stream_slots(const tune_image_t *img,
+    const tune_image_stream_t *stream)
+{
+    if (stream->nslots > img->nslots
+        || stream->first_slot > img->nslots - stream->nslots)
+    {
+        return NULL;
+    }
+
+    return tune_image_slots(img) + stream->first_slot;
+}
+
+
+/*
+ * The stream whose slots hold slot.  Streams are sorted by name, their slot
+ * groups by text order, so this is a scan; take() is once per tune-in.
+ */
+static const tune_image_stream_t *
+tune_herd_stream_of(const tune_image_t *img, uint32_t slot)
+{
+    uint32_t                    i;
+    const tune_image_stream_t  *streams;
+
+    streams = tune_image_streams(img);
+
+    for (i = 0; i < img->nstreams; i++) {
+        if (slot >= streams[i].first_slot
+            && slot - streams[i].first_slot < streams[i].nslots)
+        {
+            return &streams[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* 1..TUNE_HERD_ID_MAX bytes of [A-Za-z0-9._:-], as the script wants */
+static int
+tune_herd_id_check(const char *id, size_t len)
+{
+    size_t  i;
+
+    if (id == NULL || len == 0 || len > TUNE_HERD_ID_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!tune_is_name_byte((unsigned char) id[i]) && id[i] != ':') {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static void
+tune_herd_put_i64(tune_wbuf_t *w, int64_t v)
+{
+    if (v < 0) {
+        tune_wbuf_put(w, "-", 1);
+        tune_wbuf_put_u64(w, (uint64_t) 0 - (uint64_t) v);
+        return;
+    }
+
+    tune_wbuf_put_u64(w, (uint64_t) v);
+}

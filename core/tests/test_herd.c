@@ -1,0 +1,1107 @@
+/*
+ * Herd accounting (tune_herd.h): reservations and their reconciliation by
+ * a poll, the two credit stocks, claims and their answers, the table.
+ * Images are decoded from snapshot text; times are given by the tests.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tune_herd.h"
+
+
+#define T0          1763712000000LL     /* a bucket starts here */
+#define B0          (T0 / TUNE_HERD_BUCKET_MS)
+#define W           2000u
+
+#define MAX_CLAIMS  8
+
+
+typedef struct {
+    const char  *stream;
+    const char  *backend;
+    const char  *health;
+    const char  *free;           /* a number or "unlimited" */
+    unsigned     weight;
+} spec_t;
+
+
+static _Alignas(8) unsigned char  image[1 << 16];
+static _Alignas(8) unsigned char  table[1 << 16];
+static _Alignas(8) unsigned char  table2[1 << 16];
+
+static tune_herd_claim_t  claims[MAX_CLAIMS];
+
+
+/* An image of the slots of spec, every one polled at polled_ms */
+static const tune_image_t *
+decode(const spec_t *spec, size_t n, int64_t polled_ms)
+{
+    int                  len;
+    char                 text[4096];
+    size_t               i, used;
+    tune_decode_err_t    err;
+    const tune_image_t  *img;
+
+    used = (size_t) snprintf(text, sizeof(text),
+                             "tuneslot-snapshot\t1\nwritten_ms\t%lld\n"
+                             "interval_ms\t1000\n", (long long) polled_ms);
+
+    for (i = 0; i < n; i++) {
+        len = snprintf(text + used, sizeof(text) - used,
+                       "slot\t%s\t%s\t%s\t0\t%s\t%s\t%u\t\t%lld\t"
+                       "http://%s.example.net/%s\n",
+                       spec[i].stream, spec[i].backend, spec[i].health,
+                       spec[i].free, spec[i].free, spec[i].weight,
+                       (long long) polled_ms, spec[i].backend,
+                       spec[i].stream);
+        assert_true(len > 0 && (size_t) len < sizeof(text) - used);
+        used += (size_t) len;
+    }
+
+    assert_true(used + 4 < sizeof(text));
+    memcpy(text + used, "end\n", 4);
+    used += 4;
+
+    assert_int_not_equal(tune_snapshot_decode(text, used, 1, image,
+                                              sizeof(image), &err), 0);
+
+    img = tune_image_get(image, sizeof(image));
+    assert_non_null(img);
+
+    return img;
+}
+
+
+/* One stream "demo" with one slot "a" of free slots */
+static const tune_image_t *
+single(const char *free, int64_t polled_ms)
+{
+    spec_t  spec = { "demo", "a", "up", free, 100 };
+
+    return decode(&spec, 1, polled_ms);
+}
+
+
+static const tune_image_stream_t *
+stream(const tune_image_t *img, const char *name)
+{
+    const tune_image_stream_t  *st;
+
+    st = tune_image_find_stream(img, name, strlen(name));
+    assert_non_null(st);
+
+    return st;
+}
+
+
+static tune_herd_t *
+new_herd(size_t entries)
+{
+    tune_herd_t  *herd;
+
+    herd = tune_herd_init(table, tune_herd_size(entries));
+    assert_non_null(herd);
+    assert_int_equal(tune_herd_capacity(herd), entries);
+
+    return herd;
+}
+
+
+/* avail of the first slot of "demo" */
+static uint32_t
+avail0(tune_herd_t *herd, const tune_image_t *img, int64_t now,
+    uint32_t window)
+{
+    uint32_t  avail[8];
+
+    tune_herd_avail(herd, img, stream(img, "demo"), now, window, avail);
+
+    return avail[0];
+}
+
+
+static uint32_t
+pending0(tune_herd_t *herd, const tune_image_t *img, int64_t now)
+{
+    uint32_t  pending, credits;
+
+    tune_herd_slot_state(herd, img, NULL, stream(img, "demo")->first_slot,
+                         now, W, &pending, &credits);
+
+    return pending;
+}
+
+
+static uint32_t
+credits0(tune_herd_t *herd, const tune_image_t *img, int64_t now)
+{
+    uint32_t  pending, credits;
+
+    tune_herd_slot_state(herd, img, NULL, stream(img, "demo")->first_slot,
+                         now, W, &pending, &credits);
+
+    return credits;
+}
+
+
+static void
+take0(tune_herd_t *herd, const tune_image_t *img, int64_t now, unsigned n)
+{
+    while (n--) {
+        tune_herd_take(herd, img, stream(img, "demo"),
+                       stream(img, "demo")->first_slot, now, W);
+    }
+}
+
+
+/* The one claim due at now; fails unless exactly one is */
+static tune_herd_claim_t *
+claim1(tune_herd_t *herd, const tune_image_t *img, int64_t now)
+{
+    assert_int_equal(tune_herd_claims(herd, img, now, W, claims, MAX_CLAIMS),
+                     1);
+
+    return &claims[0];
+}
+
+
+/* The script's answer to one claim sent at sent_ms */
+static void
+answer1(tune_herd_t *herd, const tune_herd_claim_t *c, int64_t sent_ms,
+    int64_t granted, int64_t bucket)
+{
+    int64_t  reply[2];
+
+    reply[0] = granted;
+    reply[1] = bucket;
+
+    assert_int_equal(tune_herd_granted(herd, c, 1, W, sent_ms, reply),
+                     TUNE_OK);
+}
+
+
+/* ---- the table ----------------------------------------------------- */
+
+static void
+test_table(void **state)
+{
+    size_t        entry;
+    tune_herd_t  *herd;
+
+    (void) state;
+
+    entry = tune_herd_size(2) - tune_herd_size(1);
+    assert_true(entry > 0);
+    assert_int_equal(tune_herd_size(1), tune_herd_size(0) + entry);
+    assert_int_equal(tune_herd_size(SIZE_MAX / 2), SIZE_MAX);
+
+    assert_null(tune_herd_init(NULL, sizeof(table)));
+    assert_null(tune_herd_init(table + 4, sizeof(table) - 4));
+    assert_null(tune_herd_init(table, tune_herd_size(1) - 1));
+
+    /* as many entries as fit, no more */
+    herd = tune_herd_init(table, tune_herd_size(4) - 1);
+    assert_non_null(herd);
+    assert_int_equal(tune_herd_capacity(herd), 3);
+
+    assert_ptr_equal(tune_herd_get(table, tune_herd_size(3)), herd);
+    assert_ptr_equal(tune_herd_get(table, sizeof(table)), herd);
+    assert_null(tune_herd_get(table, tune_herd_size(3) - 1));
+    assert_null(tune_herd_get(table + 8, sizeof(table) - 8));
+    assert_null(tune_herd_get(NULL, sizeof(table)));
+
+    memset(table, 0, sizeof(table));
+    assert_null(tune_herd_get(table, sizeof(table)));
+}
+
+
+/* No pointer inside: a copy elsewhere is the same table */
+static void
+test_table_moves(void **state)
+{
+    tune_herd_t         *herd, *copy;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = new_herd(16);
+    img = single("10", T0);
+    take0(herd, img, T0 + 10, 3);
+
+    memcpy(table2, table, tune_herd_size(16));
+    memset(table, 0, sizeof(table));
+
+    copy = tune_herd_get(table2, sizeof(table2));
+    assert_non_null(copy);
+    assert_int_equal(tune_herd_capacity(copy), 16);
+    assert_int_equal(avail0(copy, img, T0 + 20, W), 7);
+}
+
+
+/* ---- the request path ---------------------------------------------- */
+
+static void
+test_window_off(void **state)
+{
+    uint32_t                    avail[5];
+    tune_herd_t                *herd;
+    const tune_image_t         *img;
+    const tune_image_stream_t  *st;
+
+    static const spec_t  spec[] = {
+        { "demo", "a", "up", "10", 100 },
+        { "demo", "b", "down", "50", 100 },
+        { "demo", "c", "up", "50", 0 },
+        { "demo", "d", "up", "0", 100 },
+        { "demo", "e", "up", "unlimited", 100 },
+    };
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = decode(spec, 5, T0);
+    st = stream(img, "demo");
+
+    tune_herd_avail(herd, img, st, T0, 0, avail);
+    assert_int_equal(avail[0], 10);
+    assert_int_equal(avail[1], 0);
+    assert_int_equal(avail[2], 0);
+    assert_int_equal(avail[3], 0);
+    assert_int_equal(avail[4], TUNE_UNLIMITED);
+
+    /* W 0: nothing is counted, nothing claimed */
+    tune_herd_take(herd, img, st, st->first_slot, T0, 0);
+    tune_herd_take(herd, img, st, st->first_slot, T0, 0);
+    assert_int_equal(tune_herd_claims(herd, img, T0, 0, claims, MAX_CLAIMS),
+                     0);
+
+    tune_herd_avail(herd, img, st, T0, W, avail);
+    assert_int_equal(avail[0], 10);
+    assert_int_equal(avail[1], 0);
+    assert_int_equal(avail[2], 0);
+    assert_int_equal(avail[3], 0);
+    assert_int_equal(avail[4], TUNE_UNLIMITED);
+
+    /* an unlimited slot is never counted */
+    tune_herd_take(herd, img, st, st->first_slot + 4, T0, W);
+    tune_herd_avail(herd, img, st, T0, W, avail);
+    assert_int_equal(avail[4], TUNE_UNLIMITED);
+}
+
+
+/*
+ * A reservation at t counts until a poll at or after t + W: bucket n
+ * (n*100 .. n*100+99) counts while n*100 + 99 > polled_ms - W.
+ */
+static void
+test_pending_buckets(void **state)
+{
+    tune_herd_t         *herd;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = single("10", T0);
+
+    take0(herd, img, T0 + 50, 3);
+    /* the stream looked up by the slot */
+    tune_herd_take(herd, img, NULL, stream(img, "demo")->first_slot,
+                   T0 + 150, W);
+
+    assert_int_equal(pending0(herd, img, T0 + 200), 4);
+    assert_int_equal(avail0(herd, img, T0 + 200, W), 6);
+
+    img = single("10", T0 + W + 98);
+    assert_int_equal(pending0(herd, img, T0 + 200), 4);
+
+    img = single("10", T0 + W + 99);
+    assert_int_equal(pending0(herd, img, T0 + 200), 1);
+    assert_int_equal(avail0(herd, img, T0 + 200, W), 9);
+
+    img = single("10", T0 + W + 198);
+    assert_int_equal(pending0(herd, img, T0 + 200), 1);
+
+    img = single("10", T0 + W + 199);
+    assert_int_equal(pending0(herd, img, T0 + 200), 0);
+    assert_int_equal(avail0(herd, img, T0 + 200, W), 10);
+}
+
+
+/* More pending than free: 0, never below */
+static void
+test_local_mode(void **state)
+{
+    tune_herd_t         *herd;
+    tune_herd_claim_t   *c;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = single("3", T0);
+
+    assert_int_equal(tune_herd_global(herd, T0), 0);
+    assert_int_equal(avail0(herd, img, T0, W), 3);
+
+    take0(herd, img, T0 + 10, 4);
+    assert_int_equal(avail0(herd, img, T0 + 20, W), 0);
+    assert_int_equal(credits0(herd, img, T0 + 20), 0);
+
+    /* the first claim asks for a fair share and reports the tune-ins */
+    c = claim1(herd, img, T0 + 50);
+    assert_int_equal(c->redis_key_len, sizeof("{tuneslot:v1}:herd:demo:a") - 1);
+    assert_memory_equal(c->redis_key, "{tuneslot:v1}:herd:demo:a",
+                        c->redis_key_len);
+    assert_int_equal(c->polled_ms, T0);
+    assert_int_equal(c->free, 3);
+    assert_int_equal(c->want, 0);
+    assert_int_equal(c->back, 0);
+    assert_int_equal(c->debt, 4);
+    assert_int_equal(c->stock, 0);
+}
+
+
+static void
+test_global_mode(void **state)
+{
+    tune_herd_t         *herd;
+    tune_herd_claim_t   *c;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = single("10", T0);
+
+    c = claim1(herd, img, T0);
+    answer1(herd, c, T0, 2, B0);
+
+    /* the reply's word holds for half a window */
+    assert_int_equal(tune_herd_global(herd, T0 + W / 2 - 1), 1);
+    assert_int_equal(tune_herd_global(herd, T0 + W / 2), 0);
+
+    assert_int_equal(credits0(herd, img, T0 + 10), 2);
+    assert_int_equal(avail0(herd, img, T0 + 10, W), 10);
+
+    take0(herd, img, T0 + 10, 1);
+    assert_int_equal(avail0(herd, img, T0 + 10, W), 9);
+    take0(herd, img, T0 + 10, 1);
+    assert_int_equal(credits0(herd, img, T0 + 10), 0);
+
+    /* no credit in hand: nothing, however free the slot */
+    assert_int_equal(avail0(herd, img, T0 + 10, W), 0);
+
+    /* top-ups by demand: four ticks of spent and asked, less the stock */
+    c = claim1(herd, img, T0 + 100);
+    assert_int_equal(c->want, 4 * (2 + 1));
+    assert_int_equal(c->stock, 0);
+    assert_int_equal(c->back, 0);
+    assert_int_equal(c->debt, 0);
+}
+
+
+/* With a credit in hand, at least 1, though the tune-ins fill the slot */
+static void
+test_credit_gives_one(void **state)
+{
+    tune_herd_t         *herd;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = single("2", T0);
+
+    answer1(herd, claim1(herd, img, T0), T0, 5, B0);
+    take0(herd, img, T0 + 10, 2);
+
+    assert_int_equal(pending0(herd, img, T0 + 10), 2);
+    assert_int_equal(credits0(herd, img, T0 + 10), 3);
+    assert_int_equal(avail0(herd, img, T0 + 10, W), 1);
+
+    /* expired: none */
+    assert_int_equal(credits0(herd, img, T0 + W / 2), 0);
+}
+
+
+/* A tune-in sent without a credit (none in hand) is reported as debt */
+static void
+test_take_without_credit(void **state)
+{
+    tune_herd_t         *herd;
+    tune_herd_claim_t   *c;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = single("100", T0);
+
+    answer1(herd, claim1(herd, img, T0), T0, 1, B0);
+    take0(herd, img, T0 + 10, 3);
+
+    c = claim1(herd, img, T0 + 50);
+    assert_int_equal(c->debt, 2);
+    assert_int_equal(c->want, 4 * 3);
+}
+
+
+/* Top-ups are spent first: what is left of the fair share goes back */
+static void
+test_spending_order(void **state)
+{
+    tune_herd_t         *herd;
+    tune_herd_claim_t   *c;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = single("100", T0);
+
+    answer1(herd, claim1(herd, img, T0), T0, 2, B0);
+    take0(herd, img, T0 + 10, 1);
+
+    c = claim1(herd, img, T0 + 50);
+    assert_int_equal(c->want, 4 - 1);
+    assert_int_equal(c->stock, 1);
+    answer1(herd, c, T0 + 50, 3, B0);
+
+    assert_int_equal(credits0(herd, img, T0 + 60), 4);
+    take0(herd, img, T0 + 60, 3);
+    assert_int_equal(credits0(herd, img, T0 + 60), 1);
+
+    /* a quarter of the window left of the fair share: renewed */
+    assert_int_equal(tune_herd_claims(herd, img, T0 + 499, W, claims,
+                                      MAX_CLAIMS), 1);
+    assert_int_not_equal(claims[0].want, 0);
+    answer1(herd, &claims[0], T0 + 499, 0, B0 + 4);
+
+    c = claim1(herd, img, T0 + 500);
+    assert_int_equal(c->want, 0);
+    assert_int_equal(c->stock, 0);
+    assert_int_equal(c->back, 1);
+    assert_int_equal(c->back_bucket, B0);
+}
+
+
+/* Top-ups join a stock young enough, else start a new one */
+static void
+test_top_ups(void **state)
+{
+    tune_herd_t         *herd;
+    tune_herd_claim_t   *c;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = single("100", T0);
+
+    answer1(herd, claim1(herd, img, T0), T0, 1, B0);
+    take0(herd, img, T0 + 10, 1);
+    answer1(herd, claim1(herd, img, T0 + 50), T0 + 50, 4, B0);
+
+    take0(herd, img, T0 + 60, 2);
+    c = claim1(herd, img, T0 + 100);
+    assert_int_equal(c->want, 4 * 2 - 2);
+    answer1(herd, c, T0 + 100, 6, B0 + 1);
+    assert_int_equal(credits0(herd, img, T0 + 110), 2 + 6);
+
+    /* they expire with the first: half a window after T0 + 50 */
+    assert_int_equal(credits0(herd, img, T0 + 50 + W / 2 - 1), 8);
+    assert_int_equal(credits0(herd, img, T0 + 50 + W / 2), 0);
+
+    answer1(herd, claim1(herd, img, T0 + 500), T0 + 500, 2, B0 + 5);
+
+    /* a quarter of a window left of the top-ups: a new stock */
+    take0(herd, img, T0 + 610, 7);
+    c = claim1(herd, img, T0 + 620);
+    assert_int_equal(c->want, 4 * 7 - 3);
+    answer1(herd, c, T0 + 620, 25, B0 + 6);
+
+    assert_int_equal(credits0(herd, img, T0 + 630), 2 + 25);
+    assert_int_equal(credits0(herd, img, T0 + 1100), 2 + 25);
+    assert_int_equal(credits0(herd, img, T0 + 1500), 25);
+}
+
+
+/*
+ * The fair share is renewed and given back whole; what of it was spent
+ * while the claim was away is reported as debt with the next claim, which
+ * gives back to the new share's bucket.
+ */
+static void
+test_fair_share_renewal(void **state)
+{
+    tune_herd_t         *herd;
+    tune_herd_claim_t   *c;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = single("100", T0);
+
+    answer1(herd, claim1(herd, img, T0), T0, 5, B0);
+
+    /* idle: no claim until a quarter of the window is left */
+    assert_int_equal(tune_herd_claims(herd, img, T0 + 499, W, claims,
+                                      MAX_CLAIMS), 0);
+
+    c = claim1(herd, img, T0 + 600);
+    assert_int_equal(c->want, 0);
+    assert_int_equal(c->back, 5);
+    assert_int_equal(c->back_bucket, B0);
+    assert_int_equal(c->debt, 0);
+
+    /* credits stay spendable while the claim is away */
+    take0(herd, img, T0 + 610, 2);
+    assert_int_equal(credits0(herd, img, T0 + 610), 3);
+
+    answer1(herd, c, T0 + 600, 7, B0 + 6);
+    assert_int_equal(credits0(herd, img, T0 + 620), 7);
+    assert_int_equal(credits0(herd, img, T0 + 600 + W / 2), 0);
+
+    c = claim1(herd, img, T0 + 700);
+    assert_int_equal(c->debt, 2);
+    assert_int_equal(c->want, 4 * 2 - 7);
+    assert_int_equal(c->stock, 7);
+    assert_int_equal(c->back, 0);
+    answer1(herd, c, T0 + 700, 1, B0 + 7);
+
+    c = claim1(herd, img, T0 + 1100);
+    assert_int_equal(c->want, 0);
+    assert_int_equal(c->back, 7);
+    assert_int_equal(c->back_bucket, B0 + 6);
+    assert_int_equal(c->debt, 0);
+}
+
+
+/* A credit granted before polled_ms - W is reconciled: dropped */
+static void
+test_poll_drops_credits(void **state)
+{
+    tune_herd_t         *herd;
+    tune_herd_claim_t   *c;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = single("100", T0);
+
+    answer1(herd, claim1(herd, img, T0), T0, 5, B0);
+    take0(herd, img, T0 + 10, 2);
+    c = claim1(herd, img, T0 + 100);
+    answer1(herd, c, T0 + 100, 3, B0 + 1);
+    assert_int_equal(credits0(herd, img, T0 + 110), 3 + 3);
+
+    img = single("100", T0 + W - 1);
+    assert_int_equal(avail0(herd, img, T0 + 110, W), 98);
+    assert_int_equal(credits0(herd, img, T0 + 110), 6);
+
+    /* the fair share, granted at T0, goes; the top-ups stay */
+    img = single("100", T0 + W);
+    assert_int_equal(avail0(herd, img, T0 + 110, W), 98);
+    assert_int_equal(credits0(herd, img, T0 + 110), 3);
+
+    img = single("100", T0 + 100 + W);
+    assert_int_equal(avail0(herd, img, T0 + 110, W), 0);
+    assert_int_equal(credits0(herd, img, T0 + 110), 0);
+}
+
+
+static void
+test_granted_ignored(void **state)
+{
+    int64_t              reply[2];
+    tune_herd_t         *herd;
+    tune_herd_claim_t    c;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = single("100", T0);
+
+    c = *claim1(herd, img, T0);
+
+    /* a negative value: nothing applied */
+    reply[0] = 5;
+    reply[1] = -1;
+    assert_int_equal(tune_herd_granted(herd, &c, 1, W, T0, reply),
+                     TUNE_ERR_RANGE);
+    assert_int_equal(tune_herd_global(herd, T0), 0);
+    assert_int_equal(credits0(herd, img, T0), 0);
+
+    /* the entry went to another slot meanwhile: the credits are lost */
+    c.key ^= 1;
+    answer1(herd, &c, T0, 5, B0);
+    assert_int_equal(credits0(herd, img, T0), 0);
+    assert_int_equal(tune_herd_global(herd, T0), 1);
+
+    /* ... and the slot's own claim is still in flight */
+    assert_int_equal(tune_herd_claims(herd, img, T0 + 600, W, claims,
+                                      MAX_CLAIMS), 0);
+
+    /* an entry outside the table */
+    c.entry = (uint32_t) tune_herd_capacity(herd);
+    answer1(herd, &c, T0, 5, B0);
+
+    /* never more than a fair share may be */
+    c = claims[0];
+    answer1(herd, &c, T0, 100000, B0);
+    assert_int_equal(credits0(herd, img, T0), 4096);
+}
+
+
+/* NOSCRIPT: the claim goes again, debt and stock kept */
+static void
+test_unclaimed(void **state)
+{
+    tune_herd_t         *herd;
+    tune_herd_claim_t    c;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = single("100", T0);
+
+    take0(herd, img, T0, 3);
+
+    c = *claim1(herd, img, T0 + 10);
+    assert_int_equal(c.debt, 3);
+    assert_int_equal(tune_herd_claims(herd, img, T0 + 60, W, claims,
+                                      MAX_CLAIMS), 0);
+
+    tune_herd_unclaimed(herd, &c, 1);
+
+    c = *claim1(herd, img, T0 + 110);
+    assert_int_equal(c.want, 0);
+    assert_int_equal(c.debt, 3);
+    answer1(herd, &c, T0 + 110, 5, B0 + 1);
+
+    take0(herd, img, T0 + 120, 1);
+    c = *claim1(herd, img, T0 + 710);
+    assert_int_equal(c.back, 4);
+
+    tune_herd_unclaimed(herd, &c, 1);
+    assert_int_equal(credits0(herd, img, T0 + 720), 4);
+    assert_int_equal(claim1(herd, img, T0 + 720)->back, 4);
+}
+
+
+/* A new claiming process: nothing in flight is waited for */
+static void
+test_takeover(void **state)
+{
+    tune_herd_t         *herd;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = single("100", T0);
+
+    answer1(herd, claim1(herd, img, T0), T0, 5, B0);
+
+    claim1(herd, img, T0 + 600);
+    assert_int_equal(tune_herd_claims(herd, img, T0 + 650, W, claims,
+                                      MAX_CLAIMS), 0);
+
+    tune_herd_takeover(herd);
+
+    assert_int_equal(credits0(herd, img, T0 + 700), 5);
+    assert_int_equal(tune_herd_global(herd, T0 + 700), 1);
+    assert_int_equal(claim1(herd, img, T0 + 700)->back, 5);
+}
+
+
+/* Redis away: own tune-ins only, every credit dropped */
+static void
+test_local(void **state)
+{
+    tune_herd_t         *herd;
+    tune_herd_claim_t   *c;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = single("100", T0);
+
+    answer1(herd, claim1(herd, img, T0), T0, 5, B0);
+    take0(herd, img, T0 + 10, 2);
+    answer1(herd, claim1(herd, img, T0 + 50), T0 + 50, 3, B0);
+    take0(herd, img, T0 + 60, 2);
+    claim1(herd, img, T0 + 100);
+    assert_int_equal(credits0(herd, img, T0 + 110), 3 + 1);
+
+    tune_herd_local(herd);
+
+    assert_int_equal(tune_herd_global(herd, T0 + 110), 0);
+    assert_int_equal(credits0(herd, img, T0 + 110), 0);
+    assert_int_equal(avail0(herd, img, T0 + 110, W), 100 - 4);
+
+    /* not claiming any more; the next tune-in is debt */
+    take0(herd, img, T0 + 120, 1);
+    c = claim1(herd, img, T0 + 150);
+    assert_int_equal(c->debt, 1);
+}
+
+
+/* Slots of one stream, every kind; a claim's key and numbers */
+static void
+test_claims(void **state)
+{
+    tune_herd_t         *herd;
+    const tune_image_t  *img;
+
+    static const spec_t  spec[] = {
+        { "news", "a", "up", "5", 100 },
+        { "demo", "a", "up", "10", 100 },
+        { "demo", "b", "down", "50", 100 },
+        { "demo", "c", "up", "50", 0 },
+        { "demo", "d", "up", "0", 100 },
+        { "demo", "e", "up", "unlimited", 100 },
+    };
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = decode(spec, 6, T0 - 5);
+
+    assert_int_equal(tune_herd_claims(herd, img, T0, W, claims, 1), 1);
+    assert_memory_equal(claims[0].redis_key, "{tuneslot:v1}:herd:demo:a",
+                        claims[0].redis_key_len);
+    assert_int_equal(claims[0].polled_ms, T0 - 5);
+    assert_int_equal(claims[0].free, 10);
+
+    assert_int_equal(tune_herd_claims(herd, img, T0, W, claims, MAX_CLAIMS),
+                     1);
+    assert_int_equal(claims[0].redis_key_len,
+                     sizeof("{tuneslot:v1}:herd:news:a") - 1);
+    assert_memory_equal(claims[0].redis_key, "{tuneslot:v1}:herd:news:a",
+                        claims[0].redis_key_len);
+    assert_int_equal(claims[0].free, 5);
+    assert_true(claims[0].entry < tune_herd_capacity(herd));
+
+    assert_int_equal(tune_herd_claims(herd, img, T0, W, claims, MAX_CLAIMS),
+                     0);
+}
+
+
+/* stream "ab" backend "c" is not stream "a" backend "bc" */
+static void
+test_hash_separates(void **state)
+{
+    uint32_t             pending, credits;
+    tune_herd_t         *herd;
+    const tune_image_t  *img;
+
+    static const spec_t  spec[] = {
+        { "ab", "c", "up", "10", 100 },
+        { "a", "bc", "up", "10", 100 },
+    };
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = decode(spec, 2, T0);
+
+    tune_herd_take(herd, img, stream(img, "ab"),
+                   stream(img, "ab")->first_slot, T0, W);
+
+    tune_herd_slot_state(herd, img, NULL, stream(img, "ab")->first_slot,
+                         T0, W, &pending, &credits);
+    assert_int_equal(pending, 1);
+
+    tune_herd_slot_state(herd, img, NULL, stream(img, "a")->first_slot,
+                         T0, W, &pending, &credits);
+    assert_int_equal(pending, 0);
+}
+
+
+/*
+ * A full table leaves a slot uncounted; an idle entry (a minute unasked,
+ * no credit, nothing pending, not claiming) serves another slot.
+ */
+static void
+test_full_and_reuse(void **state)
+{
+    int64_t                     now;
+    uint32_t                    avail[2], pending, credits;
+    tune_herd_t                *herd;
+    const tune_image_t         *img;
+    const tune_image_stream_t  *st;
+
+    static const spec_t  spec[] = {
+        { "demo", "a", "up", "10", 100 },
+        { "demo", "b", "up", "20", 100 },
+    };
+
+    (void) state;
+
+    herd = new_herd(1);
+    img = decode(spec, 2, T0);
+    st = stream(img, "demo");
+
+    tune_herd_take(herd, img, st, st->first_slot, T0, W);
+    tune_herd_take(herd, img, st, st->first_slot + 1, T0, W);
+
+    tune_herd_avail(herd, img, st, T0 + 10, W, avail);
+    assert_int_equal(avail[0], 9);
+    assert_int_equal(avail[1], 20);
+
+    tune_herd_slot_state(herd, img, st, st->first_slot + 1, T0 + 10, W,
+                         &pending, &credits);
+    assert_int_equal(pending, 0);
+
+    /* a minute after "a" was last asked about */
+    now = T0 + 10 + 60000 + 1;
+
+    /* claiming, "a" is kept */
+    assert_int_equal(tune_herd_claims(herd, img, now, W, claims, MAX_CLAIMS),
+                     1);
+    tune_herd_take(herd, img, st, st->first_slot + 1, now, W);
+    tune_herd_slot_state(herd, img, st, st->first_slot + 1, now, W,
+                         &pending, &credits);
+    assert_int_equal(pending, 0);
+
+    tune_herd_takeover(herd);
+
+    /* asked about just now, "a" is kept */
+    tune_herd_avail(herd, img, st, now - 1, W, avail);
+    tune_herd_take(herd, img, st, st->first_slot + 1, now, W);
+    tune_herd_slot_state(herd, img, st, st->first_slot + 1, now, W,
+                         &pending, &credits);
+    assert_int_equal(pending, 0);
+
+    now += 60000;
+
+    tune_herd_take(herd, img, st, st->first_slot + 1, now, W);
+    tune_herd_slot_state(herd, img, st, st->first_slot + 1, now, W,
+                         &pending, &credits);
+    assert_int_equal(pending, 1);
+
+    tune_herd_slot_state(herd, img, st, st->first_slot, now, W,
+                         &pending, &credits);
+    assert_int_equal(pending, 0);
+}
+
+
+/* ---- the script's arguments ---------------------------------------- */
+
+static tune_herd_claim_t
+known_claim(void)
+{
+    tune_herd_claim_t  c;
+
+    memset(&c, 0, sizeof(c));
+    c.redis_key_len = sizeof("{tuneslot:v1}:herd:demo:ice-a") - 1;
+    memcpy(c.redis_key, "{tuneslot:v1}:herd:demo:ice-a", c.redis_key_len);
+    c.polled_ms = 1763712000101LL;
+    c.free = 97;
+    c.want = 0;
+    c.back = 5;
+    c.back_bucket = 17637120000LL;
+    c.debt = 2;
+    c.stock = 0;
+
+    return c;
+}
+
+
+static void
+test_args(void **state)
+{
+    char               buf[TUNE_HERD_ARGS_BUF(1)];
+    size_t             n, i, argvlen[TUNE_HERD_ARGC(1)];
+    const char        *argv[TUNE_HERD_ARGC(1)];
+    tune_herd_claim_t  c;
+
+    static const char  *expect[] = {
+        "1", "{tuneslot:v1}:herd:demo:ice-a", "1763712000500", "2000",
+        "60000", "host.example:1234", "1763712000101", "97", "0", "5",
+        "17637120000", "2", "0"
+    };
+
+    (void) state;
+
+    c = known_claim();
+
+    n = tune_herd_args(&c, 1, 1763712000500LL, 2000,
+                       "host.example:1234", 17, buf, sizeof(buf),
+                       argv, argvlen);
+
+    assert_int_equal(n, TUNE_HERD_ARGC(1));
+    assert_int_equal(n, sizeof(expect) / sizeof(expect[0]));
+
+    for (i = 0; i < n; i++) {
+        assert_int_equal(argvlen[i], strlen(expect[i]));
+        assert_memory_equal(argv[i], expect[i], argvlen[i]);
+    }
+
+    /* the key is the claim's, the rest is in buf */
+    assert_ptr_equal(argv[1], c.redis_key);
+    assert_true(argv[5] >= buf && argv[5] < buf + sizeof(buf));
+}
+
+
+static void
+test_args_bad_id(void **state)
+{
+    char               id[TUNE_HERD_ID_MAX + 1];
+    char               buf[TUNE_HERD_ARGS_BUF(1)];
+    size_t             argvlen[TUNE_HERD_ARGC(1)];
+    const char        *argv[TUNE_HERD_ARGC(1)];
+    tune_herd_claim_t  c;
+
+    (void) state;
+
+    c = known_claim();
+
+#define args(id, len)                                                        \
+    tune_herd_args(&c, 1, T0, W, id, len, buf, sizeof(buf), argv, argvlen)
+
+    assert_int_equal(args("", 0), 0);
+    assert_int_equal(args(NULL, 3), 0);
+    assert_int_equal(args("a b", 3), 0);
+    assert_int_equal(args("a/b", 3), 0);
+    assert_int_equal(args("a\nb", 3), 0);
+    assert_int_equal(args("h\xc3\xa9", 3), 0);
+    assert_int_equal(args("Az09._:-", 8), TUNE_HERD_ARGC(1));
+
+    memset(id, 'x', sizeof(id));
+    assert_int_equal(args(id, TUNE_HERD_ID_MAX), TUNE_HERD_ARGC(1));
+    assert_int_equal(args(id, TUNE_HERD_ID_MAX + 1), 0);
+
+#undef args
+}
+
+
+static void
+test_args_buffer(void **state)
+{
+    char               buf[TUNE_HERD_ARGS_BUF(2)];
+    char               id[TUNE_HERD_ID_MAX];
+    size_t             i, n, used, argvlen[TUNE_HERD_ARGC(2)];
+    const char        *argv[TUNE_HERD_ARGC(2)];
+    tune_herd_claim_t  c[2];
+
+    (void) state;
+
+    /* the longest numbers there are fit in TUNE_HERD_ARGS_BUF(n) */
+    memset(id, 'x', sizeof(id));
+
+    for (i = 0; i < 2; i++) {
+        c[i] = known_claim();
+        c[i].polled_ms = INT64_MIN;
+        c[i].free = UINT32_MAX;
+        c[i].want = UINT32_MAX;
+        c[i].back = UINT32_MAX;
+        c[i].back_bucket = INT64_MIN;
+        c[i].debt = UINT32_MAX;
+        c[i].stock = UINT32_MAX;
+    }
+
+    n = tune_herd_args(c, 2, INT64_MIN, UINT32_MAX, id, sizeof(id), buf,
+                       sizeof(buf), argv, argvlen);
+    assert_int_equal(n, TUNE_HERD_ARGC(2));
+    assert_memory_equal(argv[0], "2", argvlen[0]);
+    assert_memory_equal(argv[3], "-9223372036854775808", argvlen[3]);
+    assert_memory_equal(argv[4], "4294967295", argvlen[4]);
+    assert_int_equal(argvlen[6], TUNE_HERD_ID_MAX);
+
+    /* what the text takes, exactly: one byte less is refused */
+    c[0] = known_claim();
+
+    n = tune_herd_args(c, 1, T0, W, "h:1", 3, buf, sizeof(buf), argv,
+                       argvlen);
+    assert_int_equal(n, TUNE_HERD_ARGC(1));
+
+    used = (size_t) (argv[n - 1] + argvlen[n - 1] - buf);
+
+    assert_int_equal(tune_herd_args(c, 1, T0, W, "h:1", 3, buf, used, argv,
+                                    argvlen), TUNE_HERD_ARGC(1));
+    assert_int_equal(tune_herd_args(c, 1, T0, W, "h:1", 3, buf, used - 1,
+                                    argv, argvlen), 0);
+    assert_int_equal(tune_herd_args(c, 1, T0, W, "h:1", 3, buf, 0, argv,
+                                    argvlen), 0);
+}
+
+
+static void
+test_script(void **state)
+{
+    size_t       len;
+    const char  *text;
+
+    (void) state;
+
+    text = tune_herd_script(&len);
+
+    assert_non_null(text);
+    assert_int_equal(len, strlen(text));
+    assert_true(len > 1000);
+    assert_memory_equal(text, "-- herd_claim.lua:", 18);
+    assert_non_null(strstr(text, "local FAIR_MAX = 4096\n"));
+    assert_memory_equal(text + len - 11, "return out\n", 11);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest  table_tests[] = {
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_table_moves),
+        cmocka_unit_test(test_hash_separates),
+        cmocka_unit_test(test_full_and_reuse),
+    };
+
+    const struct CMUnitTest  request_tests[] = {
+        cmocka_unit_test(test_window_off),
+        cmocka_unit_test(test_pending_buckets),
+        cmocka_unit_test(test_local_mode),
+        cmocka_unit_test(test_global_mode),
+        cmocka_unit_test(test_credit_gives_one),
+        cmocka_unit_test(test_take_without_credit),
+        cmocka_unit_test(test_spending_order),
+        cmocka_unit_test(test_poll_drops_credits),
+    };
+
+    const struct CMUnitTest  claim_tests[] = {
+        cmocka_unit_test(test_claims),
+        cmocka_unit_test(test_top_ups),
+        cmocka_unit_test(test_fair_share_renewal),
+        cmocka_unit_test(test_granted_ignored),
+        cmocka_unit_test(test_unclaimed),
+        cmocka_unit_test(test_takeover),
+        cmocka_unit_test(test_local),
+        cmocka_unit_test(test_args),
+        cmocka_unit_test(test_args_bad_id),
+        cmocka_unit_test(test_args_buffer),
+        cmocka_unit_test(test_script),
+    };
+
+    int  failed;
+
+    failed = cmocka_run_group_tests_name("core.herd.table", table_tests,
+                                         NULL, NULL);
+    failed += cmocka_run_group_tests_name("core.herd.request",
+                                          request_tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("core.herd.claim", claim_tests,
+                                          NULL, NULL);
+
+    return failed;
+}
