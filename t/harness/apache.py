@@ -19,9 +19,13 @@ from .rundir import RunDir
 APACHE = "/usr/sbin/apache2"
 MODULES_DIR = Path("/usr/lib/apache2/modules")
 
-#: the locations of apache_module/README.md's example
-TUNE_LOCATIONS = ('<Location "/tune/">\n    SetHandler tune\n</Location>\n'
-                  '<Location "/tune-status">\n    SetHandler tune-status\n</Location>\n')
+#: the locations of apache_module/README.md's example (access granted: the
+#: server config denies everything else)
+TUNE_LOCATION = ('<Location "/tune/">\n    SetHandler tune\n    Require all granted\n'
+                 '</Location>\n')
+STATUS_LOCATION = ('<Location "/tune-status">\n    SetHandler tune-status\n'
+                   '    Require all granted\n</Location>\n')
+TUNE_LOCATIONS = TUNE_LOCATION + STATUS_LOCATION
 
 #: Apache writes its levels as [module:level]; a child's crash as a notice
 #: of the parent ("child pid 123 exit signal Segmentation fault (11)")
