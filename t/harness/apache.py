@@ -64,7 +64,9 @@ def mpm_lines(mpm: str, workers: int, start: int | None = None) -> str:
                 "MaxConnectionsPerChild 0\n")
     if mpm in ("event", "worker"):
         per_child = 64
-        children = -(-workers // per_child)
+        # two children at least: MinSpareThreads (a child's worth) below
+        # MaxRequestWorkers, or httpd logs an [mpm_event:error] about it
+        children = max(2, -(-workers // per_child))
         return (f"StartServers {-(-(start or per_child * 2) // per_child)}\n"
                 f"ServerLimit {children}\n"
                 f"ThreadLimit {per_child}\n"
