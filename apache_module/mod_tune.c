@@ -27,8 +27,9 @@
 
 
 /* what the configuration asks of the hooks; reset in pre_config */
-static int  tune_proxy_used;
-static int  tune_used;
+static int          tune_proxy_used;
+static int          tune_used;
+static const char  *tune_proxy_where;     /* "file:line" of the first */
 
 
 static void *tune_create_srv_conf(apr_pool_t *p, server_rec *s);
@@ -435,6 +436,13 @@ tune_cmd_mode(cmd_parms *cmd, void *cfg, const char *arg)
 
     } else if (strcasecmp(arg, "proxy") == 0) {
         dc->mode = TUNE_MODE_PROXY;
+
+        if (!tune_proxy_used) {
+            tune_proxy_where = apr_psprintf(cmd->pool, "%s:%d",
+                                            cmd->directive->filename,
+                                            cmd->directive->line_num);
+        }
+
         tune_proxy_used = 1;
 
     } else {
@@ -674,6 +682,7 @@ tune_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     tune_proxy_used = 0;
     tune_used = 0;
+    tune_proxy_where = NULL;
 
     return OK;
 }
@@ -694,9 +703,9 @@ tune_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
             || ap_find_linked_module("mod_proxy_http.c") == NULL))
     {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                     "tune: \"TuneMode proxy\" needs mod_proxy and "
+                     "tune: \"TuneMode proxy\" (%s) needs mod_proxy and "
                      "mod_proxy_http (LoadModule proxy_module and "
-                     "proxy_http_module)");
+                     "proxy_http_module)", tune_proxy_where);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 

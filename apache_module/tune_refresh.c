@@ -27,8 +27,13 @@
 /* slots claimed in one call of the herd script, at most */
 #define TUNE_HERD_CLAIM_MAX     256
 
-/* a child not holding the lease looks at it this often, ms */
-#define TUNE_LEASE_LOOK         100
+/*
+ * A child not holding the lease looks at it this often, ms: a few times a
+ * second, so that with a thousand prefork children the looks stay cheap
+ * and a lease given up at a graceful restart is taken within a quarter
+ * second.
+ */
+#define TUNE_LEASE_LOOK         250
 
 
 typedef struct {
@@ -75,6 +80,7 @@ typedef struct {
 static void *APR_THREAD_FUNC tune_refresh_main(apr_thread_t *thread,
     void *data);
 static apr_status_t tune_refresh_stop(void *data);
+static int tune_refresh_buffers(tune_refresher_t *rf);
 static int tune_refresh_sleep(tune_refresher_t *rf, int64_t until);
 static void tune_refresh_lead(tune_refresher_t *rf, int64_t now);
 static int tune_refresh_connect(tune_refresher_t *rf);
@@ -118,10 +124,7 @@ tune_refresh_start(apr_pool_t *pchild, server_rec *s, tune_shm_t *shm)
     rf->timeout_ms = apr_time_as_msec(tune_conf_redis_timeout(conf));
     rf->window = tune_conf_herd_window_ms(conf);
     rf->backoff = rf->refresh_ms;
-    rf->claims = apr_palloc(pchild,
-                            TUNE_HERD_CLAIM_MAX * sizeof(tune_herd_claim_t));
     rf->scratch_cap = tune_shm_image_cap(shm);
-    rf->scratch = apr_palloc(pchild, rf->scratch_cap);
 
     /* this Apache's id for the herd script's fair shares: host:pid */
     if (gethostname(host, sizeof(host)) != 0) {
@@ -225,6 +228,12 @@ tune_refresh_main(apr_thread_t *thread, void *data)
                 ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rf->s,
                              "tune: this child reads redis at %s now",
                              rf->conf->redis->display);
+                if (tune_refresh_buffers(rf) != 0) {
+                    tune_shm_release(rf->shm);
+                    until = now + TUNE_LEASE_LOOK;
+                    goto sleep;
+                }
+
                 rf->leader = 1;
                 rf->refetch = 1;
                 rf->next_refresh = now;
@@ -248,6 +257,8 @@ tune_refresh_main(apr_thread_t *thread, void *data)
             until = now + TUNE_LEASE_LOOK;
         }
 
+    sleep:
+
         if (tune_refresh_sleep(rf, until)) {
             break;
         }
@@ -261,9 +272,38 @@ done:
         tune_shm_release(rf->shm);
     }
 
+    free(rf->scratch);
+    free(rf->claims);
+
     apr_thread_exit(thread, APR_SUCCESS);
 
     return NULL;
+}
+
+
+/*
+ * The decode buffer and the claims, allocated by the child that leads only
+ * (a prefork Apache has hundreds of children that never do)
+ */
+
+static int
+tune_refresh_buffers(tune_refresher_t *rf)
+{
+    if (rf->scratch == NULL) {
+        rf->scratch = malloc(rf->scratch_cap);
+    }
+
+    if (rf->claims == NULL) {
+        rf->claims = malloc(TUNE_HERD_CLAIM_MAX * sizeof(tune_herd_claim_t));
+    }
+
+    if (rf->scratch == NULL || rf->claims == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, rf->s,
+                     "tune: no memory for the refresher's buffers");
+        return -1;
+    }
+
+    return 0;
 }
 
 

@@ -57,7 +57,7 @@ static ngx_http_tune_msec_bounds_t  ngx_http_tune_timeout_bounds = {
 
 static ngx_http_tune_msec_bounds_t  ngx_http_tune_herd_window_bounds = {
     ngx_http_tune_check_msec, "tune_herd_window",
-    NGX_HTTP_TUNE_HERD_WINDOW_MIN, NGX_HTTP_TUNE_HERD_WINDOW_MAX
+    TUNE_HERD_WINDOW_MIN, TUNE_HERD_WINDOW_MAX
 };
 
 static ngx_conf_post_t  ngx_http_tune_zone_size_post = {

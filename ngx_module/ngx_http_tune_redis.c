@@ -21,8 +21,6 @@
  */
 #define NGX_HTTP_TUNE_TEXT_PER_IMAGE  4
 
-/* the herd tick: claims go out this often while credits are spent */
-
 /* slots in one claim; more wait for the next tick */
 #define NGX_HTTP_TUNE_HERD_CLAIM_MAX  256
 
@@ -62,7 +60,7 @@ typedef struct {
 
     /* the herd claim in flight, in its own pool */
     ngx_pool_t                 *claim_pool;
-    ngx_http_tune_herd_claim_t *claims;
+    tune_herd_claim_t          *claims;
     ngx_uint_t                  nclaims;
     int64_t                     claim_sent_ms;
     u_char                      sha[41];         /* of the script, "" */
@@ -95,6 +93,8 @@ static void ngx_http_tune_herd_tick(ngx_event_t *ev);
 static void ngx_http_tune_redis_claim(ngx_http_tune_refresher_t *rf);
 static void ngx_http_tune_redis_claimed(redisAsyncContext *ac, void *r,
     void *privdata);
+static void ngx_http_tune_redis_claim_failed(ngx_http_tune_refresher_t *rf,
+    const char *reason);
 static void ngx_http_tune_redis_claim_done(ngx_http_tune_refresher_t *rf);
 static void ngx_http_tune_redis_connected(const redisAsyncContext *ac,
     int status);
@@ -160,7 +160,7 @@ ngx_http_tune_refresher_start(ngx_cycle_t *cycle,
 
     /* workers start together: spread their first look at the lease */
     ngx_add_timer(&rf->tick, 1 + ngx_random() % 50);
-    ngx_add_timer(&rf->herd, NGX_HTTP_TUNE_HERD_TICK);
+    ngx_add_timer(&rf->herd, TUNE_HERD_TICK_MS);
 
     ngx_http_tune_refresher = rf;
 
@@ -352,7 +352,6 @@ ngx_http_tune_redis_hello(ngx_http_tune_refresher_t *rf)
     int                         n;
     u_char                      db[NGX_INT_T_LEN];
     size_t                      len[3];
-    ngx_str_t                   script;
     const char                 *argv[3];
     ngx_http_tune_main_conf_t  *tmcf;
 
@@ -397,14 +396,12 @@ ngx_http_tune_redis_hello(ngx_http_tune_refresher_t *rf)
 
     case NGX_HTTP_TUNE_HELLO_SCRIPT:
 
-        ngx_http_tune_herd_script(&script);
-
         argv[n] = "SCRIPT";
         len[n++] = 6;
         argv[n] = "LOAD";
         len[n++] = 4;
-        argv[n] = (const char *) script.data;
-        len[n++] = script.len;
+        argv[n] = tune_herd_script(&len[n]);
+        n++;
         break;
 
     default:
@@ -950,7 +947,7 @@ ngx_http_tune_herd_tick(ngx_event_t *ev)
         ngx_http_tune_redis_claim(rf);
     }
 
-    ngx_add_timer(ev, NGX_HTTP_TUNE_HERD_TICK);
+    ngx_add_timer(ev, TUNE_HERD_TICK_MS);
 }
 
 
@@ -959,13 +956,15 @@ ngx_http_tune_herd_tick(ngx_event_t *ev)
 static void
 ngx_http_tune_redis_claim(ngx_http_tune_refresher_t *rf)
 {
-    int                          argc;
-    size_t                      *argvlen;
-    ngx_str_t                    sha;
-    ngx_uint_t                   n;
-    ngx_pool_t                  *pool;
-    const char                 **argv;
-    ngx_http_tune_herd_claim_t  *claims;
+    int                 argc;
+    size_t             *argvlen;
+    int64_t             now;
+    ngx_int_t           rc;
+    ngx_str_t           sha;
+    ngx_uint_t          n;
+    ngx_pool_t         *pool;
+    const char        **argv;
+    tune_herd_claim_t  *claims;
 
     pool = ngx_create_pool(4096, rf->log);
     if (pool == NULL) {
@@ -973,30 +972,40 @@ ngx_http_tune_redis_claim(ngx_http_tune_refresher_t *rf)
     }
 
     claims = ngx_palloc(pool, NGX_HTTP_TUNE_HERD_CLAIM_MAX
-                              * sizeof(ngx_http_tune_herd_claim_t));
+                              * sizeof(tune_herd_claim_t));
     if (claims == NULL) {
         ngx_destroy_pool(pool);
         return;
     }
 
     n = ngx_http_tune_herd_claims(rf->zone, rf->tmcf->herd_window, claims,
-                                  NGX_HTTP_TUNE_HERD_CLAIM_MAX, pool);
+                                  NGX_HTTP_TUNE_HERD_CLAIM_MAX);
     if (n == 0) {
         ngx_destroy_pool(pool);
         return;
     }
 
+    now = ngx_http_tune_herd_now();
+
     rf->claim_pool = pool;
     rf->claims = claims;
     rf->nclaims = n;
-    rf->claim_sent_ms = ngx_http_tune_herd_now();
+    rf->claim_sent_ms = now;
 
     sha.data = rf->sha;
     sha.len = ngx_strlen(rf->sha);
 
-    if (ngx_http_tune_herd_argv(claims, n, &sha, rf->tmcf->herd_window, pool,
-                                &argc, &argv, &argvlen)
-        != NGX_OK
+    rc = ngx_http_tune_herd_argv(claims, n, &sha, rf->tmcf->herd_window, now,
+                                 pool, &argc, &argv, &argvlen);
+
+    if (rc == NGX_DECLINED) {
+        /* the script would refuse it just the same */
+        ngx_http_tune_redis_claim_failed(rf, "the host name makes no valid "
+                                             "front-end id");
+        return;
+    }
+
+    if (rc != NGX_OK
         || ngx_http_tune_redis_sent(rf,
                redisAsyncCommandArgv(rf->ac, ngx_http_tune_redis_claimed,
                                      rf, argc, argv, argvlen))
@@ -1016,8 +1025,6 @@ ngx_http_tune_redis_claimed(redisAsyncContext *ac, void *r, void *privdata)
 {
     redisReply                 *reply = r;
     ngx_http_tune_refresher_t  *rf = privdata;
-
-    const char  *reason;
 
     if (reply == NULL) {
         /*
@@ -1045,27 +1052,36 @@ ngx_http_tune_redis_claimed(redisAsyncContext *ac, void *r, void *privdata)
             return;
         }
 
-        reason = reply->str;
-
-    } else if (ngx_http_tune_herd_granted(rf->zone, rf->claims, rf->nclaims,
-                                          rf->tmcf->herd_window,
-                                          rf->claim_sent_ms, reply)
-               == NGX_OK)
-    {
-        if (rf->herd_logged) {
-            ngx_log_error(NGX_LOG_NOTICE, rf->log, 0,
-                          "tune: herd claims at redis at %V work again",
-                          &rf->tmcf->redis_text);
-            rf->herd_logged = 0;
-        }
-
-        ngx_http_tune_redis_claim_done(rf);
+        ngx_http_tune_redis_claim_failed(rf, reply->str);
         return;
-
-    } else {
-        reason = "unexpected reply";
     }
 
+    if (ngx_http_tune_herd_granted(rf->zone, rf->claims, rf->nclaims,
+                                   rf->tmcf->herd_window, rf->claim_sent_ms,
+                                   reply, rf->claim_pool)
+        != NGX_OK)
+    {
+        ngx_http_tune_redis_claim_failed(rf, "unexpected reply");
+        return;
+    }
+
+    if (rf->herd_logged) {
+        ngx_log_error(NGX_LOG_NOTICE, rf->log, 0,
+                      "tune: herd claims at redis at %V work again",
+                      &rf->tmcf->redis_text);
+        rf->herd_logged = 0;
+    }
+
+    ngx_http_tune_redis_claim_done(rf);
+}
+
+
+/* The claim failed: this nginx counts its own tune-ins only, and says so */
+
+static void
+ngx_http_tune_redis_claim_failed(ngx_http_tune_refresher_t *rf,
+    const char *reason)
+{
     ngx_http_tune_herd_local(rf->zone);
 
     if (!rf->herd_logged) {

@@ -10,6 +10,7 @@
 
 #include "ngx_http_tune_module.h"
 #include <tune_snapshot.h>
+#include <tune_herd.h>
 
 
 #define NGX_HTTP_TUNE_ERROR_LEN   64
@@ -48,13 +49,11 @@ typedef struct {
 } ngx_http_tune_state_t;
 
 
-typedef struct ngx_http_tune_herd_s  ngx_http_tune_herd_t;
-
-
 /*
  * The zone shared by all workers of one nginx: the refresh lease, the
- * refresher's state, the herd table (ngx_http_tune_herd.h) and the decoded
- * snapshot image (tune_snapshot.h), under the slab pool's mutex.
+ * refresher's state, the herd table (tune_herd.h, one flat buffer of
+ * tune_zone_size / NGX_HTTP_TUNE_HERD_SHARE bytes) and the decoded snapshot
+ * image (tune_snapshot.h), under the slab pool's mutex.
  * lease_until is an ngx_current_msec value.
  */
 struct ngx_http_tune_sh_s {
@@ -63,7 +62,7 @@ struct ngx_http_tune_sh_s {
     ngx_msec_t                lease_until;
 
     ngx_http_tune_state_t     state;
-    ngx_http_tune_herd_t     *herd;
+    tune_herd_t              *herd;
 
     size_t                    image_cap;
     u_char                   *image;           /* image_cap bytes */
@@ -75,7 +74,7 @@ struct ngx_http_tune_sh_s {
  * before the field existed (its first field was the lease holder's pid)
  * never matches.
  */
-#define NGX_HTTP_TUNE_SH_LAYOUT   0x54554e34    /* "TUN4" */
+#define NGX_HTTP_TUNE_SH_LAYOUT   0x54554e35    /* "TUN5" */
 
 #define NGX_HTTP_TUNE_ZONE_MIN    ngx_max(64 * 1024, 8 * ngx_pagesize)
 

@@ -581,8 +581,7 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
         e->claiming = 0;
 
         /* never more than asked for, or than a fair share may be */
-        want = (claims[i].want > TUNE_HERD_FAIR_MAX)
-               ? claims[i].want : TUNE_HERD_FAIR_MAX;
+        want = claims[i].want ? claims[i].want : TUNE_HERD_FAIR_MAX;
 
         if (granted > want) {
             granted = want;

@@ -38,6 +38,26 @@ static _Alignas(8) unsigned char  table2[1 << 16];
 static tune_herd_claim_t  claims[MAX_CLAIMS];
 
 
+/* every kind of slot: "demo" a (counted), b to e (never counted), "news" a */
+static const spec_t  kinds[] = {
+    { "news", "a", "up", "5", 100 },
+    { "demo", "a", "up", "10", 100 },
+    { "demo", "b", "down", "50", 100 },
+    { "demo", "c", "up", "50", 0 },
+    { "demo", "d", "up", "0", 100 },
+    { "demo", "e", "up", "unlimited", 100 },
+};
+
+#define KINDS       (sizeof(kinds) / sizeof(kinds[0]))
+
+
+/* The fixture of most tests: a table and one slot with 100 free */
+typedef struct {
+    tune_herd_t         *herd;
+    const tune_image_t  *img;
+} slot_t;
+
+
 /* An image of the slots of spec, every one polled at polled_ms */
 static const tune_image_t *
 decode(const spec_t *spec, size_t n, int64_t polled_ms)
@@ -113,6 +133,20 @@ new_herd(size_t entries)
 }
 
 
+static int
+setup_slot(void **state)
+{
+    static slot_t  t;
+
+    t.herd = new_herd(64);
+    t.img = single("100", T0);
+
+    *state = &t;
+
+    return 0;
+}
+
+
 /* avail of the first slot of "demo" */
 static uint32_t
 avail0(tune_herd_t *herd, const tune_image_t *img, int64_t now,
@@ -126,27 +160,18 @@ avail0(tune_herd_t *herd, const tune_image_t *img, int64_t now,
 }
 
 
-static uint32_t
-pending0(tune_herd_t *herd, const tune_image_t *img, int64_t now)
-{
-    uint32_t  pending, credits;
-
-    tune_herd_slot_state(herd, img, NULL, stream(img, "demo")->first_slot,
-                         now, W, &pending, &credits);
-
-    return pending;
-}
-
+/* pending or credits of the first slot of "demo", by tune_herd_slot_state() */
+enum { PENDING = 0, CREDITS };
 
 static uint32_t
-credits0(tune_herd_t *herd, const tune_image_t *img, int64_t now)
+state0(tune_herd_t *herd, const tune_image_t *img, int64_t now, int which)
 {
-    uint32_t  pending, credits;
+    uint32_t  v[2];
 
     tune_herd_slot_state(herd, img, NULL, stream(img, "demo")->first_slot,
-                         now, W, &pending, &credits);
+                         now, W, &v[PENDING], &v[CREDITS]);
 
-    return credits;
+    return v[which];
 }
 
 
@@ -254,18 +279,10 @@ test_window_off(void **state)
     const tune_image_t         *img;
     const tune_image_stream_t  *st;
 
-    static const spec_t  spec[] = {
-        { "demo", "a", "up", "10", 100 },
-        { "demo", "b", "down", "50", 100 },
-        { "demo", "c", "up", "50", 0 },
-        { "demo", "d", "up", "0", 100 },
-        { "demo", "e", "up", "unlimited", 100 },
-    };
-
     (void) state;
 
     herd = new_herd(64);
-    img = decode(spec, 5, T0);
+    img = decode(kinds, KINDS, T0);
     st = stream(img, "demo");
 
     tune_herd_avail(herd, img, st, T0, 0, avail);
@@ -315,21 +332,21 @@ test_pending_buckets(void **state)
     tune_herd_take(herd, img, NULL, stream(img, "demo")->first_slot,
                    T0 + 150, W);
 
-    assert_int_equal(pending0(herd, img, T0 + 200), 4);
+    assert_int_equal(state0(herd, img, T0 + 200, PENDING), 4);
     assert_int_equal(avail0(herd, img, T0 + 200, W), 6);
 
     img = single("10", T0 + W + 98);
-    assert_int_equal(pending0(herd, img, T0 + 200), 4);
+    assert_int_equal(state0(herd, img, T0 + 200, PENDING), 4);
 
     img = single("10", T0 + W + 99);
-    assert_int_equal(pending0(herd, img, T0 + 200), 1);
+    assert_int_equal(state0(herd, img, T0 + 200, PENDING), 1);
     assert_int_equal(avail0(herd, img, T0 + 200, W), 9);
 
     img = single("10", T0 + W + 198);
-    assert_int_equal(pending0(herd, img, T0 + 200), 1);
+    assert_int_equal(state0(herd, img, T0 + 200, PENDING), 1);
 
     img = single("10", T0 + W + 199);
-    assert_int_equal(pending0(herd, img, T0 + 200), 0);
+    assert_int_equal(state0(herd, img, T0 + 200, PENDING), 0);
     assert_int_equal(avail0(herd, img, T0 + 200, W), 10);
 }
 
@@ -352,11 +369,12 @@ test_local_mode(void **state)
 
     take0(herd, img, T0 + 10, 4);
     assert_int_equal(avail0(herd, img, T0 + 20, W), 0);
-    assert_int_equal(credits0(herd, img, T0 + 20), 0);
+    assert_int_equal(state0(herd, img, T0 + 20, CREDITS), 0);
 
     /* the first claim asks for a fair share and reports the tune-ins */
     c = claim1(herd, img, T0 + 50);
-    assert_int_equal(c->redis_key_len, sizeof("{tuneslot:v1}:herd:demo:a") - 1);
+    assert_int_equal(c->redis_key_len,
+                     sizeof("{tuneslot:v1}:herd:demo:a") - 1);
     assert_memory_equal(c->redis_key, "{tuneslot:v1}:herd:demo:a",
                         c->redis_key_len);
     assert_int_equal(c->polled_ms, T0);
@@ -387,13 +405,13 @@ test_global_mode(void **state)
     assert_int_equal(tune_herd_global(herd, T0 + W / 2 - 1), 1);
     assert_int_equal(tune_herd_global(herd, T0 + W / 2), 0);
 
-    assert_int_equal(credits0(herd, img, T0 + 10), 2);
+    assert_int_equal(state0(herd, img, T0 + 10, CREDITS), 2);
     assert_int_equal(avail0(herd, img, T0 + 10, W), 10);
 
     take0(herd, img, T0 + 10, 1);
     assert_int_equal(avail0(herd, img, T0 + 10, W), 9);
     take0(herd, img, T0 + 10, 1);
-    assert_int_equal(credits0(herd, img, T0 + 10), 0);
+    assert_int_equal(state0(herd, img, T0 + 10, CREDITS), 0);
 
     /* no credit in hand: nothing, however free the slot */
     assert_int_equal(avail0(herd, img, T0 + 10, W), 0);
@@ -422,12 +440,12 @@ test_credit_gives_one(void **state)
     answer1(herd, claim1(herd, img, T0), T0, 5, B0);
     take0(herd, img, T0 + 10, 2);
 
-    assert_int_equal(pending0(herd, img, T0 + 10), 2);
-    assert_int_equal(credits0(herd, img, T0 + 10), 3);
+    assert_int_equal(state0(herd, img, T0 + 10, PENDING), 2);
+    assert_int_equal(state0(herd, img, T0 + 10, CREDITS), 3);
     assert_int_equal(avail0(herd, img, T0 + 10, W), 1);
 
     /* expired: none */
-    assert_int_equal(credits0(herd, img, T0 + W / 2), 0);
+    assert_int_equal(state0(herd, img, T0 + W / 2, CREDITS), 0);
 }
 
 
@@ -435,19 +453,13 @@ test_credit_gives_one(void **state)
 static void
 test_take_without_credit(void **state)
 {
-    tune_herd_t         *herd;
-    tune_herd_claim_t   *c;
-    const tune_image_t  *img;
+    tune_herd_claim_t  *c;
+    slot_t             *t = *state;
 
-    (void) state;
+    answer1(t->herd, claim1(t->herd, t->img, T0), T0, 1, B0);
+    take0(t->herd, t->img, T0 + 10, 3);
 
-    herd = new_herd(64);
-    img = single("100", T0);
-
-    answer1(herd, claim1(herd, img, T0), T0, 1, B0);
-    take0(herd, img, T0 + 10, 3);
-
-    c = claim1(herd, img, T0 + 50);
+    c = claim1(t->herd, t->img, T0 + 50);
     assert_int_equal(c->debt, 2);
     assert_int_equal(c->want, 4 * 3);
 }
@@ -457,34 +469,28 @@ test_take_without_credit(void **state)
 static void
 test_spending_order(void **state)
 {
-    tune_herd_t         *herd;
-    tune_herd_claim_t   *c;
-    const tune_image_t  *img;
+    tune_herd_claim_t  *c;
+    slot_t             *t = *state;
 
-    (void) state;
+    answer1(t->herd, claim1(t->herd, t->img, T0), T0, 2, B0);
+    take0(t->herd, t->img, T0 + 10, 1);
 
-    herd = new_herd(64);
-    img = single("100", T0);
-
-    answer1(herd, claim1(herd, img, T0), T0, 2, B0);
-    take0(herd, img, T0 + 10, 1);
-
-    c = claim1(herd, img, T0 + 50);
+    c = claim1(t->herd, t->img, T0 + 50);
     assert_int_equal(c->want, 4 - 1);
     assert_int_equal(c->stock, 1);
-    answer1(herd, c, T0 + 50, 3, B0);
+    answer1(t->herd, c, T0 + 50, 3, B0);
 
-    assert_int_equal(credits0(herd, img, T0 + 60), 4);
-    take0(herd, img, T0 + 60, 3);
-    assert_int_equal(credits0(herd, img, T0 + 60), 1);
+    assert_int_equal(state0(t->herd, t->img, T0 + 60, CREDITS), 4);
+    take0(t->herd, t->img, T0 + 60, 3);
+    assert_int_equal(state0(t->herd, t->img, T0 + 60, CREDITS), 1);
 
     /* a quarter of the window left of the fair share: renewed */
-    assert_int_equal(tune_herd_claims(herd, img, T0 + 499, W, claims,
+    assert_int_equal(tune_herd_claims(t->herd, t->img, T0 + 499, W, claims,
                                       MAX_CLAIMS), 1);
     assert_int_not_equal(claims[0].want, 0);
-    answer1(herd, &claims[0], T0 + 499, 0, B0 + 4);
+    answer1(t->herd, &claims[0], T0 + 499, 0, B0 + 4);
 
-    c = claim1(herd, img, T0 + 500);
+    c = claim1(t->herd, t->img, T0 + 500);
     assert_int_equal(c->want, 0);
     assert_int_equal(c->stock, 0);
     assert_int_equal(c->back, 1);
@@ -496,40 +502,38 @@ test_spending_order(void **state)
 static void
 test_top_ups(void **state)
 {
-    tune_herd_t         *herd;
-    tune_herd_claim_t   *c;
-    const tune_image_t  *img;
+    tune_herd_claim_t  *c;
+    slot_t             *t = *state;
 
-    (void) state;
+    answer1(t->herd, claim1(t->herd, t->img, T0), T0, 1, B0);
+    take0(t->herd, t->img, T0 + 10, 1);
+    c = claim1(t->herd, t->img, T0 + 50);
+    assert_int_equal(c->want, 4);
 
-    herd = new_herd(64);
-    img = single("100", T0);
+    /* never more than asked for */
+    answer1(t->herd, c, T0 + 50, 9, B0);
 
-    answer1(herd, claim1(herd, img, T0), T0, 1, B0);
-    take0(herd, img, T0 + 10, 1);
-    answer1(herd, claim1(herd, img, T0 + 50), T0 + 50, 4, B0);
-
-    take0(herd, img, T0 + 60, 2);
-    c = claim1(herd, img, T0 + 100);
+    take0(t->herd, t->img, T0 + 60, 2);
+    c = claim1(t->herd, t->img, T0 + 100);
     assert_int_equal(c->want, 4 * 2 - 2);
-    answer1(herd, c, T0 + 100, 6, B0 + 1);
-    assert_int_equal(credits0(herd, img, T0 + 110), 2 + 6);
+    answer1(t->herd, c, T0 + 100, 6, B0 + 1);
+    assert_int_equal(state0(t->herd, t->img, T0 + 110, CREDITS), 2 + 6);
 
     /* they expire with the first: half a window after T0 + 50 */
-    assert_int_equal(credits0(herd, img, T0 + 50 + W / 2 - 1), 8);
-    assert_int_equal(credits0(herd, img, T0 + 50 + W / 2), 0);
+    assert_int_equal(state0(t->herd, t->img, T0 + 50 + W / 2 - 1, CREDITS), 8);
+    assert_int_equal(state0(t->herd, t->img, T0 + 50 + W / 2, CREDITS), 0);
 
-    answer1(herd, claim1(herd, img, T0 + 500), T0 + 500, 2, B0 + 5);
+    answer1(t->herd, claim1(t->herd, t->img, T0 + 500), T0 + 500, 2, B0 + 5);
 
     /* a quarter of a window left of the top-ups: a new stock */
-    take0(herd, img, T0 + 610, 7);
-    c = claim1(herd, img, T0 + 620);
+    take0(t->herd, t->img, T0 + 610, 7);
+    c = claim1(t->herd, t->img, T0 + 620);
     assert_int_equal(c->want, 4 * 7 - 3);
-    answer1(herd, c, T0 + 620, 25, B0 + 6);
+    answer1(t->herd, c, T0 + 620, 25, B0 + 6);
 
-    assert_int_equal(credits0(herd, img, T0 + 630), 2 + 25);
-    assert_int_equal(credits0(herd, img, T0 + 1100), 2 + 25);
-    assert_int_equal(credits0(herd, img, T0 + 1500), 25);
+    assert_int_equal(state0(t->herd, t->img, T0 + 630, CREDITS), 2 + 25);
+    assert_int_equal(state0(t->herd, t->img, T0 + 1100, CREDITS), 2 + 25);
+    assert_int_equal(state0(t->herd, t->img, T0 + 1500, CREDITS), 25);
 }
 
 
@@ -541,43 +545,37 @@ test_top_ups(void **state)
 static void
 test_fair_share_renewal(void **state)
 {
-    tune_herd_t         *herd;
-    tune_herd_claim_t   *c;
-    const tune_image_t  *img;
+    tune_herd_claim_t  *c;
+    slot_t             *t = *state;
 
-    (void) state;
-
-    herd = new_herd(64);
-    img = single("100", T0);
-
-    answer1(herd, claim1(herd, img, T0), T0, 5, B0);
+    answer1(t->herd, claim1(t->herd, t->img, T0), T0, 5, B0);
 
     /* idle: no claim until a quarter of the window is left */
-    assert_int_equal(tune_herd_claims(herd, img, T0 + 499, W, claims,
+    assert_int_equal(tune_herd_claims(t->herd, t->img, T0 + 499, W, claims,
                                       MAX_CLAIMS), 0);
 
-    c = claim1(herd, img, T0 + 600);
+    c = claim1(t->herd, t->img, T0 + 600);
     assert_int_equal(c->want, 0);
     assert_int_equal(c->back, 5);
     assert_int_equal(c->back_bucket, B0);
     assert_int_equal(c->debt, 0);
 
     /* credits stay spendable while the claim is away */
-    take0(herd, img, T0 + 610, 2);
-    assert_int_equal(credits0(herd, img, T0 + 610), 3);
+    take0(t->herd, t->img, T0 + 610, 2);
+    assert_int_equal(state0(t->herd, t->img, T0 + 610, CREDITS), 3);
 
-    answer1(herd, c, T0 + 600, 7, B0 + 6);
-    assert_int_equal(credits0(herd, img, T0 + 620), 7);
-    assert_int_equal(credits0(herd, img, T0 + 600 + W / 2), 0);
+    answer1(t->herd, c, T0 + 600, 7, B0 + 6);
+    assert_int_equal(state0(t->herd, t->img, T0 + 620, CREDITS), 7);
+    assert_int_equal(state0(t->herd, t->img, T0 + 600 + W / 2, CREDITS), 0);
 
-    c = claim1(herd, img, T0 + 700);
+    c = claim1(t->herd, t->img, T0 + 700);
     assert_int_equal(c->debt, 2);
     assert_int_equal(c->want, 4 * 2 - 7);
     assert_int_equal(c->stock, 7);
     assert_int_equal(c->back, 0);
-    answer1(herd, c, T0 + 700, 1, B0 + 7);
+    answer1(t->herd, c, T0 + 700, 1, B0 + 7);
 
-    c = claim1(herd, img, T0 + 1100);
+    c = claim1(t->herd, t->img, T0 + 1100);
     assert_int_equal(c->want, 0);
     assert_int_equal(c->back, 7);
     assert_int_equal(c->back_bucket, B0 + 6);
@@ -589,77 +587,65 @@ test_fair_share_renewal(void **state)
 static void
 test_poll_drops_credits(void **state)
 {
-    tune_herd_t         *herd;
-    tune_herd_claim_t   *c;
-    const tune_image_t  *img;
+    tune_herd_claim_t  *c;
+    slot_t             *t = *state;
 
-    (void) state;
+    answer1(t->herd, claim1(t->herd, t->img, T0), T0, 5, B0);
+    take0(t->herd, t->img, T0 + 10, 2);
+    c = claim1(t->herd, t->img, T0 + 100);
+    answer1(t->herd, c, T0 + 100, 3, B0 + 1);
+    assert_int_equal(state0(t->herd, t->img, T0 + 110, CREDITS), 3 + 3);
 
-    herd = new_herd(64);
-    img = single("100", T0);
-
-    answer1(herd, claim1(herd, img, T0), T0, 5, B0);
-    take0(herd, img, T0 + 10, 2);
-    c = claim1(herd, img, T0 + 100);
-    answer1(herd, c, T0 + 100, 3, B0 + 1);
-    assert_int_equal(credits0(herd, img, T0 + 110), 3 + 3);
-
-    img = single("100", T0 + W - 1);
-    assert_int_equal(avail0(herd, img, T0 + 110, W), 98);
-    assert_int_equal(credits0(herd, img, T0 + 110), 6);
+    t->img = single("100", T0 + W - 1);
+    assert_int_equal(avail0(t->herd, t->img, T0 + 110, W), 98);
+    assert_int_equal(state0(t->herd, t->img, T0 + 110, CREDITS), 6);
 
     /* the fair share, granted at T0, goes; the top-ups stay */
-    img = single("100", T0 + W);
-    assert_int_equal(avail0(herd, img, T0 + 110, W), 98);
-    assert_int_equal(credits0(herd, img, T0 + 110), 3);
+    t->img = single("100", T0 + W);
+    assert_int_equal(avail0(t->herd, t->img, T0 + 110, W), 98);
+    assert_int_equal(state0(t->herd, t->img, T0 + 110, CREDITS), 3);
 
-    img = single("100", T0 + 100 + W);
-    assert_int_equal(avail0(herd, img, T0 + 110, W), 0);
-    assert_int_equal(credits0(herd, img, T0 + 110), 0);
+    t->img = single("100", T0 + 100 + W);
+    assert_int_equal(avail0(t->herd, t->img, T0 + 110, W), 0);
+    assert_int_equal(state0(t->herd, t->img, T0 + 110, CREDITS), 0);
 }
 
 
 static void
 test_granted_ignored(void **state)
 {
-    int64_t              reply[2];
-    tune_herd_t         *herd;
-    tune_herd_claim_t    c;
-    const tune_image_t  *img;
+    int64_t            reply[2];
+    tune_herd_claim_t  c;
+    slot_t            *t = *state;
 
-    (void) state;
-
-    herd = new_herd(64);
-    img = single("100", T0);
-
-    c = *claim1(herd, img, T0);
+    c = *claim1(t->herd, t->img, T0);
 
     /* a negative value: nothing applied */
     reply[0] = 5;
     reply[1] = -1;
-    assert_int_equal(tune_herd_granted(herd, &c, 1, W, T0, reply),
+    assert_int_equal(tune_herd_granted(t->herd, &c, 1, W, T0, reply),
                      TUNE_ERR_RANGE);
-    assert_int_equal(tune_herd_global(herd, T0), 0);
-    assert_int_equal(credits0(herd, img, T0), 0);
+    assert_int_equal(tune_herd_global(t->herd, T0), 0);
+    assert_int_equal(state0(t->herd, t->img, T0, CREDITS), 0);
 
     /* the entry went to another slot meanwhile: the credits are lost */
     c.key ^= 1;
-    answer1(herd, &c, T0, 5, B0);
-    assert_int_equal(credits0(herd, img, T0), 0);
-    assert_int_equal(tune_herd_global(herd, T0), 1);
+    answer1(t->herd, &c, T0, 5, B0);
+    assert_int_equal(state0(t->herd, t->img, T0, CREDITS), 0);
+    assert_int_equal(tune_herd_global(t->herd, T0), 1);
 
     /* ... and the slot's own claim is still in flight */
-    assert_int_equal(tune_herd_claims(herd, img, T0 + 600, W, claims,
+    assert_int_equal(tune_herd_claims(t->herd, t->img, T0 + 600, W, claims,
                                       MAX_CLAIMS), 0);
 
     /* an entry outside the table */
-    c.entry = (uint32_t) tune_herd_capacity(herd);
-    answer1(herd, &c, T0, 5, B0);
+    c.entry = (uint32_t) tune_herd_capacity(t->herd);
+    answer1(t->herd, &c, T0, 5, B0);
 
     /* never more than a fair share may be */
     c = claims[0];
-    answer1(herd, &c, T0, 100000, B0);
-    assert_int_equal(credits0(herd, img, T0), 4096);
+    answer1(t->herd, &c, T0, 100000, B0);
+    assert_int_equal(state0(t->herd, t->img, T0, CREDITS), 4096);
 }
 
 
@@ -667,36 +653,30 @@ test_granted_ignored(void **state)
 static void
 test_unclaimed(void **state)
 {
-    tune_herd_t         *herd;
-    tune_herd_claim_t    c;
-    const tune_image_t  *img;
+    tune_herd_claim_t  c;
+    slot_t            *t = *state;
 
-    (void) state;
+    take0(t->herd, t->img, T0, 3);
 
-    herd = new_herd(64);
-    img = single("100", T0);
-
-    take0(herd, img, T0, 3);
-
-    c = *claim1(herd, img, T0 + 10);
+    c = *claim1(t->herd, t->img, T0 + 10);
     assert_int_equal(c.debt, 3);
-    assert_int_equal(tune_herd_claims(herd, img, T0 + 60, W, claims,
+    assert_int_equal(tune_herd_claims(t->herd, t->img, T0 + 60, W, claims,
                                       MAX_CLAIMS), 0);
 
-    tune_herd_unclaimed(herd, &c, 1);
+    tune_herd_unclaimed(t->herd, &c, 1);
 
-    c = *claim1(herd, img, T0 + 110);
+    c = *claim1(t->herd, t->img, T0 + 110);
     assert_int_equal(c.want, 0);
     assert_int_equal(c.debt, 3);
-    answer1(herd, &c, T0 + 110, 5, B0 + 1);
+    answer1(t->herd, &c, T0 + 110, 5, B0 + 1);
 
-    take0(herd, img, T0 + 120, 1);
-    c = *claim1(herd, img, T0 + 710);
+    take0(t->herd, t->img, T0 + 120, 1);
+    c = *claim1(t->herd, t->img, T0 + 710);
     assert_int_equal(c.back, 4);
 
-    tune_herd_unclaimed(herd, &c, 1);
-    assert_int_equal(credits0(herd, img, T0 + 720), 4);
-    assert_int_equal(claim1(herd, img, T0 + 720)->back, 4);
+    tune_herd_unclaimed(t->herd, &c, 1);
+    assert_int_equal(state0(t->herd, t->img, T0 + 720, CREDITS), 4);
+    assert_int_equal(claim1(t->herd, t->img, T0 + 720)->back, 4);
 }
 
 
@@ -704,25 +684,19 @@ test_unclaimed(void **state)
 static void
 test_takeover(void **state)
 {
-    tune_herd_t         *herd;
-    const tune_image_t  *img;
+    slot_t  *t = *state;
 
-    (void) state;
+    answer1(t->herd, claim1(t->herd, t->img, T0), T0, 5, B0);
 
-    herd = new_herd(64);
-    img = single("100", T0);
-
-    answer1(herd, claim1(herd, img, T0), T0, 5, B0);
-
-    claim1(herd, img, T0 + 600);
-    assert_int_equal(tune_herd_claims(herd, img, T0 + 650, W, claims,
+    claim1(t->herd, t->img, T0 + 600);
+    assert_int_equal(tune_herd_claims(t->herd, t->img, T0 + 650, W, claims,
                                       MAX_CLAIMS), 0);
 
-    tune_herd_takeover(herd);
+    tune_herd_takeover(t->herd);
 
-    assert_int_equal(credits0(herd, img, T0 + 700), 5);
-    assert_int_equal(tune_herd_global(herd, T0 + 700), 1);
-    assert_int_equal(claim1(herd, img, T0 + 700)->back, 5);
+    assert_int_equal(state0(t->herd, t->img, T0 + 700, CREDITS), 5);
+    assert_int_equal(tune_herd_global(t->herd, T0 + 700), 1);
+    assert_int_equal(claim1(t->herd, t->img, T0 + 700)->back, 5);
 }
 
 
@@ -730,55 +704,40 @@ test_takeover(void **state)
 static void
 test_local(void **state)
 {
-    tune_herd_t         *herd;
-    tune_herd_claim_t   *c;
-    const tune_image_t  *img;
+    tune_herd_claim_t  *c;
+    slot_t             *t = *state;
 
-    (void) state;
+    answer1(t->herd, claim1(t->herd, t->img, T0), T0, 5, B0);
+    take0(t->herd, t->img, T0 + 10, 2);
+    answer1(t->herd, claim1(t->herd, t->img, T0 + 50), T0 + 50, 3, B0);
+    take0(t->herd, t->img, T0 + 60, 2);
+    claim1(t->herd, t->img, T0 + 100);
+    assert_int_equal(state0(t->herd, t->img, T0 + 110, CREDITS), 3 + 1);
 
-    herd = new_herd(64);
-    img = single("100", T0);
+    tune_herd_local(t->herd);
 
-    answer1(herd, claim1(herd, img, T0), T0, 5, B0);
-    take0(herd, img, T0 + 10, 2);
-    answer1(herd, claim1(herd, img, T0 + 50), T0 + 50, 3, B0);
-    take0(herd, img, T0 + 60, 2);
-    claim1(herd, img, T0 + 100);
-    assert_int_equal(credits0(herd, img, T0 + 110), 3 + 1);
-
-    tune_herd_local(herd);
-
-    assert_int_equal(tune_herd_global(herd, T0 + 110), 0);
-    assert_int_equal(credits0(herd, img, T0 + 110), 0);
-    assert_int_equal(avail0(herd, img, T0 + 110, W), 100 - 4);
+    assert_int_equal(tune_herd_global(t->herd, T0 + 110), 0);
+    assert_int_equal(state0(t->herd, t->img, T0 + 110, CREDITS), 0);
+    assert_int_equal(avail0(t->herd, t->img, T0 + 110, W), 100 - 4);
 
     /* not claiming any more; the next tune-in is debt */
-    take0(herd, img, T0 + 120, 1);
-    c = claim1(herd, img, T0 + 150);
+    take0(t->herd, t->img, T0 + 120, 1);
+    c = claim1(t->herd, t->img, T0 + 150);
     assert_int_equal(c->debt, 1);
 }
 
 
-/* Slots of one stream, every kind; a claim's key and numbers */
+/* Every kind of slot: claims for the counted ones, their keys and numbers */
 static void
 test_claims(void **state)
 {
     tune_herd_t         *herd;
     const tune_image_t  *img;
 
-    static const spec_t  spec[] = {
-        { "news", "a", "up", "5", 100 },
-        { "demo", "a", "up", "10", 100 },
-        { "demo", "b", "down", "50", 100 },
-        { "demo", "c", "up", "50", 0 },
-        { "demo", "d", "up", "0", 100 },
-        { "demo", "e", "up", "unlimited", 100 },
-    };
-
     (void) state;
 
     herd = new_herd(64);
-    img = decode(spec, 6, T0 - 5);
+    img = decode(kinds, KINDS, T0 - 5);
 
     assert_int_equal(tune_herd_claims(herd, img, T0, W, claims, 1), 1);
     assert_memory_equal(claims[0].redis_key, "{tuneslot:v1}:herd:demo:a",
@@ -1075,19 +1034,19 @@ main(void)
         cmocka_unit_test(test_local_mode),
         cmocka_unit_test(test_global_mode),
         cmocka_unit_test(test_credit_gives_one),
-        cmocka_unit_test(test_take_without_credit),
-        cmocka_unit_test(test_spending_order),
-        cmocka_unit_test(test_poll_drops_credits),
+        cmocka_unit_test_setup(test_take_without_credit, setup_slot),
+        cmocka_unit_test_setup(test_spending_order, setup_slot),
+        cmocka_unit_test_setup(test_poll_drops_credits, setup_slot),
     };
 
     const struct CMUnitTest  claim_tests[] = {
         cmocka_unit_test(test_claims),
-        cmocka_unit_test(test_top_ups),
-        cmocka_unit_test(test_fair_share_renewal),
-        cmocka_unit_test(test_granted_ignored),
-        cmocka_unit_test(test_unclaimed),
-        cmocka_unit_test(test_takeover),
-        cmocka_unit_test(test_local),
+        cmocka_unit_test_setup(test_top_ups, setup_slot),
+        cmocka_unit_test_setup(test_fair_share_renewal, setup_slot),
+        cmocka_unit_test_setup(test_granted_ignored, setup_slot),
+        cmocka_unit_test_setup(test_unclaimed, setup_slot),
+        cmocka_unit_test_setup(test_takeover, setup_slot),
+        cmocka_unit_test_setup(test_local, setup_slot),
         cmocka_unit_test(test_args),
         cmocka_unit_test(test_args_bad_id),
         cmocka_unit_test(test_args_buffer),
