@@ -16,7 +16,6 @@ stand-in and wrk helpers this reuses).
 
 import os
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,8 +23,8 @@ sys.path.insert(0, str(REPO / "t"))
 
 from harness import Redis, RunDir  # noqa: E402
 from harness.apache import Apache, tune_lines  # noqa: E402
-from redirect import (TARGET, Poller, alternating_rounds, print_ratios, synthetic_snapshot,  # noqa: E402
-                      wrk, wrk_arguments)
+from redirect import (TARGET, Poller, alternating_rounds, report, synthetic_snapshot,  # noqa: E402
+                      wait_for_redirect, wrk, wrk_arguments)
 
 CONF = """<Location "/tune/">
     SetHandler tune
@@ -62,12 +61,7 @@ def main() -> int:
                         + CONF.format(target=TARGET.rsplit("/", 1)[0]))
         started.append(apache.start())
 
-        deadline = time.monotonic() + 10
-        while apache.get("/tune/demo").status != 302:
-            if time.monotonic() > deadline:
-                raise SystemExit("bench: mod_tune never answered 302; see " + str(apache.error_log))
-            time.sleep(0.05)
-        tune_loc = apache.get("/tune/demo").header("location")
+        tune_loc = wait_for_redirect(apache)
         ceil = apache.get("/ceiling/demo")
         if (ceil.status, ceil.header("cache-control")) != (302, "no-store"):
             raise SystemExit(f"bench: the ceiling answers {ceil}")
@@ -84,13 +78,7 @@ def main() -> int:
         results = alternating_rounds({"ceiling": apache.url("/ceiling/demo"),
                                       "tune": apache.url("/tune/demo")},
                                      args.rounds, args.duration, args.connections, problems)
-        print()
-        print_ratios(results)
-        for p in problems:
-            print("problem:", p)
-        for p in started:
-            p.check()
-        return 1 if problems else 0
+        return report(results, problems, started)
     finally:
         if poller is not None:
             poller.stop()

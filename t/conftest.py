@@ -16,6 +16,7 @@ from harness import (  # noqa: E402
     Icecast, IcyServer, Listener, LogProblem, Redis, RunDir, SilentServer, Source, StatusServer,
     Tuneslotd, tuneslotd_binary,
 )
+from harness.redis import TEST_PASSWORD  # noqa: E402
 from harness.apache import APACHE, TUNE_LOCATIONS, Apache, module_path, tune_lines  # noqa: E402
 
 
@@ -69,6 +70,15 @@ def processes(run_dir, request):
 def redis_server(run_dir, processes):
     """A running redis-server on a free port, without persistence."""
     r = Redis(run_dir)
+    processes.append(r)
+    return r.start()
+
+
+@pytest.fixture
+def redis_with_password(run_dir, processes):
+    """requirepass for the default user, and an ACL user "tune" with its own password."""
+    r = Redis(run_dir, password=TEST_PASSWORD,
+              extra_args=["--user", "tune", "on", ">tune-" + TEST_PASSWORD, "~*", "&*", "+@all"])
     processes.append(r)
     return r.start()
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness import decode_snapshot
+from harness import decode_snapshot, wait_until
 from harness.icecast import play
 from harness.nginx import Nginx
 
@@ -37,14 +37,6 @@ def stack(icecast_pair, make_nginx):
         server_conf="access_log logs/tune.log tune;\n")
     wait_until(lambda: icecast_pair.front.get("/tune/demo").status == 302, 5, "the first tune-in")
     return icecast_pair
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        time.sleep(0.02)
 
 
 def assert_no_errors(nginx):

@@ -11,7 +11,7 @@ Environment:
 """
 
 from .paths import build_dir, repo_dir, tuneslotd_binary
-from .net import free_port, wait_for_port
+from .net import free_port, wait_for_port, wait_until
 from .rundir import RunDir
 from .process import Process, LogProblem
 from .redis import Redis, RedisClient
@@ -24,7 +24,7 @@ from .tuneslotd import Tuneslotd, toml_text
 
 __all__ = [
     "build_dir", "repo_dir", "tuneslotd_binary",
-    "free_port", "wait_for_port",
+    "free_port", "wait_for_port", "wait_until",
     "RunDir",
     "Process", "LogProblem",
     "Redis", "RedisClient",

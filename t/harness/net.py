@@ -35,3 +35,12 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0, alive=None) -> No
         if time.monotonic() >= deadline:
             raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.1f}s")
         time.sleep(0.05)
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    """Polls predicate() until it is true; AssertionError naming what after timeout."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        time.sleep(0.02)

@@ -219,6 +219,12 @@ class ConfiguredServer(Process):
         except FileNotFoundError:
             return ""
 
+    def log_lines(self, *levels: str) -> list[str]:
+        """The error log's lines of those levels, as nginx ("[error]") and
+        Apache ("[proxy:error]") write them."""
+        rx = re.compile(r"\[(?:[\w.]*:)?(?:" + "|".join(levels) + r")\]")
+        return [line for line in self.error_log_text().splitlines() if rx.search(line)]
+
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
