@@ -208,6 +208,15 @@ def icy_server():
 
 
 @pytest.fixture
+def icy():
+    """The proxy tests' SHOUTcast v1 backend: metaint 4096, 32 KiB/s, title
+    "Proxy Title"."""
+    s = IcyServer(metaint=4096, title="Proxy Title", rate=32768)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
 def make_apache(run_dir, processes):
     """make_apache(mpm="event", modules=("proxy", "proxy_http"), conf="...")
     -> a running Apache (t/harness/apache.py)."""

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from harness import IcyServer, SilentServer, free_port, slot, snapshot_text
+from harness import SilentServer, free_port, slot, snapshot_text
 from harness.apache import STATUS_LOCATION
 from harness.icecast import play
 from harness.icy_server import get as icy_get, pattern_at, read_response
@@ -28,13 +28,6 @@ def proxy_location(*lines: str) -> str:
 def closed_port_url() -> str:
     """A loopback URL nothing listens on: connecting is refused."""
     return f"http://127.0.0.1:{free_port()}/demo"
-
-
-@pytest.fixture
-def icy():
-    s = IcyServer(metaint=4096, title="Proxy Title", rate=32768)
-    yield s
-    s.stop()
 
 
 @pytest.fixture

@@ -64,13 +64,6 @@ def closed_port_url() -> str:
 
 
 @pytest.fixture
-def icy():
-    s = IcyServer(metaint=4096, title="Proxy Title", rate=32768)
-    yield s
-    s.stop()
-
-
-@pytest.fixture
 def make_proxy(run_dir, processes, redis_server):
     """make_proxy(*slots) -> nginx with the recommended location, the
     snapshot of those slots written and installed."""

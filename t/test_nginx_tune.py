@@ -9,6 +9,7 @@ import time
 import pytest
 
 from harness import decode_snapshot, wait_until
+from harness.net import HOSTILE_TARGETS
 from harness.icecast import play
 from harness.nginx import Nginx
 
@@ -123,22 +124,8 @@ def test_unknown_stream_is_404(stack):
     assert r.header("cache-control") == "no-store"
 
 
-HOSTILE = [
-    b"/tune/demo..",
-    b"/tune/..demo",
-    b"/tune/%2e%2edemo",
-    b"/tune/demo%2e%2e",
-    b"/tune/.demo",
-    b"/tune/a%2fb",
-    b"/tune/demo%0d%0aSet-Cookie:x",
-    b"/tune/%0d%0aSet-Cookie:%20x=1",
-    b"/tune/demo%00",
-    b"/tune/demo%20x",
-    b"/tune/d%C3%A9mo",
-    b"/tune/",
-    b"/tune/" + b"a" * 129,
-    b"/tune/" + b"a" * 4096,
-]
+#: nginx hands an encoded slash or NUL to the handler too
+HOSTILE = HOSTILE_TARGETS + [b"/tune/a%2fb", b"/tune/demo%00"]
 
 
 @pytest.mark.parametrize("target", HOSTILE, ids=lambda t: t[:40].decode())
