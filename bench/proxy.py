@@ -11,6 +11,10 @@ of these front ends in turn, all under /listen/demo:
      mount; skipped with a message while the module build rejects it
   c  Apache 2.4 prefork + mod_proxy_http (`ProxyPass`)
   d  Apache 2.4 event + mod_proxy_http
+  e  Apache 2.4 event + mod_tune in proxy mode (`SetHandler tune`,
+     `TuneMode proxy`), the same snapshot as b
+  f  Apache 2.4 prefork + mod_tune in proxy mode (not run by default: prefork
+     forks at most 32 children a second)
 
 Each front end is started fresh for its turn (a prefork parent keeps the
 children a load made it fork, which would hide them in the next idle
@@ -20,7 +24,7 @@ front end's process tree between idle and N listeners receiving, divided by
 the listeners connected; CPU is the tree's user + system time over the
 window, in % of one core.  Figures are medians over the rounds.
 
-    bench/proxy.py                                   # 1,000 listeners, a b c d
+    bench/proxy.py                                   # 1,000 listeners, a b c d e
     bench/proxy.py --listeners 200 --window 5 --only a,c --rounds 3
     bench/proxy.py --listeners 50 --window 2 --json  # the slice CI runs
 """
@@ -37,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "t"))
 
 from harness import Icecast, Redis, RunDir, Source  # noqa: E402
-from harness.apache import APACHE, Apache  # noqa: E402
+from harness.apache import APACHE, Apache, module_path as apache_module_path, tune_lines  # noqa: E402
 from harness.listeners import Swarm, raise_nofile  # noqa: E402
 from harness.nginx import Nginx, module_path  # noqa: E402
 from harness.proctree import tree_cpu_seconds, tree_memory  # noqa: E402
@@ -52,7 +56,20 @@ VARIANTS = {
     "b": "nginx + tune proxy mode",
     "c": "Apache prefork + mod_proxy_http",
     "d": "Apache event + mod_proxy_http",
+    "e": "Apache event + mod_tune proxy mode",
+    "f": "Apache prefork + mod_tune proxy mode",
 }
+#: the variants that read the snapshot from Redis
+TUNED = ("b", "e", "f")
+HERD_WINDOW_S = 2.0         # the modules' default herd window
+POLL_S = 1.0                # the Poller's interval
+#: mod_tune's proxy-mode location (apache_module/README.md)
+TUNE_PROXY = """<Location "/listen/">
+    SetHandler tune
+    TuneMode proxy
+    Require all granted
+</Location>
+"""
 
 
 class Skip(Exception):
@@ -96,9 +113,13 @@ def make_server(variant: str, run_dir: RunDir, ice: Icecast, redis: Redis | None
         return n
     if not Path(APACHE).exists():
         raise Skip(f"{APACHE} is not installed (scripts/install-deps.sh)")
-    return Apache(run_dir, name=f"apache-{variant}", mpm="prefork" if variant == "c" else "event",
+    if variant in TUNED and not apache_module_path().exists():
+        raise Skip(f"{apache_module_path()} is not built")
+    conf = (tune_lines(redis.address, refresh=None) + TUNE_PROXY if variant in TUNED
+            else f"ProxyPass /listen/ http://{ice.host}:{ice.port}/\n")
+    return Apache(run_dir, name=f"apache-{variant}", mpm="prefork" if variant in "cf" else "event",
                   modules=("proxy", "proxy_http"), workers=args.listeners + 50,
-                  conf=f"ProxyPass /listen/ http://{ice.host}:{ice.port}/\n")
+                  tune=variant in TUNED, conf=conf)
 
 
 def icecast_listeners(ice: Icecast) -> int:
@@ -183,7 +204,7 @@ def main() -> int:
     ap.add_argument("--listeners", type=int, default=1000)
     ap.add_argument("--window", type=float, default=10.0, help="seconds of CPU measurement")
     ap.add_argument("--settle", type=float, default=3.0, help="seconds between all receiving and measuring")
-    ap.add_argument("--only", default="a,b,c,d", help="variants, comma-separated (a,b,c,d)")
+    ap.add_argument("--only", default="a,b,c,d,e", help="variants, comma-separated (a to f)")
     ap.add_argument("--rounds", type=int, default=1, help="turns per variant, order alternating")
     ap.add_argument("--workers", type=int, default=2, help="nginx worker processes")
     ap.add_argument("--connect-timeout", type=float, default=180.0,
@@ -211,17 +232,19 @@ def main() -> int:
         daemons.append(ice.start())
         daemons.append(Source(run_dir, ice, MOUNT).start())
         redis = None
-        if "b" in variants:
+        if set(variants) & set(TUNED):
             redis = Redis(run_dir)
             daemons.append(redis.start())
             # written again every second, as tuneslotd would: a snapshot never
             # renewed goes stale (tune_stale) during a run of several minutes
-            poller = Poller(redis, lambda: one_slot_snapshot(ice.url(MOUNT), 10 * args.listeners))
+            poller = Poller(redis, lambda: one_slot_snapshot(ice.url(MOUNT), 10 * args.listeners),
+                            interval=POLL_S)
         say(f"Icecast {ice.url(MOUNT)} fed 128 kbit/s MP3; {args.listeners} listeners per front end, "
             f"reading at most {2 * STREAM_BYTES_PER_S} B/s each; window {args.window:g} s; "
             f"{args.rounds} round(s), order alternating")
 
         results: dict[str, list[dict]] = {v: [] for v in variants}
+        herd_clear_at = 0.0
         skipped: dict[str, str] = {}
         problems: list[str] = []
         for r in range(args.rounds):
@@ -236,11 +259,17 @@ def main() -> int:
                     say(f"{v}: skipped: {e}")
                     continue
                 wait_icecast_drained(ice)
+                if v in TUNED:
+                    # the herd reservations of the last front end on this Redis count until a
+                    # poll W (2 s) after them: the next one would find no credits before that
+                    time.sleep(max(0.0, herd_clear_at - time.monotonic()))
                 say(f"{v}: {VARIANTS[v]} ...")
                 try:
                     row = measure(v, server, ice, args)
                 finally:
                     server.stop()
+                    if v in TUNED:
+                        herd_clear_at = time.monotonic() + HERD_WINDOW_S + POLL_S + 0.5
                 results[v].append(row)
                 say(f"{v}: {row['connected']}/{row['listeners']} connected in {row['connect_s']} s, "
                     f"{row['received_in_window']} received in the window, "
@@ -256,7 +285,8 @@ def main() -> int:
             return rows[v][key] if v in rows else None
 
         ratios = {}
-        for num, den in (("b", "a"), ("c", "b"), ("c", "a"), ("d", "a")):
+        for num, den in (("b", "a"), ("c", "b"), ("c", "a"), ("d", "a"), ("e", "c"), ("e", "b"),
+                         ("e", "d"), ("f", "c")):
             ratios[f"{num}/{den}"] = {"memory": ratio(fig(num, "kib_per_listener"), fig(den, "kib_per_listener")),
                                       "cpu": ratio(fig(num, "cpu_pct"), fig(den, "cpu_pct"))}
         for p in daemons:

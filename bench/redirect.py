@@ -143,6 +143,29 @@ def print_ratios(results: dict[str, dict[str, list[dict]]]) -> None:
               f"| {b_p99:.2f} ms | {o_p99:.2f} ms | {o_p99 / b_p99:.2f}x |")
 
 
+def wait_for_redirect(server, path: str = "/tune/demo", timeout: float = 10.0) -> str:
+    """Waits until the module answers path with a 302 (its snapshot is in);
+    the Location."""
+    deadline = time.monotonic() + timeout
+    while (r := server.get(path)).status != 302:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: the module never answered 302 ({r}); see {server.error_log}")
+        time.sleep(0.05)
+    return r.header("location")
+
+
+def report(results: dict, problems: list[str], started) -> int:
+    """Prints the ratios and the problems, checks the daemons' logs; the
+    benchmark's exit status."""
+    print()
+    print_ratios(results)
+    for p in problems:
+        print("problem:", p)
+    for p in started:
+        p.check()
+    return 1 if problems else 0
+
+
 def wrk_arguments(description: str) -> argparse.ArgumentParser:
     """The options the wrk benchmarks share: run length, rounds, load, the
     synthetic snapshot's size and nginx's workers."""
@@ -177,12 +200,7 @@ def main() -> int:
                                  "add_header Cache-Control no-store; }\n"))
         started.append(nginx.start())
 
-        deadline = time.monotonic() + 10
-        while nginx.get("/tune/demo").status != 302:
-            if time.monotonic() > deadline:
-                raise SystemExit("bench: the module never answered 302; see " + str(nginx.error_log))
-            time.sleep(0.05)
-        tune_loc = nginx.get("/tune/demo").header("location")
+        tune_loc = wait_for_redirect(nginx)
         ceil_loc = nginx.get("/ceiling/demo").header("location")
         print(f"tune-in answers 302 -> {tune_loc}; ceiling answers 302 -> {ceil_loc}")
         print(f"snapshot: {args.streams} streams x {args.backends} backends, {len(text)} bytes; "
@@ -197,14 +215,8 @@ def main() -> int:
         results = alternating_rounds({"ceiling": nginx.url("/ceiling/demo"),
                                       "tune": nginx.url("/tune/demo")},
                                      args.rounds, args.duration, args.connections, problems)
-        print()
-        print_ratios(results)
         poller.stop()
-        for p in problems:
-            print("problem:", p)
-        for p in started:
-            p.check()
-        return 1 if problems else 0
+        return report(results, problems, started)
     finally:
         for p in reversed(started):
             p.stop()

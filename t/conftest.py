@@ -16,7 +16,8 @@ from harness import (  # noqa: E402
     Icecast, IcyServer, Listener, LogProblem, Redis, RunDir, SilentServer, Source, StatusServer,
     Tuneslotd, tuneslotd_binary,
 )
-from harness.apache import APACHE, Apache  # noqa: E402
+from harness.redis import TEST_PASSWORD  # noqa: E402
+from harness.apache import APACHE, TUNE_LOCATIONS, Apache, module_path, tune_lines  # noqa: E402
 
 
 def _teardown(processes, request):
@@ -74,6 +75,15 @@ def redis_server(run_dir, processes):
 
 
 @pytest.fixture
+def redis_with_password(run_dir, processes):
+    """requirepass for the default user, and an ACL user "tune" with its own password."""
+    r = Redis(run_dir, password=TEST_PASSWORD,
+              extra_args=["--user", "tune", "on", ">tune-" + TEST_PASSWORD, "~*", "&*", "+@all"])
+    processes.append(r)
+    return r.start()
+
+
+@pytest.fixture
 def make_icecast(run_dir, processes):
     """make_icecast(max_listeners={"/demo": 5}, start=True) -> a running Icecast."""
     def make(max_listeners=None, start=True, **kw):
@@ -122,6 +132,56 @@ def make_tuneslotd(run_dir, processes):
     return make
 
 
+class Stack:
+    """Two Icecast servers carrying /demo: A ("ice-a") with 5 listener slots
+    and a 440 Hz tone, B ("ice-b") with 3 slots and an 880 Hz tone;
+    tuneslotd polling A through our load.xsl and B through /admin/stats
+    every interval seconds; front, the front end a test puts before them."""
+
+    interval = 0.5
+    tones = {"ice-a": 440, "ice-b": 880}
+
+    def __init__(self, redis, ice_a, ice_b, tuneslotd):
+        self.redis, self.ice_a, self.ice_b, self.tuneslotd = redis, ice_a, ice_b, tuneslotd
+        self.front = None
+
+    def url(self, backend: str) -> str:
+        return {"ice-a": self.ice_a, "ice-b": self.ice_b}[backend].url("/demo")
+
+    def urls(self) -> set[str]:
+        return {self.url(b) for b in self.tones}
+
+    def location(self) -> str | None:
+        """Where a tune-in would go now: a HEAD, which the module answers
+        like a GET but does not count as a listener (herd accounting)."""
+        r = self.front.get("/tune/demo", method="HEAD")
+        assert r.status == 302, r
+        return r.header("location")
+
+
+@pytest.fixture
+def icecast_pair(redis_server, make_icecast, make_source, make_tuneslotd):
+    """A Stack without its front end, tuneslotd's first round written."""
+    ice_a = make_icecast(name="ice-a", max_listeners={"/demo": 5})
+    ice_b = make_icecast(name="ice-b", max_listeners={"/demo": 3})
+    make_source(ice_a, "/demo", Stack.tones["ice-a"])
+    make_source(ice_b, "/demo", Stack.tones["ice-b"])
+    t = make_tuneslotd({
+        "redis": redis_server.address,
+        "interval": f"{int(Stack.interval * 1000)}ms",
+        "backend": [
+            {"name": "ice-a", "format": "load-xsl", "status": ice_a.url("/load.xsl"),
+             "public": ice_a.base_url},
+            {"name": "ice-b", "format": "icecast-admin", "status": ice_b.url("/admin/stats"),
+             "public": ice_b.base_url, "username": ice_b.admin_user,
+             "password": ice_b.admin_password},
+        ],
+        "stream": [{"name": "demo", "mount": "/demo"}],
+    }).start()
+    redis_server.wait_for_generation(1)
+    return Stack(redis_server, ice_a, ice_b, t)
+
+
 @pytest.fixture
 def status_server():
     """A fake status page server in the test process."""
@@ -148,6 +208,15 @@ def icy_server():
 
 
 @pytest.fixture
+def icy():
+    """The proxy tests' SHOUTcast v1 backend: metaint 4096, 32 KiB/s, title
+    "Proxy Title"."""
+    s = IcyServer(metaint=4096, title="Proxy Title", rate=32768)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
 def make_apache(run_dir, processes):
     """make_apache(mpm="event", modules=("proxy", "proxy_http"), conf="...")
     -> a running Apache (t/harness/apache.py)."""
@@ -158,4 +227,23 @@ def make_apache(run_dir, processes):
         a = Apache(run_dir, **kw)
         processes.append(a)
         return a.start() if start else a
+    return make
+
+
+@pytest.fixture
+def make_tune_apache(make_apache):
+    """make_tune_apache(redis_address, mpm="event", locations=TUNE_LOCATIONS,
+    server_conf="", refresh="50ms", herd_window="0") -> a running Apache
+    with mod_tune (start=False: configured only).
+
+    Herd control is off unless herd_window says otherwise (None: the
+    module's default): most tests probe with tune-ins whose players never
+    connect, which herd control would count against their slots."""
+    if not module_path().exists():
+        pytest.fail(f"{module_path()} is not built; build it or set TUNESLOT_BUILD", pytrace=False)
+
+    def make(redis_address, *, locations=TUNE_LOCATIONS, server_conf="", refresh="50ms",
+             herd_window="0", **kw):
+        conf = tune_lines(redis_address, refresh, herd_window) + server_conf + locations
+        return make_apache(tune=True, conf=conf, **kw)
     return make

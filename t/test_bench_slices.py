@@ -14,10 +14,11 @@ from harness import build_dir
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_redirect_bench_slice():
-    """bench/redirect.py runs one 1 s round per mode and reports both ratios."""
+def run_redirect_slice(script: str) -> str:
+    """bench/<script> for one 1 s round per mode; its output, after checking
+    that it reports both modes with figures."""
     env = dict(os.environ, TUNESLOT_BUILD=str(build_dir()))
-    p = subprocess.run([sys.executable, str(REPO / "bench" / "redirect.py"),
+    p = subprocess.run([sys.executable, str(REPO / "bench" / script),
                         "--duration", "1", "--rounds", "1", "--streams", "10", "--backends", "3"],
                        capture_output=True, text=True, timeout=120, env=env)
     assert p.returncode == 0, p.stdout + p.stderr
@@ -27,6 +28,19 @@ def test_redirect_bench_slice():
     for _, ceiling, tune, ratio in rows:
         assert int(ceiling.replace(",", "")) > 0 and int(tune.replace(",", "")) > 0
         assert float(ratio) > 0
+    return p.stdout
+
+
+def test_redirect_bench_slice():
+    """bench/redirect.py runs one 1 s round per mode and reports both ratios."""
+    run_redirect_slice("redirect.py")
+
+
+def test_apache_redirect_bench_slice():
+    """bench/apache_redirect.py (mod_tune against `Redirect 302`, event MPM) runs one 1 s
+    round per mode and reports both ratios."""
+    out = run_redirect_slice("apache_redirect.py")
+    assert "Apache event MPM" in out, out
 
 
 def test_scheduler_scale_bench_slice():
@@ -45,21 +59,24 @@ def test_scheduler_scale_bench_slice():
 
 
 def test_proxy_bench_slice():
-    """bench/proxy.py puts 50 listeners through every front end for a 2 s
-    window: each reports memory and CPU, and every listener received bytes."""
+    """bench/proxy.py puts 50 listeners through every front end (mod_tune's under event and
+    prefork too) for a 2 s window: each reports memory and CPU, and every listener received
+    bytes."""
     env = dict(os.environ, TUNESLOT_BUILD=str(build_dir()))
     p = subprocess.run([sys.executable, str(REPO / "bench" / "proxy.py"), "--listeners", "50",
-                        "--window", "2", "--settle", "1", "--connect-timeout", "60", "--json"],
+                        "--window", "2", "--settle", "1", "--connect-timeout", "60", "--json",
+                        "--only", "a,b,c,d,e,f"],
                        capture_output=True, text=True, timeout=300, env=env)
     assert p.returncode == 0, p.stdout + p.stderr
     out = json.loads(p.stdout)
     assert out["problems"] == []
     assert {"a", "c"} <= set(out["results"]), out     # b may be skipped by an older build
-    assert set(out["results"]) | set(out["skipped"]) == {"a", "b", "c", "d"}
+    assert set(out["results"]) | set(out["skipped"]) == {"a", "b", "c", "d", "e", "f"}
     for v, row in out["results"].items():
         assert row["connected"] == row["received_in_window"] == 50, (v, row)
         assert row["kib_per_listener"] is not None and row["cpu_pct"] >= 0, (v, row)
     assert out["ratios"]["c/a"]["memory"] is not None
+    assert {"e/b", "e/c", "f/c"} <= set(out["ratios"]), out["ratios"]
 
 
 def test_blackhole_bench_slice():

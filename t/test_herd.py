@@ -1,7 +1,8 @@
 """Herd control (redis/SCHEMA.md, "Herd control"): between two poll rounds
 the front-ends count what they hand out, across the workers of one nginx
-(shared memory) and across nginx instances (credits claimed from Redis), so
-a burst of tune-ins faster than the poll interval cannot overfill a slot."""
+or the children of one Apache (shared memory) and across front-ends, nginx
+and Apache alike (credits claimed from Redis), so a burst of tune-ins
+faster than the poll interval cannot overfill a slot."""
 
 import http.client
 import re
@@ -121,10 +122,11 @@ def assert_bounded(sent, free):
         assert sent[backend] <= n + n * 5 // 100, (sent, free)
 
 
-def assert_quiet(*nginxes):
-    for n in nginxes:
+def assert_quiet(*fronts):
+    for n in fronts:
+        # nginx writes [warn], Apache [module:warn]
         bad = [line for line in n.error_log_text().splitlines()
-               if re.search(r"\[(error|crit|warn)\]", line)]
+               if re.search(r"\[([\w.]*:)?(error|crit|warn)\]", line)]
         assert not bad, "\n".join(bad)
 
 
@@ -172,3 +174,41 @@ def test_without_redis_one_nginx_still_bounds_its_workers(redis_server, make_ngi
     assert sum(sent.values()) >= 100, sent
     warns = re.findall(r"\[warn\].*tune: redis at", n.error_log_text())
     assert len(warns) == 1, warns
+
+
+@pytest.fixture
+def make_apache_front(make_tune_apache):
+    """An Apache with mod_tune refreshing as often as the nginx above, herd control at its
+    default window (the nginx one's), room for every client of burst()."""
+    def make(redis_address, mpm="event"):
+        return make_tune_apache(redis_address, mpm=mpm, refresh="100ms", herd_window=None,
+                                workers=40)
+    return make
+
+
+def test_mixed_nginx_and_apache_fleet_never_overfills(redis_server, make_nginx, make_apache_front):
+    """One nginx and one Apache sharing Redis through the same contract: 1,000 tune-ins in 1 s
+    split between them give no slot more than its free count; the rest 503."""
+    redis_server.put_snapshot(snapshot(FREE, now_ms()), 1)
+    fleet = make_nginx(redis_server.address), make_apache_front(redis_server.address)
+    for front in fleet:
+        wait_ready(front)
+    sent, full = tally(burst(fleet, 1000, 1.0))
+    print(f"nginx + Apache: sent {dict(sent)}, {full} x 503")
+    assert_bounded(sent, FREE)
+    assert 110 <= sum(sent.values()) <= 120, sent
+    assert full == 1000 - sum(sent.values())
+    assert_quiet(*fleet)
+
+
+def test_one_prefork_apache_bounds_its_children(redis_server, make_apache_front):
+    """1,000 tune-ins in 1 s through one prefork Apache: its child processes count in one
+    shared segment, so no slot gets more than its free count."""
+    redis_server.put_snapshot(snapshot(FREE, now_ms()), 1)
+    a = make_apache_front(redis_server.address, mpm="prefork")
+    wait_ready(a)
+    sent, full = tally(burst([a], 1000, 1.0, clients_per_nginx=20))
+    print(f"prefork: sent {dict(sent)}, {full} x 503, {len(a.children())} children")
+    assert_bounded(sent, FREE)
+    assert 110 <= sum(sent.values()) <= 120, sent
+    assert_quiet(a)

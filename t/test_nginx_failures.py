@@ -7,13 +7,12 @@ outage is logged once; reconnects back off."""
 
 import re
 import signal
-import socket
-import threading
 import time
 
 import pytest
 
 from harness import SilentServer, decode_snapshot
+from harness.client import tune_ins_during
 from harness.nginx import Nginx
 
 A = "http://127.0.0.1:8001/demo"
@@ -288,89 +287,6 @@ def test_reconnects_back_off(redis_server, make_nginx, stand_in):
 
 # ---- nginx -s reload under load ----------------------------------------------------------
 
-class ClosedBeforeAnswer(ConnectionError):
-    """The server closed the connection before a byte of the answer."""
-
-
-class KeepAliveClient:
-    """A client on one HTTP/1.1 keep-alive connection, as a player's HTTP
-    stack uses it.
-
-    An nginx worker leaving at a reload closes its idle keep-alive
-    connections, and a request sent on one as it closes finds it closed
-    before any byte of an answer: the request was never processed, and real
-    clients (curl, browsers, urllib3) send it again on a new connection.
-    This client does the same, once, and only in that case: on a
-    connection that had carried a request before and with nothing of the
-    answer received.  Anything else (a reset on a new connection, an answer
-    cut short, a second failure) is raised as a failure.
-    """
-
-    def __init__(self, port: int):
-        self.port = port
-        self.sock: socket.socket | None = None
-        self.used = 0           # requests answered on this connection
-        self.retried = 0
-
-    def close(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-        self.sock = None
-
-    def request(self, method: str, path: str) -> tuple[int, dict[str, str]]:
-        """(status, headers with lower-case names)."""
-        if self.sock is None:
-            self._connect()
-        try:
-            return self._exchange(method, path)
-        except ClosedBeforeAnswer:
-            if self.used == 0:
-                raise
-            self.retried += 1
-            self.close()
-            self._connect()
-            return self._exchange(method, path)
-
-    def _connect(self) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-        self.used = 0
-
-    def _exchange(self, method: str, path: str) -> tuple[int, dict[str, str]]:
-        data = b""
-        try:
-            self.sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
-            while b"\r\n\r\n" not in data:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        except (BrokenPipeError, ConnectionResetError):
-            if data:
-                raise
-            raise ClosedBeforeAnswer("reset before the answer") from None
-        if not data:
-            raise ClosedBeforeAnswer("closed before the answer")
-        if b"\r\n\r\n" not in data:
-            raise ConnectionError(f"answer cut short: {data!r}")
-        head, _, body = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        headers = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
-        length = 0 if method == "HEAD" else int(headers.get("content-length", "0"))
-        while len(body) < length:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("body cut short")
-            body += chunk
-        self.used += 1
-        if headers.get("connection", "").lower() == "close":
-            self.close()
-        return status, headers
-
-
 def test_reload_under_load_fails_no_tune_in(redis_server, make_nginx):
     """Four keep-alive clients tuning in (GET) without pause while nginx is reloaded 3 times:
     every tune-in is answered 302 (a request on an idle connection the old worker closed is
@@ -381,54 +297,17 @@ def test_reload_under_load_fails_no_tune_in(redis_server, make_nginx):
     # herd control on, as by default: credits stay spendable while a claim is away
     n = make_nginx(redis_server.address, herd_window=None)
     wait_for_location(n, A)
-    stop = threading.Event()
-    lock = threading.Lock()
-    tally = {"requests": 0, "ok": 0, "retried": 0, "worst": 0.0}
-    failures: list[str] = []
 
-    def client():
-        c = KeepAliveClient(n.port)
-        for _ in range(50000):
-            if stop.is_set():
-                break
-            t0 = time.monotonic()
-            try:
-                status, headers = c.request("GET", "/tune/demo")
-                ok = (status, headers.get("location")) == (302, A)
-                what = f"{status} {headers.get('location')}"
-            except OSError as e:
-                c.close()
-                ok, what = False, repr(e)
-            dt = time.monotonic() - t0
-            with lock:
-                tally["requests"] += 1
-                tally["ok"] += ok
-                tally["worst"] = max(tally["worst"], dt)
-                if not ok:
-                    failures.append(what)
-        c.close()
-        with lock:
-            tally["retried"] += c.retried
-
-    threads = [threading.Thread(target=client, name=f"client {i}") for i in range(4)]
-    for t in threads:
-        t.start()
-    try:
-        time.sleep(0.5)
+    def reload_three_times():
         for _ in range(3):
             n.reload()
             time.sleep(0.5)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=30)
-    failed = tally["requests"] - tally["ok"]
-    print(f"reload x3 under load: {tally['requests']} requests, {tally['ok']} ok, {failed} failed, "
-          f"{tally['retried']} sent again on a new connection, "
-          f"worst latency {tally['worst'] * 1000:.1f} ms")
-    assert tally["requests"] > 500
-    assert failed == 0, failures[:10]
-    assert tally["worst"] < 0.5
+
+    load = tune_ins_during(n.port, "/tune/demo", (302, A), reload_three_times)
+    print(f"reload x3 under load: {load.summary()}")
+    assert load.requests > 500
+    assert load.failures == [], load.failures[:10]
+    assert load.worst < 0.5
     assert_no_errors(n)
 
 

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from harness.nginx import Nginx
+from harness.redis import TEST_PASSWORD
 
 #: snapshots are written "now": an old written_ms would be stale (tune_stale)
 NOW = int(time.time() * 1000)
@@ -218,17 +219,7 @@ def test_oversized_snapshot_is_not_fetched(redis_server, make_nginx):
 
 # ---- Redis with a password ------------------------------------------------------------
 
-SECRET = "s3cr3t-Pa55"
-
-
-@pytest.fixture
-def redis_with_password(run_dir, processes):
-    """requirepass for the default user, and an ACL user "tune" with its own password."""
-    from harness import Redis
-    r = Redis(run_dir, password=SECRET,
-              extra_args=["--user", "tune", "on", ">tune-" + SECRET, "~*", "&*", "+@all"])
-    processes.append(r)
-    return r.start()
+SECRET = TEST_PASSWORD
 
 
 def test_wrong_password_is_503_and_logged_without_it(redis_with_password, make_nginx):

@@ -3,19 +3,17 @@ fed by real ffmpeg sources, the real tuneslotd, Debian's nginx with the
 module, and a real player (ffmpeg) following the redirect."""
 
 import re
-import struct
-import subprocess
 import threading
 import time
 
 import pytest
 
-from harness import decode_snapshot
+from harness import decode_snapshot, wait_until
+from harness.net import HOSTILE_TARGETS
+from harness.icecast import play
 from harness.nginx import Nginx
 
-INTERVAL = 0.5          # tuneslotd's poll interval in these tests, seconds
 REFRESH = 0.1           # the module's tune_refresh, seconds
-TONE_A, TONE_B = 440, 880
 
 
 @pytest.fixture
@@ -31,67 +29,15 @@ def make_nginx(run_dir, processes):
     return make
 
 
-class Stack:
-    """Two Icecast servers carrying /demo: A with 5 listener slots and a
-    440 Hz tone, B with 3 slots and an 880 Hz tone; tuneslotd polling A
-    through our load.xsl and B through /admin/stats; nginx in front."""
-
-    def __init__(self, redis, ice_a, ice_b, tuneslotd, nginx):
-        self.redis, self.ice_a, self.ice_b = redis, ice_a, ice_b
-        self.tuneslotd, self.nginx = tuneslotd, nginx
-
-    def location(self) -> str | None:
-        """Where a tune-in would go now: a HEAD, which the module answers
-        like a GET but does not count as a listener (herd accounting)."""
-        r = self.nginx.get("/tune/demo", method="HEAD")
-        assert r.status == 302, r
-        return r.header("location")
-
-    def urls(self) -> set[str]:
-        return {self.ice_a.url("/demo"), self.ice_b.url("/demo")}
-
-
 @pytest.fixture
-def stack(redis_server, make_icecast, make_source, make_tuneslotd, make_nginx):
-    ice_a = make_icecast(name="ice-a", max_listeners={"/demo": 5})
-    ice_b = make_icecast(name="ice-b", max_listeners={"/demo": 3})
-    make_source(ice_a, "/demo", TONE_A)
-    make_source(ice_b, "/demo", TONE_B)
-    t = make_tuneslotd({
-        "redis": redis_server.address,
-        "interval": f"{int(INTERVAL * 1000)}ms",
-        "backend": [
-            {"name": "ice-a", "format": "load-xsl", "status": ice_a.url("/load.xsl"),
-             "public": ice_a.base_url},
-            {"name": "ice-b", "format": "icecast-admin", "status": ice_b.url("/admin/stats"),
-             "public": ice_b.base_url, "username": ice_b.admin_user,
-             "password": ice_b.admin_password},
-        ],
-        "stream": [{"name": "demo", "mount": "/demo"}],
-    }).start()
-    redis_server.wait_for_generation(1)
-    nginx = make_nginx(redis_server.address,
-                       http_conf="log_format tune '$request $status $sent_http_location "
-                                 "$tune_backend';\n",
-                       server_conf="access_log logs/tune.log tune;\n")
-    s = Stack(redis_server, ice_a, ice_b, t, nginx)
-    wait_until(lambda: nginx.get("/tune/demo").status == 302, 5, "the first tune-in")
-    return s
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        time.sleep(0.02)
-
-
-def dominant_frequency(pcm: bytes, rate: int) -> float:
-    """Frequency of a pure tone from its zero crossings (s16le mono)."""
-    samples = struct.unpack(f"<{len(pcm) // 2}h", pcm[:len(pcm) // 2 * 2])
-    crossings = sum(1 for a, b in zip(samples, samples[1:]) if (a < 0) != (b < 0))
-    return crossings / 2 / (len(samples) / rate)
+def stack(icecast_pair, make_nginx):
+    """icecast_pair (t/conftest.py) with nginx in front."""
+    icecast_pair.front = make_nginx(
+        icecast_pair.redis.address,
+        http_conf="log_format tune '$request $status $sent_http_location $tune_backend';\n",
+        server_conf="access_log logs/tune.log tune;\n")
+    wait_until(lambda: icecast_pair.front.get("/tune/demo").status == 302, 5, "the first tune-in")
+    return icecast_pair
 
 
 def assert_no_errors(nginx):
@@ -105,17 +51,17 @@ def assert_no_errors(nginx):
 
 def test_redirects_to_a_backend_with_free_slots(stack):
     """/tune/demo answers 302 to A (5 free) or B (3 free), uncacheable; HEAD alike without a body."""
-    r = stack.nginx.get("/tune/demo")
+    r = stack.front.get("/tune/demo")
     assert r.status == 302
     assert r.header("location") in stack.urls()
     assert r.header("cache-control") == "no-store"
-    h = stack.nginx.get("/tune/demo", method="HEAD")
+    h = stack.front.get("/tune/demo", method="HEAD")
     assert (h.status, h.body) == (302, b"")
     assert h.header("location") in stack.urls()
     # shared in proportion to free slots (5:3), not all to one
     seen = [stack.location() for _ in range(200)]
     assert 75 <= seen.count(stack.ice_a.url("/demo")) <= 175, seen.count(stack.ice_a.url("/demo"))
-    assert_no_errors(stack.nginx)
+    assert_no_errors(stack.front)
 
 
 # ---- b. the choice follows the load --------------------------------------------------
@@ -127,7 +73,7 @@ def test_choice_flips_within_two_intervals(stack, make_listener):
     stack.ice_a.wait_for_listeners("/demo", 5)       # A: 0 free, B: 3 free
     counted = time.monotonic()
     wait_until(lambda: {stack.location() for _ in range(20)} == {stack.ice_b.url("/demo")},
-               2 * INTERVAL + REFRESH + 0.5, "the switch to B")
+               2 * stack.interval + REFRESH + 0.5, "the switch to B")
     flipped = time.monotonic() - counted
     # the snapshot in Redis agrees with what nginx answers
     _, text = stack.redis.snapshot()
@@ -144,9 +90,9 @@ def test_full_backends_are_not_offered(stack, make_listener):
         make_listener(stack.ice_b, "/demo")
     stack.ice_a.wait_for_listeners("/demo", 5)
     stack.ice_b.wait_for_listeners("/demo", 3)
-    wait_until(lambda: stack.nginx.get("/tune/demo").status == 503,
-               2 * INTERVAL + REFRESH + 0.5, "503 when all are full")
-    r = stack.nginx.get("/tune/demo")
+    wait_until(lambda: stack.front.get("/tune/demo").status == 503,
+               2 * stack.interval + REFRESH + 0.5, "503 when all are full")
+    r = stack.front.get("/tune/demo")
     assert r.header("retry-after") == "1"
     assert r.header("location") is None
 
@@ -155,76 +101,56 @@ def test_full_backends_are_not_offered(stack, make_listener):
 
 def test_player_follows_redirect_and_decodes_audio(stack):
     """ffmpeg opening the tune-in URL follows the 302 and decodes 2 s of the tone of the backend it was sent to."""
-    rate = 8000
-    p = subprocess.run(
-        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error",
-         "-i", stack.nginx.url("/tune/demo"), "-t", "2",
-         "-f", "s16le", "-ac", "1", "-ar", str(rate), "-"],
-        capture_output=True, timeout=60)
-    assert p.returncode == 0, p.stderr.decode(errors="replace")
-    seconds = len(p.stdout) / 2 / rate
-    assert seconds >= 1.99, f"only {seconds:.2f}s of audio"
-    freq = dominant_frequency(p.stdout, rate)
+    heard = play(stack.front.url("/tune/demo"))
+    assert heard.returncode == 0, heard.stderr
+    assert heard.seconds >= 1.99, f"only {heard.seconds:.2f}s of audio"
     # the log line of that tune-in ($sent_http_location, $tune_backend) says where it went
-    line = [l for l in (stack.nginx.prefix / "logs" / "tune.log").read_text().splitlines()
+    line = [l for l in (stack.front.prefix / "logs" / "tune.log").read_text().splitlines()
             if l.startswith("GET /tune/demo ")][-1]
     _, _, _, status, location, backend = line.split()
     assert status == "302"
-    tone = {"ice-a": TONE_A, "ice-b": TONE_B}[backend]
-    assert location == {"ice-a": stack.ice_a, "ice-b": stack.ice_b}[backend].url("/demo")
-    assert abs(freq - tone) < tone * 0.05, f"heard {freq:.0f} Hz, {backend} plays {tone} Hz"
+    tone = stack.tones[backend]
+    assert location == stack.url(backend)
+    assert abs(heard.frequency - tone) < tone * 0.05, \
+        f"heard {heard.frequency:.0f} Hz, {backend} plays {tone} Hz"
 
 
 # ---- d. names ----------------------------------------------------------------------------
 
 def test_unknown_stream_is_404(stack):
     """A well-formed name the snapshot does not have is 404."""
-    r = stack.nginx.get("/tune/nosuchstream")
+    r = stack.front.get("/tune/nosuchstream")
     assert (r.status, r.header("location")) == (404, None)
     assert r.header("cache-control") == "no-store"
 
 
-HOSTILE = [
-    b"/tune/demo..",
-    b"/tune/..demo",
-    b"/tune/%2e%2edemo",
-    b"/tune/demo%2e%2e",
-    b"/tune/.demo",
-    b"/tune/a%2fb",
-    b"/tune/demo%0d%0aSet-Cookie:x",
-    b"/tune/%0d%0aSet-Cookie:%20x=1",
-    b"/tune/demo%00",
-    b"/tune/demo%20x",
-    b"/tune/d%C3%A9mo",
-    b"/tune/",
-    b"/tune/" + b"a" * 129,
-    b"/tune/" + b"a" * 4096,
-]
+#: nginx hands an encoded slash or NUL to the handler too
+HOSTILE = HOSTILE_TARGETS + [b"/tune/a%2fb", b"/tune/demo%00"]
 
 
 @pytest.mark.parametrize("target", HOSTILE, ids=lambda t: t[:40].decode())
 def test_hostile_names_are_400_without_injection(stack, target):
     """A name breaking the rules is 400; nothing it carries reaches a header."""
-    r = stack.nginx.raw(target)
+    r = stack.front.raw(target)
     assert r.status == 400, r
     assert r.header("location") is None
     assert r.header("set-cookie") is None
     assert b"Set-Cookie" not in r.raw
-    assert_no_errors(stack.nginx)
+    assert_no_errors(stack.front)
 
 
 @pytest.mark.parametrize("target", [b"/tune/..", b"/tune/%2e%2e", b"/tune/demo/../..",
                                     b"/tune/%2E%2E/demo/.."])
 def test_dot_segments_never_reach_the_handler(stack, target):
     """nginx resolves dot segments before choosing a location: /tune/.. is / (404 here), never a redirect."""
-    r = stack.nginx.raw(target)
+    r = stack.front.raw(target)
     assert r.status in (400, 404), r
     assert r.header("location") is None
 
 
 def test_other_methods_are_405(stack):
     """Only GET and HEAD tune in."""
-    r = stack.nginx.get("/tune/demo", method="POST")
+    r = stack.front.get("/tune/demo", method="POST")
     assert (r.status, r.header("location")) == (405, None)
 
 
@@ -319,13 +245,13 @@ def test_redis_stopped_last_snapshot_still_served(stack):
     stack.tuneslotd.stop()
     stack.redis.stop()
     # longer than several refresh ticks and the 1 s Redis timeout
-    results, worst = hammer(stack.nginx, 3.0)
+    results, worst = hammer(stack.front, 3.0)
     assert len(results) > 100
     assert {status for status, _ in results} == {302}
     assert {location for _, location in results} == stack.urls()
     # a stall would be a wait for Redis: tune_redis_timeout is 1 s
     assert worst < 0.5, f"slowest tune-in took {worst:.3f}s"
-    warns = re.findall(r"\[warn\].*tune: redis at", stack.nginx.error_log_text())
+    warns = re.findall(r"\[warn\].*tune: redis at", stack.front.error_log_text())
     assert len(warns) == 1, warns
 
 
@@ -337,12 +263,12 @@ def test_redis_back_new_rounds_are_picked_up(stack, make_listener):
     stack.ice_a.wait_for_listeners("/demo", 5)
     wait_until(lambda: {stack.location() for _ in range(20)} == {stack.ice_b.url("/demo")}, 10,
                "only B after the Redis restart")
-    assert re.search(r"\[notice\].*tune: redis at .* answers again", stack.nginx.error_log_text())
+    assert re.search(r"\[notice\].*tune: redis at .* answers again", stack.front.error_log_text())
 
 
 def test_reload_keeps_answering(stack):
     """nginx -s reload keeps the snapshot: the new workers answer at once, even with Redis away."""
     stack.redis.stop()
-    stack.nginx.reload()
-    r = stack.nginx.get("/tune/demo")
+    stack.front.reload()
+    r = stack.front.get("/tune/demo")
     assert r.status == 302 and r.header("location") in stack.urls()

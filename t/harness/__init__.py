@@ -11,12 +11,12 @@ Environment:
 """
 
 from .paths import build_dir, repo_dir, tuneslotd_binary
-from .net import free_port, wait_for_port
+from .net import free_port, wait_for_port, wait_until
 from .rundir import RunDir
 from .process import Process, LogProblem
 from .redis import Redis, RedisClient
 from .icecast import Icecast, Source, Listener
-from .snapshot import Snapshot, SnapshotBackend, SnapshotSlot, decode_snapshot
+from .snapshot import Snapshot, SnapshotBackend, SnapshotSlot, decode_snapshot, slot, snapshot_text
 from .silent_server import SilentServer
 from .status_server import StatusServer
 from .icy_server import IcyServer, IcyServerProcess
@@ -24,12 +24,12 @@ from .tuneslotd import Tuneslotd, toml_text
 
 __all__ = [
     "build_dir", "repo_dir", "tuneslotd_binary",
-    "free_port", "wait_for_port",
+    "free_port", "wait_for_port", "wait_until",
     "RunDir",
     "Process", "LogProblem",
     "Redis", "RedisClient",
     "Icecast", "Source", "Listener",
-    "Snapshot", "SnapshotBackend", "SnapshotSlot", "decode_snapshot",
+    "Snapshot", "SnapshotBackend", "SnapshotSlot", "decode_snapshot", "slot", "snapshot_text",
     "SilentServer", "StatusServer", "IcyServer", "IcyServerProcess",
     "Tuneslotd", "toml_text",
 ]

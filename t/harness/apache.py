@@ -1,7 +1,8 @@
 """Debian's Apache 2.4 (/usr/sbin/apache2) on a free port, configured from
 scratch in the run directory: nothing of /etc/apache2 is read, modules are
-loaded from /usr/lib/apache2/modules by name."""
+loaded from /usr/lib/apache2/modules by name, and mod_tune from the build."""
 
+import json
 import os
 import re
 import shutil
@@ -11,11 +12,20 @@ import time
 from pathlib import Path
 
 from .net import free_port, wait_for_port
+from .paths import build_dir
 from .process import BAD_PATTERNS, ConfiguredServer
 from .rundir import RunDir
 
 APACHE = "/usr/sbin/apache2"
 MODULES_DIR = Path("/usr/lib/apache2/modules")
+
+#: the locations of apache_module/README.md's example (access granted: the
+#: server config denies everything else)
+TUNE_LOCATION = ('<Location "/tune/">\n    SetHandler tune\n    Require all granted\n'
+                 '</Location>\n')
+STATUS_LOCATION = ('<Location "/tune-status">\n    SetHandler tune-status\n'
+                   '    Require all granted\n</Location>\n')
+TUNE_LOCATIONS = TUNE_LOCATION + STATUS_LOCATION
 
 #: Apache writes its levels as [module:level]; a child's crash as a notice
 #: of the parent ("child pid 123 exit signal Segmentation fault (11)")
@@ -23,6 +33,19 @@ APACHE_BAD_PATTERNS = dict(BAD_PATTERNS, **{
     "apache alert/emerg": re.compile(r"\[[\w.]*:(alert|emerg)\]"),
     "child crash": re.compile(r"exit signal (Segmentation|Aborted|Bus|Illegal|Floating)"),
 })
+
+
+def module_path() -> Path:
+    """mod_tune as CMake builds it."""
+    return build_dir() / "apache_module" / "mod_tune.so"
+
+
+def tune_lines(redis_address: str, refresh: str | None = "50ms",
+               herd_window: str | None = None) -> str:
+    """mod_tune's server-wide directives (None: the module's default)."""
+    return (f"TuneRedis {redis_address}\n"
+            + (f"TuneRefresh {refresh}\n" if refresh is not None else "")
+            + (f"TuneHerdWindow {herd_window}\n" if herd_window is not None else ""))
 
 
 def mpm_lines(mpm: str, workers: int, start: int | None = None) -> str:
@@ -41,7 +64,9 @@ def mpm_lines(mpm: str, workers: int, start: int | None = None) -> str:
                 "MaxConnectionsPerChild 0\n")
     if mpm in ("event", "worker"):
         per_child = 64
-        children = -(-workers // per_child)
+        # two children at least: MinSpareThreads (a child's worth) below
+        # MaxRequestWorkers, or httpd logs an [mpm_event:error] about it
+        children = max(2, -(-workers // per_child))
         return (f"StartServers {-(-(start or per_child * 2) // per_child)}\n"
                 f"ServerLimit {children}\n"
                 f"ThreadLimit {per_child}\n"
@@ -58,8 +83,9 @@ class Apache(ConfiguredServer):
 
     mpm is "prefork", "event" or "worker"; modules are names as in
     mod_<name>.so ("proxy", "proxy_http"), loaded after the MPM and
-    authz_core; extra_modules are (module symbol, .so path) pairs of our own
-    (the tune module, later).  conf goes at the end of the server config;
+    authz_core; extra_modules are (module symbol, .so path) pairs of our own;
+    tune=True loads mod_tune from the build after them.  conf goes at the
+    end of the server config (tune_lines() and TUNE_LOCATIONS for mod_tune);
     mpm_conf, when given, replaces mpm_lines(mpm, workers).
     """
 
@@ -69,12 +95,14 @@ class Apache(ConfiguredServer):
     def __init__(self, run_dir: RunDir, *, name: str = "apache", mpm: str = "event",
                  modules: tuple[str, ...] = (), extra_modules: tuple[tuple[str, str], ...] = (),
                  conf: str = "", workers: int = 150, mpm_conf: str | None = None,
-                 log_level: str = "warn", access_log: bool = False):
+                 log_level: str = "warn", access_log: bool = False, tune: bool = False):
         super().__init__(run_dir, name)
         self.port = free_port()
         self.mpm = mpm
         self.modules = tuple(modules)
-        self.extra_modules = tuple(extra_modules)
+        self.extra_modules = tuple(extra_modules) + ((("tune_module", str(module_path())),)
+                                                     if tune else ())
+        self.tune = tune
         self.conf = conf
         self.workers = workers
         self.mpm_conf = mpm_conf
@@ -130,6 +158,8 @@ class Apache(ConfiguredServer):
     # ---- life -------------------------------------------------------------
 
     def start(self, timeout: float = 20.0) -> "Apache":
+        if self.tune and not module_path().exists():
+            raise FileNotFoundError(f"{module_path()} is not built; build it or set TUNESLOT_BUILD")
         self.write_config()
         super().start([APACHE, "-d", str(self.dir), "-f", str(self.conf_path), "-DFOREGROUND"],
                       env={"PATH": "/usr/sbin:/usr/bin:/bin", "LANG": "C"})
@@ -160,3 +190,23 @@ class Apache(ConfiguredServer):
         self.signal(signal.SIGWINCH)
         return self.wait(timeout)
 
+
+    # ---- mod_tune ---------------------------------------------------------
+
+    def tune_status(self, path: str = "/tune-status") -> dict | None:
+        """The tune-status JSON (TUNE_LOCATIONS has it), or None when the
+        answer is not a 200."""
+        r = self.get(path)
+        return json.loads(r.body) if r.status == 200 else None
+
+    def wait_for_generation(self, generation: int, timeout: float = 5.0) -> dict:
+        """Waits until the snapshot of that generation is installed; the status."""
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.tune_status()
+            if st and (st.get("snapshot") or {}).get("generation") == generation:
+                return st
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{self.name}: generation {generation} not installed within "
+                                   f"{timeout}s; status {st}; log:\n{self.error_log_text()[-2000:]}")
+            time.sleep(0.05)

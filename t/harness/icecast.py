@@ -1,14 +1,18 @@
-"""Icecast 2.4 for a test, ffmpeg sources feeding it, and listeners."""
+"""Icecast 2.4 for a test, ffmpeg sources feeding it, listeners, and a
+real player that says what it heard."""
 
 import base64
 import os
 import shutil
 import socket
+import struct
+import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -264,3 +268,32 @@ class Listener:
             pass
         self.thread.join(timeout=5)
         self.sock.close()
+
+
+@dataclass
+class Heard:
+    """What play() got: ffmpeg's exit status and errors, the seconds of audio
+    decoded and the frequency of its tone."""
+    returncode: int
+    stderr: str
+    seconds: float
+    frequency: float
+
+
+def dominant_frequency(pcm: bytes, rate: int) -> float:
+    """Frequency of a pure tone from its zero crossings (s16le mono)."""
+    samples = struct.unpack(f"<{len(pcm) // 2}h", pcm[:len(pcm) // 2 * 2])
+    if len(samples) < 2:
+        return 0.0
+    crossings = sum(1 for a, b in zip(samples, samples[1:]) if (a < 0) != (b < 0))
+    return crossings / 2 / (len(samples) / rate)
+
+
+def play(url: str, seconds: float = 2.0, rate: int = 8000) -> Heard:
+    """A real player: ffmpeg opens url (following redirects, as players do)
+    and decodes the first seconds of the stream to mono PCM."""
+    p = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error",
+                        "-i", url, "-t", str(seconds), "-f", "s16le", "-ac", "1", "-ar", str(rate), "-"],
+                       capture_output=True, timeout=60)
+    return Heard(p.returncode, p.stderr.decode(errors="replace"), len(p.stdout) / 2 / rate,
+                 dominant_frequency(p.stdout, rate))

@@ -35,3 +35,30 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0, alive=None) -> No
         if time.monotonic() >= deadline:
             raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.1f}s")
         time.sleep(0.05)
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    """Polls predicate() until it is true; AssertionError naming what after timeout."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        time.sleep(0.02)
+
+
+#: request targets whose stream names docs/names.md refuses, under /tune/, and
+#: that reach the handler under nginx and Apache alike
+HOSTILE_TARGETS = [
+    b"/tune/demo..",
+    b"/tune/..demo",
+    b"/tune/%2e%2edemo",
+    b"/tune/demo%2e%2e",
+    b"/tune/.demo",
+    b"/tune/demo%0d%0aSet-Cookie:x",
+    b"/tune/%0d%0aSet-Cookie:%20x=1",
+    b"/tune/demo%20x",
+    b"/tune/d%C3%A9mo",
+    b"/tune/",
+    b"/tune/" + b"a" * 129,
+    b"/tune/" + b"a" * 4096,
+]

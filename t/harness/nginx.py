@@ -1,9 +1,7 @@
 """nginx with ngx_http_tune_module, as Debian ships nginx, on a free port."""
 
-import http.client
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -23,27 +21,6 @@ def module_path() -> Path:
 def _as_root_lines() -> str:
     # a root master starts its workers as "nobody" unless told otherwise
     return "user nobody nogroup;\n" if os.geteuid() == 0 else ""
-
-
-class Response:
-    """What one request got back: status, headers (lower-case names, every
-    value of a repeated header) and the raw header block."""
-
-    def __init__(self, status: int, headers: list[tuple[str, str]], raw: bytes, body: bytes = b""):
-        self.status = status
-        self.headers = headers
-        self.raw = raw
-        self.body = body
-
-    def header(self, name: str) -> str | None:
-        values = self.all(name)
-        return values[0] if values else None
-
-    def all(self, name: str) -> list[str]:
-        return [v for k, v in self.headers if k == name.lower()]
-
-    def __repr__(self) -> str:
-        return f"<Response {self.status} {self.headers}>"
 
 
 class Nginx(ConfiguredServer):
@@ -146,38 +123,3 @@ class Nginx(ConfiguredServer):
                 return
             time.sleep(0.05)
         raise TimeoutError(f"{self.name}: workers not replaced after SIGHUP")
-
-    # ---- requests ---------------------------------------------------------
-
-    def get(self, path: str, method: str = "GET", timeout: float = 5.0) -> Response:
-        """One request, redirects not followed."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            conn.request(method, path)
-            r = conn.getresponse()
-            body = r.read()
-            headers = [(k.lower(), v) for k, v in r.getheaders()]
-            return Response(r.status, headers, b"", body)
-        finally:
-            conn.close()
-
-    def raw(self, request_target: bytes, timeout: float = 5.0) -> Response:
-        """A request line sent byte for byte (no client-side normalising of
-        the path), with the whole header block kept for inspection."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
-            s.sendall(b"GET " + request_target + b" HTTP/1.1\r\nHost: test\r\n"
-                      b"Connection: close\r\n\r\n")
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split()[1])
-        headers = []
-        for line in lines[1:]:
-            k, _, v = line.decode("latin-1").partition(":")
-            headers.append((k.strip().lower(), v.strip()))
-        return Response(status, headers, head, body)

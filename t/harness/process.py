@@ -1,9 +1,11 @@
 """A daemon under test: started with an argv, logging to a file in the run
 directory, stopped by its PID, and checked for signs of trouble."""
 
+import http.client
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -163,6 +165,27 @@ class Process:
         return f"<{type(self).__name__} {self.name} pid={self.popen.pid if self.popen else None} {state}>"
 
 
+class Response:
+    """What one request got back: status, headers (lower-case names, every
+    value of a repeated header) and the raw header block."""
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], raw: bytes, body: bytes = b""):
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        self.body = body
+
+    def header(self, name: str) -> str | None:
+        values = self.all(name)
+        return values[0] if values else None
+
+    def all(self, name: str) -> list[str]:
+        return [v for k, v in self.headers if k == name.lower()]
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.headers}>"
+
+
 class ConfiguredServer(Process):
     """A server started from a configuration file of the test's making
     (conf_path): config_text() makes it, config_test_argv() is the
@@ -196,5 +219,46 @@ class ConfiguredServer(Process):
         except FileNotFoundError:
             return ""
 
+    def log_lines(self, *levels: str) -> list[str]:
+        """The error log's lines of those levels, as nginx ("[error]") and
+        Apache ("[proxy:error]") write them."""
+        rx = re.compile(r"\[(?:[\w.]*:)?(?:" + "|".join(levels) + r")\]")
+        return [line for line in self.error_log_text().splitlines() if rx.search(line)]
+
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
+
+    # ---- requests ---------------------------------------------------------
+
+    def get(self, path: str, method: str = "GET", headers: dict[str, str] | None = None,
+            timeout: float = 5.0) -> Response:
+        """One request, redirects not followed."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, headers=headers or {})
+            r = conn.getresponse()
+            body = r.read()
+            return Response(r.status, [(k.lower(), v) for k, v in r.getheaders()], b"", body)
+        finally:
+            conn.close()
+
+    def raw(self, request_target: bytes, timeout: float = 5.0) -> Response:
+        """A request line sent byte for byte (no client-side normalising of
+        the path), with the whole header block kept for inspection."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            s.sendall(b"GET " + request_target + b" HTTP/1.1\r\nHost: test\r\n"
+                      b"Connection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        headers = []
+        for line in lines[1:]:
+            k, _, v = line.decode("latin-1").partition(":")
+            headers.append((k.strip().lower(), v.strip()))
+        return Response(status, headers, head, body)

@@ -11,6 +11,9 @@ SNAPSHOT_KEY = "{tuneslot:v1}:snapshot"
 GENERATION_KEY = "{tuneslot:v1}:generation"
 ROUNDS_CHANNEL = "{tuneslot:v1}:rounds"
 
+#: the password of the fixture redis_with_password ("tune-" and it: its ACL user's)
+TEST_PASSWORD = "s3cr3t-Pa55"
+
 
 class RedisError(Exception):
     """An error reply."""

@@ -1,8 +1,9 @@
 """Decoding a snapshot as redis/SCHEMA.md specifies it, strictly, so the
 tests check the writer's output against the schema rather than against the
-writer's own code."""
+writer's own code; and writing one, for tests of the readers."""
 
 import re
+import time
 from dataclasses import dataclass, field
 
 UNLIMITED = "unlimited"
@@ -132,3 +133,35 @@ def decode_snapshot(text: str) -> Snapshot:
             snap.slots[(s.stream, s.backend)] = s
         # other record types: ignored, as the schema tells readers to
     return snap
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def slot(backend: str, url: str, free: int | str = 100, *, stream: str = "demo",
+         health: str = "up", listeners: int = 0, weight: int = 100, region: str = "",
+         polled_ms: int | None = None) -> dict:
+    """One slot of snapshot_text(): capacity is listeners + free (or
+    "unlimited"), polled when the snapshot is written unless polled_ms."""
+    return dict(stream=stream, backend=backend, url=url, free=free, health=health,
+                listeners=listeners, weight=weight, region=region, polled_ms=polled_ms)
+
+
+def snapshot_text(*slots: dict, written_ms: int | None = None, interval_ms: int = 1000,
+                  extra_lines: tuple[str, ...] = ()) -> str:
+    """A snapshot as tuneslotd writes one (redis/SCHEMA.md), for readers'
+    tests that need data of their own making: written now unless
+    written_ms; extra_lines (backend lines, say) go before the end line."""
+    written = now_ms() if written_ms is None else written_ms
+    lines = ["tuneslot-snapshot\t1", f"written_ms\t{written}", f"interval_ms\t{interval_ms}"]
+    for s in slots:
+        free = s["free"]
+        capacity = UNLIMITED if free == UNLIMITED else s["listeners"] + free
+        polled = written if s["polled_ms"] is None else s["polled_ms"]
+        lines.append("\t".join(str(x) for x in (
+            "slot", s["stream"], s["backend"], s["health"], s["listeners"], capacity, free,
+            s["weight"], s["region"], polled, s["url"])))
+    lines.extend(extra_lines)
+    lines.append("end")
+    return "\n".join(lines) + "\n"
