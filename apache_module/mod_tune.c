@@ -159,7 +159,6 @@ tune_merge_srv_conf(apr_pool_t *p, void *base, void *add)
 static void *
 tune_create_dir_conf(apr_pool_t *p, char *dir)
 {
-    size_t            len;
     tune_dir_conf_t  *dc;
 
     dc = apr_pcalloc(p, sizeof(tune_dir_conf_t));
@@ -168,17 +167,6 @@ tune_create_dir_conf(apr_pool_t *p, char *dir)
     dc->mode = TUNE_MODE_UNSET;
     dc->stale = TUNE_UNSET;
     dc->proxy_tries = TUNE_UNSET;
-
-    /*
-     * The stream follows a section's path that is a prefix ending in "/"
-     * (<Location "/tune/">); a <LocationMatch> regex starts with "^" or
-     * is no prefix of the URI, and then the last path segment is taken.
-     */
-    len = dir ? strlen(dir) : 0;
-
-    if (len > 1 && dir[0] == '/' && dir[len - 1] == '/') {
-        dc->prefix = apr_pstrdup(p, dir);
-    }
 
     return dc;
 }
@@ -200,7 +188,6 @@ tune_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->full_set = add->full_set || base->full_set;
     dc->proxy_tries = (add->proxy_tries != TUNE_UNSET) ? add->proxy_tries
                                                        : base->proxy_tries;
-    dc->prefix = add->prefix ? add->prefix : base->prefix;
 
     return dc;
 }
@@ -401,10 +388,15 @@ tune_cmd_redis(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
             r->db = (int) n;
 
         } else {
-            /* the parameter may be a mistyped password: not echoed */
+            /* a mistyped "password=secret": the name, never the value */
             return apr_psprintf(cmd->pool, "TuneRedis: unknown parameter "
-                                "number %d (expected password=, user= or "
-                                "db=)", i + 1);
+                                "\"%.*s\" (expected password=, user= or "
+                                "db=)",
+                                (int) (strchr(argv[i], '=')
+                                       ? (size_t) (strchr(argv[i], '=')
+                                                   - argv[i])
+                                       : strlen(argv[i])),
+                                argv[i]);
         }
     }
 
@@ -841,6 +833,9 @@ tune_register_hooks(apr_pool_t *p)
     ap_hook_post_config(tune_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(tune_child_init, NULL, NULL, APR_HOOK_MIDDLE);
 
+    /* after mod_proxy's and mod_rewrite's: their requests are theirs */
+    ap_hook_translate_name(tune_translate_name, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_map_to_storage(tune_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_fixups(tune_fixups, NULL, before_proxy, APR_HOOK_FIRST);
 
     /* around mod_proxy's handler, for the next-best slot */

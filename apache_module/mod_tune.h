@@ -77,9 +77,6 @@ typedef struct {
     ap_expr_info_t           *full;           /* NULL: answer 503 */
     int                       full_set;
     int                       proxy_tries;    /* -1: unset */
-
-    /* the <Location> path when it is a prefix ending in "/", else NULL */
-    const char               *prefix;
 } tune_dir_conf_t;
 
 

@@ -497,7 +497,10 @@ tune_refresh_connect(tune_refresher_t *rf)
     /* a restarted Redis may count generations from 1 again */
     rf->refetch = 1;
 
-    tune_shm_contact(rf->shm, 1, NULL);
+    /*
+     * A connection is not an answer yet (a blackholed Redis accepts and
+     * stays silent): the outage ends with the first reply.
+     */
 
     return 0;
 }
@@ -655,7 +658,7 @@ tune_refresh_read(tune_refresher_t *rf)
 
         if (!rf->nil_logged) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rf->s,
-                         "tune: redis at %s has no snapshot generation; is "
+                         "tune: redis at %s holds no snapshot yet; is "
                          "tuneslotd running?", rf->conf->redis->display);
             rf->nil_logged = 1;
         }
@@ -1010,15 +1013,21 @@ tune_refresh_command(tune_refresher_t *rf, int argc, const char **argv,
 static void
 tune_refresh_failed(tune_refresher_t *rf, const char *reason)
 {
-    /* once per outage, not once per retry */
-    if (!rf->down_logged) {
+    /* hiredis says EAGAIN's text when a read or connect timed out */
+    if (strstr(reason, "temporarily unavailable")
+        || strstr(reason, "timed out"))
+    {
+        reason = "timed out";
+    }
+
+    /* once per outage of this Apache, not per retry or per child leading */
+    if (tune_shm_contact(rf->shm, rf->ready, reason) && !rf->down_logged) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rf->s,
                      "tune: redis at %s: %s; tune-ins are answered from the "
                      "last snapshot", rf->conf->redis->display, reason);
-        rf->down_logged = 1;
     }
 
-    tune_shm_contact(rf->shm, rf->ready, reason);
+    rf->down_logged = 1;
 
     rf->retry_at = tune_mono_ms() + rf->backoff;
     rf->backoff = rf->backoff * 2;
@@ -1033,15 +1042,14 @@ tune_refresh_failed(tune_refresher_t *rf, const char *reason)
 static void
 tune_refresh_answered(tune_refresher_t *rf)
 {
-    if (rf->down_logged) {
+    if (tune_shm_contact(rf->shm, rf->ready, NULL)) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, rf->s,
                      "tune: redis at %s answers again",
                      rf->conf->redis->display);
-        rf->down_logged = 0;
     }
 
+    rf->down_logged = 0;
     rf->backoff = rf->refresh_ms;
-    tune_shm_contact(rf->shm, rf->ready, NULL);
 }
 
 

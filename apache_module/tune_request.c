@@ -23,6 +23,7 @@
 #define TUNE_PROXY_HANDLER   "proxy-server"
 
 
+static int tune_location_is_ours(request_rec *r);
 static tune_ctx_t *tune_ctx(request_rec *r);
 static void tune_parse_name(request_rec *r, tune_ctx_t *ctx);
 static int tune_is_ours(request_rec *r);
@@ -39,6 +40,83 @@ static uint32_t tune_random(void);
 
 
 /* ---- hooks ------------------------------------------------------------ */
+
+/*
+ * A tune location names streams, not files: like mod_proxy for its
+ * requests, it maps no URI to a file (core would answer 403 itself for a
+ * name longer than a file name may be, where a tune-in answers 400) and
+ * skips the walk of the file system (a stat() per request).  <Directory>
+ * sections do not apply to it.
+ */
+
+int
+tune_translate_name(request_rec *r)
+{
+    /* the <Location> walk ran before translate_name */
+    if (r->proxyreq || !tune_location_is_ours(r)) {
+        return DECLINED;
+    }
+
+    r->filename = apr_pstrcat(r->pool, "tune:", r->uri, NULL);
+
+    return OK;
+}
+
+
+int
+tune_map_to_storage(request_rec *r)
+{
+    int                ours;
+    ap_conf_vector_t  *server;
+
+    if (r->proxyreq || r->filename == NULL
+        || strncmp(r->filename, "tune:", 5) != 0)
+    {
+        return DECLINED;
+    }
+
+    /*
+     * Walked again here, the <Location>s come from the walk's cache; the
+     * server's config is put back, so that the walk after this hook finds
+     * the cache as it left it.
+     */
+    server = r->per_dir_config;
+    ours = ap_location_walk(r) == OK && tune_location_is_ours(r);
+    r->per_dir_config = server;
+
+    return ours ? OK : DECLINED;
+}
+
+
+/* Tune On, or SetHandler tune or tune-status, in the config of r */
+
+static int
+tune_location_is_ours(request_rec *r)
+{
+    const char       *handler, *err;
+    core_dir_config  *cd;
+    tune_dir_conf_t  *dc;
+
+    dc = ap_get_module_config(r->per_dir_config, &tune_module);
+
+    if (dc && dc->enabled == 1) {
+        return 1;
+    }
+
+    cd = ap_get_core_module_config(r->per_dir_config);
+
+    if (cd == NULL || cd->expr_handler == NULL) {
+        return 0;
+    }
+
+    err = NULL;
+    handler = ap_expr_str_exec(r, cd->expr_handler, &err);
+
+    return err == NULL && handler
+           && (strcmp(handler, TUNE_HANDLER) == 0
+               || strcmp(handler, TUNE_STATUS_HANDLER) == 0);
+}
+
 
 /*
  * Tune On becomes the handler; in proxy mode the slot is chosen here and
@@ -257,10 +335,10 @@ tune_is_ours(request_rec *r)
 static void
 tune_parse_name(request_rec *r, tune_ctx_t *ctx)
 {
-    size_t            len, prefix, stem;
-    tune_rc_t         rc;
-    const char       *name;
-    tune_dir_conf_t  *dc;
+    size_t             len, prefix, stem;
+    tune_rc_t          rc;
+    const char        *name, *path;
+    core_dir_config   *cd;
 
     if (ctx->parsed) {
         return;
@@ -268,11 +346,17 @@ tune_parse_name(request_rec *r, tune_ctx_t *ctx)
 
     ctx->parsed = 1;
 
-    dc = ap_get_module_config(r->per_dir_config, &tune_module);
+    /*
+     * The innermost section the request matched, as core merged it: its
+     * path, and whether it was a regex (<LocationMatch>)
+     */
+    cd = ap_get_core_module_config(r->per_dir_config);
+    path = (cd && cd->r == NULL) ? cd->d : NULL;
+    prefix = path ? strlen(path) : 0;
 
-    prefix = dc->prefix ? strlen(dc->prefix) : 0;
-
-    if (prefix && strncmp(r->uri, dc->prefix, prefix) == 0) {
+    if (prefix > 1 && path[0] == '/' && path[prefix - 1] == '/'
+        && strncmp(r->uri, path, prefix) == 0)
+    {
         name = r->uri + prefix;
 
     } else {

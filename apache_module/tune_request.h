@@ -48,6 +48,8 @@ typedef struct {
 
 
 /* hooks (mod_tune.c registers them) */
+int tune_translate_name(request_rec *r);
+int tune_map_to_storage(request_rec *r);
 int tune_fixups(request_rec *r);
 int tune_proxy_handler(request_rec *r);
 int tune_handler(request_rec *r);

@@ -438,9 +438,10 @@ tune_shm_install(tune_shm_t *shm, const void *img, size_t size)
 }
 
 
-void
+int
 tune_shm_contact(tune_shm_t *shm, int connected, const char *error)
 {
+    int            turned;
     tune_state_t  *st;
 
     tune_shm_lock(shm);
@@ -458,7 +459,12 @@ tune_shm_contact(tune_shm_t *shm, int connected, const char *error)
         apr_cpystrn(st->error, error, sizeof(st->error));
     }
 
+    turned = (error != NULL) != (st->outage != 0);
+    st->outage = (error != NULL);
+
     tune_shm_unlock(shm);
+
+    return turned;
 }
 
 

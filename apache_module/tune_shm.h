@@ -30,6 +30,7 @@ typedef struct {
     int64_t                   reply_mono;     /* last good reply; 0: none */
     int64_t                   reply_ms;       /* ... by the wall clock */
     uint32_t                  failures;       /* since the last good reply */
+    int                       outage;         /* warned of it already */
 
     /*
      * When the generation held last changed (tune_mono_ms()).  The first
@@ -105,8 +106,13 @@ size_t tune_shm_image_cap(tune_shm_t *shm);
  * still holds the lease */
 apr_status_t tune_shm_install(tune_shm_t *shm, const void *img, size_t size);
 
-/* A contact with Redis: error NULL for a good reply, else what failed */
-void tune_shm_contact(tune_shm_t *shm, int connected, const char *error);
+/*
+ * A contact with Redis: error NULL for a good reply, else what failed.
+ * Returns 1 when it begins an outage (a failure after good replies) or
+ * ends one, for a warning or notice once per outage of this Apache,
+ * whichever child leads meanwhile; else 0.
+ */
+int tune_shm_contact(tune_shm_t *shm, int connected, const char *error);
 
 
 #endif /* TUNE_SHM_H */
