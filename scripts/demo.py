@@ -3,9 +3,10 @@
 
 Starts Redis, two Icecast 2.4 servers of different capacities (each fed a
 live sine tone by ffmpeg, a different pitch per server so you can hear where
-you landed), tuneslotd, and nginx with ngx_http_tune_module; prints the
-tune-in URL and what each backend offers; stops everything on Ctrl-C (or
-SIGTERM).  Started by scripts/demo.sh, which installs and builds first.
+you landed), tuneslotd, nginx with ngx_http_tune_module and Apache (event
+MPM) with mod_tune, both redirecting and proxying; prints the tune-in URLs
+and what each backend offers; stops everything on Ctrl-C (or SIGTERM).
+Started by scripts/demo.sh, which installs and builds first.
 """
 
 import argparse
@@ -20,7 +21,24 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "t"))
 
 from harness import Icecast, Redis, RunDir, Source, Tuneslotd, decode_snapshot  # noqa: E402
+from harness.apache import Apache, tune_lines  # noqa: E402
 from harness.nginx import Nginx  # noqa: E402
+
+# mod_tune: a redirecting and a proxying location, and the status page
+APACHE_LOCATIONS = """<Location "/tune/">
+    SetHandler tune
+    Require all granted
+</Location>
+<Location "/listen/">
+    SetHandler tune
+    TuneMode proxy
+    Require all granted
+</Location>
+<Location "/tune-status">
+    SetHandler tune-status
+    Require ip 127.0.0.1
+</Location>
+"""
 
 BACKENDS = [
     # name, capacity of /demo, tone (Hz)
@@ -88,6 +106,11 @@ def main() -> int:
             nginx.port = args.port
         started.append(nginx.start())
 
+        apache = Apache(run_dir, mpm="event", tune=True,
+                        modules=("authz_host", "proxy", "proxy_http"),
+                        conf=tune_lines(redis.address, refresh=None) + APACHE_LOCATIONS)
+        started.append(apache.start())
+
         url = nginx.url("/tune/demo")
         print(f"""
 tuneslot demo is running (logs and configs in {run_dir}).
@@ -95,6 +118,11 @@ tuneslot demo is running (logs and configs in {run_dir}).
   tune in:   {url}
   play it:   ffplay -nodisp {url}      (or: mpv {url}, ffmpeg -i {url} out.mp3)
   see it:    curl -sI {url}
+
+  the same through Apache with mod_tune:
+             {apache.url("/tune/demo")}            (302, like nginx)
+             {apache.url("/listen/demo")}          (proxied by Apache)
+             {apache.url("/tune-status")}          (JSON)
 
 What tuneslotd last wrote to Redis (refreshed every 10 s; the higher pitch
 is the server with more free slots, where new listeners go):
