@@ -7,7 +7,6 @@
 
 #include "http_core.h"
 #include "apr_lib.h"
-#include "apr_thread_proc.h"
 #include "apr_portable.h"
 
 #include <hiredis/hiredis.h>
@@ -41,7 +40,7 @@ typedef struct {
     server_rec               *s;
     tune_srv_conf_t          *conf;
     tune_shm_t               *shm;
-    apr_thread_t             *thread;
+    pthread_t                 thread;
     unsigned                  generation;    /* of this child's config */
 
     pthread_mutex_t           mutex;         /* guards stop, for cond */
@@ -81,8 +80,7 @@ typedef struct {
 } tune_refresher_t;
 
 
-static void *APR_THREAD_FUNC tune_refresh_main(apr_thread_t *thread,
-    void *data);
+static void *tune_refresh_main(void *data);
 static apr_status_t tune_refresh_stop(void *data);
 static int tune_refresh_renew(tune_refresher_t *rf);
 static void tune_refresh_resign(tune_refresher_t *rf);
@@ -110,9 +108,9 @@ void
 tune_refresh_start(apr_pool_t *pchild, server_rec *s, tune_shm_t *shm)
 {
     size_t             i, n;
+    int                rv;
     sigset_t           all, old;
     pthread_condattr_t cattr;
-    apr_status_t       rv;
     tune_srv_conf_t   *conf;
     tune_refresher_t  *rf;
     char               host[64];
@@ -123,7 +121,17 @@ tune_refresh_start(apr_pool_t *pchild, server_rec *s, tune_shm_t *shm)
         return;
     }
 
-    rf = apr_pcalloc(pchild, sizeof(tune_refresher_t));
+    /*
+     * Not from pchild: should the thread outlive the pool (its join timed
+     * out, below), what it touches must stay valid until the process ends.
+     */
+    rf = calloc(1, sizeof(tune_refresher_t));
+    if (rf == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, s,
+                     "tune: no memory for the refresher");
+        return;
+    }
+
     rf->s = s;
     rf->conf = conf;
     rf->shm = shm;
@@ -168,11 +176,12 @@ tune_refresh_start(apr_pool_t *pchild, server_rec *s, tune_shm_t *shm)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
 
-    rv = apr_thread_create(&rf->thread, NULL, tune_refresh_main, rf, pchild);
+    /* a plain thread: it uses no pool, and its end is ours to decide */
+    rv = pthread_create(&rf->thread, NULL, tune_refresh_main, rf);
 
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 
-    if (rv != APR_SUCCESS) {
+    if (rv != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      "tune: could not start the refresher thread; this "
                      "child will not read Redis");
@@ -191,8 +200,6 @@ tune_refresh_start(apr_pool_t *pchild, server_rec *s, tune_shm_t *shm)
 static apr_status_t
 tune_refresh_stop(void *data)
 {
-    apr_status_t       rv;
-    apr_os_thread_t   *tid;
     struct timespec    deadline;
     tune_refresher_t  *rf = data;
 
@@ -206,29 +213,28 @@ tune_refresh_stop(void *data)
      * one Redis timeout away.  Bounded all the same: prefork may run this
      * from a signal handler that interrupted a request holding the
      * segment's lock, which the thread may be waiting for; the process is
-     * exiting, so it is then left behind.
+     * exiting, so it is then left behind, with its memory.
      */
-    if (apr_os_thread_get(&tid, rf->thread) == APR_SUCCESS && tid) {
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += 2 + rf->timeout_ms / 1000;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 2 + rf->timeout_ms / 1000;
 
-        if (pthread_timedjoin_np(*tid, NULL, &deadline) != 0) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rf->s,
-                         "tune: the refresher did not stop in time; the "
-                         "child exits without it");
-        }
-
+    if (pthread_timedjoin_np(rf->thread, NULL, &deadline) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rf->s,
+                     "tune: the refresher did not stop in time; the child "
+                     "exits without it");
         return APR_SUCCESS;
     }
 
-    apr_thread_join(&rv, rf->thread);
+    pthread_cond_destroy(&rf->cond);
+    pthread_mutex_destroy(&rf->mutex);
+    free(rf);
 
     return APR_SUCCESS;
 }
 
 
-static void *APR_THREAD_FUNC
-tune_refresh_main(apr_thread_t *thread, void *data)
+static void *
+tune_refresh_main(void *data)
 {
     int64_t            now, until;
     tune_refresher_t  *rf = data;
@@ -271,8 +277,6 @@ tune_refresh_main(apr_thread_t *thread, void *data)
 done:
 
     tune_refresh_resign(rf);
-
-    apr_thread_exit(thread, APR_SUCCESS);
 
     return NULL;
 }
