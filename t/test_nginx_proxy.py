@@ -67,14 +67,15 @@ def closed_port_url() -> str:
 def make_proxy(run_dir, processes, redis_server):
     """make_proxy(*slots) -> nginx with the recommended location, the
     snapshot of those slots written and installed."""
-    def make(*slots, locations=RECOMMENDED, http_conf="", generation=1):
+    def make(*slots, locations=RECOMMENDED, http_conf="", generation=1,
+             ready_path="/listen/demo.m3u"):
         redis_server.put_snapshot(snapshot(*slots), generation)
         n = Nginx(run_dir, redis_server.address, refresh="50ms", http_conf=http_conf,
                   locations=locations + "location / { return 404; }\n")
         processes.append(n)
         n.start()
         deadline = time.monotonic() + 5
-        while n.get("/listen/demo.m3u").status != 200:
+        while n.get(ready_path).status != 200:
             assert time.monotonic() < deadline, "no snapshot installed"
             time.sleep(0.05)
         return n
@@ -291,10 +292,15 @@ def test_if_block_inside_a_proxy_location(icy, make_proxy):
 
 def test_limit_req_is_not_bypassed_by_the_retry_pages(icy, make_proxy):
     """limit_req's 503 in a proxy location stays a 503: the retry pages catch only slots' failures."""
+    # readiness is probed where no limit applies: a probe refused while nginx had no
+    # snapshot yet would spend the one request a minute, and every later probe be limited
     n = make_proxy(("icy", "up", 100, icy.url("/demo")),
                    http_conf="limit_req_zone $binary_remote_addr zone=one:1m rate=1r/m;\n",
-                   locations=RECOMMENDED.replace("    tune;\n", "    tune;\n    limit_req zone=one;\n"))
-    # make_proxy's readiness probe (a playlist, 200) took the one request a minute allowed
+                   locations=RECOMMENDED.replace("    tune;\n", "    tune;\n    limit_req zone=one;\n")
+                   + "location /ready/ { tune; }\n",
+                   ready_path="/ready/demo.m3u")
+    # the one request a minute allowed (a playlist: 200)
+    assert n.get("/listen/demo.m3u").status == 200
     statuses = []
     for _ in range(3):
         r = icy_get("127.0.0.1", n.port, "/listen/demo", body_bytes=2000, timeout=5)
