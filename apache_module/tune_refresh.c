@@ -171,7 +171,11 @@ tune_refresh_start(apr_pool_t *pchild, server_rec *s, tune_shm_t *shm)
     /*
      * The thread takes no signals: prefork and the other MPMs handle them
      * on the child's main thread, whose handlers may destroy pchild, which
-     * joins this thread.
+     * joins this thread.  The main thread takes none either until the
+     * join is registered: a SIGTERM while the child is still starting
+     * (httpd stopped just after it forked) runs the MPM's handler, which
+     * destroys pchild and exits; a thread nobody joined would then find
+     * the shared segment unmapped under it.
      */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -179,21 +183,22 @@ tune_refresh_start(apr_pool_t *pchild, server_rec *s, tune_shm_t *shm)
     /* a plain thread: it uses no pool, and its end is ours to decide */
     rv = pthread_create(&rf->thread, NULL, tune_refresh_main, rf);
 
+    if (rv == 0) {
+        /*
+         * A pre-cleanup, so the thread is joined before anything of
+         * pchild goes
+         */
+        apr_pool_pre_cleanup_register(pchild, rf, tune_refresh_stop);
+    }
+
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 
     if (rv != 0) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      "tune: could not start the refresher thread; this "
                      "child will not read Redis");
-        return;
+        free(rf);
     }
-
-    /*
-     * A pre-cleanup: it runs before pchild's subpools are destroyed, the
-     * thread's own among them, so the thread is joined while its pool is
-     * still there.
-     */
-    apr_pool_pre_cleanup_register(pchild, rf, tune_refresh_stop);
 }
 
 
@@ -219,9 +224,21 @@ tune_refresh_stop(void *data)
     deadline.tv_sec += 2 + rf->timeout_ms / 1000;
 
     if (pthread_timedjoin_np(rf->thread, NULL, &deadline) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rf->s,
-                     "tune: the refresher did not stop in time; the child "
-                     "exits without it");
+        /*
+         * Cancelled at its next wait (a Redis read, its sleep): at exit the
+         * segment is unmapped, and it must not be touching it then.
+         */
+        pthread_cancel(rf->thread);
+
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 1;
+
+        if (pthread_timedjoin_np(rf->thread, NULL, &deadline) != 0) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rf->s,
+                         "tune: the refresher did not stop in time; the "
+                         "child exits without it");
+        }
+
         return APR_SUCCESS;
     }
 
