@@ -29,9 +29,9 @@
 
 /*
  * A child not holding the lease looks at it this often, ms: a few times a
- * second, so that with a thousand prefork children the looks stay cheap
- * and a lease given up at a graceful restart is taken within a quarter
- * second.
+ * second, so that with a thousand prefork children the looks stay cheap and
+ * a dead holder is replaced within a quarter second.  (A holder of an older
+ * configuration is replaced at a new child's first look.)
  */
 #define TUNE_LEASE_LOOK         250
 

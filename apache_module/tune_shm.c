@@ -19,7 +19,7 @@
 
 
 /* changes with the layout of tune_shm_s */
-#define TUNE_SHM_LAYOUT       0x54415031u        /* "TAP1" */
+#define TUNE_SHM_LAYOUT       0x54415032u        /* "TAP2" */
 
 /* the herd table takes this part of the segment */
 #define TUNE_SHM_HERD_SHARE   4
@@ -40,6 +40,7 @@ struct tune_shm_s {
     unsigned                  generation;
 
     pid_t                     refresher;      /* lease holder, 0: none */
+    unsigned                  refresher_generation;   /* its configuration */
     int64_t                   lease_until;    /* tune_mono_ms() */
 
     /* an image is being copied in: a holder that dies now leaves half */
@@ -325,26 +326,33 @@ tune_shm_lease(tune_shm_t *shm, unsigned generation, int64_t now_mono,
 
     tune_shm_lock(shm);
 
-    if (generation < shm->generation) {
-        if (shm->refresher == pid) {
-            shm->refresher = 0;
+    /*
+     * After a graceful restart the holder, of the older configuration,
+     * keeps the lease (and the credits coming) until a child of the new one
+     * takes it over, which it does at its first look rather than waiting
+     * for the lease to run out: a gap between the two would leave the
+     * children answering on credits that run dry under load.  The old
+     * holder sees the loss before its next command.  A child of an older
+     * configuration never takes the lease anew.
+     */
+    if (shm->refresher != pid) {
+
+        if (generation < shm->generation) {
+            rv = APR_EGENERAL;
+            goto done;
         }
 
-        rv = APR_EGENERAL;
-        goto done;
-    }
+        if (shm->refresher != 0
+            && shm->refresher_generation >= shm->generation
+            && shm->lease_until > now_mono
+            && tune_shm_alive(shm->refresher))
+        {
+            rv = APR_EBUSY;
+            goto done;
+        }
 
-    if (shm->refresher != pid
-        && shm->refresher != 0
-        && shm->lease_until > now_mono
-        && tune_shm_alive(shm->refresher))
-    {
-        rv = APR_EBUSY;
-        goto done;
-    }
-
-    if (shm->refresher != pid) {
         shm->refresher = pid;
+        shm->refresher_generation = generation;
         *took = 1;
     }
 

@@ -51,7 +51,7 @@ typedef struct tune_shm_s  tune_shm_t;
 /*
  * In post_config: the segment of the size configured, made or found again
  * (a new one if the size changed).  The generation of this configuration
- * is recorded, so refreshers of older generations give way.
+ * is recorded, so children of the new one take the lease over at once.
  */
 apr_status_t tune_shm_setup(server_rec *s, apr_off_t size, tune_shm_t **shm);
 
@@ -87,10 +87,11 @@ pid_t tune_shm_refresher(tune_shm_t *shm);
 /*
  * Takes or renews the refresh lease for this process until now + lease;
  * APR_SUCCESS when this process holds it, APR_EBUSY when another live one
- * does, APR_EGENERAL when this process's configuration is older than the
- * one in force (a child finishing its requests after a graceful restart:
- * it gives the lease up).  *took is set to 1 when the lease changed hands
- * to this process.
+ * of the configuration in force does, APR_EGENERAL when this process does
+ * not hold it and its configuration is older than the one in force (a child
+ * finishing its requests after a graceful restart: it keeps a lease it
+ * holds until a child of the new configuration takes it, and never takes
+ * one).  *took is set to 1 when the lease changed hands to this process.
  */
 apr_status_t tune_shm_lease(tune_shm_t *shm, unsigned generation,
     int64_t now_mono, int64_t lease, int *took);

@@ -191,7 +191,8 @@ def test_graceful_under_load_fails_no_tune_in(redis_server, make):
     3 times: every tune-in is answered 302 (a request on an idle connection a leaving child
     closed is sent again once, as real clients do); herd control on."""
     redis_server.put_snapshot(snapshot(A, free=1_000_000), 1)
-    a = make(redis_server.address, herd_window=None)
+    # tune:info: a tune-in not answered with a slot says why in the log
+    a = make(redis_server.address, "LogLevel notice tune:info\n", herd_window=None)
     wait_for_location(a, A)
 
     def graceful_three_times():
@@ -202,7 +203,8 @@ def test_graceful_under_load_fails_no_tune_in(redis_server, make):
     load = tune_ins_during(a.port, "/tune/demo", (302, A), graceful_three_times)
     print(f"graceful x3 under load ({a.mpm}): {load.summary()}")
     assert load.requests > 300
-    assert load.failures == [], load.failures[:10]
+    assert load.failures == [], (load.failures[:10],
+                                 tune_log(a, "info", "not answered with a slot")[:10])
     # httpd alone holds a request up to about 2 s during a graceful restart under event
     # (measured with a plain `Redirect` location): a bound on stalls, not a latency target
     assert load.worst < 5.0
