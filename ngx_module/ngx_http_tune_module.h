@@ -27,6 +27,7 @@ typedef struct ngx_http_tune_sh_s  ngx_http_tune_sh_t;
 typedef struct {
     ngx_slab_pool_t          *shpool;
     ngx_http_tune_sh_t       *sh;
+    ngx_uint_t                cycle;   /* the zone's sh->cycle in this cycle */
 } ngx_http_tune_zone_t;
 
 

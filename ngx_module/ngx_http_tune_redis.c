@@ -927,8 +927,14 @@ ngx_http_tune_herd_tick(ngx_event_t *ev)
         return;
     }
 
-    /* an idle tick costs a walk over the slots, no command */
-    if (rf->leader && rf->ready && !rf->claiming) {
+    /*
+     * An idle tick costs a walk over the slots, no command.  A worker whose
+     * lease was taken (a reload) claims no more: its next refresh tick
+     * stops it.
+     */
+    if (rf->leader && rf->ready && !rf->claiming
+        && ngx_http_tune_shm_leading(rf->zone))
+    {
         ngx_http_tune_redis_claim(rf);
     }
 

@@ -35,6 +35,12 @@ ngx_http_tune_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
         zone->shpool = ozone->shpool;
         zone->sh = ozone->sh;
+
+        /* the old workers read it too */
+        ngx_shmtx_lock(&zone->shpool->mutex);
+        zone->cycle = ++zone->sh->cycle;
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
         return NGX_OK;
     }
 
@@ -42,6 +48,7 @@ ngx_http_tune_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     if (shm_zone->shm.exists) {
         zone->sh = zone->shpool->data;
+        zone->cycle = zone->sh->cycle;
         return NGX_OK;
     }
 
@@ -63,6 +70,8 @@ ngx_http_tune_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                 &shm_zone->shm.name);
 
     zone->sh->layout = NGX_HTTP_TUNE_SH_LAYOUT;
+    zone->sh->cycle = 1;
+    zone->cycle = 1;
 
     /* before the image, which takes what is left */
     zone->sh->herd = ngx_http_tune_herd_create(zone->shpool,
@@ -100,14 +109,22 @@ ngx_http_tune_shm_lease(ngx_http_tune_zone_t *zone, ngx_msec_t lease)
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
+    /*
+     * After a reload the workers of the new configuration take the lease at
+     * their first look rather than after the old holder gives it up at its
+     * next tick: until one of them leads, nobody claims herd credits, and
+     * under load those in stock run dry before the lease would change hands.
+     */
     if (sh->refresher != ngx_pid
         && sh->refresher != 0
+        && sh->refresher_cycle >= zone->cycle
         && (ngx_msec_int_t) (sh->lease_until - now) > 0)
     {
         rc = NGX_DECLINED;
 
     } else {
         sh->refresher = ngx_pid;
+        sh->refresher_cycle = zone->cycle;
         sh->lease_until = now + lease;
         rc = NGX_OK;
     }
@@ -115,6 +132,19 @@ ngx_http_tune_shm_lease(ngx_http_tune_zone_t *zone, ngx_msec_t lease)
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return rc;
+}
+
+
+ngx_uint_t
+ngx_http_tune_shm_leading(ngx_http_tune_zone_t *zone)
+{
+    ngx_uint_t  leading;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+    leading = (zone->sh->refresher == ngx_pid);
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return leading;
 }
 
 

@@ -54,12 +54,16 @@ typedef struct {
  * refresher's state, the herd table (tune_herd.h, one flat buffer of
  * tune_zone_size / NGX_HTTP_TUNE_HERD_SHARE bytes) and the decoded snapshot
  * image (tune_snapshot.h), under the slab pool's mutex.
- * lease_until is an ngx_current_msec value.
+ * lease_until is an ngx_current_msec value.  cycle counts the
+ * configurations that used the zone (1, then one more at each reload), so
+ * workers of the newest take the lease from a holder of an older one.
  */
 struct ngx_http_tune_sh_s {
     uint32_t                  layout;          /* NGX_HTTP_TUNE_SH_LAYOUT */
     ngx_pid_t                 refresher;       /* lease holder, 0: none */
     ngx_msec_t                lease_until;
+    ngx_uint_t                refresher_cycle; /* the holder's */
+    ngx_uint_t                cycle;           /* the newest */
 
     ngx_http_tune_state_t     state;
     tune_herd_t              *herd;
@@ -74,16 +78,23 @@ struct ngx_http_tune_sh_s {
  * before the field existed (its first field was the lease holder's pid)
  * never matches.
  */
-#define NGX_HTTP_TUNE_SH_LAYOUT   0x54554e35    /* "TUN5" */
+#define NGX_HTTP_TUNE_SH_LAYOUT   0x54554e36    /* "TUN6" */
 
 #define NGX_HTTP_TUNE_ZONE_MIN    ngx_max(64 * 1024, 8 * ngx_pagesize)
 
 
 ngx_int_t ngx_http_tune_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 
-/* Takes or renews the refresh lease; NGX_DECLINED if another worker has it */
+/*
+ * Takes or renews the refresh lease; NGX_DECLINED if another live worker of
+ * this configuration or a newer one has it.  A holder of an older one (a
+ * reload) is passed over at once: it stops at its next tick.
+ */
 ngx_int_t ngx_http_tune_shm_lease(ngx_http_tune_zone_t *zone,
     ngx_msec_t lease);
+
+/* The calling worker holds the lease */
+ngx_uint_t ngx_http_tune_shm_leading(ngx_http_tune_zone_t *zone);
 void ngx_http_tune_shm_release(ngx_http_tune_zone_t *zone);
 
 /* The generation of the image held, 0 when none */
