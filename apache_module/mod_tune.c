@@ -21,6 +21,7 @@
 #include "apr_lib.h"
 #include "util_cfgtree.h"
 
+#include <tune_allow.h>
 #include <tune_herd.h>
 #include <tune_url.h>
 
@@ -41,6 +42,8 @@ static void *tune_merge_dir_conf(apr_pool_t *p, void *base, void *add);
 
 static const char *tune_cmd_redis(cmd_parms *cmd, void *cfg, int argc,
     char *const argv[]);
+static const char *tune_cmd_allow(cmd_parms *cmd, void *cfg,
+    const char *arg);
 static const char *tune_cmd_tune(cmd_parms *cmd, void *cfg, int on);
 static const char *tune_cmd_mode(cmd_parms *cmd, void *cfg, const char *arg);
 static const char *tune_cmd_stale(cmd_parms *cmd, void *cfg,
@@ -73,6 +76,10 @@ static const command_rec tune_cmds[] = {
 
     AP_INIT_TAKE_ARGV("TuneRedis", tune_cmd_redis, NULL, RSRC_CONF,
         "host:port or unix:/path, then password=, user=, db= if needed"),
+
+    AP_INIT_ITERATE("TuneAllow", tune_cmd_allow, NULL, RSRC_CONF,
+        "URL prefixes (http://host[:port]/path/) a slot's URL must start "
+        "with; without any, every URL in Redis is used"),
 
     AP_INIT_FLAG("Tune", tune_cmd_tune, NULL, ACCESS_CONF,
         "On to answer tune-ins here (the same as SetHandler tune)"),
@@ -408,6 +415,51 @@ tune_cmd_redis(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
                          : apr_psprintf(cmd->pool, "%s:%d", r->host, r->port);
 
     sc->redis = r;
+
+    return NULL;
+}
+
+
+/*
+ * TuneAllow prefix ...: the URL prefixes (tune_allow.h) a slot's URL must
+ * start with to be offered; repeatable, the lists add up.
+ */
+
+static const char *
+tune_cmd_allow(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    char             *text, quoted[256];
+    tune_rc_t         rc;
+    const char       *err, *reason;
+    tune_allow_t     *a;
+    tune_srv_conf_t  *sc;
+
+    err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err) {
+        return apr_pstrcat(cmd->pool, err, " (one Apache reads one "
+                           "snapshot: set TuneAllow in the main server)",
+                           NULL);
+    }
+
+    sc = ap_get_module_config(cmd->server->module_config, &tune_module);
+
+    if (sc->allow == NULL) {
+        sc->allow = apr_array_make(cmd->pool, 4, sizeof(tune_allow_t));
+    }
+
+    /* the prefix points into its text: a copy as long as the config */
+    text = apr_pstrdup(cmd->pool, arg);
+    a = apr_array_push(sc->allow);
+
+    rc = tune_allow_parse(text, strlen(text), a, &reason);
+
+    if (rc != TUNE_OK) {
+        /* a quoted "\r\n" or a control byte must not split the message */
+        (void) tune_log_escape(quoted, sizeof(quoted), text, strlen(text));
+
+        return apr_psprintf(cmd->pool, "TuneAllow: \"%s\": %s", quoted,
+                            reason);
+    }
 
     return NULL;
 }
@@ -809,6 +861,20 @@ tune_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         != APR_SUCCESS)
     {
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the image kept across a restart was marked by the old TuneAllow */
+    tune_shm_allow(shm, sc->allow ? (tune_allow_t *) sc->allow->elts : NULL,
+                   sc->allow ? (size_t) sc->allow->nelts : 0);
+
+    /* once per start or restart, not in the first of the two passes */
+    if (sc->allow == NULL
+        && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
+    {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "tune: no TuneAllow: every listen URL in redis at %s is "
+                     "used as it is; list the backends' URL prefixes with "
+                     "TuneAllow to refuse any other", sc->redis->display);
     }
 
     return OK;

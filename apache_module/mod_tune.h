@@ -64,6 +64,8 @@ typedef struct {
     apr_interval_time_t       redis_timeout;
     apr_interval_time_t       herd_window;    /* 0: herd control off */
     apr_off_t                 shm_size;
+    apr_array_header_t       *allow;          /* TuneAllow: tune_allow_t;
+                                                 NULL: every URL */
 } tune_srv_conf_t;
 
 

@@ -93,6 +93,8 @@ static int tune_refresh_hello(tune_refresher_t *rf);
 static void tune_refresh_read(tune_refresher_t *rf);
 static void tune_refresh_install(tune_refresher_t *rf, redisReply *gen,
     redisReply *text);
+static void tune_refresh_refused(tune_refresher_t *rf, uint32_t refused,
+    uint32_t first);
 static void tune_refresh_reject(tune_refresher_t *rf, uint64_t generation,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void tune_refresh_claim(tune_refresher_t *rf);
@@ -761,10 +763,12 @@ tune_refresh_read(tune_refresher_t *rf)
 static void
 tune_refresh_install(tune_refresher_t *rf, redisReply *gen, redisReply *text)
 {
-    size_t             size;
-    uint64_t           generation;
-    apr_status_t       rv;
-    tune_decode_err_t  err;
+    size_t               size;
+    uint32_t             refused, first;
+    uint64_t             generation;
+    apr_status_t         rv;
+    tune_decode_err_t    err;
+    apr_array_header_t  *allow;
 
     generation = tune_refresh_parse_generation(gen);
     if (generation == 0) {
@@ -783,6 +787,13 @@ tune_refresh_install(tune_refresher_t *rf, redisReply *gen, redisReply *text)
         return;
     }
 
+    /* hostile or not, a URL outside TuneAllow is never offered */
+    allow = rf->conf->allow;
+
+    refused = tune_image_allow(rf->scratch, size,
+                               allow ? (tune_allow_t *) allow->elts : NULL,
+                               allow ? (size_t) allow->nelts : 0, &first);
+
     rv = tune_shm_install(rf->shm, rf->scratch, size);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, rv, rf->s,
@@ -793,9 +804,46 @@ tune_refresh_install(tune_refresher_t *rf, redisReply *gen, redisReply *text)
 
     rf->reject_logged = 0;
 
+    if (refused) {
+        tune_refresh_refused(rf, refused, first);
+    }
+
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rf->s,
                  "tune: installed snapshot generation %" APR_UINT64_T_FMT
                  ", %" APR_SIZE_T_FMT " bytes", generation, size);
+}
+
+
+/*
+ * Once per installed generation: how many slots TuneAllow refused, and the
+ * first of them, its URL escaped (a valid snapshot holds no control byte,
+ * but a log line must not depend on that).
+ */
+
+static void
+tune_refresh_refused(tune_refresher_t *rf, uint32_t refused, uint32_t first)
+{
+    const tune_image_t       *img;
+    const tune_image_slot_t  *s;
+    char                      url[512], backend[128];
+
+    img = tune_image_get(rf->scratch, rf->scratch_cap);
+    if (img == NULL || first >= img->nslots) {
+        return;
+    }
+
+    s = &tune_image_slots(img)[first];
+
+    (void) tune_log_escape(url, sizeof(url), tune_image_str(img, s->url),
+                           s->url.len);
+    (void) tune_log_escape(backend, sizeof(backend),
+                           tune_image_str(img, s->backend), s->backend.len);
+
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rf->s,
+                 "tune: snapshot generation %" APR_UINT64_T_FMT ": %u of %u "
+                 "slots refused by TuneAllow, the first of backend \"%s\": "
+                 "\"%s\"", img->generation, refused, img->nslots, backend,
+                 url);
 }
 
 

@@ -446,6 +446,19 @@ tune_shm_install(tune_shm_t *shm, const void *img, size_t size)
 }
 
 
+
+void
+tune_shm_allow(tune_shm_t *shm, const tune_allow_t *prefixes, size_t n)
+{
+    tune_shm_lock(shm);
+
+    /* no image: nothing is marked */
+    (void) tune_image_allow((char *) shm + shm->image_off, shm->image_cap,
+                            prefixes, n, NULL);
+
+    tune_shm_unlock(shm);
+}
+
 int
 tune_shm_contact(tune_shm_t *shm, int connected, const char *error)
 {

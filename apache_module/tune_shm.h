@@ -17,6 +17,7 @@
 
 #include "mod_tune.h"
 
+#include <tune_allow.h>
 #include <tune_snapshot.h>
 #include <tune_herd.h>
 
@@ -106,6 +107,12 @@ size_t tune_shm_image_cap(tune_shm_t *shm);
 /* Installs a decoded image of size bytes; APR_EBUSY unless this process
  * still holds the lease */
 apr_status_t tune_shm_install(tune_shm_t *shm, const void *img, size_t size);
+
+/*
+ * Marks the image held by a new configuration's TuneAllow (n prefixes),
+ * so an image kept across a restart is offered by the list in force.
+ */
+void tune_shm_allow(tune_shm_t *shm, const tune_allow_t *prefixes, size_t n);
 
 /*
  * A contact with Redis: error NULL for a good reply, else what failed.

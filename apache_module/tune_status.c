@@ -140,10 +140,11 @@ tune_status_snapshot(request_rec *r, tune_status_t *st)
                "\"written_ms\":%" APR_INT64_T_FMT ",\"interval_ms\":%u,"
                "\"age_ms\":%" APR_INT64_T_FMT ","
                "\"stale_after_ms\":%" APR_INT64_T_FMT ",\"stale\":%s,"
-               "\"streams\":%u,\"slots\":%u,\"backends\":%u}",
+               "\"streams\":%u,\"slots\":%u,\"refused\":%u,"
+               "\"backends\":%u}",
                img->generation, img->written_ms, img->interval_ms, age, stale,
                (stale && age > stale) ? "true" : "false",
-               img->nstreams, img->nslots, img->nbackends);
+               img->nstreams, img->nslots, img->nrefused, img->nbackends);
 }
 
 
@@ -228,8 +229,10 @@ tune_status_streams(request_rec *r, tune_status_t *status)
             ap_rputs(k ? ",{\"backend\":" : "{\"backend\":", r);
             tune_status_string(r, tune_image_str(img, s->backend),
                                s->backend.len);
-            ap_rprintf(r, ",\"health\":\"%s\",\"listeners\":%u",
-                       tune_health_name(s->health), s->listeners);
+            ap_rprintf(r, ",\"health\":\"%s\",\"refused\":%s,"
+                       "\"listeners\":%u", tune_health_name(s->health),
+                       (s->flags & TUNE_SLOT_REFUSED) ? "true" : "false",
+                       s->listeners);
 
             tune_status_count(r, "capacity", s->capacity);
             tune_status_count(r, "free", s->free);

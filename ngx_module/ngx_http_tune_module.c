@@ -10,6 +10,7 @@
 #include "ngx_http_tune_herd.h"
 
 #include <tune_url.h>
+#include <tune_allow.h>
 
 
 typedef struct {
@@ -27,6 +28,8 @@ static char *ngx_http_tune_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_tune_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_tune_allow(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_tune(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_tune_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -43,6 +46,7 @@ static void ngx_http_tune_note_use(ngx_conf_t *cf, const char *directive);
 static char *ngx_http_tune_check_msec(ngx_conf_t *cf, void *post, void *data);
 static char *ngx_http_tune_check_zone_size(ngx_conf_t *cf, void *post,
     void *data);
+static ngx_int_t ngx_http_tune_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_tune_init_process(ngx_cycle_t *cycle);
 static void ngx_http_tune_exit_process(ngx_cycle_t *cycle);
 
@@ -81,6 +85,13 @@ static ngx_command_t  ngx_http_tune_commands[] = {
     { ngx_string("tune_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_tune_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tune_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_tune_allow,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -188,7 +199,7 @@ ngx_module_t  ngx_http_tune_module = {
     ngx_http_tune_commands,                /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_tune_init_module,             /* init module */
     ngx_http_tune_init_process,            /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -214,6 +225,7 @@ ngx_http_tune_create_main_conf(ngx_conf_t *cf)
      *     tmcf->redis_addr = { 0, NULL };
      *     tmcf->redis_port = 0;
      *     tmcf->redis_text = { 0, NULL };
+     *     tmcf->allow = NULL;
      *     tmcf->shm_zone = NULL;
      *     tmcf->tune_file = NULL;
      *     tmcf->tune_line = 0;
@@ -265,6 +277,9 @@ ngx_http_tune_init_main_conf(ngx_conf_t *cf, void *conf)
     if (zone == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    /* a reload marks the image it keeps by the new tune_allow */
+    zone->allow = tmcf->allow;
 
     tmcf->shm_zone->init = ngx_http_tune_init_zone;
     tmcf->shm_zone->data = zone;
@@ -550,6 +565,61 @@ duplicate:
 }
 
 
+/*
+ * tune_allow prefix ...: the URL prefixes (tune_allow.h) a slot's URL must
+ * start with to be offered; repeatable, the lists add up.
+ */
+
+static char *
+ngx_http_tune_allow(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tune_main_conf_t *tmcf = conf;
+
+    u_char        *p;
+    ngx_str_t     *value;
+    tune_rc_t      rc;
+    ngx_uint_t     i;
+    const char    *reason;
+    tune_allow_t  *a;
+    u_char         text[256];
+
+    if (tmcf->allow == NULL) {
+        tmcf->allow = ngx_array_create(cf->pool, 4, sizeof(tune_allow_t));
+        if (tmcf->allow == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        a = ngx_array_push(tmcf->allow);
+        if (a == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* the prefix lives in cf->pool, as long as the configuration */
+        rc = tune_allow_parse((const char *) value[i].data, value[i].len, a,
+                              &reason);
+
+        if (rc != TUNE_OK) {
+            /* a quoted "\r\n" in the file must not split the message */
+            p = text;
+            p += tune_log_escape((char *) text, sizeof(text),
+                                 (const char *) value[i].data, value[i].len);
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid prefix \"%*s\" in the \"tune_allow\" "
+                               "directive: %s", p - text, text, reason);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_tune(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -818,6 +888,32 @@ ngx_http_tune_check_zone_size(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * In the master, once the configuration is in effect: without tune_allow,
+ * say once that Redis decides where listeners go.
+ */
+
+static ngx_int_t
+ngx_http_tune_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_tune_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_tune_module);
+
+    /* NULL: no http block; no zone: no tune_redis, nothing is read */
+    if (tmcf == NULL || tmcf->shm_zone == NULL || tmcf->allow != NULL) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                  "tune: no \"tune_allow\": every listen URL in redis at %V "
+                  "is used as it is; list the backends' URL prefixes with "
+                  "\"tune_allow\" to refuse any other", &tmcf->redis_text);
+
+    return NGX_OK;
 }
 
 

@@ -27,7 +27,8 @@ typedef struct ngx_http_tune_sh_s  ngx_http_tune_sh_t;
 typedef struct {
     ngx_slab_pool_t          *shpool;
     ngx_http_tune_sh_t       *sh;
-    ngx_uint_t                cycle;   /* the zone's sh->cycle in this cycle */
+    ngx_uint_t                cycle;           /* sh->cycle in this cycle */
+    ngx_array_t              *allow;           /* tune_allow_t, or NULL */
 } ngx_http_tune_zone_t;
 
 
@@ -40,6 +41,8 @@ typedef struct {
     ngx_str_t                 redis_password;  /* password=; never logged */
     ngx_uint_t                redis_db;        /* db=, 0: no SELECT */
     ngx_msec_t                herd_window;     /* tune_herd_window */
+    ngx_array_t              *allow;           /* tune_allow: tune_allow_t,
+                                                  NULL: every URL */
 
     ngx_msec_t                refresh;         /* tune_refresh */
     ngx_msec_t                redis_timeout;   /* tune_redis_timeout */

@@ -9,6 +9,8 @@
 #include "ngx_http_tune_shm.h"
 #include "ngx_http_tune_herd.h"
 
+#include <tune_allow.h>
+
 
 /* reconnect delays grow from tune_refresh up to this */
 #define NGX_HTTP_TUNE_BACKOFF_MAX  5000
@@ -110,6 +112,8 @@ static void ngx_http_tune_redis_snapshot(redisAsyncContext *ac, void *r,
 static uint64_t ngx_http_tune_parse_generation(redisReply *reply);
 static ngx_int_t ngx_http_tune_redis_reply_done(ngx_http_tune_refresher_t *rf,
     redisReply *reply);
+static void ngx_http_tune_refused(ngx_http_tune_refresher_t *rf,
+    uint32_t refused, uint32_t first);
 static void ngx_http_tune_install(ngx_http_tune_refresher_t *rf,
     redisReply *gen, redisReply *text);
 static void ngx_http_tune_reject(ngx_http_tune_refresher_t *rf,
@@ -780,7 +784,9 @@ ngx_http_tune_install(ngx_http_tune_refresher_t *rf, redisReply *gen,
     redisReply *text)
 {
     size_t              size, cap;
+    uint32_t            refused, first;
     uint64_t            generation;
+    ngx_array_t        *allow;
     tune_decode_err_t   err;
 
     generation = ngx_http_tune_parse_generation(gen);
@@ -817,6 +823,13 @@ ngx_http_tune_install(ngx_http_tune_refresher_t *rf, redisReply *gen,
         return;
     }
 
+    /* hostile or not, a URL outside tune_allow is never offered */
+    allow = rf->tmcf->allow;
+
+    refused = tune_image_allow(rf->scratch, size,
+                               allow ? allow->elts : NULL,
+                               allow ? allow->nelts : 0, &first);
+
     if (ngx_http_tune_shm_install(rf->zone, rf->scratch, size) != NGX_OK) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, rf->log, 0,
                        "tune: lease lost, generation %uL not installed",
@@ -826,9 +839,47 @@ ngx_http_tune_install(ngx_http_tune_refresher_t *rf, redisReply *gen,
 
     rf->reject_logged = 0;
 
+    if (refused) {
+        ngx_http_tune_refused(rf, refused, first);
+    }
+
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, rf->log, 0,
                    "tune: installed snapshot generation %uL, %uz bytes",
                    generation, size);
+}
+
+
+/*
+ * Once per installed generation: how many slots tune_allow refused, and
+ * the first of them, its URL escaped (a valid snapshot holds no control
+ * byte, but a log line must not depend on that).
+ */
+
+static void
+ngx_http_tune_refused(ngx_http_tune_refresher_t *rf, uint32_t refused,
+    uint32_t first)
+{
+    size_t                    len;
+    const tune_image_t       *img;
+    const tune_image_slot_t  *s;
+    char                      url[512], backend[128];
+
+    img = tune_image_get(rf->scratch, rf->zone->sh->image_cap);
+    if (img == NULL || first >= img->nslots) {
+        return;
+    }
+
+    s = &tune_image_slots(img)[first];
+
+    len = tune_log_escape(url, sizeof(url), tune_image_str(img, s->url),
+                          s->url.len);
+    (void) tune_log_escape(backend, sizeof(backend),
+                           tune_image_str(img, s->backend), s->backend.len);
+
+    ngx_log_error(NGX_LOG_WARN, rf->log, 0,
+                  "tune: snapshot generation %uL: %uD of %uD slots refused "
+                  "by tune_allow, the first of backend \"%s\": \"%*s\"",
+                  img->generation, refused, img->nslots, backend, len, url);
 }
 
 

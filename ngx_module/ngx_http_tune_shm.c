@@ -7,6 +7,8 @@
 #include "ngx_http_tune_shm.h"
 #include "ngx_http_tune_herd.h"
 
+#include <tune_allow.h>
+
 
 ngx_int_t
 ngx_http_tune_init_zone(ngx_shm_zone_t *shm_zone, void *data)
@@ -36,9 +38,19 @@ ngx_http_tune_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         zone->shpool = ozone->shpool;
         zone->sh = ozone->sh;
 
-        /* the old workers read it too */
+        /*
+         * The old workers read it too.  The image kept was marked by the
+         * old tune_allow; until the next install (Redis may be away) it is
+         * offered by the new one.
+         */
         ngx_shmtx_lock(&zone->shpool->mutex);
+
         zone->cycle = ++zone->sh->cycle;
+
+        (void) tune_image_allow(zone->sh->image, zone->sh->image_cap,
+                                zone->allow ? zone->allow->elts : NULL,
+                                zone->allow ? zone->allow->nelts : 0, NULL);
+
         ngx_shmtx_unlock(&zone->shpool->mutex);
 
         return NGX_OK;

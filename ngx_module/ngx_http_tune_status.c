@@ -167,11 +167,12 @@ ngx_http_tune_status_snapshot(u_char *p, u_char *last, ngx_http_request_t *r,
                         "\"written_ms\":%L,\"interval_ms\":%uD,"
                         "\"age_ms\":%M,\"stale_after_ms\":%M,"
                         "\"stale\":%s,\"streams\":%uD,\"slots\":%uD,"
-                        "\"backends\":%uD}",
+                        "\"refused\":%uD,\"backends\":%uD}",
                         img->generation, img->written_ms, img->interval_ms,
                         age, tlcf->stale,
                         (tlcf->stale && age > tlcf->stale) ? "true" : "false",
-                        img->nstreams, img->nslots, img->nbackends);
+                        img->nstreams, img->nslots, img->nrefused,
+                        img->nbackends);
 }
 
 
@@ -273,10 +274,12 @@ ngx_http_tune_status_streams(u_char *p, u_char *last,
 
             p = ngx_slprintf(p, last,
                              "%s{\"backend\":\"%*s\",\"health\":\"%s\","
-                             "\"listeners\":%uD",
+                             "\"refused\":%s,\"listeners\":%uD",
                              k ? "," : "", (size_t) s->backend.len,
                              tune_image_str(img, s->backend),
-                             tune_health_name(s->health), s->listeners);
+                             tune_health_name(s->health),
+                             (s->flags & TUNE_SLOT_REFUSED) ? "true" : "false",
+                             s->listeners);
 
             p = ngx_http_tune_status_count(p, last, "capacity", s->capacity);
             p = ngx_http_tune_status_count(p, last, "free", s->free);

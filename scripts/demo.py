@@ -101,14 +101,19 @@ def main() -> int:
         started.append(tuneslotd.start())
         redis.wait_for_generation(1)
 
-        nginx = Nginx(run_dir, redis.address)
+        # the recommended setup: listeners only ever go to these backends,
+        # whatever Redis holds (tune_allow, TuneAllow)
+        allow = " ".join(f"{b['public'].rstrip('/')}/" for b in backends)
+
+        nginx = Nginx(run_dir, redis.address, http_conf=f"tune_allow {allow};\n")
         if args.port:
             nginx.port = args.port
         started.append(nginx.start())
 
         apache = Apache(run_dir, mpm="event", tune=True,
                         modules=("authz_host", "proxy", "proxy_http"),
-                        conf=tune_lines(redis.address, refresh=None) + APACHE_LOCATIONS)
+                        conf=tune_lines(redis.address, refresh=None)
+                        + f"TuneAllow {allow}\n" + APACHE_LOCATIONS)
         started.append(apache.start())
 
         url = nginx.url("/tune/demo")

@@ -92,6 +92,14 @@ BAD_SERVER = [
     ("TuneSharedMemory 1K", r"1K"),
     ("TuneSharedMemory lots", r"lots"),
     ("TuneRefresh soon", r"soon"),
+    ("TuneAllow relay.example.net/", r'"relay\.example\.net/": no scheme'),
+    ("TuneAllow ftp://relay.example.net/", r"a scheme other than http:// or https://"),
+    ("TuneAllow http://good.example@evil/", r"userinfo"),
+    ("TuneAllow http://good.example:80@evil/", r"userinfo"),
+    ("TuneAllow http://relay.example.net/live", r"a path not ending in '/'"),
+    ("TuneAllow http://relay.example.net/?a=b", r"a query"),
+    ("TuneAllow http://relay.example.net:99999/", r"a port that is not a number"),
+    ("TuneAllow http://relay.example.net/ //evil/", r'"//evil/": no scheme'),
 ]
 
 
@@ -128,14 +136,16 @@ def test_apache_t_rejects_bad_values_with_line_and_reason(config_test, where, di
     assert directive.split()[0] in reason and re.search(value, reason), out
 
 
-def test_tune_redis_is_refused_in_a_virtual_host(config_test):
-    """One Apache reads one snapshot: TuneRedis inside <VirtualHost> fails apache2 -t."""
-    vhost = "<VirtualHost 127.0.0.1:80>\n    TuneRedis 127.0.0.1:6380\n</VirtualHost>\n"
+@pytest.mark.parametrize("directive", ["TuneRedis 127.0.0.1:6380", "TuneAllow http://x.example/"])
+def test_server_wide_directives_are_refused_in_a_virtual_host(config_test, directive):
+    """One Apache reads one snapshot: TuneRedis or TuneAllow inside <VirtualHost> fails
+    apache2 -t."""
+    vhost = f"<VirtualHost 127.0.0.1:80>\n    {directive}\n</VirtualHost>\n"
     p, text, path = config_test(server_conf="TuneRedis 127.0.0.1:6379\n" + vhost)
     assert p.returncode != 0
     out = p.stdout + p.stderr
-    assert f"Syntax error on line {line_of(text, 'TuneRedis 127.0.0.1:6380')} of {path}" in out, out
-    assert re.search(r"TuneRedis.*VirtualHost", out), out
+    assert f"Syntax error on line {line_of(text, directive)} of {path}" in out, out
+    assert re.search(directive.split()[0] + r".*VirtualHost", out), out
 
 
 @pytest.mark.parametrize("handler", ["SetHandler tune", "Tune On"])
@@ -166,6 +176,8 @@ def test_apache_t_accepts_every_directive(config_test):
               "TuneRefresh 250ms\nTuneRedisTimeout 1s\nTuneHerdWindow 2s\nTuneSharedMemory 2M\n"
               "TuneMode redirect\nTuneStale 5mi\nTuneRegion %{HTTP:X-Region}\nTuneFull 503\n"
               "TuneProxyTries 2\n"
+              "TuneAllow http://10.0.0.5:8000/ https://relay.example.net/live/\n"
+              "TuneAllow http://[::1]:8000/\n"
               "<VirtualHost 127.0.0.1:80>\n    TuneStale off\n"
               "    TuneFull http://overflow.example.net/%{reqenv:TUNE_STREAM}\n</VirtualHost>\n")
     p, _, _ = config_test(server_conf=server,

@@ -106,7 +106,9 @@ def test_nginx_t_accepts_every_directive(run_dir):
     """The documented forms pass, at every level they are allowed at."""
     n = Nginx(run_dir, "127.0.0.1:6379",
               http_conf="tune_mode redirect;\ntune_stale 5m;\ntune_region $http_x_region;\n"
-                        "tune_full 503;\ntune_proxy_tries 2;\n",
+                        "tune_full 503;\ntune_proxy_tries 2;\n"
+                        "tune_allow http://10.0.0.5:8000/ https://relay.example.net/live/;\n"
+                        "tune_allow http://[::1]:8000/;\n",
               server_conf="tune_stale off;\ntune_full http://overflow.example.net/$tune_stream;\n",
               locations="location /tune/ { tune; tune_region eu; }\n"
                         "location = /status { tune_status; }\n")

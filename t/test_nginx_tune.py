@@ -173,6 +173,20 @@ BAD_CONFIGS = [
     ("tune_redis 127.0.0.1; tune_refresh soon;", r"\"tune_refresh\" directive invalid value"),
     ("tune_redis 127.0.0.1; tune_redis_timeout 0;", r"\"tune_redis_timeout\" must be between"),
     ("tune_redis 127.0.0.1; tune_zone_size 8k;", r"\"tune_zone_size\" must be at least 64k"),
+    ("tune_redis 127.0.0.1; tune_allow relay.example.net/;",
+     r"invalid prefix \"relay\.example\.net/\" in the \"tune_allow\" directive: no scheme"),
+    ("tune_redis 127.0.0.1; tune_allow ftp://relay.example.net/;",
+     r"\"tune_allow\" directive: a scheme other than http:// or https://"),
+    ("tune_redis 127.0.0.1; tune_allow http://good.example@evil/;", r"\"tune_allow\" directive: userinfo"),
+    ("tune_redis 127.0.0.1; tune_allow http://relay.example.net/live;",
+     r"\"tune_allow\" directive: a path not ending in '/'"),
+    ("tune_redis 127.0.0.1; tune_allow http://relay.example.net/?a=b;", r"\"tune_allow\" directive: a query"),
+    ("tune_redis 127.0.0.1; tune_allow http://relay.example.net/ http://x:0/;",
+     r"invalid prefix \"http://x:0/\" .*a port that is not a number"),
+    # a quoted CR LF is named escaped, on one line
+    ('tune_redis 127.0.0.1; tune_allow "http://relay.example.net/\\r\\nX: y/";',
+     r"invalid prefix \"http://relay\.example\.net/\\x0d\\x0aX: y/\" .*CR or LF"),
+    ("tune_redis 127.0.0.1; tune_allow;", r"invalid number of arguments in \"tune_allow\""),
 ]
 
 

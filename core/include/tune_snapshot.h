@@ -123,8 +123,12 @@ typedef struct {
     uint32_t          free;
     uint32_t          weight;
     uint32_t          health;       /* tune_health_t */
+    uint32_t          flags;        /* TUNE_SLOT_*, set by the host */
     int64_t           polled_ms;
 } tune_image_slot_t;
+
+/* the host's allowlist refuses the slot's URL (tune_image_allow()) */
+#define TUNE_SLOT_REFUSED       0x1u
 
 
 typedef struct {
@@ -147,7 +151,7 @@ typedef struct {
     uint32_t          streams_off;
     uint32_t          slots_off;
     uint32_t          backends_off;
-    uint32_t          reserved;
+    uint32_t          nrefused;     /* slots marked TUNE_SLOT_REFUSED */
 } tune_image_t;
 
 #define TUNE_IMAGE_MAGIC        0x544e5331u     /* "TNS1" */

@@ -186,7 +186,9 @@ tune_herd_avail(tune_herd_t *herd, const tune_image_t *img,
 
     for (i = 0; i < stream->nslots; i++, s++) {
 
-        if (s->health != TUNE_HEALTH_UP || s->weight == 0 || s->free == 0) {
+        if (s->health != TUNE_HEALTH_UP || s->weight == 0 || s->free == 0
+            || (s->flags & TUNE_SLOT_REFUSED))
+        {
             avail[i] = 0;
             continue;
         }
@@ -384,7 +386,8 @@ tune_herd_claims(tune_herd_t *herd, const tune_image_t *img, int64_t now,
         for (j = 0; j < stream->nslots && n < max; j++, s++) {
 
             if (s->health != TUNE_HEALTH_UP || s->weight == 0
-                || s->free == 0 || s->free == TUNE_UNLIMITED)
+                || s->free == 0 || s->free == TUNE_UNLIMITED
+                || (s->flags & TUNE_SLOT_REFUSED))
             {
                 continue;
             }

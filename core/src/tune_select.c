@@ -72,7 +72,8 @@ tune_stream_slots(const tune_image_t *img, const tune_image_stream_t *stream)
 
 /*
  * Judges the stream's i-th slot for this request.  Only "up" is offered: an
- * unknown health word from a newer writer is never taken as good news.
+ * unknown health word from a newer writer is never taken as good news; a
+ * slot the host's allowlist refused is never offered either.
  * Weights are clamped to TUNE_WEIGHT_MAX (the decoder refuses more; a hand
  * made image may not), which keeps a score below 2^52.
  */
@@ -85,7 +86,9 @@ tune_offer(const tune_image_t *img, const tune_image_slot_t *slots,
 
     s = &slots[i];
 
-    if (s->health != TUNE_HEALTH_UP || s->weight == 0) {
+    if (s->health != TUNE_HEALTH_UP || s->weight == 0
+        || (s->flags & TUNE_SLOT_REFUSED))
+    {
         return TUNE_OFFER_NEVER;
     }
 

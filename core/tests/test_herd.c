@@ -759,6 +759,35 @@ test_claims(void **state)
 }
 
 
+/* A slot the host's allowlist refused is neither offered nor claimed for */
+static void
+test_refused(void **state)
+{
+    tune_herd_t         *herd;
+    tune_image_slot_t   *s;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = single("100", T0);
+
+    /* what tune_image_allow() does; the image is this test's own buffer */
+    s = (tune_image_slot_t *) tune_image_slots(img);
+    s->flags |= TUNE_SLOT_REFUSED;
+
+    assert_int_equal(avail0(herd, img, T0, W), 0);
+    assert_int_equal(avail0(herd, img, T0, 0), 0);
+    assert_int_equal(tune_herd_claims(herd, img, T0, W, claims, MAX_CLAIMS),
+                     0);
+
+    s->flags &= ~TUNE_SLOT_REFUSED;
+
+    assert_int_equal(tune_herd_claims(herd, img, T0, W, claims, MAX_CLAIMS),
+                     1);
+}
+
+
 /* stream "ab" backend "c" is not stream "a" backend "bc" */
 static void
 test_hash_separates(void **state)
@@ -1041,6 +1070,7 @@ main(void)
 
     const struct CMUnitTest  claim_tests[] = {
         cmocka_unit_test(test_claims),
+        cmocka_unit_test(test_refused),
         cmocka_unit_test_setup(test_top_ups, setup_slot),
         cmocka_unit_test_setup(test_fair_share_renewal, setup_slot),
         cmocka_unit_test_setup(test_granted_ignored, setup_slot),
