@@ -35,6 +35,9 @@
  */
 #define TUNE_LEASE_LOOK         250
 
+/* the same slots refused by TuneAllow are told again this often, ms */
+#define TUNE_REFUSED_AGAIN      (3600 * 1000)
+
 
 typedef struct {
     server_rec               *s;
@@ -68,6 +71,8 @@ typedef struct {
 
     int                       down_logged;
     int                       reject_logged;
+    uint64_t                  refused_digest;   /* of the last warned */
+    int64_t                   refused_at;       /* tune_mono_ms() then */
     int                       herd_logged;
     int                       nil_logged;
 
@@ -806,6 +811,9 @@ tune_refresh_install(tune_refresher_t *rf, redisReply *gen, redisReply *text)
 
     if (refused) {
         tune_refresh_refused(rf, refused, first);
+
+    } else {
+        rf->refused_digest = 0;
     }
 
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, rf->s,
@@ -815,14 +823,18 @@ tune_refresh_install(tune_refresher_t *rf, redisReply *gen, redisReply *text)
 
 
 /*
- * Once per installed generation: how many slots TuneAllow refused, and the
- * first of them, its URL escaped (a valid snapshot holds no control byte,
- * but a log line must not depend on that).
+ * How many slots TuneAllow refused, and the first of them, its URL escaped
+ * (a valid snapshot holds no control byte, but a log line must not depend on
+ * that).  Told when the refused slots change and again every
+ * TUNE_REFUSED_AGAIN while they do not: a misconfiguration that lasts is not
+ * a line per round.
  */
 
 static void
 tune_refresh_refused(tune_refresher_t *rf, uint32_t refused, uint32_t first)
 {
+    int64_t                   now;
+    uint64_t                  digest;
     const tune_image_t       *img;
     const tune_image_slot_t  *s;
     char                      url[512], backend[128];
@@ -831,6 +843,18 @@ tune_refresh_refused(tune_refresher_t *rf, uint32_t refused, uint32_t first)
     if (img == NULL || first >= img->nslots) {
         return;
     }
+
+    digest = tune_image_refused_digest(img);
+    now = tune_mono_ms();
+
+    if (digest == rf->refused_digest && rf->refused_at
+        && now - rf->refused_at < TUNE_REFUSED_AGAIN)
+    {
+        return;
+    }
+
+    rf->refused_digest = digest;
+    rf->refused_at = now;
 
     s = &tune_image_slots(img)[first];
 

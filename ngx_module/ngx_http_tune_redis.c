@@ -71,6 +71,8 @@ typedef struct {
     ngx_msec_t                  backoff;
 
     uint64_t                    bad_generation;  /* rejected, not refetched */
+    uint64_t                    refused_digest;  /* of the last warned */
+    ngx_msec_t                  refused_at;      /* when it was warned */
     uint64_t                    fetching;        /* generation being fetched */
     u_char                     *scratch;         /* image_cap bytes */
 } ngx_http_tune_refresher_t;
@@ -129,6 +131,10 @@ static void ngx_http_tune_redis_answered(ngx_http_tune_refresher_t *rf);
  * socket as left open.
  */
 static ngx_http_tune_refresher_t  *ngx_http_tune_refresher;
+
+
+/* the same slots refused are told again this often, ms */
+#define NGX_HTTP_TUNE_REFUSED_AGAIN  (3600 * 1000)
 
 
 ngx_int_t
@@ -841,6 +847,9 @@ ngx_http_tune_install(ngx_http_tune_refresher_t *rf, redisReply *gen,
 
     if (refused) {
         ngx_http_tune_refused(rf, refused, first);
+
+    } else {
+        rf->refused_digest = 0;
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, rf->log, 0,
@@ -850,9 +859,11 @@ ngx_http_tune_install(ngx_http_tune_refresher_t *rf, redisReply *gen,
 
 
 /*
- * Once per installed generation: how many slots tune_allow refused, and
- * the first of them, its URL escaped (a valid snapshot holds no control
- * byte, but a log line must not depend on that).
+ * How many slots tune_allow refused, and the first of them, its URL escaped
+ * (a valid snapshot holds no control byte, but a log line must not depend on
+ * that).  Told when the refused slots change and again every
+ * NGX_HTTP_TUNE_REFUSED_AGAIN while they do not: a misconfiguration that
+ * lasts is not a line per round.
  */
 
 static void
@@ -860,6 +871,7 @@ ngx_http_tune_refused(ngx_http_tune_refresher_t *rf, uint32_t refused,
     uint32_t first)
 {
     size_t                    len;
+    uint64_t                  digest;
     const tune_image_t       *img;
     const tune_image_slot_t  *s;
     char                      url[512], backend[128];
@@ -868,6 +880,17 @@ ngx_http_tune_refused(ngx_http_tune_refresher_t *rf, uint32_t refused,
     if (img == NULL || first >= img->nslots) {
         return;
     }
+
+    digest = tune_image_refused_digest(img);
+
+    if (digest == rf->refused_digest
+        && ngx_current_msec - rf->refused_at < NGX_HTTP_TUNE_REFUSED_AGAIN)
+    {
+        return;
+    }
+
+    rf->refused_digest = digest;
+    rf->refused_at = ngx_current_msec;
 
     s = &tune_image_slots(img)[first];
 

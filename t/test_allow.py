@@ -143,12 +143,22 @@ def test_only_allowed_urls_are_redirected_listed_and_shown(front, redis_server):
                      rf'"{re.escape(REFUSED_URLS[0])}"', warned[0]), warned
     assert "warn" in warned[0]
 
-    # the next generation: one more warning, for it
+    # the next generations refuse the same slots: not told again (a misconfiguration that
+    # lasts is not a warning per round)
     redis_server.put_snapshot(hostile_snapshot(), 2)
     wait_for_generation(n, 2)
+    redis_server.put_snapshot(hostile_snapshot(), 3)
+    wait_for_generation(n, 3)
     assert {n.get("/tune/demo").header("location") for _ in range(20)} <= {GOOD_A, GOOD_B}
+    assert len(refusal_lines(n)) == 1, n.error_log_text()
+
+    # another slot refused: one more warning, for the generation that changed it
+    redis_server.put_snapshot(hostile_snapshot(good=(("good-a", GOOD_A, 100), ("good-b", GOOD_B, 100),
+                                                     ("evil-new", "http://evil.example/x", 5))), 4)
+    wait_for_generation(n, 4)
     warned = refusal_lines(n)
-    assert len(warned) == 2 and "snapshot generation 2:" in warned[1], warned
+    assert len(warned) == 2 and "snapshot generation 4:" in warned[1], warned
+    assert f"{len(REFUSED_URLS) + 1} of {len(REFUSED_URLS) + 3} slots" in warned[1], warned
 
     # with an allowlist, no notice that Redis is trusted
     assert "every listen URL in redis" not in n.error_log_text()

@@ -82,6 +82,15 @@ uint32_t tune_image_allow(void *buf, size_t size, const tune_allow_t *prefixes,
 
 
 /*
+ * A digest of which slots of a marked image are refused (their backend
+ * names and URLs, in order), 0 when none is: a front-end warns again only
+ * when it changes, not at every generation of a misconfiguration that
+ * lasts.
+ */
+uint64_t tune_image_refused_digest(const tune_image_t *img);
+
+
+/*
  * Copies len bytes of s into out (cap bytes, NUL-terminated) for a log
  * line between double quotes: printable ASCII as it is, '"', '\\' and every
  * other byte as "\xHH", and "..." in place of what does not fit, so no

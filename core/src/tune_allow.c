@@ -502,6 +502,51 @@ tune_image_allow(void *buf, size_t size, const tune_allow_t *prefixes,
 }
 
 
+uint64_t
+tune_image_refused_digest(const tune_image_t *img)
+{
+    int                       any;
+    uint32_t                  i;
+    uint64_t                  h;
+    const tune_image_slot_t  *s;
+
+    /* FNV-1a, each string followed by a separator no name or URL holds */
+#define tune_digest(p, n)                                                    \
+    do {                                                                     \
+        const unsigned char  *b_ = (const unsigned char *) (p);             \
+        size_t                k_;                                            \
+        for (k_ = 0; k_ < (n); k_++) {                                       \
+            h = (h ^ b_[k_]) * 0x100000001b3ull;                             \
+        }                                                                    \
+        h = (h ^ 0x0a) * 0x100000001b3ull;                                   \
+    } while (0)
+
+    h = 0xcbf29ce484222325ull;
+    any = 0;
+
+    s = tune_image_slots(img);
+
+    for (i = 0; i < img->nslots; i++, s++) {
+
+        if (!(s->flags & TUNE_SLOT_REFUSED)
+            || (uint64_t) s->url.off + s->url.len > img->size
+            || (uint64_t) s->backend.off + s->backend.len > img->size)
+        {
+            continue;
+        }
+
+        any = 1;
+        tune_digest(tune_image_str(img, s->backend), s->backend.len);
+        tune_digest(tune_image_str(img, s->url), s->url.len);
+    }
+
+#undef tune_digest
+
+    /* 0 means "none refused": a set that hashes to it is told apart */
+    return any ? (h ? h : 1) : 0;
+}
+
+
 size_t
 tune_log_escape(char *out, size_t cap, const char *s, size_t len)
 {

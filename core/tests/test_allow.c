@@ -383,6 +383,7 @@ test_image_allow(void **state)
     char                        text[2048];
     size_t                      len, size, n, i, ranked;
     uint32_t                    first, refused, slot, order[8];
+    uint64_t                    digest;
     tune_allow_t                a[MAX_PREFIXES];
     tune_decode_err_t           err;
     const tune_image_t         *img;
@@ -417,10 +418,19 @@ test_image_allow(void **state)
 
     n = list(a, prefixes);
 
+    assert_int_equal(tune_image_refused_digest(img), 0);
+
     refused = tune_image_allow(image, size, a, n, &first);
     assert_int_equal(refused, 3);
     assert_int_equal(first, 0);
     assert_int_equal(img->nrefused, 3);
+
+    digest = tune_image_refused_digest(img);
+    assert_int_not_equal(digest, 0);
+
+    /* the same list marks the same slots: the same digest */
+    assert_int_equal(tune_image_allow(image, size, a, n, &first), 3);
+    assert_true(tune_image_refused_digest(img) == digest);
 
     slots = tune_image_slots(img);
     assert_true(slots[0].flags & TUNE_SLOT_REFUSED);
@@ -448,6 +458,7 @@ test_image_allow(void **state)
     assert_int_equal(refused, 0);
     assert_int_equal(first, UINT32_MAX);
     assert_int_equal(img->nrefused, 0);
+    assert_int_equal(tune_image_refused_digest(img), 0);
 
     for (i = 0; i < 4; i++) {
         assert_false(slots[i].flags & TUNE_SLOT_REFUSED);
@@ -460,6 +471,9 @@ test_image_allow(void **state)
     refused = tune_image_allow(image, size, a, n, &first);
     assert_int_equal(refused, 4);
     assert_int_equal(first, 0);
+
+    /* another set of refused slots: another digest */
+    assert_true(tune_image_refused_digest(img) != digest);
     assert_int_equal(tune_select_slot(img, st, NULL, 0, &slot),
                      TUNE_ERR_NO_SLOT);
 
