@@ -119,6 +119,33 @@ def test_acl_user_with_a_password_file(redis_with_password, status_server, make_
     assert_nowhere(t.run_dir, [TEST_PASSWORD], holders=[t.config_path, secret_file])
 
 
+def test_password_rotation_by_reload_keeps_the_lease(redis_with_password, status_server, make_tuneslotd,
+                                                     run_dir):
+    """A new password in redis_password_file and SIGHUP: the next connection logs in with it, rounds go on, the lease is kept (no hand-over)."""
+    url = status_server.route("/load.xsl", body=LOAD)
+    secret_file = run_dir / "redis.password"
+    secret_file.write_text(f"tune-{TEST_PASSWORD}\n")
+    os.chmod(secret_file, 0o600)
+    t = make_tuneslotd(config(redis_with_password, url, redis_user="tune",
+                              redis_password_file=str(secret_file))).start()
+    wait_for_generation(redis_with_password, 0)
+    holder = redis_with_password.command("GET", LEADER_KEY)
+
+    rotated = f"rotated-{TEST_PASSWORD}"
+    redis_with_password.command("ACL", "SETUSER", "tune", "resetpass", ">" + rotated)
+    secret_file.write_text(rotated + "\n")
+    t.signal(1)                                         # SIGHUP
+    t.wait_for_log(r"\[notice\] config reloaded")
+    # connections logged in with the old password are closed: only the new one works now
+    redis_with_password.command("CLIENT", "KILL", "USER", "tune")
+    g = generation(redis_with_password, 0)
+    wait_for_generation(redis_with_password, 0, above=g)
+    assert redis_with_password.command("GET", LEADER_KEY) == holder
+    log = t.log_text()
+    assert not re.search(r"lease (given back|lost)|\[(warn|error)\] redis", log), log
+    assert_nowhere(run_dir, [TEST_PASSWORD], holders=[t.config_path, secret_file])
+
+
 @pytest.mark.parametrize("login", ["default", "acl"])
 def test_refused_credentials_are_one_error_and_recover(redis_with_password, status_server, make_tuneslotd,
                                                       login):
