@@ -9,10 +9,13 @@
 #include <curl/curl.h>
 #include <toml++/toml.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -248,6 +251,47 @@ std::string parse_redis_address(const std::string& s, RedisAddress& out)
     return {};
 }
 
+std::string apply_redis_password(Config& c, std::string password)
+{
+    if (password.empty())
+        return "must not be empty (leave the key out for no AUTH)";
+    if (has_control(password) || password.find('\0') != std::string::npos)
+        return "must not contain control characters";
+    c.redis.password = std::move(password);
+    return {};
+}
+
+// redis_password_file: a relative name is taken from the configuration
+// file's directory, so a config and its secret can move together.  Only the
+// first line counts (a trailing CR too is dropped); its text never goes into
+// a message.
+std::string read_password_file(Config& c, const std::string& name)
+{
+    if (name.empty() || has_control(name))
+        return "must be a file name without control characters";
+    std::string path = name;
+    if (!name.starts_with('/')) {
+        size_t slash = c.path.rfind('/');
+        if (slash != std::string::npos)
+            path = cat(c.path.substr(0, slash + 1), name);
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return cat(quote(path), ": cannot open: ", std::strerror(errno));
+    std::string line;
+    std::getline(in, line);
+    if (in.bad())
+        return cat(quote(path), ": cannot read: ", std::strerror(errno));
+    if (line.ends_with('\r'))
+        line.pop_back();
+    c.redis_password_file = path;
+    if (line.empty())
+        return cat(quote(path), ": the first line (the password) is empty");
+    if (std::string err = apply_redis_password(c, std::move(line)); !err.empty())
+        return cat(quote(path), ": the password ", err);
+    return {};
+}
+
 // Like apply_duration(), and "0s" (or 0 in any unit) means "none".
 std::string apply_duration_or_zero(milliseconds& out, const toml::node& node)
 {
@@ -339,6 +383,41 @@ const KeyDef<Config> top_keys[] = {
             if (std::string err = get_string(v, s); !err.empty())
                 return err;
             return parse_redis_address(s, c.redis);
+        }},
+    {"redis_user", "string", false, "",
+        "the ACL user (Redis 6+) tuneslotd logs in as, with redis_password or redis_password_file",
+        [](Config& c, const toml::node& v) {
+            if (std::string err = get_string(v, c.redis.user); !err.empty())
+                return err;
+            if (c.redis.user.empty() || has_control(c.redis.user) || c.redis.user.find(' ') != std::string::npos)
+                return std::string("must be a non-empty name without spaces or control characters");
+            return std::string();
+        }},
+    {"redis_password", "string", false, "",
+        "the password sent with AUTH on every connection (default: none, no AUTH)",
+        [](Config& c, const toml::node& v) {
+            // the value never goes into a message: it may be a real secret
+            std::string s;
+            if (std::string err = get_string(v, s); !err.empty())
+                return err;
+            return apply_redis_password(c, std::move(s));
+        }},
+    {"redis_password_file", "string", false, "",
+        "a file whose first line is the Redis password, instead of redis_password",
+        [](Config& c, const toml::node& v) {
+            std::string file;
+            if (std::string err = get_string(v, file); !err.empty())
+                return err;
+            return read_password_file(c, file);
+        }},
+    {"redis_db", "integer", false, "0",
+        "the Redis database holding the keys, 0..65535, selected after AUTH when not 0",
+        [](Config& c, const toml::node& v) {
+            std::int64_t n = 0;
+            if (std::string err = get_integer(v, 0, 65535, n); !err.empty())
+                return err;
+            c.redis.db = static_cast<int>(n);
+            return std::string();
         }},
     {"interval", "duration", false, R"("1s")",
         "how often all backends are polled and a round is written (100ms..1h)",
@@ -601,6 +680,14 @@ void check_config(Config& c, const toml::table& root, Problems& problems)
             cat(c.timeout.count(), "ms is longer than interval (", c.interval.count(), "ms)")});
     }
 
+    if (const toml::node* f = root.get("redis_password_file"); f != nullptr && root.contains("redis_password"))
+        problems.push_back({f->source().begin, "redis_password_file",
+            "set redis_password or redis_password_file, not both"});
+    if (const toml::node* u = root.get("redis_user");
+        u != nullptr && !root.contains("redis_password") && !root.contains("redis_password_file"))
+        problems.push_back({u->source().begin, "redis_user",
+            "needs redis_password or redis_password_file (AUTH user password)"});
+
     std::map<std::string, size_t, std::less<>> seen;
     for (size_t i = 0; i < c.backends.size(); ++i) {
         BackendConfig& b = c.backends[i];
@@ -723,6 +810,41 @@ std::string check_instance_id(std::string_view id)
         if (ch <= 0x20 || ch >= 0x7f)
             return cat(quote(id), " may hold only printable ASCII without spaces");
     return {};
+}
+
+std::string describe_redis(const RedisAddress& redis)
+{
+    if (redis.password.empty() && redis.db == 0)
+        return redis.text;
+    std::string auth = redis.password.empty() ? std::string()
+        : redis.user.empty()                  ? std::string("AUTH")
+                                              : cat("AUTH as user ", redis.user);
+    std::string db = redis.db == 0 ? std::string() : cat("db ", redis.db);
+    return cat(redis.text, " (", auth, !auth.empty() && !db.empty() ? ", " : "", db, ")");
+}
+
+std::vector<std::string> readable_secrets(const Config& config)
+{
+    std::vector<std::string> files;
+    bool in_config = !config.redis.password.empty() && config.redis_password_file.empty();
+    for (const BackendConfig& b : config.backends)
+        in_config = in_config || !b.password.empty();
+    if (in_config)
+        files.push_back(config.path);
+    if (!config.redis_password_file.empty())
+        files.push_back(config.redis_password_file);
+
+    std::vector<std::string> warnings;
+    for (const std::string& f : files) {
+        struct stat st {};
+        if (::stat(f.c_str(), &st) != 0 || (st.st_mode & S_IROTH) == 0)
+            continue;
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        warnings.push_back(cat(f, " holds a password and every user of this host may read it (mode ", mode,
+            "): chmod 600 ", f, ", or 640 with a group only tuneslotd's user is in"));
+    }
+    return warnings;
 }
 
 std::vector<ConfigKey> config_keys()

@@ -29,12 +29,21 @@ constexpr bool uses_credentials(StatusFormat format) noexcept
     return format == StatusFormat::icecast_admin || format == StatusFormat::shoutcast1;
 }
 
+// Where Redis is and how to log in there: the connection's whole identity.
 struct RedisAddress {
     std::string host;       // TCP: host name or address (no brackets)
     int port = 0;           // TCP: 1..65535
     std::string unix_path;  // non-empty: a Unix socket, host and port unused
     std::string text;       // as written in the config, for log lines
+    // sent on every new connection before anything else: AUTH [user]
+    // password when password is set, then SELECT db when db is not 0
+    std::string user;       // "" or an ACL user (Redis 6+)
+    std::string password;   // never logged
+    int db = 0;             // 0..65535
 };
+
+// "127.0.0.1:6379" and, when set, " (AUTH as user U, db N)": never the password.
+std::string describe_redis(const RedisAddress& redis);
 
 struct BackendConfig {
     std::string name;
@@ -66,6 +75,7 @@ struct StreamConfig {
 struct Config final {
     std::string path;       // the file it came from
     RedisAddress redis;
+    std::string redis_password_file;    // "" or the file redis.password came from
     std::chrono::milliseconds interval{0};
     std::chrono::milliseconds timeout{0};
     unsigned fail_after = 3;            // failed polls in a row before down
@@ -98,6 +108,12 @@ bool parse_duration(std::string_view text, std::chrono::milliseconds& out);
 // Checks an instance id (the lease holder's name): 1..128 printable ASCII
 // bytes without spaces.  "" when good, else what is wrong.
 std::string check_instance_id(std::string_view id);
+
+// The warnings to log about files that hold a password (the configuration
+// itself, redis_password_file) and that every user of the host may read
+// (mode & S_IROTH): one line per such file, naming it, its mode and the fix.
+// Empty when there is nothing to say.  Stats the files; never throws.
+std::vector<std::string> readable_secrets(const Config& config);
 
 // A key the loader accepts, from its declaration table.
 struct ConfigKey {

@@ -255,7 +255,11 @@ void Daemon::reload()
     }
 
     const std::string id = instance_id(*next);
-    const bool redis_changed = next->redis.text != config_->redis.text;
+    // another Redis or database: the lease there is another one; new
+    // credentials alone (a rotated password) only need a new connection
+    const bool redis_changed = next->redis.text != config_->redis.text || next->redis.db != config_->redis.db;
+    const bool login_changed = next->redis.user != config_->redis.user
+        || next->redis.password != config_->redis.password;
     if (redis_changed || id != lease_->instance()) {
         lease_->release(*redis_);
         lease_ = std::make_unique<Lease>(id, next->interval);
@@ -263,7 +267,7 @@ void Daemon::reload()
     } else {
         lease_->set_interval(next->interval);
     }
-    if (redis_changed)
+    if (redis_changed || login_changed)
         redis_ = std::make_unique<RedisWriter>(next->redis, redis_io_timeout);
     if (next->metrics != config_->metrics)
         metrics_server_ = std::move(metrics_server);
@@ -273,7 +277,9 @@ void Daemon::reload()
     const Config& c = *config_;
     log::notice("config reloaded: ", c.backends.size(), c.backends.size() == 1 ? " backend, " : " backends, ",
         c.streams.size(), c.streams.size() == 1 ? " stream, " : " streams, ", "interval ", c.interval.count(),
-        "ms, timeout ", c.timeout.count(), "ms, redis ", c.redis.text);
+        "ms, timeout ", c.timeout.count(), "ms, redis ", describe_redis(c.redis));
+    for (const std::string& w : readable_secrets(c))
+        log::warn(w);
 }
 
 int Daemon::run(bool once)

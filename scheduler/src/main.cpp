@@ -132,7 +132,9 @@ int run(const Options& o)
     raise_descriptor_limit(c.backends.size());
     log::info("config: ", c.backends.size(), c.backends.size() == 1 ? " backend, " : " backends, ",
         c.streams.size(), c.streams.size() == 1 ? " stream, " : " streams, ", "interval ", c.interval.count(),
-        "ms, timeout ", c.timeout.count(), "ms, redis ", c.redis.text);
+        "ms, timeout ", c.timeout.count(), "ms, redis ", describe_redis(c.redis));
+    for (const std::string& w : readable_secrets(c))
+        log::warn(w);
 
     Daemon daemon(loaded.config, signals);     // throws when the metrics address cannot be bound
     int status = daemon.run(o.once);

@@ -86,6 +86,7 @@ RedisWriter::RedisWriter(RedisAddress address, std::chrono::milliseconds io_time
 
 bool RedisWriter::connect(std::string& why)
 {
+    refused_ = false;
     const timeval tv = to_timeval(io_timeout_);
     RedisContextPtr ctx(address_.unix_path.empty()
             ? redisConnectWithTimeout(address_.host.c_str(), address_.port, tv)
@@ -105,6 +106,43 @@ bool RedisWriter::connect(std::string& why)
     if (address_.unix_path.empty())
         redisEnableKeepAlive(ctx.get());
 
+    // AUTH and SELECT before anything else, on every new connection; the
+    // password goes into no message (a refusal quotes Redis's error, which
+    // never echoes it)
+    if (!address_.password.empty()) {
+        std::vector<std::string_view> auth{"AUTH"};
+        if (!address_.user.empty())
+            auth.push_back(address_.user);
+        auth.push_back(address_.password);
+        RedisReplyPtr r = command(ctx.get(), auth);
+        if (!r) {
+            why = cat("AUTH: ", error_of(ctx.get()));
+            return false;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            std::string_view error(r->str, r->len);
+            if (error.ends_with('.'))
+                error.remove_suffix(1);
+            why = cat("the credentials were refused",
+                address_.user.empty() ? std::string() : cat(" (user ", quote(address_.user), ")"), ": ",
+                printable(error, 160));
+            refused_ = true;
+            return false;
+        }
+    }
+    if (address_.db != 0) {
+        const std::string db = cat(address_.db);
+        RedisReplyPtr r = command(ctx.get(), {"SELECT", db});
+        if (!r) {
+            why = cat("SELECT: ", error_of(ctx.get()));
+            return false;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            why = cat("SELECT ", db, ": ", printable(std::string_view(r->str, r->len), 160));
+            return false;
+        }
+    }
+
     RedisReplyPtr info = command(ctx.get(), {"INFO", "server"});
     if (!info) {
         why = cat("INFO: ", error_of(ctx.get()));
@@ -117,7 +155,17 @@ bool RedisWriter::connect(std::string& why)
 
 void RedisWriter::failed(const std::string& why)
 {
-    if (state_ == State::down)
+    // Once per outage; but credentials refused after Redis was away for
+    // another reason (restarted with a new password) are worth a line of
+    // their own: they will not go away by themselves.
+    if (refused_) {
+        if (state_ == State::refused)
+            return;
+        log::error("redis ", address_.text, ": ", why, "; rounds are not written until it is back");
+        state_ = State::refused;
+        return;
+    }
+    if (state_ == State::down || state_ == State::refused)
         return;
     log::warn("redis ", address_.text, ": ", why, "; rounds are not written until it is back");
     state_ = State::down;
@@ -208,7 +256,7 @@ std::optional<long long> RedisWriter::publish(std::string_view snapshot, std::in
 
     if (state_ == State::unknown)
         log::info("redis ", address_.text, ": connected (Redis ", server_version_, "), writing rounds");
-    else if (state_ == State::down)
+    else if (state_ == State::down || state_ == State::refused)
         log::notice("redis ", address_.text, ": back (Redis ", server_version_, ") after ", failed_rounds_,
             " rounds not written");
     state_ = State::up;

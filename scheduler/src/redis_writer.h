@@ -12,6 +12,9 @@
 // back is logged once per change of state, not once per round.  A connection
 // kept from an earlier round that Redis has closed (restart, client timeout)
 // is replaced at once, so a Redis restart between two rounds costs no round.
+// Every new connection logs in first (AUTH, SELECT) with the address's
+// credentials; refused credentials are logged at error, once per outage, and
+// retried like any failed connection.
 
 #include "config.h"
 
@@ -85,7 +88,9 @@ private:
     RedisAddress address_;
     std::chrono::milliseconds io_timeout_;
     RedisContextPtr ctx_;
-    enum class State { unknown, up, down } state_ = State::unknown;
+    // down: not answering; refused: answering, but not taking our AUTH
+    enum class State { unknown, up, down, refused } state_ = State::unknown;
+    bool refused_ = false;      // the last connect() failed at AUTH
     std::string server_version_;
     std::uint64_t failed_rounds_ = 0;
     bool answering_ = false;

@@ -5,6 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -442,6 +448,161 @@ TEST(ConfigFile, MissingFileIsAnError)
     ASSERT_FALSE(r.config);
     ASSERT_EQ(r.errors.size(), 1u);
     EXPECT_EQ(r.errors[0], "/nonexistent/tuneslotd.toml: cannot open: No such file or directory");
+}
+
+// ---- Redis credentials --------------------------------------------------------
+
+constexpr const char* secret = "Pa55-w0rd with spaces";
+
+TEST(ConfigRedisAuth, UserPasswordAndDb)
+{
+    auto c = accepted(std::string("redis_user = \"writer\"\nredis_password = \"") + secret
+        + "\"\nredis_db = 65535\n" + minimal);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->redis.user, "writer");
+    EXPECT_EQ(c->redis.password, secret);
+    EXPECT_EQ(c->redis.db, 65535);
+    EXPECT_EQ(describe_redis(c->redis), "127.0.0.1:6379 (AUTH as user writer, db 65535)");
+
+    c = accepted(minimal);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->redis.password, "");
+    EXPECT_EQ(c->redis.db, 0);
+    EXPECT_EQ(describe_redis(c->redis), "127.0.0.1:6379");
+    c = accepted(std::string("redis_password = \"") + secret + "\"\n" + minimal);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(describe_redis(c->redis), "127.0.0.1:6379 (AUTH)");
+}
+
+TEST(ConfigRedisAuth, BadCombinationsAndValues)
+{
+    EXPECT_TRUE(refused(std::string("redis_user = \"writer\"\n") + minimal, 1, "redis_user",
+        "needs redis_password or redis_password_file"));
+    EXPECT_TRUE(refused(std::string("redis_password = \"x\"\nredis_password_file = \"/etc/pw\"\n") + minimal, 2,
+        "redis_password_file", "not both"));
+    EXPECT_TRUE(refused(std::string("redis_password = \"\"\n") + minimal, 1, "redis_password", "must not be empty"));
+    EXPECT_TRUE(refused(std::string("redis_user = \"a b\"\nredis_password = \"x\"\n") + minimal, 1, "redis_user",
+        "without spaces"));
+    EXPECT_TRUE(refused(std::string("redis_db = 65536\n") + minimal, 1, "redis_db", "out of range 0..65535"));
+    EXPECT_TRUE(refused(std::string("redis_db = -1\n") + minimal, 1, "redis_db", "out of range"));
+    EXPECT_TRUE(refused(std::string("redis_password = 42\n") + minimal, 1, "redis_password", "expected a string"));
+}
+
+TEST(ConfigRedisAuth, NoMessageQuotesThePassword)
+{
+    // a password that is refused for its bytes, a TOML syntax error on its
+    // line, a type error next to it: the errors never hold the secret
+    const std::string texts[] = {
+        std::string("redis_password = \"") + secret + "\\u0001\"\n" + minimal,
+        std::string("redis_password = \"") + secret + "\nredis_db = 1\n" + minimal,
+        std::string("redis_password = '") + secret + "' x\n" + minimal,
+        std::string("redis_password = \"") + secret + "\"\nredis_password_file = \"/nonexistent\"\n" + minimal,
+        std::string("redis_password = [\"") + secret + "\"]\n" + minimal,
+    };
+    for (const std::string& t : texts) {
+        ConfigResult r = parse_config(t, "test.toml");
+        EXPECT_FALSE(r.config) << t;
+        ASSERT_FALSE(r.errors.empty()) << t;
+        for (const std::string& e : r.errors)
+            EXPECT_EQ(e.find("Pa55-w0rd"), std::string::npos) << e;
+    }
+}
+
+// A directory of its own for files with modes, removed at the end.
+class TempDir {
+public:
+    TempDir()
+    {
+        char tmpl[] = "/tmp/tuneslotd-test-XXXXXX";
+        const char* d = ::mkdtemp(tmpl);
+        EXPECT_NE(d, nullptr);
+        path_ = d != nullptr ? d : "/tmp";
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    ~TempDir() { std::filesystem::remove_all(path_); }
+
+    const std::string& path() const noexcept { return path_; }
+
+    std::string write(const std::string& name, const std::string& text, mode_t mode)
+    {
+        const std::string p = path_ + "/" + name;
+        std::ofstream(p, std::ios::binary) << text;
+        EXPECT_EQ(::chmod(p.c_str(), mode), 0) << p;
+        return p;
+    }
+
+private:
+    std::string path_;
+};
+
+TEST(ConfigRedisAuth, PasswordFileFirstLineRelativeToTheConfig)
+{
+    TempDir dir;
+    dir.write("redis.pw", std::string(secret) + "\r\nsecond line\n", 0600);
+    const std::string conf = dir.write("t.toml", std::string("redis_password_file = \"redis.pw\"\n") + minimal, 0600);
+    ConfigResult r = load_config(conf);
+    ASSERT_TRUE(r.config) << join(r.errors);
+    EXPECT_EQ(r.config->redis.password, secret);
+    EXPECT_TRUE(r.config->redis_password_file.ends_with("/redis.pw")) << r.config->redis_password_file;
+    EXPECT_TRUE(readable_secrets(*r.config).empty());
+
+    dir.write("empty.pw", "\nsecond line\n", 0600);
+    const std::string empty = dir.write("e.toml", std::string("redis_password_file = \"empty.pw\"\n") + minimal, 0600);
+    r = load_config(empty);
+    ASSERT_FALSE(r.config);
+    EXPECT_NE(join(r.errors).find("redis_password_file: \""), std::string::npos) << join(r.errors);
+    EXPECT_NE(join(r.errors).find("empty.pw\": the first line (the password) is empty"), std::string::npos)
+        << join(r.errors);
+
+    const std::string missing = dir.write("m.toml", std::string("redis_password_file = \"nope.pw\"\n") + minimal, 0600);
+    r = load_config(missing);
+    ASSERT_FALSE(r.config);
+    EXPECT_NE(join(r.errors).find("nope.pw\": cannot open: No such file or directory"), std::string::npos)
+        << join(r.errors);
+}
+
+TEST(ConfigRedisAuth, WorldReadableFilesWithPasswordsAreNamed)
+{
+    TempDir dir;
+    const std::string backend_password = std::string(minimal).insert(std::string(minimal).find("[[stream]]"),
+        "format = \"icecast-admin\"\npassword = \"hackme\"\n");
+    const std::string inline_redis = std::string("redis_password = \"") + secret + "\"\n" + minimal;
+    dir.write("redis.pw", std::string(secret) + "\n", 0644);
+    const std::string from_file = std::string("redis_password_file = \"redis.pw\"\n") + minimal;
+
+    struct Case {
+        std::string text;
+        mode_t mode;
+        std::vector<std::string> named;     // the files a warning names
+    };
+    const std::string conf = dir.path() + "/t.toml";
+    const std::string pw = dir.path() + "/redis.pw";
+    const Case cases[] = {
+        {backend_password, 0644, {conf}},
+        {backend_password, 0640, {}},           // group-readable is the operator's choice
+        {backend_password, 0600, {}},
+        {inline_redis, 0604, {conf}},
+        {inline_redis, 0600, {}},
+        {minimal, 0644, {}},                    // nothing secret in it
+        {from_file, 0644, {pw}},                // the secret is in the other file
+    };
+    for (const Case& k : cases) {
+        ::unlink(conf.c_str());
+        dir.write("t.toml", k.text, k.mode);
+        ConfigResult r = load_config(conf);
+        ASSERT_TRUE(r.config) << join(r.errors);
+        std::vector<std::string> w = readable_secrets(*r.config);
+        ASSERT_EQ(w.size(), k.named.size()) << k.text << join(w);
+        for (size_t i = 0; i < w.size(); ++i) {
+            char mode[8];
+            std::snprintf(mode, sizeof mode, "%04o", k.named[i] == conf ? static_cast<unsigned>(k.mode) : 0644u);
+            EXPECT_TRUE(w[i].starts_with(k.named[i] + " holds a password")) << w[i];
+            EXPECT_NE(w[i].find(std::string("(mode ") + mode + ")"), std::string::npos) << w[i];
+            EXPECT_NE(w[i].find("chmod 600 " + k.named[i]), std::string::npos) << w[i];
+            EXPECT_EQ(w[i].find("Pa55"), std::string::npos) << w[i];
+        }
+    }
 }
 
 // ---- the documentation covers exactly the keys the loader knows -----------------

@@ -51,6 +51,9 @@ class Tuneslotd(Process):
             raise FileNotFoundError(f"{self.binary} is not built (set TUNESLOT_BUILD to the build directory)")
         self.config_path = run_dir / f"{self.name}.toml"
         self.config_path.write_text(config if isinstance(config, str) else toml_text(config))
+        # as docs/tuneslotd.md advises for a file that may hold passwords:
+        # tuneslotd warns about a world-readable one
+        os.chmod(self.config_path, 0o600)
 
     def command_line(self, *extra) -> list[str]:
         # TUNESLOT_WRAP runs the daemon under a tool, e.g. "valgrind --leak-check=full"
