@@ -363,6 +363,34 @@ def test_relay_relays_then_goes_silent(redis_server):
         relay.stop()
 
 
+def test_relay_slowed_holds_every_reply_in_order(redis_server):
+    """slow(0.2): each reply of an open connection comes 0.2 s late, in order, pipelined
+    replies too; slow(0): at once again."""
+    relay = Relay(redis_server.host, redis_server.port)
+    try:
+        with RedisClient("127.0.0.1", relay.port, timeout=2) as c:
+            t0 = time.monotonic()
+            assert c.command("PING") == "PONG"
+            fast = time.monotonic() - t0
+            relay.slow(0.2)
+            t0 = time.monotonic()
+            assert c.command("SET", "k", "v") == "OK"
+            slowed = time.monotonic() - t0
+            c.sock.sendall(b"*2\r\n$4\r\nECHO\r\n$1\r\n1\r\n*2\r\n$4\r\nECHO\r\n$1\r\n2\r\n")
+            assert (c._reply(), c._reply()) == (b"1", b"2")
+            relay.slow(0)
+            time.sleep(0.25)            # what was held is out
+            t0 = time.monotonic()
+            assert c.command("GET", "k") == b"v"
+            again = time.monotonic() - t0
+        print(f"PING {fast * 1000:.1f} ms, slowed SET {slowed * 1000:.1f} ms, "
+              f"after slow(0) {again * 1000:.1f} ms")
+        assert fast < 0.15 and again < 0.15
+        assert 0.2 <= slowed < 1.0
+    finally:
+        relay.stop()
+
+
 def test_process_tree_figures_see_children(run_dir):
     """A child that allocates and spins shows in its parent's tree figures."""
     p = Process(run_dir, "tree")

@@ -13,30 +13,12 @@ import pytest
 from harness import IcyServer
 from harness.icecast import play
 from harness.icy_server import PATTERN, get as icy_get, pattern_at
-from harness.nginx import Nginx
+from harness.nginx import Nginx, proxy_location
 
 TONE = 440
 
 #: the recommended proxy-mode location of ngx_module/README.md, word for word
-RECOMMENDED = """
-location /listen/ {
-    tune;
-    tune_mode proxy;
-
-    proxy_pass $tune_url;
-    proxy_buffering off;
-    proxy_request_buffering off;
-    proxy_read_timeout 1h;
-    proxy_send_timeout 1h;
-    proxy_connect_timeout 2s;
-    proxy_intercept_errors on;
-    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    chunked_transfer_encoding off;
-
-    add_header Access-Control-Allow-Origin * always;
-    add_header Access-Control-Expose-Headers "icy-br, icy-description, icy-genre, icy-metaint, icy-name, icy-pub, icy-url" always;
-}
-"""
+RECOMMENDED = proxy_location()
 
 
 def now_ms() -> int:

@@ -222,13 +222,21 @@ class Source(Process):
 
 
 class Listener:
-    """A plain socket that asks Icecast for a mount and keeps reading, in a
-    background thread, until close(): Icecast counts it as a listener."""
+    """A plain socket that asks Icecast (or a front-end proxying it) for a
+    mount and keeps reading, in a background thread, until close(): Icecast
+    counts it as a listener.  head keeps the start of what came (the header
+    block, up to 8 KiB); ended_at is the time.monotonic() at which the
+    server closed (end "eof") or reset (end "reset") the connection, None
+    while it streams or after close()."""
+
+    HEAD_MAX = 8192
 
     def __init__(self, host: str, port: int, mount: str, timeout: float = 5.0):
         self.mount = mount
         self.received = 0
         self.head = b""
+        self.ended_at: float | None = None
+        self.end = ""
         self._stop = threading.Event()
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.sendall(
@@ -242,6 +250,10 @@ class Listener:
     def to(cls, icecast: Icecast, mount: str) -> "Listener":
         return cls(icecast.host, icecast.port, mount)
 
+    def _ended(self, how: str) -> None:
+        if not self._stop.is_set():
+            self.ended_at, self.end = time.monotonic(), how
+
     def _read(self) -> None:
         while not self._stop.is_set():
             try:
@@ -249,16 +261,37 @@ class Listener:
             except socket.timeout:
                 continue
             except OSError:
+                self._ended("reset")
                 return
             if not chunk:
+                self._ended("eof")
                 return
-            if len(self.head) < 512:
-                self.head += chunk[:512 - len(self.head)]
+            if len(self.head) < self.HEAD_MAX and b"\r\n\r\n" not in self.head:
+                self.head += chunk[:self.HEAD_MAX - len(self.head)]
             self.received += len(chunk)
 
     @property
     def status_line(self) -> str:
         return self.head.split(b"\r\n", 1)[0].decode(errors="replace")
+
+    def header(self, name: str) -> str | None:
+        """A response header (the first of that name), once the head came."""
+        block = self.head.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        for line in block.split("\r\n")[1:]:
+            k, _, v = line.partition(":")
+            if k.strip().lower() == name.lower():
+                return v.strip()
+        return None
+
+    def wait_for_head(self, timeout: float = 5.0) -> str:
+        """Waits for the whole header block; the status line."""
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in self.head:
+            if self.ended_at is not None or time.monotonic() >= deadline:
+                raise TimeoutError(f"listener of {self.mount}: no head within {timeout}s "
+                                   f"(got {self.head[:200]!r}, end {self.end!r})")
+            time.sleep(0.02)
+        return self.status_line
 
     def close(self) -> None:
         self._stop.set()

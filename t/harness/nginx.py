@@ -18,6 +18,30 @@ def module_path() -> Path:
     return build_dir() / "nginx" / "objs" / "ngx_http_tune_module.so"
 
 
+def proxy_location(prefix: str = "/listen/", extra: str = "") -> str:
+    """The recommended proxy-mode location of ngx_module/README.md, word for
+    word, with extra lines at its end."""
+    return f"""
+location {prefix} {{
+    tune;
+    tune_mode proxy;
+
+    proxy_pass $tune_url;
+    proxy_buffering off;
+    proxy_request_buffering off;
+    proxy_read_timeout 1h;
+    proxy_send_timeout 1h;
+    proxy_connect_timeout 2s;
+    proxy_intercept_errors on;
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    chunked_transfer_encoding off;
+
+    add_header Access-Control-Allow-Origin * always;
+    add_header Access-Control-Expose-Headers "icy-br, icy-description, icy-genre, icy-metaint, icy-name, icy-pub, icy-url" always;
+{extra}}}
+"""
+
+
 def _as_root_lines() -> str:
     # a root master starts its workers as "nobody" unless told otherwise
     return "user nobody nogroup;\n" if os.geteuid() == 0 else ""

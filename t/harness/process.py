@@ -85,6 +85,13 @@ class Process:
         self.returncode = self.popen.wait(timeout=timeout)
         return self.returncode
 
+    def kill(self, timeout: float = 10.0) -> int:
+        """SIGKILL (a crash, a power cut), and waits for the exit; the exit
+        status.  stop() afterwards does nothing; start() may follow once
+        popen is cleared (Redis.start_again())."""
+        os.kill(self.pid, signal.SIGKILL)
+        return self.wait(timeout)
+
     def stop(self) -> int | None:
         """SIGTERM, wait up to stop_timeout, then SIGKILL.  Idempotent;
         returns the exit status (None if never started)."""

@@ -1,6 +1,7 @@
 """redis-server for a test, and a minimal client (no Python package needed)."""
 
 import socket
+import threading
 import time
 
 from .net import free_port, wait_for_port
@@ -128,6 +129,48 @@ class RoundWatcher:
         self.close()
 
 
+class RoundLog:
+    """A RoundWatcher in a thread of its own: arrivals holds (time.monotonic()
+    when the message came, generation) of every round published while it
+    runs, at most max_seconds."""
+
+    def __init__(self, host: str, port: int, max_seconds: float = 120.0):
+        self.watcher = RoundWatcher(host, port)
+        self.arrivals: list[tuple[float, int]] = []
+        self.error: Exception | None = None
+        self._stop = threading.Event()
+        self._deadline = time.monotonic() + max_seconds
+        self._thread = threading.Thread(target=self._run, name="round log", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set() and time.monotonic() < self._deadline:
+            try:
+                generation = self.watcher.next(timeout=0.2)
+            except TimeoutError:
+                continue
+            except (OSError, ValueError) as e:
+                self.error = e
+                return
+            self.arrivals.append((time.monotonic(), generation))
+
+    def gaps(self, since: float = 0.0) -> list[float]:
+        """Seconds between consecutive rounds that came at or after since."""
+        times = [t for t, _ in self.arrivals if t >= since]
+        return [b - a for a, b in zip(times, times[1:])]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.watcher.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
 class Redis(Process):
     """redis-server on 127.0.0.1 and a free port, without persistence, in a
     directory of its own.  With password, the default user needs it
@@ -165,6 +208,11 @@ class Redis(Process):
     def restart(self) -> "Redis":
         """Stops it and starts it again on the same port (data is lost)."""
         self.stop()
+        return self.start_again()
+
+    def start_again(self) -> "Redis":
+        """Starts it again on the same port after it stopped or was killed
+        (empty: it keeps nothing on disk)."""
         self.popen = None
         return self.start()
 
@@ -197,6 +245,11 @@ class Redis(Process):
     def rounds(self) -> RoundWatcher:
         """Subscribes to the rounds channel (close it, or use with)."""
         return RoundWatcher(self.host, self.port)
+
+    def round_log(self) -> "RoundLog":
+        """Records every round published from now on, with the time it came
+        (stop() it, or use with)."""
+        return RoundLog(self.host, self.port)
 
     def wait_for_generation(self, minimum: int, timeout: float = 10.0) -> tuple[int, str]:
         """Waits for a generation >= minimum; returns it with its snapshot."""
