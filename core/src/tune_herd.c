@@ -35,6 +35,17 @@
 /* an entry nobody asked about for this long may serve another slot */
 #define TUNE_HERD_IDLE_MS       60000
 
+/*
+ * A slot whose stock ran out is counted by this front-end alone until the
+ * next answer (tune-ins sent meanwhile are reported as debt) when Redis
+ * last granted a whole fair share and no top-up was cut short since: the
+ * slot has room to spare across the fleet, and the claims are only late
+ * (Redis slowed, the claiming process busy).  Otherwise the fleet may be
+ * short and the slot waits for credits, at most this long with no answer:
+ * two ticks, so a claim answered in time keeps it strict.
+ */
+#define TUNE_HERD_DRY_MS        100
+
 /* entries looked at for one slot */
 #define TUNE_HERD_PROBES        32
 
@@ -60,6 +71,9 @@ typedef struct {
     uint32_t          asked;        /* found no credit */
     uint32_t          debt;         /* sent without a credit */
     uint32_t          claiming;     /* in the claim in flight */
+    int64_t           dry_since;    /* without credits and without an
+                                       answer since then; 0: not dry */
+    uint32_t          plenty;       /* Redis says the slot has room */
     uint16_t          count[TUNE_HERD_BUCKETS];
 } tune_herd_entry_t;
 
@@ -235,8 +249,25 @@ tune_herd_avail(tune_herd_t *herd, const tune_image_t *img,
 
         credits = tune_herd_stock(e, now);
 
-        if (credits == 0) {
+        if (credits) {
+            e->dry_since = 0;
+
+        } else {
             e->asked++;
+
+            if (e->dry_since == 0) {
+                e->dry_since = now;
+            }
+
+            /*
+             * Turning listeners away for lack of an answer, rather than
+             * because Redis said the slot is short, would make a slow
+             * Redis an outage.
+             */
+            if (e->plenty || now - e->dry_since >= TUNE_HERD_DRY_MS) {
+                avail[i] = local;
+                continue;
+            }
         }
 
         /*
@@ -423,7 +454,17 @@ tune_herd_claims(tune_herd_t *herd, const tune_image_t *img, int64_t now,
                 wanted = 4 * ((uint64_t) e->spent + e->asked);
                 wanted = (wanted > TUNE_HERD_MIN_WANT)
                          ? wanted : TUNE_HERD_MIN_WANT;
-                stock = tune_herd_stock(e, now);
+                /*
+                 * Top-ups the grant would replace rather than join (see
+                 * tune_herd_granted()) are no stock to count on: counted,
+                 * they let a busy slot ask for little or nothing until
+                 * they expire, then wait a whole claim for credits while
+                 * its listeners are turned away.
+                 */
+                stock = ((e->credit_until > now) ? e->credits : 0)
+                        + ((e->credits2
+                            && e->credit_until2 - now > (int64_t) window / 4)
+                           ? e->credits2 : 0);
                 back = 0;
 
                 if (wanted <= stock && e->debt == 0) {
@@ -582,6 +623,21 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
         bucket = reply[2 * i + 1];
 
         e->claiming = 0;
+
+        /* Redis spoke: what it granted, none included, is its word */
+        e->dry_since = 0;
+
+        /*
+         * A whole fair share means the slot had room for that many per
+         * front-end; a top-up cut short means it no longer has.  (A top-up
+         * granted in full says little: the share of a slot nearly full.)
+         */
+        if (claims[i].want == 0) {
+            e->plenty = (granted >= TUNE_HERD_FAIR_MAX);
+
+        } else if (granted < claims[i].want) {
+            e->plenty = 0;
+        }
 
         /* never more than asked for, or than a fair share may be */
         want = claims[i].want ? claims[i].want : TUNE_HERD_FAIR_MAX;

@@ -425,6 +425,87 @@ test_global_mode(void **state)
 }
 
 
+/*
+ * Without credits and without an answer for 100 ms (claims late: Redis slow
+ * or gone), a slot is counted locally; an answer, even of none, is Redis's
+ * word again.
+ */
+static void
+test_dry_without_answer(void **state)
+{
+    tune_herd_t         *herd;
+    tune_herd_claim_t   *c;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = single("10", T0);
+
+    answer1(herd, claim1(herd, img, T0), T0, 1, B0);
+    take0(herd, img, T0 + 10, 1);
+
+    /* dry from T0 + 20 */
+    assert_int_equal(avail0(herd, img, T0 + 20, W), 0);
+    assert_int_equal(avail0(herd, img, T0 + 20 + 99, W), 0);
+    assert_int_equal(avail0(herd, img, T0 + 20 + 100, W), 9);
+
+    /* sent without a credit: debt, as in local mode */
+    take0(herd, img, T0 + 280, 1);
+    assert_int_equal(avail0(herd, img, T0 + 280, W), 8);
+
+    /* the claim answered with none (the fleet filled the slot): 0 again */
+    c = claim1(herd, img, T0 + 300);
+    assert_int_equal(c->debt, 1);
+    answer1(herd, c, T0 + 300, 0, B0 + 3);
+    assert_int_equal(avail0(herd, img, T0 + 310, W), 0);
+    assert_int_equal(avail0(herd, img, T0 + 310 + 99, W), 0);
+    assert_int_equal(avail0(herd, img, T0 + 310 + 100, W), 8);
+
+    /* a credit granted: no longer dry */
+    c = claim1(herd, img, T0 + 600);
+    answer1(herd, c, T0 + 600, 3, B0 + 6);
+    assert_int_equal(avail0(herd, img, T0 + 610, W), 8);
+    take0(herd, img, T0 + 610, 3);
+    assert_int_equal(avail0(herd, img, T0 + 620, W), 0);
+}
+
+
+/*
+ * After a whole fair share (room to spare across the fleet), a slot whose
+ * stock ran out is counted locally at once; a top-up cut short makes it
+ * wait for credits again.
+ */
+static void
+test_dry_with_plenty(void **state)
+{
+    tune_herd_t         *herd;
+    tune_herd_claim_t   *c;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = single("100000", T0);
+
+    c = claim1(herd, img, T0);
+    assert_int_equal(c->want, 0);
+    answer1(herd, c, T0, 4096, B0);
+
+    take0(herd, img, T0 + 10, 4096);
+    assert_int_equal(state0(herd, img, T0 + 10, CREDITS), 0);
+    assert_int_equal(avail0(herd, img, T0 + 10, W), 100000 - 4096);
+
+    /* a top-up granted less than asked: the fleet is short; strict */
+    c = claim1(herd, img, T0 + 50);
+    assert_int_not_equal(c->want, 0);
+    answer1(herd, c, T0 + 50, c->want - 1, B0);
+    take0(herd, img, T0 + 60, c->want - 1);
+    assert_int_equal(state0(herd, img, T0 + 60, CREDITS), 0);
+    assert_int_equal(avail0(herd, img, T0 + 60, W), 0);
+}
+
+
 /* With a credit in hand, at least 1, though the tune-ins fill the slot */
 static void
 test_credit_gives_one(void **state)
@@ -525,15 +606,62 @@ test_top_ups(void **state)
 
     answer1(t->herd, claim1(t->herd, t->img, T0 + 500), T0 + 500, 2, B0 + 5);
 
-    /* a quarter of a window left of the top-ups: a new stock */
+    /*
+     * A quarter of a window left of the top-ups: a new stock, which
+     * replaces them, so the one top-up left is not counted as stock (only
+     * the fair share's 2 are); counted, a busy slot would ask for nothing
+     * until they expired, then wait a whole claim without credits.
+     */
     take0(t->herd, t->img, T0 + 610, 7);
+    assert_int_equal(state0(t->herd, t->img, T0 + 620, CREDITS), 2 + 1);
     c = claim1(t->herd, t->img, T0 + 620);
-    assert_int_equal(c->want, 4 * 7 - 3);
+    assert_int_equal(c->want, 4 * 7 - 2);
+    assert_int_equal(c->stock, 2);
     answer1(t->herd, c, T0 + 620, 25, B0 + 6);
 
     assert_int_equal(state0(t->herd, t->img, T0 + 630, CREDITS), 2 + 25);
     assert_int_equal(state0(t->herd, t->img, T0 + 1100, CREDITS), 2 + 25);
     assert_int_equal(state0(t->herd, t->img, T0 + 1500, CREDITS), 25);
+}
+
+
+/*
+ * A slot whose top-ups are about to be replaced still claims, however many
+ * are left: they would be gone before the next claim's credits arrive.
+ */
+static void
+test_top_ups_running_out(void **state)
+{
+    tune_herd_claim_t  *c;
+    slot_t             *t = *state;
+
+    answer1(t->herd, claim1(t->herd, t->img, T0), T0, 1, B0);
+    take0(t->herd, t->img, T0 + 10, 10);
+
+    c = claim1(t->herd, t->img, T0 + 50);
+    assert_int_equal(c->want, 4 * 10);
+    answer1(t->herd, c, T0 + 50, 40, B0);
+
+    /* a few spent, plenty left, young: nothing to claim */
+    take0(t->herd, t->img, T0 + 60, 2);
+    assert_int_equal(tune_herd_claims(t->herd, t->img, T0 + 100, W, claims,
+                                      MAX_CLAIMS), 0);
+
+    /* the fair share renewed */
+    c = claim1(t->herd, t->img, T0 + 500);
+    assert_int_equal(c->want, 0);
+    answer1(t->herd, c, T0 + 500, 5, B0 + 5);
+
+    /*
+     * 36 top-ups left, with less than a quarter window to live: claimed
+     * as if they were not there (the old rule saw 41 in stock, asked for
+     * nothing, and had none half a second later)
+     */
+    take0(t->herd, t->img, T0 + 600, 2);
+    assert_int_equal(state0(t->herd, t->img, T0 + 600, CREDITS), 36 + 5);
+    c = claim1(t->herd, t->img, T0 + 600);
+    assert_int_equal(c->stock, 5);
+    assert_int_equal(c->want, 4 * 2 - 5);
 }
 
 
@@ -1072,6 +1200,9 @@ main(void)
         cmocka_unit_test(test_claims),
         cmocka_unit_test(test_refused),
         cmocka_unit_test_setup(test_top_ups, setup_slot),
+        cmocka_unit_test(test_dry_without_answer),
+        cmocka_unit_test(test_dry_with_plenty),
+        cmocka_unit_test_setup(test_top_ups_running_out, setup_slot),
         cmocka_unit_test_setup(test_fair_share_renewal, setup_slot),
         cmocka_unit_test_setup(test_granted_ignored, setup_slot),
         cmocka_unit_test_setup(test_unclaimed, setup_slot),
