@@ -81,9 +81,7 @@ location /listen/ {
 }
 location / { return 404; }
 """
-APACHE_LOCATIONS = TUNE_LOCATION + """LogFormat "%{%s}t %U %>s %{TUNE_OUTCOME}e %{TUNE_BACKEND}e" tl
-CustomLog logs/tune.log tl
-<Location "/listen/">
+APACHE_LOCATIONS = TUNE_LOCATION + """<Location "/listen/">
     SetHandler tune
     TuneMode proxy
     Require all granted
