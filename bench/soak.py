@@ -339,28 +339,27 @@ def main() -> int:
             "problems": problems,
             "verdict": "flat" if not growing else "growing: " + ", ".join(growing),
         }
+        say()
+        for name, s in listeners.items():
+            r = redirects[name]
+            say(f"{name}: {s['sessions']} listener sessions ended well, "
+                f"{s['bytes'] / 2**20:,.1f} MiB received, errors {s['errors'] or 0}; "
+                f"{r['good']}/{r['sent']} redirects 302 to a backend, errors {r['errors'] or 0}; "
+                f"{len(logged_errors[name])} error-level log lines")
+        if stream.slipped:
+            say(f"redirects the client could not send on time (busy machine): {stream.slipped}")
+        for c, tr in trends.items():
+            say(tr.line(c) + f" ({events[c]:,.0f} events/min)")
+        for name, lines in logged_errors.items():
+            for line in lines[:5]:
+                say(f"{name} logged: {line}")
+        for p in problems:
+            say("problem:", p)
+        say(f"verdict: memory {result['verdict']}; "
+            f"{'zero errors' if not problems else f'{len(problems)} problem(s)'}; "
+            f"samples in {result['csv']}")
         if args.json:
             print(json.dumps(result, indent=1))
-        else:
-            print()
-            for name, s in listeners.items():
-                r = redirects[name]
-                print(f"{name}: {s['sessions']} listener sessions ended well, "
-                      f"{s['bytes'] / 2**20:,.1f} MiB received, errors {s['errors'] or 0}; "
-                      f"{r['good']}/{r['sent']} redirects 302 to a backend, errors {r['errors'] or 0}; "
-                      f"{len(logged_errors[name])} error-level log lines")
-            if stream.slipped:
-                print(f"redirects the client could not send on time (busy machine): {stream.slipped}")
-            for c, tr in trends.items():
-                print(tr.line(c) + f" ({events[c]:,.0f} events/min)")
-            for name, lines in logged_errors.items():
-                for line in lines[:5]:
-                    print(f"{name} logged: {line}")
-            for p in problems:
-                print("problem:", p)
-            print(f"verdict: memory {result['verdict']}; "
-                  f"{'zero errors' if not problems else f'{len(problems)} problem(s)'}; "
-                  f"samples in {result['csv']}")
         return 1 if problems or growing else 0
     finally:
         if stream is not None:

@@ -108,6 +108,7 @@ def test_soak_bench_slice(tmp_path):
                         "--listeners", "200", "--redirect-rate", "100", "--listen", "5,20",
                         "--sample", "2", "--csv", str(samples), "--json"],
                        capture_output=True, text=True, timeout=480, env=env)
+    print(p.stderr)     # the soak's report, for pytest -s
     out = json.loads(p.stdout) if p.stdout.strip().startswith("{") else None
     assert out is not None, p.stdout + p.stderr
     assert out["problems"] == [], out["problems"]
