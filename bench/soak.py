@@ -151,10 +151,18 @@ def main() -> int:
 
     per_front = {"nginx": args.listeners // 2, "apache": args.listeners - args.listeners // 2}
     rate_per_front = args.redirect_rate / 2
-    # a mount could take every listener, plus the redirected tune-ins reserved
-    # for a herd window and a poll (they never connect); clients: every
-    # connection Icecast holds, status polls included
-    mount_limit = args.listeners + int(10 * args.redirect_rate) + 100
+    # every thread Apache will need started at once: children forked
+    # later, on demand, would be a step in its memory, not a trend
+    apache_workers = per_front["apache"] + int(rate_per_front) + 64
+    apache_mpm = mpm_lines("event", apache_workers, start=apache_workers)
+    threads = int(re.search(r"MaxRequestWorkers (\d+)", apache_mpm).group(1))
+    bursts = {"nginx": per_front["nginx"] + 64, "apache": threads - 4}
+    # a mount could take every listener or the larger warm-up burst, twice (a
+    # front end's fair share of herd credits may be half of what is free),
+    # plus the redirected tune-ins reserved for a herd window and a poll
+    # (they never connect); clients: every connection Icecast holds, status
+    # polls included
+    mount_limit = 2 * max(args.listeners, *bursts.values()) + int(10 * args.redirect_rate) + 100
     raise_nofile(4 * args.listeners + 4096)
 
     run_dir = RunDir("bench-soak")
@@ -191,10 +199,6 @@ def main() -> int:
         nginx = Nginx(run_dir, redis.address, workers=args.workers,
                       worker_connections=2 * per_front["nginx"] + int(rate_per_front) + 512,
                       http_conf="access_log off;\n", locations=NGINX_LOCATIONS)
-        # every thread Apache will need started at once: children forked
-        # later, on demand, would be a step in its memory, not a trend
-        apache_workers = per_front["apache"] + int(rate_per_front) + 64
-        apache_mpm = mpm_lines("event", apache_workers, start=apache_workers)
         apache = Apache(run_dir, mpm="event", modules=("proxy", "proxy_http"), tune=True,
                         workers=apache_workers, mpm_conf=apache_mpm,
                         conf=tune_lines(redis.address, refresh=None) + APACHE_LOCATIONS)
@@ -212,16 +216,17 @@ def main() -> int:
         # memory that follows the highest number of requests served at once
         # is bounded by the threads and connections configured, not a leak;
         # reach that bound before sampling (bench/README.md)
-        threads = int(re.search(r"MaxRequestWorkers (\d+)", apache_mpm).group(1))
-        for f, n in ((nginx, per_front["nginx"] + 64), (apache, threads - 4)):
-            warm_up(f, n)
-        say(f"warm-up: {per_front['nginx'] + 64} listeners at once through nginx, {threads - 4} "
+        # (a burst's herd reservations count until a poll W after them; and
+        # the front end that claimed first holds the whole fair share of herd
+        # credits until its renewal: each burst and the load start once
+        # those have passed)
+        for name, f in fronts.items():
+            time.sleep(2 * HERD_WINDOW_S + POLL_INTERVAL_S)
+            warm_up(f, bursts[name])
+        say(f"warm-up: {bursts['nginx']} listeners at once through nginx, {bursts['apache']} "
             f"(all its threads but 4) through Apache")
         for ice in ices:
             ice.wait_for_listeners(MOUNT, 0, timeout=30)
-        # their herd reservations count until a poll W after them; and the
-        # front end that claimed first holds the whole fair share of herd
-        # credits until its renewal: the load starts once both have renewed
         time.sleep(2 * HERD_WINDOW_S + POLL_INTERVAL_S)
         start = time.monotonic()
         ramp = min(args.ramp, seconds / 4)
@@ -238,6 +243,7 @@ def main() -> int:
         roots = {"nginx": nginx.pid, "httpd": apache.pid, "tuneslotd": tuneslotd.pid}
         rows = []
         series: dict[str, list[tuple[float, float]]] = {c: [] for c in roots}
+        by_kind: dict[tuple[str, str], list[tuple[float, float]]] = {}
         next_report = 30.0
         n_samples = int(seconds / args.sample)
         for i in range(1, n_samples + 1):
@@ -253,6 +259,8 @@ def main() -> int:
                     m = pids_memory(pids)
                     row[f"{kind}_rss_kib"] = m.rss_kib
                     row[f"{kind}_processes"] = m.processes
+                    if m.processes:
+                        by_kind.setdefault((comp, kind), []).append((t, m.rss_kib))
                 rows.append(row)
             for name, s in swarms.items():
                 rows.append({"t_s": round(t, 1), "component": f"{name}-listeners",
@@ -350,6 +358,11 @@ def main() -> int:
             say(f"redirects the client could not send on time (busy machine): {stream.slipped}")
         for c, tr in trends.items():
             say(tr.line(c) + f" ({events[c]:,.0f} events/min)")
+            for (comp, kind), kind_series in by_kind.items():
+                if comp == c and len(kind_series) == len(series[c]):
+                    k = trend(kind_series, tr.threshold_kib_min, args.warmup)
+                    say(f"    {kind}: slope {k.slope_kib_min:+,.1f} KiB/min of "
+                        f"{k.mean_kib / 1024:,.1f} MiB, drift {k.drift_kib:+,.0f} KiB")
         for name, lines in logged_errors.items():
             for line in lines[:5]:
                 say(f"{name} logged: {line}")
