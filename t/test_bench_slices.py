@@ -94,3 +94,34 @@ def test_blackhole_bench_slice():
         assert int(healthy.replace(",", "")) > 0 and int(blackholed.replace(",", "")) > 0
         assert float(p99_ratio) > 0
     assert re.search(r"Redis black hole: [1-9]\d* connection", p.stdout), p.stdout
+
+
+def test_soak_bench_slice(tmp_path):
+    """bench/soak.py for 2 minutes: 200 listeners with churn (sessions of 5 to 20 s)
+    through nginx's and Apache's proxy mode and 100 redirects a second: zero errors,
+    Icecast drained, and no component's RSS growing after the warm-up (a trend
+    threshold of 512 bytes per tune-in, which a leak of 1 KiB per tune-in crosses
+    twice over: test_harness.py's trend tests show it)."""
+    env = dict(os.environ, TUNESLOT_BUILD=str(build_dir()))
+    samples = tmp_path / "soak.csv"
+    p = subprocess.run([sys.executable, str(REPO / "bench" / "soak.py"), "--minutes", "2",
+                        "--listeners", "200", "--redirect-rate", "100", "--listen", "5,20",
+                        "--sample", "2", "--csv", str(samples), "--json"],
+                       capture_output=True, text=True, timeout=480, env=env)
+    print(p.stderr)     # the soak's report, for pytest -s
+    out = json.loads(p.stdout) if p.stdout.strip().startswith("{") else None
+    assert out is not None, p.stdout + p.stderr
+    assert out["problems"] == [], out["problems"]
+    assert out["verdict"] == "flat", out["trends"]
+    assert p.returncode == 0, p.stderr
+    assert set(out["trends"]) == {"nginx", "httpd", "tuneslotd"}
+    for c, tr in out["trends"].items():
+        assert tr["samples"] >= 40 and tr["threshold_kib_min"] > 0, (c, tr)
+    for name in ("nginx", "apache"):
+        lst, red = out["listener_results"][name], out["redirect_results"][name]
+        # every slot came back several times, every redirect was answered
+        assert lst["errors"] == {} and lst["sessions"] >= 2 * 100, (name, lst)
+        assert red["errors"] == {} and red["good"] == red["sent"] > 0, (name, red)
+    rows = samples.read_text().splitlines()
+    assert rows[0].startswith("t_s,component,processes,rss_kib")
+    assert sum(1 for r in rows if ",httpd," in r) >= 55

@@ -1,19 +1,25 @@
 """Self-tests of the harness: its teardown check and its snapshot decoder
 must catch what they are there to catch."""
 
+import http.server
+import math
+import random
 import signal
 import socket
+import threading
 import time
 import urllib.request
 
 import pytest
 
 from harness import IcyServerProcess, Process, SilentServer, decode_snapshot, free_port, toml_text
-from harness.listeners import Swarm
+from harness.listeners import ChurnSwarm, Swarm
 from harness.proctree import tree_cpu_seconds, tree_memory, tree_pids
 from harness.redis import RedisClient
 from harness.relay import Relay
 from harness.icy_server import IcyDemuxer, get, metadata_block, pattern_at, read_response
+from harness.trend import trend
+from harness.tuneins import TuneInStream
 
 # The example of redis/SCHEMA.md, tabs restored.
 SCHEMA_EXAMPLE = "".join(line.replace("|", "\t") + "\n" for line in [
@@ -404,3 +410,110 @@ def test_process_tree_figures_see_children(run_dir):
         assert tree_cpu_seconds(p.pid) >= 0.8
     finally:
         p.stop()
+
+
+# ---- soak: churn, tune-in stream, trend --------------------------------------------
+
+def test_churn_swarm_sessions_end_by_our_choice(icy_server):
+    """Each slot listens for its drawn time, leaves and comes back: sessions end
+    well, none counted as an error, and nothing is left listening."""
+    swarm = ChurnSwarm(icy_server.url("/stream"), 4, duration=3.0, listen=(0.5, 1.0), ramp=0.4,
+                       rate=8192, chunk=1024, head_timeout=5, seed=7).start()
+    try:
+        assert swarm.wait_drained(timeout=20)
+    finally:
+        swarm.close()
+    s = swarm.summary()
+    # each slot: sessions back to back for about 3 s, 0.5 to 1 s each
+    assert 4 * 2 <= s["sessions"] <= 4 * 8, s
+    assert s["errors"] == {} and s["active"] == 0 and s["bytes"] > 0, s
+    assert len(icy_server.requests) == s["sessions"]
+
+
+@pytest.mark.parametrize("mode, kind", [("refuse", "connection failed"),
+                                        ("error", "status not 200")])
+def test_churn_swarm_counts_sessions_that_went_wrong(icy_server, mode, kind):
+    """A server that refuses or answers an error makes errors, never sessions."""
+    icy_server.mode = mode
+    swarm = ChurnSwarm(icy_server.url("/stream"), 2, duration=1.0, listen=(0.5, 0.5), ramp=0.1,
+                       head_timeout=5).start()
+    try:
+        assert swarm.wait_drained(timeout=20)
+    finally:
+        swarm.close()
+    s = swarm.summary()
+    assert s["sessions"] == 0 and s["errors"].get(kind, 0) >= 2, s
+    assert sum(s["errors"].values()) == s["errors"][kind], s
+
+
+class _Redirector(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(302 if self.path != "/missing" else 404)
+        self.send_header("Location", "http://backend.test/demo" if self.path == "/good"
+                         else "http://elsewhere.test/demo")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_tune_in_stream_checks_every_answer():
+    """A steady stream counts 302s to an expected Location as good, anything
+    else as an error of its kind, at the rate asked."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        stream = TuneInStream({"good": base + "/good", "bad": base + "/bad",
+                               "missing": base + "/missing"},
+                              rate=20, duration=1.0,
+                              expect=lambda loc: loc == "http://backend.test/demo").start()
+        stream._thread.join(15)
+        stream.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    s = stream.summary()["targets"]
+    assert s["good"]["sent"] == s["good"]["good"] == 20 and s["good"]["errors"] == {}, s
+    assert s["bad"]["good"] == 0 and s["bad"]["errors"] == {"unexpected Location": 20}, s
+    assert s["missing"]["errors"] == {"status not 302": 20}, s
+
+
+def _soak_samples(leak_kib_per_s: float, seed: int, minutes: float = 2.0) -> list:
+    """Tree RSS samples every 2 s as a soak sees them: a warm-up rising by
+    3 MiB towards a plateau of 40 MiB, page-sized noise of +-256 KiB and
+    steps of a few MiB that come and go, plus a leak."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(int(minutes * 30)):
+        t = 2.0 * i
+        warm = 3072 * (1 - math.exp(-t / 8))
+        step = 2048 if 40 <= t % 50 < 45 else 0
+        out.append((t, 40960 + warm + step + rng.uniform(-256, 256) + leak_kib_per_s * t))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_trend_sees_a_leak_of_1_kib_per_tune_in_and_not_the_noise(seed):
+    """With the soak's threshold (512 bytes per tune-in) at the CI slice's rate
+    of 60 tune-ins a second, a leak of 1 KiB per tune-in is GROWING and the
+    noisy plateau without it is flat."""
+    per_min = 60 * 60
+    threshold = 512 * per_min / 1024
+    flat = trend(_soak_samples(0.0, seed), threshold)
+    leak = trend(_soak_samples(60 * 1.0, seed), threshold)
+    assert not flat.growing, flat.line("no leak")
+    assert leak.growing, leak.line("1 KiB per tune-in")
+    assert leak.slope_kib_min == pytest.approx(3600, rel=0.15)
+    assert leak.drift_kib > 1024 and "GROWING" in leak.line("x") and "flat" in flat.line("x")
+
+
+def test_trend_leaves_the_warm_up_out():
+    """The rise of the first quarter is not a trend; too few samples are refused."""
+    rising_then_flat = [(float(t), 1000.0 + 40 * min(t, 20)) for t in range(0, 100)]
+    assert trend(rising_then_flat, 10.0).slope_kib_min == pytest.approx(0.0, abs=1e-9)
+    assert trend(rising_then_flat, 10.0, warmup=0.0).growing
+    with pytest.raises(ValueError):
+        trend(rising_then_flat[:9], 10.0)

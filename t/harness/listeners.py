@@ -19,6 +19,7 @@ JSON: python3 t/harness/listeners.py URL --count 100 --duration 10
 import argparse
 import asyncio
 import json
+import random
 import resource
 import sys
 import threading
@@ -238,6 +239,145 @@ class Swarm:
         except OSError as e:
             c.error = type(e).__name__
         finally:
+            if writer is not None:
+                writer.close()
+
+
+class ChurnSwarm(Swarm):
+    """count listener slots of url, each a listener after another, as an
+    audience comes and goes: a slot connects, reads the stream (at most rate
+    bytes per second) for a time drawn uniformly from listen = (low, high)
+    seconds, leaves, and connects again at once, so about count listeners
+    are connected at any time.  Slots start spread over ramp seconds.  New
+    sessions start until duration seconds after the start; the sessions then
+    under way finish their own time (drain), so the number connected holds
+    until the end of duration.
+
+    A session ends well when its head said 200, audio bytes came, and it
+    ended because its time was up.  Anything else is counted as an error, by
+    kind: no connection, no head within head_timeout, a status other than
+    200, the server closing the stream, no byte for stall seconds, or no
+    byte at all.  Bounded: a slot makes at most duration / low + 2 sessions
+    and everything ends max_seconds after the start.
+    """
+
+    def __init__(self, url: str, count: int, *, duration: float, listen=(10.0, 60.0),
+                 ramp: float = 10.0, stall: float = 10.0, seed: int | None = None, **kw):
+        low, high = listen
+        if not 0 < low <= high:
+            raise ValueError(f"listen=(low, high) with 0 < low <= high, not {listen!r}")
+        kw.setdefault("max_seconds", ramp + duration + high + 2 * kw.get("head_timeout", 120.0) + 30)
+        super().__init__(url, count, **kw)
+        self.conns = []                 # no per-listener state: counters below
+        self.duration, self.listen, self.ramp, self.stall = duration, (low, high), ramp, stall
+        self.random = random.Random(seed)
+        self.active = 0                 # sessions with a 200 head, not ended yet
+        self.sessions = 0               # sessions that ended well
+        self.bytes = 0                  # body bytes of all sessions
+        self.errors: dict[str, int] = {}
+        self.error_examples: list[str] = []
+        self.ends_at: float | None = None
+
+    # ---- figures (any thread) ----------------------------------------------
+
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    def draining(self) -> bool:
+        """New sessions no longer start."""
+        return self.ends_at is not None and time.monotonic() >= self.ends_at
+
+    def wait_drained(self, timeout: float) -> bool:
+        """Waits until the swarm's thread is done (every session ended)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self._thread is None or not self._thread.is_alive()
+
+    def summary(self) -> dict:
+        return {"slots": self.count, "sessions": self.sessions, "active": self.active,
+                "bytes": self.bytes, "errors": dict(self.errors),
+                "error_examples": list(self.error_examples)}
+
+    # ---- the loop (swarm's thread) -----------------------------------------
+
+    def _error(self, kind: str, detail: str = "") -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+        if len(self.error_examples) < 10:
+            self.error_examples.append(f"{kind}: {detail}" if detail else kind)
+
+    async def _all(self) -> None:
+        self.started_at = time.monotonic()
+        self.ends_at = self.started_at + self.ramp + self.duration
+        gate = asyncio.Semaphore(self.connect_concurrency)
+        tasks = [asyncio.create_task(self._slot(i, gate)) for i in range(self.count)]
+        try:
+            await asyncio.wait(tasks, timeout=self.max_seconds)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _slot(self, i: int, gate: asyncio.Semaphore) -> None:
+        await asyncio.sleep(self.ramp * i / self.count)
+        most = int(self.duration / self.listen[0]) + 2
+        for _ in range(most):
+            if time.monotonic() >= self.ends_at:
+                return
+            await self._session(self.random.uniform(*self.listen), gate)
+
+    async def _session(self, seconds: float, gate: asyncio.Semaphore) -> None:
+        writer = None
+        connected = False
+        try:
+            async with gate:
+                try:
+                    reader, writer = await asyncio.wait_for(
+                        asyncio.open_connection(self.host, self.port, limit=self.chunk * 4),
+                        self.head_timeout)
+                    writer.write(self.request)
+                    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.head_timeout)
+                except asyncio.TimeoutError:
+                    self._error("no head in time")
+                    return
+                except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as e:
+                    self._error("connection failed", type(e).__name__)
+                    return
+            line = head.split(b"\r\n", 1)[0].decode("latin-1")
+            if line.split()[1:2] != ["200"]:
+                self._error("status not 200", line)
+                return
+            connected = True
+            self.active += 1
+            start = time.monotonic()
+            end = start + seconds
+            received = 0
+            while (left := end - time.monotonic()) > 0:
+                try:
+                    data = await asyncio.wait_for(reader.read(self.chunk), min(left, self.stall))
+                except asyncio.TimeoutError:
+                    if time.monotonic() < end:
+                        self._error("stalled", f"no byte for {self.stall:g} s")
+                        return
+                    break               # the time was up while waiting: our choice
+                if not data:
+                    self._error("closed by the server", f"after {received} bytes")
+                    return
+                received += len(data)
+                self.bytes += len(data)
+                ahead = min(received / self.rate - (time.monotonic() - start), end - time.monotonic())
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+            if received == 0:
+                self._error("no audio")
+                return
+            self.sessions += 1
+        except OSError as e:
+            self._error("read failed", type(e).__name__)
+        finally:
+            if connected:
+                self.active -= 1
             if writer is not None:
                 writer.close()
 

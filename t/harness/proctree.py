@@ -55,8 +55,14 @@ class TreeMemory:
 
 def tree_memory(root: int) -> TreeMemory:
     """The summed smaps_rollup figures of root's tree."""
+    return pids_memory(tree_pids(root))
+
+
+def pids_memory(pids: list[int]) -> TreeMemory:
+    """The summed smaps_rollup figures of these processes (those that
+    exited meanwhile are left out, and not counted in processes)."""
     anon = shmem = rss = n = 0
-    for pid in tree_pids(root):
+    for pid in pids:
         try:
             text = Path(f"/proc/{pid}/smaps_rollup").read_text()
         except OSError:
