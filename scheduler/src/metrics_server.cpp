@@ -25,7 +25,11 @@ std::string response(std::string_view status, std::string_view type, std::string
 // The answer to a complete request head
 std::string answer(std::string_view in, const std::function<std::string()>& render)
 {
-    std::string_view line = in.substr(0, in.find("\r\n"));
+    // the request line ends at the first LF, as the head may end at a bare
+    // one; a CR before it is the line's end too
+    std::string_view line = in.substr(0, in.find('\n'));
+    if (line.ends_with('\r'))
+        line.remove_suffix(1);
     const size_t sp1 = line.find(' ');
     const size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
     if (sp2 == std::string_view::npos)
