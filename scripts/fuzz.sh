@@ -5,12 +5,16 @@
 #   scripts/fuzz.sh [SECONDS]
 #
 # Environment: TUNESLOT_FUZZ_BUILD, the build directory (default
-# build-fuzz/); TUNESLOT_FUZZ_TARGETS, the targets to run (default all).
-# Each target starts from its checked-in seed corpus and keeps what it finds
-# in BUILD/corpus/<target>/ (the checked-in corpus is never written to).  A
-# crash, leak, sanitizer report or broken check stops the script with status
-# 1 and leaves the reproducer in BUILD/artifacts/.  The last line of each
-# run's log is printed: libFuzzer's "Done N runs in S second(s)".
+# build-fuzz/); TUNESLOT_FUZZ_TARGETS, the targets to run (default all, one
+# after the other).  Each target starts from its checked-in seed corpus and
+# its kept crash inputs (<part>/fuzz/corpus/<name>/ and
+# <part>/fuzz/regressions/fuzz_<name>/) and keeps what it finds in
+# BUILD/corpus/<target>/ (the checked-in directories are never written to).
+# A crash, leak, sanitizer report, broken check, timeout or memory blow-up
+# stops the script with status 1 after the other targets ran, leaves the
+# reproducer in BUILD/artifacts/ and prints the cp command that keeps it as
+# a regression input (ctest replays those in every build).  The last line
+# of each run's log is printed: libFuzzer's "Done N runs in S second(s)".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -21,29 +25,40 @@ case $seconds in
 esac
 build=${TUNESLOT_FUZZ_BUILD:-$repo/build-fuzz}
 
-declare -A seeds=(
-    [fuzz_load_xsl]=scheduler/fuzz/corpus/load_xsl
-    [fuzz_icecast_admin]=scheduler/fuzz/corpus/icecast_admin
-    [fuzz_icecast_json]=scheduler/fuzz/corpus/icecast_json
-    [fuzz_shoutcast1]=scheduler/fuzz/corpus/shoutcast1
-    [fuzz_shoutcast2]=scheduler/fuzz/corpus/shoutcast2
-    [fuzz_snapshot_decode]=core/fuzz/corpus/snapshot_decode
-    [fuzz_playlist_render]=core/fuzz/corpus/playlist_render
-)
-targets=(${TUNESLOT_FUZZ_TARGETS:-fuzz_load_xsl fuzz_icecast_admin fuzz_icecast_json fuzz_shoutcast1
-                                   fuzz_shoutcast2 fuzz_snapshot_decode fuzz_playlist_render})
+# target -> the part of the tree that holds its corpus and regressions
+declare -A part=()
+for name in snapshot_decode playlist_render stream_name listen_url generation herd_reply; do
+    part[fuzz_$name]=core
+done
+for name in load_xsl icecast_admin icecast_json shoutcast1 shoutcast2 text metrics_request drains; do
+    part[fuzz_$name]=scheduler
+done
+all="fuzz_load_xsl fuzz_icecast_admin fuzz_icecast_json fuzz_shoutcast1 fuzz_shoutcast2 fuzz_text
+     fuzz_metrics_request fuzz_drains fuzz_snapshot_decode fuzz_playlist_render fuzz_stream_name
+     fuzz_listen_url fuzz_generation fuzz_herd_reply"
+targets=(${TUNESLOT_FUZZ_TARGETS:-$all})
+for t in "${targets[@]}"; do
+    if [ -z "${part[$t]:-}" ]; then
+        echo "fuzz.sh: unknown target $t (known: $(echo $all))" >&2
+        exit 2
+    fi
+done
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
     mkdir -p "$build"
     cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-        -DTUNESLOT_FUZZ=ON -DTUNESLOT_NGINX_MODULE=OFF -DTUNESLOT_CORE_TESTS=OFF > "$build/configure.log"
+        -DTUNESLOT_FUZZ=ON -DTUNESLOT_NGINX_MODULE=OFF -DTUNESLOT_APACHE_MODULE=OFF \
+        -DTUNESLOT_CORE_TESTS=OFF > "$build/configure.log"
 fi
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
 
 mkdir -p "$build/artifacts"
 status=0
 for t in "${targets[@]}"; do
+    name=${t#fuzz_}
+    seeds=${part[$t]}/fuzz/corpus/$name
+    kept=${part[$t]}/fuzz/regressions/$t
     bin=$(find "$build" -name "$t" -type f -perm -u+x | head -n 1)
     found="$build/corpus/$t"
     mkdir -p "$found"
@@ -53,11 +68,16 @@ for t in "${targets[@]}"; do
     if ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         "$bin" -max_total_time="$seconds" -rss_limit_mb=1024 -max_len=65536 -timeout=10 \
             -print_final_stats=1 -artifact_prefix="$build/artifacts/$t-" \
-            "$found" "$repo/${seeds[$t]}" > "$log" 2>&1; then
+            "$found" "$repo/$seeds" "$repo/$kept" > "$log" 2>&1; then
         grep -E '^Done [0-9]+ runs' "$log" | sed "s/^/$t: /" || true
     else
         echo "$t: FAILED (log: $log)" >&2
         tail -n 40 "$log" >&2
+        # libFuzzer names the reproducer it wrote
+        sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | while read -r unit; do
+            echo "$t: keep the reproducer as a regression input (then fix, commit both):" >&2
+            echo "    cp '$unit' '$repo/$kept/'" >&2
+        done
         status=1
     fi
 done

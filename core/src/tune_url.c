@@ -42,7 +42,10 @@ tune_url_check(const char *url, size_t len)
         return TUNE_ERR_TOO_LONG;
     }
 
-    /* bytes first: a CR or a space is the most important thing to report */
+    /*
+     * bytes first: a CR or a space is the most important thing to report,
+     * so a '#' before one must not hide it
+     */
 
     for (i = 0; i < len; i++) {
         c = (unsigned char) url[i];
@@ -50,10 +53,10 @@ tune_url_check(const char *url, size_t len)
         if (!tune_is_url_byte(c)) {
             return TUNE_ERR_BAD_CHAR;
         }
+    }
 
-        if (c == '#') {
-            return TUNE_ERR_BAD_URL;
-        }
+    if (memchr(url, '#', len) != NULL) {
+        return TUNE_ERR_BAD_URL;
     }
 
     start = tune_url_scheme_len(url, len);

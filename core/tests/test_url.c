@@ -63,6 +63,9 @@ test_check_host(void **state)
     assert_int_equal(CHECK("http://user@:80/demo"), TUNE_ERR_BAD_URL);
     assert_int_equal(CHECK("http://x/demo#frag"), TUNE_ERR_BAD_URL);
     assert_int_equal(CHECK("http://x#"), TUNE_ERR_BAD_URL);
+
+    /* a CR after a '#' is still reported as what it is (fuzz_listen_url) */
+    assert_int_equal(CHECK("http://x/#\r\nX: y"), TUNE_ERR_BAD_CHAR);
 }
 
 

@@ -22,7 +22,42 @@ std::string response(std::string_view status, std::string_view type, std::string
         "\r\nConnection: close\r\n\r\n", body);
 }
 
+// The answer to a complete request head
+std::string answer(std::string_view in, const std::function<std::string()>& render)
+{
+    // the request line ends at the first LF, as the head may end at a bare
+    // one; a CR before it is the line's end too
+    std::string_view line = in.substr(0, in.find('\n'));
+    if (line.ends_with('\r'))
+        line.remove_suffix(1);
+    const size_t sp1 = line.find(' ');
+    const size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+    if (sp2 == std::string_view::npos)
+        return response("400 Bad Request", "text/plain", "bad request\n");
+    std::string_view method = line.substr(0, sp1);
+    std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+    std::string out;
+    if (method != "GET" && method != "HEAD")
+        out = response("405 Method Not Allowed", "text/plain", "only GET\n");
+    else if (target != "/metrics" && !target.starts_with("/metrics?"))
+        out = response("404 Not Found", "text/plain", "try /metrics\n");
+    else
+        out = response("200 OK", "text/plain; version=0.0.4; charset=utf-8", render());
+    if (method == "HEAD")
+        out.resize(out.find("\r\n\r\n") + 4);
+    return out;
+}
+
 }  // namespace
+
+std::optional<std::string> metrics_reply(std::string_view in, const std::function<std::string()>& render)
+{
+    if (in.find("\r\n\r\n") != std::string_view::npos || in.find("\n\n") != std::string_view::npos)
+        return answer(in, render);
+    if (in.size() > MetricsServer::request_max)
+        return response("431 Request Header Fields Too Large", "text/plain", "request too large\n");
+    return std::nullopt;
+}
 
 MetricsServer::MetricsServer(const std::string& host, int port, std::function<std::string()> render)
     : render_(std::move(render))
@@ -82,30 +117,6 @@ void MetricsServer::accept_all()
     }
 }
 
-void MetricsServer::answer(Client& c)
-{
-    const size_t line_end = c.in.find("\r\n");
-    std::string_view line = std::string_view(c.in).substr(0, line_end);
-    const size_t sp1 = line.find(' ');
-    const size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-    if (sp2 == std::string_view::npos) {
-        c.out = response("400 Bad Request", "text/plain", "bad request\n");
-    } else {
-        std::string_view method = line.substr(0, sp1);
-        std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-        if (method != "GET" && method != "HEAD")
-            c.out = response("405 Method Not Allowed", "text/plain", "only GET\n");
-        else if (target != "/metrics" && !target.starts_with("/metrics?"))
-            c.out = response("404 Not Found", "text/plain", "try /metrics\n");
-        else
-            c.out = response("200 OK", "text/plain; version=0.0.4; charset=utf-8", render_());
-        if (method == "HEAD")
-            c.out.resize(c.out.find("\r\n\r\n") + 4);
-    }
-    c.answering = true;
-    c.sent = 0;
-}
-
 bool MetricsServer::on_readable(Client& c)
 {
     char buf[1024];
@@ -116,13 +127,10 @@ bool MetricsServer::on_readable(Client& c)
         if (n < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
         c.in.append(buf, static_cast<size_t>(n));
-        if (c.in.find("\r\n\r\n") != std::string::npos || c.in.find("\n\n") != std::string::npos) {
-            answer(c);
-            return on_writable(c);
-        }
-        if (c.in.size() > request_max) {
-            c.out = response("431 Request Header Fields Too Large", "text/plain", "request too large\n");
+        if (std::optional<std::string> out = metrics_reply(c.in, render_)) {
+            c.out = std::move(*out);
             c.answering = true;
+            c.sent = 0;
             return on_writable(c);
         }
     }

@@ -17,10 +17,19 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tuneslot {
+
+// The answer to what a client sent so far (in), or nothing while more is
+// needed: once in holds the end of a request head (an empty line, CR LF or
+// a bare LF), the answer to its request line; past request_max bytes
+// without one, 431.  render is called only for a 200.  A pure function of
+// its input, so it is fuzzed on its own (fuzz_metrics_request).
+std::optional<std::string> metrics_reply(std::string_view in, const std::function<std::string()>& render);
 
 class MetricsServer final {
 public:
@@ -57,7 +66,6 @@ private:
     // false when the client is done (closed or failed)
     bool on_readable(Client& c);
     bool on_writable(Client& c);
-    void answer(Client& c);
 
     UniqueFd listen_;
     std::function<std::string()> render_;
