@@ -20,7 +20,7 @@ from harness import repo_dir
 TARGETS = ["fuzz_load_xsl", "fuzz_icecast_admin", "fuzz_icecast_json", "fuzz_shoutcast1", "fuzz_shoutcast2",
            "fuzz_text", "fuzz_metrics_request", "fuzz_drains",
            "fuzz_snapshot_decode", "fuzz_playlist_render", "fuzz_stream_name", "fuzz_listen_url",
-           "fuzz_generation", "fuzz_herd_reply"]
+           "fuzz_generation", "fuzz_herd_reply", "fuzz_allow"]
 SECONDS = 8
 # the slowest target (a libxml2 parser or the drain hash's whole round)
 # runs thousands of inputs a second under ASan; 625 a second is the floor
