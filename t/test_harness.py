@@ -3,13 +3,17 @@ must catch what they are there to catch."""
 
 import signal
 import socket
+import subprocess
 import time
 import urllib.request
 
 import pytest
 
-from harness import IcyServerProcess, Process, SilentServer, decode_snapshot, free_port, toml_text
+from harness import (IcyServerProcess, LogProblem, Process, SilentServer, decode_snapshot, free_port,
+                     sanitizer, toml_text)
+from harness.apache import module_path as apache_module_path
 from harness.listeners import Swarm
+from harness.nginx import Nginx, module_path as nginx_module_path
 from harness.proctree import tree_cpu_seconds, tree_memory, tree_pids
 from harness.redis import RedisClient
 from harness.relay import Relay
@@ -47,6 +51,86 @@ def test_teardown_check_catches_bad_log_lines(run_dir, line):
     assert len(p.problems()) == 1
     p.allow(r".")
     assert p.problems() == []
+
+
+@pytest.mark.parametrize("name,text", [
+    ("asan.4242", "==4242==ERROR: AddressSanitizer: heap-buffer-overflow\n"),
+    ("ubsan.4243", "x.c:3:5: runtime error: signed integer overflow\n"),
+    ("asan.4244", ""),
+])
+def test_sanitizer_check_catches_a_report_file(tmp_path, name, text):
+    """A report file in the run directory's sanitizer/ fails the check,
+    even an empty one (the process died while writing it); none passes."""
+    sanitizer.check(tmp_path)
+    (tmp_path / sanitizer.REPORT_DIR).mkdir()
+    sanitizer.check(tmp_path)
+    (tmp_path / sanitizer.REPORT_DIR / name).write_text(text)
+    with pytest.raises(LogProblem, match=name):
+        sanitizer.check(tmp_path)
+
+
+@pytest.mark.parametrize("kind,flags,source,expect", [
+    ("asan", "-fsanitize=address",
+     "int main(int c, char **v) { char *p = malloc(4); p[c + 3] = 1; free(p); return 0; }",
+     "heap-buffer-overflow"),
+    ("ubsan", "-fsanitize=undefined -fno-sanitize-recover=undefined",
+     "int main(int c, char **v) { volatile int x = INT_MAX; x = x + c; return 0; }",
+     "signed integer overflow"),
+])
+def test_sanitizer_env_sends_reports_to_the_run_directory(tmp_path, monkeypatch, kind, flags,
+                                                          source, expect):
+    """A sanitized process given sanitizer.env() writes its report into the
+    run directory, not to its stderr (which no one reads for an nginx
+    worker), and the check fails on it."""
+    monkeypatch.setattr(sanitizer, "enabled", lambda: True)
+    src = tmp_path / "bad.c"
+    src.write_text("#include <limits.h>\n#include <stdlib.h>\n" + source + "\n")
+    exe = tmp_path / "bad"
+    subprocess.run(["cc", "-g", *flags.split(), str(src), "-o", str(exe)], check=True, timeout=60)
+    p = subprocess.run([str(exe)], env=sanitizer.env(tmp_path), capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode != 0
+    assert expect not in p.stderr
+    with pytest.raises(LogProblem, match=rf"{kind}\.\d+:[\s\S]*{expect}"):
+        sanitizer.check(tmp_path)
+
+
+def test_sanitizer_env_of_a_host_preloads_the_runtime(tmp_path, monkeypatch):
+    """nginx and apache2 get the compiler's ASan runtime first in LD_PRELOAD
+    and no leak check; our own processes get the leak check and no preload."""
+    monkeypatch.setattr(sanitizer, "enabled", lambda: True)
+    host = sanitizer.env(tmp_path, {"LD_PRELOAD": "/x.so"}, host=True)
+    preload = host["LD_PRELOAD"].split()
+    assert "libasan.so" in preload[0] and preload[-1] == "/x.so"
+    assert "detect_leaks=0" in host["ASAN_OPTIONS"]
+    ours = sanitizer.env(tmp_path, {})
+    assert "LD_PRELOAD" not in ours and "detect_leaks=1" in ours["ASAN_OPTIONS"]
+    assert f"log_path={tmp_path / 'sanitizer'}" in ours["UBSAN_OPTIONS"]
+
+
+def _maps(pid: int) -> str:
+    with open(f"/proc/{pid}/maps") as f:
+        return f.read()
+
+
+@pytest.mark.skipif(not sanitizer.enabled(), reason="TUNESLOT_BUILD is not a sanitized build")
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_sanitized_module_runs_with_the_runtime(run_dir, processes, make_apache, server):
+    """Under a sanitized build, every nginx worker and httpd child runs our
+    module with the ASan runtime mapped: the sanitized suite really
+    exercises sanitized module code."""
+    if server == "nginx":
+        s = Nginx(run_dir, None, locations="location / { return 404; }\n")
+        processes.append(s)
+        s.start()
+        pids, module = s.worker_pids(), nginx_module_path()
+    else:
+        s = make_apache(mpm="prefork", tune=True, workers=5)
+        pids, module = s.children(), apache_module_path()
+    assert pids
+    for pid in pids:
+        maps = _maps(pid)
+        assert str(module) in maps and "/libasan.so" in maps, pid
 
 
 def test_teardown_check_catches_a_crash(run_dir):

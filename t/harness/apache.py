@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .net import free_port, wait_for_port
 from .paths import build_dir
+from . import sanitizer
 from .process import BAD_PATTERNS, ConfiguredServer
 from .rundir import RunDir
 
@@ -158,12 +159,16 @@ class Apache(ConfiguredServer):
 
     # ---- life -------------------------------------------------------------
 
+    def env(self) -> dict:
+        base = {"PATH": "/usr/sbin:/usr/bin:/bin", "LANG": "C"}
+        return sanitizer.env(self.run_dir, base, host=True) if self.tune else base
+
     def start(self, timeout: float = 20.0) -> "Apache":
         if self.tune and not module_path().exists():
             raise FileNotFoundError(f"{module_path()} is not built; build it or set TUNESLOT_BUILD")
         self.write_config()
         super().start([APACHE, "-d", str(self.dir), "-f", str(self.conf_path), "-DFOREGROUND"],
-                      env={"PATH": "/usr/sbin:/usr/bin:/bin", "LANG": "C"})
+                      env=self.env())
         wait_for_port("127.0.0.1", self.port, timeout, alive=self.running)
         return self
 
