@@ -1,6 +1,7 @@
 """Self-tests of the harness: its teardown check and its snapshot decoder
 must catch what they are there to catch."""
 
+import os
 import signal
 import socket
 import subprocess
@@ -117,8 +118,9 @@ def _maps(pid: int) -> str:
 @pytest.mark.parametrize("server", ["nginx", "apache"])
 def test_sanitized_module_runs_with_the_runtime(run_dir, processes, make_apache, server):
     """Under a sanitized build, every nginx worker and httpd child runs our
-    module with the ASan runtime mapped: the sanitized suite really
-    exercises sanitized module code."""
+    module with the ASan runtime mapped (the sanitized suite really
+    exercises sanitized module code), and a crash of one, running as
+    nobody, leaves ASan's report where the teardown check finds it."""
     if server == "nginx":
         s = Nginx(run_dir, None, locations="location / { return 404; }\n")
         processes.append(s)
@@ -131,6 +133,17 @@ def test_sanitized_module_runs_with_the_runtime(run_dir, processes, make_apache,
     for pid in pids:
         maps = _maps(pid)
         assert str(module) in maps and "/libasan.so" in maps, pid
+    victim = min(pids)
+    os.kill(victim, signal.SIGSEGV)
+    report = sanitizer.report_dir(run_dir) / f"asan.{victim}"
+    deadline = time.monotonic() + 10
+    while "ABORTING" not in (report.read_text() if report.exists() else ""):
+        assert time.monotonic() < deadline, f"no report {report}"
+        time.sleep(0.05)
+    with pytest.raises(LogProblem, match="AddressSanitizer: SEGV"):
+        sanitizer.check(run_dir)
+    report.unlink()     # the crash was this test's own doing
+    s.allow("AddressSanitizer:DEADLYSIGNAL")
 
 
 def test_teardown_check_catches_a_crash(run_dir):
