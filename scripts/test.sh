@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds everything, and runs every test: the unit
 # tests (ctest) and the integration tests of t/ (pytest, real daemons on
-# loopback).  Extra arguments go to pytest.
+# loopback), then both again against a build with ASan and UBSan
+# (scripts/test-sanitized.sh).  Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,3 +14,5 @@ ctest --test-dir build --output-on-failure
 
 # Debian's interpreter: it sees python3-pytest (a pyenv python3 may not)
 TUNESLOT_BUILD="$PWD/build" /usr/bin/python3 -m pytest t/ "$@"
+
+scripts/test-sanitized.sh "$@"

@@ -2,7 +2,9 @@
 
 Every daemon a fixture starts is stopped by PID in teardown, and its logs are
 checked: a crash, a sanitizer report, an [alert] or an [emerg] line fails the
-test that left it (Process.allow() lets a test expect one).
+test that left it (Process.allow() lets a test expect one).  Under a
+sanitized build, a report file in the run directory (harness/sanitizer.py)
+fails it too, whichever process of the test wrote it.
 """
 
 import sys
@@ -16,6 +18,7 @@ from harness import (  # noqa: E402
     Icecast, IcyServer, Listener, LogProblem, Redis, RunDir, SilentServer, Source, StatusServer,
     Tuneslotd, tuneslotd_binary,
 )
+from harness import sanitizer  # noqa: E402
 from harness.redis import TEST_PASSWORD  # noqa: E402
 from harness.apache import APACHE, TUNE_LOCATIONS, Apache, module_path, tune_lines  # noqa: E402
 
@@ -46,8 +49,17 @@ def run_dir(request):
     """A fresh directory under /tmp for this test (TUNESLOT_KEEP=1 keeps it)."""
     d = RunDir(request.node.name)
     yield d
+    # after the processes fixture's teardown: every daemon is stopped
+    try:
+        sanitizer.check(d)
+    except LogProblem as e:
+        problem = str(e)
+    else:
+        problem = None
     if d.cleanup():
         request.config.stash.setdefault(_kept_dirs, []).append(f"{request.node.nodeid}: {d}")
+    if problem:
+        pytest.fail(f"teardown: {problem}", pytrace=False)
 
 
 def pytest_terminal_summary(terminalreporter, config):

@@ -3,17 +3,22 @@ must catch what they are there to catch."""
 
 import http.server
 import math
+import os
 import random
 import signal
 import socket
+import subprocess
 import threading
 import time
 import urllib.request
 
 import pytest
 
-from harness import IcyServerProcess, Process, SilentServer, decode_snapshot, free_port, toml_text
+from harness import (IcyServerProcess, LogProblem, Process, SilentServer, decode_snapshot, free_port,
+                     sanitizer, toml_text)
+from harness.apache import Apache, module_path as apache_module_path
 from harness.listeners import ChurnSwarm, Swarm
+from harness.nginx import Nginx, module_path as nginx_module_path
 from harness.proctree import tree_cpu_seconds, tree_memory, tree_pids
 from harness.redis import RedisClient
 from harness.relay import Relay
@@ -55,6 +60,98 @@ def test_teardown_check_catches_bad_log_lines(run_dir, line):
     assert p.problems() == []
 
 
+@pytest.mark.parametrize("name,text", [
+    ("asan.4242", "==4242==ERROR: AddressSanitizer: heap-buffer-overflow\n"),
+    ("ubsan.4243", "x.c:3:5: runtime error: signed integer overflow\n"),
+    ("asan.4244", ""),
+])
+def test_sanitizer_check_catches_a_report_file(tmp_path, name, text):
+    """A report file in the run directory's sanitizer/ fails the check,
+    even an empty one (the process died while writing it); none passes."""
+    sanitizer.check(tmp_path)
+    (tmp_path / sanitizer.REPORT_DIR).mkdir()
+    sanitizer.check(tmp_path)
+    (tmp_path / sanitizer.REPORT_DIR / name).write_text(text)
+    with pytest.raises(LogProblem, match=name):
+        sanitizer.check(tmp_path)
+
+
+@pytest.mark.parametrize("kind,flags,source,expect", [
+    ("asan", "-fsanitize=address",
+     "int main(int c, char **v) { char *p = malloc(4); p[c + 3] = 1; free(p); return 0; }",
+     "heap-buffer-overflow"),
+    ("ubsan", "-fsanitize=undefined -fno-sanitize-recover=undefined",
+     "int main(int c, char **v) { volatile int x = INT_MAX; x = x + c; return 0; }",
+     "signed integer overflow"),
+])
+def test_sanitizer_env_sends_reports_to_the_run_directory(tmp_path, monkeypatch, kind, flags,
+                                                          source, expect):
+    """A sanitized process given sanitizer.env() writes its report into the
+    run directory, not to its stderr (which no one reads for an nginx
+    worker), and the check fails on it."""
+    monkeypatch.setattr(sanitizer, "enabled", lambda: True)
+    src = tmp_path / "bad.c"
+    src.write_text("#include <limits.h>\n#include <stdlib.h>\n" + source + "\n")
+    exe = tmp_path / "bad"
+    subprocess.run(["cc", "-g", *flags.split(), str(src), "-o", str(exe)], check=True, timeout=60)
+    p = subprocess.run([str(exe)], env=sanitizer.env(tmp_path), capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode != 0
+    assert expect not in p.stderr
+    with pytest.raises(LogProblem, match=rf"{kind}\.\d+:[\s\S]*{expect}"):
+        sanitizer.check(tmp_path)
+
+
+def test_sanitizer_env_of_a_host_preloads_the_runtime(tmp_path, monkeypatch):
+    """nginx and apache2 get the compiler's ASan runtime first in LD_PRELOAD
+    and no leak check; our own processes get the leak check and no preload."""
+    monkeypatch.setattr(sanitizer, "enabled", lambda: True)
+    host = sanitizer.env(tmp_path, {"LD_PRELOAD": "/x.so"}, host=True)
+    preload = host["LD_PRELOAD"].split()
+    assert "libasan.so" in preload[0] and preload[-1] == "/x.so"
+    assert "detect_leaks=0" in host["ASAN_OPTIONS"]
+    ours = sanitizer.env(tmp_path, {})
+    assert "LD_PRELOAD" not in ours and "detect_leaks=1" in ours["ASAN_OPTIONS"]
+    assert f"log_path={tmp_path / 'sanitizer'}" in ours["UBSAN_OPTIONS"]
+
+
+def _maps(pid: int) -> str:
+    with open(f"/proc/{pid}/maps") as f:
+        return f.read()
+
+
+@pytest.mark.skipif(not sanitizer.enabled(), reason="TUNESLOT_BUILD is not a sanitized build")
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_sanitized_module_runs_with_the_runtime(run_dir, processes, make_apache, server):
+    """Under a sanitized build, every nginx worker and httpd child runs our
+    module with the ASan runtime mapped (the sanitized suite really
+    exercises sanitized module code), and a crash of one, running as
+    nobody, leaves ASan's report where the teardown check finds it."""
+    if server == "nginx":
+        s = Nginx(run_dir, None, locations="location / { return 404; }\n")
+        processes.append(s)
+        s.start()
+        pids, module = s.worker_pids(), nginx_module_path()
+    else:
+        s = make_apache(mpm="prefork", tune=True, workers=5)
+        pids, module = s.children(), apache_module_path()
+    assert pids
+    for pid in pids:
+        maps = _maps(pid)
+        assert str(module) in maps and "/libasan.so" in maps, pid
+    victim = min(pids)
+    os.kill(victim, signal.SIGSEGV)
+    report = sanitizer.report_dir(run_dir) / f"asan.{victim}"
+    deadline = time.monotonic() + 10
+    while "ABORTING" not in (report.read_text() if report.exists() else ""):
+        assert time.monotonic() < deadline, f"no report {report}"
+        time.sleep(0.05)
+    with pytest.raises(LogProblem, match="AddressSanitizer: SEGV"):
+        sanitizer.check(run_dir)
+    report.unlink()     # the crash was this test's own doing
+    s.allow("AddressSanitizer:DEADLYSIGNAL")
+
+
 def test_teardown_check_catches_a_crash(run_dir):
     """A process ended by SIGSEGV counts as a crash even with a clean log."""
     p = run_shell(run_dir, "kill -SEGV $$")
@@ -74,6 +171,44 @@ def test_apache_check_excuses_only_event_crashes_while_stopping(run_dir, mpm, co
                            + crash.format(7))
     found = a.problems()
     assert [pid for pid in ("pid 5", "pid 7") if any(f"child {pid} " in p for p in found)] == counted
+
+
+#: httpd's own crash of an event child being stopped, as ASan reports it
+HTTPD_STOP_SEGV = """==9==ERROR: AddressSanitizer: SEGV on unknown address 0x7f39b291b0a8 (pc 0x7f39b3deb180 T0)
+    #0 0x7f39b3deb180 in apr_os_sock_get (/lib/x86_64-linux-gnu/libapr-1.so.0+0x28180)
+    #1 0x7f39b2d3306b  (/usr/lib/apache2/modules/mod_mpm_event.so+0x606b)
+"""
+
+
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+@pytest.mark.parametrize("report,written,excused", [
+    (HTTPD_STOP_SEGV, "after stop", True),
+    (HTTPD_STOP_SEGV, "before stop", False),
+    (HTTPD_STOP_SEGV + "    #2 0x7f39b2d3 in tune_refresh_wait (/x/apache_module/mod_tune.so+0x1)\n",
+     "after stop", False),
+    (HTTPD_STOP_SEGV.replace("SEGV on unknown address", "heap-use-after-free on address"),
+     "after stop", False),
+])
+def test_apache_check_sets_aside_only_httpds_stop_crash_report(run_dir, mpm, report, written,
+                                                              excused):
+    """Under ASan, httpd's own event-child crash while stopping is a report: set aside when
+    it is that crash, written after the stop began, with the event MPM; a report from
+    before, with a frame of mod_tune, of another error or another MPM fails the check."""
+    a = Apache(run_dir, mpm=mpm)
+    d = sanitizer.report_dir(run_dir)
+    d.mkdir()
+    (d / "asan.9").write_text(report)
+    a.error_log.write_text("AddressSanitizer:DEADLYSIGNAL\n")
+    # what stop() records as it begins
+    a._stop_offset = 0
+    a._stop_time = time.time() + (-5 if written == "after stop" else 5)
+    try:
+        found, left = a.problems(), sanitizer.reports(run_dir)
+        assert (found == [] and left == []) == (excused and mpm == "event"), (found, left)
+        assert bool(found) == bool(left)
+    finally:
+        for f in d.iterdir():       # the run_dir fixture's own check is not under test
+            f.unlink()
 
 
 def test_stop_escalates_to_sigkill(run_dir):

@@ -4,6 +4,9 @@ daemon's memory, or makes it read a file or fetch a URL."""
 
 import time
 
+import pytest
+
+from harness import sanitizer
 from test_scheduler import config, counts, read_snapshot
 
 DEEP = 10000
@@ -186,5 +189,11 @@ def test_memory_stays_flat_over_hostile_rounds(redis_server, status_server, make
     early = max(rss[n] for n in range(20, 41))
     late = max(rss[n] for n in range(180, 201))
     print(f"tuneslotd VmRSS peak: rounds 20-40 {early} KiB, rounds 180-200 {late} KiB")
-    assert late - early < 12 * 1024, (early, late)
     assert t.running()
+    if sanitizer.enabled():
+        # ASan keeps up to 256 MiB of freed blocks in quarantine, and caches
+        # of its own: VmRSS measures ASan.  The 200 rounds ran sanitized and
+        # LeakSanitizer checks tuneslotd's exit; the regular build's run
+        # holds the bound.
+        pytest.skip("VmRSS under ASan is ASan's; the bound is checked against the regular build")
+    assert late - early < 12 * 1024, (early, late)

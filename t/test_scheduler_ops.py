@@ -57,7 +57,7 @@ def polls(status_server, path="/load.xsl"):
 
 def ctl(daemon, *args):
     return subprocess.run([str(daemon.binary), "ctl", "-c", str(daemon.config_path), *args],
-                          capture_output=True, text=True, timeout=10)
+                          capture_output=True, text=True, timeout=10, env=daemon.env())
 
 
 def http_get(url, timeout=5.0):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .net import free_port, wait_for_port
 from .paths import build_dir
+from . import sanitizer
 from .process import ConfiguredServer
 from .rundir import RunDir
 
@@ -124,11 +125,14 @@ class Nginx(ConfiguredServer):
 
     # ---- life -------------------------------------------------------------
 
+    def env(self) -> dict | None:
+        return sanitizer.env(self.run_dir, host=True) if self.module else None
+
     def start(self, timeout: float = 15.0) -> "Nginx":
         if self.module and not module_path().exists():
             raise FileNotFoundError(f"{module_path()} is not built; build it or set TUNESLOT_BUILD")
         self.write_config()
-        super().start([NGINX, "-p", str(self.prefix), "-c", str(self.conf_path)])
+        super().start([NGINX, "-p", str(self.prefix), "-c", str(self.conf_path)], env=self.env())
         wait_for_port("127.0.0.1", self.port, timeout, alive=self.running)
         return self
 

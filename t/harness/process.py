@@ -108,6 +108,12 @@ class Process:
         self.returncode = self.popen.returncode
         return self.returncode
 
+    def env(self) -> dict | None:
+        """The environment of the process and of the server's own checks
+        (`nginx -t`); None: the test runner's.  A server loading our module
+        from a sanitized build gets the sanitizer's (harness/sanitizer.py)."""
+        return None
+
     # ---- logs -------------------------------------------------------------
 
     def log_paths(self) -> list[Path]:
@@ -215,7 +221,8 @@ class ConfiguredServer(Process):
     def test_config(self, text: str | None = None) -> subprocess.CompletedProcess:
         """The server's check of this configuration (or of text); never raises."""
         self.write_config(text)
-        return subprocess.run(self.config_test_argv(), capture_output=True, text=True, timeout=30)
+        return subprocess.run(self.config_test_argv(), capture_output=True, text=True, timeout=30,
+                              env=self.env())
 
     def log_paths(self) -> list[Path]:
         return [self.log_path, self.error_log]

@@ -6,6 +6,7 @@ import os
 import shlex
 import subprocess
 
+from . import sanitizer
 from .paths import tuneslotd_binary
 from .process import Process
 from .rundir import RunDir
@@ -61,16 +62,16 @@ class Tuneslotd(Process):
         return [*wrap, str(self.binary), "-c", str(self.config_path), *extra]
 
     def start(self, *extra) -> "Tuneslotd":
-        return super().start(self.command_line(*extra), env=self._env())
+        return super().start(self.command_line(*extra), env=self.env())
 
     def run_once(self, timeout: float = 15.0) -> int:
         """Runs with --once to the end; its exit status."""
-        super().start(self.command_line("--once"), env=self._env())
+        super().start(self.command_line("--once"), env=self.env())
         return self.wait(timeout)
 
-    @staticmethod
-    def _env() -> dict:
-        env = dict(os.environ)
+    def env(self) -> dict:
+        """Also the environment of any other run of the binary (`ctl`)."""
+        env = sanitizer.env(self.run_dir)
         # tuneslotd must ignore proxies from the environment: with these, a
         # poll that used one would fail and the test would notice
         for var in ("http_proxy", "https_proxy", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
@@ -81,4 +82,4 @@ class Tuneslotd(Process):
 
     def version(self) -> str:
         return subprocess.run([str(self.binary), "--version"], capture_output=True, text=True,
-                              check=True, timeout=10).stdout
+                              check=True, timeout=10, env=self.env()).stdout
