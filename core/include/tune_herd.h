@@ -81,10 +81,11 @@ size_t tune_herd_capacity(const tune_herd_t *herd);
 /*
  * avail[i] for the i-th slot of the stream, for tune_select_opts_t: 0 when
  * this front-end may not send a listener there now (not up, weight 0,
- * full, or, with credits from Redis in use, no credit in hand), else the
- * free count less the tune-ins not yet seen by a poll (at least 1 while a
- * credit is in hand), which the draw weighs by; TUNE_UNLIMITED for an
- * unlimited slot.
+ * full, or, with credits from Redis in use, no credit in hand while Redis
+ * may be saying the slot is short; see redis/SCHEMA.md, "Herd control"),
+ * else the free count less the tune-ins not yet seen by a poll (at least 1
+ * while a credit is in hand), which the draw weighs by; TUNE_UNLIMITED for
+ * an unlimited slot.
  */
 void tune_herd_avail(tune_herd_t *herd, const tune_image_t *img,
     const tune_image_stream_t *stream, int64_t now, uint32_t window,
