@@ -170,9 +170,9 @@ check_avail(state_t *st, const tune_image_stream_t *stream)
                                  stream->first_slot + i, st->now, st->window,
                                  &pending, &credits);
             /*
-             * Without a credit, only a slot whose claims are late
-             * (tune_herd.c, TUNE_HERD_DRY_MS) is offered, counted by this
-             * front-end alone: never beyond its free less its pending.
+             * Without a credit, only a slot Redis said has room to spare
+             * is offered (its claims are late), counted by this front-end
+             * alone: never beyond its free less its pending.
              */
             if (credits == 0
                 && avail[i] != (pending < s->free ? s->free - pending : 0))

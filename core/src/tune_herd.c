@@ -35,17 +35,6 @@
 /* an entry nobody asked about for this long may serve another slot */
 #define TUNE_HERD_IDLE_MS       60000
 
-/*
- * A slot whose stock ran out is counted by this front-end alone until the
- * next answer (tune-ins sent meanwhile are reported as debt) when Redis
- * last granted a whole fair share and no top-up was cut short since: the
- * slot has room to spare across the fleet, and the claims are only late
- * (Redis slowed, the claiming process busy).  Otherwise the fleet may be
- * short and the slot waits for credits, at most this long with no answer:
- * two ticks, so a claim answered in time keeps it strict.
- */
-#define TUNE_HERD_DRY_MS        100
-
 /* entries looked at for one slot */
 #define TUNE_HERD_PROBES        32
 
@@ -71,8 +60,6 @@ typedef struct {
     uint32_t          asked;        /* found no credit */
     uint32_t          debt;         /* sent without a credit */
     uint32_t          claiming;     /* in the claim in flight */
-    int64_t           dry_since;    /* without credits and without an
-                                       answer since then; 0: not dry */
     uint32_t          plenty;       /* Redis says the slot has room */
     uint16_t          count[TUNE_HERD_BUCKETS];
 } tune_herd_entry_t;
@@ -249,22 +236,20 @@ tune_herd_avail(tune_herd_t *herd, const tune_image_t *img,
 
         credits = tune_herd_stock(e, now);
 
-        if (credits) {
-            e->dry_since = 0;
-
-        } else {
+        if (credits == 0) {
             e->asked++;
 
-            if (e->dry_since == 0) {
-                e->dry_since = now;
-            }
-
             /*
-             * Turning listeners away for lack of an answer, rather than
-             * because Redis said the slot is short, would make a slow
-             * Redis an outage.
+             * The stock ran out while Redis last said the slot has room to
+             * spare across the fleet (a whole fair share, no top-up cut
+             * short since): the claims are only late (Redis slowed or
+             * gone, the claiming process busy), and turning listeners away
+             * for that would make a slow Redis an outage.  Counted by this
+             * front-end alone until the next answer; the tune-ins are
+             * reported as sent without a credit.  Otherwise the fleet may
+             * be short, and the slot waits for credits.
              */
-            if (e->plenty || now - e->dry_since >= TUNE_HERD_DRY_MS) {
+            if (e->plenty) {
                 avail[i] = local;
                 continue;
             }
@@ -623,9 +608,6 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
         bucket = reply[2 * i + 1];
 
         e->claiming = 0;
-
-        /* Redis spoke: what it granted, none included, is its word */
-        e->dry_since = 0;
 
         /*
          * A whole fair share means the slot had room for that many per
