@@ -439,17 +439,7 @@ tune_herd_claims(tune_herd_t *herd, const tune_image_t *img, int64_t now,
                 wanted = 4 * ((uint64_t) e->spent + e->asked);
                 wanted = (wanted > TUNE_HERD_MIN_WANT)
                          ? wanted : TUNE_HERD_MIN_WANT;
-                /*
-                 * Top-ups the grant would replace rather than join (see
-                 * tune_herd_granted()) are no stock to count on: counted,
-                 * they let a busy slot ask for little or nothing until
-                 * they expire, then wait a whole claim for credits while
-                 * its listeners are turned away.
-                 */
-                stock = ((e->credit_until > now) ? e->credits : 0)
-                        + ((e->credits2
-                            && e->credit_until2 - now > (int64_t) window / 4)
-                           ? e->credits2 : 0);
+                stock = tune_herd_stock(e, now);
                 back = 0;
 
                 if (wanted <= stock && e->debt == 0) {

@@ -592,62 +592,15 @@ test_top_ups(void **state)
 
     answer1(t->herd, claim1(t->herd, t->img, T0 + 500), T0 + 500, 2, B0 + 5);
 
-    /*
-     * A quarter of a window left of the top-ups: a new stock, which
-     * replaces them, so the one top-up left is not counted as stock (only
-     * the fair share's 2 are); counted, a busy slot would ask for nothing
-     * until they expired, then wait a whole claim without credits.
-     */
+    /* a quarter of a window left of the top-ups: a new stock */
     take0(t->herd, t->img, T0 + 610, 7);
-    assert_int_equal(state0(t->herd, t->img, T0 + 620, CREDITS), 2 + 1);
     c = claim1(t->herd, t->img, T0 + 620);
-    assert_int_equal(c->want, 4 * 7 - 2);
-    assert_int_equal(c->stock, 2);
+    assert_int_equal(c->want, 4 * 7 - 3);
     answer1(t->herd, c, T0 + 620, 25, B0 + 6);
 
     assert_int_equal(state0(t->herd, t->img, T0 + 630, CREDITS), 2 + 25);
     assert_int_equal(state0(t->herd, t->img, T0 + 1100, CREDITS), 2 + 25);
     assert_int_equal(state0(t->herd, t->img, T0 + 1500, CREDITS), 25);
-}
-
-
-/*
- * A slot whose top-ups are about to be replaced still claims, however many
- * are left: they would be gone before the next claim's credits arrive.
- */
-static void
-test_top_ups_running_out(void **state)
-{
-    tune_herd_claim_t  *c;
-    slot_t             *t = *state;
-
-    answer1(t->herd, claim1(t->herd, t->img, T0), T0, 1, B0);
-    take0(t->herd, t->img, T0 + 10, 10);
-
-    c = claim1(t->herd, t->img, T0 + 50);
-    assert_int_equal(c->want, 4 * 10);
-    answer1(t->herd, c, T0 + 50, 40, B0);
-
-    /* a few spent, plenty left, young: nothing to claim */
-    take0(t->herd, t->img, T0 + 60, 2);
-    assert_int_equal(tune_herd_claims(t->herd, t->img, T0 + 100, W, claims,
-                                      MAX_CLAIMS), 0);
-
-    /* the fair share renewed */
-    c = claim1(t->herd, t->img, T0 + 500);
-    assert_int_equal(c->want, 0);
-    answer1(t->herd, c, T0 + 500, 5, B0 + 5);
-
-    /*
-     * 36 top-ups left, with less than a quarter window to live: claimed
-     * as if they were not there (the old rule saw 41 in stock, asked for
-     * nothing, and had none half a second later)
-     */
-    take0(t->herd, t->img, T0 + 600, 2);
-    assert_int_equal(state0(t->herd, t->img, T0 + 600, CREDITS), 36 + 5);
-    c = claim1(t->herd, t->img, T0 + 600);
-    assert_int_equal(c->stock, 5);
-    assert_int_equal(c->want, 4 * 2 - 5);
 }
 
 
@@ -1188,7 +1141,6 @@ main(void)
         cmocka_unit_test_setup(test_top_ups, setup_slot),
         cmocka_unit_test(test_dry_without_plenty),
         cmocka_unit_test(test_dry_with_plenty),
-        cmocka_unit_test_setup(test_top_ups_running_out, setup_slot),
         cmocka_unit_test_setup(test_fair_share_renewal, setup_slot),
         cmocka_unit_test_setup(test_granted_ignored, setup_slot),
         cmocka_unit_test_setup(test_unclaimed, setup_slot),
