@@ -49,7 +49,7 @@ sys.path.insert(0, str(REPO / "t"))
 from harness import Icecast, Redis, RunDir, Source, Tuneslotd  # noqa: E402
 from harness.apache import TUNE_LOCATION, Apache, mpm_lines, tune_lines  # noqa: E402
 from harness.listeners import ChurnSwarm, Swarm, raise_nofile  # noqa: E402
-from harness.nginx import Nginx  # noqa: E402
+from harness.nginx import Nginx, proxy_location  # noqa: E402
 from harness.proctree import pids_memory, tree_pids  # noqa: E402
 from harness.trend import trend  # noqa: E402
 from harness.tuneins import TuneInStream  # noqa: E402
@@ -65,22 +65,8 @@ LEAK_BYTES_PER_EVENT = 512
 
 #: the module's recommended proxy location (ngx_module/README.md) and its
 #: redirect location
-NGINX_LOCATIONS = """location /tune/ { tune; }
-location /listen/ {
-    tune;
-    tune_mode proxy;
-    proxy_pass $tune_url;
-    proxy_buffering off;
-    proxy_request_buffering off;
-    proxy_read_timeout 1h;
-    proxy_send_timeout 1h;
-    proxy_connect_timeout 2s;
-    proxy_intercept_errors on;
-    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    chunked_transfer_encoding off;
-}
-location / { return 404; }
-"""
+NGINX_LOCATIONS = ("location /tune/ { tune; }\n" + proxy_location("/listen/")
+                   + "location / { return 404; }\n")
 APACHE_LOCATIONS = TUNE_LOCATION + """<Location "/listen/">
     SetHandler tune
     TuneMode proxy
