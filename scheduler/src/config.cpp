@@ -812,6 +812,12 @@ std::string check_instance_id(std::string_view id)
     return {};
 }
 
+std::string describe_counts(const Config& config)
+{
+    return cat(config.backends.size(), config.backends.size() == 1 ? " backend, " : " backends, ",
+        config.streams.size(), config.streams.size() == 1 ? " stream" : " streams");
+}
+
 std::string describe_redis(const RedisAddress& redis)
 {
     if (redis.password.empty() && redis.db == 0)

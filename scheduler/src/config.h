@@ -45,6 +45,11 @@ struct RedisAddress {
 // "127.0.0.1:6379" and, when set, " (AUTH as user U, db N)": never the password.
 std::string describe_redis(const RedisAddress& redis);
 
+struct Config;
+
+// "2 backends, 1 stream", for log lines.
+std::string describe_counts(const Config& config);
+
 struct BackendConfig {
     std::string name;
     std::string status;     // the URL polled

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 
 namespace tuneslot {
 
@@ -41,6 +42,17 @@ std::unique_ptr<MetricsServer> make_metrics_server(const Config& config, const M
         [&metrics] { return metrics.text(); });
 }
 
+// "21:50:01Z": when a round ended, for the status line
+std::string utc_time_of_day(std::int64_t ms)
+{
+    const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+    std::tm t{};
+    ::gmtime_r(&seconds, &t);
+    char text[16];
+    std::strftime(text, sizeof text, "%H:%M:%SZ", &t);
+    return text;
+}
+
 }  // namespace
 
 std::string instance_id(const Config& config)
@@ -57,9 +69,10 @@ std::string instance_id(const Config& config)
     return id;
 }
 
-Daemon::Daemon(std::shared_ptr<const Config> config, Signals& signals)
+Daemon::Daemon(std::shared_ptr<const Config> config, Signals& signals, ServiceNotifier& notifier)
     : config_(std::move(config)),
       signals_(signals),
+      notifier_(notifier),
       poller_(std::make_unique<Poller>(*config_)),
       redis_(std::make_unique<RedisWriter>(config_->redis, redis_io_timeout)),
       lease_(std::make_unique<Lease>(instance_id(*config_), config_->interval)),
@@ -78,6 +91,7 @@ bool Daemon::stop_requested()
         }
         if (!stopping_) {
             log::notice(sig == SIGINT ? "SIGINT" : "SIGTERM", " received, exiting");
+            notifier_.stopping();
             stopping_ = true;
             signals_.exit_on_next_stop_signal();
         }
@@ -122,15 +136,21 @@ bool Daemon::poll_round(MonoClock::time_point start)
         // wake up now and then even without traffic, so metrics clients
         // past their deadline are dropped
         std::chrono::milliseconds wait =
-            std::min<std::chrono::milliseconds>({until(deadline), until(next_tick), 250ms});
+            wait_at_most(std::min<std::chrono::milliseconds>({until(deadline), until(next_tick), 250ms}));
         std::vector<pollfd> fds = wait_fds();
         poller_->step(wait, fds);
+        notifier_.keep_alive(MonoClock::now());
         if (dispatch(fds)) {
             poller_->abort("stopped");
             return false;
         }
     }
     return true;
+}
+
+std::chrono::milliseconds Daemon::wait_at_most(std::chrono::milliseconds wanted) const noexcept
+{
+    return notifier_.until_keep_alive(MonoClock::now(), wanted);
 }
 
 void Daemon::keep_lease()
@@ -172,6 +192,7 @@ bool Daemon::write_round(bool once)
     if (!lease_->leader()) {
         if (once && redis_->up())
             log::warn("round not written: the writer's lease is held by another instance");
+        report(backends, std::nullopt);
         return false;
     }
 
@@ -196,7 +217,39 @@ bool Daemon::write_round(bool once)
         metrics_.written();
     if (once && generation)
         log::info("round written: generation ", *generation);
+    report(backends, generation);
     return generation.has_value();
+}
+
+void Daemon::report(const std::vector<BackendRound>& backends, std::optional<long long> generation)
+{
+    if (!notifier_.enabled())
+        return;
+    std::size_t up = 0;
+    for (const BackendRound& b : backends)
+        up += b.health != TUNE_HEALTH_DOWN;
+    const std::string round = cat(up, "/", backends.size(), " backends up, last round ",
+        utc_time_of_day(wall_clock_ms()));
+    std::string line;
+    if (generation)
+        line = cat("leader, ", round, " written as generation ", *generation);
+    else if (!redis_->up())
+        line = cat("Redis ", config_->redis.text, " does not answer, rounds are not written; ", round);
+    else if (lease_->leader())
+        line = cat("leader, ", round, " not written");
+    else if (const std::string& holder = lease_->holder(); !holder.empty())
+        // "<instance>#<nonce> <token>": the instance is what an operator named
+        line = cat("standby (writer: ", std::string_view(holder).substr(0, holder.find('#')), "), ", round);
+    else
+        line = cat("standby, ", round);
+
+    // ready: a round is out, or, as a standby, Redis answered
+    if (!ready_ && (generation || (redis_->up() && !lease_->leader()))) {
+        ready_ = true;
+        notifier_.ready(line);
+    } else {
+        notifier_.status(line);
+    }
 }
 
 bool Daemon::wait_until(MonoClock::time_point t)
@@ -216,8 +269,9 @@ bool Daemon::wait_until(MonoClock::time_point t)
                 return true;    // taken over: write a round now
         }
         std::vector<pollfd> fds = wait_fds();
-        const auto wait = std::min(left, until(next_tick));
+        const auto wait = wait_at_most(std::min(left, until(next_tick)));
         int n = ::poll(fds.data(), fds.size(), static_cast<int>(wait.count()));
+        notifier_.keep_alive(MonoClock::now());
         if (n < 0 && errno != EINTR) {
             log::alert("poll: ", std::strerror(errno));
             return false;
@@ -233,12 +287,26 @@ void Daemon::reload()
 {
     reload_pending_ = false;
     log::notice("SIGHUP received: reloading ", config_->path);
+    // systemd holds `systemctl reload` until READY=1; before the first one
+    // the service is still starting, and a reload is part of that
+    if (ready_) {
+        notifier_.reloading();
+        // the status line says so until the next round replaces it
+        notifier_.ready(apply_reload() ? "configuration reloaded"
+                                       : "reload refused: invalid configuration, the one loaded before is in force");
+    } else {
+        apply_reload();
+    }
+}
+
+bool Daemon::apply_reload()
+{
     ConfigResult loaded = load_config(config_->path);
     if (!loaded.config) {
         for (const std::string& e : loaded.errors)
             log::warn(e);
         log::warn("reload refused: invalid configuration in ", config_->path, "; keeping the one loaded before");
-        return;
+        return false;
     }
     std::shared_ptr<const Config> next = loaded.config;
 
@@ -251,7 +319,7 @@ void Daemon::reload()
         poller = std::make_unique<Poller>(*next);
     } catch (const std::exception& e) {
         log::warn("reload refused: ", e.what(), "; keeping the configuration loaded before");
-        return;
+        return false;
     }
 
     const std::string id = instance_id(*next);
@@ -275,11 +343,11 @@ void Daemon::reload()
     config_ = std::move(next);
 
     const Config& c = *config_;
-    log::notice("config reloaded: ", c.backends.size(), c.backends.size() == 1 ? " backend, " : " backends, ",
-        c.streams.size(), c.streams.size() == 1 ? " stream, " : " streams, ", "interval ", c.interval.count(),
+    log::notice("config reloaded: ", describe_counts(c), ", interval ", c.interval.count(),
         "ms, timeout ", c.timeout.count(), "ms, redis ", describe_redis(c.redis));
     for (const std::string& w : readable_secrets(c))
         log::warn(w);
+    return true;
 }
 
 int Daemon::run(bool once)

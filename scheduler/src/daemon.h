@@ -14,6 +14,12 @@
 // at once.  SIGHUP reloads the configuration between two rounds: a new
 // Config is parsed and checked, and swapped in only when valid; health kept
 // by backend name survives it.
+//
+// The service manager hears of it all through the ServiceNotifier
+// (service_notify.h): READY once the first round is published (or, as a
+// standby, once Redis answered), RELOADING and READY around a reload,
+// STOPPING, a STATUS line after every round, and the watchdog's keep-alive
+// from wherever the loop waits.
 
 #include "clock.h"
 #include "config.h"
@@ -25,11 +31,13 @@
 #include "metrics_server.h"
 #include "poller.h"
 #include "redis_writer.h"
+#include "service_notify.h"
 #include "signals.h"
 
 #include <poll.h>
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace tuneslot {
@@ -37,7 +45,7 @@ namespace tuneslot {
 class Daemon final {
 public:
     // Throws std::system_error when the metrics address cannot be bound.
-    Daemon(std::shared_ptr<const Config> config, Signals& signals);
+    Daemon(std::shared_ptr<const Config> config, Signals& signals, ServiceNotifier& notifier);
     Daemon(const Daemon&) = delete;
     Daemon& operator=(const Daemon&) = delete;
 
@@ -71,11 +79,21 @@ private:
 
     // SIGHUP: load, check, swap in; a bad file keeps the old config.
     void reload();
+    // The reload itself; false when it was refused.
+    bool apply_reload();
 
     void keep_lease();
 
+    // After a round: READY=1 the first time there is something to be
+    // ready with, and the STATUS line.
+    void report(const std::vector<BackendRound>& backends, std::optional<long long> generation);
+
+    // The longest the loop may wait before it must look at the watchdog.
+    std::chrono::milliseconds wait_at_most(std::chrono::milliseconds wanted) const noexcept;
+
     std::shared_ptr<const Config> config_;
     Signals& signals_;
+    ServiceNotifier& notifier_;
     std::unique_ptr<Poller> poller_;
     std::unique_ptr<RedisWriter> redis_;
     std::unique_ptr<Lease> lease_;
@@ -87,6 +105,7 @@ private:
     Metrics metrics_;
     bool stopping_ = false;
     bool reload_pending_ = false;
+    bool ready_ = false;        // READY=1 sent
 };
 
 // The instance id: config.instance, or "hostname:pid".

@@ -6,6 +6,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "poller.h"
+#include "service_notify.h"
 #include "signals.h"
 #include "status_xml.h"
 #include "text.h"
@@ -35,10 +36,13 @@ constexpr int exit_usage = 2;
 
 constexpr std::string_view usage =
     "usage: tuneslotd -c FILE [--once]\n"
+    "       tuneslotd --check -c FILE\n"
     "       tuneslotd ctl -c FILE drain|undrain|status ...  (see tuneslotd ctl --help)\n"
     "       tuneslotd --version\n"
     "\n"
     "  -c, --config FILE  the configuration file (TOML), required\n"
+    "      --check        check the configuration file and exit: status 0 when\n"
+    "                     it is valid, else 1 with each problem as FILE:LINE: KEY: why\n"
     "      --once         poll one round, write it to Redis, exit\n"
     "      --version      print the versions of tuneslotd and its libraries\n"
     "  -h, --help         print this help\n";
@@ -46,6 +50,7 @@ constexpr std::string_view usage =
 struct Options {
     std::string config;
     bool once = false;
+    bool check = false;
     bool version = false;
     bool help = false;
 };
@@ -74,6 +79,8 @@ bool parse_args(int argc, char** argv, Options& o, std::string& error)
             o.config = std::string(a.substr(9));
         } else if (a == "--once") {
             o.once = true;
+        } else if (a == "--check") {
+            o.check = true;
         } else if (a == "--version") {
             o.version = true;
         } else if (a == "-h" || a == "--help") {
@@ -87,7 +94,31 @@ bool parse_args(int argc, char** argv, Options& o, std::string& error)
         error = "no configuration file given (-c FILE)";
         return false;
     }
+    if (o.check && o.once) {
+        error = "--check and --once exclude each other";
+        return false;
+    }
     return true;
+}
+
+// --check: the whole file as the daemon would load it at start or on
+// SIGHUP (passwords files read, URLs checked), nothing started.  Plain
+// lines for a terminal or a unit's ExecStartPre, not log lines: the
+// problems on stderr, the verdict on stdout.
+int check_config(const Options& o)
+{
+    CurlLibrary curl;       // the loader checks URLs with libcurl
+    ConfigResult loaded = load_config(o.config);
+    if (!loaded.config) {
+        for (const std::string& e : loaded.errors)
+            std::fprintf(stderr, "%s\n", e.c_str());
+        std::fprintf(stderr, "tuneslotd: invalid configuration in %s\n", o.config.c_str());
+        return exit_failure;
+    }
+    for (const std::string& w : readable_secrets(*loaded.config))
+        std::fprintf(stderr, "tuneslotd: warning: %s\n", w.c_str());
+    std::printf("tuneslotd: configuration %s is valid: %s\n", o.config.c_str(), describe_counts(*loaded.config).c_str());
+    return exit_ok;
 }
 
 // Every backend keeps a connection (and its descriptor) between rounds, and
@@ -117,6 +148,7 @@ int run(const Options& o)
     Signals signals;          // first: threads created later inherit the blocked mask
     CurlLibrary curl;
     XmlLibrary xml;
+    ServiceNotifier notifier = ServiceNotifier::from_environment();
 
     log::info("tuneslotd ", TUNESLOT_VERSION, " starting (", versions(), "), config ", o.config,
         o.once ? ", one round only" : "");
@@ -130,13 +162,16 @@ int run(const Options& o)
     }
     const Config& c = *loaded.config;
     raise_descriptor_limit(c.backends.size());
-    log::info("config: ", c.backends.size(), c.backends.size() == 1 ? " backend, " : " backends, ",
-        c.streams.size(), c.streams.size() == 1 ? " stream, " : " streams, ", "interval ", c.interval.count(),
+    log::info("config: ", describe_counts(c), ", interval ", c.interval.count(),
         "ms, timeout ", c.timeout.count(), "ms, redis ", describe_redis(c.redis));
+    if (notifier.enabled())
+        log::info("notifying the service manager",
+            notifier.watchdog().count() > 0 ? cat(", watchdog every ", notifier.watchdog().count() / 2000, "ms")
+                                            : std::string());
     for (const std::string& w : readable_secrets(c))
         log::warn(w);
 
-    Daemon daemon(loaded.config, signals);     // throws when the metrics address cannot be bound
+    Daemon daemon(loaded.config, signals, notifier);     // throws when the metrics address cannot be bound
     int status = daemon.run(o.once);
     log::info("tuneslotd exits with status ", status);
     return status;
@@ -170,6 +205,8 @@ int main(int argc, char** argv)
         return exit_ok;
     }
     try {
+        if (o.check)
+            return check_config(o);
         return run(o);
     } catch (const std::exception& e) {
         log::emerg(e.what());

@@ -21,6 +21,7 @@ from .silent_server import SilentServer
 from .status_server import StatusServer
 from .icy_server import IcyServer, IcyServerProcess
 from .tuneslotd import Tuneslotd, toml_text
+from .notify import NotifySocket, Notification
 
 __all__ = [
     "build_dir", "repo_dir", "tuneslotd_binary",
@@ -32,4 +33,5 @@ __all__ = [
     "Snapshot", "SnapshotBackend", "SnapshotSlot", "decode_snapshot", "slot", "snapshot_text",
     "SilentServer", "StatusServer", "IcyServer", "IcyServerProcess",
     "Tuneslotd", "toml_text",
+    "NotifySocket", "Notification",
 ]

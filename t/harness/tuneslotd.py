@@ -55,6 +55,8 @@ class Tuneslotd(Process):
         # as docs/tuneslotd.md advises for a file that may hold passwords:
         # tuneslotd warns about a world-readable one
         os.chmod(self.config_path, 0o600)
+        #: more environment for the daemon (NOTIFY_SOCKET, WATCHDOG_USEC)
+        self.extra_env: dict[str, str] = {}
 
     def command_line(self, *extra) -> list[str]:
         # TUNESLOT_WRAP runs the daemon under a tool, e.g. "valgrind --leak-check=full"
@@ -78,6 +80,7 @@ class Tuneslotd(Process):
             env[var] = "http://127.0.0.1:9/"
         env.pop("no_proxy", None)
         env.pop("NO_PROXY", None)
+        env.update(self.extra_env)
         return env
 
     def version(self) -> str:
