@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, whatever tuneslot needs to build, run its
-# demo and run its tests.  Idempotent: packages already there are left alone.
-# Uses sudo only when not root.
+# demo and run its tests, and the packages named as arguments (the
+# packaging tools, for scripts/package.sh).  Idempotent: packages already
+# there are left alone.  Waits for the apt lock another apt holds.  Uses
+# sudo only when not root.
+#
+#   scripts/install-deps.sh [PACKAGE...]
 set -euo pipefail
 
 packages=(
@@ -20,6 +24,9 @@ packages=(
     redis-server redis-tools icecast2 ffmpeg curl python3 python3-pytest
     # benchmarks (bench/)
     wrk
+    # the man pages' check, the systemd unit's check (systemd-analyze)
+    man-db systemd
+    "$@"
 )
 
 missing=()
@@ -41,5 +48,8 @@ if [ "$(id -u)" -ne 0 ]; then
     sudo=(sudo)
 fi
 
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# another apt (unattended-upgrades, a second CI job) may hold the lock: wait
+apt_lock=(-o DPkg::Lock::Timeout=600)
+"${sudo[@]}" apt-get "${apt_lock[@]}" update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_lock[@]}" install -y -qq \
+    --no-install-recommends "${missing[@]}"

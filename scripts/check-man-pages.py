@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""Check the man pages made from docs/tuneslotd.md (ctest docs.man_pages).
+
+    check-man-pages.py SOURCE_MD MAN_DIR
+
+MAN_DIR holds tuneslotd.8 and tuneslotd.toml.5 as the man_pages target wrote
+them (the build fails when the document has a `##` section assigned to
+no page, or Markdown the generator cannot convert).  The checks:
+
+  - `man --warnings -E UTF-8 -l -Tutf8 -Z PAGE` says nothing on stderr (what
+    lintian's groff-message check runs);
+  - `lexgrog PAGE` parses the NAME section (lintian's bad-whatis-entry);
+  - every `### \\`key\\`` of "## Configuration" is a heading of tuneslotd.toml.5,
+    and every metric of the "## Metrics" table is an entry of tuneslotd.8.
+
+Standard library only; needs man-db and groff-base.  Exit status 0 when
+everything passed, 1 otherwise.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+PAGES = {"tuneslotd.8": "tuneslotd", "tuneslotd.toml.5": "tuneslotd.toml"}
+
+failures = []
+
+
+def fail(message):
+    failures.append(message)
+    print("FAIL: " + message, file=sys.stderr)
+
+
+def ok(message):
+    print("ok: " + message)
+
+
+def run(cmd, **kw):
+    env = dict(os.environ, LC_ALL="C.UTF-8", MANWIDTH="80")
+    for var in ("MANPAGER", "PAGER", "MAN_KEEP_FORMATTING", "MANROFFOPT", "GROFF_SGR"):
+        env.pop(var, None)
+    return subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          **kw)
+
+
+def section(markdown, title):
+    """The text of the `## title` section of the document."""
+    m = re.search(r"^## %s[ \t]*\n(.*?)(?=^## |\Z)" % re.escape(title), markdown,
+                  re.M | re.S)
+    return m.group(1) if m else None
+
+
+def check_page(path, name):
+    r = run(["man", "--warnings", "-E", "UTF-8", "-l", "-Tutf8", "-Z", path])
+    err = r.stderr.decode("utf-8", "replace").strip()
+    if r.returncode != 0 or err:
+        fail("man --warnings on %s (status %d):\n%s" % (path, r.returncode, err))
+    else:
+        ok("man --warnings -E UTF-8 -l -Tutf8 -Z %s: no warnings" % os.path.basename(path))
+
+    r = run(["lexgrog", path])
+    out = r.stdout.decode("utf-8", "replace").strip()
+    m = re.match(r'^.*: "(\S+) - (.+)"$', out)
+    if r.returncode != 0 or not m or m.group(1) != name:
+        fail('lexgrog cannot parse the NAME section of %s (status %d): %s %s'
+             % (path, r.returncode, out, r.stderr.decode("utf-8", "replace").strip()))
+    else:
+        ok("lexgrog %s: %s - %s" % (os.path.basename(path), m.group(1), m.group(2)))
+
+    r = run(["man", "-E", "UTF-8", "-l", path])
+    if r.returncode != 0:
+        fail("man -l %s failed: %s" % (path, r.stderr.decode("utf-8", "replace")))
+        return ""
+    text = r.stdout.decode("utf-8", "replace")
+    # whatever groff makes of \- and -, compare with ASCII
+    return text.replace("\u2010", "-").replace("\u2212", "-")
+
+
+def main():
+    if len(sys.argv) != 3:
+        print("usage: check-man-pages.py SOURCE_MD MAN_DIR", file=sys.stderr)
+        return 2
+    source, man_dir = sys.argv[1], sys.argv[2]
+    for tool, package in (("man", "man-db"), ("lexgrog", "man-db"), ("groff", "groff-base")):
+        if shutil.which(tool) is None:
+            print("FAIL: %s is missing: apt-get install man-db groff-base" % tool,
+                  file=sys.stderr)
+            return 1
+    missing = [p for p in PAGES if not os.path.isfile(os.path.join(man_dir, p))]
+    if missing:
+        print("FAIL: %s not in %s: build the man_pages target first"
+              % (", ".join(missing), man_dir), file=sys.stderr)
+        return 1
+    with open(source, encoding="utf-8") as f:
+        markdown = f.read()
+
+    texts = {}
+    for page, name in PAGES.items():
+        texts[page] = check_page(os.path.join(man_dir, page), name)
+
+    config = section(markdown, "Configuration")
+    keys = re.findall(r"^### `([^`]+)`[ \t]*$", config or "", re.M)
+    if not keys:
+        fail('no "### `key`" found under "## Configuration" of %s' % source)
+    missing = [k for k in keys
+               if not re.search(r"^[ \t]+%s[ \t]*$" % re.escape(k), texts["tuneslotd.toml.5"],
+                                re.M)]
+    if missing:
+        fail("tuneslotd.toml.5 has no heading for the key(s) %s" % ", ".join(missing))
+    elif keys:
+        ok("tuneslotd.toml.5 has all %d keys of \"## Configuration\"" % len(keys))
+
+    metrics_md = section(markdown, "Metrics")
+    metrics = re.findall(r"^\|\s*`(tuneslotd_[A-Za-z0-9_]+)`\s*\|", metrics_md or "", re.M)
+    if not metrics:
+        fail('no metric found in the table of "## Metrics" of %s' % source)
+    missing = [m for m in metrics
+               if not re.search(r"^[ \t]+%s(\s|$)" % re.escape(m), texts["tuneslotd.8"],
+                                re.M)]
+    if missing:
+        fail("tuneslotd.8 has no entry for the metric(s) %s" % ", ".join(missing))
+    elif metrics:
+        ok("tuneslotd.8 has all %d metrics of \"## Metrics\"" % len(metrics))
+
+    if failures:
+        print("%d check(s) of the man pages failed" % len(failures), file=sys.stderr)
+        return 1
+    print("all checks of the man pages passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
