@@ -31,8 +31,9 @@ class Icecast(Process):
     max_listeners maps a mount ("/demo") to its <max-listeners>; other mounts
     have no limit; clients is Icecast's <limits><clients>, every connection
     it holds (listeners, sources, status requests).  The web root is a directory of the run directory holding
-    tuneslot's scheduler/load.xsl, so http://.../load.xsl works, and Icecast's
-    own status-json.xsl (with the xml2json.xslt it imports).
+    tuneslot's scheduler/load.xsl (or the file load_xsl names: an installed
+    one), so http://.../load.xsl works, and Icecast's own status-json.xsl
+    (with the xml2json.xslt it imports).
 
     Icecast refuses to run as root without <changeowner>: when the tests run
     as root it changes to nobody/nogroup right after binding its port, before
@@ -42,7 +43,7 @@ class Icecast(Process):
 
     def __init__(self, run_dir: RunDir, name: str = "icecast", max_listeners: dict | None = None,
                  source_password: str = "tunesource", admin_user: str = "admin",
-                 admin_password: str = "tuneadmin", clients: int = 200):
+                 admin_password: str = "tuneadmin", clients: int = 200, load_xsl: Path | None = None):
         super().__init__(run_dir, name)
         self.clients = clients
         self.host = "127.0.0.1"
@@ -56,7 +57,7 @@ class Icecast(Process):
         self.webroot = run_dir.subdir(f"{self.name}/web")
         self.logdir = run_dir.subdir(f"{self.name}/log")
         self.config_path = self.dir / "icecast.xml"
-        shutil.copy(repo_dir() / "scheduler" / "load.xsl", self.webroot / "load.xsl")
+        shutil.copy(load_xsl or repo_dir() / "scheduler" / "load.xsl", self.webroot / "load.xsl")
         os.chmod(self.webroot / "load.xsl", 0o644)
         # Icecast's own public JSON page (format icecast-json) and the
         # stylesheet it imports

@@ -55,13 +55,14 @@ class Nginx(ConfiguredServer):
     http_conf and server_conf are extra lines for the http and server blocks;
     the server has `location /tune/ { tune; }` and answers 404 elsewhere
     unless locations replaces that.  module=False leaves the module out
-    (a plain nginx to compare with); worker_connections also sets each
-    worker's open-file limit (twice as many: a proxied request holds two).
+    (a plain nginx to compare with, or one given main_conf lines that load
+    an installed module); worker_connections also sets each worker's
+    open-file limit (twice as many: a proxied request holds two).
     """
 
     def __init__(self, run_dir: RunDir, redis_address: str | None, *, name: str = "nginx",
                  workers: int = 2, refresh: str = "100ms", herd_window: str | None = None,
-                 http_conf: str = "",
+                 http_conf: str = "", main_conf: str = "",
                  server_conf: str = "", locations: str | None = None, module: bool = True,
                  worker_connections: int = 1024):
         super().__init__(run_dir, name)
@@ -78,6 +79,7 @@ class Nginx(ConfiguredServer):
         self.refresh = refresh
         self.herd_window = herd_window
         self.http_conf = http_conf
+        self.main_conf = main_conf
         self.server_conf = server_conf
         self.locations = locations if locations is not None else (
             "location /tune/ { tune; }\n"
@@ -96,6 +98,7 @@ class Nginx(ConfiguredServer):
                   if self.worker_connections > 1024 else "")
         return (
             f"{load}"
+            f"{self.main_conf}"
             f"{_as_root_lines()}"
             "daemon off;\n"
             "master_process on;\n"
