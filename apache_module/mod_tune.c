@@ -778,8 +778,9 @@ tune_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
                      "tune: \"TuneMode proxy\" (%s) needs mod_proxy and "
-                     "mod_proxy_http (LoadModule proxy_module and "
-                     "proxy_http_module)", tune_proxy_where);
+                     "mod_proxy_http: \"a2enmod proxy proxy_http\" on "
+                     "Debian, else LoadModule proxy_module and "
+                     "proxy_http_module", tune_proxy_where);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 

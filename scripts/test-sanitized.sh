@@ -21,6 +21,9 @@ ctest --test-dir build-asan --output-on-failure -E '^nginx\.config_add_module$'
 # - test_bench_slices.py measures speed and memory, which ASan changes; its
 #   benchmarks start their servers outside the tests' run directories;
 # - test_fuzz_slice.py builds its own targets with clang, ASan and UBSan
-#   (build-fuzz/), and the regular run already runs it.
+#   (build-fuzz/), and the regular run already runs it;
+# - test_install_packages.py installs the Debian packages, which are built
+#   without sanitizers (scripts/package.sh).
 TUNESLOT_BUILD="$PWD/build-asan" /usr/bin/python3 -m pytest t/ \
-    --ignore=t/test_bench_slices.py --ignore=t/test_fuzz_slice.py "$@"
+    --ignore=t/test_bench_slices.py --ignore=t/test_fuzz_slice.py \
+    --ignore=t/test_install_packages.py "$@"

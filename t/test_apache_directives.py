@@ -168,6 +168,7 @@ def test_proxy_mode_without_mod_proxy_refuses_to_start(run_dir, processes):
     assert a.wait(timeout=10) != 0
     said = a.log_text() + a.error_log_text()
     assert re.search(r"TuneMode proxy.*mod_proxy", said), said
+    assert 'needs mod_proxy and mod_proxy_http: "a2enmod proxy proxy_http" on Debian' in said, said
 
 
 def test_apache_t_accepts_every_directive(config_test):

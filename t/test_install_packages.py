@@ -293,6 +293,10 @@ def test_installed_stack_answers_tune_ins(installation, redis_server, make_iceca
         nginx = Nginx(run_dir, redis_server.address, module=False,
                       main_conf="include /etc/nginx/modules-enabled/*.conf;\n")
         processes.append(nginx)
+        # modules-enabled says "modules/ngx_http_tune_module.so", from the
+        # prefix: Debian's is /usr/share/nginx, whose modules/ is a link to
+        # /usr/lib/nginx/modules; this nginx has a prefix of its own
+        (nginx.prefix / "modules").symlink_to("/usr/lib/nginx/modules")
         nginx.start()
         tune_in(nginx, ice.url("/demo"))
 
