@@ -78,6 +78,20 @@ def check_page(path, name):
     return text.replace("\u2010", "-").replace("\u2212", "-")
 
 
+def check_all_there(what, names, heading, page, texts, after):
+    """Every name the document's `## heading` lists stands at the start of
+    an indented line of the rendered page (followed by `after`)."""
+    if not names:
+        fail('no %s found under "## %s" of the document' % (what, heading))
+        return
+    missing = [n for n in names
+               if not re.search(r"^[ \t]+%s%s" % (re.escape(n), after), texts[page], re.M)]
+    if missing:
+        fail("%s has no entry for the %s(s) %s" % (page, what, ", ".join(missing)))
+    else:
+        ok('%s has all %d %ss of "## %s"' % (page, len(names), what, heading))
+
+
 def main():
     if len(sys.argv) != 3:
         print("usage: check-man-pages.py SOURCE_MD MAN_DIR", file=sys.stderr)
@@ -101,28 +115,11 @@ def main():
         texts[page] = check_page(os.path.join(man_dir, page), name)
 
     config = section(markdown, "Configuration")
-    keys = re.findall(r"^### `([^`]+)`[ \t]*$", config or "", re.M)
-    if not keys:
-        fail('no "### `key`" found under "## Configuration" of %s' % source)
-    missing = [k for k in keys
-               if not re.search(r"^[ \t]+%s[ \t]*$" % re.escape(k), texts["tuneslotd.toml.5"],
-                                re.M)]
-    if missing:
-        fail("tuneslotd.toml.5 has no heading for the key(s) %s" % ", ".join(missing))
-    elif keys:
-        ok("tuneslotd.toml.5 has all %d keys of \"## Configuration\"" % len(keys))
-
-    metrics_md = section(markdown, "Metrics")
-    metrics = re.findall(r"^\|\s*`(tuneslotd_[A-Za-z0-9_]+)`\s*\|", metrics_md or "", re.M)
-    if not metrics:
-        fail('no metric found in the table of "## Metrics" of %s' % source)
-    missing = [m for m in metrics
-               if not re.search(r"^[ \t]+%s(\s|$)" % re.escape(m), texts["tuneslotd.8"],
-                                re.M)]
-    if missing:
-        fail("tuneslotd.8 has no entry for the metric(s) %s" % ", ".join(missing))
-    elif metrics:
-        ok("tuneslotd.8 has all %d metrics of \"## Metrics\"" % len(metrics))
+    check_all_there("key", re.findall(r"^### `([^`]+)`[ \t]*$", config or "", re.M),
+                    "Configuration", "tuneslotd.toml.5", texts, r"[ \t]*$")
+    metrics = section(markdown, "Metrics")
+    check_all_there("metric", re.findall(r"^\|\s*`(tuneslotd_[A-Za-z0-9_]+)`\s*\|", metrics or "", re.M),
+                    "Metrics", "tuneslotd.8", texts, r"(\s|$)")
 
     if failures:
         print("%d check(s) of the man pages failed" % len(failures), file=sys.stderr)
