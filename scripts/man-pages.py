@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Generate tuneslotd.8 and tuneslotd.toml.5 from docs/tuneslotd.md.
 
-    man-pages.py [--version 0.1.0] [--date YYYY-MM-DD] [--docdir DIR] SOURCE_MD OUTPUT_DIR
+    man-pages.py [--version 0.1.0] [--date YYYY-MM-DD] [--docdir DIR]
+                 [--sysconfdir DIR] [--datadir DIR] SOURCE_MD OUTPUT_DIR
 
 The man pages are made from the Markdown document we keep, never from a
 second copy of it.  SECTIONS below says which `##` section of the document
@@ -71,8 +72,9 @@ SECTIONS = {
 
 # the document's path in the source tree, which the pages name
 SOURCE_NAME = "docs/tuneslotd.md"
-CONFIG_FILE = "/etc/tuneslot/tuneslotd.toml"
-LOAD_XSL = "/usr/share/tuneslot/load.xsl"
+# where the Debian package installs them (--sysconfdir, --datadir change them)
+SYSCONFDIR = "/etc"
+DATADIR = "/usr/share"
 
 
 class DocError(Exception):
@@ -732,7 +734,9 @@ def doc_paths(markdown):
     return found
 
 
-def build(source_text, source_name, version, date, docdir):
+def build(source_text, source_name, version, date, docdir, sysconfdir=SYSCONFDIR, datadir=DATADIR):
+    config_file = sysconfdir.rstrip("/") + "/tuneslot/tuneslotd.toml"
+    load_xsl = datadir.rstrip("/") + "/tuneslot/load.xsl"
     blocks = parse_blocks(source_text)
     intro, sections = split_sections(blocks)
     if not intro:
@@ -825,21 +829,21 @@ def build(source_text, source_name, version, date, docdir):
         if page == DAEMON:
             out += [".nf"] + synopsis[page] + [".fi"]
         else:
-            out += [".I " + CONFIG_FILE]
+            out += [".I " + roff_code(config_file)]
         out.append(".SH DESCRIPTION")
         if page == CONFIG:
             out += [".PP",
                     "\\fBtuneslotd\\fR(8) reads its configuration from the file given with",
-                    "\\fB\\-c\\fR, by convention \\fI%s\\fR." % CONFIG_FILE]
+                    "\\fB\\-c\\fR, by convention \\fI%s\\fR." % roff_code(config_file)]
         out += description[page]
         out += content[page]
 
         out.append(".SH FILES")
-        out += [".TP", "\\fI%s\\fR" % CONFIG_FILE]
+        out += [".TP", "\\fI%s\\fR" % roff_code(config_file)]
         if page == DAEMON:
             out += ["The configuration file, given with \\fB\\-c\\fR; see "
                     "\\fBtuneslotd.toml\\fR(5).",
-                    ".TP", "\\fI%s\\fR" % LOAD_XSL,
+                    ".TP", "\\fI%s\\fR" % roff_code(load_xsl),
                     "The status page for Icecast's web root that the \\fBload\\-xsl\\fR "
                     "format reads; see \\fBtuneslotd.toml\\fR(5)."]
         else:
@@ -860,7 +864,8 @@ def build(source_text, source_name, version, date, docdir):
                 % roff_code(example),
                 "the packages install the documents it names under \\fI%s\\fR"
                 % roff_code(docdir),
-                "with the same relative paths:",
+                "with the same relative paths (the Debian package compresses the larger ones:",
+                "read \\fI.md.gz\\fR files with \\fBzless\\fR):",
                 ".PP", ".PD 0"]
         for p in paths:
             out += [".IP \\(bu 2", "\\fI%s\\fR" % roff_code(docdir.rstrip("/") + "/" + p)]
@@ -894,6 +899,10 @@ def main():
     ap.add_argument("--version", default="", help="tuneslot's version, for the page footers")
     ap.add_argument("--date", default="",
                     help="YYYY-MM-DD (default: SOURCE_DATE_EPOCH's, else today's UTC date)")
+    ap.add_argument("--sysconfdir", default=SYSCONFDIR,
+                    help="where the configuration directory tuneslot/ is (default %(default)s)")
+    ap.add_argument("--datadir", default=DATADIR,
+                    help="where the data directory tuneslot/ is (default %(default)s)")
     ap.add_argument("--docdir", default="/usr/share/doc/tuneslotd",
                     help="where the packages install the documentation (default: %(default)s)")
     ap.add_argument("source", metavar="SOURCE_MD")
@@ -911,7 +920,7 @@ def main():
         print("%s: %s: %s" % (PROG, args.source, e), file=sys.stderr)
         return 1
     try:
-        pages = build(text, SOURCE_NAME, args.version, date, args.docdir)
+        pages = build(text, SOURCE_NAME, args.version, date, args.docdir, args.sysconfdir, args.datadir)
     except DocError as e:
         print("%s: %s:%d: %s" % (PROG, args.source, e.line, e.message), file=sys.stderr)
         print("%s: no man page written" % PROG, file=sys.stderr)

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds tuneslot's Debian packages from this tree, offline, with Debian's
-# own tools: libnginx-mod-http-tune, libapache2-mod-tune and tuneslotd, from
-# the source package in debian/ (dpkg-buildpackage, debhelper, nginx-dev's
-# dh-sequence-nginx, apache2-dev's dh_apache2), then checks them with
-# lintian, failing on any error or warning that is not overridden.
+# own tools: libnginx-mod-http-tune, libapache2-mod-tune and tuneslotd, and
+# the source package they come from (debian/; dpkg-buildpackage, debhelper,
+# nginx-dev's dh-sequence-nginx, apache2-dev's dh_apache2), then checks them
+# all with lintian, failing on any error or warning that is not overridden.
 #
 #   scripts/package.sh            build into build-deb/ and lint
 #
@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh devscripts debhelper lintian dpkg-dev man-db
+scripts/install-deps.sh debhelper lintian dpkg-dev
 
 # every build dependency of debian/control must be there by now
 dpkg-checkbuilddeps
@@ -37,7 +37,7 @@ git ls-files -z --cached --others --exclude-standard \
     | tar --extract --file=- --directory="$src"
 
 echo "package.sh: building in $src (log: $out/build.log)" >&2
-if ! (cd "$src" && dpkg-buildpackage --build=binary --no-sign) > "$out/build.log" 2>&1; then
+if ! (cd "$src" && dpkg-buildpackage --build=full --no-sign) > "$out/build.log" 2>&1; then
     tail -n 60 "$out/build.log" >&2
     echo "package.sh: dpkg-buildpackage failed; the whole log is $out/build.log" >&2
     exit 1

@@ -8,10 +8,15 @@ configuration, then `apt remove` and `apt purge` leaving the machine as it
 was found.
 
 Runs when TUNESLOT_DEBS names the directory of the packages
-(scripts/test.sh sets it) and as root; skipped when one of the packages is
-installed already (the test would purge a real installation).  Every
-package it installs is purged again, also when a test fails.  The tests
-run in file order on one installation.
+(scripts/test.sh sets it) and as root; skipped when anything of an earlier
+installation is on the machine (a package, the tuneslot user or group,
+/etc/tuneslot, the daemon or its unit), which a purge would take away.
+Every package it installs is purged again, also when a test fails.  The
+tests run in file order on one installation.
+
+Without systemd as PID 1 (CI machines, containers) the unit's sandbox and
+the maintainer scripts' systemctl calls are not exercised; the unit is
+checked by systemd-analyze, and its command lines run by hand.
 """
 
 import grp
@@ -48,7 +53,14 @@ pytestmark = [
 WATCHED = ("/etc", "/lib/systemd/system", "/usr/lib/nginx/modules", "/usr/share/nginx/modules-available",
            "/usr/lib/apache2/modules", "/usr/sbin", "/usr/share/tuneslot", "/usr/share/doc",
            "/usr/share/man/man5", "/usr/share/man/man8", "/var/lib/systemd/deb-systemd-helper-enabled",
-           "/var/lib/systemd/deb-systemd-helper-masked", "/var/lib/apache2", "/var/lib/nginx")
+           "/var/lib/systemd/deb-systemd-helper-masked", "/var/lib/apache2")
+
+# What an earlier installation (a package, or cmake --install --prefix /usr)
+# leaves and a purge would take away.
+EARLIER = (CONFIG.parent, Path("/usr/sbin/tuneslotd"), UNIT, Path("/etc/systemd/system/tuneslotd.service"))
+
+# tuneslotd.postinst marks the account it makes
+MADE_BOTH = "tuneslot scheduler (made by the tuneslotd package)"
 
 # apache2's own bookkeeping: a2dismod makes these directories the first time
 # any module is disabled by its package, and they stay (empty of us)
@@ -108,9 +120,16 @@ def unit_commands(key: str) -> list[list[str]]:
     return out
 
 
+def unit_value(key: str) -> str:
+    (value,) = [line.split("=", 1)[1] for line in UNIT.read_text().splitlines() if line.startswith(key + "=")]
+    return value
+
+
 def as_tuneslot(argv: list[str]) -> list[str]:
-    """argv run as the unit's User= and Group= (setpriv execs: same PID)."""
-    return ["setpriv", "--reuid=tuneslot", "--regid=tuneslot", "--init-groups", "--", *argv]
+    """argv run as the unit's User= and Group=, as systemd would (setpriv
+    execs: the same PID)."""
+    return ["setpriv", f"--reuid={unit_value('User')}", f"--regid={unit_value('Group')}", "--init-groups",
+            "--", *argv]
 
 
 # the environment systemd gives a service: nothing of the test runner's
@@ -139,7 +158,10 @@ def debs() -> list[Path]:
 def installation(debs):
     """The three packages installed with apt; the machine's state from
     before; purged again at the end, whatever happened."""
-    present = [p for p in PACKAGES if known_to_dpkg(p)]
+    present = [p for p in PACKAGES if known_to_dpkg(p)] + [str(p) for p in EARLIER if p.exists()]
+    for db in ("passwd", "group"):
+        if run(["getent", db, "tuneslot"], check=False).returncode == 0:
+            present.append(f"the {db} entry tuneslot")
     if present:
         pytest.skip(f"{', '.join(present)} already on this machine: the test would purge it")
     before = machine_state()
@@ -150,6 +172,8 @@ def installation(debs):
         left = [p for p in PACKAGES if known_to_dpkg(p)]
         if left:
             apt("purge", *left, check=False)
+            still = [p for p in PACKAGES if known_to_dpkg(p)]
+            assert not still, f"purging after the tests failed: {still} still known to dpkg"
 
 
 # ---- installed ---------------------------------------------------------------------------
@@ -193,7 +217,9 @@ def test_packages_land_where_a_host_expects_them(installation, debs):
 
     user = pwd.getpwnam("tuneslot")
     assert user.pw_uid < 1000 and user.pw_dir == "/nonexistent" and user.pw_shell == "/usr/sbin/nologin"
+    assert user.pw_gecos.startswith(MADE_BOTH)
     assert grp.getgrgid(user.pw_gid).gr_name == "tuneslot"
+    assert (unit_value("User"), unit_value("Group")) == ("tuneslot", "tuneslot")
 
     # enabled by dh_installsystemd (started by the operator)
     assert os.readlink("/etc/systemd/system/multi-user.target.wants/tuneslotd.service") == str(UNIT)
@@ -235,8 +261,19 @@ def test_unit_verifies_and_its_sandbox_score_is_documented(installation):
     assert f"exposure level {score.group(1)} ({score.group(2)})" in docs
 
     # the commands the unit runs are the installed ones
-    assert unit_commands("ExecStartPre") == [["/usr/sbin/tuneslotd", "--check", "-c", str(CONFIG)]]
-    assert unit_commands("ExecReload")[0] == ["/usr/sbin/tuneslotd", "--check", "-c", str(CONFIG)]
+    check = ["/usr/sbin/tuneslotd", "--check", "-c", str(CONFIG)]
+    assert unit_commands("ExecStartPre") == [check]
+    assert unit_commands("ExecReload") == [check, ["/bin/kill", "-HUP", "$MAINPID"]]
+    assert unit_commands("ExecStart") == [["/usr/sbin/tuneslotd", "-c", str(CONFIG)]]
+
+    # as shipped, the configuration names nothing to poll: the start fails
+    # at once, with the reason, before anything is polled or written
+    r = run(as_tuneslot(check), env=SERVICE_ENV, check=False)
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [
+        f"{CONFIG}:1: backend: no [[backend]] defined (at least one is required)",
+        f"{CONFIG}:1: stream: no [[stream]] defined (at least one is required)",
+        f"tuneslotd: invalid configuration in {CONFIG}"]
 
 
 # ---- a host's stack ------------------------------------------------------------------------

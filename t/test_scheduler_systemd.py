@@ -76,16 +76,23 @@ def test_leader_sequence_ready_reloading_stopping(redis_server, icecast, notify,
     assert not notify.with_key("WATCHDOG")
 
 
-def test_watchdog_keep_alive_from_the_loop(redis_server, icecast, notify, make_tuneslotd):
-    """With WATCHDOG_USEC, WATCHDOG=1 arrives at least every WATCHDOG_USEC
-    (every half of it, as sd_watchdog_enabled(3) advises), whether the
-    loop polls or waits between rounds of a long interval."""
+def test_watchdog_keep_alive_from_the_loop(redis_server, silent_server, notify, make_tuneslotd):
+    """With WATCHDOG_USEC, WATCHDOG=1 is sent at least every WATCHDOG_USEC
+    (every half of it, as sd_watchdog_enabled(3) advises) while the loop
+    polls a backend that never answers (3 s a round) and while it waits
+    between rounds: the kernel's send times of the datagrams show it."""
     watchdog = 1_000_000
-    t = make_tuneslotd(config(redis_server.address, icecast, interval="3s"))
+    t = make_tuneslotd({"redis": redis_server.address, "interval": "4s", "timeout": "3s",
+                        "backend": [{"name": "hung", "status": f"http://{silent_server.address}/load.xsl",
+                                     "public": "http://127.0.0.1:9"}],
+                        "stream": [{"name": "demo", "mount": "/demo"}]})
     t.extra_env = notify.env(watchdog_usec=watchdog)
+    t.allow(r"backend hung: down")
     t.start()
-    notify.wait_for("READY")
-    for _ in range(6):          # a round and the wait that follows: 3 s
+    ready = notify.wait_for("READY", timeout=15)
+    # a whole round after READY: 3 s of polling, then the wait
+    first = ready.at
+    while not notify.with_key("WATCHDOG") or notify.with_key("WATCHDOG")[-1].at < first + 4.5:
         notify.wait_for("WATCHDOG", timeout=5)
     pings = [n.at for n in notify.with_key("WATCHDOG")]
     gaps = [b - a for a, b in zip(pings, pings[1:])]
@@ -146,6 +153,25 @@ def test_not_ready_until_redis_answers(run_dir, processes, icecast, notify, make
     assert ready.get("STATUS").startswith("leader, 1/1 backends up")
 
 
+def test_not_ready_when_redis_refuses_the_lease_script(run_dir, processes, icecast, notify, make_tuneslotd):
+    """An ACL user that may not run scripts: Redis answers, but this instance
+    can never write, so it is not ready, and its status says why."""
+    redis = Redis(run_dir, extra_args=["--user", "noscript", "on", ">noscript-pw", "~*", "&*", "+@all",
+                                       "-evalsha", "-eval"])
+    processes.append(redis)
+    redis.start()
+    t = make_tuneslotd(config(redis.address, icecast, redis_user="noscript", redis_password="noscript-pw"))
+    t.extra_env = notify.env()
+    t.start()
+    t.wait_for_log(r"\[error\] redis .*: lease\.lua: NOPERM")
+    for _ in range(2):
+        status = notify.wait_for("STATUS")
+        assert status.get("STATUS").startswith(
+            f"Redis {redis.address} answers but the writer's lease cannot be taken (see the log), "
+            "rounds are not written; 1/1 backends up"), status.fields
+    assert not notify.with_key("READY")
+
+
 def test_refused_reload_is_ready_again_with_the_old_config(redis_server, icecast, notify, make_tuneslotd):
     """A bad file on SIGHUP: RELOADING, then READY with a status saying the
     reload was refused; rounds go on with the old configuration."""
@@ -159,7 +185,7 @@ def test_refused_reload_is_ready_again_with_the_old_config(redis_server, icecast
     t.signal(signal.SIGHUP)
     notify.wait_for("RELOADING")
     ready = notify.wait_for("READY")
-    assert ready.get("STATUS") == ("reload refused: invalid configuration, the one loaded before is in force")
+    assert ready.get("STATUS") == ("reload refused (see the log): the configuration loaded before is in force")
     t.wait_for_log(r"reload refused")
     redis_server.wait_for_generation(g + 1)
 

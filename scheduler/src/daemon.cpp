@@ -158,6 +158,9 @@ void Daemon::keep_lease()
     lease_->tick(*redis_);
     metrics_.set_leader(lease_->leader());
     metrics_.set_redis_up(redis_->up());
+    // a Redis call may block for its timeouts (a slow name lookup longer):
+    // the loop goes on, so the watchdog hears so between two calls
+    notifier_.keep_alive(MonoClock::now());
 }
 
 bool Daemon::write_round(bool once)
@@ -204,6 +207,7 @@ bool Daemon::write_round(bool once)
 
     bool stale = false;
     std::optional<long long> generation = redis_->publish(text, written_ms, lease_->value(), &stale);
+    notifier_.keep_alive(MonoClock::now());
     if (stale) {
         // our lease is gone (expired in a stall, FLUSHALL): take it again
         // if it is free, and write this round after all
@@ -230,6 +234,9 @@ void Daemon::report(const std::vector<BackendRound>& backends, std::optional<lon
         up += b.health != TUNE_HEALTH_DOWN;
     const std::string round = cat(up, "/", backends.size(), " backends up, last round ",
         utc_time_of_day(wall_clock_ms()));
+    // "<instance>#<nonce> <token>": the instance is what an operator named
+    const std::string& holder = lease_->holder();
+    const bool standby = redis_->up() && !lease_->leader() && !holder.empty();
     std::string line;
     if (generation)
         line = cat("leader, ", round, " written as generation ", *generation);
@@ -237,19 +244,19 @@ void Daemon::report(const std::vector<BackendRound>& backends, std::optional<lon
         line = cat("Redis ", config_->redis.text, " does not answer, rounds are not written; ", round);
     else if (lease_->leader())
         line = cat("leader, ", round, " not written");
-    else if (const std::string& holder = lease_->holder(); !holder.empty())
-        // "<instance>#<nonce> <token>": the instance is what an operator named
+    else if (standby)
         line = cat("standby (writer: ", std::string_view(holder).substr(0, holder.find('#')), "), ", round);
     else
-        line = cat("standby, ", round);
+        // Redis answers, but refused the lease script (an ACL without it)
+        line = cat("Redis ", config_->redis.text, " answers but the writer's lease cannot be taken (see the log), "
+            "rounds are not written; ", round);
 
-    // ready: a round is out, or, as a standby, Redis answered
-    if (!ready_ && (generation || (redis_->up() && !lease_->leader()))) {
-        ready_ = true;
-        notifier_.ready(line);
-    } else {
+    // ready: a round is out, or, as a standby, another instance writes;
+    // until systemd has heard it, try again after every round
+    if (!ready_ && (generation || standby))
+        ready_ = notifier_.ready(line);
+    else
         notifier_.status(line);
-    }
 }
 
 bool Daemon::wait_until(MonoClock::time_point t)
@@ -293,7 +300,7 @@ void Daemon::reload()
         notifier_.reloading();
         // the status line says so until the next round replaces it
         notifier_.ready(apply_reload() ? "configuration reloaded"
-                                       : "reload refused: invalid configuration, the one loaded before is in force");
+                                       : "reload refused (see the log): the configuration loaded before is in force");
     } else {
         apply_reload();
     }

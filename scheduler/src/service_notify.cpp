@@ -87,10 +87,10 @@ ServiceNotifier ServiceNotifier::from_environment()
     return notifier;
 }
 
-void ServiceNotifier::send(std::string_view message) noexcept
+bool ServiceNotifier::send(std::string_view message) noexcept
 {
     if (!fd_)
-        return;
+        return false;
     ssize_t n;
     do
         n = ::sendto(fd_.get(), message.data(), message.size(), MSG_NOSIGNAL,
@@ -98,21 +98,22 @@ void ServiceNotifier::send(std::string_view message) noexcept
     while (n < 0 && errno == EINTR);
     if (n >= 0) {
         send_failed_ = false;
-        return;
+        return true;
     }
     // the manager went away, or its queue is full: nothing the daemon can
     // do about it, and nothing it should stop for
     if (!send_failed_)
         log::warn("cannot notify the service manager: ", std::strerror(errno));
     send_failed_ = true;
+    return false;
 }
 
-void ServiceNotifier::ready(std::string_view status)
+bool ServiceNotifier::ready(std::string_view status)
 {
     if (!fd_)
-        return;
+        return false;
     status_ = printable(status, status_max);
-    send(cat("READY=1\nSTATUS=", status_));
+    return send(cat("READY=1\nSTATUS=", status_));
 }
 
 void ServiceNotifier::reloading()

@@ -53,8 +53,9 @@ public:
 
     bool enabled() const noexcept { return static_cast<bool>(fd_); }
 
-    // READY=1 with the status line.
-    void ready(std::string_view status);
+    // READY=1 with the status line; false when it could not be sent (the
+    // caller tries again later: a lost READY=1 fails the start).
+    bool ready(std::string_view status);
     // RELOADING=1 and MONOTONIC_USEC=now.
     void reloading();
     void stopping();
@@ -72,7 +73,7 @@ public:
     std::chrono::microseconds watchdog() const noexcept { return watchdog_; }
 
 private:
-    void send(std::string_view message) noexcept;
+    bool send(std::string_view message) noexcept;
 
     UniqueFd fd_;
     sockaddr_un address_{};

@@ -1,21 +1,27 @@
 """The service manager's end of the sd_notify protocol (sd_notify(3)), for
 tests: a datagram socket the test owns, given to a daemon as NOTIFY_SOCKET,
 recording every message with the PID that sent it (SCM_CREDENTIALS, as
-systemd checks it for NotifyAccess=main) and when it arrived."""
+systemd checks it for NotifyAccess=main) and when it was sent (the kernel's
+time stamp, not when the test got round to reading it: a test busy with
+something else still sees the real gaps between keep-alives)."""
 
 import os
 import socket
 import struct
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+# <asm-generic/socket.h>; Python's socket module does not name it
+SO_TIMESTAMPNS = 35
 
 
 @dataclass
 class Notification:
-    """One datagram: its assignments in order, the sender's PID, when it came."""
+    """One datagram: its assignments in order, the sender's PID, when it
+    was sent (CLOCK_REALTIME seconds, stamped by the kernel)."""
     fields: dict[str, str]
     pid: int
-    at: float = field(default_factory=time.monotonic)
+    at: float
     raw: bytes = b""
 
     def __contains__(self, key: str) -> bool:
@@ -46,6 +52,7 @@ class NotifySocket:
     def __init__(self, path=None, *, abstract: bool = False):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         if abstract:
             name = f"tuneslot-test-{os.getpid()}-{id(self):x}"
             self.sock.bind("\0" + name)
@@ -65,14 +72,18 @@ class NotifySocket:
     def _receive(self, timeout: float) -> Notification | None:
         self.sock.settimeout(max(timeout, 0.001))
         try:
-            data, anc, _, _ = self.sock.recvmsg(4096, socket.CMSG_SPACE(12))
+            data, anc, _, _ = self.sock.recvmsg(4096, socket.CMSG_SPACE(12) + socket.CMSG_SPACE(16))
         except (socket.timeout, BlockingIOError):
             return None
-        pid = -1
+        pid, at = -1, None
         for level, kind, payload in anc:
             if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
                 pid, _, _ = struct.unpack("iII", payload[:12])
-        n = Notification(parse(data), pid, raw=data)
+            elif level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                seconds, nanoseconds = struct.unpack("qq", payload[:16])
+                at = seconds + nanoseconds / 1e9
+        assert at is not None, "the kernel gave the datagram no time stamp"
+        n = Notification(parse(data), pid, at, raw=data)
         self.messages.append(n)
         return n
 
