@@ -12,7 +12,9 @@ Runs when TUNESLOT_DEBS names the directory of the packages
 installation is on the machine (a package, the tuneslot user or group,
 /etc/tuneslot, the daemon or its unit), which a purge would take away.
 Every package it installs is purged again, also when a test fails.  The
-tests run in file order on one installation.
+tests run in file order on one installation; the last two install
+tuneslotd again, beside an account made by hand, and with a file of the
+operator's left in /etc/tuneslot.
 
 Without systemd as PID 1 (CI machines, containers) the unit's sandbox and
 the maintainer scripts' systemctl calls are not exercised; the unit is
@@ -144,6 +146,15 @@ class InstalledTuneslotd(Process):
         return self.start(as_tuneslot(exec_start), env={**SERVICE_ENV, **env})
 
 
+def skip_over_an_earlier_installation() -> None:
+    present = [p for p in PACKAGES if known_to_dpkg(p)] + [str(p) for p in EARLIER if p.exists()]
+    for db in ("passwd", "group"):
+        if run(["getent", db, "tuneslot"], check=False).returncode == 0:
+            present.append(f"the {db} entry tuneslot")
+    if present:
+        pytest.skip(f"{', '.join(present)} already on this machine: the test would purge it")
+
+
 @pytest.fixture(scope="module")
 def debs() -> list[Path]:
     found = []
@@ -158,12 +169,7 @@ def debs() -> list[Path]:
 def installation(debs):
     """The three packages installed with apt; the machine's state from
     before; purged again at the end, whatever happened."""
-    present = [p for p in PACKAGES if known_to_dpkg(p)] + [str(p) for p in EARLIER if p.exists()]
-    for db in ("passwd", "group"):
-        if run(["getent", db, "tuneslot"], check=False).returncode == 0:
-            present.append(f"the {db} entry tuneslot")
-    if present:
-        pytest.skip(f"{', '.join(present)} already on this machine: the test would purge it")
+    skip_over_an_earlier_installation()
     before = machine_state()
     try:
         apt("install", *map(str, debs))
@@ -431,3 +437,56 @@ def test_remove_disables_and_purge_leaves_the_machine_as_found(installation):
     assert before["paths"] - after["paths"] == set(), "removed what was not ours"
     for key in ("user", "group", "statoverrides", "packages"):
         assert after[key] == before[key], key
+
+
+def test_purge_keeps_an_account_the_package_did_not_make(debs):
+    """A tuneslot user and group made by hand before the package (as README
+    tells a cmake --install host to) are used, and still there after the
+    purge: the package removes only what it made."""
+    skip_over_an_earlier_installation()
+    before = machine_state()
+    run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "tuneslot"])
+    try:
+        account = (run(["getent", "passwd", "tuneslot"]).stdout, run(["getent", "group", "tuneslot"]).stdout)
+        tuneslotd_deb = next(d for d in debs if d.name.startswith("tuneslotd_"))
+        apt("install", tuneslotd_deb)
+        assert grp.getgrgid(CONFIG.stat().st_gid).gr_name == "tuneslot"
+        apt("purge", "tuneslotd")
+        assert (run(["getent", "passwd", "tuneslot"]).stdout, run(["getent", "group", "tuneslot"]).stdout) == account
+    finally:
+        if known_to_dpkg("tuneslotd"):
+            apt("purge", "tuneslotd", check=False)
+        run(["userdel", "tuneslot"], check=False)
+        run(["groupdel", "tuneslot"], check=False)
+    after = machine_state()
+    assert after["paths"] == before["paths"] and after["user"] == before["user"] == ""
+    assert after["group"] == before["group"] == ""
+
+
+def test_purge_keeps_the_account_while_etc_tuneslot_holds_files(debs):
+    """A file of the operator's left in /etc/tuneslot (a password file the
+    group may read) keeps the account the package made: its ids are not
+    freed under a file that still names them."""
+    skip_over_an_earlier_installation()
+    before = machine_state()
+    secret = CONFIG.parent / "redis.password"
+    try:
+        tuneslotd_deb = next(d for d in debs if d.name.startswith("tuneslotd_"))
+        apt("install", tuneslotd_deb)
+        secret.write_text("s3cret\n")
+        os.chown(secret, 0, grp.getgrnam("tuneslot").gr_gid)
+        r = apt("purge", "tuneslotd")
+        assert "/etc/tuneslot still holds files: the user and group tuneslot are kept" in r.stderr + r.stdout
+        assert pwd.getpwnam("tuneslot").pw_gecos.startswith(MADE_BOTH)
+        assert grp.getgrgid(secret.stat().st_gid).gr_name == "tuneslot"
+    finally:
+        if known_to_dpkg("tuneslotd"):
+            apt("purge", "tuneslotd", check=False)
+        secret.unlink(missing_ok=True)
+        if CONFIG.parent.exists():
+            CONFIG.parent.rmdir()
+        run(["userdel", "tuneslot"], check=False)
+        run(["groupdel", "tuneslot"], check=False)
+    after = machine_state()
+    assert after["paths"] == before["paths"]
+    assert after["user"] == after["group"] == ""
