@@ -18,7 +18,10 @@ operator's left in /etc/tuneslot.
 
 Without systemd as PID 1 (CI machines, containers) the unit's sandbox and
 the maintainer scripts' systemctl calls are not exercised; the unit is
-checked by systemd-analyze, and its command lines run by hand.
+checked by systemd-analyze, and its command lines run by hand.  On a host
+whose services do run (systemd, no policy-rc.d denying them), installing
+and removing the modules reloads the system's nginx and restarts its
+Apache, as any module package does.
 """
 
 import grp
