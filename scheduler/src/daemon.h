@@ -17,7 +17,7 @@
 //
 // The service manager hears of it all through the ServiceNotifier
 // (service_notify.h): READY once the first round is published (or, as a
-// standby, once Redis answered), RELOADING and READY around a reload,
+// standby, once Redis named the writer), RELOADING and READY around a reload,
 // STOPPING, a STATUS line after every round, and the watchdog's keep-alive
 // from wherever the loop waits.
 
