@@ -105,7 +105,7 @@ def test_redis_fault_under_load(make_chaos, fault):
     stack = make_chaos(relay=fault in ("blackholed", "slowed"))
     with stack.running() as run:
         time.sleep(WARMUP)
-        began = time.monotonic()
+        began, began_ms = time.monotonic(), time.time() * 1000
         if fault == "killed":
             stack.redis.kill()
             time.sleep(FAULT)
@@ -128,10 +128,11 @@ def test_redis_fault_under_load(make_chaos, fault):
     failures = []
     for f in FRONTS:
         t = judge(stack, run, f)
-        during = run.watches[f].installs()
-        installed = sum(1 for at, _ in during if began < at <= ended)
+        # rounds written after the fault began that reached the front-end before it ended
+        during = run.watches[f].written_during(began_ms, ended)
+        installed = len(during)
         report(t.line(f"redis-{fault}", f,
-                      f"fault {ended - began:.1f} s, {installed} rounds installed during it, "
+                      f"fault {ended - began:.1f} s, {installed} rounds written and installed during it, "
                       f"a round after it installed in {back[f]:.2f} s, "
                       f"{run.watches[f].failed}/{run.watches[f].samples} status samples unanswered"))
         if t.worst >= NO_STALL or bad_log_lines(stack.fronts[f]):
@@ -141,10 +142,13 @@ def test_redis_fault_under_load(make_chaos, fault):
         if fault in ("killed", "blackholed"):
             # 3 s without a round: the rule of stale cannot have missed it
             assert t.stale > 0, (f, t)
-            assert installed == 0, (f, during)
+            assert installed == 0, (f, during, run.watches[f].installs())
         if fault == "slowed":
-            # a slow Redis is still a Redis: rounds get through
-            assert installed >= 2, (f, during)
+            # a slow Redis is still a Redis: rounds written during the fault
+            # reach the front-ends before it ends (each Redis call is 200 ms
+            # late, tuneslotd's and the front-end's alike: two or three do
+            # in 3 s; the one written last may come only after the end)
+            assert installed >= 1, (f, during, run.watches[f].installs())
     assert not failures, failures
 
 

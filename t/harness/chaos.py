@@ -63,6 +63,7 @@ class SnapshotWatch:
         self.failed = 0                  # samples without an answer or a snapshot
         self._taken: list[tuple[float, int]] = []           # (t0, generation), in order
         self._bounds: dict[int, list[float]] = {}           # generation: [earliest, latest]
+        self._written: dict[int, int] = {}                  # generation: written_ms (tuneslotd's wall clock)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"watch {front.name}", daemon=True)
@@ -92,6 +93,7 @@ class SnapshotWatch:
                 else:
                     g, age = snap["generation"], snap["age_ms"] / 1000
                     self._taken.append((t0, g))
+                    self._written[g] = snap["written_ms"]
                     b = self._bounds.setdefault(g, [t0 - age, t1 - age])
                     b[0], b[1] = max(b[0], t0 - age), min(b[1], t1 - age)
             self._stop.wait(max(0.0, self.period - (time.monotonic() - t0)))
@@ -100,6 +102,19 @@ class SnapshotWatch:
         """(installed at the latest, generation) of every generation seen, in time order."""
         with self._lock:
             return sorted((hi, g) for g, (_, hi) in self._bounds.items())
+
+    def written_during(self, began_ms: float, until: float) -> list[tuple[float, int]]:
+        """(installed at the latest, generation) of the rounds tuneslotd wrote
+        after began_ms (unix ms, its clock and the test's time.time()) that
+        were installed by until (the test's monotonic clock) at the latest.
+
+        The latest bound of an installation may lie well after it (a status
+        answer that took long), so "installed between two moments" would
+        count a round installed just before the first; a round written
+        after it cannot have been."""
+        with self._lock:
+            return sorted((hi, g) for g, (_, hi) in self._bounds.items()
+                          if hi <= until and self._written[g] > began_ms)
 
     def held_at(self, moment: float) -> tuple[float, int] | None:
         """(installed at the latest, generation) of the snapshot held at
