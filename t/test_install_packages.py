@@ -29,6 +29,7 @@ import os
 import pwd
 import re
 import shlex
+import shutil
 import signal
 import stat
 import subprocess
@@ -159,12 +160,13 @@ def skip_over_an_earlier_installation() -> None:
 
 
 @pytest.fixture(scope="module")
-def debs() -> list[Path]:
-    found = []
+def debs() -> dict[str, Path]:
+    """Package name: its .deb."""
+    found = {}
     for p in PACKAGES:
         matches = sorted(Path(DEBS).glob(f"{p}_*.deb"))
         assert len(matches) == 1, f"{DEBS}: expected one {p}_*.deb, found {matches}"
-        found.append(matches[0])
+        found[p] = matches[0]
     return found
 
 
@@ -175,7 +177,7 @@ def installation(debs):
     skip_over_an_earlier_installation()
     before = machine_state()
     try:
-        apt("install", *map(str, debs))
+        apt("install", *map(str, debs.values()))
         yield before
     finally:
         left = [p for p in PACKAGES if known_to_dpkg(p)]
@@ -192,7 +194,7 @@ def test_packages_land_where_a_host_expects_them(installation, debs):
     dependencies on the nginx ABI and the Apache API, the man pages."""
     assert all(installed_version(p) for p in PACKAGES)
 
-    depends = {d.name.split("_")[0]: run(["dpkg-deb", "-f", d, "Depends"]).stdout for d in debs}
+    depends = {p: run(["dpkg-deb", "-f", deb, "Depends"]).stdout for p, deb in debs.items()}
     assert re.search(r"\bnginx-abi-[\w.]+-\d+\b", depends["libnginx-mod-http-tune"])
     assert "apache2-api-20120211" in depends["libapache2-mod-tune"]
 
@@ -400,16 +402,15 @@ def test_upgrades_keep_the_edited_configuration(installation, debs, tmp_path):
     mode and group stay."""
     edited = CONFIG.read_text() + "# edited by the host\n"
     CONFIG.write_text(edited)
-    tuneslotd_deb = next(d for d in debs if d.name.startswith("tuneslotd_"))
     base = installed_version("tuneslotd")
 
-    apt("install", repack(tuneslotd_deb, tmp_path, f"{base}+upgrade1"))
+    apt("install", repack(debs["tuneslotd"], tmp_path, f"{base}+upgrade1"))
     assert installed_version("tuneslotd") == f"{base}+upgrade1"
     assert CONFIG.read_text() == edited
     assert not list(CONFIG.parent.glob("tuneslotd.toml.dpkg-*"))
 
     apt("install", "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold",
-        repack(tuneslotd_deb, tmp_path, f"{base}+upgrade2", edit_conffile=True))
+        repack(debs["tuneslotd"], tmp_path, f"{base}+upgrade2", edit_conffile=True))
     assert installed_version("tuneslotd") == f"{base}+upgrade2"
     assert CONFIG.read_text() == edited
     assert Path(f"{CONFIG}.dpkg-dist").read_text().endswith("# a line the next release adds\n")
@@ -442,54 +443,47 @@ def test_remove_disables_and_purge_leaves_the_machine_as_found(installation):
         assert after[key] == before[key], key
 
 
-def test_purge_keeps_an_account_the_package_did_not_make(debs):
+@pytest.fixture
+def tuneslotd_alone(debs):
+    """For a test that installs tuneslotd on its own: its .deb; afterwards
+    the package purged, whatever the test left in /etc/tuneslot removed,
+    the tuneslot account deleted, and the machine as it was before."""
+    skip_over_an_earlier_installation()
+    before = machine_state()
+    try:
+        yield debs["tuneslotd"]
+    finally:
+        if known_to_dpkg("tuneslotd"):
+            apt("purge", "tuneslotd", check=False)
+        shutil.rmtree(CONFIG.parent, ignore_errors=True)
+        run(["userdel", "tuneslot"], check=False)
+        run(["groupdel", "tuneslot"], check=False)
+    after = machine_state()
+    for key in ("paths", "user", "group", "statoverrides", "packages"):
+        assert after[key] == before[key], key
+
+
+def test_purge_keeps_an_account_the_package_did_not_make(tuneslotd_alone):
     """A tuneslot user and group made by hand before the package (as README
     tells a cmake --install host to) are used, and still there after the
     purge: the package removes only what it made."""
-    skip_over_an_earlier_installation()
-    before = machine_state()
     run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "tuneslot"])
-    try:
-        account = (run(["getent", "passwd", "tuneslot"]).stdout, run(["getent", "group", "tuneslot"]).stdout)
-        tuneslotd_deb = next(d for d in debs if d.name.startswith("tuneslotd_"))
-        apt("install", tuneslotd_deb)
-        assert grp.getgrgid(CONFIG.stat().st_gid).gr_name == "tuneslot"
-        apt("purge", "tuneslotd")
-        assert (run(["getent", "passwd", "tuneslot"]).stdout, run(["getent", "group", "tuneslot"]).stdout) == account
-    finally:
-        if known_to_dpkg("tuneslotd"):
-            apt("purge", "tuneslotd", check=False)
-        run(["userdel", "tuneslot"], check=False)
-        run(["groupdel", "tuneslot"], check=False)
-    after = machine_state()
-    assert after["paths"] == before["paths"] and after["user"] == before["user"] == ""
-    assert after["group"] == before["group"] == ""
+    account = (run(["getent", "passwd", "tuneslot"]).stdout, run(["getent", "group", "tuneslot"]).stdout)
+    apt("install", tuneslotd_alone)
+    assert grp.getgrgid(CONFIG.stat().st_gid).gr_name == "tuneslot"
+    apt("purge", "tuneslotd")
+    assert (run(["getent", "passwd", "tuneslot"]).stdout, run(["getent", "group", "tuneslot"]).stdout) == account
 
 
-def test_purge_keeps_the_account_while_etc_tuneslot_holds_files(debs):
+def test_purge_keeps_the_account_while_etc_tuneslot_holds_files(tuneslotd_alone):
     """A file of the operator's left in /etc/tuneslot (a password file the
     group may read) keeps the account the package made: its ids are not
     freed under a file that still names them."""
-    skip_over_an_earlier_installation()
-    before = machine_state()
+    apt("install", tuneslotd_alone)
     secret = CONFIG.parent / "redis.password"
-    try:
-        tuneslotd_deb = next(d for d in debs if d.name.startswith("tuneslotd_"))
-        apt("install", tuneslotd_deb)
-        secret.write_text("s3cret\n")
-        os.chown(secret, 0, grp.getgrnam("tuneslot").gr_gid)
-        r = apt("purge", "tuneslotd")
-        assert "/etc/tuneslot still holds files: the user and group tuneslot are kept" in r.stderr + r.stdout
-        assert pwd.getpwnam("tuneslot").pw_gecos.startswith(MADE_BOTH)
-        assert grp.getgrgid(secret.stat().st_gid).gr_name == "tuneslot"
-    finally:
-        if known_to_dpkg("tuneslotd"):
-            apt("purge", "tuneslotd", check=False)
-        secret.unlink(missing_ok=True)
-        if CONFIG.parent.exists():
-            CONFIG.parent.rmdir()
-        run(["userdel", "tuneslot"], check=False)
-        run(["groupdel", "tuneslot"], check=False)
-    after = machine_state()
-    assert after["paths"] == before["paths"]
-    assert after["user"] == after["group"] == ""
+    secret.write_text("s3cret\n")
+    os.chown(secret, 0, grp.getgrnam("tuneslot").gr_gid)
+    r = apt("purge", "tuneslotd")
+    assert "/etc/tuneslot still holds files: the user and group tuneslot are kept" in r.stderr + r.stdout
+    assert pwd.getpwnam("tuneslot").pw_gecos.startswith(MADE_BOTH)
+    assert grp.getgrgid(secret.stat().st_gid).gr_name == "tuneslot"
