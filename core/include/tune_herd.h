@@ -23,6 +23,7 @@
 #ifndef TUNE_HERD_H
 #define TUNE_HERD_H
 
+#include "tune_contract.h"
 #include "tune_snapshot.h"
 #include "tune_name.h"
 
@@ -45,7 +46,7 @@ extern "C" {
 /* Redis forgets a slot's reservations this long after the last claim */
 #define TUNE_HERD_TTL_MS        60000
 
-#define TUNE_HERD_KEY_PREFIX    "{tuneslot:v1}:herd:"
+#define TUNE_HERD_KEY_PREFIX    TUNE_KEY_HERD_PREFIX
 
 /* the longest herd key: prefix, stream, ":", backend */
 #define TUNE_HERD_KEY_MAX                                                    \
