@@ -1,0 +1,138 @@
+/*
+ * The request-side choice, written once for ngx_http_tune_module and
+ * mod_tune: what a tune-in of a stream is answered with, given the image a
+ * front-end holds, its herd table and the slots a proxied tune-in has
+ * already tried.
+ *
+ * The host holds its own lock over the image and the herd table from
+ * tune_choose_begin() until it has copied out what it needs of the chosen
+ * slots, and calls:
+ *
+ *   tune_choose_begin()  looks the stream up and gives the answers that need
+ *                        no slot: no snapshot, no such stream, a stale one;
+ *                        when it answers TUNE_CHOICE_OK, it has said how
+ *                        much work memory the pick wants (the stream's slot
+ *                        count is known only now), which the host allocates
+ *                        from its request's memory;
+ *   tune_choose_pick()   draws the slot among those not tried yet
+ *                        (tune_select_slot()), counts the tune-in in the
+ *                        herd table unless the request only peeks, and, when
+ *                        asked, ranks the others for a playlist
+ *                        (tune_rank_slots()).
+ *
+ * The host keeps what is its own: the lock, evaluating its region
+ * expression, allocating, copying strings out of the image, and turning
+ * outcomes into answers (a 302, its overflow URL, 404, 503 with
+ * Retry-After) and the reason into its log line.
+ */
+
+#ifndef TUNE_CHOOSE_H
+#define TUNE_CHOOSE_H
+
+#include "tune_snapshot.h"
+#include "tune_herd.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+
+typedef enum {
+    TUNE_CHOICE_OK = 0,         /* a slot: ch->slot (begin: pick one) */
+    TUNE_CHOICE_NO_SNAPSHOT,    /* no image received yet */
+    TUNE_CHOICE_NOT_FOUND,      /* the image has no such stream */
+    TUNE_CHOICE_STALE,          /* the image is older than the limit */
+    TUNE_CHOICE_FULL,           /* slots are up, every one of them full */
+    TUNE_CHOICE_NO_SLOT         /* no slot (not tried yet) is up */
+} tune_choice_outcome_t;
+
+
+/* a backend name, as the host keeps it (not NUL-terminated) */
+typedef struct {
+    const char                 *data;
+    size_t                      len;
+} tune_choice_name_t;
+
+
+/* One tune-in, as the host sees it.  Unused fields are 0 or NULL. */
+typedef struct {
+    const char                 *stream;       /* the name asked for */
+    size_t                      stream_len;
+    const char                 *region;       /* preferred; NULL or "": */
+    size_t                      region_len;   /*   none */
+
+    int64_t                     age_ms;       /* the image unchanged for */
+    int64_t                     stale_ms;     /* the limit; 0: never stale */
+
+    tune_herd_t                *herd;         /* NULL: no herd accounting */
+    uint32_t                    window;       /* the herd window W, ms */
+    int64_t                     now_ms;       /* wall clock (tune_herd.h) */
+
+    const tune_choice_name_t   *tried;        /* backends tried already */
+    size_t                      ntried;       /*   (proxy retries) */
+
+    int                         peek;         /* answer, count nothing */
+    int                         rank;         /* rank the slots too */
+    uint32_t                    rnd;          /* 32 random bits */
+} tune_choice_req_t;
+
+
+/* What the choice answered.  Strings point into the image. */
+typedef struct {
+    tune_choice_outcome_t       outcome;
+
+    /*
+     * Why no slot, for the host's log line, a static text: "no snapshot
+     * received yet", "the snapshot is stale", "every slot is full", "no
+     * slot is up", or "no other slot is up" when tried names backends.
+     * NULL for TUNE_CHOICE_OK and TUNE_CHOICE_NOT_FOUND.
+     */
+    const char                 *reason;
+
+    /* for a 503's Retry-After, s: the image's interval rounded up, at
+     * least 1 (1 without an image) */
+    uint32_t                    retry_after;
+
+    /* after begin, when found: the stream, and the bytes of work memory
+     * the pick wants (aligned as malloc() aligns) */
+    const tune_image_stream_t  *stream;
+    size_t                      work_size;
+
+    /* TUNE_CHOICE_OK: an index into tune_image_slots(img) */
+    uint32_t                    slot;
+
+    /* with rank: slot indices, the chosen one first, then every other
+     * offerable slot best first; ranked points into the work memory */
+    const uint32_t             *ranked;
+    size_t                      nranked;
+} tune_choice_t;
+
+
+/*
+ * Phase one: img (NULL: none yet) and the stream.  Fills *ch and returns
+ * its outcome: TUNE_CHOICE_OK when a slot is to be drawn by
+ * tune_choose_pick() with ch->work_size bytes of work memory, else the
+ * final answer (TUNE_CHOICE_NO_SNAPSHOT, _NOT_FOUND or _STALE).  Reads
+ * nothing but img; the stream is looked up before staleness is judged, so
+ * an unknown stream is "not found" even from a stale image.
+ */
+tune_choice_outcome_t tune_choose_begin(const tune_image_t *img,
+    const tune_choice_req_t *req, tune_choice_t *ch);
+
+/*
+ * Phase two, on the image and request of a begin that answered
+ * TUNE_CHOICE_OK, the host's lock still held: work is ch->work_size bytes.
+ * Returns the final outcome: TUNE_CHOICE_OK (ch->slot; the tune-in counted
+ * in req->herd unless req->peek; ch->ranked when req->rank),
+ * TUNE_CHOICE_FULL or TUNE_CHOICE_NO_SLOT.  Slots whose backend is among
+ * req->tried are never offered.
+ */
+tune_choice_outcome_t tune_choose_pick(const tune_image_t *img,
+    const tune_choice_req_t *req, tune_choice_t *ch, void *work);
+
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TUNE_CHOOSE_H */
