@@ -1,6 +1,7 @@
 #include "ctl.h"
 
 #include "config.h"
+#include "contract.h"
 #include "drain.h"
 #include "redis_writer.h"
 #include "text.h"
@@ -15,10 +16,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr std::string_view key_snapshot = "{tuneslot:v1}:snapshot";
-constexpr std::string_view key_generation = "{tuneslot:v1}:generation";
-constexpr std::string_view key_drain = "{tuneslot:v1}:drain";
-constexpr std::string_view key_leader = "{tuneslot:v1}:leader";
+using contract::key_drain;
+using contract::key_generation;
+using contract::key_leader;
+using contract::key_snapshot;
 
 constexpr std::string_view usage =
     "usage: tuneslotd ctl -c FILE drain BACKEND [--mount /m] [--note TEXT]\n"

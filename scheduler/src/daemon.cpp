@@ -1,6 +1,7 @@
 #include "daemon.h"
 
 #include "clock.h"
+#include "contract.h"
 #include "log.h"
 #include "round.h"
 #include "snapshot.h"
@@ -25,8 +26,6 @@ constexpr std::chrono::milliseconds redis_io_timeout = 1s;
 // libcurl enforces each poll's timeout; if a round still runs this much
 // longer, something is broken and the round is cut short.
 constexpr std::chrono::milliseconds round_grace = 1s;
-
-constexpr std::string_view key_drain = "{tuneslot:v1}:drain";
 
 std::chrono::milliseconds until(MonoClock::time_point t)
 {
@@ -176,7 +175,7 @@ bool Daemon::write_round(bool once)
     // the lease right before writing: a follower does not read drains
     keep_lease();
     if (lease_->leader()) {
-        if (auto pairs = redis_->hgetall(key_drain)) {
+        if (auto pairs = redis_->hgetall(contract::key_drain)) {
             std::vector<std::string> ignored;
             DrainSet drains = parse_drains(*config_, *pairs, ignored);
             log_drain_changes(drains_, drains);

@@ -1,5 +1,6 @@
 #include "redis_writer.h"
 
+#include "contract.h"
 #include "log.h"
 #include "text.h"
 
@@ -16,12 +17,11 @@ namespace tuneslot {
 
 namespace {
 
-// redis/SCHEMA.md, schema version 1
-constexpr std::string_view key_snapshot = "{tuneslot:v1}:snapshot";
-constexpr std::string_view key_generation = "{tuneslot:v1}:generation";
-constexpr std::string_view channel_rounds = "{tuneslot:v1}:rounds";
-constexpr std::string_view key_leader = "{tuneslot:v1}:leader";
-constexpr std::string_view key_fence = "{tuneslot:v1}:fence";
+using contract::channel_rounds;
+using contract::key_fence;
+using contract::key_generation;
+using contract::key_leader;
+using contract::key_snapshot;
 
 // One command, binary-safe; null on an I/O or protocol error (c->err set).
 RedisReplyPtr command(redisContext* c, const std::vector<std::string_view>& args)
