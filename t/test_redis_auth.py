@@ -1,6 +1,7 @@
 """Redis AUTH across the components: tuneslotd logging in as the default user
 or an ACL user (password inline or in a file, a database of its own), refused
-credentials (one clear error, retried until Redis takes them), the warning
+credentials (one clear error, retried until Redis takes them), a database
+Redis refuses (one warning), a hello Redis never answers, the warning
 about world-readable files holding passwords, and one fleet of tuneslotd,
 nginx and Apache each logging in with the least-privilege ACL users of
 redis/acl.example, a real Icecast polled.  No output of any component may
@@ -188,6 +189,39 @@ def test_refused_credentials_are_one_error_and_recover(redis_with_password, stat
     assert len(re.findall(r"\[error\] redis", t.log_text())) == 1, t.log_text()
     assert_nowhere(t.run_dir, [TEST_PASSWORD], holders=[t.config_path, once.config_path],
                    texts=[metrics, ctl_out, help_out, ctl_help])
+
+
+def test_a_database_redis_refuses_is_one_warning(redis_server, status_server, make_tuneslotd):
+    """SELECT refused (redis_db 16 of Redis's 16 databases): one warning quoting Redis for the whole outage, no round in any database, ctl and --once fail with the same words."""
+    url = status_server.route("/load.xsl", body=LOAD)
+    t = make_tuneslotd(config(redis_server, url, redis_db=16)).start()
+    t.wait_for_log(r"\[warn\] redis")
+    time.sleep(1.5)                                     # five rounds, as many reconnections
+    log = t.log_text()
+    assert re.findall(r"\[(?:warn|error)\] redis .*", log) == [
+        f"[warn] redis {redis_server.address}: SELECT 16: ERR DB index is out of range; "
+        "rounds are not written until it is back"], log
+    assert all(generation(redis_server, db) is None for db in range(16))
+
+    rc, out = run(t.binary, "ctl", "-c", t.config_path, "status")
+    assert (rc, out) == (1, "tuneslotd ctl: redis: SELECT 16: ERR DB index is out of range\n"), out
+    once = make_tuneslotd(config(redis_server, url, redis_db=16), name="once")
+    assert once.run_once() == 1
+    assert f"[warn] redis {redis_server.address}: SELECT 16: ERR DB index is out of range; rounds" \
+        in once.log_text(), once.log_text()
+
+
+def test_a_hello_without_an_answer_times_out(silent_server, status_server, make_tuneslotd):
+    """A Redis that accepts and never answers AUTH: --once gives up after about the timeout and names the command that timed out."""
+    url = status_server.route("/load.xsl", body=LOAD)
+    once = make_tuneslotd(config(silent_server, url, redis_password=TEST_PASSWORD, redis_db=2), name="once")
+    started = time.monotonic()
+    assert once.run_once(timeout=10) == 1
+    assert time.monotonic() - started < 4.0
+    log = once.log_text()
+    assert re.findall(r"\[(?:warn|error)\] redis .*", log) == [
+        f"[warn] redis {silent_server.address}: AUTH: timeout; rounds are not written until it is back"], log
+    assert_nowhere(once.run_dir, [TEST_PASSWORD], holders=[once.config_path])
 
 
 def test_a_bad_configuration_never_prints_the_password(run_dir):
