@@ -8,6 +8,7 @@ import time
 import pytest
 
 from harness import decode_snapshot, free_port
+from harness.redis import GENERATION_KEY, TEST_PASSWORD, Redis
 
 UNLIMITED = "unlimited"
 
@@ -397,6 +398,41 @@ def test_redis_restart_is_logged_once_each_way(redis_server, status_server, make
     assert log.count("rounds are not written until it is back") == 1
     assert len(re.findall(r"\[notice\] redis [\d.:]+: back \(Redis [\d.]+\) after \d+ rounds not written", log)) == 1
     assert "[error]" not in log
+
+
+def test_redis_over_a_unix_socket(run_dir, processes, status_server, make_tuneslotd):
+    """redis = "unix:/path": the hello (AUTH, SELECT) and the rounds go over the socket, and a connection Redis closes is replaced at once, without a warning."""
+    sock = run_dir / "redis.sock"
+    redis = Redis(run_dir, password=TEST_PASSWORD, extra_args=["--unixsocket", str(sock), "--unixsocketperm", "700"])
+    processes.append(redis)
+    redis.start()
+    cfg = {"redis": f"unix:{sock}", "redis_password": TEST_PASSWORD, "redis_db": 3, "interval": "200ms",
+           "backend": [{"name": "fake", "status": status_server.route("/load.xsl", body=LOAD_OK),
+                        "public": "http://radio.example.net"}],
+           "stream": [{"name": "demo", "mount": "/demo"}]}
+    t = make_tuneslotd(cfg).start()
+
+    def generation():
+        with redis.client(3) as c:
+            g = c.command("GET", GENERATION_KEY)
+        return None if g is None else int(g)
+
+    def wait_for_generation(above):
+        deadline = time.monotonic() + 10
+        while (g := generation()) is None or g <= above:
+            assert time.monotonic() < deadline, t.log_text()
+            time.sleep(0.05)
+        return g
+
+    first = wait_for_generation(0)
+    t.wait_for_log(rf"\[info\] redis unix:{re.escape(str(sock))}: connected \(Redis [\d.]+\), writing rounds")
+    clients = redis.command("CLIENT", "LIST").decode()
+    assert re.search(r"\bflags=U\b.*\bdb=3\b", clients), clients
+    assert redis.command("GET", GENERATION_KEY) is None          # db 0 untouched
+
+    assert redis.command("CLIENT", "KILL", "TYPE", "normal") >= 1
+    wait_for_generation(first)
+    assert_log_clean(t)
 
 
 def test_hung_redis_cannot_wedge_the_loop(silent_server, status_server, make_tuneslotd):
