@@ -1,11 +1,14 @@
 #include "redis_writer.h"
 
+#include "clock.h"
 #include "contract.h"
 #include "log.h"
 #include "text.h"
 
 #include "lease_lua.h"           // generated at build time from redis/lease.lua
 #include "publish_round_lua.h"   // generated at build time from redis/publish_round.lua
+
+#include <tune_hiredis.h>
 
 #include <sys/time.h>
 
@@ -34,6 +37,13 @@ RedisReplyPtr command(redisContext* c, const std::vector<std::string_view>& args
     }
     return RedisReplyPtr(static_cast<redisReply*>(
         redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
+}
+
+// The monotonic clock in ms, as tune_link reads time
+std::int64_t now_ms() noexcept
+{
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(MonoClock::now().time_since_epoch()).count();
 }
 
 timeval to_timeval(std::chrono::milliseconds ms)
@@ -77,80 +87,160 @@ std::string server_version(const redisReply* r)
     return printable(v, 32);
 }
 
+// Why a hello failed when Redis refused a command of it, in Redis's words
+// (tune_link_why()) as tuneslotd's lines put them
+std::string refusal(const RedisAddress& address, std::string_view step, const tune_link_t& link)
+{
+    std::string_view words = tune_link_why(&link);
+    if (tune_link_refused(&link)) {
+        if (words.ends_with('.'))
+            words.remove_suffix(1);
+        return cat("the credentials were refused",
+            address.user.empty() ? std::string() : cat(" (user ", quote(address.user), ")"), ": ",
+            printable(words, 160));
+    }
+    if (step == "SELECT")
+        return cat("SELECT ", address.db, ": ", printable(words, 160));
+    return cat(step, ": ", printable(words, 160));
+}
+
 }  // namespace
 
 RedisWriter::RedisWriter(RedisAddress address, std::chrono::milliseconds io_timeout)
     : address_(std::move(address)), io_timeout_(io_timeout)
 {
+    tune_link_conf_t& c = link_conf_;
+    if (address_.unix_path.empty()) {
+        c.host = address_.host.c_str();
+        c.port = static_cast<unsigned>(address_.port);
+    } else {
+        c.path = address_.unix_path.c_str();
+    }
+    c.display = address_.text.c_str();
+    if (!address_.password.empty()) {
+        c.user = address_.user.data();
+        c.user_len = address_.user.size();
+        c.password = address_.password.data();
+        c.password_len = address_.password.size();
+    }
+    c.db = static_cast<unsigned>(address_.db);
+    // no SCRIPT LOAD in the hello: the scripts go as EVALSHA, then EVAL
+    c.script = nullptr;
+    c.timeout_ms = io_timeout_.count();
+    // No backoff: a call that needs a connection connects at once, as the
+    // daemon's loop paces the calls
+    c.backoff_min_ms = 0;
+    c.backoff_max_ms = 0;
+    c.directive = "redis_password";
+    c.effect = "rounds are not written until it is back";
+    // the lines are this class's own (failed(), publish())
+    c.quiet = 1;
+    tune_link_init(&link_, &link_conf_);
 }
 
 bool RedisWriter::connect(std::string& why)
 {
     refused_ = false;
     const timeval tv = to_timeval(io_timeout_);
-    RedisContextPtr ctx(address_.unix_path.empty()
-            ? redisConnectWithTimeout(address_.host.c_str(), address_.port, tv)
-            : redisConnectUnixWithTimeout(address_.unix_path.c_str(), tv));
-    if (!ctx) {
-        why = "connect: out of memory";
+    RedisContextPtr ctx;
+    std::string step;           // the hello's command last sent, for why
+    bool error = false;         // ... and Redis refused it
+    tune_action_t act;
+    bool ready = false;
+    // this attempt's connection goes, and the link is told why
+    auto dropped = [&] {
+        ctx.reset();
+        tune_link_dropped(&link_, now_ms(), why.c_str());
         return false;
-    }
-    if (ctx->err != 0) {
-        why = cat("connect: ", error_of(ctx.get()));
-        return false;
-    }
-    if (redisSetTimeout(ctx.get(), tv) != REDIS_OK) {
-        why = cat("cannot set the command timeout: ", error_of(ctx.get()));
-        return false;
-    }
-    if (address_.unix_path.empty())
-        redisEnableKeepAlive(ctx.get());
+    };
 
-    // AUTH and SELECT before anything else, on every new connection; the
-    // password goes into no message (a refusal quotes Redis's error, which
-    // never echoes it)
-    if (!address_.password.empty()) {
-        std::vector<std::string_view> auth{"AUTH"};
-        if (!address_.user.empty())
-            auth.push_back(address_.user);
-        auth.push_back(address_.password);
-        RedisReplyPtr r = command(ctx.get(), auth);
-        if (!r) {
-            why = cat("AUTH: ", error_of(ctx.get()));
-            return false;
+    // ctx_ is held exactly while the link is ready (drop() tells it when
+    // ctx_ goes): the link starts from a failure or from idle here
+    tune_link_start(&link_, now_ms());
+
+    // tune_link's hello, carried out with blocking hiredis (which times
+    // out before the machine's deadlines would), until the link is ready
+    while (!ready) {
+        switch (tune_link_next(&link_, now_ms(), &act)) {
+
+        case TUNE_DO_CONNECT:
+            ctx.reset(act.port != 0 ? redisConnectWithTimeout(act.host, static_cast<int>(act.port), tv)
+                                    : redisConnectUnixWithTimeout(act.path, tv));
+            if (!ctx) {
+                why = "connect: out of memory";
+            } else if (ctx->err != 0) {
+                why = cat("connect: ", error_of(ctx.get()));
+            } else if (redisSetTimeout(ctx.get(), tv) != REDIS_OK) {
+                why = cat("cannot set the command timeout: ", error_of(ctx.get()));
+            } else {
+                if (act.port != 0)
+                    redisEnableKeepAlive(ctx.get());
+                tune_link_connected(&link_, now_ms());
+                break;
+            }
+            return dropped();
+
+        case TUNE_DO_SEND: {
+            // the hello: AUTH [user] password, SELECT db; the password goes
+            // into no message (a refusal quotes Redis's error, which never
+            // echoes it)
+            step.assign(act.argv[0], act.argvlen[0]);
+            RedisReplyPtr r(static_cast<redisReply*>(
+                redisCommandArgv(ctx.get(), act.argc, act.argv, act.argvlen)));
+            if (!r) {
+                why = cat(step, ": ", error_of(ctx.get()));
+                return dropped();
+            }
+            tune_reply_t reply;
+            tune_hiredis_reply(r.get(), &reply, nullptr, 0);
+            error = reply.type == TUNE_REPLY_ERROR;
+            tune_link_reply(&link_, now_ms(), &reply);
+            break;
         }
-        if (r->type == REDIS_REPLY_ERROR) {
-            std::string_view error(r->str, r->len);
-            if (error.ends_with('.'))
-                error.remove_suffix(1);
-            why = cat("the credentials were refused",
-                address_.user.empty() ? std::string() : cat(" (user ", quote(address_.user), ")"), ": ",
-                printable(error, 160));
-            refused_ = true;
+
+        case TUNE_DO_CLOSE:
+            if (!ctx)
+                break;          // nothing of this attempt's is open
+            // the hello failed: Redis refused a command of it, or (not
+            // with blocking I/O, which times out first) a deadline passed
+            ctx.reset();
+            refused_ = tune_link_refused(&link_) != 0;
+            why = error ? refusal(address_, step, link_)
+                        : cat(step, ": ", printable(tune_link_why(&link_), 160));
             return false;
-        }
-    }
-    if (address_.db != 0) {
-        const std::string db = cat(address_.db);
-        RedisReplyPtr r = command(ctx.get(), {"SELECT", db});
-        if (!r) {
-            why = cat("SELECT: ", error_of(ctx.get()));
-            return false;
-        }
-        if (r->type == REDIS_REPLY_ERROR) {
-            why = cat("SELECT ", db, ": ", printable(std::string_view(r->str, r->len), 160));
-            return false;
+
+        case TUNE_DO_WAIT:
+            ready = tune_link_ready(&link_) && ctx;
+            if (!ready) {
+                // the link waits for a backoff (tuneslotd has none): this
+                // attempt failed
+                why = cat("connect: ", printable(tune_link_why(&link_), 160));
+                return false;
+            }
+            break;
+
+        default:
+            // LOG and STATE: the lines are this class's own
+            break;
         }
     }
 
+    // tuneslotd's own first command: the server's version for its lines
     RedisReplyPtr info = command(ctx.get(), {"INFO", "server"});
     if (!info) {
         why = cat("INFO: ", error_of(ctx.get()));
-        return false;
+        return dropped();
     }
     server_version_ = server_version(info.get());
+    tune_link_answered(&link_, now_ms());
     ctx_ = std::move(ctx);
     return true;
+}
+
+void RedisWriter::drop(const std::string& why)
+{
+    ctx_.reset();
+    tune_link_dropped(&link_, now_ms(), why.c_str());
 }
 
 void RedisWriter::failed(const std::string& why)
@@ -193,7 +283,7 @@ RedisReplyPtr RedisWriter::call_argv(const std::vector<std::string_view>& args, 
         // Redis closed the connection of an earlier call (restart, client
         // timeout): once more on a new one.  Not after a timeout, so a hung
         // Redis costs one timeout per call, not two.
-        ctx_.reset();
+        drop(error_of(ctx_.get()));
         if (!connect(why)) {
             answering_ = false;
             return nullptr;
@@ -202,7 +292,7 @@ RedisReplyPtr RedisWriter::call_argv(const std::vector<std::string_view>& args, 
     }
     if (!r) {
         why = cat(what, ": ", error_of(ctx_.get()));
-        ctx_.reset();
+        drop(why);
     }
     answering_ = r != nullptr;
     return r;

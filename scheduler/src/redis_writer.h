@@ -15,8 +15,15 @@
 // Every new connection logs in first (AUTH, SELECT) with the address's
 // credentials; refused credentials are logged at error, once per outage, and
 // retried like any failed connection.
+//
+// The connection's life (where to connect, the hello, failures) is core's
+// tune_link machine, the one the front-ends run too; this class carries it
+// out with blocking hiredis and words its own log lines.  Its commands
+// (the scripts, HGETALL, INFO) are its own.
 
 #include "config.h"
+
+#include <tune_link.h>
 
 #include <hiredis/hiredis.h>
 
@@ -79,7 +86,10 @@ public:
 private:
     // what names the command in why ("write: timeout")
     RedisReplyPtr call_argv(const std::vector<std::string_view>& args, std::string_view what, std::string& why);
+    // A new connection, through link_; false with why set
     bool connect(std::string& why);
+    // ctx_ goes (failed, or closed by Redis), and link_ is told why
+    void drop(const std::string& why);
     // EVALSHA, then EVAL on NOSCRIPT, through call().
     RedisReplyPtr run_script(std::string_view what, std::string_view sha, std::string_view script,
         std::initializer_list<std::string_view> keys_and_args, int nkeys, std::string& why);
@@ -87,7 +97,10 @@ private:
 
     RedisAddress address_;
     std::chrono::milliseconds io_timeout_;
-    RedisContextPtr ctx_;
+    // what link_ reads (pointing into address_); must outlive link_
+    tune_link_conf_t link_conf_{};
+    tune_link_t link_{};
+    RedisContextPtr ctx_;   // while link_ is ready
     // down: not answering; refused: answering, but not taking our AUTH
     enum class State { unknown, up, down, refused } state_ = State::unknown;
     bool refused_ = false;      // the last connect() failed at AUTH
