@@ -885,7 +885,7 @@ tune_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 static void
 tune_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    tune_refresh_start(pchild, s, tune_shm_current());
+    mtune_refresh_start(pchild, s, tune_shm_current());
 }
 
 

@@ -34,9 +34,6 @@
 #define TUNE_SHM_SIZE_MIN              (64 * 1024)
 #define TUNE_PROXY_TRIES_MAX           8
 
-#define TUNE_REDIS_KEY_SNAPSHOT        "{tuneslot:v1}:snapshot"
-#define TUNE_REDIS_KEY_GENERATION      "{tuneslot:v1}:generation"
-
 
 typedef enum {
     TUNE_MODE_UNSET = 0,

@@ -446,7 +446,6 @@ tune_shm_install(tune_shm_t *shm, const void *img, size_t size)
 }
 
 
-
 void
 tune_shm_allow(tune_shm_t *shm, const tune_allow_t *prefixes, size_t n)
 {
@@ -459,10 +458,10 @@ tune_shm_allow(tune_shm_t *shm, const tune_allow_t *prefixes, size_t n)
     tune_shm_unlock(shm);
 }
 
-int
+
+void
 tune_shm_contact(tune_shm_t *shm, int connected, const char *error)
 {
-    int            turned;
     tune_state_t  *st;
 
     tune_shm_lock(shm);
@@ -480,12 +479,9 @@ tune_shm_contact(tune_shm_t *shm, int connected, const char *error)
         apr_cpystrn(st->error, error, sizeof(st->error));
     }
 
-    turned = (error != NULL) != (st->outage != 0);
     st->outage = (error != NULL);
 
     tune_shm_unlock(shm);
-
-    return turned;
 }
 
 

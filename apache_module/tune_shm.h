@@ -31,7 +31,7 @@ typedef struct {
     int64_t                   reply_mono;     /* last good reply; 0: none */
     int64_t                   reply_ms;       /* ... by the wall clock */
     uint32_t                  failures;       /* since the last good reply */
-    int                       outage;         /* warned of it already */
+    int                       outage;         /* told of it already */
 
     /*
      * When the generation held last changed (tune_mono_ms()).  The first
@@ -115,12 +115,12 @@ apr_status_t tune_shm_install(tune_shm_t *shm, const void *img, size_t size);
 void tune_shm_allow(tune_shm_t *shm, const tune_allow_t *prefixes, size_t n);
 
 /*
- * A contact with Redis: error NULL for a good reply, else what failed.
- * Returns 1 when it begins an outage (a failure after good replies) or
- * ends one, for a warning or notice once per outage of this Apache,
- * whichever child leads meanwhile; else 0.
+ * A contact with Redis: error NULL for a good reply, else what failed.  An
+ * outage is recorded (state->outage) from the first failure to the next
+ * good reply, so that a child taking the lead meanwhile does not tell of
+ * it again.
  */
-int tune_shm_contact(tune_shm_t *shm, int connected, const char *error);
+void tune_shm_contact(tune_shm_t *shm, int connected, const char *error);
 
 
 #endif /* TUNE_SHM_H */
