@@ -8,33 +8,38 @@
 #include "ngx_http_tune_shm.h"
 #include "ngx_http_tune_herd.h"
 
-#include <tune_select.h>
+#include <tune_choose.h>
 
 
+static void ngx_http_tune_choice_req(ngx_http_request_t *r,
+    ngx_http_tune_ctx_t *ctx, ngx_str_t *region, tune_choice_req_t *req,
+    tune_choice_name_t *tried);
 static ngx_int_t ngx_http_tune_copy(ngx_http_request_t *r, ngx_str_t *dst,
     const tune_image_t *img, tune_str_t src);
 static uint32_t ngx_http_tune_random(void);
 
 
+/*
+ * The choice itself is the core's (tune_choose.h); here: the region, the
+ * zone's lock, memory from the request's pool, the copies out of the zone,
+ * and the answers.
+ */
+
 ngx_int_t
 ngx_http_tune_choose(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
     ngx_array_t *ranked, ngx_uint_t *retry_after)
 {
-    size_t                      nslots;
-    uint8_t                    *skip;
-    uint32_t                    slot, i, k, n, *avail, *order;
+    void                       *work;
+    size_t                      k;
     ngx_int_t                   rc;
-    ngx_str_t                   region, backend;
-    tune_rc_t                   trc;
-    ngx_uint_t                  j;
-    ngx_msec_t                  age;
-    const char                 *why;
+    ngx_str_t                   region;
+    tune_choice_t               ch;
+    tune_choice_req_t           req;
+    tune_choice_name_t          tried[NGX_HTTP_TUNE_MAX_TRIES];
     const tune_image_t         *img;
     const tune_image_slot_t    *slots;
     ngx_http_tune_zone_t       *zone;
     ngx_http_tune_entry_t      *entry;
-    tune_select_opts_t          opts;
-    const tune_image_stream_t  *stream;
     ngx_http_tune_loc_conf_t   *tlcf;
     ngx_http_tune_main_conf_t  *tmcf;
 
@@ -51,101 +56,63 @@ ngx_http_tune_choose(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memzero(&opts, sizeof(tune_select_opts_t));
+    ngx_http_tune_choice_req(r, ctx, &region, &req, tried);
 
-    opts.region = (const char *) region.data;
-    opts.region_len = region.len;
-
-    *retry_after = 1;
-    why = NULL;
+    req.rank = (ranked != NULL);
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
     img = tune_image_get(zone->sh->image, zone->sh->image_cap);
 
-    if (img == NULL) {
-        why = "no snapshot received yet";
-        rc = NGX_HTTP_SERVICE_UNAVAILABLE;
-        goto done;
-    }
+    req.herd = zone->sh->herd;
+    req.age_ms = img ? (int64_t) ngx_http_tune_snapshot_age(zone, img) : 0;
 
-    *retry_after = ngx_max(1, (img->interval_ms + 999) / 1000);
+    (void) tune_choose_begin(img, &req, &ch);
 
-    stream = tune_image_find_stream(img, (const char *) ctx->stream.data,
-                                    ctx->stream.len);
-    if (stream == NULL) {
-        rc = NGX_HTTP_NOT_FOUND;
-        goto done;
-    }
+    *retry_after = ch.retry_after;
 
-    age = ngx_http_tune_snapshot_age(zone, img);
+    if (ch.outcome == TUNE_CHOICE_OK) {
 
-    if (tlcf->stale && age > tlcf->stale) {
-        ngx_str_set(&ctx->outcome, "stale");
-        why = "the snapshot is stale";
-        rc = NGX_HTTP_SERVICE_UNAVAILABLE;
-        goto done;
-    }
-
-    nslots = stream->nslots;
-    slots = tune_image_slots(img) + stream->first_slot;
-
-    /* the pool is this process's memory: allocating under the lock is fine */
-    avail = ngx_palloc(r->pool, (nslots + 1) * sizeof(uint32_t));
-    if (avail == NULL) {
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        goto done;
-    }
-
-    ngx_http_tune_herd_avail(zone, img, stream, avail);
-    opts.avail = avail;
-
-    if (ctx->ntried) {
-        skip = ngx_pcalloc(r->pool, nslots + 1);
-        if (skip == NULL) {
+        /* the pool is this process's memory: allocating under the lock is
+         * fine */
+        work = ngx_palloc(r->pool, ch.work_size);
+        if (work == NULL) {
             rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
             goto done;
         }
 
-        for (i = 0; i < nslots; i++) {
-            backend.data = (u_char *) tune_image_str(img, slots[i].backend);
-            backend.len = slots[i].backend.len;
-
-            for (j = 0; j < ctx->ntried; j++) {
-                if (backend.len == ctx->tried[j].len
-                    && ngx_strncmp(backend.data, ctx->tried[j].data,
-                                   backend.len) == 0)
-                {
-                    skip[i] = 1;
-                }
-            }
-        }
-
-        opts.skip = skip;
+        (void) tune_choose_pick(img, &req, &ch, work);
     }
 
-    trc = tune_select_slot(img, stream, &opts, ngx_http_tune_random(), &slot);
+    switch (ch.outcome) {
 
-    if (trc == TUNE_ERR_FULL) {
-        why = "every slot is full";
+    case TUNE_CHOICE_OK:
+        break;
+
+    case TUNE_CHOICE_NOT_FOUND:
+        rc = NGX_HTTP_NOT_FOUND;
+        goto done;
+
+    case TUNE_CHOICE_FULL:
         rc = NGX_HTTP_TUNE_FULL;
         goto done;
-    }
 
-    if (trc != TUNE_OK) {
-        why = "no slot is up";
+    case TUNE_CHOICE_STALE:
+        ngx_str_set(&ctx->outcome, "stale");
+        rc = NGX_HTTP_SERVICE_UNAVAILABLE;
+        goto done;
+
+    default: /* TUNE_CHOICE_NO_SNAPSHOT, TUNE_CHOICE_NO_SLOT */
         rc = NGX_HTTP_SERVICE_UNAVAILABLE;
         goto done;
     }
 
-    if (!ctx->peek) {
-        ngx_http_tune_herd_take(zone, img, stream, slot);
-    }
+    slots = tune_image_slots(img);
 
-    if (ngx_http_tune_copy(r, &ctx->backend, img,
-                           tune_image_slots(img)[slot].backend) != NGX_OK
-        || ngx_http_tune_copy(r, &ctx->url, img,
-                              tune_image_slots(img)[slot].url) != NGX_OK)
+    if (ngx_http_tune_copy(r, &ctx->backend, img, slots[ch.slot].backend)
+        != NGX_OK
+        || ngx_http_tune_copy(r, &ctx->url, img, slots[ch.slot].url)
+           != NGX_OK)
     {
         rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
         goto done;
@@ -153,26 +120,14 @@ ngx_http_tune_choose(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
 
     rc = NGX_OK;
 
-    if (ranked == NULL) {
-        goto done;
-    }
-
-    order = ngx_palloc(r->pool, (nslots + 1) * sizeof(uint32_t));
-    if (order == NULL) {
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        goto done;
-    }
-
-    n = tune_rank_slots(img, stream, &opts, slot, order, nslots);
-
-    for (k = 0; k < n; k++) {
+    for (k = 0; k < ch.nranked; k++) {
         entry = ngx_array_push(ranked);
         if (entry == NULL
             || ngx_http_tune_copy(r, &entry->backend, img,
-                                  tune_image_slots(img)[order[k]].backend)
+                                  slots[ch.ranked[k]].backend)
                != NGX_OK
             || ngx_http_tune_copy(r, &entry->url, img,
-                                  tune_image_slots(img)[order[k]].url)
+                                  slots[ch.ranked[k]].url)
                != NGX_OK)
         {
             rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -184,13 +139,50 @@ done:
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    if (why) {
+    if (ch.reason) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "tune: \"%V\" not answered with a slot: %s",
-                      &ctx->stream, why);
+                      &ctx->stream, ch.reason);
     }
 
     return rc;
+}
+
+
+/* what the core needs of the request, all but the zone's parts */
+
+static void
+ngx_http_tune_choice_req(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
+    ngx_str_t *region, tune_choice_req_t *req, tune_choice_name_t *tried)
+{
+    ngx_uint_t                  i;
+    ngx_http_tune_loc_conf_t   *tlcf;
+    ngx_http_tune_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tune_module);
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tune_module);
+
+    ngx_memzero(req, sizeof(tune_choice_req_t));
+
+    req->stream = (const char *) ctx->stream.data;
+    req->stream_len = ctx->stream.len;
+    req->region = (const char *) region->data;
+    req->region_len = region->len;
+
+    req->stale_ms = (int64_t) tlcf->stale;
+    req->window = (uint32_t) tmcf->herd_window;
+    req->now_ms = ngx_http_tune_herd_now();
+
+    for (i = 0; i < ctx->ntried; i++) {
+        tried[i].data = (const char *) ctx->tried[i].data;
+        tried[i].len = ctx->tried[i].len;
+    }
+
+    req->tried = tried;
+    req->ntried = ctx->ntried;
+
+    req->peek = ctx->peek;
+    req->rnd = ngx_http_tune_random();
 }
 
 
