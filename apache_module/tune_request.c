@@ -15,8 +15,8 @@
 #include "util_script.h"
 #include "apr_lib.h"
 
+#include <tune_choose.h>
 #include <tune_name.h>
-#include <tune_select.h>
 #include <tune_url.h>
 
 
@@ -36,6 +36,8 @@ static int tune_playlist(request_rec *r, tune_ctx_t *ctx);
 static int tune_playlist_self(request_rec *r, tune_ctx_t *ctx,
     apr_array_header_t *entries);
 static void tune_set_env(request_rec *r, tune_ctx_t *ctx);
+static const char *tune_copy(request_rec *r, const tune_image_t *img,
+    tune_str_t s);
 static uint32_t tune_random(void);
 
 
@@ -390,46 +392,47 @@ tune_parse_name(request_rec *r, tune_ctx_t *ctx)
 
 /* ---- choosing ------------------------------------------------------------ */
 
+/*
+ * The choice itself is the core's (tune_choose.h); here: the region, the
+ * segment's lock, memory from r->pool, the copies out of the segment, and
+ * the answers.
+ */
+
 int
 tune_choose(request_rec *r, tune_ctx_t *ctx, apr_array_header_t *ranked)
 {
-    int                         rc, j;
-    size_t                      nslots, k, n;
-    uint8_t                    *skip;
-    uint32_t                    slot, i, *avail, *order, window;
-    int64_t                     age, stale, now;
-    tune_rc_t                   trc;
+    int                         rc, i;
+    void                       *work;
+    size_t                      k;
     tune_shm_t                 *shm;
-    tune_herd_t                *herd;
-    const char                 *region, *why, *name;
+    const char                 *err;
     tune_entry_t               *entry;
+    tune_choice_t               ch;
     tune_dir_conf_t            *dc;
-    tune_select_opts_t          opts;
+    tune_choice_req_t           req;
     const tune_image_t         *img;
     const tune_image_slot_t    *slots;
-    const tune_image_stream_t  *stream;
+    tune_choice_name_t          tried[TUNE_PROXY_TRIES_MAX];
 
     dc = ap_get_module_config(r->per_dir_config, &tune_module);
     shm = tune_shm_current();
 
-    memset(&opts, 0, sizeof(tune_select_opts_t));
+    memset(&req, 0, sizeof(tune_choice_req_t));
 
     if (dc->region) {
-        why = NULL;
-        region = ap_expr_str_exec(r, dc->region, &why);
+        err = NULL;
+        req.region = ap_expr_str_exec(r, dc->region, &err);
 
-        if (why) {
+        if (err) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "tune: TuneRegion failed: %s", why);
+                          "tune: TuneRegion failed: %s", err);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        opts.region = region;
-        opts.region_len = region ? strlen(region) : 0;
+        req.region_len = req.region ? strlen(req.region) : 0;
     }
 
     ctx->retry_after = 1;
-    why = NULL;
 
     if (shm == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -437,131 +440,99 @@ tune_choose(request_rec *r, tune_ctx_t *ctx, apr_array_header_t *ranked)
         return HTTP_SERVICE_UNAVAILABLE;
     }
 
-    window = tune_conf_herd_window_ms(tune_main_conf());
-    stale = apr_time_as_msec(tune_conf_stale(dc));
+    req.stream = ctx->stream;
+    req.stream_len = strlen(ctx->stream);
+    req.stale_ms = apr_time_as_msec(tune_conf_stale(dc));
+    req.window = tune_conf_herd_window_ms(tune_main_conf());
+
+    for (i = 0; i < ctx->ntried; i++) {
+        tried[i].data = ctx->tried[i];
+        tried[i].len = strlen(ctx->tried[i]);
+    }
+
+    req.tried = tried;
+    req.ntried = ctx->ntried;
+    req.peek = ctx->peek;
+    req.rank = (ranked != NULL);
+    req.rnd = tune_random();
 
     tune_shm_lock(shm);
 
     img = tune_shm_image(shm);
 
-    if (img == NULL) {
-        why = "no snapshot received yet";
-        rc = HTTP_SERVICE_UNAVAILABLE;
-        goto done;
+    req.herd = tune_shm_herd(shm);
+    req.now_ms = tune_wall_ms();
+    req.age_ms = tune_shm_age(shm, tune_mono_ms());
+
+    if (tune_choose_begin(img, &req, &ch) == TUNE_CHOICE_OK) {
+        /* the pool is this process's memory: allocating under the lock is
+         * fine */
+        work = apr_palloc(r->pool, ch.work_size);
+        (void) tune_choose_pick(img, &req, &ch, work);
     }
 
-    ctx->retry_after = (img->interval_ms + 999) / 1000;
-    if (ctx->retry_after < 1) {
-        ctx->retry_after = 1;
-    }
+    ctx->retry_after = (int) ch.retry_after;
 
-    stream = tune_image_find_stream(img, ctx->stream, strlen(ctx->stream));
-    if (stream == NULL) {
+    switch (ch.outcome) {
+
+    case TUNE_CHOICE_OK:
+        break;
+
+    case TUNE_CHOICE_NOT_FOUND:
         rc = HTTP_NOT_FOUND;
         goto done;
-    }
 
-    age = tune_shm_age(shm, tune_mono_ms());
-
-    if (stale && age > stale) {
-        ctx->outcome = "stale";
-        why = "the snapshot is stale";
-        rc = HTTP_SERVICE_UNAVAILABLE;
-        goto done;
-    }
-
-    nslots = stream->nslots;
-    slots = tune_image_slots(img) + stream->first_slot;
-
-    /* the pool is this process's memory: allocating under the lock is fine */
-    avail = apr_palloc(r->pool, (nslots + 1) * sizeof(uint32_t));
-    herd = tune_shm_herd(shm);
-    now = tune_wall_ms();
-
-    if (herd) {
-        tune_herd_avail(herd, img, stream, now, window, avail);
-        opts.avail = avail;
-    }
-
-    if (ctx->ntried) {
-        skip = apr_pcalloc(r->pool, nslots + 1);
-
-        for (i = 0; i < nslots; i++) {
-            name = tune_image_str(img, slots[i].backend);
-
-            for (j = 0; j < ctx->ntried; j++) {
-                if (slots[i].backend.len == strlen(ctx->tried[j])
-                    && memcmp(name, ctx->tried[j], slots[i].backend.len) == 0)
-                {
-                    skip[i] = 1;
-                }
-            }
-        }
-
-        opts.skip = skip;
-    }
-
-    trc = tune_select_slot(img, stream, &opts, tune_random(), &slot);
-
-    if (trc == TUNE_ERR_FULL) {
-        why = "every slot is full";
+    case TUNE_CHOICE_FULL:
         rc = TUNE_FULL;
         goto done;
-    }
 
-    if (trc != TUNE_OK) {
-        why = ctx->ntried ? "no other slot is up" : "no slot is up";
+    case TUNE_CHOICE_STALE:
+        ctx->outcome = "stale";
         rc = HTTP_SERVICE_UNAVAILABLE;
         goto done;
-    }
 
-    if (!ctx->peek && herd) {
-        tune_herd_take(herd, img, stream, slot, now, window);
+    default: /* TUNE_CHOICE_NO_SNAPSHOT, TUNE_CHOICE_NO_SLOT */
+        rc = HTTP_SERVICE_UNAVAILABLE;
+        goto done;
     }
 
     slots = tune_image_slots(img);
 
-    ctx->backend = apr_pstrmemdup(r->pool,
-                                  tune_image_str(img, slots[slot].backend),
-                                  slots[slot].backend.len);
-    ctx->url = apr_pstrmemdup(r->pool, tune_image_str(img, slots[slot].url),
-                              slots[slot].url.len);
+    ctx->backend = tune_copy(r, img, slots[ch.slot].backend);
+    ctx->url = tune_copy(r, img, slots[ch.slot].url);
 
     if (ctx->ntried < TUNE_PROXY_TRIES_MAX) {
         ctx->tried[ctx->ntried++] = ctx->backend;
     }
 
-    rc = OK;
-
-    if (ranked == NULL) {
-        goto done;
-    }
-
-    order = apr_palloc(r->pool, (nslots + 1) * sizeof(uint32_t));
-    n = tune_rank_slots(img, stream, &opts, slot, order, nslots);
-
-    for (k = 0; k < n; k++) {
+    for (k = 0; k < ch.nranked; k++) {
         entry = apr_array_push(ranked);
-        entry->backend = apr_pstrmemdup(r->pool,
-                                        tune_image_str(img,
-                                                       slots[order[k]].backend),
-                                        slots[order[k]].backend.len);
-        entry->url = apr_pstrmemdup(r->pool,
-                                    tune_image_str(img, slots[order[k]].url),
-                                    slots[order[k]].url.len);
+        entry->backend = tune_copy(r, img, slots[ch.ranked[k]].backend);
+        entry->url = tune_copy(r, img, slots[ch.ranked[k]].url);
     }
+
+    rc = OK;
 
 done:
 
     tune_shm_unlock(shm);
 
-    if (why) {
+    if (ch.reason) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "tune: \"%s\" not answered with a slot: %s",
-                      ctx->stream, why);
+                      ctx->stream, ch.reason);
     }
 
     return rc;
+}
+
+
+/* a string of the image, copied out of the segment (locked) */
+
+static const char *
+tune_copy(request_rec *r, const tune_image_t *img, tune_str_t s)
+{
+    return apr_pstrmemdup(r->pool, tune_image_str(img, s), s.len);
 }
 
 
