@@ -2,13 +2,16 @@
  * Copyright (C) tuneslot developers
  *
  * The module: its directives, their configuration, and the hooks.  The
- * request handling is in tune_request.c, the shared segment in tune_shm.c,
- * the Redis refresher in tune_refresh.c, the ICY filter in tune_icy.c.
+ * configuration as the other files read it is in tune_conf.c, the request
+ * handling in tune_request.c and tune_status.c, the shared segment in
+ * tune_shm.c, the Redis refresher in tune_refresh.c, the ICY filter in
+ * tune_icy.c.
  */
 
 
 #define TUNE_DECLARES_MODULE
 #include "mod_tune.h"
+#include "tune_conf.h"
 #include "tune_shm.h"
 #include "tune_refresh.h"
 #include "tune_request.h"
@@ -25,97 +28,87 @@
 #include <tune_herd.h>
 #include <tune_url.h>
 
-#include <time.h>
 
+static void *mtune_create_srv_conf(apr_pool_t *p, server_rec *s);
+static void *mtune_merge_srv_conf(apr_pool_t *p, void *base, void *add);
+static void *mtune_create_dir_conf(apr_pool_t *p, char *dir);
+static void *mtune_merge_dir_conf(apr_pool_t *p, void *base, void *add);
 
-/* what the configuration asks of the hooks; reset in pre_config */
-static int          tune_proxy_used;
-static int          tune_used;
-static const char  *tune_proxy_where;     /* "file:line" of the first */
-static const char  *tune_used_where;
-
-
-static void *tune_create_srv_conf(apr_pool_t *p, server_rec *s);
-static void *tune_merge_srv_conf(apr_pool_t *p, void *base, void *add);
-static void *tune_create_dir_conf(apr_pool_t *p, char *dir);
-static void *tune_merge_dir_conf(apr_pool_t *p, void *base, void *add);
-
-static const char *tune_cmd_redis(cmd_parms *cmd, void *cfg, int argc,
+static const char *mtune_cmd_redis(cmd_parms *cmd, void *cfg, int argc,
     char *const argv[]);
-static const char *tune_cmd_allow(cmd_parms *cmd, void *cfg,
+static const char *mtune_cmd_allow(cmd_parms *cmd, void *cfg,
     const char *arg);
-static const char *tune_cmd_tune(cmd_parms *cmd, void *cfg, int on);
-static const char *tune_cmd_mode(cmd_parms *cmd, void *cfg, const char *arg);
-static const char *tune_cmd_stale(cmd_parms *cmd, void *cfg,
+static const char *mtune_cmd_tune(cmd_parms *cmd, void *cfg, int on);
+static const char *mtune_cmd_mode(cmd_parms *cmd, void *cfg, const char *arg);
+static const char *mtune_cmd_stale(cmd_parms *cmd, void *cfg,
     const char *arg);
-static const char *tune_cmd_region(cmd_parms *cmd, void *cfg,
+static const char *mtune_cmd_region(cmd_parms *cmd, void *cfg,
     const char *arg);
-static const char *tune_cmd_full(cmd_parms *cmd, void *cfg, const char *arg);
-static const char *tune_cmd_proxy_tries(cmd_parms *cmd, void *cfg,
+static const char *mtune_cmd_full(cmd_parms *cmd, void *cfg, const char *arg);
+static const char *mtune_cmd_proxy_tries(cmd_parms *cmd, void *cfg,
     const char *arg);
-static const char *tune_cmd_server_time(cmd_parms *cmd, void *cfg,
+static const char *mtune_cmd_server_time(cmd_parms *cmd, void *cfg,
     const char *arg);
-static const char *tune_cmd_shm_size(cmd_parms *cmd, void *cfg,
+static const char *mtune_cmd_shm_size(cmd_parms *cmd, void *cfg,
     const char *arg);
-static const char *tune_parse_time(cmd_parms *cmd, const char *arg,
+static const char *mtune_parse_time(cmd_parms *cmd, const char *arg,
     apr_interval_time_t *t);
 
-static const char *tune_find_handler(ap_directive_t *d, apr_pool_t *p);
-static void tune_note_use(cmd_parms *cmd);
-static int tune_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+static const char *mtune_find_handler(ap_directive_t *d, apr_pool_t *p);
+static int mtune_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     apr_pool_t *ptemp);
-static int tune_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+static int mtune_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     apr_pool_t *ptemp, server_rec *s);
-static int tune_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+static int mtune_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     apr_pool_t *ptemp, server_rec *s);
-static void tune_child_init(apr_pool_t *pchild, server_rec *s);
-static void tune_register_hooks(apr_pool_t *p);
+static void mtune_child_init(apr_pool_t *pchild, server_rec *s);
+static void mtune_register_hooks(apr_pool_t *p);
 
 
-static const command_rec tune_cmds[] = {
+static const command_rec mtune_cmds[] = {
 
-    AP_INIT_TAKE_ARGV("TuneRedis", tune_cmd_redis, NULL, RSRC_CONF,
+    AP_INIT_TAKE_ARGV("TuneRedis", mtune_cmd_redis, NULL, RSRC_CONF,
         "host:port or unix:/path, then password=, user=, db= if needed"),
 
-    AP_INIT_ITERATE("TuneAllow", tune_cmd_allow, NULL, RSRC_CONF,
+    AP_INIT_ITERATE("TuneAllow", mtune_cmd_allow, NULL, RSRC_CONF,
         "URL prefixes (http://host[:port]/path/) a slot's URL must start "
         "with; without any, every URL in Redis is used"),
 
-    AP_INIT_FLAG("Tune", tune_cmd_tune, NULL, ACCESS_CONF,
+    AP_INIT_FLAG("Tune", mtune_cmd_tune, NULL, ACCESS_CONF,
         "On to answer tune-ins here (the same as SetHandler tune)"),
 
-    AP_INIT_TAKE1("TuneMode", tune_cmd_mode, NULL, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_TAKE1("TuneMode", mtune_cmd_mode, NULL, RSRC_CONF | ACCESS_CONF,
         "redirect (302 to the slot) or proxy (hand the request to "
         "mod_proxy)"),
 
-    AP_INIT_TAKE1("TuneStale", tune_cmd_stale, NULL, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_TAKE1("TuneStale", mtune_cmd_stale, NULL, RSRC_CONF | ACCESS_CONF,
         "how long a snapshot may go without a new round, or off"),
 
-    AP_INIT_TAKE1("TuneRegion", tune_cmd_region, NULL,
+    AP_INIT_TAKE1("TuneRegion", mtune_cmd_region, NULL,
         RSRC_CONF | ACCESS_CONF,
         "an expression giving the listener's region"),
 
-    AP_INIT_TAKE1("TuneFull", tune_cmd_full, NULL, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_TAKE1("TuneFull", mtune_cmd_full, NULL, RSRC_CONF | ACCESS_CONF,
         "503, or the URL (an expression) for listeners when every slot is "
         "full"),
 
-    AP_INIT_TAKE1("TuneProxyTries", tune_cmd_proxy_tries, NULL,
+    AP_INIT_TAKE1("TuneProxyTries", mtune_cmd_proxy_tries, NULL,
         RSRC_CONF | ACCESS_CONF,
         "proxy mode: how many slots one tune-in tries, 1 to 8"),
 
-    AP_INIT_TAKE1("TuneRefresh", tune_cmd_server_time,
-        (void *) APR_OFFSETOF(tune_srv_conf_t, refresh), RSRC_CONF,
+    AP_INIT_TAKE1("TuneRefresh", mtune_cmd_server_time,
+        (void *) APR_OFFSETOF(mtune_srv_conf_t, refresh), RSRC_CONF,
         "how often the snapshot's generation is read from Redis"),
 
-    AP_INIT_TAKE1("TuneRedisTimeout", tune_cmd_server_time,
-        (void *) APR_OFFSETOF(tune_srv_conf_t, redis_timeout), RSRC_CONF,
+    AP_INIT_TAKE1("TuneRedisTimeout", mtune_cmd_server_time,
+        (void *) APR_OFFSETOF(mtune_srv_conf_t, redis_timeout), RSRC_CONF,
         "how long to wait for Redis to connect or answer"),
 
-    AP_INIT_TAKE1("TuneHerdWindow", tune_cmd_server_time,
-        (void *) APR_OFFSETOF(tune_srv_conf_t, herd_window), RSRC_CONF,
+    AP_INIT_TAKE1("TuneHerdWindow", mtune_cmd_server_time,
+        (void *) APR_OFFSETOF(mtune_srv_conf_t, herd_window), RSRC_CONF,
         "the herd window (100ms to 5s), or 0 for herd control off"),
 
-    AP_INIT_TAKE1("TuneSharedMemory", tune_cmd_shm_size, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("TuneSharedMemory", mtune_cmd_shm_size, NULL, RSRC_CONF,
         "bytes of shared memory for the snapshot and the herd table"),
 
     { NULL }
@@ -124,12 +117,12 @@ static const command_rec tune_cmds[] = {
 
 AP_DECLARE_MODULE(tune) = {
     STANDARD20_MODULE_STUFF,
-    tune_create_dir_conf,
-    tune_merge_dir_conf,
-    tune_create_srv_conf,
-    tune_merge_srv_conf,
-    tune_cmds,
-    tune_register_hooks
+    mtune_create_dir_conf,
+    mtune_merge_dir_conf,
+    mtune_create_srv_conf,
+    mtune_merge_srv_conf,
+    mtune_cmds,
+    mtune_register_hooks
 #if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
     , AP_MODULE_FLAG_NONE
 #endif
@@ -139,11 +132,11 @@ AP_DECLARE_MODULE(tune) = {
 /* ---- configuration ---------------------------------------------------- */
 
 static void *
-tune_create_srv_conf(apr_pool_t *p, server_rec *s)
+mtune_create_srv_conf(apr_pool_t *p, server_rec *s)
 {
-    tune_srv_conf_t  *sc;
+    mtune_srv_conf_t *sc;
 
-    sc = apr_pcalloc(p, sizeof(tune_srv_conf_t));
+    sc = apr_pcalloc(p, sizeof(mtune_srv_conf_t));
 
     sc->refresh = TUNE_UNSET;
     sc->redis_timeout = TUNE_UNSET;
@@ -157,18 +150,18 @@ tune_create_srv_conf(apr_pool_t *p, server_rec *s)
 /* server-wide settings: every virtual host has the main server's */
 
 static void *
-tune_merge_srv_conf(apr_pool_t *p, void *base, void *add)
+mtune_merge_srv_conf(apr_pool_t *p, void *base, void *add)
 {
     return base;
 }
 
 
 static void *
-tune_create_dir_conf(apr_pool_t *p, char *dir)
+mtune_create_dir_conf(apr_pool_t *p, char *dir)
 {
-    tune_dir_conf_t  *dc;
+    mtune_dir_conf_t *dc;
 
-    dc = apr_pcalloc(p, sizeof(tune_dir_conf_t));
+    dc = apr_pcalloc(p, sizeof(mtune_dir_conf_t));
 
     dc->enabled = TUNE_UNSET;
     dc->mode = TUNE_MODE_UNSET;
@@ -180,11 +173,11 @@ tune_create_dir_conf(apr_pool_t *p, char *dir)
 
 
 static void *
-tune_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+mtune_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
-    tune_dir_conf_t  *base = basev, *add = addv, *dc;
+    mtune_dir_conf_t *base = basev, *add = addv, *dc;
 
-    dc = apr_palloc(p, sizeof(tune_dir_conf_t));
+    dc = apr_palloc(p, sizeof(mtune_dir_conf_t));
 
     dc->enabled = (add->enabled != TUNE_UNSET) ? add->enabled : base->enabled;
     dc->mode = add->mode ? add->mode : base->mode;
@@ -200,84 +193,6 @@ tune_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 }
 
 
-apr_interval_time_t
-tune_conf_refresh(const tune_srv_conf_t *sc)
-{
-    return (sc->refresh != TUNE_UNSET)
-           ? sc->refresh : apr_time_from_msec(TUNE_DEFAULT_REFRESH_MS);
-}
-
-
-apr_interval_time_t
-tune_conf_redis_timeout(const tune_srv_conf_t *sc)
-{
-    return (sc->redis_timeout != TUNE_UNSET)
-           ? sc->redis_timeout
-           : apr_time_from_msec(TUNE_DEFAULT_REDIS_TIMEOUT_MS);
-}
-
-
-uint32_t
-tune_conf_herd_window_ms(const tune_srv_conf_t *sc)
-{
-    return (sc->herd_window != TUNE_UNSET)
-           ? (uint32_t) apr_time_as_msec(sc->herd_window)
-           : TUNE_DEFAULT_HERD_WINDOW_MS;
-}
-
-
-apr_interval_time_t
-tune_conf_stale(const tune_dir_conf_t *dc)
-{
-    return (dc->stale != TUNE_UNSET)
-           ? dc->stale : apr_time_from_msec(TUNE_DEFAULT_STALE_MS);
-}
-
-
-tune_mode_e
-tune_conf_mode(const tune_dir_conf_t *dc)
-{
-    return dc->mode ? dc->mode : TUNE_MODE_REDIRECT;
-}
-
-
-int
-tune_conf_proxy_tries(const tune_dir_conf_t *dc)
-{
-    return (dc->proxy_tries != TUNE_UNSET) ? dc->proxy_tries
-                                           : TUNE_DEFAULT_PROXY_TRIES;
-}
-
-
-tune_srv_conf_t *
-tune_main_conf(void)
-{
-    server_rec  *s;
-
-    s = ap_server_conf;
-
-    return s ? ap_get_module_config(s->module_config, &tune_module) : NULL;
-}
-
-
-int64_t
-tune_wall_ms(void)
-{
-    return apr_time_as_msec(apr_time_now());
-}
-
-
-int64_t
-tune_mono_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-
 /* ---- directives ---------------------------------------------------- */
 
 /*
@@ -286,14 +201,14 @@ tune_mono_ms(void)
  */
 
 static const char *
-tune_cmd_redis(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
+mtune_cmd_redis(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
 {
     int                 i;
     char               *addr, *colon, *end;
     long                n;
     const char         *err;
-    tune_srv_conf_t    *sc;
-    tune_redis_addr_t  *r;
+    mtune_srv_conf_t   *sc;
+    mtune_redis_addr_t *r;
 
     err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     if (err) {
@@ -312,7 +227,7 @@ tune_cmd_redis(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
         return "TuneRedis: needs host:port or unix:/path";
     }
 
-    r = apr_pcalloc(cmd->pool, sizeof(tune_redis_addr_t));
+    r = apr_pcalloc(cmd->pool, sizeof(mtune_redis_addr_t));
     r->db = -1;
 
     addr = apr_pstrdup(cmd->pool, argv[0]);
@@ -426,13 +341,13 @@ tune_cmd_redis(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
  */
 
 static const char *
-tune_cmd_allow(cmd_parms *cmd, void *cfg, const char *arg)
+mtune_cmd_allow(cmd_parms *cmd, void *cfg, const char *arg)
 {
     char             *text, quoted[256];
     tune_rc_t         rc;
     const char       *err, *reason;
     tune_allow_t     *a;
-    tune_srv_conf_t  *sc;
+    mtune_srv_conf_t *sc;
 
     err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     if (err) {
@@ -466,37 +381,24 @@ tune_cmd_allow(cmd_parms *cmd, void *cfg, const char *arg)
 
 
 static const char *
-tune_cmd_tune(cmd_parms *cmd, void *cfg, int on)
+mtune_cmd_tune(cmd_parms *cmd, void *cfg, int on)
 {
-    tune_dir_conf_t  *dc = cfg;
+    mtune_dir_conf_t *dc = cfg;
 
     dc->enabled = on;
 
     if (on) {
-        tune_note_use(cmd);
+        mtune_conf_note_use(cmd, 0);
     }
 
     return NULL;
 }
 
 
-static void
-tune_note_use(cmd_parms *cmd)
-{
-    if (!tune_used) {
-        tune_used_where = apr_psprintf(cmd->pool, "%s:%d",
-                                       cmd->directive->filename,
-                                       cmd->directive->line_num);
-    }
-
-    tune_used = 1;
-}
-
-
 static const char *
-tune_cmd_mode(cmd_parms *cmd, void *cfg, const char *arg)
+mtune_cmd_mode(cmd_parms *cmd, void *cfg, const char *arg)
 {
-    tune_dir_conf_t  *dc = cfg;
+    mtune_dir_conf_t *dc = cfg;
 
     if (strcasecmp(arg, "redirect") == 0) {
         dc->mode = TUNE_MODE_REDIRECT;
@@ -504,37 +406,29 @@ tune_cmd_mode(cmd_parms *cmd, void *cfg, const char *arg)
     } else if (strcasecmp(arg, "proxy") == 0) {
         dc->mode = TUNE_MODE_PROXY;
 
-        if (!tune_proxy_used) {
-            tune_proxy_where = apr_psprintf(cmd->pool, "%s:%d",
-                                            cmd->directive->filename,
-                                            cmd->directive->line_num);
-        }
-
-        tune_proxy_used = 1;
-
     } else {
         return apr_psprintf(cmd->pool, "TuneMode: invalid value \"%s\" "
                             "(expected redirect or proxy)", arg);
     }
 
-    tune_note_use(cmd);
+    mtune_conf_note_use(cmd, dc->mode == TUNE_MODE_PROXY);
 
     return NULL;
 }
 
 
 static const char *
-tune_cmd_stale(cmd_parms *cmd, void *cfg, const char *arg)
+mtune_cmd_stale(cmd_parms *cmd, void *cfg, const char *arg)
 {
     const char       *err;
-    tune_dir_conf_t  *dc = cfg;
+    mtune_dir_conf_t *dc = cfg;
 
     if (strcasecmp(arg, "off") == 0) {
         dc->stale = 0;
         return NULL;
     }
 
-    err = tune_parse_time(cmd, arg, &dc->stale);
+    err = mtune_parse_time(cmd, arg, &dc->stale);
     if (err) {
         return err;
     }
@@ -550,10 +444,10 @@ tune_cmd_stale(cmd_parms *cmd, void *cfg, const char *arg)
 
 
 static const char *
-tune_cmd_region(cmd_parms *cmd, void *cfg, const char *arg)
+mtune_cmd_region(cmd_parms *cmd, void *cfg, const char *arg)
 {
     const char       *err;
-    tune_dir_conf_t  *dc = cfg;
+    mtune_dir_conf_t *dc = cfg;
 
     err = NULL;
     dc->region = ap_expr_parse_cmd(cmd, arg, AP_EXPR_FLAG_STRING_RESULT,
@@ -570,11 +464,11 @@ tune_cmd_region(cmd_parms *cmd, void *cfg, const char *arg)
 
 
 static const char *
-tune_cmd_full(cmd_parms *cmd, void *cfg, const char *arg)
+mtune_cmd_full(cmd_parms *cmd, void *cfg, const char *arg)
 {
     tune_rc_t         rc;
     const char       *err;
-    tune_dir_conf_t  *dc = cfg;
+    mtune_dir_conf_t *dc = cfg;
 
     dc->full_set = 1;
 
@@ -607,11 +501,11 @@ tune_cmd_full(cmd_parms *cmd, void *cfg, const char *arg)
 
 
 static const char *
-tune_cmd_proxy_tries(cmd_parms *cmd, void *cfg, const char *arg)
+mtune_cmd_proxy_tries(cmd_parms *cmd, void *cfg, const char *arg)
 {
     long              n;
     char             *end;
-    tune_dir_conf_t  *dc = cfg;
+    mtune_dir_conf_t *dc = cfg;
 
     n = strtol(arg, &end, 10);
 
@@ -630,10 +524,10 @@ tune_cmd_proxy_tries(cmd_parms *cmd, void *cfg, const char *arg)
 /* TuneRefresh, TuneRedisTimeout, TuneHerdWindow */
 
 static const char *
-tune_cmd_server_time(cmd_parms *cmd, void *cfg, const char *arg)
+mtune_cmd_server_time(cmd_parms *cmd, void *cfg, const char *arg)
 {
     const char           *err;
-    tune_srv_conf_t      *sc;
+    mtune_srv_conf_t     *sc;
     apr_interval_time_t   t, *field;
 
     err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
@@ -645,7 +539,7 @@ tune_cmd_server_time(cmd_parms *cmd, void *cfg, const char *arg)
     field = (apr_interval_time_t *) ((char *) sc
                                      + (size_t) cmd->info);
 
-    err = tune_parse_time(cmd, arg, &t);
+    err = mtune_parse_time(cmd, arg, &t);
     if (err) {
         return err;
     }
@@ -672,12 +566,12 @@ tune_cmd_server_time(cmd_parms *cmd, void *cfg, const char *arg)
 
 
 static const char *
-tune_cmd_shm_size(cmd_parms *cmd, void *cfg, const char *arg)
+mtune_cmd_shm_size(cmd_parms *cmd, void *cfg, const char *arg)
 {
     char             *end;
     apr_off_t         n;
     const char       *err;
-    tune_srv_conf_t  *sc;
+    mtune_srv_conf_t *sc;
 
     err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     if (err) {
@@ -724,7 +618,7 @@ tune_cmd_shm_size(cmd_parms *cmd, void *cfg, const char *arg)
 /* Apache's own time syntax: seconds, or a number with ms, s, mi or h */
 
 static const char *
-tune_parse_time(cmd_parms *cmd, const char *arg, apr_interval_time_t *t)
+mtune_parse_time(cmd_parms *cmd, const char *arg, apr_interval_time_t *t)
 {
     const char  *p;
 
@@ -750,12 +644,9 @@ tune_parse_time(cmd_parms *cmd, const char *arg, apr_interval_time_t *t)
 /* ---- hooks ------------------------------------------------------------ */
 
 static int
-tune_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+mtune_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
-    tune_proxy_used = 0;
-    tune_used = 0;
-    tune_proxy_where = NULL;
-    tune_used_where = NULL;
+    mtune_conf_forget_use();
 
     return OK;
 }
@@ -764,15 +655,15 @@ tune_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 /* Runs for "httpd -t" too: what would fail at start fails the test */
 
 static int
-tune_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+mtune_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     server_rec *s)
 {
     const char       *where;
-    tune_srv_conf_t  *sc;
+    mtune_srv_conf_t *sc;
 
     sc = ap_get_module_config(s->module_config, &tune_module);
 
-    if (tune_proxy_used
+    if (mtune_conf_proxy_used()
         && (ap_find_linked_module("mod_proxy.c") == NULL
             || ap_find_linked_module("mod_proxy_http.c") == NULL))
     {
@@ -780,13 +671,16 @@ tune_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                      "tune: \"TuneMode proxy\" (%s) needs mod_proxy and "
                      "mod_proxy_http: \"a2enmod proxy proxy_http\" on "
                      "Debian, else LoadModule proxy_module and "
-                     "proxy_http_module", tune_proxy_where);
+                     "proxy_http_module", mtune_conf_proxy_used());
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (sc->redis == NULL) {
-        where = tune_used ? tune_used_where
-                          : tune_find_handler(ap_conftree, ptemp);
+        where = mtune_conf_used();
+
+        if (where == NULL) {
+            where = mtune_find_handler(ap_conftree, ptemp);
+        }
 
         if (where) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
@@ -806,7 +700,7 @@ tune_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
  */
 
 static const char *
-tune_find_handler(ap_directive_t *d, apr_pool_t *p)
+mtune_find_handler(ap_directive_t *d, apr_pool_t *p)
 {
     const char  *where, *args, *word;
 
@@ -825,7 +719,7 @@ tune_find_handler(ap_directive_t *d, apr_pool_t *p)
             }
         }
 
-        where = tune_find_handler(d->first_child, p);
+        where = mtune_find_handler(d->first_child, p);
         if (where) {
             return where;
         }
@@ -835,19 +729,12 @@ tune_find_handler(ap_directive_t *d, apr_pool_t *p)
 }
 
 
-int
-tune_proxy_configured(void)
-{
-    return tune_proxy_used;
-}
-
-
 static int
-tune_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+mtune_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     server_rec *s)
 {
-    tune_shm_t       *shm;
-    tune_srv_conf_t  *sc;
+    mtune_shm_t      *shm;
+    mtune_srv_conf_t *sc;
 
     sc = ap_get_module_config(s->module_config, &tune_module);
 
@@ -857,16 +744,13 @@ tune_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
         return OK;
     }
 
-    if (tune_shm_setup(s, (sc->shm_size != TUNE_UNSET)
-                          ? sc->shm_size : TUNE_DEFAULT_SHM_SIZE, &shm)
-        != APR_SUCCESS)
-    {
+    if (mtune_shm_setup(s, mtune_conf_shm_size(sc), &shm) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 
     /* the image kept across a restart was marked by the old TuneAllow */
-    tune_shm_allow(shm, sc->allow ? (tune_allow_t *) sc->allow->elts : NULL,
-                   sc->allow ? (size_t) sc->allow->nelts : 0);
+    mtune_shm_allow(shm, sc->allow ? (tune_allow_t *) sc->allow->elts : NULL,
+                    sc->allow ? (size_t) sc->allow->nelts : 0);
 
     /* once per start or restart, not in the first of the two passes */
     if (sc->allow == NULL
@@ -883,31 +767,31 @@ tune_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
 
 
 static void
-tune_child_init(apr_pool_t *pchild, server_rec *s)
+mtune_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    mtune_refresh_start(pchild, s, tune_shm_current());
+    mtune_refresh_start(pchild, s, mtune_shm_current());
 }
 
 
 static void
-tune_register_hooks(apr_pool_t *p)
+mtune_register_hooks(apr_pool_t *p)
 {
     /* before mod_proxy canonicalises the URL of a proxy request */
     static const char * const  before_proxy[] = { "mod_proxy.c", NULL };
 
-    ap_hook_pre_config(tune_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_check_config(tune_check_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_post_config(tune_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(tune_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_pre_config(mtune_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(mtune_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(mtune_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(mtune_child_init, NULL, NULL, APR_HOOK_MIDDLE);
 
     /* after mod_proxy's and mod_rewrite's: their requests are theirs */
-    ap_hook_translate_name(tune_translate_name, NULL, NULL, APR_HOOK_LAST);
-    ap_hook_map_to_storage(tune_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
-    ap_hook_fixups(tune_fixups, NULL, before_proxy, APR_HOOK_FIRST);
+    ap_hook_translate_name(mtune_translate_name, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_map_to_storage(mtune_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_fixups(mtune_fixups, NULL, before_proxy, APR_HOOK_FIRST);
 
     /* around mod_proxy's handler, for the next-best slot */
-    ap_hook_handler(tune_proxy_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    ap_hook_handler(tune_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(mtune_proxy_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_handler(mtune_handler, NULL, NULL, APR_HOOK_MIDDLE);
 
-    tune_icy_register(p);
+    mtune_icy_register(p);
 }

@@ -11,6 +11,7 @@
  */
 
 
+#include "tune_conf.h"
 #include "tune_request.h"
 
 #include "http_connection.h"
@@ -20,22 +21,22 @@
 #define TUNE_ICY_FILTER   "TUNE_ICY"
 
 
-static ap_filter_rec_t  *tune_icy_filter_handle;
+static ap_filter_rec_t  *mtune_icy_filter_handle;
 
 
-static int tune_icy_pre_connection(conn_rec *c, void *csd);
-static apr_status_t tune_icy_filter(ap_filter_t *f, apr_bucket_brigade *bb,
+static int mtune_icy_pre_connection(conn_rec *c, void *csd);
+static apr_status_t mtune_icy_filter(ap_filter_t *f, apr_bucket_brigade *bb,
     ap_input_mode_t mode, apr_read_type_e block, apr_off_t readbytes);
 
 
 void
-tune_icy_register(apr_pool_t *p)
+mtune_icy_register(apr_pool_t *p)
 {
-    tune_icy_filter_handle = ap_register_input_filter(TUNE_ICY_FILTER,
-                                                      tune_icy_filter, NULL,
-                                                      AP_FTYPE_CONNECTION);
+    mtune_icy_filter_handle = ap_register_input_filter(TUNE_ICY_FILTER,
+                                                       mtune_icy_filter, NULL,
+                                                       AP_FTYPE_CONNECTION);
 
-    ap_hook_pre_connection(tune_icy_pre_connection, NULL, NULL,
+    ap_hook_pre_connection(mtune_icy_pre_connection, NULL, NULL,
                            APR_HOOK_MIDDLE);
 }
 
@@ -46,10 +47,10 @@ tune_icy_register(apr_pool_t *p)
  */
 
 static int
-tune_icy_pre_connection(conn_rec *c, void *csd)
+mtune_icy_pre_connection(conn_rec *c, void *csd)
 {
-    if (c->outgoing && tune_proxy_configured()) {
-        ap_add_input_filter_handle(tune_icy_filter_handle, NULL, NULL, c);
+    if (c->outgoing && mtune_conf_proxy_used()) {
+        ap_add_input_filter_handle(mtune_icy_filter_handle, NULL, NULL, c);
     }
 
     return OK;
@@ -65,7 +66,7 @@ tune_icy_pre_connection(conn_rec *c, void *csd)
  */
 
 static apr_status_t
-tune_icy_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
+mtune_icy_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
     apr_read_type_e block, apr_off_t readbytes)
 {
     char          head[4];

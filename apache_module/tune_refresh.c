@@ -10,6 +10,7 @@
 
 
 #include "tune_refresh.h"
+#include "tune_conf.h"
 
 #include "http_core.h"
 #include "apr_lib.h"
@@ -40,7 +41,7 @@
 
 typedef struct {
     server_rec               *s;
-    tune_shm_t               *shm;
+    mtune_shm_t              *shm;
     pthread_t                 thread;
     unsigned                  generation;    /* of this child's config */
     int64_t                   refresh_ms;
@@ -63,7 +64,7 @@ typedef struct {
 
 
 /*
- * Waits until the monotonic time until (tune_mono_ms() is CLOCK_MONOTONIC,
+ * Waits until the monotonic time until (mtune_mono_ms() is CLOCK_MONOTONIC,
  * the clock of cond); 1 when the thread must stop
  */
 
@@ -97,7 +98,7 @@ static void
 mtune_refresh_resign(mtune_refresher_t *rf, int release)
 {
     if (release && tune_refresh_leading(&rf->machine)) {
-        tune_shm_release(rf->shm);
+        mtune_shm_release(rf->shm);
     }
 
     tune_refresh_resign(&rf->machine);
@@ -134,7 +135,7 @@ mtune_refresh_renew(mtune_refresher_t *rf)
         return -1;
     }
 
-    now = tune_mono_ms();
+    now = mtune_mono_ms();
 
     /*
      * The lease outlives a few missed refreshes and one slow turn (a
@@ -143,7 +144,7 @@ mtune_refresh_renew(mtune_refresher_t *rf)
      */
     lease = 3 * rf->refresh_ms + 4 * rf->timeout_ms;
 
-    rv = tune_shm_lease(rf->shm, rf->generation, now, lease, &took);
+    rv = mtune_shm_lease(rf->shm, rf->generation, now, lease, &took);
 
     if (rv != APR_SUCCESS) {
         mtune_refresh_resign(rf, 1);
@@ -157,7 +158,7 @@ mtune_refresh_renew(mtune_refresher_t *rf)
     /* another child may have led meanwhile: whatever was going is void */
     mtune_refresh_resign(rf, 0);
 
-    cap = tune_shm_image_cap(rf->shm);
+    cap = mtune_shm_image_cap(rf->shm);
     rf->scratch = malloc(cap);
 
     if (rf->machine.conf.herd_window_ms) {
@@ -170,16 +171,16 @@ mtune_refresh_renew(mtune_refresher_t *rf)
         ap_log_error(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, rf->s,
                      "tune: no memory for the refresher's buffers");
         mtune_refresh_resign(rf, 0);
-        tune_shm_release(rf->shm);
+        mtune_shm_release(rf->shm);
         return -1;
     }
 
     /* an outage another child told of is not told again by this one */
-    tune_shm_lock(rf->shm);
-    outage = tune_shm_state(rf->shm)->outage;
-    tune_shm_unlock(rf->shm);
+    mtune_shm_lock(rf->shm);
+    outage = mtune_shm_state(rf->shm)->outage;
+    mtune_shm_unlock(rf->shm);
 
-    tune_refresh_lead(&rf->machine, now, tune_shm_generation(rf->shm),
+    tune_refresh_lead(&rf->machine, now, mtune_shm_generation(rf->shm),
                       rf->scratch, cap, rf->work);
 
     if (outage) {
@@ -224,7 +225,7 @@ mtune_refresh_io(mtune_refresher_t *rf, const tune_action_t *act)
              : redisConnectUnixWithTimeout(act->path, tv);
 
         if (rc == NULL || rc->err) {
-            tune_refresh_dropped(&rf->machine, tune_mono_ms(),
+            tune_refresh_dropped(&rf->machine, mtune_mono_ms(),
                                  rc ? tune_hiredis_error(rc->errstr)
                                     : "out of memory");
             redisFree(rc);
@@ -234,7 +235,7 @@ mtune_refresh_io(mtune_refresher_t *rf, const tune_action_t *act)
         redisSetTimeout(rc, tv);
         rf->rc = rc;
 
-        tune_refresh_connected(&rf->machine, tune_mono_ms());
+        tune_refresh_connected(&rf->machine, mtune_mono_ms());
         return;
     }
 
@@ -243,7 +244,7 @@ mtune_refresh_io(mtune_refresher_t *rf, const tune_action_t *act)
                    : NULL;
 
     if (reply == NULL) {
-        tune_refresh_dropped(&rf->machine, tune_mono_ms(),
+        tune_refresh_dropped(&rf->machine, mtune_mono_ms(),
                              tune_hiredis_error(rf->rc ? rf->rc->errstr
                                                        : NULL));
         redisFree(rf->rc);
@@ -252,7 +253,7 @@ mtune_refresh_io(mtune_refresher_t *rf, const tune_action_t *act)
     }
 
     tune_hiredis_reply(reply, &r, elements, TUNE_REPLY_ELEMENTS_MAX);
-    tune_refresh_reply(&rf->machine, tune_mono_ms(), &r);
+    tune_refresh_reply(&rf->machine, mtune_mono_ms(), &r);
 
     freeReplyObject(reply);
 }
@@ -272,7 +273,7 @@ mtune_refresh_run(mtune_refresher_t *rf)
                                    APLOG_INFO, APLOG_DEBUG };
 
     for ( ;; ) {
-        now = tune_mono_ms();
+        now = mtune_mono_ms();
 
         switch (tune_refresh_next(&rf->machine, now, &act)) {
 
@@ -295,19 +296,19 @@ mtune_refresh_run(mtune_refresher_t *rf)
             break;
 
         case TUNE_DO_STATE:
-            tune_shm_contact(rf->shm, act.ready, act.ok ? NULL : act.msg);
+            mtune_shm_contact(rf->shm, act.ready, act.ok ? NULL : act.msg);
             break;
 
         case TUNE_DO_INSTALL:
-            rv = tune_shm_install(rf->shm, act.image, act.size);
+            rv = mtune_shm_install(rf->shm, act.image, act.size);
             tune_refresh_installed(&rf->machine, now, rv == APR_SUCCESS);
             break;
 
         case TUNE_DO_HERD:
-            tune_shm_lock(rf->shm);
-            tune_refresh_herd(&rf->machine, tune_shm_herd(rf->shm),
-                              tune_shm_image(rf->shm), tune_wall_ms());
-            tune_shm_unlock(rf->shm);
+            mtune_shm_lock(rf->shm);
+            tune_refresh_herd(&rf->machine, mtune_shm_herd(rf->shm),
+                              mtune_shm_image(rf->shm), mtune_wall_ms());
+            mtune_shm_unlock(rf->shm);
             break;
         }
     }
@@ -321,7 +322,7 @@ mtune_refresh_main(void *data)
     mtune_refresher_t  *rf = data;
 
     /* children start together: spread their first look at the lease */
-    if (mtune_refresh_sleep(rf, tune_mono_ms() + (getpid() % 50))) {
+    if (mtune_refresh_sleep(rf, mtune_mono_ms() + (getpid() % 50))) {
         return NULL;
     }
 
@@ -335,7 +336,7 @@ mtune_refresh_main(void *data)
         (void) mtune_refresh_renew(rf);
 
         at = mtune_refresh_run(rf);
-        now = tune_mono_ms();
+        now = mtune_mono_ms();
 
         if (!tune_refresh_leading(&rf->machine)) {
             until = now + TUNE_LEASE_LOOK;
@@ -402,19 +403,19 @@ mtune_refresh_stop(void *data)
 
 
 void
-mtune_refresh_start(apr_pool_t *pchild, server_rec *s, tune_shm_t *shm)
+mtune_refresh_start(apr_pool_t *pchild, server_rec *s, mtune_shm_t *shm)
 {
     int                  rv;
     size_t               i, n;
     char                 host[64];
     sigset_t             all, old;
-    tune_srv_conf_t     *conf;
-    tune_redis_addr_t   *addr;
+    mtune_srv_conf_t    *conf;
+    mtune_redis_addr_t  *addr;
     pthread_condattr_t   cattr;
     mtune_refresher_t   *rf;
     tune_refresh_conf_t  c;
 
-    conf = tune_main_conf();
+    conf = mtune_main_conf();
 
     if (conf->redis == NULL || shm == NULL) {
         return;
@@ -434,8 +435,8 @@ mtune_refresh_start(apr_pool_t *pchild, server_rec *s, tune_shm_t *shm)
     rf->s = s;
     rf->shm = shm;
     rf->generation = (unsigned) ap_state_query(AP_SQ_CONFIG_GEN);
-    rf->refresh_ms = apr_time_as_msec(tune_conf_refresh(conf));
-    rf->timeout_ms = apr_time_as_msec(tune_conf_redis_timeout(conf));
+    rf->refresh_ms = apr_time_as_msec(mtune_conf_refresh(conf));
+    rf->timeout_ms = apr_time_as_msec(mtune_conf_redis_timeout(conf));
 
     /* the machine's configuration; its strings are the config pool's */
     addr = conf->redis;
@@ -458,7 +459,7 @@ mtune_refresh_start(apr_pool_t *pchild, server_rec *s, tune_shm_t *shm)
     c.link.effect = "tune-ins are answered from the last snapshot";
 
     c.refresh_ms = rf->refresh_ms;
-    c.herd_window_ms = tune_conf_herd_window_ms(conf);
+    c.herd_window_ms = mtune_conf_herd_window_ms(conf);
     c.allow = conf->allow ? (tune_allow_t *) conf->allow->elts : NULL;
     c.nallow = conf->allow ? (size_t) conf->allow->nelts : 0;
     c.zone_directive = "TuneSharedMemory";

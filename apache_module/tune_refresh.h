@@ -20,7 +20,7 @@
 
 /* In child_init: starts the thread; it is stopped and joined when pchild
  * is destroyed (the child exits) */
-void mtune_refresh_start(apr_pool_t *pchild, server_rec *s, tune_shm_t *shm);
+void mtune_refresh_start(apr_pool_t *pchild, server_rec *s, mtune_shm_t *shm);
 
 
 #endif /* MTUNE_REFRESH_H */

@@ -23,22 +23,22 @@
 #define TUNE_PROXY_HANDLER   "proxy-server"
 
 
-static int tune_location_is_ours(request_rec *r);
-static tune_ctx_t *tune_ctx(request_rec *r);
-static void tune_parse_name(request_rec *r, tune_ctx_t *ctx);
-static int tune_is_ours(request_rec *r);
-static void tune_proxy_to(request_rec *r, tune_ctx_t *ctx);
-static int tune_retryable(request_rec *r, int status);
-static int tune_proxy_failed(request_rec *r, tune_ctx_t *ctx);
-static int tune_answer(request_rec *r, tune_ctx_t *ctx, int status);
-static int tune_redirect(request_rec *r, tune_ctx_t *ctx);
-static int tune_playlist(request_rec *r, tune_ctx_t *ctx);
-static int tune_playlist_self(request_rec *r, tune_ctx_t *ctx,
+static int mtune_location_is_ours(request_rec *r);
+static mtune_ctx_t *mtune_ctx(request_rec *r);
+static void mtune_parse_name(request_rec *r, mtune_ctx_t *ctx);
+static int mtune_is_ours(request_rec *r);
+static void mtune_proxy_to(request_rec *r, mtune_ctx_t *ctx);
+static int mtune_retryable(request_rec *r, int status);
+static int mtune_proxy_failed(request_rec *r, mtune_ctx_t *ctx);
+static int mtune_answer(request_rec *r, mtune_ctx_t *ctx, int status);
+static int mtune_redirect(request_rec *r, mtune_ctx_t *ctx);
+static int mtune_playlist(request_rec *r, mtune_ctx_t *ctx);
+static int mtune_playlist_self(request_rec *r, mtune_ctx_t *ctx,
     apr_array_header_t *entries);
-static void tune_set_env(request_rec *r, tune_ctx_t *ctx);
-static const char *tune_copy(request_rec *r, const tune_image_t *img,
+static void mtune_set_env(request_rec *r, mtune_ctx_t *ctx);
+static const char *mtune_copy(request_rec *r, const tune_image_t *img,
     tune_str_t s);
-static uint32_t tune_random(void);
+static uint32_t mtune_random(void);
 
 
 /* ---- hooks ------------------------------------------------------------ */
@@ -52,10 +52,10 @@ static uint32_t tune_random(void);
  */
 
 int
-tune_translate_name(request_rec *r)
+mtune_translate_name(request_rec *r)
 {
     /* the <Location> walk ran before translate_name */
-    if (r->proxyreq || !tune_location_is_ours(r)) {
+    if (r->proxyreq || !mtune_location_is_ours(r)) {
         return DECLINED;
     }
 
@@ -66,7 +66,7 @@ tune_translate_name(request_rec *r)
 
 
 int
-tune_map_to_storage(request_rec *r)
+mtune_map_to_storage(request_rec *r)
 {
     int                ours;
     ap_conf_vector_t  *server;
@@ -83,7 +83,7 @@ tune_map_to_storage(request_rec *r)
      * the cache as it left it.
      */
     server = r->per_dir_config;
-    ours = ap_location_walk(r) == OK && tune_location_is_ours(r);
+    ours = ap_location_walk(r) == OK && mtune_location_is_ours(r);
     r->per_dir_config = server;
 
     return ours ? OK : DECLINED;
@@ -93,11 +93,11 @@ tune_map_to_storage(request_rec *r)
 /* Tune On, or SetHandler tune or tune-status, in the config of r */
 
 static int
-tune_location_is_ours(request_rec *r)
+mtune_location_is_ours(request_rec *r)
 {
     const char       *handler, *err;
     core_dir_config  *cd;
-    tune_dir_conf_t  *dc;
+    mtune_dir_conf_t *dc;
 
     dc = ap_get_module_config(r->per_dir_config, &tune_module);
 
@@ -127,11 +127,11 @@ tune_location_is_ours(request_rec *r)
  */
 
 int
-tune_fixups(request_rec *r)
+mtune_fixups(request_rec *r)
 {
     int               rc;
-    tune_ctx_t       *ctx;
-    tune_dir_conf_t  *dc;
+    mtune_ctx_t      *ctx;
+    mtune_dir_conf_t *dc;
 
     dc = ap_get_module_config(r->per_dir_config, &tune_module);
 
@@ -139,24 +139,24 @@ tune_fixups(request_rec *r)
         r->handler = TUNE_HANDLER;
     }
 
-    if (!tune_is_ours(r) || tune_conf_mode(dc) != TUNE_MODE_PROXY
+    if (!mtune_is_ours(r) || mtune_conf_mode(dc) != TUNE_MODE_PROXY
         || (r->method_number != M_GET) || r->main)
     {
         return DECLINED;
     }
 
-    ctx = tune_ctx(r);
-    tune_parse_name(r, ctx);
+    ctx = mtune_ctx(r);
+    mtune_parse_name(r, ctx);
 
     if (ctx->invalid || ctx->playlist != TUNE_PLAYLIST_NONE) {
         /* the handler answers these */
         return DECLINED;
     }
 
-    rc = tune_choose(r, ctx, NULL);
+    rc = mtune_choose(r, ctx, NULL);
 
     if (rc == TUNE_FULL) {
-        rc = tune_overflow(r, ctx);
+        rc = mtune_overflow(r, ctx);
     }
 
     if (rc != OK) {
@@ -169,8 +169,8 @@ tune_fixups(request_rec *r)
         ctx->outcome = "proxy";
     }
 
-    tune_set_env(r, ctx);
-    tune_proxy_to(r, ctx);
+    mtune_set_env(r, ctx);
+    mtune_proxy_to(r, ctx);
 
     return DECLINED;
 }
@@ -183,11 +183,11 @@ tune_fixups(request_rec *r)
  */
 
 int
-tune_proxy_handler(request_rec *r)
+mtune_proxy_handler(request_rec *r)
 {
     int               rc, status, tries;
-    tune_ctx_t       *ctx;
-    tune_dir_conf_t  *dc;
+    mtune_ctx_t      *ctx;
+    mtune_dir_conf_t *dc;
 
     ctx = ap_get_module_config(r->request_config, &tune_module);
 
@@ -196,14 +196,14 @@ tune_proxy_handler(request_rec *r)
     }
 
     dc = ap_get_module_config(r->per_dir_config, &tune_module);
-    tries = tune_conf_proxy_tries(dc);
+    tries = mtune_conf_proxy_tries(dc);
 
     for ( ;; ) {
         ctx->inside = 1;
         status = ap_run_handler(r);
         ctx->inside = 0;
 
-        if (!tune_retryable(r, status)) {
+        if (!mtune_retryable(r, status)) {
             return status;
         }
 
@@ -213,7 +213,7 @@ tune_proxy_handler(request_rec *r)
                           "answered %d", ctx->stream, ctx->ntried,
                           ctx->backend ? ctx->backend : "(overflow)",
                           status);
-            return tune_proxy_failed(r, ctx);
+            return mtune_proxy_failed(r, ctx);
         }
 
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -226,31 +226,31 @@ tune_proxy_handler(request_rec *r)
         r->content_type = NULL;
         apr_table_clear(r->headers_out);
 
-        rc = tune_choose(r, ctx, NULL);
+        rc = mtune_choose(r, ctx, NULL);
 
         if (rc != OK) {
             /* nothing left to try (TUNE_FULL: the rest is full) */
-            return tune_proxy_failed(r, ctx);
+            return mtune_proxy_failed(r, ctx);
         }
 
         ctx->outcome = "proxy-retry";
-        tune_set_env(r, ctx);
-        tune_proxy_to(r, ctx);
+        mtune_set_env(r, ctx);
+        mtune_proxy_to(r, ctx);
     }
 }
 
 
 int
-tune_handler(request_rec *r)
+mtune_handler(request_rec *r)
 {
     int          rc;
-    tune_ctx_t  *ctx;
+    mtune_ctx_t *ctx;
 
     if (r->handler && strcmp(r->handler, TUNE_STATUS_HANDLER) == 0) {
-        return tune_status_handler(r);
+        return mtune_status_handler(r);
     }
 
-    if (!tune_is_ours(r)) {
+    if (!mtune_is_ours(r)) {
         return DECLINED;
     }
 
@@ -258,7 +258,7 @@ tune_handler(request_rec *r)
     ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
 
     if (r->method_number != M_GET) {
-        return tune_answer(r, NULL, HTTP_METHOD_NOT_ALLOWED);
+        return mtune_answer(r, NULL, HTTP_METHOD_NOT_ALLOWED);
     }
 
     rc = ap_discard_request_body(r);
@@ -266,49 +266,49 @@ tune_handler(request_rec *r)
         return rc;
     }
 
-    ctx = tune_ctx(r);
-    tune_parse_name(r, ctx);
+    ctx = mtune_ctx(r);
+    mtune_parse_name(r, ctx);
 
     if (ctx->invalid) {
         ctx->outcome = "invalid";
-        return tune_answer(r, ctx, HTTP_BAD_REQUEST);
+        return mtune_answer(r, ctx, HTTP_BAD_REQUEST);
     }
 
     if (ctx->status) {
         /* proxy mode: the fixup found no slot */
-        return tune_answer(r, ctx, ctx->status);
+        return mtune_answer(r, ctx, ctx->status);
     }
 
     if (ctx->playlist != TUNE_PLAYLIST_NONE) {
-        rc = tune_playlist(r, ctx);
-        return (rc == OK) ? OK : tune_answer(r, ctx, rc);
+        rc = mtune_playlist(r, ctx);
+        return (rc == OK) ? OK : mtune_answer(r, ctx, rc);
     }
 
-    rc = tune_choose(r, ctx, NULL);
+    rc = mtune_choose(r, ctx, NULL);
 
     if (rc == TUNE_FULL) {
-        rc = tune_overflow(r, ctx);
+        rc = mtune_overflow(r, ctx);
     }
 
     if (rc != OK) {
-        return tune_answer(r, ctx, rc);
+        return mtune_answer(r, ctx, rc);
     }
 
-    return tune_redirect(r, ctx);
+    return mtune_redirect(r, ctx);
 }
 
 
 /* ---- the name ------------------------------------------------------------ */
 
-static tune_ctx_t *
-tune_ctx(request_rec *r)
+static mtune_ctx_t *
+mtune_ctx(request_rec *r)
 {
-    tune_ctx_t  *ctx;
+    mtune_ctx_t *ctx;
 
     ctx = ap_get_module_config(r->request_config, &tune_module);
 
     if (ctx == NULL) {
-        ctx = apr_pcalloc(r->pool, sizeof(tune_ctx_t));
+        ctx = apr_pcalloc(r->pool, sizeof(mtune_ctx_t));
 
         /* a HEAD never becomes a listener: answered, not counted */
         ctx->peek = r->header_only;
@@ -322,7 +322,7 @@ tune_ctx(request_rec *r)
 
 
 static int
-tune_is_ours(request_rec *r)
+mtune_is_ours(request_rec *r)
 {
     return r->handler && strcmp(r->handler, TUNE_HANDLER) == 0;
 }
@@ -335,7 +335,7 @@ tune_is_ours(request_rec *r)
  */
 
 static void
-tune_parse_name(request_rec *r, tune_ctx_t *ctx)
+mtune_parse_name(request_rec *r, mtune_ctx_t *ctx)
 {
     size_t             len, prefix, stem;
     tune_rc_t          rc;
@@ -399,23 +399,23 @@ tune_parse_name(request_rec *r, tune_ctx_t *ctx)
  */
 
 int
-tune_choose(request_rec *r, tune_ctx_t *ctx, apr_array_header_t *ranked)
+mtune_choose(request_rec *r, mtune_ctx_t *ctx, apr_array_header_t *ranked)
 {
     int                         rc, i;
     void                       *work;
     size_t                      k;
-    tune_shm_t                 *shm;
+    mtune_shm_t                *shm;
     const char                 *err;
-    tune_entry_t               *entry;
+    mtune_entry_t              *entry;
     tune_choice_t               ch;
-    tune_dir_conf_t            *dc;
+    mtune_dir_conf_t           *dc;
     tune_choice_req_t           req;
     const tune_image_t         *img;
     const tune_image_slot_t    *slots;
     tune_choice_name_t          tried[TUNE_PROXY_TRIES_MAX];
 
     dc = ap_get_module_config(r->per_dir_config, &tune_module);
-    shm = tune_shm_current();
+    shm = mtune_shm_current();
 
     memset(&req, 0, sizeof(tune_choice_req_t));
 
@@ -442,8 +442,8 @@ tune_choose(request_rec *r, tune_ctx_t *ctx, apr_array_header_t *ranked)
 
     req.stream = ctx->stream;
     req.stream_len = strlen(ctx->stream);
-    req.stale_ms = apr_time_as_msec(tune_conf_stale(dc));
-    req.window = tune_conf_herd_window_ms(tune_main_conf());
+    req.stale_ms = apr_time_as_msec(mtune_conf_stale(dc));
+    req.window = mtune_conf_herd_window_ms(mtune_main_conf());
 
     for (i = 0; i < ctx->ntried; i++) {
         tried[i].data = ctx->tried[i];
@@ -454,15 +454,15 @@ tune_choose(request_rec *r, tune_ctx_t *ctx, apr_array_header_t *ranked)
     req.ntried = ctx->ntried;
     req.peek = ctx->peek;
     req.rank = (ranked != NULL);
-    req.rnd = tune_random();
+    req.rnd = mtune_random();
 
-    tune_shm_lock(shm);
+    mtune_shm_lock(shm);
 
-    img = tune_shm_image(shm);
+    img = mtune_shm_image(shm);
 
-    req.herd = tune_shm_herd(shm);
-    req.now_ms = tune_wall_ms();
-    req.age_ms = tune_shm_age(shm, tune_mono_ms());
+    req.herd = mtune_shm_herd(shm);
+    req.now_ms = mtune_wall_ms();
+    req.age_ms = mtune_shm_age(shm, mtune_mono_ms());
 
     if (tune_choose_begin(img, &req, &ch) == TUNE_CHOICE_OK) {
         /* the pool is this process's memory: allocating under the lock is
@@ -498,8 +498,8 @@ tune_choose(request_rec *r, tune_ctx_t *ctx, apr_array_header_t *ranked)
 
     slots = tune_image_slots(img);
 
-    ctx->backend = tune_copy(r, img, slots[ch.slot].backend);
-    ctx->url = tune_copy(r, img, slots[ch.slot].url);
+    ctx->backend = mtune_copy(r, img, slots[ch.slot].backend);
+    ctx->url = mtune_copy(r, img, slots[ch.slot].url);
 
     if (ctx->ntried < TUNE_PROXY_TRIES_MAX) {
         ctx->tried[ctx->ntried++] = ctx->backend;
@@ -507,15 +507,15 @@ tune_choose(request_rec *r, tune_ctx_t *ctx, apr_array_header_t *ranked)
 
     for (k = 0; k < ch.nranked; k++) {
         entry = apr_array_push(ranked);
-        entry->backend = tune_copy(r, img, slots[ch.ranked[k]].backend);
-        entry->url = tune_copy(r, img, slots[ch.ranked[k]].url);
+        entry->backend = mtune_copy(r, img, slots[ch.ranked[k]].backend);
+        entry->url = mtune_copy(r, img, slots[ch.ranked[k]].url);
     }
 
     rc = OK;
 
 done:
 
-    tune_shm_unlock(shm);
+    mtune_shm_unlock(shm);
 
     if (ch.reason) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -530,7 +530,7 @@ done:
 /* a string of the image, copied out of the segment (locked) */
 
 static const char *
-tune_copy(request_rec *r, const tune_image_t *img, tune_str_t s)
+mtune_copy(request_rec *r, const tune_image_t *img, tune_str_t s)
 {
     return apr_pstrmemdup(r->pool, tune_image_str(img, s), s.len);
 }
@@ -543,11 +543,11 @@ tune_copy(request_rec *r, const tune_image_t *img, tune_str_t s)
  */
 
 int
-tune_overflow(request_rec *r, tune_ctx_t *ctx)
+mtune_overflow(request_rec *r, mtune_ctx_t *ctx)
 {
     tune_rc_t         rc;
     const char       *url, *err;
-    tune_dir_conf_t  *dc;
+    mtune_dir_conf_t *dc;
 
     dc = ap_get_module_config(r->per_dir_config, &tune_module);
 
@@ -585,7 +585,7 @@ tune_overflow(request_rec *r, tune_ctx_t *ctx)
 /* ---- proxy mode ------------------------------------------------------------ */
 
 static void
-tune_proxy_to(request_rec *r, tune_ctx_t *ctx)
+mtune_proxy_to(request_rec *r, mtune_ctx_t *ctx)
 {
     r->filename = apr_pstrcat(r->pool, "proxy:", ctx->url, NULL);
     r->handler = TUNE_PROXY_HANDLER;
@@ -615,7 +615,7 @@ tune_proxy_to(request_rec *r, tune_ctx_t *ctx)
 /* a slot failed before its answer started: another may be tried */
 
 static int
-tune_retryable(request_rec *r, int status)
+mtune_retryable(request_rec *r, int status)
 {
     switch (status) {
     case HTTP_BAD_GATEWAY:
@@ -637,11 +637,11 @@ tune_retryable(request_rec *r, int status)
 /* every slot tried failed before sending anything: a 502 of our own */
 
 static int
-tune_proxy_failed(request_rec *r, tune_ctx_t *ctx)
+mtune_proxy_failed(request_rec *r, mtune_ctx_t *ctx)
 {
     ctx->outcome = "failed";
-    tune_set_env(r, ctx);
-    tune_no_store(r);
+    mtune_set_env(r, ctx);
+    mtune_no_store(r);
 
     return HTTP_BAD_GATEWAY;
 }
@@ -650,7 +650,7 @@ tune_proxy_failed(request_rec *r, tune_ctx_t *ctx)
 /* ---- answers ---------------------------------------------------------- */
 
 void
-tune_no_store(request_rec *r)
+mtune_no_store(request_rec *r)
 {
     /* no answer of ours may be cached: each tune-in is a fresh choice */
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
@@ -660,7 +660,7 @@ tune_no_store(request_rec *r)
 /* An answer of our own that is not a slot: uncacheable, Retry-After on 503 */
 
 static int
-tune_answer(request_rec *r, tune_ctx_t *ctx, int status)
+mtune_answer(request_rec *r, mtune_ctx_t *ctx, int status)
 {
     if (ctx && ctx->outcome == NULL) {
         switch (status) {
@@ -673,7 +673,7 @@ tune_answer(request_rec *r, tune_ctx_t *ctx, int status)
         }
     }
 
-    tune_no_store(r);
+    mtune_no_store(r);
 
     if (status == HTTP_SERVICE_UNAVAILABLE && ctx) {
         apr_table_setn(r->err_headers_out, "Retry-After",
@@ -681,7 +681,7 @@ tune_answer(request_rec *r, tune_ctx_t *ctx, int status)
     }
 
     if (ctx) {
-        tune_set_env(r, ctx);
+        mtune_set_env(r, ctx);
     }
 
     return status;
@@ -689,14 +689,14 @@ tune_answer(request_rec *r, tune_ctx_t *ctx, int status)
 
 
 static int
-tune_redirect(request_rec *r, tune_ctx_t *ctx)
+mtune_redirect(request_rec *r, mtune_ctx_t *ctx)
 {
     if (ctx->outcome == NULL) {
         ctx->outcome = "redirect";
     }
 
-    tune_no_store(r);
-    tune_set_env(r, ctx);
+    mtune_no_store(r);
+    mtune_set_env(r, ctx);
 
     apr_table_setn(r->headers_out, "Location", ctx->url);
 
@@ -706,7 +706,7 @@ tune_redirect(request_rec *r, tune_ctx_t *ctx)
 
 
 static void
-tune_set_env(request_rec *r, tune_ctx_t *ctx)
+mtune_set_env(request_rec *r, mtune_ctx_t *ctx)
 {
     apr_table_t  *env;
 
@@ -731,30 +731,30 @@ tune_set_env(request_rec *r, tune_ctx_t *ctx)
 /* ---- playlists ------------------------------------------------------------ */
 
 static int
-tune_playlist(request_rec *r, tune_ctx_t *ctx)
+mtune_playlist(request_rec *r, mtune_ctx_t *ctx)
 {
     int                     rc;
     size_t                  size, len, i;
     char                   *out;
     tune_rc_t               trc;
-    tune_entry_t           *entry;
-    tune_dir_conf_t        *dc;
+    mtune_entry_t          *entry;
+    mtune_dir_conf_t       *dc;
     apr_array_header_t     *entries;
     tune_playlist_entry_t  *list;
 
     dc = ap_get_module_config(r->per_dir_config, &tune_module);
-    entries = apr_array_make(r->pool, 8, sizeof(tune_entry_t));
+    entries = apr_array_make(r->pool, 8, sizeof(mtune_entry_t));
 
-    if (tune_conf_mode(dc) == TUNE_MODE_PROXY) {
+    if (mtune_conf_mode(dc) == TUNE_MODE_PROXY) {
         /*
          * The list names this server's URL: the player comes back to it
          * and is counted then, so the playlist itself is not a tune-in.
          */
         ctx->peek = 1;
-        rc = tune_choose(r, ctx, NULL);
+        rc = mtune_choose(r, ctx, NULL);
 
         if (rc == TUNE_FULL) {
-            rc = tune_overflow(r, ctx);
+            rc = mtune_overflow(r, ctx);
         }
 
         if (rc != OK) {
@@ -768,17 +768,17 @@ tune_playlist(request_rec *r, tune_ctx_t *ctx)
             entry->url = ctx->url;
 
         } else {
-            rc = tune_playlist_self(r, ctx, entries);
+            rc = mtune_playlist_self(r, ctx, entries);
             if (rc != OK) {
                 return rc;
             }
         }
 
     } else {
-        rc = tune_choose(r, ctx, entries);
+        rc = mtune_choose(r, ctx, entries);
 
         if (rc == TUNE_FULL) {
-            rc = tune_overflow(r, ctx);
+            rc = mtune_overflow(r, ctx);
 
             if (rc == OK) {
                 entry = apr_array_push(entries);
@@ -792,7 +792,7 @@ tune_playlist(request_rec *r, tune_ctx_t *ctx)
         }
     }
 
-    entry = (tune_entry_t *) entries->elts;
+    entry = (mtune_entry_t *) entries->elts;
     list = apr_pcalloc(r->pool,
                        (entries->nelts + 1) * sizeof(tune_playlist_entry_t));
 
@@ -826,7 +826,7 @@ tune_playlist(request_rec *r, tune_ctx_t *ctx)
         ctx->outcome = "playlist";
     }
 
-    tune_set_env(r, ctx);
+    mtune_set_env(r, ctx);
 
     ap_set_content_type(r, tune_playlist_content_type(ctx->playlist));
     ap_set_content_length(r, (apr_off_t) len);
@@ -848,13 +848,13 @@ tune_playlist(request_rec *r, tune_ctx_t *ctx)
  */
 
 static int
-tune_playlist_self(request_rec *r, tune_ctx_t *ctx,
+mtune_playlist_self(request_rec *r, mtune_ctx_t *ctx,
     apr_array_header_t *entries)
 {
     apr_port_t     port;
     tune_rc_t      rc;
     const char    *host, *p, *url;
-    tune_entry_t  *entry;
+    mtune_entry_t *entry;
 
     host = ap_get_server_name_for_url(r);
     port = ap_get_server_port(r);
@@ -891,7 +891,7 @@ tune_playlist_self(request_rec *r, tune_ctx_t *ctx,
 /* tune_select_slot() wants all 32 bits random */
 
 static uint32_t
-tune_random(void)
+mtune_random(void)
 {
     uint32_t  rnd;
 

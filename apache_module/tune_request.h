@@ -4,11 +4,11 @@
  * The request side: which slot a tune-in gets, and how it is answered.
  */
 
-#ifndef TUNE_REQUEST_H
-#define TUNE_REQUEST_H
+#ifndef MTUNE_REQUEST_H
+#define MTUNE_REQUEST_H
 
 
-#include "mod_tune.h"
+#include "tune_conf.h"
 
 #include <tune_playlist.h>
 
@@ -37,33 +37,29 @@ typedef struct {
     int                       inside;        /* mod_proxy's handler runs */
     int                       ntried;
     const char               *tried[TUNE_PROXY_TRIES_MAX];
-} tune_ctx_t;
+} mtune_ctx_t;
 
 
 /* A slot as a playlist lists it */
 typedef struct {
     const char               *backend;       /* NULL: not a slot */
     const char               *url;
-} tune_entry_t;
+} mtune_entry_t;
 
 
 /* hooks (mod_tune.c registers them) */
-int tune_translate_name(request_rec *r);
-int tune_map_to_storage(request_rec *r);
-int tune_fixups(request_rec *r);
-int tune_proxy_handler(request_rec *r);
-int tune_handler(request_rec *r);
-int tune_status_handler(request_rec *r);
-void tune_icy_register(apr_pool_t *p);
-
-/* some location of this configuration uses TuneMode proxy */
-int tune_proxy_configured(void);
-
+int mtune_translate_name(request_rec *r);
+int mtune_map_to_storage(request_rec *r);
+int mtune_fixups(request_rec *r);
+int mtune_proxy_handler(request_rec *r);
+int mtune_handler(request_rec *r);
+int mtune_status_handler(request_rec *r);
+void mtune_icy_register(apr_pool_t *p);
 
 /*
  * Chooses a slot for ctx->stream among those not tried yet, records the
  * tune-in (herd accounting, unless ctx->peek) and sets ctx->backend and
- * ctx->url.  With ranked (an array of tune_entry_t) it also lists the
+ * ctx->url.  With ranked (an array of mtune_entry_t) it also lists the
  * chosen slot and then every other offerable slot, best first.
  *
  * Returns OK, TUNE_FULL, HTTP_NOT_FOUND (no such stream),
@@ -71,13 +67,13 @@ int tune_proxy_configured(void);
  * ctx->retry_after says when to come back, in seconds) or
  * HTTP_INTERNAL_SERVER_ERROR.
  */
-int tune_choose(request_rec *r, tune_ctx_t *ctx, apr_array_header_t *ranked);
+int mtune_choose(request_rec *r, mtune_ctx_t *ctx, apr_array_header_t *ranked);
 
 /* The TuneFull URL into ctx->url: OK, or HTTP_SERVICE_UNAVAILABLE */
-int tune_overflow(request_rec *r, tune_ctx_t *ctx);
+int mtune_overflow(request_rec *r, mtune_ctx_t *ctx);
 
 /* the no-store header of every answer of ours */
-void tune_no_store(request_rec *r);
+void mtune_no_store(request_rec *r);
 
 
-#endif /* TUNE_REQUEST_H */
+#endif /* MTUNE_REQUEST_H */

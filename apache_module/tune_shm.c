@@ -4,6 +4,7 @@
 
 
 #include "tune_shm.h"
+#include "tune_conf.h"
 
 #include "http_core.h"
 #include "apr_shm.h"
@@ -18,7 +19,7 @@
 #include <unistd.h>
 
 
-/* changes with the layout of tune_shm_s */
+/* changes with the layout of mtune_shm_s */
 #define TUNE_SHM_LAYOUT       0x54415032u        /* "TAP2" */
 
 /* the herd table takes this part of the segment */
@@ -29,7 +30,7 @@
 #define TUNE_SHM_RETAINED     "mod_tune: segment"
 
 
-struct tune_shm_s {
+struct mtune_shm_s {
     uint32_t                  layout;
     uint32_t                  reserved;
     size_t                    size;
@@ -41,12 +42,12 @@ struct tune_shm_s {
 
     pid_t                     refresher;      /* lease holder, 0: none */
     unsigned                  refresher_generation;   /* its configuration */
-    int64_t                   lease_until;    /* tune_mono_ms() */
+    int64_t                   lease_until;    /* mtune_mono_ms() */
 
     /* an image is being copied in: a holder that dies now leaves half */
     int                       installing;
 
-    tune_state_t              state;
+    mtune_state_t             state;
 
     size_t                    herd_off;
     size_t                    herd_cap;
@@ -59,24 +60,24 @@ struct tune_shm_s {
 typedef struct {
     apr_shm_t                *shm;
     apr_size_t                size;
-} tune_shm_retained_t;
+} mtune_shm_retained_t;
 
 
-static tune_shm_t  *tune_shm;
+static mtune_shm_t *mtune_shm;
 
 
-static apr_status_t tune_shm_init(tune_shm_t *shm, size_t size);
-static void tune_shm_carry(tune_shm_t *shm, tune_shm_t *old);
-static int tune_shm_alive(pid_t pid);
+static apr_status_t mtune_shm_init(mtune_shm_t *shm, size_t size);
+static void mtune_shm_carry(mtune_shm_t *shm, mtune_shm_t *old);
+static int mtune_shm_alive(pid_t pid);
 
 
 apr_status_t
-tune_shm_setup(server_rec *s, apr_off_t size, tune_shm_t **out)
+mtune_shm_setup(server_rec *s, apr_off_t size, mtune_shm_t **out)
 {
     apr_shm_t            *old;
-    tune_shm_t           *shm, *prev;
+    mtune_shm_t          *shm, *prev;
     apr_status_t          rv;
-    tune_shm_retained_t  *kept;
+    mtune_shm_retained_t *kept;
 
     kept = ap_retained_data_get(TUNE_SHM_RETAINED);
     if (kept == NULL) {
@@ -121,7 +122,7 @@ tune_shm_setup(server_rec *s, apr_off_t size, tune_shm_t **out)
 
     kept->size = (apr_size_t) size;
 
-    rv = tune_shm_init(apr_shm_baseaddr_get(kept->shm), kept->size);
+    rv = mtune_shm_init(apr_shm_baseaddr_get(kept->shm), kept->size);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
                      "tune: could not set up the shared memory's lock");
@@ -131,8 +132,8 @@ tune_shm_setup(server_rec *s, apr_off_t size, tune_shm_t **out)
     }
 
     if (old) {
-        tune_shm_carry(apr_shm_baseaddr_get(kept->shm),
-                       apr_shm_baseaddr_get(old));
+        mtune_shm_carry(apr_shm_baseaddr_get(kept->shm),
+                        apr_shm_baseaddr_get(old));
         apr_shm_destroy(old);
     }
 
@@ -140,11 +141,11 @@ found:
 
     shm = apr_shm_baseaddr_get(kept->shm);
 
-    tune_shm_lock(shm);
+    mtune_shm_lock(shm);
     shm->generation = (unsigned) ap_state_query(AP_SQ_CONFIG_GEN);
-    tune_shm_unlock(shm);
+    mtune_shm_unlock(shm);
 
-    tune_shm = shm;
+    mtune_shm = shm;
     *out = shm;
 
     return APR_SUCCESS;
@@ -159,7 +160,7 @@ found:
  */
 
 static void
-tune_shm_carry(tune_shm_t *shm, tune_shm_t *old)
+mtune_shm_carry(mtune_shm_t *shm, mtune_shm_t *old)
 {
     const tune_image_t  *img;
 
@@ -167,36 +168,36 @@ tune_shm_carry(tune_shm_t *shm, tune_shm_t *old)
         return;
     }
 
-    tune_shm_lock(old);
+    mtune_shm_lock(old);
 
-    img = tune_shm_image(old);
+    img = mtune_shm_image(old);
 
     if (img && img->size <= shm->image_cap) {
         memcpy((char *) shm + shm->image_off, img, img->size);
         shm->state = old->state;
     }
 
-    tune_shm_unlock(old);
+    mtune_shm_unlock(old);
 }
 
 
-tune_shm_t *
-tune_shm_current(void)
+mtune_shm_t *
+mtune_shm_current(void)
 {
-    return tune_shm;
+    return mtune_shm;
 }
 
 
 static apr_status_t
-tune_shm_init(tune_shm_t *shm, size_t size)
+mtune_shm_init(mtune_shm_t *shm, size_t size)
 {
     int                   err;
     size_t                header, herd;
     pthread_mutexattr_t   attr;
 
-    memset(shm, 0, sizeof(tune_shm_t));
+    memset(shm, 0, sizeof(mtune_shm_t));
 
-    header = TUNE_SHM_ALIGN(sizeof(tune_shm_t));
+    header = TUNE_SHM_ALIGN(sizeof(mtune_shm_t));
     herd = TUNE_SHM_ALIGN(size / TUNE_SHM_HERD_SHARE);
 
     if (header + herd + 4096 > size) {
@@ -238,7 +239,7 @@ tune_shm_init(tune_shm_t *shm, size_t size)
 
 
 void
-tune_shm_lock(tune_shm_t *shm)
+mtune_shm_lock(mtune_shm_t *shm)
 {
     int  err, half;
 
@@ -269,35 +270,35 @@ tune_shm_lock(tune_shm_t *shm)
 
 
 void
-tune_shm_unlock(tune_shm_t *shm)
+mtune_shm_unlock(mtune_shm_t *shm)
 {
     pthread_mutex_unlock(&shm->mutex);
 }
 
 
 const tune_image_t *
-tune_shm_image(tune_shm_t *shm)
+mtune_shm_image(mtune_shm_t *shm)
 {
     return tune_image_get((char *) shm + shm->image_off, shm->image_cap);
 }
 
 
 tune_herd_t *
-tune_shm_herd(tune_shm_t *shm)
+mtune_shm_herd(mtune_shm_t *shm)
 {
     return tune_herd_get((char *) shm + shm->herd_off, shm->herd_cap);
 }
 
 
-tune_state_t *
-tune_shm_state(tune_shm_t *shm)
+mtune_state_t *
+mtune_shm_state(mtune_shm_t *shm)
 {
     return &shm->state;
 }
 
 
 int64_t
-tune_shm_age(tune_shm_t *shm, int64_t now_mono)
+mtune_shm_age(mtune_shm_t *shm, int64_t now_mono)
 {
     int64_t  age;
 
@@ -308,14 +309,14 @@ tune_shm_age(tune_shm_t *shm, int64_t now_mono)
 
 
 pid_t
-tune_shm_refresher(tune_shm_t *shm)
+mtune_shm_refresher(mtune_shm_t *shm)
 {
     return shm->refresher;
 }
 
 
 apr_status_t
-tune_shm_lease(tune_shm_t *shm, unsigned generation, int64_t now_mono,
+mtune_shm_lease(mtune_shm_t *shm, unsigned generation, int64_t now_mono,
     int64_t lease, int *took)
 {
     pid_t         pid;
@@ -324,7 +325,7 @@ tune_shm_lease(tune_shm_t *shm, unsigned generation, int64_t now_mono,
     pid = getpid();
     *took = 0;
 
-    tune_shm_lock(shm);
+    mtune_shm_lock(shm);
 
     /*
      * After a graceful restart the holder, of the older configuration,
@@ -345,7 +346,7 @@ tune_shm_lease(tune_shm_t *shm, unsigned generation, int64_t now_mono,
         if (shm->refresher != 0
             && shm->refresher_generation >= shm->generation
             && shm->lease_until > now_mono
-            && tune_shm_alive(shm->refresher))
+            && mtune_shm_alive(shm->refresher))
         {
             rv = APR_EBUSY;
             goto done;
@@ -361,52 +362,52 @@ tune_shm_lease(tune_shm_t *shm, unsigned generation, int64_t now_mono,
 
 done:
 
-    tune_shm_unlock(shm);
+    mtune_shm_unlock(shm);
 
     return rv;
 }
 
 
 void
-tune_shm_release(tune_shm_t *shm)
+mtune_shm_release(mtune_shm_t *shm)
 {
-    tune_shm_lock(shm);
+    mtune_shm_lock(shm);
 
     if (shm->refresher == getpid()) {
         shm->refresher = 0;
         shm->lease_until = 0;
     }
 
-    tune_shm_unlock(shm);
+    mtune_shm_unlock(shm);
 }
 
 
 uint64_t
-tune_shm_generation(tune_shm_t *shm)
+mtune_shm_generation(mtune_shm_t *shm)
 {
     uint64_t             generation;
     const tune_image_t  *img;
 
-    tune_shm_lock(shm);
+    mtune_shm_lock(shm);
 
-    img = tune_shm_image(shm);
+    img = mtune_shm_image(shm);
     generation = img ? img->generation : 0;
 
-    tune_shm_unlock(shm);
+    mtune_shm_unlock(shm);
 
     return generation;
 }
 
 
 size_t
-tune_shm_image_cap(tune_shm_t *shm)
+mtune_shm_image_cap(mtune_shm_t *shm)
 {
     return shm->image_cap;
 }
 
 
 apr_status_t
-tune_shm_install(tune_shm_t *shm, const void *img, size_t size)
+mtune_shm_install(mtune_shm_t *shm, const void *img, size_t size)
 {
     int64_t              now, age;
     const tune_image_t  *held, *fresh;
@@ -417,19 +418,19 @@ tune_shm_install(tune_shm_t *shm, const void *img, size_t size)
 
     fresh = img;
 
-    tune_shm_lock(shm);
+    mtune_shm_lock(shm);
 
     if (shm->refresher != getpid()) {
-        tune_shm_unlock(shm);
+        mtune_shm_unlock(shm);
         return APR_EBUSY;
     }
 
-    held = tune_shm_image(shm);
-    now = tune_mono_ms();
+    held = mtune_shm_image(shm);
+    now = mtune_mono_ms();
 
     if (held == NULL || shm->state.installed_mono == 0) {
         /* the first after a start: as old as the scheduler wrote it */
-        age = tune_wall_ms() - fresh->written_ms;
+        age = mtune_wall_ms() - fresh->written_ms;
         shm->state.installed_mono = now - (age > 0 ? age : 0);
 
     } else if (held->generation != fresh->generation) {
@@ -440,38 +441,38 @@ tune_shm_install(tune_shm_t *shm, const void *img, size_t size)
     memcpy((char *) shm + shm->image_off, img, size);
     shm->installing = 0;
 
-    tune_shm_unlock(shm);
+    mtune_shm_unlock(shm);
 
     return APR_SUCCESS;
 }
 
 
 void
-tune_shm_allow(tune_shm_t *shm, const tune_allow_t *prefixes, size_t n)
+mtune_shm_allow(mtune_shm_t *shm, const tune_allow_t *prefixes, size_t n)
 {
-    tune_shm_lock(shm);
+    mtune_shm_lock(shm);
 
     /* no image: nothing is marked */
     (void) tune_image_allow((char *) shm + shm->image_off, shm->image_cap,
                             prefixes, n, NULL);
 
-    tune_shm_unlock(shm);
+    mtune_shm_unlock(shm);
 }
 
 
 void
-tune_shm_contact(tune_shm_t *shm, int connected, const char *error)
+mtune_shm_contact(mtune_shm_t *shm, int connected, const char *error)
 {
-    tune_state_t  *st;
+    mtune_state_t *st;
 
-    tune_shm_lock(shm);
+    mtune_shm_lock(shm);
 
     st = &shm->state;
     st->connected = connected;
 
     if (error == NULL) {
-        st->reply_mono = tune_mono_ms();
-        st->reply_ms = tune_wall_ms();
+        st->reply_mono = mtune_mono_ms();
+        st->reply_ms = mtune_wall_ms();
         st->failures = 0;
 
     } else {
@@ -481,7 +482,7 @@ tune_shm_contact(tune_shm_t *shm, int connected, const char *error)
 
     st->outage = (error != NULL);
 
-    tune_shm_unlock(shm);
+    mtune_shm_unlock(shm);
 }
 
 
@@ -492,7 +493,7 @@ tune_shm_contact(tune_shm_t *shm, int connected, const char *error)
  */
 
 static int
-tune_shm_alive(pid_t pid)
+mtune_shm_alive(pid_t pid)
 {
     int   fd;
     char  path[64], buf[128], *p;

@@ -11,8 +11,8 @@
  * children find the snapshot and the herd counts of the old ones.
  */
 
-#ifndef TUNE_SHM_H
-#define TUNE_SHM_H
+#ifndef MTUNE_SHM_H
+#define MTUNE_SHM_H
 
 
 #include "mod_tune.h"
@@ -34,7 +34,7 @@ typedef struct {
     int                       outage;         /* told of it already */
 
     /*
-     * When the generation held last changed (tune_mono_ms()).  The first
+     * When the generation held last changed (mtune_mono_ms()).  The first
      * image installed in a new segment is set back by its age by the wall
      * clock, so a snapshot that stopped changing an hour ago is not taken
      * as fresh after a start.  0 with no image.
@@ -43,10 +43,10 @@ typedef struct {
 
     /* the last failure, static or short copied text, never a credential */
     char                      error[TUNE_ERROR_LEN];
-} tune_state_t;
+} mtune_state_t;
 
 
-typedef struct tune_shm_s  tune_shm_t;
+typedef struct mtune_shm_s  mtune_shm_t;
 
 
 /*
@@ -54,10 +54,10 @@ typedef struct tune_shm_s  tune_shm_t;
  * (a new one if the size changed).  The generation of this configuration
  * is recorded, so children of the new one take the lease over at once.
  */
-apr_status_t tune_shm_setup(server_rec *s, apr_off_t size, tune_shm_t **shm);
+apr_status_t mtune_shm_setup(server_rec *s, apr_off_t size, mtune_shm_t **shm);
 
 /* The segment of this process, NULL before post_config */
-tune_shm_t *tune_shm_current(void);
+mtune_shm_t *mtune_shm_current(void);
 
 /*
  * Locks the segment.  When the process that held the lock died holding it
@@ -65,22 +65,22 @@ tune_shm_t *tune_shm_current(void);
  * dropped, since it may be half written; the next refresh installs it
  * again.
  */
-void tune_shm_lock(tune_shm_t *shm);
-void tune_shm_unlock(tune_shm_t *shm);
+void mtune_shm_lock(mtune_shm_t *shm);
+void mtune_shm_unlock(mtune_shm_t *shm);
 
 
 /* ---- with the lock held ------------------------------------------ */
 
 /* The image held, or NULL */
-const tune_image_t *tune_shm_image(tune_shm_t *shm);
-tune_herd_t *tune_shm_herd(tune_shm_t *shm);
-tune_state_t *tune_shm_state(tune_shm_t *shm);
+const tune_image_t *mtune_shm_image(mtune_shm_t *shm);
+tune_herd_t *mtune_shm_herd(mtune_shm_t *shm);
+mtune_state_t *mtune_shm_state(mtune_shm_t *shm);
 
 /* How long the snapshot held has not changed, ms */
-int64_t tune_shm_age(tune_shm_t *shm, int64_t now_mono);
+int64_t mtune_shm_age(mtune_shm_t *shm, int64_t now_mono);
 
 /* The holder of the refresh lease (0: none) */
-pid_t tune_shm_refresher(tune_shm_t *shm);
+pid_t mtune_shm_refresher(mtune_shm_t *shm);
 
 
 /* ---- the refresher (these take the lock) ------------------------ */
@@ -94,25 +94,25 @@ pid_t tune_shm_refresher(tune_shm_t *shm);
  * holds until a child of the new configuration takes it, and never takes
  * one).  *took is set to 1 when the lease changed hands to this process.
  */
-apr_status_t tune_shm_lease(tune_shm_t *shm, unsigned generation,
+apr_status_t mtune_shm_lease(mtune_shm_t *shm, unsigned generation,
     int64_t now_mono, int64_t lease, int *took);
-void tune_shm_release(tune_shm_t *shm);
+void mtune_shm_release(mtune_shm_t *shm);
 
 /* The generation of the image held, 0 when none */
-uint64_t tune_shm_generation(tune_shm_t *shm);
+uint64_t mtune_shm_generation(mtune_shm_t *shm);
 
 /* Bytes an image may take */
-size_t tune_shm_image_cap(tune_shm_t *shm);
+size_t mtune_shm_image_cap(mtune_shm_t *shm);
 
 /* Installs a decoded image of size bytes; APR_EBUSY unless this process
  * still holds the lease */
-apr_status_t tune_shm_install(tune_shm_t *shm, const void *img, size_t size);
+apr_status_t mtune_shm_install(mtune_shm_t *shm, const void *img, size_t size);
 
 /*
  * Marks the image held by a new configuration's TuneAllow (n prefixes),
  * so an image kept across a restart is offered by the list in force.
  */
-void tune_shm_allow(tune_shm_t *shm, const tune_allow_t *prefixes, size_t n);
+void mtune_shm_allow(mtune_shm_t *shm, const tune_allow_t *prefixes, size_t n);
 
 /*
  * A contact with Redis: error NULL for a good reply, else what failed.  An
@@ -120,7 +120,7 @@ void tune_shm_allow(tune_shm_t *shm, const tune_allow_t *prefixes, size_t n);
  * good reply, so that a child taking the lead meanwhile does not tell of
  * it again.
  */
-void tune_shm_contact(tune_shm_t *shm, int connected, const char *error);
+void mtune_shm_contact(mtune_shm_t *shm, int connected, const char *error);
 
 
-#endif /* TUNE_SHM_H */
+#endif /* MTUNE_SHM_H */

@@ -18,30 +18,30 @@
 
 
 int
-tune_status_handler(request_rec *r)
+mtune_status_handler(request_rec *r)
 {
     char                 *out;
     size_t                size, len;
-    tune_shm_t           *shm;
-    tune_state_t         *st;
-    tune_dir_conf_t      *dc;
-    tune_srv_conf_t      *sc;
+    mtune_shm_t          *shm;
+    mtune_state_t        *st;
+    mtune_dir_conf_t     *dc;
+    mtune_srv_conf_t     *sc;
     tune_status_in_t      in;
     tune_status_redis_t   redis;
 
     ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
 
     if (r->method_number != M_GET) {
-        tune_no_store(r);
+        mtune_no_store(r);
         return HTTP_METHOD_NOT_ALLOWED;
     }
 
-    shm = tune_shm_current();
-    sc = tune_main_conf();
+    shm = mtune_shm_current();
+    sc = mtune_main_conf();
     dc = ap_get_module_config(r->per_dir_config, &tune_module);
 
     ap_set_content_type(r, "application/json");
-    tune_no_store(r);
+    mtune_no_store(r);
 
     if (r->header_only) {
         return OK;
@@ -57,8 +57,8 @@ tune_status_handler(request_rec *r)
         len = tune_status_write(&in, out, size);
 
     } else {
-        in.stale_ms = apr_time_as_msec(tune_conf_stale(dc));
-        in.window = tune_conf_herd_window_ms(sc);
+        in.stale_ms = apr_time_as_msec(mtune_conf_stale(dc));
+        in.window = mtune_conf_herd_window_ms(sc);
 
         if (sc->redis) {
             redis.address = sc->redis->display;
@@ -71,28 +71,28 @@ tune_status_handler(request_rec *r)
          * client, and tune-ins must not wait with it.  The pool is this
          * process's memory: allocating under the lock is fine.
          */
-        tune_shm_lock(shm);
+        mtune_shm_lock(shm);
 
         /* the refresher's view of Redis; the error never holds a secret */
-        st = tune_shm_state(shm);
+        st = mtune_shm_state(shm);
 
         redis.connected = st->connected;
         redis.last_reply_ms = st->reply_ms;
         redis.failures = st->failures;
-        redis.refresher = tune_shm_refresher(shm);
+        redis.refresher = mtune_shm_refresher(shm);
         redis.error = st->error;
         redis.error_len = strnlen(st->error, TUNE_ERROR_LEN);
 
-        in.img = tune_shm_image(shm);
-        in.age_ms = tune_shm_age(shm, tune_mono_ms());
-        in.herd = tune_shm_herd(shm);
-        in.now_ms = tune_wall_ms();
+        in.img = mtune_shm_image(shm);
+        in.age_ms = mtune_shm_age(shm, mtune_mono_ms());
+        in.herd = mtune_shm_herd(shm);
+        in.now_ms = mtune_wall_ms();
 
         size = tune_status_size(&in);
         out = apr_palloc(r->pool, size);
         len = tune_status_write(&in, out, size);
 
-        tune_shm_unlock(shm);
+        mtune_shm_unlock(shm);
     }
 
     if (len > size) {
