@@ -436,10 +436,17 @@ tune_link_fail(tune_link_t *ln, int64_t now, const char *reason)
 static void
 tune_link_close(tune_link_t *ln)
 {
+    unsigned  i;
+
     if (ln->state >= TUNE_LINK_CONNECTING) {
         ln->close = 1;
         ln->state = TUNE_LINK_WAIT;
         ln->drops++;
+
+        /* the states queued before (the failure's) have no connection */
+        for (i = 0; i < ln->nnotes; i++) {
+            ln->notes[(ln->note_head + i) % TUNE_LINK_NOTES].ready = 0;
+        }
     }
 
     ln->inflight = 0;
