@@ -9,20 +9,62 @@
 
 
 #include "ngx_http_tune_module.h"
+#include "ngx_http_tune_hiredis.h"
+
+#include <tune_refresh.h>
 
 
 /*
- * The refresher keeps the zone's snapshot current.  Every worker arms a
- * refresh timer; the worker holding the zone's lease polls Redis over a
- * non-blocking hiredis connection on its own event loop, so one connection
- * serves a whole nginx and no request ever waits for Redis.  Owned by the
- * worker process that created it; lives in cycle->pool.
+ * The refresher keeps the zone's snapshot current.  It is core's machine
+ * (tune_refresh.h: the hello, the reads, install or reject, herd claims,
+ * backoff and every log line) run on nginx's loop:
+ *
+ *   ngx_http_tune_refresh.c  every worker's tick, the lease in the zone:
+ *                            the holder leads the machine, a worker that
+ *                            lost the lease resigns;
+ *   ngx_http_tune_redis.c    the transport: carries out what the machine
+ *                            asks (hiredis, the zone, the log, a timer).
+ *
+ * One connection serves a whole nginx and no request ever waits for
+ * Redis.  Owned by the worker process that created it; in cycle->pool.
  */
+typedef struct {
+    tune_refresh_t              rf;              /* the machine */
+    ngx_http_tune_main_conf_t  *tmcf;
+    ngx_http_tune_zone_t       *zone;
+    ngx_log_t                  *log;
+
+    redisAsyncContext          *ac;              /* NULL: none open */
+
+    ngx_event_t                 tick;            /* every tune_refresh */
+    ngx_event_t                 timer;           /* what the machine awaits */
+    ngx_event_t                 drive;           /* posted by callbacks */
+
+    u_char                     *scratch;         /* image_cap bytes */
+    tune_refresh_work_t        *work;            /* herd control on */
+
+    u_char                      herd_id[TUNE_HERD_ID_MAX];
+} ngx_http_tune_refresher_t;
+
+
+/* Every worker, at its start: the tick that looks at the lease */
 ngx_int_t ngx_http_tune_refresher_start(ngx_cycle_t *cycle,
     ngx_http_tune_main_conf_t *tmcf);
 
 /* Closes the Redis connection and gives up the lease; at worker exit */
 void ngx_http_tune_refresher_stop(ngx_cycle_t *cycle);
+
+
+/* ---- the transport ------------------------------------------------------ */
+
+/* Carries out what the machine asks until it waits; not from hiredis */
+void ngx_http_tune_redis_drive(ngx_http_tune_refresher_t *t);
+
+/* The handler of t->timer and t->drive: drives the machine */
+void ngx_http_tune_redis_event(ngx_event_t *ev);
+
+/* Frees the connection, if any; not from hiredis */
+void ngx_http_tune_redis_close(ngx_http_tune_refresher_t *t);
 
 
 #endif /* _NGX_HTTP_TUNE_REDIS_H_INCLUDED_ */
