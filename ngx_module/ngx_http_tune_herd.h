@@ -10,7 +10,6 @@
 
 #include "ngx_http_tune_shm.h"
 
-#include <hiredis/hiredis.h>
 #include <tune_herd.h>
 
 
@@ -18,8 +17,8 @@
  * Herd control (redis/SCHEMA.md, "Herd control"), as the shared core
  * implements it (tune_herd.h), on nginx: the table is carved from the zone
  * and locked with its mutex, times are nginx's cached wall clock, the
- * window is tune_herd_window, and the refresher claims credits for all
- * workers.
+ * window is tune_herd_window; the refresher (core's tune_refresh.h, run
+ * by ngx_http_tune_redis.c) claims credits for all workers.
  */
 
 
@@ -56,37 +55,6 @@ ngx_uint_t ngx_http_tune_herd_global_locked(ngx_http_tune_zone_t *zone);
 tune_herd_t *ngx_http_tune_herd_create(ngx_slab_pool_t *shpool,
     size_t zone_size);
 
-
-/* ---- the refresher: these take the zone's mutex ----------------------- */
-
-/* tune_herd_claims() on the image held: at most max claims due now */
-ngx_uint_t ngx_http_tune_herd_claims(ngx_http_tune_zone_t *zone,
-    ngx_msec_t window, tune_herd_claim_t *out, ngx_uint_t max);
-
-/*
- * The argument vector of the claim script for n claims sent at now
- * (EVALSHA when sha is not empty, else EVAL), from pool: NGX_ERROR when
- * out of memory, NGX_DECLINED when the host name makes no front-end id
- * the script takes.
- */
-ngx_int_t ngx_http_tune_herd_argv(tune_herd_claim_t *claims, ngx_uint_t n,
-    ngx_str_t *sha, ngx_msec_t window, int64_t now, ngx_pool_t *pool,
-    int *argc, const char ***argv, size_t **argvlen);
-
-/* The claim script's reply: NGX_OK when it was one for n claims */
-ngx_int_t ngx_http_tune_herd_granted(ngx_http_tune_zone_t *zone,
-    tune_herd_claim_t *claims, ngx_uint_t n, ngx_msec_t window,
-    int64_t sent_ms, redisReply *reply, ngx_pool_t *pool);
-
-/* The claims did not reach the script (NOSCRIPT) */
-void ngx_http_tune_herd_unclaimed(ngx_http_tune_zone_t *zone,
-    tune_herd_claim_t *claims, ngx_uint_t n);
-
-/* A new refresher: no claim is in flight any more */
-void ngx_http_tune_herd_takeover(ngx_http_tune_zone_t *zone);
-
-/* Redis is away or the script failed: count this nginx's tune-ins only */
-void ngx_http_tune_herd_local(ngx_http_tune_zone_t *zone);
 
 /* Wall clock in ms, from nginx's cached time */
 int64_t ngx_http_tune_herd_now(void);

@@ -13,10 +13,6 @@
 #include <ngx_http.h>
 
 
-/* key names: see redis/SCHEMA.md */
-#define NGX_HTTP_TUNE_KEY_SNAPSHOT    "{tuneslot:v1}:snapshot"
-#define NGX_HTTP_TUNE_KEY_GENERATION  "{tuneslot:v1}:generation"
-
 #define NGX_HTTP_TUNE_REDIS_PORT      6379
 #define NGX_HTTP_TUNE_REDIS_DB_MAX    65535
 
