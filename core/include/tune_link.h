@@ -164,6 +164,7 @@ typedef struct {
     unsigned                  close:1;       /* CLOSE owed to the host */
     unsigned                  down_logged:1; /* an outage was told */
     unsigned                  refused:1;     /* the last failure: AUTH */
+    unsigned                  auth_logged:1; /* ... and it was told */
 
     unsigned                  inflight;      /* commands not answered */
     unsigned                  connects;      /* connections made, ever */

@@ -68,6 +68,7 @@ tune_link_stop(tune_link_t *ln)
     ln->retry_at = 0;
     ln->backoff = ln->conf->backoff_min_ms;
     ln->down_logged = 0;
+    ln->auth_logged = 0;
     ln->refused = 0;
 }
 
@@ -317,8 +318,13 @@ tune_link_reply(tune_link_t *ln, int64_t now, const tune_reply_t *reply)
     switch (hello) {
 
     case TUNE_HELLO_AUTH:
-        /* Redis's error text never holds the password; ours neither */
-        if (!ln->down_logged && !ln->conf->quiet) {
+        /*
+         * Told once per outage, even one told already for another cause
+         * (Redis restarted with a new password): this one needs an
+         * operator.  Redis's error text never holds the password; ours
+         * neither.
+         */
+        if (!ln->auth_logged && !ln->conf->quiet) {
             tune_link_log(ln, TUNE_LOG_ERR,
                           "redis at %s refused the credentials of \"%s\": "
                           "%.*s", ln->conf->display, ln->conf->directive,
@@ -326,6 +332,7 @@ tune_link_reply(tune_link_t *ln, int64_t now, const tune_reply_t *reply)
                           reply->str ? reply->str : "");
         }
 
+        ln->auth_logged = 1;
         ln->down_logged = 1;
         tune_link_fail(ln, now, "authentication failed");
         ln->refused = 1;
@@ -379,6 +386,7 @@ tune_link_answered(tune_link_t *ln, int64_t now)
     }
 
     ln->down_logged = 0;
+    ln->auth_logged = 0;
     ln->refused = 0;
     ln->backoff = ln->conf->backoff_min_ms;
 
