@@ -101,8 +101,9 @@ tune_refresh_lead(tune_refresh_t *rf, int64_t now, uint64_t held,
     rf->next_read = now;
     rf->next_claim = now;
 
-    /* the claims a last holder had in flight will never be answered */
-    rf->herd_ops = TUNE_HERD_OP_TAKEOVER;
+    /* the claims a last holder had in flight will never be answered;
+     * without herd control there is no table to settle */
+    rf->herd_ops = rf->conf.herd_window_ms ? TUNE_HERD_OP_TAKEOVER : 0;
 
     tune_link_start(&rf->link, now);
 
