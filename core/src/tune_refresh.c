@@ -43,6 +43,8 @@ enum {
 static void tune_refresh_lost(tune_refresh_t *rf);
 static void tune_refresh_push(tune_refresh_t *rf, tune_refresh_for_t what,
     int64_t now);
+static int tune_refresh_awaits(const tune_refresh_t *rf,
+    tune_refresh_for_t what);
 static tune_do_t tune_refresh_send(tune_refresh_t *rf, int64_t now,
     tune_action_t *act, int argc, const char **argv, const size_t *argvlen,
     tune_refresh_for_t what);
@@ -274,7 +276,11 @@ tune_refresh_next(tune_refresh_t *rf, int64_t now, tune_action_t *act)
                                  TUNE_REFRESH_FOR_SCRIPT);
     }
 
-    if (rf->conf.herd_window_ms && rf->work && rf->claim == TUNE_CLAIM_IDLE) {
+    /* a SCRIPT LOAD after NOSCRIPT counts as the claim in flight: the
+     * next claim goes by the SHA1 it answers */
+    if (rf->conf.herd_window_ms && rf->work && rf->claim == TUNE_CLAIM_IDLE
+        && !tune_refresh_awaits(rf, TUNE_REFRESH_FOR_SCRIPT))
+    {
 
         if (now >= rf->next_claim) {
             rf->next_claim = now + TUNE_HERD_TICK_MS;
@@ -375,6 +381,22 @@ tune_refresh_push(tune_refresh_t *rf, tune_refresh_for_t what, int64_t now)
     rf->fifo[rf->nfifo++] = what;
 
     tune_link_sent(&rf->link, now);
+}
+
+
+/* 1 when a reply of this kind is awaited */
+static int
+tune_refresh_awaits(const tune_refresh_t *rf, tune_refresh_for_t what)
+{
+    unsigned  i;
+
+    for (i = 0; i < rf->nfifo; i++) {
+        if (rf->fifo[i] == what) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
