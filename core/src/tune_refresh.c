@@ -472,13 +472,20 @@ tune_refresh_read(tune_refresh_t *rf, int64_t now, const tune_reply_t *reply)
     size_t    limit;
     unsigned  step;
     uint64_t  generation;
+    char      why[256];
 
     step = rf->read;
     rf->read = TUNE_READ_IDLE;
 
     if (reply->type == TUNE_REPLY_ERROR) {
-        /* an error is a failed contact; the connection stays */
-        tune_link_failed(&rf->link, now, reply->str ? reply->str : "error");
+        /* an error is a failed contact; the connection stays.  Its text
+         * is len bytes, not a C string */
+        (void) snprintf(why, sizeof(why), "%.*s",
+                        (int) (reply->len < sizeof(why) ? reply->len
+                                                        : sizeof(why)),
+                        reply->str && reply->len ? reply->str : "");
+
+        tune_link_failed(&rf->link, now, why[0] ? why : "error");
         return;
     }
 
