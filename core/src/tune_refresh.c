@@ -39,6 +39,10 @@ enum {
 /* the same slots refused are told again this often, ms */
 #define TUNE_REFUSED_AGAIN      (3600 * 1000)
 
+/* why a claim failed, in its line */
+#define TUNE_REFRESH_UNEXPECTED "unexpected reply"
+#define TUNE_REFRESH_BAD_ID     "the host name makes no valid front-end id"
+
 
 static void tune_refresh_lost(tune_refresh_t *rf);
 static void tune_refresh_push(tune_refresh_t *rf, tune_refresh_for_t what,
@@ -770,7 +774,8 @@ tune_refresh_claimed(tune_refresh_t *rf, int64_t now,
     if (reply->type != TUNE_REPLY_ARRAY || reply->elements != 2 * n
         || reply->element == NULL)
     {
-        tune_refresh_claim_failed(rf, "unexpected reply", 16);
+        tune_refresh_claim_failed(rf, TUNE_REFRESH_UNEXPECTED,
+                                  sizeof(TUNE_REFRESH_UNEXPECTED) - 1);
         return;
     }
 
@@ -778,7 +783,8 @@ tune_refresh_claimed(tune_refresh_t *rf, int64_t now,
         if (reply->element[i].type != TUNE_REPLY_INTEGER
             || reply->element[i].integer < 0)
         {
-            tune_refresh_claim_failed(rf, "unexpected reply", 16);
+            tune_refresh_claim_failed(rf, TUNE_REFRESH_UNEXPECTED,
+                                      sizeof(TUNE_REFRESH_UNEXPECTED) - 1);
             return;
         }
 
@@ -888,8 +894,8 @@ tune_refresh_herd(tune_refresh_t *rf, tune_herd_t *herd,
     if (rf->claim_argc == 0) {
         /* the script would refuse it just the same */
         tune_herd_local(herd);
-        tune_refresh_claim_failed(rf, "the host name makes no valid "
-                                      "front-end id", 39);
+        tune_refresh_claim_failed(rf, TUNE_REFRESH_BAD_ID,
+                                  sizeof(TUNE_REFRESH_BAD_ID) - 1);
         rf->herd_ops &= ~TUNE_HERD_OP_LOCAL;
         rf->claim = TUNE_CLAIM_IDLE;
         return;
