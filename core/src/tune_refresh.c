@@ -594,6 +594,14 @@ tune_refresh_install(tune_refresh_t *rf, int64_t now, const tune_reply_t *gen,
         return;
     }
 
+    if (!rf->refetch
+        && (generation == rf->held || generation == rf->bad_generation))
+    {
+        /* GET saw a newer one, MGET brings what is held or was refused
+         * (a failover to a replica behind): nothing new */
+        return;
+    }
+
     rf->refetch = 0;
 
     size = tune_snapshot_decode(text->str, text->len, generation,
