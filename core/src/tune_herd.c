@@ -83,6 +83,7 @@ static tune_herd_entry_t *tune_herd_entry(tune_herd_t *herd, uint64_t key,
 static uint32_t tune_herd_pending(const tune_herd_entry_t *e,
     int64_t polled_ms, uint32_t window);
 static int64_t tune_herd_floor(int64_t a, int64_t b);
+static size_t tune_herd_ring(int64_t bucket);
 static uint32_t tune_herd_stock(const tune_herd_entry_t *e, int64_t now);
 static int tune_herd_spend(tune_herd_entry_t *e, int64_t now);
 static const tune_image_slot_t *tune_herd_stream_slots(
@@ -304,7 +305,7 @@ tune_herd_take(tune_herd_t *herd, const tune_image_t *img,
         for (k = e->head + 1; k <= b && k <= e->head + TUNE_HERD_BUCKETS;
              k++)
         {
-            e->count[k % TUNE_HERD_BUCKETS] = 0;
+            e->count[tune_herd_ring(k)] = 0;
         }
 
         e->head = b;
@@ -312,9 +313,9 @@ tune_herd_take(tune_herd_t *herd, const tune_image_t *img,
 
     /* a clock stepped back by more than the ring counts nothing */
     if (b > e->head - TUNE_HERD_BUCKETS
-        && e->count[b % TUNE_HERD_BUCKETS] < UINT16_MAX)
+        && e->count[tune_herd_ring(b)] < UINT16_MAX)
     {
-        e->count[b % TUNE_HERD_BUCKETS]++;
+        e->count[tune_herd_ring(b)]++;
     }
 
     e->spent++;
@@ -848,7 +849,7 @@ tune_herd_pending(const tune_herd_entry_t *e, int64_t polled_ms,
     sum = 0;
 
     for (b = first; b <= e->head; b++) {
-        sum += e->count[b % TUNE_HERD_BUCKETS];
+        sum += e->count[tune_herd_ring(b)];
     }
 
     return sum;
@@ -859,6 +860,22 @@ static int64_t
 tune_herd_floor(int64_t a, int64_t b)
 {
     return (a >= 0) ? a / b : -((-a + b - 1) / b);
+}
+
+
+/*
+ * A bucket's place in the ring.  Buckets before 1970 (a host whose clock
+ * starts at 0 until NTP sets it, and the window reaching back from there)
+ * are negative: C's % would give a negative index.
+ */
+static size_t
+tune_herd_ring(int64_t bucket)
+{
+    int64_t  i;
+
+    i = bucket % TUNE_HERD_BUCKETS;
+
+    return (size_t) (i < 0 ? i + TUNE_HERD_BUCKETS : i);
 }
 
 

@@ -246,6 +246,32 @@ test_table(void **state)
 }
 
 
+/*
+ * A host whose clock starts at 0 until NTP sets it (a board without a
+ * real-time clock): tune-ins counted, and the window looked back over,
+ * in the first seconds of 1970, whose buckets reach below 0.
+ */
+static void
+test_clock_near_1970(void **state)
+{
+    tune_herd_t         *herd;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = new_herd(16);
+    img = single("10", 50);
+
+    take0(herd, img, 60, 3);
+    assert_int_equal(state0(herd, img, 70, PENDING), 3);
+    assert_int_equal(avail0(herd, img, 70, W), 7);
+
+    /* a poll at 1,000 ms saw none of them yet: still counted */
+    img = single("10", 1000);
+    assert_int_equal(state0(herd, img, 1100, PENDING), 3);
+}
+
+
 /* No pointer inside: a copy elsewhere is the same table */
 static void
 test_table_moves(void **state)
@@ -1128,6 +1154,7 @@ main(void)
         cmocka_unit_test(test_window_off),
         cmocka_unit_test(test_pending_buckets),
         cmocka_unit_test(test_local_mode),
+        cmocka_unit_test(test_clock_near_1970),
         cmocka_unit_test(test_global_mode),
         cmocka_unit_test(test_credit_gives_one),
         cmocka_unit_test_setup(test_take_without_credit, setup_slot),
