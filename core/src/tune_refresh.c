@@ -280,10 +280,17 @@ tune_refresh_next(tune_refresh_t *rf, int64_t now, tune_action_t *act)
                                  TUNE_REFRESH_FOR_SCRIPT);
     }
 
-    /* a SCRIPT LOAD after NOSCRIPT counts as the claim in flight: the
-     * next claim goes by the SHA1 it answers */
+    /*
+     * A SCRIPT LOAD after NOSCRIPT counts as the claim in flight: the next
+     * claim goes by the SHA1 it answers.  A read's next step owed goes
+     * before a new claim: a host that carries out one command at a time
+     * (mod_tune's blocking thread) would else make the read wait for a
+     * claim at each of its steps, and a slow Redis for each of them.
+     */
     if (rf->conf.herd_window_ms && rf->work && rf->claim == TUNE_CLAIM_IDLE
-        && !tune_refresh_awaits(rf, TUNE_REFRESH_FOR_SCRIPT))
+        && !tune_refresh_awaits(rf, TUNE_REFRESH_FOR_SCRIPT)
+        && rf->read != TUNE_READ_STRLEN_OWED
+        && rf->read != TUNE_READ_MGET_OWED)
     {
 
         if (now >= rf->next_claim) {
