@@ -82,7 +82,11 @@ typedef enum {
 } tune_refresh_for_t;
 
 
-/* The machine; its fields are its own, in caller memory */
+/*
+ * The machine; its fields are its own, in caller memory.  It points into
+ * itself (its link reads its copy of the configuration): it is not to be
+ * copied or moved once initialised.
+ */
 typedef struct {
     tune_refresh_conf_t       conf;
     tune_link_t               link;

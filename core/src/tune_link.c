@@ -287,6 +287,15 @@ tune_link_reply(tune_link_t *ln, int64_t now, const tune_reply_t *reply)
 {
     int  hello;
 
+    if (ln->state != TUNE_LINK_HELLO && ln->state != TUNE_LINK_READY) {
+        /*
+         * No connection: a reply the host's client still hands over after
+         * the machine closed it (hiredis runs pending callbacks as it
+         * frees a context).  Nothing waits for it.
+         */
+        return 1;
+    }
+
     if (ln->inflight == 0) {
         /* a reply nothing asked for: this connection is not to be trusted */
         tune_link_fail(ln, now, "a reply to no command");

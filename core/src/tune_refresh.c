@@ -5,6 +5,7 @@
 #include "tune_refresh.h"
 #include "tune_contract.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +55,8 @@ static tune_do_t tune_refresh_send(tune_refresh_t *rf, int64_t now,
     tune_refresh_for_t what);
 static void tune_refresh_read(tune_refresh_t *rf, int64_t now,
     const tune_reply_t *reply);
+static int tune_refresh_too_large(tune_refresh_t *rf, uint64_t generation,
+    long long len);
 static void tune_refresh_install(tune_refresh_t *rf, int64_t now,
     const tune_reply_t *gen, const tune_reply_t *text);
 static void tune_refresh_reject(tune_refresh_t *rf, uint64_t generation,
@@ -480,7 +483,6 @@ tune_refresh_reply(tune_refresh_t *rf, int64_t now, const tune_reply_t *reply)
 static void
 tune_refresh_read(tune_refresh_t *rf, int64_t now, const tune_reply_t *reply)
 {
-    size_t    limit;
     unsigned  step;
     uint64_t  generation;
     char      why[256];
@@ -546,15 +548,7 @@ tune_refresh_read(tune_refresh_t *rf, int64_t now, const tune_reply_t *reply)
             return;
         }
 
-        limit = TUNE_TEXT_PER_IMAGE * rf->scratch_cap;
-
-        if (reply->integer < 0
-            || (unsigned long long) reply->integer > limit)
-        {
-            tune_refresh_reject(rf, rf->fetching,
-                                "snapshot of %lld bytes is larger than %zu "
-                                "bytes (increase %s)", reply->integer, limit,
-                                rf->conf.zone_directive);
+        if (tune_refresh_too_large(rf, rf->fetching, reply->integer)) {
             return;
         }
 
@@ -590,10 +584,12 @@ static void
 tune_refresh_install(tune_refresh_t *rf, int64_t now, const tune_reply_t *gen,
     const tune_reply_t *text)
 {
+    char                where[32];
     size_t              size;
     uint64_t            generation;
     tune_decode_err_t   err;
 
+    where[0] = '\0';
     generation = tune_refresh_generation(gen);
 
     if (generation == 0) {
@@ -611,25 +607,30 @@ tune_refresh_install(tune_refresh_t *rf, int64_t now, const tune_reply_t *gen,
 
     rf->refetch = 0;
 
+    /*
+     * STRLEN measured the text before a newer, larger one may have been
+     * written: the size rule holds for what MGET brought as well.
+     */
+    if (text->len > (size_t) LLONG_MAX
+        || tune_refresh_too_large(rf, generation, (long long) text->len))
+    {
+        return;
+    }
+
     size = tune_snapshot_decode(text->str, text->len, generation,
                                 rf->scratch, rf->scratch_cap, &err);
 
     if (size == 0) {
         if (err.line) {
-            tune_refresh_reject(rf, generation, "line %u: %s%s%s%s",
-                                (unsigned) err.line, err.reason,
-                                err.rc == TUNE_ERR_NO_SPACE ? " (increase " : "",
-                                err.rc == TUNE_ERR_NO_SPACE
-                                    ? rf->conf.zone_directive : "",
-                                err.rc == TUNE_ERR_NO_SPACE ? ")" : "");
-        } else {
-            tune_refresh_reject(rf, generation, "%s%s%s%s", err.reason,
-                                err.rc == TUNE_ERR_NO_SPACE ? " (increase " : "",
-                                err.rc == TUNE_ERR_NO_SPACE
-                                    ? rf->conf.zone_directive : "",
-                                err.rc == TUNE_ERR_NO_SPACE ? ")" : "");
+            (void) snprintf(where, sizeof(where), "line %u: ",
+                            (unsigned) err.line);
         }
 
+        tune_refresh_reject(rf, generation, "%s%s%s%s%s", where, err.reason,
+                            err.rc == TUNE_ERR_NO_SPACE ? " (increase " : "",
+                            err.rc == TUNE_ERR_NO_SPACE
+                                ? rf->conf.zone_directive : "",
+                            err.rc == TUNE_ERR_NO_SPACE ? ")" : "");
         return;
     }
 
@@ -640,6 +641,32 @@ tune_refresh_install(tune_refresh_t *rf, int64_t now, const tune_reply_t *gen,
     rf->install_owed = 1;
     rf->install_generation = generation;
     rf->install_size = size;
+}
+
+
+/*
+ * A text larger than TUNE_TEXT_PER_IMAGE times the image space is not
+ * fetched (or, fetched already, not decoded): rejected, 1.
+ */
+
+static int
+tune_refresh_too_large(tune_refresh_t *rf, uint64_t generation,
+    long long len)
+{
+    size_t  limit;
+
+    limit = TUNE_TEXT_PER_IMAGE * rf->scratch_cap;
+
+    /* a negative length is no length Redis gives: as good as too large */
+    if (len >= 0 && (unsigned long long) len <= limit) {
+        return 0;
+    }
+
+    tune_refresh_reject(rf, generation, "snapshot of %lld bytes is larger "
+                        "than %zu bytes (increase %s)", len, limit,
+                        rf->conf.zone_directive);
+
+    return 1;
 }
 
 
@@ -766,11 +793,12 @@ static void
 tune_refresh_claimed(tune_refresh_t *rf, int64_t now,
     const tune_reply_t *reply)
 {
-    size_t  i, n;
-
-    (void) now;
+    size_t       i, n, len;
+    const char  *reason;
 
     n = rf->nclaims;
+    reason = TUNE_REFRESH_UNEXPECTED;
+    len = sizeof(TUNE_REFRESH_UNEXPECTED) - 1;
 
     if (reply->type == TUNE_REPLY_ERROR) {
 
@@ -782,25 +810,22 @@ tune_refresh_claimed(tune_refresh_t *rf, int64_t now,
             return;
         }
 
-        tune_refresh_claim_failed(rf, reply->str, reply->len);
-        return;
+        reason = reply->str;
+        len = reply->len;
+        goto failed;
     }
 
     if (reply->type != TUNE_REPLY_ARRAY || reply->elements != 2 * n
         || reply->element == NULL)
     {
-        tune_refresh_claim_failed(rf, TUNE_REFRESH_UNEXPECTED,
-                                  sizeof(TUNE_REFRESH_UNEXPECTED) - 1);
-        return;
+        goto failed;
     }
 
     for (i = 0; i < 2 * n; i++) {
         if (reply->element[i].type != TUNE_REPLY_INTEGER
             || reply->element[i].integer < 0)
         {
-            tune_refresh_claim_failed(rf, TUNE_REFRESH_UNEXPECTED,
-                                      sizeof(TUNE_REFRESH_UNEXPECTED) - 1);
-            return;
+            goto failed;
         }
 
         rf->work->granted[i] = reply->element[i].integer;
@@ -815,6 +840,21 @@ tune_refresh_claimed(tune_refresh_t *rf, int64_t now,
 
     rf->claim = TUNE_CLAIM_DONE;
     rf->herd_ops |= TUNE_HERD_OP_GRANTED;
+
+    return;
+
+failed:
+
+    tune_refresh_claim_failed(rf, reason, len);
+
+    /*
+     * A script that fails (an ACL user without EVAL, a script error) fails
+     * the same way every tick: try again once per refresh, not twenty times
+     * a second with the script's text each time.
+     */
+    if (rf->next_claim < now + rf->conf.refresh_ms) {
+        rf->next_claim = now + rf->conf.refresh_ms;
+    }
 }
 
 

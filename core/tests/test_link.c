@@ -870,6 +870,34 @@ test_stray_reply(void **state)
 }
 
 
+/*
+ * A reply the client hands over after the machine closed the connection
+ * (hiredis runs pending callbacks as it frees a context): nothing waits
+ * for it, no line, and the next connect is not put off by it.
+ */
+static void
+test_reply_after_close(void **state)
+{
+    size_t  f;
+
+    (void) state;
+
+    ready();
+    tune_link_stop(&t.ln);
+    f = host_run(&t.host);
+    assert_int_equal(host_count(&t.host, f, TUNE_DO_CLOSE), 1);
+
+    f = reply(reply_status("OK"));
+    assert_int_equal(t.taken, 1);
+    assert_int_equal(host_count(&t.host, f, TUNE_DO_LOG), 0);
+    assert_int_equal(host_count(&t.host, f, TUNE_DO_STATE), 0);
+
+    tune_link_start(&t.ln, t.host.now);
+    f = host_run(&t.host);
+    assert_int_equal(host_count(&t.host, f, TUNE_DO_CONNECT), 1);
+}
+
+
 int
 main(void)
 {
@@ -901,6 +929,7 @@ main(void)
         cmocka_unit_test_setup(test_reply_timeout, setup),
         cmocka_unit_test_setup(test_two_in_flight, setup),
         cmocka_unit_test_setup(test_stray_reply, setup),
+        cmocka_unit_test_setup(test_reply_after_close, setup),
     };
 
     int  failed;

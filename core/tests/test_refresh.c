@@ -699,6 +699,41 @@ test_too_large(void **state)
 }
 
 
+/*
+ * STRLEN measured a text that fit; MGET brings a newer, larger one: it is
+ * not decoded, and rejected with its size like one STRLEN saw.
+ */
+static void
+test_too_large_after_strlen(void **state)
+{
+    size_t  f;
+    char    big[TUNE_TEXT_PER_IMAGE * SCRATCH + 2];
+
+    (void) state;
+
+    begin(0);
+    hello();
+
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+
+    answer(reply_str("5"));
+    answer(reply_int((long long) strlen(text_good)));
+    f = answer_mget("6", big);
+    assert_int_equal(host_count(&t.host, f, TUNE_DO_INSTALL), 0);
+    assert_int_equal(host_logs(&t.host, f, TUNE_LOG_ERR,
+                               "snapshot generation 6 from redis at "
+                               DISPLAY " rejected: snapshot of"), 1);
+    assert_int_equal(host_logs(&t.host, f, TUNE_LOG_ERR, "is larger than"),
+                     1);
+
+    /* and 6 is not fetched again */
+    next_read();
+    f = answer(reply_str("6"));
+    assert_int_equal(host_sends(&t.host, f, NULL), 0);
+}
+
+
 /* A text that does not decode: rejected once, with its line */
 static void
 test_bad_text(void **state)
@@ -1225,6 +1260,21 @@ until_claim(size_t from, int64_t ms)
 }
 
 
+/*
+ * A claim once per refresh goes out with the read of that refresh: the
+ * read (of generation 5, held) is answered first, as Redis would
+ */
+static void
+claim_after_read(size_t from, int64_t ms)
+{
+    until_claim(from, ms);
+
+    while (t.rf.nfifo > 1 && t.rf.fifo[0] == TUNE_REFRESH_FOR_READ) {
+        answer(reply_str("5"));
+    }
+}
+
+
 /* the last command sent */
 static const host_rec_t *
 last_send(void)
@@ -1377,9 +1427,13 @@ test_herd_error(void **state)
     assert_int_equal(credits("b"), 0);
     assert_int_equal(host_count(&t.host, f, TUNE_DO_CLOSE), 0);
 
-    /* once; a reply of the wrong shape is a failure too */
+    /* a failing script is tried again once per refresh, not every tick */
     take("a", 1);
-    until_claim(f, TUNE_HERD_TICK_MS);
+    f = host_advance(&t.host, t.host.now + REFRESH - TUNE_HERD_TICK_MS);
+    assert_int_equal(host_sends(&t.host, f, "EVAL"), 0);
+
+    /* once; a reply of the wrong shape is a failure too */
+    claim_after_read(f, TUNE_HERD_TICK_MS);
     el[0] = reply_int(1);
     el[1] = reply_int(2);
     el[2] = reply_int(3);
@@ -1388,14 +1442,14 @@ test_herd_error(void **state)
     assert_int_equal(host_count(&t.host, f, TUNE_DO_HERD), 1);
 
     take("a", 1);
-    until_claim(f, TUNE_HERD_TICK_MS);
-    f = answer_claim(1, -1);
+    claim_after_read(f, REFRESH);
+    f = answer_claim(t.rf.nclaims, -1);
     assert_int_equal(host_count(&t.host, f, TUNE_DO_LOG), 0);
     assert_false(tune_herd_global(t.herd, wall()));
 
     take("a", 1);
-    until_claim(f, TUNE_HERD_TICK_MS);
-    f = answer_claim(1, 3);
+    claim_after_read(f, REFRESH);
+    f = answer_claim(t.rf.nclaims, 3);
     assert_int_equal(host_logs(&t.host, f, TUNE_LOG_NOTICE,
                                "herd claims at redis at " DISPLAY
                                " work again"), 1);
@@ -1517,6 +1571,7 @@ main(void)
         cmocka_unit_test_setup(test_install, setup),
         cmocka_unit_test_setup(test_lead_refetches, setup),
         cmocka_unit_test_setup(test_install_lost, setup),
+        cmocka_unit_test_setup(test_too_large_after_strlen, setup),
         cmocka_unit_test_setup(test_too_large, setup),
         cmocka_unit_test_setup(test_bad_text, setup),
         cmocka_unit_test_setup(test_no_space, setup),
