@@ -13,7 +13,6 @@
 #include "tune_conf.h"
 
 #include "http_core.h"
-#include "apr_lib.h"
 
 #include <tune_refresh.h>
 #include <tune_hiredis.h>
@@ -26,9 +25,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
-/* reconnects back off up to this, ms (or TuneRefresh when longer) */
-#define TUNE_BACKOFF_MAX        5000
 
 /*
  * A child not holding the lease looks at it this often, ms: a few times a
@@ -56,10 +52,9 @@ typedef struct {
 
     /* the leading child's only: a prefork Apache has hundreds of children
      * that never lead */
-    void                     *scratch;       /* the decoded image */
-    tune_refresh_work_t      *work;          /* herd control on */
+    void                     *mem;
 
-    char                      herd_id[TUNE_HERD_ID_MAX + 1];
+    char                      herd_id[TUNE_HERD_ID_MAX];
 } mtune_refresher_t;
 
 
@@ -103,10 +98,8 @@ mtune_refresh_resign(mtune_refresher_t *rf, int release)
 
     tune_refresh_resign(&rf->machine);
 
-    free(rf->scratch);
-    rf->scratch = NULL;
-    free(rf->work);
-    rf->work = NULL;
+    free(rf->mem);
+    rf->mem = NULL;
 }
 
 
@@ -159,18 +152,11 @@ mtune_refresh_renew(mtune_refresher_t *rf)
     mtune_refresh_resign(rf, 0);
 
     cap = mtune_shm_image_cap(rf->shm);
-    rf->scratch = malloc(cap);
+    rf->mem = malloc(tune_refresh_memory(&rf->machine, cap));
 
-    if (rf->machine.conf.herd_window_ms) {
-        rf->work = malloc(sizeof(tune_refresh_work_t));
-    }
-
-    if (rf->scratch == NULL
-        || (rf->machine.conf.herd_window_ms && rf->work == NULL))
-    {
+    if (rf->mem == NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, rf->s,
                      "tune: no memory for the refresher's buffers");
-        mtune_refresh_resign(rf, 0);
         mtune_shm_release(rf->shm);
         return -1;
     }
@@ -181,7 +167,7 @@ mtune_refresh_renew(mtune_refresher_t *rf)
     mtune_shm_unlock(rf->shm);
 
     tune_refresh_lead(&rf->machine, now, mtune_shm_generation(rf->shm),
-                      rf->scratch, cap, rf->work);
+                      rf->mem, cap);
 
     if (outage) {
         tune_link_outage_told(&rf->machine.link);
@@ -406,7 +392,6 @@ void
 mtune_refresh_start(apr_pool_t *pchild, server_rec *s, mtune_shm_t *shm)
 {
     int                  rv;
-    size_t               i, n;
     char                 host[64];
     sigset_t             all, old;
     mtune_srv_conf_t    *conf;
@@ -452,11 +437,7 @@ mtune_refresh_start(apr_pool_t *pchild, server_rec *s, mtune_shm_t *shm)
     c.link.password_len = addr->password ? strlen(addr->password) : 0;
     c.link.db = addr->db > 0 ? (unsigned) addr->db : 0;
     c.link.timeout_ms = rf->timeout_ms;
-    c.link.backoff_min_ms = rf->refresh_ms;
-    c.link.backoff_max_ms = rf->refresh_ms > TUNE_BACKOFF_MAX
-                            ? rf->refresh_ms : TUNE_BACKOFF_MAX;
     c.link.directive = "TuneRedis";
-    c.link.effect = "tune-ins are answered from the last snapshot";
 
     c.refresh_ms = rf->refresh_ms;
     c.herd_window_ms = mtune_conf_herd_window_ms(conf);
@@ -466,24 +447,16 @@ mtune_refresh_start(apr_pool_t *pchild, server_rec *s, mtune_shm_t *shm)
     c.allow_directive = "TuneAllow";
     c.host_name = "Apache";
 
-    /* this Apache's id for the herd script's fair shares: host:pid */
+    /* this Apache's id for the herd script's fair shares */
     if (gethostname(host, sizeof(host)) != 0) {
         host[0] = '\0';
     }
 
     host[sizeof(host) - 1] = '\0';
 
-    for (i = 0, n = 0; host[i]; i++) {
-        if (apr_isalnum(host[i]) || strchr("._-", host[i])) {
-            rf->herd_id[n++] = host[i];
-        }
-    }
-
     c.herd_id = rf->herd_id;
-    c.herd_id_len = n + apr_snprintf(rf->herd_id + n,
-                                     sizeof(rf->herd_id) - n,
-                                     "%sapache:%" APR_PID_T_FMT,
-                                     n ? ":" : "", getpid());
+    c.herd_id_len = tune_herd_id(rf->herd_id, host, strlen(host), "apache",
+                                 (long) getpid());
 
     tune_refresh_init(&rf->machine, &c);
 

@@ -21,10 +21,6 @@
 
 static void ngx_http_tune_redis_connect(ngx_http_tune_refresher_t *t,
     tune_action_t *act, int64_t now);
-static void ngx_http_tune_redis_send(ngx_http_tune_refresher_t *t,
-    tune_action_t *act, int64_t now);
-static void ngx_http_tune_redis_log(ngx_http_tune_refresher_t *t,
-    tune_action_t *act);
 static void ngx_http_tune_redis_herd(ngx_http_tune_refresher_t *t);
 static void ngx_http_tune_redis_wait(ngx_http_tune_refresher_t *t,
     int64_t at, int64_t now);
@@ -57,6 +53,11 @@ ngx_http_tune_redis_drive(ngx_http_tune_refresher_t *t)
     ngx_int_t      rc;
     tune_action_t  act;
 
+    /* by tune_log_level_t; debug lines go by ngx_log_debug */
+    static ngx_uint_t  levels[] = {
+        NGX_LOG_ERR, NGX_LOG_WARN, NGX_LOG_NOTICE, NGX_LOG_INFO
+    };
+
     now = (int64_t) ngx_current_msec;
 
     for ( ;; ) {
@@ -68,7 +69,14 @@ ngx_http_tune_redis_drive(ngx_http_tune_refresher_t *t)
             break;
 
         case TUNE_DO_SEND:
-            ngx_http_tune_redis_send(t, &act, now);
+            if (t->ac == NULL
+                || redisAsyncCommandArgv(t->ac, ngx_http_tune_redis_reply, t,
+                                         act.argc, act.argv, act.argvlen)
+                   != REDIS_OK)
+            {
+                ngx_http_tune_redis_close(t);
+                tune_refresh_dropped(&t->rf, now, "cannot queue a command");
+            }
             break;
 
         case TUNE_DO_CLOSE:
@@ -76,7 +84,14 @@ ngx_http_tune_redis_drive(ngx_http_tune_refresher_t *t)
             break;
 
         case TUNE_DO_LOG:
-            ngx_http_tune_redis_log(t, &act);
+            if (act.level == TUNE_LOG_DEBUG) {
+                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, t->log, 0, "tune: %s",
+                               act.msg);
+
+            } else {
+                ngx_log_error(levels[act.level], t->log, 0, "tune: %s",
+                              act.msg);
+            }
             break;
 
         case TUNE_DO_STATE:
@@ -143,23 +158,6 @@ ngx_http_tune_redis_connect(ngx_http_tune_refresher_t *t, tune_action_t *act,
 }
 
 
-static void
-ngx_http_tune_redis_send(ngx_http_tune_refresher_t *t, tune_action_t *act,
-    int64_t now)
-{
-    if (t->ac
-        && redisAsyncCommandArgv(t->ac, ngx_http_tune_redis_reply, t,
-                                 act->argc, act->argv, act->argvlen)
-           == REDIS_OK)
-    {
-        return;
-    }
-
-    ngx_http_tune_redis_close(t);
-    tune_refresh_dropped(&t->rf, now, "cannot queue a command");
-}
-
-
 /* Frees the context: its callbacks see it is no longer t->ac */
 
 void
@@ -173,23 +171,6 @@ ngx_http_tune_redis_close(ngx_http_tune_refresher_t *t)
     if (ac) {
         redisAsyncFree(ac);
     }
-}
-
-
-static void
-ngx_http_tune_redis_log(ngx_http_tune_refresher_t *t, tune_action_t *act)
-{
-    /* TUNE_LOG_ERR to TUNE_LOG_INFO, in tune_log_level_t's order */
-    static ngx_uint_t  levels[] = {
-        NGX_LOG_ERR, NGX_LOG_WARN, NGX_LOG_NOTICE, NGX_LOG_INFO
-    };
-
-    if (act->level == TUNE_LOG_DEBUG) {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, t->log, 0, "tune: %s", act->msg);
-        return;
-    }
-
-    ngx_log_error(levels[act->level], t->log, 0, "tune: %s", act->msg);
 }
 
 

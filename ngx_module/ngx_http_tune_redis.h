@@ -40,10 +40,9 @@ typedef struct {
     ngx_event_t                 timer;           /* what the machine awaits */
     ngx_event_t                 drive;           /* posted by callbacks */
 
-    u_char                     *scratch;         /* image_cap bytes */
-    tune_refresh_work_t        *work;            /* herd control on */
+    void                       *mem;             /* the leader's */
 
-    u_char                      herd_id[TUNE_HERD_ID_MAX];
+    char                        herd_id[TUNE_HERD_ID_MAX];
 } ngx_http_tune_refresher_t;
 
 

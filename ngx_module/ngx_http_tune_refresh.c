@@ -8,10 +8,6 @@
 #include "ngx_http_tune_shm.h"
 
 
-/* reconnect delays grow from tune_refresh up to this */
-#define NGX_HTTP_TUNE_BACKOFF_MAX  5000
-
-
 static void ngx_http_tune_refresh_tick(ngx_event_t *ev);
 static void ngx_http_tune_refresh_lead(ngx_http_tune_refresher_t *t);
 
@@ -62,22 +58,16 @@ ngx_http_tune_refresher_start(ngx_cycle_t *cycle,
 
     conf.link.db = (unsigned) tmcf->redis_db;
     conf.link.timeout_ms = tmcf->redis_timeout;
-    conf.link.backoff_min_ms = tmcf->refresh;
-    conf.link.backoff_max_ms = ngx_max(NGX_HTTP_TUNE_BACKOFF_MAX,
-                                       tmcf->refresh);
     conf.link.directive = "tune_redis";
-    conf.link.effect = "tune-ins are answered from the last snapshot";
 
     conf.refresh_ms = tmcf->refresh;
     conf.herd_window_ms = (uint32_t) tmcf->herd_window;
 
-    /* this nginx, for the fair share of idle stocks: host name and pid */
-    conf.herd_id = (const char *) t->herd_id;
-    conf.herd_id_len = ngx_snprintf(t->herd_id, TUNE_HERD_ID_MAX, "%*s:%P",
-                                    ngx_min(cycle->hostname.len,
-                                            (size_t) 100),
-                                    cycle->hostname.data, ngx_pid)
-                       - t->herd_id;
+    /* this nginx, for the fair share of idle stocks */
+    conf.herd_id = t->herd_id;
+    conf.herd_id_len = tune_herd_id(t->herd_id,
+                                    (const char *) cycle->hostname.data,
+                                    cycle->hostname.len, "nginx", ngx_pid);
 
     if (tmcf->allow) {
         conf.allow = tmcf->allow->elts;
@@ -144,14 +134,9 @@ ngx_http_tune_refresher_stop(ngx_cycle_t *cycle)
     ngx_http_tune_redis_close(t);
     ngx_http_tune_shm_release(t->zone);
 
-    if (t->scratch) {
-        ngx_free(t->scratch);
-        t->scratch = NULL;
-    }
-
-    if (t->work) {
-        ngx_free(t->work);
-        t->work = NULL;
+    if (t->mem) {
+        ngx_free(t->mem);
+        t->mem = NULL;
     }
 }
 
@@ -200,23 +185,23 @@ ngx_http_tune_refresh_lead(ngx_http_tune_refresher_t *t)
 
     cap = t->zone->sh->image_cap;
 
-    if (t->scratch == NULL) {
-        t->scratch = ngx_alloc(cap, t->log);
-    }
+    if (t->mem == NULL) {
+        t->mem = ngx_alloc(tune_refresh_memory(&t->rf, cap), t->log);
 
-    if (t->work == NULL && t->tmcf->herd_window) {
-        t->work = ngx_alloc(sizeof(tune_refresh_work_t), t->log);
-    }
-
-    if (t->scratch == NULL || (t->work == NULL && t->tmcf->herd_window)) {
-        /* another worker may have the memory */
-        ngx_http_tune_shm_release(t->zone);
-        return;
+        if (t->mem == NULL) {
+            /* another worker may have the memory */
+            ngx_http_tune_shm_release(t->zone);
+            return;
+        }
     }
 
     tune_refresh_lead(&t->rf, (int64_t) ngx_current_msec,
-                      ngx_http_tune_shm_generation(t->zone), t->scratch, cap,
-                      t->work);
+                      ngx_http_tune_shm_generation(t->zone), t->mem, cap);
+
+    /* an outage another worker told of (before a reload) is not told again */
+    if (t->zone->sh->state.failures) {
+        tune_link_outage_told(&t->rf.link);
+    }
 
     ngx_http_tune_redis_drive(t);
 }

@@ -89,7 +89,7 @@ typedef struct {
     /* the host */
     tune_refresh_conf_t     conf;
     tune_refresh_t          rf;
-    tune_refresh_work_t    *work;
+    void                   *mem;
     tune_allow_t            allow;
     void                   *scratch;
     size_t                  scratch_cap;
@@ -978,9 +978,6 @@ configure(st_t *st, input_t *in)
 {
     unsigned     b0, b1, b2;
     const char  *reason;
-    static const int64_t  backoff[][2] = {
-        { 0, 0 }, { 100, 1600 }, { 250, 250 }, { 100, 50 }
-    };
     static const size_t   caps[] = { 512, 2048, 16384, 65536 };
 
     b0 = (unsigned) next(in, 1);
@@ -991,10 +988,7 @@ configure(st_t *st, input_t *in)
     st->conf.link.port = 6379;
     st->conf.link.display = "redis.example:6379";
     st->conf.link.directive = "tune_redis_password";
-    st->conf.link.effect = "tune-ins are answered from the last snapshot";
     st->conf.link.timeout_ms = (b1 & 4) ? 1000 : 200;
-    st->conf.link.backoff_min_ms = backoff[b1 % 4][0];
-    st->conf.link.backoff_max_ms = backoff[b1 % 4][1];
     st->conf.link.quiet = (b1 >> 3) & 1;
 
     if (b0 & 2) {
@@ -1031,10 +1025,9 @@ configure(st_t *st, input_t *in)
     st->install_ok = 1;
     st->scratch_cap = caps[b2 % 4];
 
-    st->backoff_bound = st->conf.link.backoff_min_ms
-                        > st->conf.link.backoff_max_ms
-                        ? st->conf.link.backoff_min_ms
-                        : st->conf.link.backoff_max_ms;
+    /* the refresher backs off from the refresh interval up to this */
+    st->backoff_bound = st->conf.refresh_ms > TUNE_REFRESH_BACKOFF_MAX
+                        ? st->conf.refresh_ms : TUNE_REFRESH_BACKOFF_MAX;
 
     st->nhello = 0;
     if (st->conf.link.password) {
@@ -1060,9 +1053,7 @@ lead(st_t *st)
         installed(st, 1);
     }
 
-    tune_refresh_lead(&st->rf, st->now, st->held, st->scratch,
-                      st->scratch_cap,
-                      st->conf.herd_window_ms ? st->work : NULL);
+    tune_refresh_lead(&st->rf, st->now, st->held, st->mem, st->scratch_cap);
 
     st->leading = 1;
     st->refetch_due = 1;
@@ -1145,6 +1136,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int           ok;
+    size_t        claim;
     unsigned      b;
     input_t       in;
     st_t         *st;
@@ -1167,14 +1159,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     configure(st, &in);
 
-    st->work = malloc(sizeof(tune_refresh_work_t));
-    st->scratch = malloc(st->scratch_cap);
+    /* the leader's memory as the hosts allocate it, exactly its size: the
+     * claim's (herd control on), then the image */
+    claim = st->conf.herd_window_ms ? sizeof(tune_refresh_work_t) : 0;
+    st->mem = malloc(claim + st->scratch_cap);
+    st->scratch = st->mem ? (char *) st->mem + claim : NULL;
     st->image = calloc(1, st->scratch_cap);
     st->pending = malloc(st->scratch_cap);
     st->table_cap = tune_herd_size(HERD_ENTRIES);
     st->table = malloc(st->table_cap);
 
-    if (st->work == NULL || st->scratch == NULL || st->image == NULL
+    if (st->mem == NULL || st->image == NULL
         || st->table == NULL || st->pending == NULL)
     {
         abort();
@@ -1297,8 +1292,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(st->table);
     free(st->image);
     free(st->pending);
-    free(st->scratch);
-    free(st->work);
+    free(st->mem);
     free(st);
 
     return 0;

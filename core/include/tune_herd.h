@@ -148,6 +148,15 @@ size_t tune_herd_claims(tune_herd_t *herd, const tune_image_t *img,
 #define TUNE_HERD_ARGS_BUF(n)   ((5 + 7 * (n)) * 24 + TUNE_HERD_ID_MAX)
 
 /*
+ * A front-end's id for the script, into buf (TUNE_HERD_ID_MAX bytes): the
+ * host name's bytes the script takes ([A-Za-z0-9._-], others left out, at
+ * most 90), ":", the server's kind ("nginx", "apache": at most 16 bytes)
+ * and ":", the pid of the process that claims.  Returns its length.
+ */
+size_t tune_herd_id(char *buf, const char *host, size_t host_len,
+    const char *kind, long pid);
+
+/*
  * The script's arguments after EVALSHA sha (or EVAL text): numkeys, the n
  * keys, now, W, the TTL, the front-end id (id_len bytes, see
  * TUNE_HERD_ID_MAX; callers make it of host name and pid), then seven

@@ -40,9 +40,18 @@ extern "C" {
 #define TUNE_REFRESH_CLAIM_MAX   256
 
 
+/* reconnects back off up to this, ms (or the refresh interval, if longer) */
+#define TUNE_REFRESH_BACKOFF_MAX 5000
+
+
 typedef struct {
-    /* the connection; the refresher sets link.script (the herd script,
-     * loaded when herd control is on) and keeps its own copy of all this */
+    /*
+     * The connection.  The refresher keeps its own copy of all this, and
+     * fills in what a front-end does not choose: link.script (the herd
+     * script, loaded when herd control is on), the backoff (from the
+     * refresh interval up to TUNE_REFRESH_BACKOFF_MAX) and link.effect
+     * (tune-ins are answered from the last snapshot).
+     */
     tune_link_conf_t          link;
 
     int64_t                   refresh_ms;    /* how often to look */
@@ -140,14 +149,22 @@ typedef struct {
 void tune_refresh_init(tune_refresh_t *rf, const tune_refresh_conf_t *conf);
 
 /*
+ * The memory a leader needs, allocated by the process that leads only (a
+ * prefork Apache has hundreds of children that never do): room to decode
+ * an image of image_cap bytes (the host's image capacity) and, with herd
+ * control on, the claim's.
+ */
+size_t tune_refresh_memory(const tune_refresh_t *rf, size_t image_cap);
+
+/*
  * This process took the refresh lease: it connects, reads and claims from
- * now on.  held: the generation installed now (0: none); scratch: room for
- * one image (the host's image capacity); work: the claim's memory (may be
- * NULL with herd control off).  Herd claims of an earlier holder will
- * never be answered: a TUNE_DO_HERD follows that forgets them.
+ * now on.  held: the generation installed now (0: none); mem:
+ * tune_refresh_memory() bytes, 8-byte aligned, used until the resign.
+ * Herd claims of an earlier holder will never be answered: a TUNE_DO_HERD
+ * follows that forgets them.
  */
 void tune_refresh_lead(tune_refresh_t *rf, int64_t now, uint64_t held,
-    void *scratch, size_t scratch_cap, tune_refresh_work_t *work);
+    void *mem, size_t image_cap);
 
 /*
  * The lease is lost or the process stops: a CLOSE follows if a connection

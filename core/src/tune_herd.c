@@ -10,7 +10,10 @@
  * another slot once idle.
  */
 
+#include <stdio.h>
 #include <string.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "tune_herd.h"
 #include "tune_internal.h"
@@ -323,6 +326,11 @@ tune_herd_take(tune_herd_t *herd, const tune_image_t *img,
     if (!(tune_herd_global(herd, now) && tune_herd_spend(e, now))) {
         /* reported to Redis with the next claim */
         e->debt++;
+        fprintf(stderr, "HERDDBG %d take-nocredit t=%lld slot=%.*s global=%d debt=%u\n", (int) getpid(), (long long) now,
+                (int) s->backend.len, tune_image_str(img, s->backend), tune_herd_global(herd, now), e->debt);
+    } else {
+        fprintf(stderr, "HERDDBG %d take t=%lld slot=%.*s key=%llx credits=%u credits2=%u claiming=%u\n", (int) getpid(), (long long) now,
+                (int) s->backend.len, tune_image_str(img, s->backend), (unsigned long long) e->key, e->credits, e->credits2, e->claiming);
     }
 }
 
@@ -491,6 +499,9 @@ tune_herd_claims(tune_herd_t *herd, const tune_image_t *img, int64_t now,
             c->debt = e->debt;
             c->stock = stock;
 
+            fprintf(stderr, "HERDDBG %d claim t=%lld slot=%.*s want=%u back=%u bucket=%lld debt=%u stock=%u credits=%u/%lld credits2=%u/%lld spent=%u asked=%u\n",
+                    (int) getpid(), (long long) now, (int) s->backend.len, backend, want, back, (long long) e->credit_bucket, e->debt, stock,
+                    e->credits, (long long) e->credit_until, e->credits2, (long long) e->credit_until2, e->spent, e->asked);
             e->spent = 0;
             e->asked = 0;
             e->debt = 0;
@@ -599,6 +610,10 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
         bucket = reply[2 * i + 1];
 
         e->claiming = 0;
+
+        fprintf(stderr, "HERDDBG %d granted sent=%lld key=%llx want=%u back=%u granted=%lld bucket=%lld now_credits=%u/%lld credits2=%u/%lld debt=%u\n",
+                (int) getpid(), (long long) sent_ms, (unsigned long long) e->key, claims[i].want, claims[i].back, (long long) granted, (long long) bucket,
+                e->credits, (long long) e->credit_until, e->credits2, (long long) e->credit_until2, e->debt);
 
         /*
          * A whole fair share means the slot had room for that many per
@@ -948,6 +963,29 @@ tune_herd_stream_of(const tune_image_t *img, uint32_t slot)
     }
 
     return NULL;
+}
+
+
+size_t
+tune_herd_id(char *buf, const char *host, size_t host_len, const char *kind,
+    long pid)
+{
+    int     n;
+    size_t  i, len;
+
+    len = 0;
+
+    for (i = 0; i < host_len && len < 90; i++) {
+        if (tune_is_name_byte((unsigned char) host[i])) {
+            buf[len++] = host[i];
+        }
+    }
+
+    /* at most 90 + 1 + 16 + 1 + 20 bytes: TUNE_HERD_ID_MAX */
+    n = snprintf(buf + len, TUNE_HERD_ID_MAX - len, "%s%.*s:%ld",
+                 len ? ":" : "", 16, kind, pid);
+
+    return len + (n > 0 ? (size_t) n : 0);
 }
 
 

@@ -80,6 +80,12 @@ tune_refresh_init(tune_refresh_t *rf, const tune_refresh_conf_t *conf)
 
     rf->conf = *conf;
 
+    rf->conf.link.backoff_min_ms = conf->refresh_ms;
+    rf->conf.link.backoff_max_ms = conf->refresh_ms > TUNE_REFRESH_BACKOFF_MAX
+                                   ? conf->refresh_ms
+                                   : TUNE_REFRESH_BACKOFF_MAX;
+    rf->conf.link.effect = "tune-ins are answered from the last snapshot";
+
     if (conf->herd_window_ms) {
         rf->conf.link.script = tune_herd_script(&rf->conf.link.script_len);
 
@@ -92,9 +98,18 @@ tune_refresh_init(tune_refresh_t *rf, const tune_refresh_conf_t *conf)
 }
 
 
+size_t
+tune_refresh_memory(const tune_refresh_t *rf, size_t image_cap)
+{
+    /* the claim's first: its size keeps the image 8-byte aligned */
+    return (rf->conf.herd_window_ms ? sizeof(tune_refresh_work_t) : 0)
+           + image_cap;
+}
+
+
 void
-tune_refresh_lead(tune_refresh_t *rf, int64_t now, uint64_t held,
-    void *scratch, size_t scratch_cap, tune_refresh_work_t *work)
+tune_refresh_lead(tune_refresh_t *rf, int64_t now, uint64_t held, void *mem,
+    size_t image_cap)
 {
     if (rf->leading) {
         return;
@@ -102,9 +117,9 @@ tune_refresh_lead(tune_refresh_t *rf, int64_t now, uint64_t held,
 
     rf->leading = 1;
     rf->held = held;
-    rf->scratch = scratch;
-    rf->scratch_cap = scratch_cap;
-    rf->work = work;
+    rf->work = rf->conf.herd_window_ms ? mem : NULL;
+    rf->scratch = (char *) mem + tune_refresh_memory(rf, 0);
+    rf->scratch_cap = image_cap;
 
     rf->refetch = 1;
     rf->next_read = now;

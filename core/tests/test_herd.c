@@ -272,6 +272,48 @@ test_clock_near_1970(void **state)
 }
 
 
+/*
+ * A front-end's id: what the script takes of the host name, the kind,
+ * the pid; a host name the script would refuse as it is (a space, a
+ * non-ASCII byte, a very long one) still gives a valid id.
+ */
+static void
+test_id(void **state)
+{
+    size_t       len;
+    char         id[TUNE_HERD_ID_MAX], buf[TUNE_HERD_ARGS_BUF(1)], host[300];
+    const char  *argv[TUNE_HERD_ARGC(1)];
+    size_t       argvlen[TUNE_HERD_ARGC(1)];
+    tune_herd_claim_t  c;
+
+    (void) state;
+
+    len = tune_herd_id(id, "fe1.example.net", 15, "nginx", 4242);
+    assert_int_equal(len, sizeof("fe1.example.net:nginx:4242") - 1);
+    assert_memory_equal(id, "fe1.example.net:nginx:4242", len);
+
+    len = tune_herd_id(id, "my host\xc3\xa9", 9, "apache", 7);
+    assert_int_equal(len, sizeof("myhost:apache:7") - 1);
+    assert_memory_equal(id, "myhost:apache:7", len);
+
+    len = tune_herd_id(id, "", 0, "apache", 7);
+    assert_int_equal(len, sizeof("apache:7") - 1);
+    assert_memory_equal(id, "apache:7", len);
+
+    /* the longest: the script still takes it */
+    memset(host, 'h', sizeof(host));
+    len = tune_herd_id(id, host, sizeof(host), "a-kind-of-sixteen",
+                       9223372036854775807L);
+    assert_true(len <= TUNE_HERD_ID_MAX);
+
+    memset(&c, 0, sizeof(c));
+    c.redis_key_len = 1;
+    c.redis_key[0] = 'k';
+    assert_int_not_equal(tune_herd_args(&c, 1, T0, W, id, len, buf,
+                                        sizeof(buf), argv, argvlen), 0);
+}
+
+
 /* No pointer inside: a copy elsewhere is the same table */
 static void
 test_table_moves(void **state)
@@ -1175,6 +1217,7 @@ main(void)
         cmocka_unit_test_setup(test_local, setup_slot),
         cmocka_unit_test(test_args),
         cmocka_unit_test(test_args_bad_id),
+        cmocka_unit_test(test_id),
         cmocka_unit_test(test_args_buffer),
         cmocka_unit_test(test_script),
     };
