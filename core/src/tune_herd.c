@@ -12,8 +12,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <stdio.h>
-#include <unistd.h>
 
 #include "tune_herd.h"
 #include "tune_internal.h"
@@ -326,11 +324,6 @@ tune_herd_take(tune_herd_t *herd, const tune_image_t *img,
     if (!(tune_herd_global(herd, now) && tune_herd_spend(e, now))) {
         /* reported to Redis with the next claim */
         e->debt++;
-        fprintf(stderr, "HERDDBG %d take-nocredit t=%lld slot=%.*s global=%d debt=%u\n", (int) getpid(), (long long) now,
-                (int) s->backend.len, tune_image_str(img, s->backend), tune_herd_global(herd, now), e->debt);
-    } else {
-        fprintf(stderr, "HERDDBG %d take t=%lld slot=%.*s key=%llx credits=%u credits2=%u claiming=%u\n", (int) getpid(), (long long) now,
-                (int) s->backend.len, tune_image_str(img, s->backend), (unsigned long long) e->key, e->credits, e->credits2, e->claiming);
     }
 }
 
@@ -489,19 +482,16 @@ tune_herd_claims(tune_herd_t *herd, const tune_image_t *img, int64_t now,
              * fair share is given back as it is renewed, so front-ends do
              * not pile up reservations (it is one grant, recorded in one
              * bucket: a return names one); a credit of it spent before the
-             * reply arrives is reported as a tune-in without a credit
-             * (debt) with the next claim.  Top-ups left over expire unspent
-             * (they are small) and their reservations last until the next
-             * poll past W.
+             * reply arrives is spent out of the new share (see
+             * tune_herd_granted()).  Top-ups left over expire unspent (they
+             * are small) and their reservations last until the next poll
+             * past W.
              */
             c->back = back;
             c->back_bucket = e->credit_bucket;
             c->debt = e->debt;
             c->stock = stock;
 
-            fprintf(stderr, "HERDDBG %d claim t=%lld slot=%.*s want=%u back=%u bucket=%lld debt=%u stock=%u credits=%u/%lld credits2=%u/%lld spent=%u asked=%u\n",
-                    (int) getpid(), (long long) now, (int) s->backend.len, backend, want, back, (long long) e->credit_bucket, e->debt, stock,
-                    e->credits, (long long) e->credit_until, e->credits2, (long long) e->credit_until2, e->spent, e->asked);
             e->spent = 0;
             e->asked = 0;
             e->debt = 0;
@@ -584,7 +574,7 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
 {
     size_t              i;
     int64_t             granted, bucket;
-    uint32_t            want, left;
+    uint32_t            want, left, spent;
     tune_herd_entry_t  *e;
 
     for (i = 0; i < 2 * n; i++) {
@@ -611,10 +601,6 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
 
         e->claiming = 0;
 
-        fprintf(stderr, "HERDDBG %d granted sent=%lld key=%llx want=%u back=%u granted=%lld bucket=%lld now_credits=%u/%lld credits2=%u/%lld debt=%u\n",
-                (int) getpid(), (long long) sent_ms, (unsigned long long) e->key, claims[i].want, claims[i].back, (long long) granted, (long long) bucket,
-                e->credits, (long long) e->credit_until, e->credits2, (long long) e->credit_until2, e->debt);
-
         /*
          * A whole fair share means the slot had room for that many per
          * front-end; a top-up cut short means it no longer has.  (A top-up
@@ -640,14 +626,25 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
          * longer than half a window.
          */
         if (claims[i].want == 0) {
-            /* the fair share renewed; what was spent of the old is debt */
+            /*
+             * The fair share renewed.  The script took back all that was
+             * left of the old one when the claim was built and granted the
+             * new one from the room that made, so the credits of the old
+             * one spent while the claim was away are in the new grant:
+             * they are spent out of it.  Counted as debt besides, they
+             * would be granted twice, and a burst would overfill the slot
+             * by as many.  Only what the new share cannot cover (a slot
+             * nearly full, shared by several front-ends) is debt.
+             */
             left = (e->credit_until > sent_ms) ? e->credits : 0;
+            spent = (claims[i].back > left) ? claims[i].back - left : 0;
 
-            if (claims[i].back > left) {
-                e->debt += claims[i].back - left;
+            if (spent > granted) {
+                e->debt += spent - (uint32_t) granted;
+                spent = (uint32_t) granted;
             }
 
-            e->credits = (uint32_t) granted;
+            e->credits = (uint32_t) granted - spent;
             e->credit_until = sent_ms + window / 2;
             e->credit_bucket = bucket;
             continue;
