@@ -44,7 +44,7 @@ typedef struct {
     const char               *path;          /* unix socket */
     const char               *user;          /* NULL: none */
     const char               *password;      /* NULL: none; never logged */
-    int                       db;            /* -1: none (SELECT not sent) */
+    int                       db;            /* -1: none, the default */
     const char               *display;       /* for log lines: no secret */
 } mtune_redis_addr_t;
 

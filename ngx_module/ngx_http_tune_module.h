@@ -35,7 +35,7 @@ typedef struct {
     ngx_str_t                 redis_text;      /* as written, for logs */
     ngx_str_t                 redis_user;      /* user=, ACL user; or empty */
     ngx_str_t                 redis_password;  /* password=; never logged */
-    ngx_uint_t                redis_db;        /* db=, 0: no SELECT */
+    ngx_uint_t                redis_db;        /* db=, 0: the default */
     ngx_msec_t                herd_window;     /* tune_herd_window */
     ngx_array_t              *allow;           /* tune_allow: tune_allow_t,
                                                   NULL: every URL */
