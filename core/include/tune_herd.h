@@ -186,7 +186,9 @@ void tune_herd_unclaimed(tune_herd_t *herd, const tune_herd_claim_t *claims,
     size_t n);
 
 /* Another process took over the claiming: claims in flight are not
- * waited for (their credits in stock stay: Redis reserved them) */
+ * waited for (their credits in stock stay: Redis reserved them; a fair
+ * share they gave back goes, and what was spent of it since is reported
+ * as sent without a credit) */
 void tune_herd_takeover(tune_herd_t *herd);
 
 /* Redis is away or the script failed: count this front-end's tune-ins

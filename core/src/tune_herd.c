@@ -61,6 +61,7 @@ typedef struct {
     uint32_t          asked;        /* found no credit */
     uint32_t          debt;         /* sent without a credit */
     uint32_t          claiming;     /* in the claim in flight */
+    uint32_t          returning;    /* of the fair share, by that claim */
     uint32_t          plenty;       /* Redis says the slot has room */
     uint16_t          count[TUNE_HERD_BUCKETS];
 } tune_herd_entry_t;
@@ -87,6 +88,7 @@ static int64_t tune_herd_floor(int64_t a, int64_t b);
 static size_t tune_herd_ring(int64_t bucket);
 static uint32_t tune_herd_stock(const tune_herd_entry_t *e, int64_t now);
 static int tune_herd_spend(tune_herd_entry_t *e, int64_t now);
+static void tune_herd_returned(tune_herd_entry_t *e);
 static const tune_image_slot_t *tune_herd_stream_slots(
     const tune_image_t *img, const tune_image_stream_t *stream);
 static const tune_image_stream_t *tune_herd_stream_of(const tune_image_t *img,
@@ -496,6 +498,7 @@ tune_herd_claims(tune_herd_t *herd, const tune_image_t *img, int64_t now,
             e->asked = 0;
             e->debt = 0;
             e->claiming = 1;
+            e->returning = back;
 
             n++;
         }
@@ -600,6 +603,7 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
         bucket = reply[2 * i + 1];
 
         e->claiming = 0;
+        e->returning = 0;
 
         /*
          * A whole fair share means the slot had room for that many per
@@ -690,6 +694,7 @@ tune_herd_unclaimed(tune_herd_t *herd, const tune_herd_claim_t *claims,
         if (e->key == claims[i].key) {
             /* the stock was never taken out: it stays, until it expires */
             e->claiming = 0;
+            e->returning = 0;
             e->debt += claims[i].debt;
         }
     }
@@ -705,6 +710,7 @@ tune_herd_takeover(tune_herd_t *herd)
     e = tune_herd_entries(herd);
 
     for (i = 0; i < herd->nentries; i++) {
+        tune_herd_returned(&e[i]);
         e[i].claiming = 0;
     }
 }
@@ -723,6 +729,7 @@ tune_herd_local(tune_herd_t *herd)
     /* one claim at a time: whatever is claiming is in the failed one */
     for (i = 0; i < herd->nentries; i++) {
         if (e[i].key) {
+            tune_herd_returned(&e[i]);
             e[i].claiming = 0;
             e[i].credits = 0;
             e[i].credits2 = 0;
@@ -918,6 +925,30 @@ tune_herd_spend(tune_herd_entry_t *e, int64_t now)
     }
 
     return 0;
+}
+
+
+/*
+ * The claim in flight gave back what was left of the fair share, and its
+ * answer will not be waited for: whether the script ran is not known.  It
+ * may have, so the share is Redis's again, no longer to be spent, nor given
+ * back a second time; what was spent of it since the claim goes to Redis
+ * as tune-ins without a credit (counted twice if the script did not run:
+ * fewer tune-ins, never more than the free slots).
+ */
+static void
+tune_herd_returned(tune_herd_entry_t *e)
+{
+    if (e->returning == 0) {
+        return;
+    }
+
+    if (e->returning > e->credits) {
+        e->debt += e->returning - e->credits;
+    }
+
+    e->credits = 0;
+    e->returning = 0;
 }
 
 

@@ -211,6 +211,87 @@ answer1(tune_herd_t *herd, const tune_herd_claim_t *c, int64_t sent_ms,
 }
 
 
+/*
+ * herd_claim.lua's arithmetic for the one key of a slot polled at T0, so
+ * that every bucket from B0 on counts: where a bound depends on what the
+ * script answers, the tests answer as it would.
+ */
+#define SCRIPT_BUCKETS  64
+
+typedef struct {
+    uint32_t  free;
+    uint32_t  claimers;         /* front-ends that claimed within W */
+    uint32_t  bucket[SCRIPT_BUCKETS];   /* reservations of B0 + i */
+} script_t;
+
+
+/* Runs the script for claim c sent at now; the grant in reply[0..1] */
+static void
+script(script_t *r, const tune_herd_claim_t *c, int64_t now, int64_t *reply)
+{
+    int64_t   i, pending, left, want;
+
+    if (c->back > 0) {
+        i = c->back_bucket - B0;
+        assert_true(i >= 0 && i < SCRIPT_BUCKETS);
+        r->bucket[i] = (r->bucket[i] > c->back) ? r->bucket[i] - c->back : 0;
+    }
+
+    pending = 0;
+
+    for (i = 0; i < SCRIPT_BUCKETS; i++) {
+        pending += r->bucket[i];
+    }
+
+    left = (int64_t) r->free - pending - c->debt;
+    left = (left > 0) ? left : 0;
+
+    want = c->want;
+
+    if (want == 0) {
+        want = left / r->claimers;
+        want = ((want < 4096) ? want : 4096) - c->stock;
+        want = (want > 1) ? want : 1;
+    }
+
+    i = now / TUNE_HERD_BUCKET_MS - B0;
+    assert_true(i >= 0 && i < SCRIPT_BUCKETS);
+
+    reply[0] = (want < left) ? want : left;
+    reply[1] = B0 + i;
+
+    r->bucket[i] += (uint32_t) (reply[0] + c->debt);
+}
+
+
+/* What the script would still grant across the fleet */
+static unsigned
+script_left(const script_t *r)
+{
+    unsigned  i, pending;
+
+    for (i = 0, pending = 0; i < SCRIPT_BUCKETS; i++) {
+        pending += r->bucket[i];
+    }
+
+    return (pending < r->free) ? r->free - pending : 0;
+}
+
+
+/* Tune-ins while this front-end may send one: how many were sent */
+static unsigned
+take_all(tune_herd_t *herd, const tune_image_t *img, int64_t now)
+{
+    unsigned  n;
+
+    for (n = 0; avail0(herd, img, now, W) > 0 && n < 1000; n++) {
+        take0(herd, img, now, 1);
+    }
+
+    return n;
+}
+
+
 /* ---- the table ----------------------------------------------------- */
 
 static void
@@ -719,52 +800,57 @@ test_fair_share_renewal(void **state)
 
 
 /*
- * One front-end, a slot with 10 free, and the script's answers as
- * herd_claim.lua gives them to a lone claimer: a credit of the old fair
- * share spent while its renewal is away was given back with the rest and
- * granted again in the new share, so the slot gets its 10 tune-ins and not
- * one more (it got 11: one prefork Apache sent 101 listeners to a backend
- * with 100 free, t/test_herd.py).
+ * One front-end, a slot with 10 free: a credit of the old fair share spent
+ * while its renewal is away was given back with the rest and granted again
+ * in the new share, so the slot gets its 10 tune-ins and not one more (it
+ * got 11: one prefork Apache sent 101 listeners to a backend with 100
+ * free, t/test_herd.py), and Redis counts exactly those.
  */
 static void
 test_renewal_spent_while_away(void **state)
 {
-    unsigned            sent;
-    tune_herd_claim_t  *c;
+    int64_t             reply[2];
+    unsigned            sent, i, reserved;
+    tune_herd_claim_t   c;
     slot_t             *t = *state;
+    script_t            r = { .free = 10, .claimers = 1 };
 
     t->img = single("10", T0);
 
     /* the whole slot is the fair share of the only front-end */
-    answer1(t->herd, claim1(t->herd, t->img, T0), T0, 10, B0);
+    c = *claim1(t->herd, t->img, T0);
+    script(&r, &c, T0, reply);
+    assert_int_equal(reply[0], 10);
+    answer1(t->herd, &c, T0, reply[0], reply[1]);
+
     take0(t->herd, t->img, T0 + 10, 4);
     sent = 4;
 
-    c = claim1(t->herd, t->img, T0 + 500);
-    assert_int_equal(c->want, 0);
-    assert_int_equal(c->back, 6);
-    assert_int_equal(c->back_bucket, B0);
+    c = *claim1(t->herd, t->img, T0 + 500);
+    assert_int_equal(c.want, 0);
+    assert_int_equal(c.back, 6);
+    script(&r, &c, T0 + 500, reply);
+    assert_int_equal(reply[0], 6);
 
+    /* the reply on its way back */
     take0(t->herd, t->img, T0 + 510, 1);
     sent++;
 
-    /*
-     * The script, had the tune-in reached it: 6 back leave 4 reserved in
-     * B0, so 6 are left, and a lone front-end's share is all of them
-     */
-    answer1(t->herd, c, T0 + 500, 6, B0 + 5);
+    answer1(t->herd, &c, T0 + 500, reply[0], reply[1]);
 
-    while (avail0(t->herd, t->img, T0 + 520, W) > 0 && sent <= 10) {
-        take0(t->herd, t->img, T0 + 520, 1);
-        sent++;
-    }
-
+    sent += take_all(t->herd, t->img, T0 + 520);
     assert_int_equal(sent, 10);
 
-    /* Redis counts all 10 already (4 in B0, 6 in B0 + 5): no debt */
-    c = claim1(t->herd, t->img, T0 + 550);
-    assert_int_equal(c->debt, 0);
-    assert_int_not_equal(c->want, 0);
+    c = *claim1(t->herd, t->img, T0 + 550);
+    assert_int_equal(c.debt, 0);
+    script(&r, &c, T0 + 550, reply);
+    assert_int_equal(reply[0], 0);
+
+    for (i = 0, reserved = 0; i < SCRIPT_BUCKETS; i++) {
+        reserved += r.bucket[i];
+    }
+
+    assert_int_equal(reserved, sent);
 }
 
 
@@ -890,23 +976,124 @@ test_unclaimed(void **state)
 }
 
 
-/* A new claiming process: nothing in flight is waited for */
+/*
+ * A new claiming process: nothing in flight is waited for; the credits in
+ * stock stay, but not a fair share the claim in flight gave back
+ */
 static void
 test_takeover(void **state)
 {
-    slot_t  *t = *state;
+    tune_herd_claim_t  *c;
+    slot_t             *t = *state;
 
     answer1(t->herd, claim1(t->herd, t->img, T0), T0, 5, B0);
+    take0(t->herd, t->img, T0 + 10, 2);
 
-    claim1(t->herd, t->img, T0 + 600);
-    assert_int_equal(tune_herd_claims(t->herd, t->img, T0 + 650, W, claims,
+    c = claim1(t->herd, t->img, T0 + 50);
+    assert_int_equal(c->want, 4 * 2 - 3);
+    assert_int_equal(c->back, 0);
+    assert_int_equal(tune_herd_claims(t->herd, t->img, T0 + 60, W, claims,
                                       MAX_CLAIMS), 0);
 
     tune_herd_takeover(t->herd);
 
-    assert_int_equal(state0(t->herd, t->img, T0 + 700, CREDITS), 5);
-    assert_int_equal(tune_herd_global(t->herd, T0 + 700), 1);
-    assert_int_equal(claim1(t->herd, t->img, T0 + 700)->back, 5);
+    assert_int_equal(state0(t->herd, t->img, T0 + 70, CREDITS), 3);
+    assert_int_equal(tune_herd_global(t->herd, T0 + 70), 1);
+
+    /* the fair share renewed, and 1 spent while the claim is away */
+    c = claim1(t->herd, t->img, T0 + 600);
+    assert_int_equal(c->want, 0);
+    assert_int_equal(c->back, 3);
+    take0(t->herd, t->img, T0 + 610, 1);
+
+    tune_herd_takeover(t->herd);
+
+    /* the script may have taken the 3 back: none is spent or given back */
+    assert_int_equal(state0(t->herd, t->img, T0 + 620, CREDITS), 0);
+    c = claim1(t->herd, t->img, T0 + 620);
+    assert_int_equal(c->want, 0);
+    assert_int_equal(c->back, 0);
+    assert_int_equal(c->debt, 1);
+}
+
+
+/*
+ * The claiming moves to another process (Apache's graceful restart, a new
+ * nginx lease holder) while a renewal is away, and the old one never
+ * applies its answer; another front-end shares the slot.  The script took
+ * the fair share back: spent after that, or given back a second time, it
+ * overfilled the slot across the fleet.
+ */
+static void
+test_takeover_during_renewal(void **state)
+{
+    int64_t             reply[2];
+    unsigned            sent, other;
+    tune_herd_claim_t   c;
+    slot_t             *t = *state;
+    script_t            r = { .free = 20, .claimers = 2 };
+
+    t->img = single("20", T0);
+
+    /* this front-end's fair share is half the slot; the other took 5 */
+    c = *claim1(t->herd, t->img, T0);
+    script(&r, &c, T0, reply);
+    assert_int_equal(reply[0], 10);
+    answer1(t->herd, &c, T0, reply[0], reply[1]);
+    r.bucket[0] += 5;
+    other = 5;
+
+    take0(t->herd, t->img, T0 + 10, 4);
+    sent = 4;
+
+    /* the renewal runs; its claimer goes before the answer is applied */
+    c = *claim1(t->herd, t->img, T0 + 500);
+    assert_int_equal(c.back, 6);
+    script(&r, &c, T0 + 500, reply);
+
+    take0(t->herd, t->img, T0 + 510, 1);
+    sent++;
+
+    tune_herd_takeover(t->herd);
+
+    c = *claim1(t->herd, t->img, T0 + 520);
+    r.claimers = 3;
+    script(&r, &c, T0 + 520, reply);
+    answer1(t->herd, &c, T0 + 520, reply[0], reply[1]);
+
+    sent += take_all(t->herd, t->img, T0 + 530);
+
+    /* the other front-end is granted what the script says is left */
+    other += script_left(&r);
+    assert_true(sent + other <= 20);
+
+    /* nothing given back twice; the one spent after the return reported */
+    assert_int_equal(c.back, 0);
+    assert_int_equal(c.debt, 1);
+}
+
+
+/*
+ * Redis lost while a renewal is away: the credits go, and what was spent
+ * of the share given back goes with the next claim
+ */
+static void
+test_local_during_renewal(void **state)
+{
+    tune_herd_claim_t  *c;
+    slot_t             *t = *state;
+
+    answer1(t->herd, claim1(t->herd, t->img, T0), T0, 5, B0);
+
+    c = claim1(t->herd, t->img, T0 + 600);
+    assert_int_equal(c->back, 5);
+    take0(t->herd, t->img, T0 + 610, 2);
+
+    tune_herd_local(t->herd);
+
+    c = claim1(t->herd, t->img, T0 + 650);
+    assert_int_equal(c->back, 0);
+    assert_int_equal(c->debt, 2);
 }
 
 
@@ -1291,6 +1478,8 @@ main(void)
         cmocka_unit_test_setup(test_granted_ignored, setup_slot),
         cmocka_unit_test_setup(test_unclaimed, setup_slot),
         cmocka_unit_test_setup(test_takeover, setup_slot),
+        cmocka_unit_test_setup(test_takeover_during_renewal, setup_slot),
+        cmocka_unit_test_setup(test_local_during_renewal, setup_slot),
         cmocka_unit_test_setup(test_local, setup_slot),
         cmocka_unit_test(test_args),
         cmocka_unit_test(test_args_bad_id),
