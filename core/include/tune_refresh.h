@@ -190,8 +190,10 @@ void tune_refresh_installed(tune_refresh_t *rf, int64_t now, int ok);
 
 /*
  * Carries out the TUNE_DO_HERD asked for, on the host's herd table
- * (locked by the host; NULL when there is none) and the image installed
- * (NULL: none); wall_ms: the host's wall clock, as herd times are.
+ * (locked by the host; NULL when there is none, or when the host finds,
+ * under that lock, that it no longer holds the lease: the table is the
+ * new holder's then, and the host resigns) and the image installed (NULL:
+ * none); wall_ms: the host's wall clock, as herd times are.
  */
 void tune_refresh_herd(tune_refresh_t *rf, tune_herd_t *herd,
     const tune_image_t *img, int64_t wall_ms);

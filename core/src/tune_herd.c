@@ -10,6 +10,7 @@
  * another slot once idle.
  */
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,10 +62,28 @@ typedef struct {
     uint32_t          asked;        /* found no credit */
     uint32_t          debt;         /* sent without a credit */
     uint32_t          claiming;     /* in the claim in flight */
-    uint32_t          returning;    /* of the fair share, by that claim */
     uint32_t          plenty;       /* Redis says the slot has room */
     uint16_t          count[TUNE_HERD_BUCKETS];
+    /*
+     * Added last, in what was the entry's tail padding (zero in a table
+     * an older build made), so that during a reload or a graceful restart
+     * the workers or children of both builds, which share the table, agree
+     * on every other field's place.
+     */
+    uint32_t          returning;    /* of the fair share, by that claim */
 } tune_herd_entry_t;
+
+
+/*
+ * The entry's layout is shared with the running processes of the build
+ * before (the table lives on across reloads): a field moved or resized
+ * needs a new TUNE_HERD_MAGIC, which makes the hosts start a fresh table.
+ */
+_Static_assert(offsetof(tune_herd_entry_t, plenty) == 72
+               && offsetof(tune_herd_entry_t, count) == 76
+               && offsetof(tune_herd_entry_t, returning) == 236
+               && sizeof(tune_herd_entry_t) == 240,
+               "the herd entry's layout changed: bump TUNE_HERD_MAGIC");
 
 
 /* the header; the entries follow it in the same buffer */

@@ -285,7 +285,9 @@ tune_link_dropped(tune_link_t *ln, int64_t now, const char *reason)
 int
 tune_link_reply(tune_link_t *ln, int64_t now, const tune_reply_t *reply)
 {
-    int  hello;
+    int     hello;
+    size_t  len;
+    char    words[256];
 
     if (ln->state != TUNE_LINK_HELLO && ln->state != TUNE_LINK_READY) {
         /*
@@ -324,6 +326,14 @@ tune_link_reply(tune_link_t *ln, int64_t now, const tune_reply_t *reply)
         return 1;
     }
 
+    /*
+     * Redis's words, for a line: any byte may come in an error reply (a
+     * hostile server's "\n" would forge a log line of its own)
+     */
+    len = reply->str ? reply->len : 0;
+    tune_link_copy(words, reply->str, len < sizeof(words) - 1
+                                      ? len : sizeof(words) - 1);
+
     switch (hello) {
 
     case TUNE_HELLO_AUTH:
@@ -336,9 +346,7 @@ tune_link_reply(tune_link_t *ln, int64_t now, const tune_reply_t *reply)
         if (!ln->auth_logged && !ln->conf->quiet) {
             tune_link_log(ln, TUNE_LOG_ERR,
                           "redis at %s refused the credentials of \"%s\": "
-                          "%.*s", ln->conf->display, ln->conf->directive,
-                          (int) (reply->len > 200 ? 200 : reply->len),
-                          reply->str ? reply->str : "");
+                          "%s", ln->conf->display, ln->conf->directive, words);
         }
 
         ln->auth_logged = 1;
@@ -347,18 +355,13 @@ tune_link_reply(tune_link_t *ln, int64_t now, const tune_reply_t *reply)
         ln->refused = 1;
 
         /* the words of Redis's refusal, for a host that logs its own */
-        tune_link_copy(ln->why, reply->str ? reply->str : "",
-                       reply->len < sizeof(ln->why) - 1
-                       ? reply->len : sizeof(ln->why) - 1);
+        memcpy(ln->why, words, strlen(words) + 1);
 
         tune_link_close(ln);
         break;
 
     case TUNE_HELLO_SELECT:
-        tune_link_copy(ln->why, reply->str ? reply->str : "",
-                       reply->len < sizeof(ln->why) - 1
-                       ? reply->len : sizeof(ln->why) - 1);
-        tune_link_fail(ln, now, ln->why);
+        tune_link_fail(ln, now, words);
         tune_link_close(ln);
         break;
 
@@ -440,7 +443,7 @@ tune_link_fail(tune_link_t *ln, int64_t now, const char *reason)
     ln->retry_at = now + ln->backoff;
 
     max = ln->conf->backoff_max_ms;
-    ln->backoff = ln->backoff * 2 < max ? ln->backoff * 2 : max;
+    ln->backoff = ln->backoff <= max / 2 ? ln->backoff * 2 : max;
 
     if (ln->backoff < ln->conf->backoff_min_ms) {
         ln->backoff = ln->conf->backoff_min_ms;

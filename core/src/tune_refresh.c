@@ -879,15 +879,21 @@ failed:
 static void
 tune_refresh_claim_failed(tune_refresh_t *rf, const char *reason, size_t len)
 {
+    size_t  n;
+    char    words[256];
+
     rf->claim = TUNE_CLAIM_DONE;
     rf->herd_ops |= TUNE_HERD_OP_LOCAL;
 
     if (!rf->herd_logged) {
+        /* Redis's words may hold any byte: a "\n" would forge a line */
+        n = tune_log_escape(words, sizeof(words), reason ? reason : "",
+                            reason ? (len > 200 ? 200 : len) : 0);
+
         tune_link_log(&rf->link, TUNE_LOG_WARN,
                       "herd claim at redis at %s failed: %.*s; counting "
                       "this %s's tune-ins only", rf->conf.link.display,
-                      (int) (len > 200 ? 200 : len), reason ? reason : "",
-                      rf->conf.host_name);
+                      (int) n, words, rf->conf.host_name);
         rf->herd_logged = 1;
     }
 }

@@ -155,6 +155,11 @@ host_record(host_t *h, const tune_action_t *act)
             if (h->secret) {
                 assert_null(strstr(act->msg, h->secret));
             }
+
+            /* a line of one line: no byte of Redis's forges another */
+            for (used = 0; act->msg[used]; used++) {
+                assert_true(act->msg[used] >= 0x20 && act->msg[used] < 0x7f);
+            }
         }
 
         assert_true(act->what != TUNE_DO_LOG || act->msg != NULL);

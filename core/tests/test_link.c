@@ -898,6 +898,28 @@ test_reply_after_close(void **state)
 }
 
 
+/*
+ * A hostile Redis (or anything on the path) answers AUTH with a line
+ * break and a forged log line: the ERR line stays one line
+ */
+static void
+test_auth_refused_forged_line(void **state)
+{
+    size_t  f;
+
+    (void) state;
+
+    with_password(NULL);
+    start();
+    (void) connected();
+
+    f = reply(reply_err("ERR no\n2026/12/07 [emerg] forged"));
+    assert_int_equal(host_logs(&t.host, f, TUNE_LOG_ERR,
+                               "ERR no?2026/12/07 [emerg] forged"), 1);
+    assert_null(strchr(tune_link_why(&t.ln), '\n'));
+}
+
+
 int
 main(void)
 {
@@ -910,6 +932,7 @@ main(void)
         cmocka_unit_test_setup(test_hello_all, setup),
         cmocka_unit_test_setup(test_auth_refused, setup),
         cmocka_unit_test_setup(test_auth_refused_after_outage, setup),
+        cmocka_unit_test_setup(test_auth_refused_forged_line, setup),
         cmocka_unit_test_setup(test_select_refused, setup),
         cmocka_unit_test_setup(test_script_refused, setup),
     };

@@ -1457,6 +1457,22 @@ test_herd_error(void **state)
 }
 
 
+/* The script's error holds a line break: the WARN stays one line */
+static void
+test_herd_error_forged_line(void **state)
+{
+    size_t  f;
+
+    (void) state;
+
+    claiming();
+    f = answer(reply_err("ERR x\n2026/12/07 [emerg] forged"));
+    assert_int_equal(host_logs(&t.host, f, TUNE_LOG_WARN,
+                               "failed: ERR x\\x0a2026/12/07 [emerg] forged; "
+                               "counting"), 1);
+}
+
+
 /* The connection lost with a claim in flight: counted locally */
 static void
 test_herd_drop(void **state)
@@ -1601,6 +1617,7 @@ main(void)
         cmocka_unit_test_setup(test_herd_claims, setup_herd),
         cmocka_unit_test_setup(test_herd_noscript, setup_herd),
         cmocka_unit_test_setup(test_herd_error, setup_herd),
+        cmocka_unit_test_setup(test_herd_error_forged_line, setup_herd),
         cmocka_unit_test_setup(test_herd_drop, setup_herd),
         cmocka_unit_test_setup(test_herd_script_refused, setup_herd),
         cmocka_unit_test_setup(test_herd_bad_id, setup_herd),
