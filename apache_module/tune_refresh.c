@@ -2,10 +2,8 @@
  * Copyright (C) tuneslot developers
  *
  * The refresher's transport: a thread per child carrying out, with blocking
- * hiredis and while its child holds the refresh lease, what core's machine
- * (core/include/tune_refresh.h) asks.  What is sent to Redis, when, and
- * what the replies mean is the machine's; the thread, the lease, the
- * socket, the log and the shared segment are this file's.
+ * hiredis, what core's machine (tune_refresh.h) asks while the child holds
+ * the refresh lease.
  */
 
 
@@ -105,10 +103,8 @@ mtune_refresh_resign(mtune_refresher_t *rf, int release)
 
 /*
  * Takes or renews the lease: 0 while this child leads on, 1 when it has
- * just taken the lead, -1 when it does not lead (or exits).  Called before
- * every turn and every connect or command, so a leader that lost the lease
- * (it stalled past it, or a newer configuration took over) sends nothing
- * more, nor one that exits.
+ * just taken the lead, -1 when it does not lead (or exits).  Before every
+ * connect or command: one that lost the lease sends nothing more.
  */
 
 static int
@@ -181,11 +177,8 @@ mtune_refresh_renew(mtune_refresher_t *rf)
 }
 
 
-/*
- * A connect or a command; its outcome (connected, the reply, the
- * connection's end) goes to the machine.  Not when the child exits or
- * another leads now: then this one has resigned and the action is void.
- */
+/* A connect or a command (void once resigned); its outcome goes to the
+ * machine */
 
 static void
 mtune_refresh_io(mtune_refresher_t *rf, const tune_action_t *act)
@@ -250,6 +243,7 @@ mtune_refresh_io(mtune_refresher_t *rf, const tune_action_t *act)
 static int64_t
 mtune_refresh_run(mtune_refresher_t *rf)
 {
+    int            leading;
     int64_t        now;
     apr_status_t   rv;
     tune_action_t  act;
@@ -291,10 +285,18 @@ mtune_refresh_run(mtune_refresher_t *rf)
             break;
 
         case TUNE_DO_HERD:
+            /* the holder's only: one that lost the lease in a reply's
+             * round trip must not mark claims nobody will settle */
             mtune_shm_lock(rf->shm);
-            tune_refresh_herd(&rf->machine, mtune_shm_herd(rf->shm),
+            leading = (mtune_shm_refresher(rf->shm) == getpid());
+            tune_refresh_herd(&rf->machine,
+                              leading ? mtune_shm_herd(rf->shm) : NULL,
                               mtune_shm_image(rf->shm), mtune_wall_ms());
             mtune_shm_unlock(rf->shm);
+
+            if (!leading) {
+                mtune_refresh_resign(rf, 0);
+            }
             break;
         }
     }
@@ -312,12 +314,7 @@ mtune_refresh_main(void *data)
         return NULL;
     }
 
-    /*
-     * A leader is back at least every refresh, whatever the machine waits
-     * for: the lease is renewed here, and a leader that stops renewing it
-     * is replaced.  (The machine of a child that does not lead only has
-     * what a resign left to do: the close, the last lines.)
-     */
+    /* a leader is back at least every refresh, to renew the lease */
     do {
         (void) mtune_refresh_renew(rf);
 

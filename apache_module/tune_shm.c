@@ -467,6 +467,12 @@ mtune_shm_contact(mtune_shm_t *shm, int connected, const char *error)
 
     mtune_shm_lock(shm);
 
+    /* a child that lost the lease has no say on the holder's connection */
+    if (shm->refresher != getpid()) {
+        mtune_shm_unlock(shm);
+        return;
+    }
+
     st = &shm->state;
     st->connected = connected;
 

@@ -12,24 +12,36 @@
 
 
 /*
- * The refresher's transport: hiredis on nginx's loop, carrying out what
- * core's machine asks.  The machine is driven only from nginx's own events
- * (the tick, the machine's timer, a posted event); hiredis's callbacks only
- * feed it and post that event, so every context is freed outside hiredis.
+ * hiredis's callbacks only feed the machine and post t->drive: it is run
+ * from nginx's own events only, so a context is never freed inside hiredis.
  */
 
 
 static void ngx_http_tune_redis_connect(ngx_http_tune_refresher_t *t,
     tune_action_t *act, int64_t now);
 static void ngx_http_tune_redis_herd(ngx_http_tune_refresher_t *t);
-static void ngx_http_tune_redis_wait(ngx_http_tune_refresher_t *t,
-    int64_t at, int64_t now);
 static void ngx_http_tune_redis_connected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_tune_redis_disconnected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_tune_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
+
+
+/*
+ * The machine's clock: ngx_current_msec widened to 64 bits step by step
+ * (32 bits on a 32-bit system, it wraps every 49.7 days; the machine's
+ * times must not)
+ */
+
+int64_t
+ngx_http_tune_redis_now(ngx_http_tune_refresher_t *t)
+{
+    t->now += (ngx_msec_int_t) (ngx_current_msec - t->msec);
+    t->msec = ngx_current_msec;
+
+    return t->now;
+}
 
 
 /* The machine's timer, and the event hiredis's callbacks post */
@@ -54,11 +66,11 @@ ngx_http_tune_redis_drive(ngx_http_tune_refresher_t *t)
     tune_action_t  act;
 
     /* by tune_log_level_t; debug lines go by ngx_log_debug */
-    static ngx_uint_t  levels[] = {
+    static const ngx_uint_t  levels[] = {
         NGX_LOG_ERR, NGX_LOG_WARN, NGX_LOG_NOTICE, NGX_LOG_INFO
     };
 
-    now = (int64_t) ngx_current_msec;
+    now = ngx_http_tune_redis_now(t);
 
     for ( ;; ) {
 
@@ -109,7 +121,17 @@ ngx_http_tune_redis_drive(ngx_http_tune_refresher_t *t)
             break;
 
         default: /* TUNE_DO_WAIT */
-            ngx_http_tune_redis_wait(t, act.at, now);
+
+            /* not ngx_add_timer() alone: it keeps a timer < 300 ms off */
+            if (t->timer.timer_set) {
+                ngx_del_timer(&t->timer);
+            }
+
+            if (act.at != TUNE_NEVER) {
+                ngx_add_timer(&t->timer,
+                              (ngx_msec_t) (act.at > now ? act.at - now : 1));
+            }
+
             return;
         }
     }
@@ -203,21 +225,6 @@ ngx_http_tune_redis_herd(ngx_http_tune_refresher_t *t)
 }
 
 
-static void
-ngx_http_tune_redis_wait(ngx_http_tune_refresher_t *t, int64_t at,
-    int64_t now)
-{
-    /* not ngx_add_timer() alone: it keeps a timer less than 300 ms off */
-    if (t->timer.timer_set) {
-        ngx_del_timer(&t->timer);
-    }
-
-    if (at != TUNE_NEVER) {
-        ngx_add_timer(&t->timer, (ngx_msec_t) (at > now ? at - now : 1));
-    }
-}
-
-
 /* ---- hiredis's callbacks: they feed the machine and post the drive ---- */
 
 static void
@@ -228,12 +235,12 @@ ngx_http_tune_redis_connected(const redisAsyncContext *ac, int status)
     t = ac->data;
 
     if (status == REDIS_OK) {
-        tune_refresh_connected(&t->rf, (int64_t) ngx_current_msec);
+        tune_refresh_connected(&t->rf, ngx_http_tune_redis_now(t));
 
     } else {
         /* hiredis frees the context when this returns */
         t->ac = NULL;
-        tune_refresh_dropped(&t->rf, (int64_t) ngx_current_msec,
+        tune_refresh_dropped(&t->rf, ngx_http_tune_redis_now(t),
                              tune_hiredis_error(ac->errstr));
     }
 
@@ -256,7 +263,7 @@ ngx_http_tune_redis_disconnected(const redisAsyncContext *ac, int status)
     /* hiredis frees the context when this returns */
     t->ac = NULL;
 
-    tune_refresh_dropped(&t->rf, (int64_t) ngx_current_msec,
+    tune_refresh_dropped(&t->rf, ngx_http_tune_redis_now(t),
                          status == REDIS_OK
                          ? NULL : tune_hiredis_error(ac->errstr));
 
@@ -277,7 +284,7 @@ ngx_http_tune_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     tune_hiredis_reply(r, &reply, elements, TUNE_REPLY_ELEMENTS_MAX);
-    tune_refresh_reply(&t->rf, (int64_t) ngx_current_msec, &reply);
+    tune_refresh_reply(&t->rf, ngx_http_tune_redis_now(t), &reply);
 
     ngx_post_event(&t->drive, &ngx_posted_events);
 }

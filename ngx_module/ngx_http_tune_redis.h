@@ -36,6 +36,9 @@ typedef struct {
 
     redisAsyncContext          *ac;              /* NULL: none open */
 
+    int64_t                     now;             /* the machine's clock */
+    ngx_msec_t                  msec;            /* ... ngx_current_msec */
+
     ngx_event_t                 tick;            /* every tune_refresh */
     ngx_event_t                 timer;           /* what the machine awaits */
     ngx_event_t                 drive;           /* posted by callbacks */
@@ -61,6 +64,9 @@ void ngx_http_tune_redis_drive(ngx_http_tune_refresher_t *t);
 
 /* The handler of t->timer and t->drive: drives the machine */
 void ngx_http_tune_redis_event(ngx_event_t *ev);
+
+/* The machine's clock, ms: monotonic, 64 bits */
+int64_t ngx_http_tune_redis_now(ngx_http_tune_refresher_t *t);
 
 /* Frees the connection, if any; not from hiredis */
 void ngx_http_tune_redis_close(ngx_http_tune_refresher_t *t);

@@ -35,6 +35,8 @@ ngx_http_tune_refresher_start(ngx_cycle_t *cycle,
     t->tmcf = tmcf;
     t->zone = tmcf->shm_zone->data;
     t->log = cycle->log;
+    t->now = (int64_t) ngx_current_msec;
+    t->msec = ngx_current_msec;
 
     ngx_memzero(&conf, sizeof(tune_refresh_conf_t));
 
@@ -195,7 +197,7 @@ ngx_http_tune_refresh_lead(ngx_http_tune_refresher_t *t)
         }
     }
 
-    tune_refresh_lead(&t->rf, (int64_t) ngx_current_msec,
+    tune_refresh_lead(&t->rf, ngx_http_tune_redis_now(t),
                       ngx_http_tune_shm_generation(t->zone), t->mem, cap);
 
     /* an outage another worker told of (before a reload) is not told again */

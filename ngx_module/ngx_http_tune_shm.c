@@ -245,6 +245,12 @@ ngx_http_tune_shm_contact(ngx_http_tune_zone_t *zone, ngx_uint_t connected,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
+    /* a worker that lost the lease has no say on the holder's connection */
+    if (zone->sh->refresher != ngx_pid) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return;
+    }
+
     state->connected = connected;
 
     if (error == NULL) {
