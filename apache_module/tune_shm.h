@@ -118,7 +118,7 @@ void mtune_shm_allow(mtune_shm_t *shm, const tune_allow_t *prefixes, size_t n);
  * A contact with Redis: error NULL for a good reply, else what failed.  An
  * outage is recorded (state->outage) from the first failure to the next
  * good reply, so that a child taking the lead meanwhile does not tell of
- * it again.
+ * it again.  Recorded for the lease holder only.
  */
 void mtune_shm_contact(mtune_shm_t *shm, int connected, const char *error);
 

@@ -108,7 +108,7 @@ ngx_int_t ngx_http_tune_shm_install(ngx_http_tune_zone_t *zone,
 /*
  * The refresher records a contact: error NULL for a good reply (or a
  * connection made), else what failed.  connected: the connection's state
- * after it.
+ * after it.  Recorded for the lease holder only.
  */
 void ngx_http_tune_shm_contact(ngx_http_tune_zone_t *zone,
     ngx_uint_t connected, const char *error);
