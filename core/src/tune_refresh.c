@@ -1,8 +1,11 @@
 /*
- * The front-end's refresher (tune_refresh.h).
+ * The front-end's refresher (tune_refresh.h): the machine's turns, the
+ * read of the snapshot, install or reject.  The herd claims are in
+ * tune_refresh_claim.c.
  */
 
 #include "tune_refresh.h"
+#include "tune_refresh_claim.h"
 #include "tune_contract.h"
 
 #include <limits.h>
@@ -21,28 +24,8 @@ enum {
     TUNE_READ_MGET
 };
 
-/* the claim's states */
-enum {
-    TUNE_CLAIM_IDLE = 0,
-    TUNE_CLAIM_COLLECT,          /* TUNE_DO_HERD owed: gather the claims */
-    TUNE_CLAIM_OWED,             /* gathered, to be sent */
-    TUNE_CLAIM_SENT,
-    TUNE_CLAIM_DONE              /* answered: a TUNE_DO_HERD settles it */
-};
-
-/* what a TUNE_DO_HERD carries out, in this order */
-#define TUNE_HERD_OP_TAKEOVER   0x01
-#define TUNE_HERD_OP_UNCLAIMED  0x02
-#define TUNE_HERD_OP_GRANTED    0x04
-#define TUNE_HERD_OP_LOCAL      0x08
-#define TUNE_HERD_OP_COLLECT    0x10
-
 /* the same slots refused are told again this often, ms */
 #define TUNE_REFUSED_AGAIN      (3600 * 1000)
-
-/* why a claim failed, in its line */
-#define TUNE_REFRESH_UNEXPECTED "unexpected reply"
-#define TUNE_REFRESH_BAD_ID     "the host name makes no valid front-end id"
 
 
 static void tune_refresh_lost(tune_refresh_t *rf);
@@ -66,10 +49,6 @@ static void tune_refresh_reject(tune_refresh_t *rf, uint64_t generation,
 #endif
     ;
 static void tune_refresh_refused(tune_refresh_t *rf, int64_t now);
-static void tune_refresh_claimed(tune_refresh_t *rf, int64_t now,
-    const tune_reply_t *reply);
-static void tune_refresh_claim_failed(tune_refresh_t *rf,
-    const char *reason, size_t len);
 static uint64_t tune_refresh_generation(const tune_reply_t *reply);
 
 
@@ -799,185 +778,6 @@ tune_refresh_reject(tune_refresh_t *rf, uint64_t generation,
                   "keeping generation %llu",
                   (unsigned long long) generation, rf->conf.link.display,
                   reason, (unsigned long long) rf->held);
-}
-
-
-/* The herd script's reply */
-
-static void
-tune_refresh_claimed(tune_refresh_t *rf, int64_t now,
-    const tune_reply_t *reply)
-{
-    size_t       i, n, len;
-    const char  *reason;
-
-    n = rf->nclaims;
-    reason = TUNE_REFRESH_UNEXPECTED;
-    len = sizeof(TUNE_REFRESH_UNEXPECTED) - 1;
-
-    if (reply->type == TUNE_REPLY_ERROR) {
-
-        if (reply->len >= 8 && memcmp(reply->str, "NOSCRIPT", 8) == 0) {
-            /* SCRIPT FLUSH or a failover: nothing ran; load it again */
-            rf->claim = TUNE_CLAIM_DONE;
-            rf->herd_ops |= TUNE_HERD_OP_UNCLAIMED;
-            rf->reload_script = 1;
-            return;
-        }
-
-        reason = reply->str;
-        len = reply->len;
-        goto failed;
-    }
-
-    if (reply->type != TUNE_REPLY_ARRAY || reply->elements != 2 * n
-        || reply->element == NULL)
-    {
-        goto failed;
-    }
-
-    for (i = 0; i < 2 * n; i++) {
-        if (reply->element[i].type != TUNE_REPLY_INTEGER
-            || reply->element[i].integer < 0)
-        {
-            goto failed;
-        }
-
-        rf->work->granted[i] = reply->element[i].integer;
-    }
-
-    if (rf->herd_logged) {
-        tune_link_log(&rf->link, TUNE_LOG_NOTICE,
-                      "herd claims at redis at %s work again",
-                      rf->conf.link.display);
-        rf->herd_logged = 0;
-    }
-
-    rf->claim = TUNE_CLAIM_DONE;
-    rf->herd_ops |= TUNE_HERD_OP_GRANTED;
-
-    return;
-
-failed:
-
-    tune_refresh_claim_failed(rf, reason, len);
-
-    /*
-     * A script that fails (an ACL user without EVAL, a script error) fails
-     * the same way every tick: try again once per refresh, not twenty times
-     * a second with the script's text each time.
-     */
-    if (rf->next_claim < now + rf->conf.refresh_ms) {
-        rf->next_claim = now + rf->conf.refresh_ms;
-    }
-}
-
-
-/* The claim failed: this front-end counts its own tune-ins only, and says
- * so once */
-
-static void
-tune_refresh_claim_failed(tune_refresh_t *rf, const char *reason, size_t len)
-{
-    size_t  n;
-    char    words[256];
-
-    rf->claim = TUNE_CLAIM_DONE;
-    rf->herd_ops |= TUNE_HERD_OP_LOCAL;
-
-    if (!rf->herd_logged) {
-        /* Redis's words may hold any byte: a "\n" would forge a line */
-        n = tune_log_escape(words, sizeof(words), reason ? reason : "",
-                            reason ? (len > 200 ? 200 : len) : 0);
-
-        tune_link_log(&rf->link, TUNE_LOG_WARN,
-                      "herd claim at redis at %s failed: %.*s; counting "
-                      "this %s's tune-ins only", rf->conf.link.display,
-                      (int) n, words, rf->conf.host_name);
-        rf->herd_logged = 1;
-    }
-}
-
-
-void
-tune_refresh_herd(tune_refresh_t *rf, tune_herd_t *herd,
-    const tune_image_t *img, int64_t wall_ms)
-{
-    size_t             n;
-    unsigned           ops;
-    tune_refresh_work_t  *w;
-
-    ops = rf->herd_ops;
-    rf->herd_ops = 0;
-    w = rf->work;
-
-    if (rf->claim == TUNE_CLAIM_DONE) {
-        rf->claim = TUNE_CLAIM_IDLE;
-    }
-
-    if (herd == NULL) {
-        if (ops & TUNE_HERD_OP_COLLECT) {
-            rf->claim = TUNE_CLAIM_IDLE;
-        }
-
-        return;
-    }
-
-    if (ops & TUNE_HERD_OP_TAKEOVER) {
-        tune_herd_takeover(herd);
-    }
-
-    if ((ops & TUNE_HERD_OP_UNCLAIMED) && w) {
-        tune_herd_unclaimed(herd, w->claims, rf->nclaims);
-    }
-
-    if ((ops & TUNE_HERD_OP_GRANTED) && w) {
-        (void) tune_herd_granted(herd, w->claims, rf->nclaims,
-                                 rf->conf.herd_window_ms, rf->claim_sent_ms,
-                                 w->granted);
-    }
-
-    if (ops & TUNE_HERD_OP_LOCAL) {
-        tune_herd_local(herd);
-    }
-
-    if (!(ops & TUNE_HERD_OP_COLLECT)) {
-        return;
-    }
-
-    rf->claim = TUNE_CLAIM_IDLE;
-
-    if (w == NULL || img == NULL || !rf->leading) {
-        return;
-    }
-
-    /* an idle tick costs a walk over the slots, no command */
-    n = tune_herd_claims(herd, img, wall_ms, rf->conf.herd_window_ms,
-                         w->claims, TUNE_REFRESH_CLAIM_MAX);
-    if (n == 0) {
-        return;
-    }
-
-    rf->nclaims = n;
-    rf->claim_sent_ms = wall_ms;
-
-    rf->claim_argc = tune_herd_args(w->claims, n, wall_ms,
-                                    rf->conf.herd_window_ms,
-                                    rf->conf.herd_id, rf->conf.herd_id_len,
-                                    w->args, sizeof(w->args), w->argv + 2,
-                                    w->argvlen + 2);
-
-    if (rf->claim_argc == 0) {
-        /* the script would refuse it just the same */
-        tune_herd_local(herd);
-        tune_refresh_claim_failed(rf, TUNE_REFRESH_BAD_ID,
-                                  sizeof(TUNE_REFRESH_BAD_ID) - 1);
-        rf->herd_ops &= ~TUNE_HERD_OP_LOCAL;
-        rf->claim = TUNE_CLAIM_IDLE;
-        return;
-    }
-
-    rf->claim = TUNE_CLAIM_OWED;
 }
 
 
