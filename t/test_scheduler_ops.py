@@ -363,6 +363,16 @@ def test_stalled_leader_never_writes_after_losing_the_lease(redis_server, status
     with pytest.raises(Exception, match="stale lease"):
         redis_server.command("EVAL", script, 3, "{tuneslot:v1}:snapshot", "{tuneslot:v1}:generation",
                              LEADER_KEY, "x", "{tuneslot:v1}:rounds", "1", "sched-a 1")
+    # and so is one without a lease at all: no round goes unfenced
+    g = redis_server.generation()
+    for keys_and_args in ((2, "{tuneslot:v1}:snapshot", "{tuneslot:v1}:generation", "x",
+                           "{tuneslot:v1}:rounds", "1"),
+                          (3, "{tuneslot:v1}:snapshot", "{tuneslot:v1}:generation", LEADER_KEY, "x",
+                           "{tuneslot:v1}:rounds", "1", "")):
+        with pytest.raises(Exception, match="no lease"):
+            redis_server.command("EVAL", script, *keys_and_args)
+    assert redis_server.snapshot()[1] != "x"
+    assert redis_server.generation() >= g
     no_errors(a)
     no_errors(b)
 

@@ -205,7 +205,7 @@ bool Daemon::write_round(bool once)
         log::alert(p);
 
     bool stale = false;
-    std::optional<long long> generation = redis_->publish(text, written_ms, lease_->value(), &stale);
+    std::optional<long long> generation = redis_->publish(text, written_ms, lease_->value(), stale);
     notifier_.keep_alive(MonoClock::now());
     if (stale) {
         // our lease is gone (expired in a stall, FLUSHALL): take it again
@@ -213,7 +213,7 @@ bool Daemon::write_round(bool once)
         lease_->lost("Redis refused the round: stale lease");
         keep_lease();
         if (lease_->leader())
-            generation = redis_->publish(text, written_ms, lease_->value(), &stale);
+            generation = redis_->publish(text, written_ms, lease_->value(), stale);
     }
     metrics_.set_redis_up(redis_->up());
     if (generation)

@@ -314,15 +314,13 @@ RedisReplyPtr RedisWriter::run_script(std::string_view what, std::string_view sh
 }
 
 std::optional<long long> RedisWriter::publish(std::string_view snapshot, std::int64_t written_ms,
-    std::string_view lease, bool* stale)
+    std::string_view lease, bool& stale)
 {
+    stale = false;
     const std::string floor = cat(written_ms);
     std::string why;
-    RedisReplyPtr r = lease.empty()
-        ? run_script("write", generated::publish_round_lua_sha1, generated::publish_round_lua,
-              {key_snapshot, key_generation, snapshot, channel_rounds, floor}, 2, why)
-        : run_script("write", generated::publish_round_lua_sha1, generated::publish_round_lua,
-              {key_snapshot, key_generation, key_leader, snapshot, channel_rounds, floor, lease}, 3, why);
+    RedisReplyPtr r = run_script("write", generated::publish_round_lua_sha1, generated::publish_round_lua,
+        {key_snapshot, key_generation, key_leader, snapshot, channel_rounds, floor, lease}, 3, why);
     if (!r) {
         ++failed_rounds_;
         failed(why);
@@ -330,8 +328,8 @@ std::optional<long long> RedisWriter::publish(std::string_view snapshot, std::in
     }
     if (r->type == REDIS_REPLY_ERROR) {
         std::string_view what(r->str, r->len);
-        if (stale != nullptr && what.find("stale lease") != std::string_view::npos) {
-            *stale = true;
+        if (what.find("stale lease") != std::string_view::npos) {
+            stale = true;
             return std::nullopt;
         }
         ++failed_rounds_;

@@ -56,12 +56,12 @@ public:
 
     // Writes one round whose header says written_ms (also the least
     // generation the round may get, so generations are never reused after
-    // Redis lost its keys).  With a lease ("<instance> <token>"), Redis
+    // Redis lost its keys) under the lease ("<instance> <token>"): Redis
     // refuses the round unless that lease is still the current one (stale
     // is then set).  Returns the new generation, or nullopt when the round
     // was not written (logged when Redis goes away, not every time).
     std::optional<long long> publish(std::string_view snapshot, std::int64_t written_ms,
-        std::string_view lease = {}, bool* stale = nullptr);
+        std::string_view lease, bool& stale);
 
     struct LeaseReply {
         long long token = 0;    // > 0: this instance holds the lease
