@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from harness import free_port, repo_dir, tuneslotd_binary
+from harness.net import wait_until
 from harness.nginx import Nginx
 from harness.redis import GENERATION_KEY, SNAPSHOT_KEY, TEST_PASSWORD
 
@@ -146,6 +147,27 @@ def test_password_rotation_by_reload_keeps_the_lease(redis_with_password, status
     log = t.log_text()
     assert not re.search(r"lease (given back|lost)|\[(warn|error)\] redis", log), log
     assert_nowhere(run_dir, [TEST_PASSWORD], holders=[t.config_path, secret_file])
+
+
+def test_a_lease_script_refused_is_said_so_once(redis_with_password, status_server, make_tuneslotd):
+    """A leader whose ACL loses the scripts says the lease is lost for Redis's reason, not "redis does not answer", in one line until they work again; then it leads again."""
+    url = status_server.route("/load.xsl", body=LOAD)
+    t = make_tuneslotd(config(redis_with_password, url, redis_user="tune",
+                              redis_password=f"tune-{TEST_PASSWORD}")).start()
+    wait_for_generation(redis_with_password, 0)
+    t.wait_for_log(r"holds the lease")
+    redis_with_password.command("ACL", "SETUSER", "tune", "-evalsha", "-eval")
+    t.wait_for_log(r"\[warn\] leader: lease lost \(lease\.lua: NOPERM")
+    # three more polls are a dozen ticks (a quarter interval each) refused
+    polls = len(status_server.requests)
+    wait_until(lambda: len(status_server.requests) >= polls + 3, 5, "three more polls")
+    g = generation(redis_with_password, 0)
+    redis_with_password.command("ACL", "SETUSER", "tune", "+evalsha", "+eval")
+    wait_for_generation(redis_with_password, 0, above=g, timeout=5)
+    t.wait_for_log(r"lease\.lua works again")
+    log = t.log_text()
+    assert "does not answer" not in log, log
+    assert len(re.findall(r"\[error\] .*lease\.lua: NOPERM", log)) == 1, log
 
 
 @pytest.mark.parametrize("login", ["default", "acl"])

@@ -45,6 +45,12 @@ bool Lease::tick(RedisWriter& redis)
             lost("redis does not answer");
         return false;
     }
+    if (!r->error.empty()) {
+        // Redis answers, but the lease cannot be renewed: as good as lost
+        if (leader())
+            lost(cat("lease.lua: ", r->error));
+        return false;
+    }
     if (r->token > 0) {
         if (!leader())
             log::notice("leader: this instance (", holder_id_, ") holds the lease, token ", r->token,

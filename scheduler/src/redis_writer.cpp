@@ -364,14 +364,22 @@ std::optional<RedisWriter::LeaseReply> RedisWriter::lease(std::string_view insta
         failed(why);
         return std::nullopt;
     }
+    LeaseReply out;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER
         || r->element[1]->type != REDIS_REPLY_STRING) {
-        std::string what = r->type == REDIS_REPLY_ERROR ? printable(std::string_view(r->str, r->len), 160)
-                                                        : std::string("unexpected reply");
-        log::error("redis ", address_.text, ": lease.lua: ", what);
-        return std::nullopt;
+        out.error = r->type == REDIS_REPLY_ERROR ? printable(std::string_view(r->str, r->len), 160)
+                                                 : std::string("unexpected reply");
+        // every tick fails alike until an operator acts: once, and once
+        // more when the words change
+        if (out.error != lease_error_)
+            log::error("redis ", address_.text, ": lease.lua: ", out.error);
+        lease_error_ = out.error;
+        return out;
     }
-    LeaseReply out;
+    if (!lease_error_.empty()) {
+        log::notice("redis ", address_.text, ": lease.lua works again");
+        lease_error_.clear();
+    }
     out.token = r->element[0]->integer;
     out.lease.assign(r->element[1]->str, r->element[1]->len);
     return out;

@@ -66,9 +66,14 @@ public:
     struct LeaseReply {
         long long token = 0;    // > 0: this instance holds the lease
         std::string lease;      // the lease's value after the call, "" when none
+        // Redis answered, but with an error (an ACL without the scripts, a
+        // script refused) or a reply lease.lua never gives: why, and token
+        // and lease mean nothing
+        std::string error;
     };
     // Runs redis/lease.lua: takes or renews the lease for ttl, or gives it
-    // back when ttl is 0.  nullopt when Redis did not answer.
+    // back when ttl is 0.  nullopt when Redis did not answer.  A refusal is
+    // logged once until the script works again.
     std::optional<LeaseReply> lease(std::string_view instance, std::chrono::milliseconds ttl,
         std::int64_t token_floor);
 
@@ -107,6 +112,7 @@ private:
     std::string server_version_;
     std::uint64_t failed_rounds_ = 0;
     bool answering_ = false;
+    std::string lease_error_;   // the refusal of lease.lua last logged
 };
 
 }  // namespace tuneslot
