@@ -218,6 +218,50 @@ def test_drain_by_redis_key(redis_server, status_server, make_tuneslotd):
     no_errors(t)
 
 
+def test_a_standby_reads_the_drains_too(redis_server, status_server, make_tuneslotd):
+    """A standby reads the drain hash every round as the leader does: its drain lines and its draining metric follow the operator's, so a failover changes nothing of them."""
+    url = status_server.route("/load.xsl", body=load())
+    port = free_port()
+    a = make_tuneslotd(base_config(redis_server, url, instance="sched-a"), name="a").start()
+    wait_leader(redis_server)
+    b = make_tuneslotd(base_config(redis_server, url, instance="sched-b", metrics=f"127.0.0.1:{port}"),
+                       name="b").start()
+    b.wait_for_log(r"follower: lease held by sched-a")
+    redis_server.command("HSET", DRAIN_KEY, "fake", "moving racks")
+    a.wait_for_log(r"backend fake: draining \(moving racks\)", timeout=3)
+    b.wait_for_log(r"backend fake: draining \(moving racks\)", timeout=3)
+    _, text = http_get(f"http://127.0.0.1:{port}/metrics")
+    assert 'tuneslotd_backend_draining{backend="fake"} 1' in text, text
+    redis_server.command("HDEL", DRAIN_KEY, "fake")
+    b.wait_for_log(r"backend fake: draining ended", timeout=3)
+    assert leader(redis_server)[0] == "sched-a"
+    no_errors(a)
+    no_errors(b)
+
+
+def test_a_drain_key_of_the_wrong_type_is_said_once(redis_server, status_server, make_tuneslotd):
+    """A drain key that is no hash (a SET by hand) is one warning naming it and Redis's reason, the drains read before stay in force, and a hash again is one notice."""
+    t = make_tuneslotd(base_config(redis_server, status_server.route("/load.xsl", body=load())))
+    t.start()
+    wait_for(redis_server, lambda s: s.slot("demo", "fake").health == "up")
+    redis_server.command("HSET", DRAIN_KEY, "fake", "moving racks")
+    wait_for(redis_server, lambda s: s.backends["fake"].health == "draining", timeout=3)
+    redis_server.command("DEL", DRAIN_KEY)
+    redis_server.command("SET", DRAIN_KEY, "fake")
+    t.wait_for_log(r"\[warn\] drain: \{tuneslot:v1\}:drain cannot be read \(WRONGTYPE", timeout=3)
+    # rounds go on, drained as before, and the warning is not repeated
+    with redis_server.rounds() as rounds:
+        for _ in range(3):
+            rounds.next(timeout=3)
+    _, snap = snapshot(redis_server)
+    assert snap.backends["fake"].health == "draining"
+    assert t.log_text().count("cannot be read") == 1
+    redis_server.command("DEL", DRAIN_KEY)
+    t.wait_for_log(r"\[notice\] drain: \{tuneslot:v1\}:drain is read again", timeout=3)
+    wait_for(redis_server, lambda s: s.backends["fake"].health == "up", timeout=3)
+    no_errors(t)
+
+
 # ---- reload --------------------------------------------------------------------------------
 
 def test_reload_applies_a_good_config_and_keeps_state(redis_server, status_server, make_tuneslotd):

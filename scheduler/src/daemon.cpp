@@ -172,21 +172,10 @@ bool Daemon::write_round(bool once)
         polls.push_back(evaluate(config_->backends[i], outcomes[i]));
     std::vector<BackendRound> backends = health_book_.observe(*config_, polls, now);
 
-    // the lease right before writing: a follower does not read drains
+    // the lease right before writing
     keep_lease();
-    if (lease_->leader()) {
-        if (auto pairs = redis_->hgetall(contract::key_drain)) {
-            std::vector<std::string> ignored;
-            DrainSet drains = parse_drains(*config_, *pairs, ignored);
-            log_drain_changes(drains_, drains);
-            if (ignored != ignored_drains_) {
-                for (const std::string& f : ignored)
-                    log::warn("drain: field \"", printable(f, 200), "\" names no configured backend or mount; ignored");
-                ignored_drains_ = std::move(ignored);
-            }
-            drains_ = std::move(drains);
-        }
-    }
+    if (redis_->up())
+        read_drains();
     apply_drains(*config_, drains_, backends);
     health_log_.update(*config_, backends);
     metrics_.round(*config_, outcomes, polls, backends);
@@ -222,6 +211,34 @@ bool Daemon::write_round(bool once)
         log::info("round written: generation ", *generation);
     report(backends, generation);
     return generation.has_value();
+}
+
+void Daemon::read_drains()
+{
+    std::string refused;
+    auto pairs = redis_->hgetall(contract::key_drain, refused);
+    if (!pairs) {
+        // Redis away: said by the writer's lines.  A key that is no hash
+        // (an operator's SET by hand) leaves the drains as they were.
+        if (!refused.empty() && refused != drain_refused_)
+            log::warn("drain: ", contract::key_drain, " cannot be read (", refused,
+                "); the drains read before stay in force");
+        drain_refused_ = std::move(refused);
+        return;
+    }
+    if (!drain_refused_.empty()) {
+        log::notice("drain: ", contract::key_drain, " is read again");
+        drain_refused_.clear();
+    }
+    std::vector<std::string> ignored;
+    DrainSet drains = parse_drains(*config_, *pairs, ignored);
+    log_drain_changes(drains_, drains);
+    if (ignored != ignored_drains_) {
+        for (const std::string& f : ignored)
+            log::warn("drain: field \"", printable(f, 200), "\" names no configured backend or mount; ignored");
+        ignored_drains_ = std::move(ignored);
+    }
+    drains_ = std::move(drains);
 }
 
 void Daemon::report(const std::vector<BackendRound>& backends, std::optional<long long> generation)

@@ -65,6 +65,9 @@ private:
     // Judges the round, logs changes, writes it when leader; true when
     // Redis took it.
     bool write_round(bool once);
+    // The operator's drains from Redis, read by every instance (a standby's
+    // metrics and lines say what the leader applies)
+    void read_drains();
 
     // Waits until `until` or a stop signal, keeping the lease; false when
     // stopped.  Returns early (true) when this instance just became leader,
@@ -102,6 +105,7 @@ private:
     HealthLog health_log_;
     DrainSet drains_;
     std::vector<std::string> ignored_drains_;
+    std::string drain_refused_;     // why the drain hash could not be read, as logged
     Metrics metrics_;
     bool stopping_ = false;
     bool reload_pending_ = false;

@@ -385,22 +385,32 @@ std::optional<RedisWriter::LeaseReply> RedisWriter::lease(std::string_view insta
     return out;
 }
 
-std::optional<std::vector<std::pair<std::string, std::string>>> RedisWriter::hgetall(std::string_view key)
+std::optional<std::vector<std::pair<std::string, std::string>>> RedisWriter::hgetall(std::string_view key,
+    std::string& refused)
 {
     std::string why;
+    refused.clear();
     RedisReplyPtr r = call({"HGETALL", key}, why);
     if (!r) {
         failed(why);
         return std::nullopt;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
+    if (r->type == REDIS_REPLY_ERROR) {
+        refused = printable(std::string_view(r->str, r->len), 160);
         return std::nullopt;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+        refused = "not a field/value list";
+        return std::nullopt;
+    }
     std::vector<std::pair<std::string, std::string>> out;
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
         const redisReply* f = r->element[i];
         const redisReply* v = r->element[i + 1];
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
+            refused = "not a field/value list";
             return std::nullopt;
+        }
         out.emplace_back(std::string(f->str, f->len), std::string(v->str, v->len));
     }
     return out;

@@ -77,8 +77,11 @@ public:
     std::optional<LeaseReply> lease(std::string_view instance, std::chrono::milliseconds ttl,
         std::int64_t token_floor);
 
-    // HGETALL key as field/value pairs; nullopt on a failure.
-    std::optional<std::vector<std::pair<std::string, std::string>>> hgetall(std::string_view key);
+    // HGETALL key as field/value pairs; nullopt on a failure, with refused
+    // set when Redis answered, but not with a hash (WRONGTYPE: the key holds
+    // something else)
+    std::optional<std::vector<std::pair<std::string, std::string>>> hgetall(std::string_view key,
+        std::string& refused);
 
     // One command on the connection (connecting first when needed, and once
     // more on a new connection when Redis had closed the old one).  Null
