@@ -13,6 +13,7 @@ import urllib.request
 import pytest
 
 from harness import decode_snapshot, free_port, repo_dir, toml_text
+from harness.net import wait_until
 
 LOAD = '<load><mount name="/demo" listeners="{n}" max="10">{free}</mount></load>'
 LEADER_KEY = "{tuneslot:v1}:leader"
@@ -283,6 +284,37 @@ def test_reload_applies_a_good_config_and_keeps_state(redis_server, status_serve
     assert "[notice] config reloaded: 2 backends" in log
     assert log.count("backend fake: up") == 1          # state kept: no second "up" line
     assert t.running()
+    no_errors(t)
+
+
+def test_reload_forgets_what_it_removes(redis_server, status_server, make_tuneslotd):
+    """A backend a reload removes leaves no metric series behind, and a stream without a source that a reload brings back is told of again."""
+    port = free_port()
+    cfg = base_config(redis_server, status_server.route("/load.xsl", body=load()), metrics=f"127.0.0.1:{port}")
+    cfg["backend"].append({"name": "broken", "status": status_server.route("/e", status=500),
+                           "public": "http://b.example.net"})
+    cfg["backend"].append({"name": "quiet", "status": status_server.route("/q.xsl", body="<load></load>"),
+                           "public": "http://q.example.net"})
+    t = make_tuneslotd(cfg)
+    t.start()
+    wait_for(redis_server, lambda s: s.backends["broken"].health == "down")
+    t.wait_for_log(r"stream demo on quiet: no source on mount /demo")
+    assert 'tuneslotd_poll_errors_total{backend="broken"' in http_get(f"http://127.0.0.1:{port}/metrics")[1]
+
+    def reload(backends):
+        t.config_path.write_text(toml_text(dict(cfg, backend=backends)))
+        reloads = t.log_text().count("config reloaded")
+        t.signal(signal.SIGHUP)
+        wait_until(lambda: t.log_text().count("config reloaded") > reloads, 5, "the reload")
+        with redis_server.rounds() as rounds:
+            rounds.next(timeout=3)
+
+    reload(cfg["backend"][:1])
+    text = http_get(f"http://127.0.0.1:{port}/metrics")[1]
+    assert 'backend="broken"' not in text and 'backend="quiet"' not in text, text
+    reload(cfg["backend"])
+    wait_until(lambda: t.log_text().count("stream demo on quiet: no source on mount /demo") == 2, 5,
+               "the second no-source line")
     no_errors(t)
 
 

@@ -2,6 +2,8 @@
 
 #include "log.h"
 
+#include <algorithm>
+
 namespace tuneslot {
 
 void HealthLog::update(const Config& config, const std::vector<BackendRound>& backends)
@@ -47,6 +49,14 @@ void HealthLog::update(const Config& config, const std::vector<BackendRound>& ba
         }
     }
     backends_ = std::move(seen);
+    // slots of backends or streams a reload removed: one that comes back is
+    // told of as new
+    std::erase_if(slots_, [&](const auto& entry) {
+        const auto& [stream, backend] = entry.first;
+        return !backends_.contains(backend)
+            || std::none_of(config.streams.begin(), config.streams.end(),
+                   [&](const StreamConfig& s) { return s.name == stream; });
+    });
 }
 
 }  // namespace tuneslot

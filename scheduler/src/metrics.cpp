@@ -73,6 +73,10 @@ void Metrics::round(const Config& config, const std::vector<PollOutcome>& outcom
         backends_.push_back(std::move(m));
     }
     failing_ = std::move(failing_now);
+    // a backend a reload removed has no series left (a counter that
+    // reappears with the backend starts again from 0, which Prometheus's
+    // rate() takes as a reset)
+    std::erase_if(poll_errors_, [&](const auto& entry) { return !failing_.contains(entry.first.first); });
 }
 
 std::string Metrics::text() const
