@@ -15,6 +15,7 @@
 #include "tune_shm.h"
 #include "tune_refresh.h"
 #include "tune_request.h"
+#include "tune_reserve.h"
 
 #include "http_core.h"
 #include "http_main.h"
@@ -23,6 +24,8 @@
 #include "ap_mpm.h"
 #include "apr_lib.h"
 #include "util_cfgtree.h"
+
+#include <errno.h>
 
 #include <tune_allow.h>
 #include <tune_herd.h>
@@ -47,6 +50,8 @@ static const char *mtune_cmd_region(cmd_parms *cmd, void *cfg,
 static const char *mtune_cmd_full(cmd_parms *cmd, void *cfg, const char *arg);
 static const char *mtune_cmd_proxy_tries(cmd_parms *cmd, void *cfg,
     const char *arg);
+static const char *mtune_cmd_proxy_reserve(cmd_parms *cmd, void *cfg,
+    const char *arg, const char *action);
 static const char *mtune_cmd_server_time(cmd_parms *cmd, void *cfg,
     const char *arg);
 static const char *mtune_cmd_shm_size(cmd_parms *cmd, void *cfg,
@@ -95,6 +100,12 @@ static const command_rec mtune_cmds[] = {
     AP_INIT_TAKE1("TuneProxyTries", mtune_cmd_proxy_tries, NULL,
         RSRC_CONF | ACCESS_CONF,
         "proxy mode: how many slots one tune-in tries, 1 to 8"),
+
+    AP_INIT_TAKE12("TuneProxyReserve", mtune_cmd_proxy_reserve, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "proxy mode: workers (or a percentage of MaxRequestWorkers, N%) to "
+        "keep free for other requests, 0 for none; then redirect (the "
+        "default) or 503 for a tune-in that would take one of them"),
 
     AP_INIT_TAKE1("TuneRefresh", mtune_cmd_server_time,
         (void *) APR_OFFSETOF(mtune_srv_conf_t, refresh), RSRC_CONF,
@@ -167,6 +178,7 @@ mtune_create_dir_conf(apr_pool_t *p, char *dir)
     dc->mode = TUNE_MODE_UNSET;
     dc->stale = TUNE_UNSET;
     dc->proxy_tries = TUNE_UNSET;
+    dc->reserve = TUNE_UNSET;
 
     return dc;
 }
@@ -188,6 +200,18 @@ mtune_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     dc->full_set = add->full_set || base->full_set;
     dc->proxy_tries = (add->proxy_tries != TUNE_UNSET) ? add->proxy_tries
                                                        : base->proxy_tries;
+
+    /* the number and its answer come from one directive: merged as one */
+    if (add->reserve != TUNE_UNSET) {
+        dc->reserve = add->reserve;
+        dc->reserve_percent = add->reserve_percent;
+        dc->reserve_action = add->reserve_action;
+
+    } else {
+        dc->reserve = base->reserve;
+        dc->reserve_percent = base->reserve_percent;
+        dc->reserve_action = base->reserve_action;
+    }
 
     return dc;
 }
@@ -516,6 +540,56 @@ mtune_cmd_proxy_tries(cmd_parms *cmd, void *cfg, const char *arg)
     }
 
     dc->proxy_tries = (int) n;
+
+    return NULL;
+}
+
+
+/*
+ * TuneProxyReserve number | number% [redirect | 503]: the workers kept
+ * free for requests other than proxied tune-ins
+ */
+
+static const char *
+mtune_cmd_proxy_reserve(cmd_parms *cmd, void *cfg, const char *arg,
+    const char *action)
+{
+    int               percent;
+    long              n;
+    char             *end;
+    mtune_dir_conf_t *dc = cfg;
+
+    errno = 0;
+    n = strtol(arg, &end, 10);
+    percent = (*end == '%');
+
+    if (percent) {
+        end++;
+    }
+
+    if (!apr_isdigit(*arg) || *end != '\0' || errno == ERANGE || n < 0
+        || n > (percent ? TUNE_RESERVE_PERCENT_MAX : TUNE_RESERVE_MAX))
+    {
+        return apr_psprintf(cmd->pool, "TuneProxyReserve: invalid value "
+                            "\"%s\" (expected a number of workers, 0 to %d, "
+                            "or a percentage of MaxRequestWorkers, 0%% to "
+                            "%d%%)", arg, TUNE_RESERVE_MAX,
+                            TUNE_RESERVE_PERCENT_MAX);
+    }
+
+    if (action == NULL || strcasecmp(action, "redirect") == 0) {
+        dc->reserve_action = TUNE_RESERVE_REDIRECT;
+
+    } else if (strcmp(action, "503") == 0) {
+        dc->reserve_action = TUNE_RESERVE_503;
+
+    } else {
+        return apr_psprintf(cmd->pool, "TuneProxyReserve: invalid answer "
+                            "\"%s\" (expected redirect or 503)", action);
+    }
+
+    dc->reserve = (int) n;
+    dc->reserve_percent = percent;
 
     return NULL;
 }

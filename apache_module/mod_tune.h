@@ -37,6 +37,13 @@ typedef enum {
 } mtune_mode_e;
 
 
+/* TuneProxyReserve: how a tune-in that would break the reserve is answered */
+typedef enum {
+    TUNE_RESERVE_REDIRECT = 0,
+    TUNE_RESERVE_503
+} mtune_reserve_e;
+
+
 /* Where Redis is and how to speak to it (TuneRedis) */
 typedef struct {
     const char               *host;          /* NULL: a unix socket */
@@ -71,6 +78,10 @@ typedef struct {
     ap_expr_info_t           *full;           /* NULL: answer 503 */
     int                       full_set;
     int                       proxy_tries;    /* -1: unset */
+    int                       reserve;        /* TuneProxyReserve: workers
+                                                 or percent; -1: unset */
+    int                       reserve_percent;
+    mtune_reserve_e           reserve_action;
 } mtune_dir_conf_t;
 
 

@@ -72,6 +72,23 @@ mtune_conf_proxy_tries(const mtune_dir_conf_t *dc)
 }
 
 
+uint32_t
+mtune_conf_proxy_reserve(const mtune_dir_conf_t *dc, int *percent,
+    mtune_reserve_e *action)
+{
+    if (dc->reserve == TUNE_UNSET) {
+        *percent = 0;
+        *action = TUNE_RESERVE_REDIRECT;
+        return TUNE_DEFAULT_PROXY_RESERVE;
+    }
+
+    *percent = dc->reserve_percent;
+    *action = dc->reserve_action;
+
+    return (uint32_t) dc->reserve;
+}
+
+
 mtune_srv_conf_t *
 mtune_main_conf(void)
 {

@@ -22,6 +22,7 @@
 #define TUNE_DEFAULT_STALE_MS          60000
 #define TUNE_DEFAULT_SHM_SIZE          (1024 * 1024)
 #define TUNE_DEFAULT_PROXY_TRIES       3
+#define TUNE_DEFAULT_PROXY_RESERVE     5         /* workers, redirect */
 
 
 /* The configuration in effect, with the defaults filled in */
@@ -32,6 +33,11 @@ apr_off_t mtune_conf_shm_size(const mtune_srv_conf_t *sc);
 apr_interval_time_t mtune_conf_stale(const mtune_dir_conf_t *dc);
 mtune_mode_e mtune_conf_mode(const mtune_dir_conf_t *dc);
 int mtune_conf_proxy_tries(const mtune_dir_conf_t *dc);
+
+/* TuneProxyReserve: the number (of workers, or percent of the capacity
+ * with *percent), and the answer when it would be broken */
+uint32_t mtune_conf_proxy_reserve(const mtune_dir_conf_t *dc, int *percent,
+    mtune_reserve_e *action);
 
 /* The main server's settings: the one Redis, the one segment */
 mtune_srv_conf_t *mtune_main_conf(void);

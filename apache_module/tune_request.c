@@ -8,6 +8,8 @@
 
 #include "tune_request.h"
 #include "tune_shm.h"
+#define MTUNE_RESERVE_HTTPD
+#include "tune_reserve.h"
 
 #include "http_core.h"
 #include "http_protocol.h"
@@ -27,6 +29,8 @@ static int mtune_location_is_ours(request_rec *r);
 static mtune_ctx_t *mtune_ctx(request_rec *r);
 static void mtune_parse_name(request_rec *r, mtune_ctx_t *ctx);
 static int mtune_is_ours(request_rec *r);
+static int mtune_reserve_kept_now(request_rec *r, mtune_dir_conf_t *dc,
+    mtune_ctx_t *ctx, mtune_reserve_e *action);
 static void mtune_proxy_to(request_rec *r, mtune_ctx_t *ctx);
 static int mtune_retryable(request_rec *r, int status);
 static int mtune_proxy_failed(request_rec *r, mtune_ctx_t *ctx);
@@ -129,8 +133,9 @@ mtune_location_is_ours(request_rec *r)
 int
 mtune_fixups(request_rec *r)
 {
-    int               rc;
+    int               rc, kept;
     mtune_ctx_t      *ctx;
+    mtune_reserve_e   action;
     mtune_dir_conf_t *dc;
 
     dc = ap_get_module_config(r->per_dir_config, &tune_module);
@@ -153,6 +158,16 @@ mtune_fixups(request_rec *r)
         return DECLINED;
     }
 
+    /*
+     * Asked before the choice: a tune-in answered 503 for the reserve is
+     * no listener of the slot's and must not be counted against it
+     */
+    kept = mtune_reserve_kept_now(r, dc, ctx, &action);
+
+    if (!kept && action == TUNE_RESERVE_503) {
+        ctx->peek = 1;
+    }
+
     rc = mtune_choose(r, ctx, NULL);
 
     if (rc == TUNE_FULL) {
@@ -162,6 +177,19 @@ mtune_fixups(request_rec *r)
     if (rc != OK) {
         /* the handler answers it, after the access checks ran */
         ctx->status = rc;
+        return DECLINED;
+    }
+
+    if (!kept) {
+        /* the handler answers: a 302 to the slot, or 503 */
+        ctx->outcome = "reserve";
+        ctx->reserved = 1;
+
+        if (action == TUNE_RESERVE_503) {
+            ctx->status = HTTP_SERVICE_UNAVAILABLE;
+        }
+
+        mtune_set_env(r, ctx);
         return DECLINED;
     }
 
@@ -275,8 +303,13 @@ mtune_handler(request_rec *r)
     }
 
     if (ctx->status) {
-        /* proxy mode: the fixup found no slot */
+        /* proxy mode: the fixup found no slot, or the reserve says 503 */
         return mtune_answer(r, ctx, ctx->status);
+    }
+
+    if (ctx->reserved) {
+        /* proxy mode: the listener goes to the slot itself */
+        return mtune_redirect(r, ctx);
     }
 
     if (ctx->playlist != TUNE_PLAYLIST_NONE) {
@@ -583,6 +616,55 @@ mtune_overflow(request_rec *r, mtune_ctx_t *ctx)
 
 
 /* ---- proxy mode ------------------------------------------------------------ */
+
+/*
+ * TuneProxyReserve: 1 when this tune-in may hold its worker for as long as
+ * the listener stays and still leave the reserve free for other requests
+ * (tune_reserve.h); 0 when it must be answered without mod_proxy.  Without
+ * a scoreboard to read, nothing is kept back.
+ */
+
+static int
+mtune_reserve_kept_now(request_rec *r, mtune_dir_conf_t *dc,
+    mtune_ctx_t *ctx, mtune_reserve_e *action)
+{
+    int              percent;
+    uint32_t         value, needed;
+    mtune_workers_t  w;
+
+    value = mtune_conf_proxy_reserve(dc, &percent, action);
+
+    if (value == 0) {
+        return 1;
+    }
+
+    if (mtune_workers_capacity(&w.capacity) != APR_SUCCESS) {
+        return 1;
+    }
+
+    needed = mtune_reserve_needed(value, percent, w.capacity);
+
+    if (mtune_workers_busy(mtune_reserve_busy_limit(w.capacity, needed),
+                           &w.busy)
+        != APR_SUCCESS)
+    {
+        return 1;
+    }
+
+    if (mtune_reserve_kept(&w, needed)) {
+        return 1;
+    }
+
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  "tune: \"%s\": %u (or more) of %u workers busy, "
+                  "TuneProxyReserve keeps %u free: answered with %s, not "
+                  "proxied",
+                  ctx->stream, w.busy, w.capacity, needed,
+                  (*action == TUNE_RESERVE_503) ? "503" : "a redirect");
+
+    return 0;
+}
+
 
 static void
 mtune_proxy_to(request_rec *r, mtune_ctx_t *ctx)

@@ -33,6 +33,8 @@ typedef struct {
     int                       status;        /* fixups' answer, 0: none */
     int                       retry_after;
 
+    int                       reserved;      /* TuneProxyReserve: answered
+                                                without taking a worker */
     int                       proxying;      /* handed to mod_proxy */
     int                       inside;        /* mod_proxy's handler runs */
     int                       ntried;

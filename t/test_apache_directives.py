@@ -111,6 +111,13 @@ BAD_LOCATION = [
     ("TuneProxyTries 0", r"\b0\b"),
     ("TuneProxyTries 9", r"\b9\b"),
     ("TuneProxyTries many", r"many"),
+    ("TuneProxyReserve -1", r'"-1".*a number of workers'),
+    ("TuneProxyReserve few", r'"few".*a number of workers'),
+    ("TuneProxyReserve 100%", r'"100%".*0% to 99%'),
+    ("TuneProxyReserve 100001", r'"100001".*0 to 100000'),
+    ("TuneProxyReserve 5%%", r'"5%%"'),
+    ("TuneProxyReserve 5 404", r'invalid answer "404" \(expected redirect or 503\)'),
+    ("TuneProxyReserve 5 redirect now", r"TuneProxyReserve"),
     ("TuneRegion %{HTTP:X-Region", r"TuneRegion"),
     ("Tune Maybe", r"Maybe|On|Off"),
 ]
@@ -176,14 +183,16 @@ def test_apache_t_accepts_every_directive(config_test):
     server = ("TuneRedis unix:/run/redis/redis.sock password=x user=tune db=3\n"
               "TuneRefresh 250ms\nTuneRedisTimeout 1s\nTuneHerdWindow 2s\nTuneSharedMemory 2M\n"
               "TuneMode redirect\nTuneStale 5mi\nTuneRegion %{HTTP:X-Region}\nTuneFull 503\n"
-              "TuneProxyTries 2\n"
+              "TuneProxyTries 2\nTuneProxyReserve 10%\n"
               "TuneAllow http://10.0.0.5:8000/ https://relay.example.net/live/\n"
               "TuneAllow http://[::1]:8000/\n"
               "<VirtualHost 127.0.0.1:80>\n    TuneStale off\n"
               "    TuneFull http://overflow.example.net/%{reqenv:TUNE_STREAM}\n</VirtualHost>\n")
     p, _, _ = config_test(server_conf=server,
                           location_lines=("TuneMode proxy", "TuneRegion eu", "TuneStale 60",
-                                          "TuneProxyTries 8", "TuneFull 503"))
+                                          "TuneProxyTries 8", "TuneFull 503",
+                                          "TuneProxyReserve 3 503",
+                                          "TuneProxyReserve 0 redirect"))
     assert p.returncode == 0, p.stdout + p.stderr
     assert "Syntax OK" in p.stdout + p.stderr
 

@@ -1,0 +1,129 @@
+/*
+ * TuneProxyReserve's decision from counts (tune_reserve.c): how many
+ * workers to keep, whether a tune-in keeps them, how far to count.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tune_reserve.h"
+
+
+static int
+kept(uint32_t capacity, uint32_t busy, uint32_t needed)
+{
+    mtune_workers_t  w;
+
+    w.capacity = capacity;
+    w.busy = busy;
+
+    return mtune_reserve_kept(&w, needed);
+}
+
+
+static void
+test_needed_number(void **state)
+{
+    (void) state;
+
+    assert_int_equal(mtune_reserve_needed(0, 0, 150), 0);
+    assert_int_equal(mtune_reserve_needed(5, 0, 150), 5);
+    assert_int_equal(mtune_reserve_needed(500, 0, 150), 500);
+}
+
+
+static void
+test_needed_percent_rounds_up(void **state)
+{
+    (void) state;
+
+    assert_int_equal(mtune_reserve_needed(10, 1, 150), 15);
+    assert_int_equal(mtune_reserve_needed(10, 1, 8), 1);
+    assert_int_equal(mtune_reserve_needed(1, 1, 1), 1);
+    assert_int_equal(mtune_reserve_needed(0, 1, 150), 0);
+    assert_int_equal(mtune_reserve_needed(99, 1, 400000), 396000);
+    assert_int_equal(mtune_reserve_needed(50, 1, 0), 0);
+}
+
+
+static void
+test_kept_counts_the_asking_worker(void **state)
+{
+    (void) state;
+
+    /* MaxRequestWorkers 8, reserve 3: the fifth listener leaves 3 free */
+    assert_true(kept(8, 1, 3));
+    assert_true(kept(8, 5, 3));
+    assert_false(kept(8, 6, 3));
+    assert_false(kept(8, 8, 3));
+
+    /* a count a little behind may show more busy than there can be */
+    assert_false(kept(8, 9, 3));
+}
+
+
+static void
+test_kept_without_reserve_or_capacity(void **state)
+{
+    (void) state;
+
+    assert_true(kept(8, 8, 0));
+    assert_true(kept(8, 100, 0));
+    assert_true(kept(0, 5, 3));
+}
+
+
+static void
+test_reserve_beyond_capacity(void **state)
+{
+    (void) state;
+
+    assert_false(kept(4, 1, 5));
+    assert_false(kept(4, 0, 5));
+    assert_true(kept(5, 0, 5));
+}
+
+
+static void
+test_busy_limit(void **state)
+{
+    uint32_t  cap, needed, busy, limit;
+
+    (void) state;
+
+    assert_int_equal(mtune_reserve_busy_limit(8, 3), 6);
+    assert_int_equal(mtune_reserve_busy_limit(8, 0), UINT32_MAX);
+    assert_int_equal(mtune_reserve_busy_limit(0, 3), UINT32_MAX);
+    assert_int_equal(mtune_reserve_busy_limit(4, 5), 0);
+
+    /* counting stops at the limit: the verdict at and above it is the same */
+    for (cap = 0; cap < 12; cap++) {
+        for (needed = 0; needed < 14; needed++) {
+            limit = mtune_reserve_busy_limit(cap, needed);
+
+            for (busy = 0; busy < 16; busy++) {
+                assert_int_equal(kept(cap, busy, needed), busy < limit);
+            }
+        }
+    }
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_needed_number),
+        cmocka_unit_test(test_needed_percent_rounds_up),
+        cmocka_unit_test(test_kept_counts_the_asking_worker),
+        cmocka_unit_test(test_kept_without_reserve_or_capacity),
+        cmocka_unit_test(test_reserve_beyond_capacity),
+        cmocka_unit_test(test_busy_limit),
+    };
+
+    return cmocka_run_group_tests_name("reserve", tests, NULL, NULL);
+}
