@@ -14,6 +14,7 @@ import pytest
 
 from harness import slot, snapshot_text
 from harness.apache import STATUS_LOCATION
+from harness.icecast import play
 from harness.icy_server import read_response
 
 WORKERS = 8
@@ -39,10 +40,10 @@ def proxy_location(*lines: str) -> str:
 
 @pytest.fixture
 def small_apache(redis_server, make_tune_apache, icy):
-    """small_apache(mpm, *location lines) -> an Apache of 8 workers in proxy mode for the
-    stream "demo" of one slot (the ICY server), its outcomes in logs/outcome.log."""
-    def make(mpm, *lines):
-        redis_server.put_snapshot(snapshot_text(slot("icy", icy.url("/demo"), 1000),
+    """small_apache(mpm, *location lines, url=the ICY server's) -> an Apache of 8 workers in
+    proxy mode for the stream "demo" of one slot, its outcomes in logs/outcome.log."""
+    def make(mpm, *lines, url=None):
+        redis_server.put_snapshot(snapshot_text(slot("ice", url or icy.url("/demo"), 1000),
                                                 interval_ms=INTERVAL_MS), 1)
         a = make_tune_apache(redis_server.address, mpm=mpm, mpm_conf=MPM_CONF[mpm],
                              modules=("proxy", "proxy_http"), log_level="warn tune:info",
@@ -210,6 +211,25 @@ def test_default_reserve_keeps_five_workers(small_apache, listeners):
     crowd = listeners(a.port)
     held, other = crowd.fill(WORKERS)
     assert held == 3 and other is not None and other.status == 302, (held, other)
+
+
+def test_player_redirected_by_the_reserve_hears_icecast(make_icecast, make_source,
+                                                        small_apache, listeners):
+    """Real Icecast behind the reserve: 5 listeners stream through Apache, and a real player
+    tuning in past the reserve follows the 302 and decodes the tone from Icecast itself."""
+    ice = make_icecast(name="ice", max_listeners={"/demo": 50})
+    make_source(ice, "/demo", 440)
+    a = small_apache("event", "TuneProxyReserve 3", url=ice.url("/demo"))
+    crowd = listeners(a.port)
+    held, other = crowd.fill(WORKERS)
+    assert held == 5 and other is not None and other.status == 302, (held, other)
+    ice.wait_for_listeners("/demo", 5)
+    heard = play(a.url("/listen/demo"))
+    assert heard.returncode == 0, heard.stderr
+    assert heard.seconds >= 1.98 and abs(heard.frequency - 440) < 22, heard
+    wait_for_outcomes(a, 2, "reserve")
+    r, took = timed_get(a, "/tune-status", timeout=5)
+    assert r.status == 200 and took < 3, (r, took)
 
 
 # ---- without the reserve ------------------------------------------------------------------
