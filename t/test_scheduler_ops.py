@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from harness import decode_snapshot, free_port, repo_dir, toml_text
+from harness import decode_snapshot, free_port, repo_dir, sanitizer, toml_text
 from harness.net import wait_until
 
 LOAD = '<load><mount name="/demo" listeners="{n}" max="10">{free}</mount></load>'
@@ -478,6 +478,29 @@ def test_sigterm_gives_the_lease_back(redis_server, status_server, make_tuneslot
     assert t.wait(timeout=5) == 0
     assert leader(redis_server) == (None, None)
     assert "leader: lease given back" in t.log_text()
+
+
+def test_a_failing_loop_gives_the_lease_back(redis_server, status_server, make_tuneslotd, run_dir):
+    """When poll() fails between two rounds tuneslotd exits with status 1, and gives its lease back first, so a standby need not wait for it to expire."""
+    shim = run_dir / "fail_poll.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(shim), str(repo_dir() / "t" / "shims" / "fail_poll.c"),
+                    "-ldl"], check=True, timeout=60)
+    trigger = run_dir / "fail-poll-now"
+    t = make_tuneslotd(base_config(redis_server, status_server.route("/load.xsl", body=load()), interval="1s"))
+    # ASan's runtime must come first where the build is sanitized
+    t.extra_env["LD_PRELOAD"] = " ".join([*(sanitizer.runtime() if sanitizer.enabled() else []), str(shim)])
+    t.extra_env["TUNESLOT_TEST_FAIL_POLL"] = str(trigger)
+    t.allow(r"\[alert\] poll: Cannot allocate memory")
+    t.start()
+    wait_leader(redis_server)
+    redis_server.wait_for_generation(1)
+    trigger.write_text("")
+    assert t.wait(timeout=10) == 1
+    assert not trigger.exists()
+    log = t.log_text()
+    assert re.search(r"\[alert\] poll: Cannot allocate memory", log), log
+    assert "leader: lease given back" in log, log
+    assert leader(redis_server) == (None, None)
 
 
 # ---- metrics ---------------------------------------------------------------------------------

@@ -376,6 +376,7 @@ bool Daemon::apply_reload()
 int Daemon::run(bool once)
 {
     MonoClock::time_point start = MonoClock::now();
+    int status = 0;
     for (;;) {
         if (!poll_round(start))
             break;
@@ -392,14 +393,16 @@ int Daemon::run(bool once)
         // A follower that takes the lease over starts one at once, too.
         MonoClock::time_point next = start + config_->interval;
         if (!wait_until(next)) {
-            if (!stopping_)
-                return 1;
+            // a stop signal, or the loop failed (poll()): either way the
+            // lease is given back, so a standby need not wait for it to
+            // expire
+            status = stopping_ ? 0 : 1;
             break;
         }
         start = MonoClock::now();
     }
     lease_->release(*redis_);
-    return 0;
+    return status;
 }
 
 }  // namespace tuneslot

@@ -1,0 +1,38 @@
+/*
+ * A preload for tests: the first poll() of one descriptor waiting for input
+ * (tuneslotd's wait between two rounds without a metrics listener: libcurl's
+ * and hiredis's polls look otherwise) after the file named by
+ * TUNESLOT_TEST_FAIL_POLL appears fails with ENOMEM, once (the file is
+ * removed).  So a test can make the daemon's loop fail as poll() can.
+ */
+
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+
+int
+poll(struct pollfd *fds, nfds_t nfds, int timeout)
+{
+    const char  *trigger;
+    static int (*real_poll)(struct pollfd *, nfds_t, int);
+
+    trigger = getenv("TUNESLOT_TEST_FAIL_POLL");
+
+    if (trigger != NULL && nfds == 1 && fds[0].events == POLLIN
+        && unlink(trigger) == 0)
+    {
+        errno = ENOMEM;
+        return -1;
+    }
+
+    if (real_poll == NULL) {
+        real_poll = (int (*)(struct pollfd *, nfds_t, int))
+                        dlsym(RTLD_NEXT, "poll");
+    }
+
+    return real_poll(fds, nfds, timeout);
+}
