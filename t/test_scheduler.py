@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from harness import decode_snapshot, free_port
+from harness import decode_snapshot, free_port, wait_until
 from harness.redis import GENERATION_KEY, TEST_PASSWORD, Redis
+from harness.relay import Relay
 
 UNLIMITED = "unlimited"
 
@@ -436,7 +437,7 @@ def test_redis_over_a_unix_socket(run_dir, processes, status_server, make_tunesl
 
 
 def test_hung_redis_cannot_wedge_the_loop(silent_server, status_server, make_tuneslotd):
-    """A Redis that accepts but never answers costs a round about a second; rounds go on and SIGTERM works."""
+    """A Redis that accepts but never answers costs a call one budget (1 s), and the calls after it fail at once until the backoff's next try: rounds go on at their interval, Redis is tried far less often than once a round, and SIGTERM works."""
     cfg = {"redis": silent_server.address, "interval": "200ms",
            "backend": [{"name": "fake", "status": status_server.route("/load.xsl", body=LOAD_OK),
                         "public": "http://radio.example.net"}],
@@ -447,13 +448,42 @@ def test_hung_redis_cannot_wedge_the_loop(silent_server, status_server, make_tun
     assert time.monotonic() - started < 4.0
     assert re.search(r"\[warn\] redis 127\.0\.0\.1:\d+: INFO: .*; rounds are not written", once.log_text())
 
+    def polls():
+        return sum(1 for path, _ in status_server.requests if path == "/load.xsl")
+
+    first = polls()
+    tries = len(silent_server.accept_times)
     t = make_tuneslotd(cfg)
     t.start()
-    time.sleep(3.0)
-    polls = [path for path, _ in status_server.requests if path == "/load.xsl"]
-    assert len(polls) >= 3 + 1      # rounds kept coming (plus the --once one)
+    # Blocking on every call, a round would take a budget or more (five
+    # rounds in 5 s at best, each trying Redis); with the backoff (250 ms,
+    # doubling up to 4 s) 15 rounds take about 6 s and try Redis about 5 times.
+    wait_until(lambda: polls() >= first + 15, 12, "15 rounds while Redis hangs")
+    assert len(silent_server.accept_times) - tries <= 15 // 2, silent_server.accept_times
     assert t.log_text().count("rounds are not written until it is back") == 1
     started = time.monotonic()
     t.signal(signal.SIGTERM)
     assert t.wait(timeout=5) == 0
     assert time.monotonic() - started < 2.5
+
+
+def test_one_budget_for_a_whole_call(redis_server, status_server, make_tuneslotd):
+    """A Redis answering each command 0.7 s late (each under the 1 s budget) cannot hold the loop 1.4 s for a call on a new connection (INFO, then the lease script): the call fails at its budget, no round is written that way, and rounds are written once Redis is quick again."""
+    relay = Relay(redis_server.host, redis_server.port)
+    try:
+        cfg = {"redis": relay.address, "interval": "300ms",
+               "backend": [{"name": "fake", "status": status_server.route("/load.xsl", body=LOAD_OK),
+                            "public": "http://radio.example.net"}],
+               "stream": [{"name": "demo", "mount": "/demo"}]}
+        relay.slow(0.7)
+        t = make_tuneslotd(cfg).start()
+        t.wait_for_log(r"\[warn\] redis 127\.0\.0\.1:\d+: lease: timeout; rounds are not written", timeout=10)
+        polls = sum(1 for path, _ in status_server.requests if path == "/load.xsl")
+        wait_until(lambda: sum(1 for path, _ in status_server.requests if path == "/load.xsl") >= polls + 5, 10,
+                   "five more rounds")
+        assert redis_server.generation() is None
+        relay.slow(0)
+        redis_server.wait_for_generation(1, timeout=15)
+        t.wait_for_log(r"\[notice\] redis .*: back", timeout=5)
+    finally:
+        relay.stop()

@@ -152,6 +152,17 @@ std::chrono::milliseconds Daemon::wait_at_most(std::chrono::milliseconds wanted)
     return notifier_.until_keep_alive(MonoClock::now(), wanted);
 }
 
+void Daemon::between_calls()
+{
+    // Each Redis call holds the loop for one budget at most; between two,
+    // metrics clients are answered and signals taken, so a slow Redis never
+    // holds the loop for a round's several calls in a row.
+    std::vector<pollfd> fds = wait_fds();
+    if (::poll(fds.data(), fds.size(), 0) > 0)
+        (void) dispatch(fds);
+    notifier_.keep_alive(MonoClock::now());
+}
+
 void Daemon::keep_lease()
 {
     lease_->tick(*redis_);
@@ -174,8 +185,11 @@ bool Daemon::write_round(bool once)
 
     // the lease right before writing
     keep_lease();
-    if (redis_->up())
+    between_calls();
+    if (redis_->up()) {
         read_drains();
+        between_calls();
+    }
     apply_drains(*config_, drains_, backends);
     health_log_.update(*config_, backends);
     metrics_.round(*config_, outcomes, polls, backends);
@@ -200,7 +214,9 @@ bool Daemon::write_round(bool once)
         // our lease is gone (expired in a stall, FLUSHALL): take it again
         // if it is free, and write this round after all
         lease_->lost("Redis refused the round: stale lease");
+        between_calls();
         keep_lease();
+        between_calls();
         if (lease_->leader())
             generation = redis_->publish(text, written_ms, lease_->value(), stale);
     }

@@ -65,6 +65,9 @@ private:
     // Judges the round, logs changes, writes it when leader; true when
     // Redis took it.
     bool write_round(bool once);
+    // Serves the metrics listener and takes signals without waiting, between
+    // two Redis calls of a round
+    void between_calls();
     // The operator's drains from Redis, read by every instance (a standby's
     // metrics and lines say what the leader applies)
     void read_drains();

@@ -46,6 +46,13 @@ std::int64_t now_ms() noexcept
     return duration_cast<milliseconds>(MonoClock::now().time_since_epoch()).count();
 }
 
+// After a call Redis did not answer, calls fail at once (no I/O) until the
+// next try: 250 ms, doubling with each failure up to 4 s.  So a hung Redis
+// holds the loop for one budget at most every few seconds, not at every
+// tick, while a Redis that is back is found within the backoff.
+constexpr std::int64_t backoff_min_ms = 250;
+constexpr std::int64_t backoff_max_ms = 4000;
+
 timeval to_timeval(std::chrono::milliseconds ms)
 {
     timeval tv{};
@@ -127,10 +134,8 @@ RedisWriter::RedisWriter(RedisAddress address, std::chrono::milliseconds io_time
     // no SCRIPT LOAD in the hello: the scripts go as EVALSHA, then EVAL
     c.script = nullptr;
     c.timeout_ms = io_timeout_.count();
-    // No backoff: a call that needs a connection connects at once, as the
-    // daemon's loop paces the calls
-    c.backoff_min_ms = 0;
-    c.backoff_max_ms = 0;
+    c.backoff_min_ms = backoff_min_ms;
+    c.backoff_max_ms = backoff_max_ms;
     c.directive = "redis_password";
     c.effect = "rounds are not written until it is back";
     // the lines are this class's own (failed(), publish())
@@ -138,10 +143,28 @@ RedisWriter::RedisWriter(RedisAddress address, std::chrono::milliseconds io_time
     tune_link_init(&link_, &link_conf_);
 }
 
+std::chrono::milliseconds RedisWriter::budget_left() const
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - MonoClock::now());
+}
+
+bool RedisWriter::set_budget_timeout(redisContext* c, std::string_view step, std::string& why)
+{
+    const std::chrono::milliseconds left = budget_left();
+    if (left.count() <= 0) {
+        why = cat(step, ": timeout (the call took ", io_timeout_.count(), "ms)");
+        return false;
+    }
+    if (redisSetTimeout(c, to_timeval(left)) != REDIS_OK) {
+        why = cat("cannot set the command timeout: ", error_of(c));
+        return false;
+    }
+    return true;
+}
+
 bool RedisWriter::connect(std::string& why)
 {
     refused_ = false;
-    const timeval tv = to_timeval(io_timeout_);
     RedisContextPtr ctx;
     std::string step;           // the hello's command last sent, for why
     bool error = false;         // ... and Redis refused it
@@ -163,28 +186,35 @@ bool RedisWriter::connect(std::string& why)
     while (!ready) {
         switch (tune_link_next(&link_, now_ms(), &act)) {
 
-        case TUNE_DO_CONNECT:
+        case TUNE_DO_CONNECT: {
+            const std::chrono::milliseconds left = budget_left();
+            if (left.count() <= 0) {
+                why = cat("connect: timeout (the call took ", io_timeout_.count(), "ms)");
+                return dropped();
+            }
+            const timeval tv = to_timeval(left);
             ctx.reset(act.port != 0 ? redisConnectWithTimeout(act.host, static_cast<int>(act.port), tv)
                                     : redisConnectUnixWithTimeout(act.path, tv));
             if (!ctx) {
                 why = "connect: out of memory";
             } else if (ctx->err != 0) {
                 why = cat("connect: ", error_of(ctx.get()));
-            } else if (redisSetTimeout(ctx.get(), tv) != REDIS_OK) {
-                why = cat("cannot set the command timeout: ", error_of(ctx.get()));
-            } else {
+            } else if (set_budget_timeout(ctx.get(), "connect", why)) {
                 if (act.port != 0)
                     redisEnableKeepAlive(ctx.get());
                 tune_link_connected(&link_, now_ms());
                 break;
             }
             return dropped();
+        }
 
         case TUNE_DO_SEND: {
             // the hello: AUTH [user] password, SELECT db; the password goes
             // into no message (a refusal quotes Redis's error, which never
             // echoes it)
             step.assign(act.argv[0], act.argvlen[0]);
+            if (!set_budget_timeout(ctx.get(), step, why))
+                return dropped();
             RedisReplyPtr r(static_cast<redisReply*>(
                 redisCommandArgv(ctx.get(), act.argc, act.argv, act.argvlen)));
             if (!r) {
@@ -212,9 +242,9 @@ bool RedisWriter::connect(std::string& why)
         case TUNE_DO_WAIT:
             ready = tune_link_ready(&link_) && ctx;
             if (!ready) {
-                // the link waits for a backoff (tuneslotd has none): this
-                // attempt failed
-                why = cat("connect: ", printable(tune_link_why(&link_), 160));
+                // the link waits for its backoff after a failure: no try
+                // now, the call fails at once with the failure's reason
+                why = printable(tune_link_why(&link_), 160);
                 return false;
             }
             break;
@@ -226,6 +256,8 @@ bool RedisWriter::connect(std::string& why)
     }
 
     // tuneslotd's own first command: the server's version for its lines
+    if (!set_budget_timeout(ctx.get(), "INFO", why))
+        return dropped();
     RedisReplyPtr info = command(ctx.get(), {"INFO", "server"});
     if (!info) {
         why = cat("INFO: ", error_of(ctx.get()));
@@ -261,8 +293,14 @@ void RedisWriter::failed(const std::string& why)
     state_ = State::down;
 }
 
+void RedisWriter::begin_call()
+{
+    deadline_ = MonoClock::now() + io_timeout_;
+}
+
 RedisReplyPtr RedisWriter::call(std::initializer_list<std::string_view> args, std::string& why)
 {
+    begin_call();
     std::vector<std::string_view> argv(args);
     return call_argv(argv, argv.empty() ? std::string_view() : argv[0], why);
 }
@@ -278,17 +316,32 @@ RedisReplyPtr RedisWriter::call_argv(const std::vector<std::string_view>& args, 
         }
         fresh = true;
     }
-    RedisReplyPtr r = command(ctx_.get(), args);
+    RedisReplyPtr r;
+    if (set_budget_timeout(ctx_.get(), what, why))
+        r = command(ctx_.get(), args);
+    else if (!fresh) {
+        drop(why);
+        answering_ = false;
+        return nullptr;
+    }
     if (!r && !fresh && closed_by_peer(ctx_.get())) {
         // Redis closed the connection of an earlier call (restart, client
-        // timeout): once more on a new one.  Not after a timeout, so a hung
-        // Redis costs one timeout per call, not two.
-        drop(error_of(ctx_.get()));
+        // timeout): once more on a new one, at once (no backoff: nothing
+        // failed), within what is left of the call's budget.  Not after a
+        // timeout, so a hung Redis costs one budget per call, not two.
+        ctx_.reset();
+        tune_link_stop(&link_);
         if (!connect(why)) {
             answering_ = false;
             return nullptr;
         }
-        r = command(ctx_.get(), args);
+        if (set_budget_timeout(ctx_.get(), what, why))
+            r = command(ctx_.get(), args);
+        else {
+            drop(why);
+            answering_ = false;
+            return nullptr;
+        }
     }
     if (!r) {
         why = cat(what, ": ", error_of(ctx_.get()));
@@ -301,6 +354,8 @@ RedisReplyPtr RedisWriter::call_argv(const std::vector<std::string_view>& args, 
 RedisReplyPtr RedisWriter::run_script(std::string_view what, std::string_view sha, std::string_view script,
     std::initializer_list<std::string_view> keys_and_args, int nkeys, std::string& why)
 {
+    // one budget for EVALSHA and, after NOSCRIPT, EVAL
+    begin_call();
     const std::string n = cat(nkeys);
     std::vector<std::string_view> args{"EVALSHA", sha, n};
     args.insert(args.end(), keys_and_args.begin(), keys_and_args.end());

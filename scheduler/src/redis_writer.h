@@ -5,10 +5,13 @@
 // specifies, keeps the writer's lease with redis/lease.lua, and reads the
 // operator's drain hash.
 //
-// Synchronous hiredis on the main thread, with a connect timeout and a
-// command timeout (io_timeout) so that a hung Redis delays a round by at most
-// about two timeouts and never wedges the loop.  A connection that failed is
-// dropped; the next call connects again.  Redis going away and coming
+// Synchronous hiredis on the main thread, with one budget per call
+// (io_timeout): connecting, logging in, the command and a retry on a new
+// connection all share it, so no call holds the daemon's loop longer, however
+// slowly Redis answers each step.  A call Redis did not answer in time drops
+// the connection, and the calls after it fail at once, without I/O, until the
+// next try (tune_link's backoff, 250 ms doubling up to 4 s): a hung Redis
+// costs the loop one budget every few seconds, not one per call.  Redis going away and coming
 // back is logged once per change of state, not once per round.  A connection
 // kept from an earlier round that Redis has closed (restart, client timeout)
 // is replaced at once, so a Redis restart between two rounds costs no round.
@@ -21,6 +24,7 @@
 // out with blocking hiredis and words its own log lines.  Its commands
 // (the scripts, HGETALL, INFO) are its own.
 
+#include "clock.h"
 #include "config.h"
 
 #include <tune_link.h>
@@ -92,6 +96,12 @@ public:
     bool up() const noexcept { return answering_; }
 
 private:
+    // A new budget of io_timeout_ for one call, its hello and its retries
+    void begin_call();
+    std::chrono::milliseconds budget_left() const;
+    // c's timeout for its next step: what is left of the budget; false with
+    // why set when nothing is
+    bool set_budget_timeout(redisContext* c, std::string_view step, std::string& why);
     // what names the command in why ("write: timeout")
     RedisReplyPtr call_argv(const std::vector<std::string_view>& args, std::string_view what, std::string& why);
     // A new connection, through link_; false with why set
@@ -105,6 +115,7 @@ private:
 
     RedisAddress address_;
     std::chrono::milliseconds io_timeout_;
+    MonoClock::time_point deadline_{};     // the current call's budget ends
     // what link_ reads (pointing into address_); must outlive link_
     tune_link_conf_t link_conf_{};
     tune_link_t link_{};

@@ -1,7 +1,8 @@
 /*
- * A preload for tests: the first poll() of one descriptor waiting for input
- * (tuneslotd's wait between two rounds without a metrics listener: libcurl's
- * and hiredis's polls look otherwise) after the file named by
+ * A preload for tests: the first poll() that waits (a timeout other than 0)
+ * on one descriptor for input (tuneslotd's wait between two rounds without a
+ * metrics listener: libcurl's and hiredis's polls look otherwise, and the
+ * look between two Redis calls does not wait) after the file named by
  * TUNESLOT_TEST_FAIL_POLL appears fails with ENOMEM, once (the file is
  * removed).  So a test can make the daemon's loop fail as poll() can.
  */
@@ -23,7 +24,7 @@ poll(struct pollfd *fds, nfds_t nfds, int timeout)
     trigger = getenv("TUNESLOT_TEST_FAIL_POLL");
 
     if (trigger != NULL && nfds == 1 && fds[0].events == POLLIN
-        && unlink(trigger) == 0)
+        && timeout != 0 && unlink(trigger) == 0)
     {
         errno = ENOMEM;
         return -1;
