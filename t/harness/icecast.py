@@ -2,6 +2,8 @@
 real player that says what it heard."""
 
 import base64
+import http.client
+import io
 import os
 import shutil
 import socket
@@ -10,7 +12,6 @@ import subprocess
 import threading
 import time
 import urllib.error
-import urllib.request
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,7 @@ class Icecast(Process):
         self.config_path.write_text(self.config_xml())
         os.chmod(self.config_path, 0o644)
         super().start(["icecast2", "-c", str(self.config_path)])
+        self._wait_for_threads(timeout)
         wait_for_port(self.host, self.port, timeout=timeout, alive=self.running)
         deadline = time.monotonic() + timeout
         while True:
@@ -135,6 +137,41 @@ class Icecast(Process):
                 if not self.running() or time.monotonic() >= deadline:
                     raise RuntimeError(f"{self.name} did not come up; log:\n{self.log_text()}")
                 time.sleep(0.05)
+
+    #: the threads Icecast 2.4 starts besides its main one: stats, YP, slave
+    STARTUP_THREADS = 3
+    NR_CLOCK_NANOSLEEP = "230"      # x86_64; glibc's nanosleep()
+
+    def _threads_asleep(self) -> bool:
+        """Every thread of Icecast's start-up besides the main one exists
+        and sleeps in its loop (thread_sleep(), nanosleep)."""
+        try:
+            others = [t for t in Path(f"/proc/{self.pid}/task").iterdir() if t.name != str(self.pid)]
+            if len(others) < self.STARTUP_THREADS:
+                return False
+            return all((t / "syscall").read_text().split()[0] == self.NR_CLOCK_NANOSLEEP for t in others)
+        except (OSError, IndexError):
+            return False
+
+    def _wait_for_threads(self, timeout: float) -> None:
+        """Waits, before anything connects to Icecast, until its stats
+        thread has run: Icecast 2.4.4 starts that thread and goes on to
+        accept connections without waiting for it, and a connection
+        accepted before the thread has queued its initial counters (our
+        wait_for_port() probe) queues an increment of "connections" for a
+        counter that does not exist yet; the thread then dies with SIGSEGV
+        in strdup(NULL) (process_global_event): 4 in 348 starts with both
+        cores busy, the port already listening and the first request
+        refused.  The thread sleeps in its loop only after queueing them,
+        and its YP and slave siblings sleep in theirs too, so all three
+        asleep in nanosleep means the counters exist."""
+        deadline = time.monotonic() + timeout
+        while not self._threads_asleep():
+            if not self.running():
+                raise RuntimeError(f"{self.name} exited while starting; log:\n{self.log_text()}")
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"{self.name}: its start-up threads are not asleep after {timeout}s")
+            time.sleep(0.01)
 
     def restart(self, timeout: float = 15.0) -> "Icecast":
         """Stops it and starts it again on the same port; sources are gone."""
@@ -155,12 +192,48 @@ class Icecast(Process):
         return self.base_url + path
 
     def get(self, path: str, auth: bool = False, timeout: float = 5.0) -> bytes:
-        req = urllib.request.Request(self.url(path))
+        """The body of a 200 response to GET path; urllib.error.HTTPError
+        for any other status, OSError when the connection fails.
+
+        Reads until Icecast closes the connection, not only the
+        Content-Length bytes: Icecast 2.4.4 sends every such response from
+        its file-serving thread, which goes on using the client after the
+        last byte is out until it drops the client and closes the socket.
+        A SIGTERM (stop()) in that window makes Icecast's shutdown
+        (fserve_shutdown) free the client under that thread, which then
+        dies with SIGSEGV in client_send_bytes (6 in 348 stops right after
+        a request, both cores busy).  Once the socket is closed
+        the thread has taken the client off its list, so a stop() after
+        get() no longer reaches it.  Icecast 2.4 closes every connection
+        after one response, so this waits for nothing else."""
+        lines = [f"GET {path} HTTP/1.0", f"Host: {self.host}:{self.port}",
+                 "User-Agent: tuneslot-test"]
         if auth:
             token = base64.b64encode(f"{self.admin_user}:{self.admin_password}".encode()).decode()
-            req.add_header("Authorization", f"Basic {token}")
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.read()
+            lines.append(f"Authorization: Basic {token}")
+        chunks = []
+        with socket.create_connection((self.host, self.port), timeout=timeout) as s:
+            s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+        status_line, _, header_block = head.partition(b"\r\n")
+        parts = status_line.decode("latin-1").split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            raise urllib.error.URLError(f"{self.url(path)}: no HTTP response ({status_line[:100]!r})")
+        headers = http.client.parse_headers(io.BytesIO(header_block + b"\r\n\r\n"))
+        if parts[1] != "200":
+            raise urllib.error.HTTPError(self.url(path), int(parts[1]), parts[2] if len(parts) > 2 else "",
+                                         headers, None)
+        length = headers.get("Content-Length")
+        if length is None or not length.strip().isdigit():
+            return body
+        if len(body) < int(length):
+            raise http.client.IncompleteRead(body, int(length) - len(body))
+        return body[:int(length)]
 
     def admin_stats_xml(self) -> bytes:
         return self.get("/admin/stats", auth=True)
