@@ -3,6 +3,8 @@
 
 import re
 import signal
+import socket
+import threading
 import time
 
 import pytest
@@ -206,7 +208,8 @@ def test_once_writes_exactly_one_generation(redis_server, status_server, make_tu
     assert redis_server.generation() is None
     with redis_server.rounds() as rounds:
         assert t.run_once() == 0
-        published = rounds.drain(wait=0.6)      # three intervals: a daemon would have written more
+        # the --once process has exited: every round it published is queued before the PING's answer
+        published = rounds.drain()
     g, snap = read_snapshot(redis_server)
     assert published == [g]
     assert counts(snap.slot("demo", "fake")) == ("up", 1, 10, 9)
@@ -387,7 +390,8 @@ def test_redis_restart_is_logged_once_each_way(redis_server, status_server, make
 
     redis_server.stop()
     t.wait_for_log(r"rounds are not written until it is back", timeout=3)
-    time.sleep(1.0)                      # several rounds without Redis
+    polled = len(status_server.requests)  # several rounds without Redis: polls go on, unwritten
+    wait_until(lambda: len(status_server.requests) >= polled + 4, 5, "four rounds without Redis")
     redis_server.restart()               # empty: no script cached, no generation key
     with redis_server.rounds() as rounds:
         after = rounds.next(timeout=5)
@@ -395,6 +399,7 @@ def test_redis_restart_is_logged_once_each_way(redis_server, status_server, make
     _, snap = read_snapshot(redis_server)
     assert counts(snap.slot("demo", "fake")) == ("up", 1, 10, 9)
 
+    t.wait_for_log(r"\[notice\] redis [\d.:]+: back", timeout=5)   # logged after the round's PUBLISH
     log = t.log_text()
     assert log.count("rounds are not written until it is back") == 1
     assert len(re.findall(r"\[notice\] redis [\d.:]+: back \(Redis [\d.]+\) after \d+ rounds not written", log)) == 1
@@ -477,13 +482,88 @@ def test_one_budget_for_a_whole_call(redis_server, status_server, make_tuneslotd
                "stream": [{"name": "demo", "mount": "/demo"}]}
         relay.slow(0.7)
         t = make_tuneslotd(cfg).start()
-        t.wait_for_log(r"\[warn\] redis 127\.0\.0\.1:\d+: lease: timeout; rounds are not written", timeout=10)
+        t.wait_for_log(r"\[warn\] redis 127\.0\.0\.1:\d+: (INFO|lease): timeout; rounds are not written",
+                       timeout=10)
+        # A hello answered does not end the backoff, only the call's own
+        # command does: 15 rounds (about 8 s) see about 5 tries, where a
+        # backoff started again at every connection would make one every
+        # 1.25 s and the rounds as slow.
         polls = sum(1 for path, _ in status_server.requests if path == "/load.xsl")
-        wait_until(lambda: sum(1 for path, _ in status_server.requests if path == "/load.xsl") >= polls + 5, 10,
-                   "five more rounds")
+        tries = relay.accepted
+        wait_until(lambda: sum(1 for path, _ in status_server.requests if path == "/load.xsl") >= polls + 15, 15,
+                   "15 more rounds")
+        assert relay.accepted - tries <= 15 // 2, relay.accepted - tries
         assert redis_server.generation() is None
         relay.slow(0)
         redis_server.wait_for_generation(1, timeout=15)
         t.wait_for_log(r"\[notice\] redis .*: back", timeout=5)
     finally:
         relay.stop()
+
+
+class TrickleRedis:
+    """A Redis that answers every command with a 100-byte bulk string, one
+    byte every 0.1 s: a reply that comes piecemeal, each piece well within
+    any per-read timeout.  Counts the bytes it sent before the client hung
+    up."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.sent_before_close: list[int] = []
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(0.1)
+                reply = b"$100\r\n" + b"x" * 100 + b"\r\n"
+                sent = 0
+                # bounded: one reply's bytes, 11 s at most
+                while sent < len(reply) and not self._stop.is_set():
+                    try:
+                        if conn.recv(4096, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"" and sent:
+                            break           # the client hung up
+                    except (BlockingIOError, socket.timeout):
+                        pass
+                    except OSError:
+                        break
+                    try:
+                        conn.sendall(reply[sent:sent + 1])
+                    except OSError:
+                        break
+                    sent += 1
+                    self._stop.wait(0.1)
+                self.sent_before_close.append(sent)
+
+    def stop(self):
+        self._stop.set()
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+
+def test_a_reply_in_pieces_cannot_outlast_the_budget(status_server, make_tuneslotd):
+    """A reply that comes a byte at a time (each read well within any per-read timeout) still ends the call at its 1 s budget: tuneslotd hangs up after about 10 of the 108 bytes."""
+    fake = TrickleRedis()
+    try:
+        cfg = {"redis": f"127.0.0.1:{fake.port}", "interval": "300ms",
+               "backend": [{"name": "fake", "status": status_server.route("/load.xsl", body=LOAD_OK),
+                            "public": "http://radio.example.net"}],
+               "stream": [{"name": "demo", "mount": "/demo"}]}
+        t = make_tuneslotd(cfg).start()
+        t.wait_for_log(r"\[warn\] redis 127\.0\.0\.1:\d+: INFO: timeout; rounds are not written", timeout=12)
+        wait_until(lambda: fake.sent_before_close, 5, "tuneslotd hanging up")
+        # 1 s of 0.1 s bytes, with room for a slow machine; the whole reply is 108
+        assert fake.sent_before_close[0] < 40, fake.sent_before_close
+    finally:
+        fake.stop()
+

@@ -37,6 +37,21 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0, alive=None) -> No
         time.sleep(0.05)
 
 
+def accept_queue(port: int, host: str = "127.0.0.1") -> int:
+    """Connections waiting in the accept queue of the TCP socket listening on
+    host:port (/proc/net/tcp's rx_queue of a LISTEN socket): 0 once the
+    daemon accepted every client that connected.  ValueError when nothing
+    listens there."""
+    a, b, c, d = (int(x) for x in host.split("."))
+    local = f"{d:02X}{c:02X}{b:02X}{a:02X}:{port:04X}"
+    with open("/proc/net/tcp") as f:
+        for line in f.read().splitlines()[1:]:
+            fields = line.split()
+            if fields[1] == local and fields[3] == "0A":
+                return int(fields[4].split(":")[1], 16)
+    raise ValueError(f"nothing listens on {host}:{port}")
+
+
 def wait_until(predicate, timeout: float, what: str) -> None:
     """Polls predicate() until it is true; AssertionError naming what after timeout."""
     deadline = time.monotonic() + timeout

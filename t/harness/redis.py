@@ -108,16 +108,24 @@ class RoundWatcher:
             raise ConnectionError(f"unexpected message {kind!r}")
         return int(data)
 
-    def drain(self, wait: float = 0.0) -> list[int]:
-        """Every generation published so far (after waiting wait seconds)."""
-        if wait:
-            time.sleep(wait)
+    def drain(self, timeout: float = 10.0) -> list[int]:
+        """Every generation published so far, in order, and none left behind:
+        Redis answers a PING on the subscription after every message it
+        queued for it before, so no pause is needed to be sure."""
+        self.client.sock.settimeout(timeout)
+        self.client.sock.sendall(b"*1\r\n$4\r\nPING\r\n")
         out = []
-        while True:
-            try:
-                out.append(self.next(timeout=0.05))
-            except TimeoutError:
-                return out
+        try:
+            while True:
+                reply = self.client._reply()
+                if reply[0] == b"pong":
+                    return out
+                kind, channel, data = reply
+                if kind != b"message":
+                    raise ConnectionError(f"unexpected message {kind!r}")
+                out.append(int(data))
+        except socket.timeout:
+            raise TimeoutError(f"no answer to PING on the subscription within {timeout}s") from None
 
     def close(self) -> None:
         self.client.close()
@@ -250,6 +258,41 @@ class Redis(Process):
         """Records every round published from now on, with the time it came
         (stop() it, or use with)."""
         return RoundLog(self.host, self.port)
+
+    def info(self, section: str) -> dict[str, str]:
+        """INFO section as {field: value} (the text after the first ':')."""
+        out = {}
+        for line in self.command("INFO", section).decode().splitlines():
+            name, sep, value = line.partition(":")
+            if sep and not name.startswith("#"):
+                out[name] = value
+        return out
+
+    def calls(self, command: str) -> int:
+        """How often a client sent command ("get", "select"), from INFO
+        commandstats: calls (those that failed included) and rejected calls."""
+        fields = self.info("commandstats").get(f"cmdstat_{command}")
+        if fields is None:
+            return 0
+        counted = dict(f.split("=") for f in fields.split(","))
+        return int(counted.get("calls", 0)) + int(counted.get("rejected_calls", 0))
+
+    def refused_logins(self) -> int:
+        """AUTH commands Redis refused (INFO commandstats: AUTH's failed calls)."""
+        fields = self.info("commandstats").get("cmdstat_auth")
+        return int(dict(f.split("=") for f in fields.split(",")).get("failed_calls", 0)) if fields else 0
+
+    def wait_for_calls(self, command: str, more: int, timeout: float = 5.0, what: str = "") -> None:
+        """Waits until Redis ran command more times than now: a front-end's
+        refreshes are GETs of the generation, its herd claims EVALSHAs, so
+        "ten refresh ticks" is wait_for_calls("get", 10), not a sleep."""
+        base = self.calls(command)
+        deadline = time.monotonic() + timeout
+        while self.calls(command) < base + more:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"{what or command}: {self.calls(command) - base} of {more} "
+                                     f"more {command.upper()} calls within {timeout}s")
+            time.sleep(0.02)
 
     def wait_for_generation(self, minimum: int, timeout: float = 10.0) -> tuple[int, str]:
         """Waits for a generation >= minimum; returns it with its snapshot."""
