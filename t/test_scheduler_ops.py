@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from harness import decode_snapshot, free_port, repo_dir, sanitizer, toml_text
-from harness.net import wait_until
+from harness.net import accept_queue, wait_until
 
 LOAD = '<load><mount name="/demo" listeners="{n}" max="10">{free}</mount></load>'
 LEADER_KEY = "{tuneslot:v1}:leader"
@@ -375,10 +375,13 @@ def test_failover_after_kill_9(redis_server, status_server, make_tuneslotd):
     assert holder == "sched-a"
     b.start()
     b.wait_for_log(r"follower: lease held by sched-a", timeout=5)
-    time.sleep(1.0)
-    assert "holds the lease" not in b.log_text()
 
     with redis_server.rounds() as rounds:
+        # two of a's rounds, b's rounds as a follower running alongside: b never took the lease
+        for _ in range(2):
+            rounds.next(timeout=3)
+        assert "holds the lease" not in b.log_text()
+        assert leader(redis_server) == (holder, token)
         rounds.next(timeout=3)
         a.signal(signal.SIGKILL)
         killed = time.monotonic()
@@ -408,7 +411,9 @@ def test_same_instance_id_cannot_share_the_lease(redis_server, status_server, ma
     assert once.run_once() != 0
     assert "holds the lease" not in once.log_text()
     assert "round not written: the writer's lease is held by another instance" in once.log_text()
-    time.sleep(1.0)
+    with redis_server.rounds() as rounds:              # the daemon's next rounds, each renewing its lease
+        for _ in range(3):
+            rounds.next(timeout=3)
     assert redis_server.command("GET", LEADER_KEY) == lease_before
     assert "lease taken again" not in daemon.log_text() and "lease lost" not in daemon.log_text()
 
@@ -523,7 +528,8 @@ def test_metrics_endpoint(redis_server, status_server, make_tuneslotd):
     with redis_server.rounds() as rounds:
         rounds.next(timeout=2)
         rounds.next(timeout=2)
-    time.sleep(0.3)
+    # one thread runs rounds and answers metrics: every figure asserted below was set by the
+    # first of these rounds before the second began, so a GET sent now reads them, no pause needed
     status, body = http_get(f"http://127.0.0.1:{port}/metrics")
     silent.close()
     assert status == 200
@@ -562,8 +568,9 @@ def test_metrics_endpoint_is_bounded(redis_server, status_server, make_tuneslotd
     t.start()
     wait_for(redis_server, lambda s: s.slot("demo", "fake").health == "up")
 
+    connected = time.monotonic()
     idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
-    time.sleep(0.3)
+    wait_until(lambda: accept_queue(port) == 0, 5, "tuneslotd accepted the 16 idle clients")
     extra = socket.create_connection(("127.0.0.1", port))
     extra.settimeout(2)
     assert extra.recv(100) == b""                      # over the limit: closed at once
@@ -572,11 +579,11 @@ def test_metrics_endpoint_is_bounded(redis_server, status_server, make_tuneslotd
         rounds.next(timeout=2)
         rounds.next(timeout=2)                         # polling goes on meanwhile
 
-    time.sleep(2.5)                                    # the idle ones time out
-    for s in idle:
-        s.settimeout(2)
+    for s in idle:                                     # the idle ones time out
+        s.settimeout(max(0.1, connected + 5 - time.monotonic()))
         assert s.recv(100) == b""
         s.close()
+    assert time.monotonic() - connected >= 2.0         # not before their 2 s
 
     big = socket.create_connection(("127.0.0.1", port))
     big.settimeout(3)
