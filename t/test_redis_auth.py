@@ -53,6 +53,12 @@ def wait_for_generation(redis, db, above=0, timeout=10.0):
         time.sleep(0.05)
 
 
+def five_rounds(status_server):
+    """Waits for tuneslotd's next five rounds (its polls of status_server), written or not."""
+    polled = len(status_server.requests)
+    wait_until(lambda: len(status_server.requests) >= polled + 5, 5, "five more rounds")
+
+
 def run(*argv, timeout=15):
     """A short-lived command; its stdout and stderr together."""
     p = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=timeout)
@@ -180,7 +186,8 @@ def test_refused_credentials_are_one_error_and_recover(redis_with_password, stat
     port = free_port()
     t = make_tuneslotd(config(redis_with_password, url, metrics=f"127.0.0.1:{port}", **creds)).start()
     t.wait_for_log(r"\[error\] redis")
-    time.sleep(1.5)                                     # five rounds, as many reconnections
+    five_rounds(status_server)
+    wait_until(lambda: redis_with_password.refused_logins() >= 3, 5, "three logins refused")
     log = t.log_text()
     refused = re.findall(r"\[error\] redis [\d.:]+: the credentials were refused.*", log)
     who = " (user \"tune\")" if login == "acl" else ""
@@ -219,7 +226,9 @@ def test_a_database_redis_refuses_is_one_warning(redis_server, status_server, ma
     url = status_server.route("/load.xsl", body=LOAD)
     t = make_tuneslotd(config(redis_server, url, redis_db=16)).start()
     t.wait_for_log(r"\[warn\] redis")
-    time.sleep(1.5)                                     # five rounds, as many reconnections
+    selects = redis_server.calls("select")
+    five_rounds(status_server)
+    wait_until(lambda: redis_server.calls("select") >= selects + 2, 5, "SELECT 16 refused twice more")
     log = t.log_text()
     assert re.findall(r"\[(?:warn|error)\] redis .*", log) == [
         f"[warn] redis {redis_server.address}: SELECT 16: ERR DB index is out of range; "
