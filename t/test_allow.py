@@ -277,7 +277,7 @@ def test_snapshot_breaking_the_schema_is_refused(front, redis_server, case, old,
     while not re.search(r"snapshot generation 2 .*rejected", n.error_log_text()):
         assert time.monotonic() < deadline, n.error_log_text()
         time.sleep(0.05)
-    time.sleep(0.3)                                  # a few refresh ticks more
+    redis_server.wait_for_calls("get", 5, what="five refresh ticks more")
     for _ in range(10):
         r = n.raw(b"/tune/demo")
         assert (r.status, r.header("location"), r.header("set-cookie")) == (302, GOOD_A, None), r

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from harness import slot, snapshot_text
+from harness import slot, snapshot_text, wait_until
 from harness.redis import TEST_PASSWORD
 from harness.client import tune_ins_during
 
@@ -150,7 +150,7 @@ def test_wrong_password_is_503_and_logged_without_it(redis_with_password, make):
     hold the password."""
     redis_with_password.put_snapshot(snapshot(A), 1)
     a = make(redis_with_password.address + " password=wrong-" + SECRET)
-    time.sleep(1.0)
+    wait_until(lambda: redis_with_password.refused_logins() >= 3, 5, "three logins refused")
     assert a.get("/tune/demo").status == 503
     log = a.error_log_text()
     assert len(tune_log(a, "error", "redis at .* refused the credentials")) == 1, log

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from harness.net import wait_until
 from harness.nginx import Nginx
 from harness.redis import TEST_PASSWORD
 
@@ -188,7 +189,7 @@ def test_hostile_snapshot_is_rejected_and_the_old_one_kept(redis_server, make_ng
     n = make_nginx(redis_server.address)
     wait_for_location(n, A)
     publish(redis_server, bad, 2)
-    time.sleep(0.5)                                  # ten refresh ticks
+    redis_server.wait_for_calls("get", 10, what="ten refresh ticks")
     for _ in range(20):
         r = n.raw(b"/tune/demo")
         assert (r.status, r.header("location"), r.header("set-cookie")) == (302, A, None)
@@ -207,7 +208,8 @@ def test_oversized_snapshot_is_not_fetched(redis_server, make_nginx):
     assert len(huge) > 4 * 64 * 1024
     for g in (2, 3, 4):                              # a scheduler that keeps writing it
         publish(redis_server, huge, g)
-        time.sleep(0.3)
+        redis_server.wait_for_calls("strlen", 1, what=f"generation {g} measured")
+    redis_server.wait_for_calls("get", 2, what="the last measure's refresh over")
     assert n.get("/tune/demo").header("location") == A
     log = n.error_log_text()
     refused = re.findall(r"\[error\].*snapshot generation \d+ .* rejected: snapshot of \d+ bytes "
@@ -226,7 +228,7 @@ def test_wrong_password_is_503_and_logged_without_it(redis_with_password, make_n
     """A refused AUTH leaves nginx without a snapshot (503) and logs one error that does not hold the password."""
     publish(redis_with_password, GOOD, 1)
     n = make_nginx(redis_with_password.address + " password=wrong-" + SECRET)
-    time.sleep(1.0)                                  # twenty refresh ticks, several reconnects
+    wait_until(lambda: redis_with_password.refused_logins() >= 3, 5, "three logins refused")
     assert n.get("/tune/demo").status == 503
     log = n.error_log_text()
     refused = re.findall(r"\[error\].*tune: redis at .* refused the credentials", log)
