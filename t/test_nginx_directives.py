@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from harness.net import wait_until
 from harness.nginx import Nginx
 
 A = "http://127.0.0.1:8001/demo"
@@ -139,11 +140,14 @@ def test_tune_stale_off_serves_any_age(make_nginx):
 
 def test_snapshot_goes_stale_when_no_new_round_comes(make_nginx, redis_server):
     """Fresh at first; with no new generation for tune_stale (2 s), 503; a new round cures it."""
+    start = time.monotonic()                          # before the snapshot's written time
     n = make_nginx(snapshot(("a", "up", 100, "", A)), http_conf="tune_stale 2s;\n",
                    locations=TUNE + STATUS)
     assert n.get("/tune/demo").status == 302
-    time.sleep(2.5)
-    assert n.get("/tune/demo").status == 503
+    seen = []
+    wait_until(lambda: seen.append(n.get("/tune/demo").status) or seen[-1] == 503, 5, "stale: 503")
+    assert time.monotonic() - start >= 2.0, "stale before tune_stale"
+    assert set(seen) <= {302, 503}, seen
     redis_server.put_snapshot(snapshot(("a", "up", 100, "", A)), 2)
     deadline = time.monotonic() + 3
     while n.get("/tune/demo").status != 302:
@@ -248,8 +252,10 @@ def test_variables_in_the_access_log_and_headers(make_nginx):
     n.get("/tune/nosuch")
     n.get("/tune/bad..")
     n.get("/tune/demo.m3u")
-    time.sleep(0.2)
-    lines = (n.prefix / "logs" / "t.log").read_text().splitlines()
+    log = n.prefix / "logs" / "t.log"                # written after each answer was sent
+    tune_ins = lambda: [x for x in log.read_text().splitlines() if x.startswith("/tune/")] if log.exists() else []
+    wait_until(lambda: len(tune_ins()) >= 4, 5, "the four tune-ins logged")
+    lines = log.read_text().splitlines()
     assert f"/tune/demo|demo|a|{A}|redirect" in lines
     assert "/tune/nosuch|nosuch|-|-|unknown" in lines
     assert "/tune/bad..|-|-|-|invalid" in lines
