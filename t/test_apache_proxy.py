@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from harness import SilentServer, free_port, slot, snapshot_text
+from harness import SilentServer, free_port, slot, snapshot_text, wait_until
 from harness.apache import STATUS_LOCATION
 from harness.icecast import play
 from harness.icy_server import get as icy_get, pattern_at, read_response
@@ -142,7 +142,8 @@ def test_every_slot_failing_is_a_502_after_bounded_tries(make_proxy):
         r = a.get("/listen/demo")
         assert r.status == 502, r
         assert time.monotonic() - t0 < 3
-        time.sleep(0.2)
+        # each SilentServer thread records its accept after the kernel's handshake
+        wait_until(lambda: sum(len(s.accept_times) for s in hang_ups) >= 3, 5, "three tries accepted")
         assert sum(len(s.accept_times) for s in hang_ups) == 3
         assert r.header("cache-control") == "no-store"
     finally:
@@ -158,7 +159,7 @@ def test_proxy_tries_is_configurable(make_proxy):
                          for i, s in enumerate(hang_ups)],
                        locations=proxy_location("TuneProxyTries 1"))
         assert a.get("/listen/demo").status == 502
-        time.sleep(0.2)
+        wait_until(lambda: sum(len(s.accept_times) for s in hang_ups) >= 1, 5, "the try accepted")
         assert sum(len(s.accept_times) for s in hang_ups) == 1
     finally:
         for s in hang_ups:
