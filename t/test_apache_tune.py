@@ -140,7 +140,12 @@ def test_head_is_answered_but_not_counted(redis_server, make_tune_apache):
     redis_server.put_snapshot(snapshot_text(slot("a", A, 3), interval_ms=2000), 1)
     a = make_tune_apache(redis_server.address, herd_window=None)
     a.wait_for_generation(1)
-    time.sleep(0.3)                       # a claim round for the first credits
+
+    def first_credits():                  # a claim round answered: credits from Redis
+        st = a.tune_status() or {}
+        slots = [x for stream in st.get("streams", []) for x in stream["slots"]]
+        return (st.get("redis") or {}).get("herd") == "shared" and any(x["credits"] for x in slots)
+    wait_until(first_credits, 5, "the first claim's credits")
     heads = [a.get("/tune/demo", method="HEAD") for _ in range(20)]
     assert {(h.status, h.header("location")) for h in heads} == {(302, A)}, heads
     gets = []

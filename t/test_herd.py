@@ -5,6 +5,7 @@ and Apache alike (credits claimed from Redis), so a burst of tune-ins
 faster than the poll interval cannot overfill a slot."""
 
 import http.client
+import json
 import re
 import threading
 import time
@@ -12,6 +13,7 @@ from collections import Counter
 
 import pytest
 
+from harness.net import wait_until
 from harness.nginx import Nginx
 
 WINDOW_MS = 2000                # tune_herd_window's default
@@ -43,7 +45,10 @@ def now_ms() -> int:
 @pytest.fixture
 def make_nginx(run_dir, processes):
     def make(redis_address, name="nginx"):
-        n = Nginx(run_dir, redis_address, name=name, workers=2, refresh="100ms")
+        n = Nginx(run_dir, redis_address, name=name, workers=2, refresh="100ms",
+                  locations="location /tune/ { tune; }\n"
+                            "location = /tune-status { tune_status; }\n"
+                            "location / { return 404; }\n")
         processes.append(n)
         return n.start()
     return make
@@ -59,15 +64,26 @@ def two_nginx(redis_server, make_nginx):
     return nginxes
 
 
-def wait_ready(nginx, timeout=5.0):
-    """The snapshot is installed (probe answers), and the refresher had time
-    for a first round of claims."""
+def herd_status(front) -> dict:
+    """The tune-status document's (generation, herd) of nginx or Apache."""
+    r = front.get("/tune-status")
+    st = json.loads(r.body) if r.status == 200 else {}
+    return {"generation": (st.get("snapshot") or {}).get("generation"),
+            "herd": (st.get("redis") or {}).get("herd")}
+
+
+def wait_ready(nginx, timeout=5.0, generation=None):
+    """The snapshot is installed (probe answers; of that generation, when
+    given), and a first round of claims was answered: the front-end spends
+    credits from Redis (tune-status's herd "shared")."""
     deadline = time.monotonic() + timeout
     while nginx.get("/tune/probe").header("location") != PROBE:
         if time.monotonic() >= deadline:
             raise AssertionError(f"{nginx.name}: no snapshot after {timeout}s")
         time.sleep(0.02)
-    time.sleep(0.3)
+    want = {"herd": "shared"} if generation is None else {"herd": "shared", "generation": generation}
+    wait_until(lambda: want.items() <= herd_status(nginx).items(), max(0.1, deadline - time.monotonic()),
+               f"{nginx.name}: {want}")
 
 
 def burst(nginxes, total, seconds, clients_per_nginx=10):
@@ -153,7 +169,9 @@ def test_a_newer_poll_reconciles(redis_server, two_nginx):
     time.sleep(WINDOW_MS / 1000 + 0.1)
     fresh = {"a": 20, "b": 5, "c": 5}
     redis_server.put_snapshot(snapshot(fresh, burst_end + WINDOW_MS + 50), 2)
-    time.sleep(0.5)
+    for n in (n1, n2):
+        wait_ready(n, generation=2)
+    redis_server.wait_for_calls("evalsha", 2, what="two claims under the new poll")
     sent, full = tally(burst([n1, n2], 200, 0.5))
     print(f"after the new poll: sent {dict(sent)}, {full} x 503")
     assert_bounded(sent, fresh)
@@ -167,7 +185,8 @@ def test_without_redis_one_nginx_still_bounds_its_workers(redis_server, make_ngi
     n = make_nginx(redis_server.address)
     wait_ready(n)
     redis_server.stop()
-    time.sleep(0.3)
+    wait_until(lambda: re.search(r"\[warn\].*tune: redis at", n.error_log_text()), 5,
+               "nginx finds Redis gone")
     sent, full = tally(burst([n], 400, 0.5))
     print(f"without redis: sent {dict(sent)}, {full} x 503")
     assert_bounded(sent, FREE)
