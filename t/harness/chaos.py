@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .client import Answer, Load, TuneInLoad
 from .icecast import Listener
+from .net import wait_until
 from .nginx import proxy_location
 from .paths import build_dir
 from .process import ConfiguredServer
@@ -195,7 +196,8 @@ class Run:
         for w in self.watches.values():
             w.start()
         # the first samples place the snapshot held before any tune-in is judged
-        time.sleep(0.2)
+        wait_until(lambda: all(w.samples > w.failed for w in self.watches.values()), 5,
+                   "a first tune-status sample holding a snapshot from each front-end")
         for load in self._loads.values():
             load.start()
 
