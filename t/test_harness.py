@@ -491,8 +491,9 @@ def test_relay_relays_then_goes_silent(redis_server):
     try:
         with RedisClient("127.0.0.1", relay.port, timeout=2) as c:
             assert c.command("PING") == "PONG"
+            # the relay reads its mode once a turn, and a reply needs a turn of its own after its
+            # request's: the next PING's answer is held without a pause
             relay.blackhole()
-            time.sleep(0.3)
             with pytest.raises(socket.timeout):
                 c.sock.settimeout(0.5)
                 c.command("PING")
@@ -519,8 +520,7 @@ def test_relay_slowed_holds_every_reply_in_order(redis_server):
             slowed = time.monotonic() - t0
             c.sock.sendall(b"*2\r\n$4\r\nECHO\r\n$1\r\n1\r\n*2\r\n$4\r\nECHO\r\n$1\r\n2\r\n")
             assert (c._reply(), c._reply()) == (b"1", b"2")
-            relay.slow(0)
-            time.sleep(0.25)            # what was held is out
+            relay.slow(0)                       # nothing held: both replies were read; GET's comes a turn later
             t0 = time.monotonic()
             assert c.command("GET", "k") == b"v"
             again = time.monotonic() - t0
@@ -535,8 +535,9 @@ def test_relay_slowed_holds_every_reply_in_order(redis_server):
 def test_process_tree_figures_see_children(run_dir):
     """A child that allocates and spins shows in its parent's tree figures."""
     p = Process(run_dir, "tree")
-    p.start(["sh", "-c", "python3 -c 'import time; b = bytearray(64 << 20); t = time.time()\n"
-             "while time.time() - t < 1.0: pass\nprint(\"ready\", flush=True); time.sleep(30)'"])
+    # it spins until it has used 1 s of CPU, not for 1 s of a loaded machine's wall clock
+    p.start(["sh", "-c", "python3 -c 'import time; b = bytearray(64 << 20)\n"
+             "while time.process_time() < 1.0: pass\nprint(\"ready\", flush=True); time.sleep(30)'"])
     try:
         p.wait_for_log("ready", timeout=10)
         pids = tree_pids(p.pid)
