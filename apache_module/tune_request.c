@@ -638,11 +638,12 @@ mtune_reserve_kept_now(request_rec *r, mtune_dir_conf_t *dc,
         return 1;
     }
 
-    if (mtune_workers_capacity(&w.capacity) != APR_SUCCESS) {
+    if (mtune_workers_capacity(&w) != APR_SUCCESS) {
         return 1;
     }
 
-    needed = mtune_reserve_needed(value, percent, w.capacity);
+    /* a percentage is of MaxRequestWorkers, not of what can be had now */
+    needed = mtune_reserve_needed(value, percent, w.max);
 
     if (mtune_workers_busy(mtune_reserve_busy_limit(w.capacity, needed),
                            &w.busy)

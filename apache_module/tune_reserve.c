@@ -28,7 +28,7 @@ mtune_reserve_needed(uint32_t value, int percent, uint32_t capacity)
 int
 mtune_reserve_kept(const mtune_workers_t *w, uint32_t needed)
 {
-    if (needed == 0 || w->capacity == 0) {
+    if (needed == 0) {
         return 1;
     }
 
@@ -44,10 +44,29 @@ mtune_reserve_kept(const mtune_workers_t *w, uint32_t needed)
 uint32_t
 mtune_reserve_busy_limit(uint32_t capacity, uint32_t needed)
 {
-    if (needed == 0 || capacity == 0) {
+    if (needed == 0) {
         return UINT32_MAX;
     }
 
     /* capacity - busy < needed  <=>  busy > capacity - needed */
     return (needed > capacity) ? 0 : capacity - needed + 1;
+}
+
+
+uint32_t
+mtune_reserve_obtainable(uint32_t active, uint32_t active_limit,
+    uint32_t free_slots, uint32_t threads)
+{
+    uint64_t  startable, n;
+
+    /* a restart may lower the limit below the processes still active */
+    startable = (active < active_limit) ? active_limit - active : 0;
+
+    if (startable > free_slots) {
+        startable = free_slots;
+    }
+
+    n = ((uint64_t) active + startable) * threads;
+
+    return (n > UINT32_MAX) ? UINT32_MAX : (uint32_t) n;
 }

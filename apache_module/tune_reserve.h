@@ -21,8 +21,12 @@
 
 /* The workers of this httpd as the scoreboard shows them */
 typedef struct {
-    uint32_t                  capacity;      /* may serve at once:
-                                                MaxRequestWorkers; 0 unknown */
+    uint32_t                  max;           /* MaxRequestWorkers as the MPM
+                                                counts it: what a percentage
+                                                is of */
+    uint32_t                  capacity;      /* may serve at once: max, less
+                                                what cannot be started now;
+                                                0 none */
     uint32_t                  busy;          /* serving a request now, the
                                                 asking one included */
 } mtune_workers_t;
@@ -37,7 +41,9 @@ uint32_t mtune_reserve_needed(uint32_t value, int percent, uint32_t capacity);
 /*
  * 1 when at least `needed` workers stay free while the tune-in asking (its
  * worker already among w->busy) holds its worker; 0 when it must be answered
- * without one.  An unknown capacity, or needed 0, keeps nothing back.
+ * without one.  needed 0 keeps nothing back; a capacity of 0 (no worker
+ * can be had) breaks any other reserve.  A caller that cannot tell the
+ * capacity does not ask.
  */
 int mtune_reserve_kept(const mtune_workers_t *w, uint32_t needed);
 
@@ -47,20 +53,35 @@ int mtune_reserve_kept(const mtune_workers_t *w, uint32_t needed);
  */
 uint32_t mtune_reserve_busy_limit(uint32_t capacity, uint32_t needed);
 
+/*
+ * The capacity of an MPM that starts processes only in free scoreboard
+ * slots and counts only its active processes against MaxRequestWorkers
+ * (event): the threads of the `active` processes, and those of the
+ * processes it may still start, as many as the active-process limit
+ * allows and the scoreboard has free slots for (old generations still
+ * serving keep theirs).
+ */
+uint32_t mtune_reserve_obtainable(uint32_t active, uint32_t active_limit,
+    uint32_t free_slots, uint32_t threads);
+
 
 #ifdef MTUNE_RESERVE_HTTPD
 
 #include "httpd.h"
 
 /*
- * From the MPM and the scoreboard (tune_workers.c).  The capacity is
+ * From the MPM and the scoreboard (tune_workers.c).  w->max is
  * MaxRequestWorkers as the MPM counts it (event, worker: the processes it
- * may run at once times ThreadsPerChild; prefork: MaxRequestWorkers);
- * workers of processes not started yet are part of it.  Busy workers are
- * counted up to limit at the most: beyond it the verdict is known.  Both
- * return APR_ENOTIMPL when httpd has no scoreboard or no limits to say.
+ * may run at once times ThreadsPerChild; prefork: MaxRequestWorkers).
+ * w->capacity is what can serve at once: under prefork and worker the
+ * same, workers of processes not started yet included (busy workers of an
+ * old generation are counted as busy instead); under event the threads of
+ * its active processes and of those it can still start (not beyond the
+ * free scoreboard slots).  Busy workers are counted up to limit at the
+ * most: beyond it the verdict is known.  Both return APR_ENOTIMPL when
+ * httpd has no scoreboard or no limits to say.
  */
-apr_status_t mtune_workers_capacity(uint32_t *capacity);
+apr_status_t mtune_workers_capacity(mtune_workers_t *w);
 apr_status_t mtune_workers_busy(uint32_t limit, uint32_t *busy);
 
 #endif

@@ -4,7 +4,9 @@ listeners answers nothing else.  With the reserve, the tune-in that would take o
 last N workers is answered without one (302 to the slot, or 503 with Retry-After) and
 counted as "reserve", and the site behind the same Apache keeps answering.  Debian's Apache
 with MaxRequestWorkers 8 (event: one process of 8 threads; prefork: 8 children at most),
-real Redis, and a SHOUTcast v1 look-alike streaming to every listener."""
+real Redis, and a SHOUTcast v1 look-alike streaming to every listener.  Across a graceful
+restart the listeners of the old generation still hold their workers (event, worker: two
+processes of 4 threads, so that the old process keeps one of the two scoreboard slots)."""
 
 import re
 import socket
@@ -29,6 +31,14 @@ MPM_CONF = {
 }
 MPMS = list(MPM_CONF)
 
+#: two processes of 4 threads at the most, one started: the listeners tuned in before a
+#: graceful restart all stream from the first process (slot 0), which the old generation keeps
+TWO_PROCESSES = ("StartServers 1\nServerLimit 2\nThreadLimit 4\nThreadsPerChild 4\n"
+                 "MaxRequestWorkers 8\nMinSpareThreads 1\nMaxSpareThreads 8\n"
+                 "MaxConnectionsPerChild 0\n")
+GRACEFUL_CONF = {"prefork": MPM_CONF["prefork"], "event": TWO_PROCESSES,
+                 "worker": TWO_PROCESSES}
+
 OUTCOME_LOG = 'LogFormat "%U %>s %{TUNE_OUTCOME}e" outcome\nCustomLog logs/outcome.log outcome\n'
 
 
@@ -40,12 +50,13 @@ def proxy_location(*lines: str) -> str:
 
 @pytest.fixture
 def small_apache(redis_server, make_tune_apache, icy):
-    """small_apache(mpm, *location lines, url=the ICY server's) -> an Apache of 8 workers in
-    proxy mode for the stream "demo" of one slot, its outcomes in logs/outcome.log."""
-    def make(mpm, *lines, url=None):
+    """small_apache(mpm, *location lines, url=the ICY server's, mpm_conf=MPM_CONF[mpm]) -> an
+    Apache of 8 workers in proxy mode for the stream "demo" of one slot, its outcomes in
+    logs/outcome.log."""
+    def make(mpm, *lines, url=None, mpm_conf=None):
         redis_server.put_snapshot(snapshot_text(slot("ice", url or icy.url("/demo"), 1000),
                                                 interval_ms=INTERVAL_MS), 1)
-        a = make_tune_apache(redis_server.address, mpm=mpm, mpm_conf=MPM_CONF[mpm],
+        a = make_tune_apache(redis_server.address, mpm=mpm, mpm_conf=mpm_conf or MPM_CONF[mpm],
                              modules=("proxy", "proxy_http"), log_level="warn tune:info",
                              server_conf=OUTCOME_LOG, locations=proxy_location(*lines))
         a.wait_for_generation(1)
@@ -85,6 +96,19 @@ class Listeners:
             if r.status != 200:
                 return len(self.socks), r
         return len(self.socks), None
+
+    def fill_bounded(self, most: int, timeout: float) -> tuple[int, object]:
+        """As fill(), but a tune-in not answered within timeout (the listen queue of an
+        Apache without a free worker) ends it too, with the TimeoutError as its answer."""
+        start = len(self.socks)
+        for _ in range(most):
+            try:
+                r = self.tune_in(timeout=timeout)
+            except TimeoutError as e:
+                return len(self.socks) - start, e
+            if r.status != 200:
+                return len(self.socks) - start, r
+        return len(self.socks) - start, None
 
     def close_all(self) -> None:
         for s in self.socks:
@@ -230,6 +254,64 @@ def test_player_redirected_by_the_reserve_hears_icecast(make_icecast, make_sourc
     wait_for_outcomes(a, 2, "reserve")
     r, took = timed_get(a, "/tune-status", timeout=5)
     assert r.status == 200 and took < 3, (r, took)
+
+
+# ---- across a graceful restart ------------------------------------------------------------
+
+def wait_for(what: str, cond, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        got = cond()
+        if got:
+            return got
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"not within {timeout}s: {what}")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("mpm", ("prefork", "event", "worker"))
+def test_reserve_counts_the_listeners_of_the_old_generation(small_apache, listeners, icy,
+                                                            mpm):
+    """Listeners still streaming from the generation before a graceful restart (Debian's
+    daily logrotate) hold their workers: prefork's busy children show SERVER_GRACEFUL and
+    keep their slots, worker's quiescing process keeps its busy threads' entries, and event's
+    keeps a scoreboard slot the new generation cannot start a process in.  TuneProxyReserve 3
+    of 8: the old and the new proxied listeners together never pass 5, the tune-ins past
+    them are redirected, and a plain request is still answered at once."""
+    a = small_apache(mpm, "TuneProxyReserve 3", mpm_conf=GRACEFUL_CONF[mpm])
+    # event and worker: 3 listeners and a free thread in the one process started, so that
+    # httpd starts no second one; prefork: as many as the reserve lets in
+    old_most = WORKERS - 3 if mpm == "prefork" else 3
+    old = listeners(a.port)
+    held, other = old.fill(old_most)
+    assert held == old_most and other is None, (held, other)
+    before = a.children()
+
+    a.allow(r"scoreboard is full|server reached MaxRequestWorkers")
+    a.graceful()
+    # the new generation answers (the old one closed its listening sockets)
+    wait_for("a child of the new generation", lambda: a.children() - before)
+    a.wait_for_generation(1, timeout=10)
+    assert len(icy.requests) == old_most
+    for s in old.socks:             # the old listeners still stream
+        s.settimeout(5)
+        assert s.recv(4096)
+
+    new = listeners(a.port)
+    added, other = new.fill_bounded(WORKERS, timeout=5)
+    assert old_most + added <= WORKERS - 3, (
+        f"{old_most} old + {added} new listeners proxied, then "
+        f"{getattr(other, 'status_line', other)!r}")
+    assert other is not None and getattr(other, "status", None) == 302, other
+    assert other.headers.get("location") == icy.url("/demo")
+
+    r, took = timed_get(a, "/tune-status", timeout=5)
+    assert r.status == 200 and took < 3, (r, took)
+    assert len(icy.requests) == old_most + added
+    said = a.error_log_text()
+    assert re.search(r"\[tune:info\].*TuneProxyReserve keeps 3 free: answered with a redirect",
+                     said), said
+    assert not re.search(r"\[tune:(error|crit)\]", said), said
 
 
 # ---- without the reserve ------------------------------------------------------------------

@@ -1,6 +1,7 @@
 /*
  * TuneProxyReserve's decision from counts (tune_reserve.c): how many
- * workers to keep, whether a tune-in keeps them, how far to count.
+ * workers to keep, whether a tune-in keeps them, how far to count, what
+ * event can still start.
  */
 
 #include <stdarg.h>
@@ -18,6 +19,7 @@ kept(uint32_t capacity, uint32_t busy, uint32_t needed)
 {
     mtune_workers_t  w;
 
+    w.max = capacity;
     w.capacity = capacity;
     w.busy = busy;
 
@@ -73,7 +75,11 @@ test_kept_without_reserve_or_capacity(void **state)
 
     assert_true(kept(8, 8, 0));
     assert_true(kept(8, 100, 0));
-    assert_true(kept(0, 5, 3));
+    assert_true(kept(0, 5, 0));
+
+    /* no worker to be had (event: old generations fill the scoreboard) */
+    assert_false(kept(0, 0, 3));
+    assert_false(kept(0, 5, 3));
 }
 
 
@@ -97,7 +103,8 @@ test_busy_limit(void **state)
 
     assert_int_equal(mtune_reserve_busy_limit(8, 3), 6);
     assert_int_equal(mtune_reserve_busy_limit(8, 0), UINT32_MAX);
-    assert_int_equal(mtune_reserve_busy_limit(0, 3), UINT32_MAX);
+    assert_int_equal(mtune_reserve_busy_limit(0, 3), 0);
+    assert_int_equal(mtune_reserve_busy_limit(0, 0), UINT32_MAX);
     assert_int_equal(mtune_reserve_busy_limit(4, 5), 0);
 
     /* counting stops at the limit: the verdict at and above it is the same */
@@ -113,6 +120,32 @@ test_busy_limit(void **state)
 }
 
 
+static void
+test_obtainable(void **state)
+{
+    (void) state;
+
+    /* event, ServerLimit 2, ThreadsPerChild 4, MaxRequestWorkers 8 */
+    assert_int_equal(mtune_reserve_obtainable(1, 2, 1, 4), 8);
+    assert_int_equal(mtune_reserve_obtainable(0, 2, 2, 4), 8);
+    assert_int_equal(mtune_reserve_obtainable(2, 2, 0, 4), 8);
+
+    /* an old generation still serving keeps the other slot: 4, not 8 */
+    assert_int_equal(mtune_reserve_obtainable(1, 2, 0, 4), 4);
+    assert_int_equal(mtune_reserve_obtainable(0, 2, 0, 4), 0);
+
+    /* free slots beyond the active-process limit do not count */
+    assert_int_equal(mtune_reserve_obtainable(1, 2, 14, 25), 50);
+    assert_int_equal(mtune_reserve_obtainable(3, 6, 2, 25), 125);
+
+    /* a restart lowered the limit below the processes still active */
+    assert_int_equal(mtune_reserve_obtainable(3, 2, 5, 4), 12);
+
+    assert_int_equal(mtune_reserve_obtainable(100000, 100000, 0, 100000),
+                     UINT32_MAX);
+}
+
+
 int
 main(void)
 {
@@ -123,6 +156,7 @@ main(void)
         cmocka_unit_test(test_kept_without_reserve_or_capacity),
         cmocka_unit_test(test_reserve_beyond_capacity),
         cmocka_unit_test(test_busy_limit),
+        cmocka_unit_test(test_obtainable),
     };
 
     return cmocka_run_group_tests_name("reserve", tests, NULL, NULL);
