@@ -172,6 +172,26 @@ def test_not_ready_when_redis_refuses_the_lease_script(run_dir, processes, iceca
     assert not notify.with_key("READY")
 
 
+def test_a_standby_refused_the_lease_script_says_so(run_dir, processes, icecast, notify, make_tuneslotd):
+    """A standby that saw a writer and then loses the scripts (ACL) says the lease cannot be taken, not "standby (writer: ...)": it could not take over."""
+    redis = Redis(run_dir, extra_args=["--user", "tune", "on", ">tune-pw", "~*", "&*", "+@all"])
+    processes.append(redis)
+    redis.start()
+    leader = make_tuneslotd(config(redis.address, icecast, instance="sched-a"), name="a").start()
+    leader.wait_for_log(r"holds the lease")
+    t = make_tuneslotd(config(redis.address, icecast, instance="sched-b", redis_user="tune",
+                              redis_password="tune-pw"), name="b")
+    t.extra_env = notify.env()
+    t.start()
+    assert notify.wait_for("READY").get("STATUS").startswith("standby (writer: sched-a), ")
+    redis.command("ACL", "SETUSER", "tune", "-evalsha", "-eval")
+    t.wait_for_log(r"\[error\] redis .*: lease\.lua: NOPERM")
+    notify.drain()
+    status = notify.wait_for("STATUS")
+    assert status.get("STATUS").startswith(
+        f"Redis {redis.address} answers but the writer's lease cannot be taken (see the log)"), status.fields
+
+
 def test_refused_reload_is_ready_again_with_the_old_config(redis_server, icecast, notify, make_tuneslotd):
     """A bad file on SIGHUP: RELOADING, then READY with a status saying the
     reload was refused; rounds go on with the old configuration."""

@@ -195,6 +195,7 @@ bool Daemon::write_round(bool once)
     metrics_.round(*config_, outcomes, polls, backends);
 
     if (!lease_->leader()) {
+        redis_->round_not_written();
         if (once && redis_->up())
             log::warn("round not written: the writer's lease is held by another instance");
         report(backends, std::nullopt);

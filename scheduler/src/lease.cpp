@@ -46,9 +46,12 @@ bool Lease::tick(RedisWriter& redis)
         return false;
     }
     if (!r->error.empty()) {
-        // Redis answers, but the lease cannot be renewed: as good as lost
+        // Redis answers, but the lease cannot be renewed: as good as lost;
+        // and who holds it is not known (the status line says the lease
+        // cannot be taken, not "standby")
         if (leader())
             lost(cat("lease.lua: ", r->error));
+        holder_.clear();
         return false;
     }
     if (r->token > 0) {
@@ -85,8 +88,16 @@ void Lease::release(RedisWriter& redis)
 {
     if (!leader())
         return;
-    redis.lease(holder_id_, std::chrono::milliseconds(0), wall_clock_ms());
-    log::info("leader: lease given back");
+    // the last call of this lease: one try now, even while a failure of
+    // the round before has the connection backing off
+    redis.try_now();
+    std::optional<RedisWriter::LeaseReply> r =
+        redis.lease(holder_id_, std::chrono::milliseconds(0), wall_clock_ms());
+    if (r && r->error.empty())
+        log::info("leader: lease given back");
+    else
+        log::warn("leader: lease not given back (", r ? cat("lease.lua: ", r->error) : std::string("redis does not answer"),
+            "); it expires within ", ttl_.count(), "ms");
     token_ = 0;
     value_.clear();
 }

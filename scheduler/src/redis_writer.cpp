@@ -10,7 +10,8 @@
 
 #include <tune_hiredis.h>
 
-#include <sys/time.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
@@ -26,8 +27,66 @@ using contract::key_generation;
 using contract::key_leader;
 using contract::key_snapshot;
 
-// One command, binary-safe; null on an I/O or protocol error (c->err set).
-RedisReplyPtr command(redisContext* c, const std::vector<std::string_view>& args)
+std::string error_of(const redisContext* c);
+
+// Waits until c's socket is ready for events or deadline passes; false on
+// the deadline or a failed poll(), with why set.
+bool wait_for(redisContext* c, short events, MonoClock::time_point deadline, std::string& why)
+{
+    for (;;) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - MonoClock::now());
+        if (left.count() <= 0) {
+            why = "timeout";
+            return false;
+        }
+        pollfd p{c->fd, events, 0};
+        const int n = ::poll(&p, 1, static_cast<int>(left.count()));
+        if (n > 0)
+            return true;
+        if (n < 0 && errno != EINTR) {
+            why = cat("poll: ", std::strerror(errno));
+            return false;
+        }
+    }
+}
+
+// One command, binary-safe, on a non-blocking context: written and its
+// reply read by the deadline.  Null with why set on a timeout or an I/O or
+// protocol error (c->err then set too, as hiredis says).
+RedisReplyPtr exchange(redisContext* c, int argc, const char** argv, const size_t* lens,
+    MonoClock::time_point deadline, std::string& why)
+{
+    if (redisAppendCommandArgv(c, argc, argv, lens) != REDIS_OK) {
+        why = error_of(c);
+        return nullptr;
+    }
+    for (int done = 0; !done;) {
+        if (redisBufferWrite(c, &done) != REDIS_OK) {
+            why = error_of(c);
+            return nullptr;
+        }
+        if (!done && !wait_for(c, POLLOUT, deadline, why))
+            return nullptr;
+    }
+    for (;;) {
+        void* reply = nullptr;
+        if (redisGetReplyFromReader(c, &reply) != REDIS_OK) {
+            why = error_of(c);
+            return nullptr;
+        }
+        if (reply != nullptr)
+            return RedisReplyPtr(static_cast<redisReply*>(reply));
+        if (!wait_for(c, POLLIN, deadline, why))
+            return nullptr;
+        if (redisBufferRead(c) != REDIS_OK) {
+            why = error_of(c);
+            return nullptr;
+        }
+    }
+}
+
+RedisReplyPtr exchange(redisContext* c, const std::vector<std::string_view>& args,
+    MonoClock::time_point deadline, std::string& why)
 {
     std::vector<const char*> argv;
     std::vector<size_t> lens;
@@ -35,8 +94,24 @@ RedisReplyPtr command(redisContext* c, const std::vector<std::string_view>& args
         argv.push_back(a.data());
         lens.push_back(a.size());
     }
-    return RedisReplyPtr(static_cast<redisReply*>(
-        redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
+    return exchange(c, static_cast<int>(argv.size()), argv.data(), lens.data(), deadline, why);
+}
+
+// A connection started without blocking, done by the deadline; false with
+// why set
+bool finish_connect(redisContext* c, MonoClock::time_point deadline, std::string& why)
+{
+    if (!wait_for(c, POLLOUT, deadline, why))
+        return false;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    if (err != 0) {
+        why = printable(std::strerror(err), 120);
+        return false;
+    }
+    return true;
 }
 
 // The monotonic clock in ms, as tune_link reads time
@@ -52,14 +127,6 @@ std::int64_t now_ms() noexcept
 // tick, while a Redis that is back is found within the backoff.
 constexpr std::int64_t backoff_min_ms = 250;
 constexpr std::int64_t backoff_max_ms = 4000;
-
-timeval to_timeval(std::chrono::milliseconds ms)
-{
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-    tv.tv_usec = static_cast<suseconds_t>(ms.count() % 1000 * 1000);
-    return tv;
-}
 
 // True when the connection failed because the server closed it.
 bool closed_by_peer(const redisContext* c)
@@ -143,25 +210,6 @@ RedisWriter::RedisWriter(RedisAddress address, std::chrono::milliseconds io_time
     tune_link_init(&link_, &link_conf_);
 }
 
-std::chrono::milliseconds RedisWriter::budget_left() const
-{
-    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - MonoClock::now());
-}
-
-bool RedisWriter::set_budget_timeout(redisContext* c, std::string_view step, std::string& why)
-{
-    const std::chrono::milliseconds left = budget_left();
-    if (left.count() <= 0) {
-        why = cat(step, ": timeout (the call took ", io_timeout_.count(), "ms)");
-        return false;
-    }
-    if (redisSetTimeout(c, to_timeval(left)) != REDIS_OK) {
-        why = cat("cannot set the command timeout: ", error_of(c));
-        return false;
-    }
-    return true;
-}
-
 bool RedisWriter::connect(std::string& why)
 {
     refused_ = false;
@@ -181,44 +229,38 @@ bool RedisWriter::connect(std::string& why)
     // ctx_ goes): the link starts from a failure or from idle here
     tune_link_start(&link_, now_ms());
 
-    // tune_link's hello, carried out with blocking hiredis (which times
-    // out before the machine's deadlines would), until the link is ready
+    // tune_link's hello, carried out within the call's budget (which ends
+    // before the machine's deadlines would), until the link is ready
     while (!ready) {
         switch (tune_link_next(&link_, now_ms(), &act)) {
 
-        case TUNE_DO_CONNECT: {
-            const std::chrono::milliseconds left = budget_left();
-            if (left.count() <= 0) {
-                why = cat("connect: timeout (the call took ", io_timeout_.count(), "ms)");
-                return dropped();
-            }
-            const timeval tv = to_timeval(left);
-            ctx.reset(act.port != 0 ? redisConnectWithTimeout(act.host, static_cast<int>(act.port), tv)
-                                    : redisConnectUnixWithTimeout(act.path, tv));
+        case TUNE_DO_CONNECT:
+            // not blocking, so the budget bounds the connect too (a name
+            // is resolved before, by the system's resolver)
+            ctx.reset(act.port != 0 ? redisConnectNonBlock(act.host, static_cast<int>(act.port))
+                                    : redisConnectUnixNonBlock(act.path));
             if (!ctx) {
                 why = "connect: out of memory";
             } else if (ctx->err != 0) {
                 why = cat("connect: ", error_of(ctx.get()));
-            } else if (set_budget_timeout(ctx.get(), "connect", why)) {
+            } else if (!finish_connect(ctx.get(), deadline_, why)) {
+                why = cat("connect: ", why);
+            } else {
                 if (act.port != 0)
                     redisEnableKeepAlive(ctx.get());
                 tune_link_connected(&link_, now_ms());
                 break;
             }
             return dropped();
-        }
 
         case TUNE_DO_SEND: {
             // the hello: AUTH [user] password, SELECT db; the password goes
             // into no message (a refusal quotes Redis's error, which never
             // echoes it)
             step.assign(act.argv[0], act.argvlen[0]);
-            if (!set_budget_timeout(ctx.get(), step, why))
-                return dropped();
-            RedisReplyPtr r(static_cast<redisReply*>(
-                redisCommandArgv(ctx.get(), act.argc, act.argv, act.argvlen)));
+            RedisReplyPtr r = exchange(ctx.get(), act.argc, act.argv, act.argvlen, deadline_, why);
             if (!r) {
-                why = cat(step, ": ", error_of(ctx.get()));
+                why = cat(step, ": ", why);
                 return dropped();
             }
             tune_reply_t reply;
@@ -232,7 +274,7 @@ bool RedisWriter::connect(std::string& why)
             if (!ctx)
                 break;          // nothing of this attempt's is open
             // the hello failed: Redis refused a command of it, or (not
-            // with blocking I/O, which times out first) a deadline passed
+            // with this budget, which ends first) a deadline passed
             ctx.reset();
             refused_ = tune_link_refused(&link_) != 0;
             why = error ? refusal(address_, step, link_)
@@ -256,15 +298,15 @@ bool RedisWriter::connect(std::string& why)
     }
 
     // tuneslotd's own first command: the server's version for its lines
-    if (!set_budget_timeout(ctx.get(), "INFO", why))
-        return dropped();
-    RedisReplyPtr info = command(ctx.get(), {"INFO", "server"});
+    RedisReplyPtr info = exchange(ctx.get(), {"INFO", "server"}, deadline_, why);
     if (!info) {
-        why = cat("INFO: ", error_of(ctx.get()));
+        why = cat("INFO: ", why);
         return dropped();
     }
     server_version_ = server_version(info.get());
-    tune_link_answered(&link_, now_ms());
+    // the backoff starts again only once a command of the call's own is
+    // answered (call_argv()): a Redis that takes the hello but not the
+    // command in time keeps backing off
     ctx_ = std::move(ctx);
     return true;
 }
@@ -293,6 +335,12 @@ void RedisWriter::failed(const std::string& why)
     state_ = State::down;
 }
 
+void RedisWriter::try_now()
+{
+    if (!ctx_)
+        tune_link_stop(&link_);
+}
+
 void RedisWriter::begin_call()
 {
     deadline_ = MonoClock::now() + io_timeout_;
@@ -316,14 +364,7 @@ RedisReplyPtr RedisWriter::call_argv(const std::vector<std::string_view>& args, 
         }
         fresh = true;
     }
-    RedisReplyPtr r;
-    if (set_budget_timeout(ctx_.get(), what, why))
-        r = command(ctx_.get(), args);
-    else if (!fresh) {
-        drop(why);
-        answering_ = false;
-        return nullptr;
-    }
+    RedisReplyPtr r = exchange(ctx_.get(), args, deadline_, why);
     if (!r && !fresh && closed_by_peer(ctx_.get())) {
         // Redis closed the connection of an earlier call (restart, client
         // timeout): once more on a new one, at once (no backoff: nothing
@@ -335,19 +376,16 @@ RedisReplyPtr RedisWriter::call_argv(const std::vector<std::string_view>& args, 
             answering_ = false;
             return nullptr;
         }
-        if (set_budget_timeout(ctx_.get(), what, why))
-            r = command(ctx_.get(), args);
-        else {
-            drop(why);
-            answering_ = false;
-            return nullptr;
-        }
+        r = exchange(ctx_.get(), args, deadline_, why);
     }
     if (!r) {
-        why = cat(what, ": ", error_of(ctx_.get()));
+        why = cat(what, ": ", why);
         drop(why);
+        answering_ = false;
+        return nullptr;
     }
-    answering_ = r != nullptr;
+    tune_link_answered(&link_, now_ms());
+    answering_ = true;
     return r;
 }
 

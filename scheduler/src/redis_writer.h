@@ -5,10 +5,12 @@
 // specifies, keeps the writer's lease with redis/lease.lua, and reads the
 // operator's drain hash.
 //
-// Synchronous hiredis on the main thread, with one budget per call
-// (io_timeout): connecting, logging in, the command and a retry on a new
-// connection all share it, so no call holds the daemon's loop longer, however
-// slowly Redis answers each step.  A call Redis did not answer in time drops
+// hiredis on the main thread, non-blocking under the hood: each call has one
+// budget (io_timeout) that connecting, logging in, every write and read of
+// the command and a retry on a new connection all share, waited for with
+// poll(), so no call holds the daemon's loop longer, however slowly or
+// piecemeal Redis answers (a host name is resolved by the system's resolver
+// before, outside the budget).  A call Redis did not answer in time drops
 // the connection, and the calls after it fail at once, without I/O, until the
 // next try (tune_link's backoff, 250 ms doubling up to 4 s): a hung Redis
 // costs the loop one budget every few seconds, not one per call.  Redis going away and coming
@@ -92,16 +94,25 @@ public:
     // with why set when Redis did not answer; failures are not logged.
     RedisReplyPtr call(std::initializer_list<std::string_view> args, std::string& why);
 
+    // A round that was not written because Redis does not answer (the
+    // lease could not be kept, so none was sent): counted for the line that
+    // says Redis is back
+    void round_not_written() noexcept
+    {
+        if (!answering_)
+            ++failed_rounds_;
+    }
+
+    // The next call tries Redis even if a failure has it backing off (a
+    // leader's last call, giving its lease back before it exits)
+    void try_now();
+
     // Whether the last command got an answer.
     bool up() const noexcept { return answering_; }
 
 private:
     // A new budget of io_timeout_ for one call, its hello and its retries
     void begin_call();
-    std::chrono::milliseconds budget_left() const;
-    // c's timeout for its next step: what is left of the budget; false with
-    // why set when nothing is
-    bool set_budget_timeout(redisContext* c, std::string_view step, std::string& why);
     // what names the command in why ("write: timeout")
     RedisReplyPtr call_argv(const std::vector<std::string_view>& args, std::string_view what, std::string& why);
     // A new connection, through link_; false with why set

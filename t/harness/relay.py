@@ -36,6 +36,7 @@ class Relay:
         self.blackholed = False
         self.delay = 0.0
         self.relayed_bytes = 0
+        self.accepted = 0       # connections accepted, relayed or held
         self.held: list[socket.socket] = []       # sockets kept open, unread
         self._peer: dict[socket.socket, socket.socket] = {}
         self._upstream: set[socket.socket] = set()        # sockets to the target
@@ -120,6 +121,7 @@ class Relay:
                         conn, _ = self.sock.accept()
                     except OSError:
                         continue
+                    self.accepted += 1
                     if blackholed:
                         self.held.append(conn)
                         continue

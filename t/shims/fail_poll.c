@@ -1,8 +1,9 @@
 /*
  * A preload for tests: the first poll() that waits (a timeout other than 0)
- * on one descriptor for input (tuneslotd's wait between two rounds without a
- * metrics listener: libcurl's and hiredis's polls look otherwise, and the
- * look between two Redis calls does not wait) after the file named by
+ * on one descriptor, not a socket, for input (tuneslotd's wait between two
+ * rounds without a metrics listener, on its signalfd: libcurl's polls look
+ * otherwise, Redis's is a socket, and the look between two Redis calls does
+ * not wait) after the file named by
  * TUNESLOT_TEST_FAIL_POLL appears fails with ENOMEM, once (the file is
  * removed).  So a test can make the daemon's loop fail as poll() can.
  */
@@ -12,19 +13,22 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 
 int
 poll(struct pollfd *fds, nfds_t nfds, int timeout)
 {
-    const char  *trigger;
-    static int (*real_poll)(struct pollfd *, nfds_t, int);
+    struct stat   st;
+    const char   *trigger;
+    static int  (*real_poll)(struct pollfd *, nfds_t, int);
 
     trigger = getenv("TUNESLOT_TEST_FAIL_POLL");
 
     if (trigger != NULL && nfds == 1 && fds[0].events == POLLIN
-        && timeout != 0 && unlink(trigger) == 0)
+        && timeout != 0 && fstat(fds[0].fd, &st) == 0 && !S_ISSOCK(st.st_mode)
+        && unlink(trigger) == 0)
     {
         errno = ENOMEM;
         return -1;
