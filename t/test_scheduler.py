@@ -70,6 +70,14 @@ def assert_log_clean(daemon, warnings_ok=False):
 LOAD_OK = '<load><mount name="/demo" listeners="1" max="10">9</mount></load>'
 
 
+def one_backend(redis_address, status_server, interval="300ms"):
+    """A configuration with one backend, the status server's LOAD_OK."""
+    return {"redis": redis_address, "interval": interval,
+            "backend": [{"name": "fake", "status": status_server.route("/load.xsl", body=LOAD_OK),
+                         "public": "http://radio.example.net"}],
+            "stream": [{"name": "demo", "mount": "/demo"}]}
+
+
 # ---- real Icecast --------------------------------------------------------------------
 
 def test_load_xsl_counts_match_icecast(redis_server, make_icecast, make_source, make_listener, make_tuneslotd):
@@ -478,12 +486,8 @@ def test_one_budget_for_a_whole_call(redis_server, status_server, make_tuneslotd
     """A Redis answering each command 0.7 s late (each under the 1 s budget) cannot hold the loop 1.4 s for a call on a new connection (INFO, then the lease script): the call fails at its budget, no round is written that way, and rounds are written once Redis is quick again."""
     relay = Relay(redis_server.host, redis_server.port)
     try:
-        cfg = {"redis": relay.address, "interval": "300ms",
-               "backend": [{"name": "fake", "status": status_server.route("/load.xsl", body=LOAD_OK),
-                            "public": "http://radio.example.net"}],
-               "stream": [{"name": "demo", "mount": "/demo"}]}
         relay.slow(0.7)
-        t = make_tuneslotd(cfg).start()
+        t = make_tuneslotd(one_backend(relay.address, status_server)).start()
         t.wait_for_log(r"\[warn\] redis 127\.0\.0\.1:\d+: (INFO|lease): timeout; rounds are not written",
                        timeout=10)
         # A hello answered does not end the backoff, only the call's own
@@ -503,11 +507,9 @@ def test_one_budget_for_a_whole_call(redis_server, status_server, make_tuneslotd
         relay.stop()
 
 
-class TrickleRedis:
-    """A Redis that answers every command with a 100-byte bulk string, one
-    byte every 0.1 s: a reply that comes piecemeal, each piece well within
-    any per-read timeout.  Counts the bytes it sent before the client hung
-    up."""
+class FakeRedis:
+    """A loopback server in the test process standing in for Redis, each
+    connection served by serve(conn) in a thread of its own; stop() ends it."""
 
     def __init__(self):
         self.sock = socket.socket()
@@ -515,37 +517,24 @@ class TrickleRedis:
         self.sock.listen(8)
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
-        self.sent_before_close: list[int] = []
         self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
 
-    def _serve(self):
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _accept(self):
         while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
             except OSError:
                 continue
-            with conn:
-                conn.settimeout(0.1)
-                reply = b"$100\r\n" + b"x" * 100 + b"\r\n"
-                sent = 0
-                # bounded: one reply's bytes, 11 s at most
-                while sent < len(reply) and not self._stop.is_set():
-                    try:
-                        if conn.recv(4096, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"" and sent:
-                            break           # the client hung up
-                    except (BlockingIOError, socket.timeout):
-                        pass
-                    except OSError:
-                        break
-                    try:
-                        conn.sendall(reply[sent:sent + 1])
-                    except OSError:
-                        break
-                    sent += 1
-                    self._stop.wait(0.1)
-                self.sent_before_close.append(sent)
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        raise NotImplementedError
 
     def stop(self):
         self._stop.set()
@@ -553,15 +542,44 @@ class TrickleRedis:
         self.thread.join(timeout=5)
 
 
+class TrickleRedis(FakeRedis):
+    """A Redis that answers every command with a 100-byte bulk string, one
+    byte every 0.1 s: a reply that comes piecemeal, each piece well within
+    any per-read timeout.  Counts the bytes it sent before the client hung
+    up."""
+
+    def __init__(self):
+        self.sent_before_close: list[int] = []
+        super().__init__()
+
+    def serve(self, conn):
+        with conn:
+            conn.settimeout(0.1)
+            reply = b"$100\r\n" + b"x" * 100 + b"\r\n"
+            sent = 0
+            # bounded: one reply's bytes, 11 s at most
+            while sent < len(reply) and not self._stop.is_set():
+                try:
+                    if conn.recv(4096, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"" and sent:
+                        break           # the client hung up
+                except (BlockingIOError, socket.timeout):
+                    pass
+                except OSError:
+                    break
+                try:
+                    conn.sendall(reply[sent:sent + 1])
+                except OSError:
+                    break
+                sent += 1
+                self._stop.wait(0.1)
+            self.sent_before_close.append(sent)
+
+
 def test_a_reply_in_pieces_cannot_outlast_the_budget(status_server, make_tuneslotd):
     """A reply that comes a byte at a time (each read well within any per-read timeout) still ends the call at its 1 s budget: tuneslotd hangs up after about 10 of the 108 bytes."""
     fake = TrickleRedis()
     try:
-        cfg = {"redis": f"127.0.0.1:{fake.port}", "interval": "300ms",
-               "backend": [{"name": "fake", "status": status_server.route("/load.xsl", body=LOAD_OK),
-                            "public": "http://radio.example.net"}],
-               "stream": [{"name": "demo", "mount": "/demo"}]}
-        t = make_tuneslotd(cfg).start()
+        t = make_tuneslotd(one_backend(fake.address, status_server)).start()
         t.wait_for_log(r"\[warn\] redis 127\.0\.0\.1:\d+: INFO: timeout; rounds are not written", timeout=12)
         wait_until(lambda: fake.sent_before_close, 5, "tuneslotd hanging up")
         # 1 s of 0.1 s bytes, with room for a slow machine; the whole reply is 108
@@ -570,22 +588,15 @@ def test_a_reply_in_pieces_cannot_outlast_the_budget(status_server, make_tuneslo
         fake.stop()
 
 
-class ScriptedRedis:
+class ScriptedRedis(FakeRedis):
     """Enough of Redis for one tuneslotd --once: INFO, the lease script
     (taken, or given back with ttl 0, each recorded) and HGETALL answered as
     Redis would; the round's script (three keys) never answered, as a Redis
     that hangs mid-round."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
         self.commands: list[list[bytes]] = []
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__()
 
     @staticmethod
     def _read_command(f) -> list[bytes] | None:
@@ -598,7 +609,8 @@ class ScriptedRedis:
             args.append(f.read(n + 2)[:-2])
         return args
 
-    def _reply(self, args: list[bytes]) -> bytes | None:
+    @staticmethod
+    def _reply(args: list[bytes]) -> bytes | None:
         cmd = args[0].upper()
         if cmd == b"INFO":
             body = b"redis_version:7.0.15\r\n"
@@ -615,15 +627,7 @@ class ScriptedRedis:
             return None
         return b"+OK\r\n"
 
-    def _serve(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self._client, args=(conn,), daemon=True).start()
-
-    def _client(self, conn):
+    def serve(self, conn):
         conn.settimeout(10)
         with conn, conn.makefile("rb") as f:
             while not self._stop.is_set():
@@ -641,21 +645,12 @@ class ScriptedRedis:
     def releases(self) -> int:
         return sum(1 for a in self.commands if a[0].upper() == b"EVALSHA" and a[2] == b"2" and a[6] == b"0")
 
-    def stop(self):
-        self._stop.set()
-        self.sock.close()
-        self.thread.join(timeout=5)
-
 
 def test_a_leader_gives_its_lease_back_even_after_a_failed_call(status_server, make_tuneslotd):
     """A round that Redis did not answer leaves the connection backing off; the lease is still given back on exit (one try, then), and the line says so only when Redis took it."""
     fake = ScriptedRedis()
     try:
-        cfg = {"redis": f"127.0.0.1:{fake.port}", "interval": "300ms",
-               "backend": [{"name": "fake", "status": status_server.route("/load.xsl", body=LOAD_OK),
-                            "public": "http://radio.example.net"}],
-               "stream": [{"name": "demo", "mount": "/demo"}]}
-        once = make_tuneslotd(cfg, name="once")
+        once = make_tuneslotd(one_backend(fake.address, status_server), name="once")
         assert once.run_once(timeout=10) == 1
         log = once.log_text()
         assert re.search(r"\[warn\] redis .*: write: timeout; rounds are not written", log), log
@@ -663,4 +658,3 @@ def test_a_leader_gives_its_lease_back_even_after_a_failed_call(status_server, m
         assert "leader: lease given back" in log, log
     finally:
         fake.stop()
-
