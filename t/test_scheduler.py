@@ -168,7 +168,13 @@ def test_stopped_icecast_is_down_with_reason_and_comes_back(redis_server, make_i
     t.start()
     wait_for_snapshot(redis_server, lambda s: s.slot("demo", "ice-a").health == "up")
 
+    # tuneslotd is held still while Icecast stops and starts: a poll
+    # answered just before the SIGTERM, or one connecting before Icecast's
+    # stats thread has run, would crash Icecast 2.4.4 itself (both races are
+    # described in t/harness/icecast.py)
+    t.signal(signal.SIGSTOP)
     ice.stop()
+    t.signal(signal.SIGCONT)
     _, snap = wait_for_snapshot(redis_server, lambda s: s.backends["ice-a"].health == "down", timeout=5)
     b = snap.backends["ice-a"]
     assert b.reason == "connect: Connection refused"
@@ -179,7 +185,9 @@ def test_stopped_icecast_is_down_with_reason_and_comes_back(redis_server, make_i
             rounds.next(timeout=5)
     assert t.log_text().count("backend ice-a: up -> down: connect: Connection refused") == 1
 
+    t.signal(signal.SIGSTOP)
     ice.restart()        # same port, no source yet
+    t.signal(signal.SIGCONT)
     _, snap = wait_for_snapshot(redis_server, lambda s: s.backends["ice-a"].health == "up", timeout=10)
     assert snap.slot("demo", "ice-a").health == "nosource"
     t.wait_for_log(r"\[notice\] backend ice-a: down -> up", timeout=2)
@@ -412,7 +420,7 @@ def test_redis_restart_is_logged_once_each_way(redis_server, status_server, make
     assert log.count("rounds are not written until it is back") == 1
     backs = re.findall(r"\[notice\] redis [\d.:]+: back \(Redis [\d.]+\) after (\d+) rounds not written", log)
     assert len(backs) == 1, log
-    assert int(backs[0]) >= 4, log           # the four rounds above at least, counted
+    assert int(backs[0]) >= 3, log           # of the four rounds above, the first may precede the failure
     assert "[error]" not in log
 
 
@@ -560,16 +568,9 @@ class TrickleRedis(FakeRedis):
             # bounded: one reply's bytes, 11 s at most
             while sent < len(reply) and not self._stop.is_set():
                 try:
-                    if conn.recv(4096, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"" and sent:
-                        break           # the client hung up
-                except (BlockingIOError, socket.timeout):
-                    pass
-                except OSError:
-                    break
-                try:
                     conn.sendall(reply[sent:sent + 1])
                 except OSError:
-                    break
+                    break               # the client hung up
                 sent += 1
                 self._stop.wait(0.1)
             self.sent_before_close.append(sent)
@@ -594,8 +595,11 @@ class ScriptedRedis(FakeRedis):
     Redis would; the round's script (three keys) never answered, as a Redis
     that hangs mid-round."""
 
-    def __init__(self):
+    def __init__(self, taken_over_by: bytes = b""):
         self.commands: list[list[bytes]] = []
+        # the lease's value lease.lua answers a give-back with: "" (gone),
+        # or another instance's that took it over meanwhile
+        self.taken_over_by = taken_over_by
         super().__init__()
 
     @staticmethod
@@ -609,8 +613,7 @@ class ScriptedRedis(FakeRedis):
             args.append(f.read(n + 2)[:-2])
         return args
 
-    @staticmethod
-    def _reply(args: list[bytes]) -> bytes | None:
+    def _reply(self, args: list[bytes]) -> bytes | None:
         cmd = args[0].upper()
         if cmd == b"INFO":
             body = b"redis_version:7.0.15\r\n"
@@ -620,7 +623,8 @@ class ScriptedRedis(FakeRedis):
         if cmd == b"EVALSHA" and args[2] == b"2":            # lease.lua
             holder, ttl = args[5], args[6]
             if ttl == b"0":
-                return b"*2\r\n:0\r\n$0\r\n\r\n"
+                v = self.taken_over_by
+                return b"*2\r\n:0\r\n$%d\r\n%s\r\n" % (len(v), v)
             lease = holder + b" 7"
             return b"*2\r\n:7\r\n$%d\r\n%s\r\n" % (len(lease), lease)
         if cmd == b"EVALSHA":                                # the round: never
@@ -646,15 +650,20 @@ class ScriptedRedis(FakeRedis):
         return sum(1 for a in self.commands if a[0].upper() == b"EVALSHA" and a[2] == b"2" and a[6] == b"0")
 
 
-def test_a_leader_gives_its_lease_back_even_after_a_failed_call(status_server, make_tuneslotd):
-    """A round that Redis did not answer leaves the connection backing off; the lease is still given back on exit (one try, then), and the line says so only when Redis took it."""
-    fake = ScriptedRedis()
+@pytest.mark.parametrize("taken_over_by", [b"", b"other#0123456789abcdef 9"], ids=["gone", "taken-over"])
+def test_a_leader_gives_its_lease_back_even_after_a_failed_call(status_server, make_tuneslotd, taken_over_by):
+    """A round that Redis did not answer leaves the connection backing off; the lease is still given back on exit (one try, then), and the line says it was only when Redis says it is gone, not when another instance holds it."""
+    fake = ScriptedRedis(taken_over_by)
     try:
         once = make_tuneslotd(one_backend(fake.address, status_server), name="once")
         assert once.run_once(timeout=10) == 1
         log = once.log_text()
         assert re.search(r"\[warn\] redis .*: write: timeout; rounds are not written", log), log
         assert fake.releases() == 1, fake.commands
-        assert "leader: lease given back" in log, log
+        if taken_over_by:
+            assert "lease given back" not in log, log
+            assert "leader: lease already held by other#0123456789abcdef 9; nothing to give back" in log, log
+        else:
+            assert "leader: lease given back" in log, log
     finally:
         fake.stop()

@@ -93,8 +93,12 @@ void Lease::release(RedisWriter& redis)
     redis.try_now();
     std::optional<RedisWriter::LeaseReply> r =
         redis.lease(holder_id_, std::chrono::milliseconds(0), wall_clock_ms());
-    if (r && r->error.empty())
+    // lease.lua answers with the lease left after the call: "" once ours is
+    // gone, another's value when another instance took it over meanwhile
+    if (r && r->error.empty() && r->lease.empty())
         log::info("leader: lease given back");
+    else if (r && r->error.empty())
+        log::notice("leader: lease already held by ", r->lease, "; nothing to give back");
     else
         log::warn("leader: lease not given back (", r ? cat("lease.lua: ", r->error) : std::string("redis does not answer"),
             "); it expires within ", ttl_.count(), "ms");

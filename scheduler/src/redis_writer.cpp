@@ -137,12 +137,9 @@ bool closed_by_peer(const redisContext* c)
     return c->err == REDIS_ERR_IO && (what == std::strerror(ECONNRESET) || what == std::strerror(EPIPE));
 }
 
-// The context's error for a log line; a timed-out read or write (EAGAIN
-// under SO_RCVTIMEO/SO_SNDTIMEO) says so.
+// The context's error for a log line (a timeout is wait_for()'s to say)
 std::string error_of(const redisContext* c)
 {
-    if (c->err == REDIS_ERR_IO && (std::string_view(c->errstr) == std::strerror(EAGAIN)))
-        return "timeout";
     return printable(c->errstr, 120);
 }
 

@@ -23,7 +23,7 @@
 //
 // The connection's life (where to connect, the hello, failures) is core's
 // tune_link machine, the one the front-ends run too; this class carries it
-// out with blocking hiredis and words its own log lines.  Its commands
+// out within the call's budget and words its own log lines.  Its commands
 // (the scripts, HGETALL, INFO) are its own.
 
 #include "clock.h"

@@ -5,6 +5,7 @@ import base64
 import http.client
 import io
 import os
+import platform
 import shutil
 import socket
 import struct
@@ -139,19 +140,32 @@ class Icecast(Process):
                 time.sleep(0.05)
 
     #: the threads Icecast 2.4 starts besides its main one: stats, YP, slave
+    #: (Debian's build has YP)
     STARTUP_THREADS = 3
-    NR_CLOCK_NANOSLEEP = "230"      # x86_64; glibc's nanosleep()
+    #: a sleeping thread's system call, by machine: clock_nanosleep (glibc's
+    #: nanosleep()), or restart_syscall when a signal interrupted the sleep
+    SLEEP_SYSCALLS = {"x86_64": {"230", "219"}, "aarch64": {"115", "128"},
+                      "i686": {"267", "0"}, "i386": {"267", "0"}}
 
     def _threads_asleep(self) -> bool:
         """Every thread of Icecast's start-up besides the main one exists
         and sleeps in its loop (thread_sleep(), nanosleep)."""
+        sleeping = self.SLEEP_SYSCALLS.get(platform.machine())
+        if sleeping is None:
+            raise RuntimeError(f"{self.name}: no sleeping system call known for {platform.machine()}; "
+                               "add it to Icecast.SLEEP_SYSCALLS")
         try:
             others = [t for t in Path(f"/proc/{self.pid}/task").iterdir() if t.name != str(self.pid)]
             if len(others) < self.STARTUP_THREADS:
                 return False
-            return all((t / "syscall").read_text().split()[0] == self.NR_CLOCK_NANOSLEEP for t in others)
+            return all((t / "syscall").read_text().split()[0] in sleeping for t in others)
+        except PermissionError as e:
+            # /proc/PID/task/*/syscall of a process that changed its user
+            # needs CAP_SYS_PTRACE: say so rather than wait out the timeout
+            raise RuntimeError(f"{self.name}: cannot read its threads' state ({e}); the tests need "
+                               "CAP_SYS_PTRACE when run as root") from e
         except (OSError, IndexError):
-            return False
+            return False        # a thread ended between the listing and the read
 
     def _wait_for_threads(self, timeout: float) -> None:
         """Waits, before anything connects to Icecast, until its stats
@@ -191,6 +205,9 @@ class Icecast(Process):
     def url(self, path: str = "/") -> str:
         return self.base_url + path
 
+    #: the most get() reads: its pages are a few KiB
+    GET_MAX_BYTES = 4 << 20
+
     def get(self, path: str, auth: bool = False, timeout: float = 5.0) -> bytes:
         """The body of a 200 response to GET path; urllib.error.HTTPError
         for any other status, OSError when the connection fails.
@@ -211,14 +228,22 @@ class Icecast(Process):
         if auth:
             token = base64.b64encode(f"{self.admin_user}:{self.admin_password}".encode()).decode()
             lines.append(f"Authorization: Basic {token}")
-        chunks = []
+        chunks, size = [], 0
+        deadline = time.monotonic() + timeout
         with socket.create_connection((self.host, self.port), timeout=timeout) as s:
             s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
             while True:
+                # bounded: a stream's mount would never close
+                left = deadline - time.monotonic()
+                if left <= 0 or size > self.GET_MAX_BYTES:
+                    raise urllib.error.URLError(f"{self.url(path)}: not closed within {timeout}s "
+                                                f"and {self.GET_MAX_BYTES} bytes")
+                s.settimeout(left)
                 chunk = s.recv(65536)
                 if not chunk:
                     break
                 chunks.append(chunk)
+                size += len(chunk)
         head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
         status_line, _, header_block = head.partition(b"\r\n")
         parts = status_line.decode("latin-1").split(None, 2)
@@ -232,7 +257,7 @@ class Icecast(Process):
         if length is None or not length.strip().isdigit():
             return body
         if len(body) < int(length):
-            raise http.client.IncompleteRead(body, int(length) - len(body))
+            raise urllib.error.URLError(f"{self.url(path)}: {len(body)} of {length} bytes")
         return body[:int(length)]
 
     def admin_stats_xml(self) -> bytes:

@@ -1,6 +1,7 @@
 """Loopback ports."""
 
 import socket
+import struct
 import time
 
 
@@ -42,8 +43,8 @@ def accept_queue(port: int, host: str = "127.0.0.1") -> int:
     host:port (/proc/net/tcp's rx_queue of a LISTEN socket): 0 once the
     daemon accepted every client that connected.  ValueError when nothing
     listens there."""
-    a, b, c, d = (int(x) for x in host.split("."))
-    local = f"{d:02X}{c:02X}{b:02X}{a:02X}:{port:04X}"
+    # the kernel prints the address as a number in the machine's byte order
+    local = f"{struct.unpack('=I', socket.inet_aton(host))[0]:08X}:{port:04X}"
     with open("/proc/net/tcp") as f:
         for line in f.read().splitlines()[1:]:
             fields = line.split()

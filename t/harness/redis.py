@@ -282,11 +282,14 @@ class Redis(Process):
         fields = self.info("commandstats").get("cmdstat_auth")
         return int(dict(f.split("=") for f in fields.split(",")).get("failed_calls", 0)) if fields else 0
 
-    def wait_for_calls(self, command: str, more: int, timeout: float = 5.0, what: str = "") -> None:
-        """Waits until Redis ran command more times than now: a front-end's
-        refreshes are GETs of the generation, its herd claims EVALSHAs, so
-        "ten refresh ticks" is wait_for_calls("get", 10), not a sleep."""
-        base = self.calls(command)
+    def wait_for_calls(self, command: str, more: int, timeout: float = 5.0, what: str = "",
+                       since: int | None = None) -> None:
+        """Waits until Redis ran command more times than now, or than since
+        (a count of calls() taken before the action whose calls these are,
+        when they may come before this is called): a front-end's refreshes
+        are GETs of the generation, its herd claims EVALSHAs, so "ten refresh
+        ticks" is wait_for_calls("get", 10), not a sleep."""
+        base = self.calls(command) if since is None else since
         deadline = time.monotonic() + timeout
         while self.calls(command) < base + more:
             if time.monotonic() >= deadline:
