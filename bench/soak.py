@@ -59,6 +59,7 @@ MOUNT = "/demo"
 STREAM_BYTES_PER_S = 128000 // 8
 POLL_INTERVAL_S = 1.0
 HERD_WINDOW_S = 2.0         # the modules' default herd window
+APACHE_PROXY_RESERVE = 5    # mod_tune's default TuneProxyReserve
 #: the trend each component may show, per event, before it counts as growing:
 #: half of what a leak of 1 KiB per tune-in (or per poll) would add
 LEAK_BYTES_PER_EVENT = 512
@@ -142,7 +143,9 @@ def main() -> int:
     apache_workers = per_front["apache"] + int(rate_per_front) + 64
     apache_mpm = mpm_lines("event", apache_workers, start=apache_workers)
     threads = int(re.search(r"MaxRequestWorkers (\d+)", apache_mpm).group(1))
-    bursts = {"nginx": per_front["nginx"] + 64, "apache": threads - 4}
+    # mod_tune's default TuneProxyReserve keeps 5 workers from proxied
+    # listeners (a 302 instead): the Apache burst leaves those free too
+    bursts = {"nginx": per_front["nginx"] + 64, "apache": threads - 4 - APACHE_PROXY_RESERVE}
     # a mount could take every listener or the larger warm-up burst, twice (a
     # front end's fair share of herd credits may be half of what is free),
     # plus the redirected tune-ins reserved for a herd window and a poll
@@ -210,7 +213,7 @@ def main() -> int:
             time.sleep(2 * HERD_WINDOW_S + POLL_INTERVAL_S)
             warm_up(f, bursts[name])
         say(f"warm-up: {bursts['nginx']} listeners at once through nginx, {bursts['apache']} "
-            f"(all its threads but 4) through Apache")
+            f"(all its threads but 4 and TuneProxyReserve's {APACHE_PROXY_RESERVE}) through Apache")
         for ice in ices:
             ice.wait_for_listeners(MOUNT, 0, timeout=30)
         time.sleep(2 * HERD_WINDOW_S + POLL_INTERVAL_S)

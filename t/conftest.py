@@ -21,7 +21,7 @@ from harness import (  # noqa: E402
 from harness import sanitizer  # noqa: E402
 from harness.net import wait_until  # noqa: E402
 from harness.redis import TEST_PASSWORD  # noqa: E402
-from harness.snapshot import decode_snapshot  # noqa: E402
+from harness.snapshot import settled  # noqa: E402
 from harness.apache import APACHE, TUNE_LOCATIONS, Apache, module_path, tune_lines  # noqa: E402
 
 
@@ -165,14 +165,7 @@ class Stack:
     @staticmethod
     def settled(redis) -> bool:
         """Whether the newest round has both slots up, unused, at full weight."""
-        _, text = redis.snapshot()
-        if text is None:
-            return False
-        slots = decode_snapshot(text).slots
-        want = {("demo", "ice-a"): 5, ("demo", "ice-b"): 3}
-        return slots.keys() == want.keys() and all(
-            (slots[k].health, slots[k].free, slots[k].weight) == ("up", free, 100)
-            for k, free in want.items())
+        return settled(redis.snapshot()[1], {("demo", "ice-a"): 5, ("demo", "ice-b"): 3})
 
     def urls(self) -> set[str]:
         return {self.url(b) for b in self.tones}

@@ -655,21 +655,18 @@ def test_trend_leaves_the_warm_up_out():
         trend(rising_then_flat[:9], 10.0)
 
 
-def test_icecast_pair_waits_for_both_slots_settled(redis_server):
-    """The pair's fixture waits for a round with both slots up, unused and at
-    full weight, not merely the first round: a first poll that failed leaves
-    a backend down, then in slow start, which the tests of the pair do not
-    expect (a CI run once saw every tune-in go to A for that)."""
-    from conftest import Stack
-    from harness.snapshot import slot, snapshot_text
+def test_a_settled_round_has_every_slot_up_unused_at_full_weight():
+    """The Icecast pair's fixture (t/conftest.py) waits for such a round, not
+    merely the first: a first poll that failed leaves a backend down, then in
+    slow start, which the tests of the pair do not expect (a CI run once saw
+    every tune-in go to A for that)."""
+    from harness.snapshot import settled, slot, snapshot_text
+    want = {("demo", "ice-a"): 5, ("demo", "ice-b"): 3}
     a = slot("ice-a", "http://127.0.0.1:1/demo", 5)
-    b = dict(slot("ice-b", "http://127.0.0.1:2/demo", 3))
-    assert not Stack.settled(redis_server)                         # no round yet
-    for b_now in (dict(b, health="down"), dict(b, weight=4),       # down; in slow start
-                  dict(b, free=2, listeners=1)):                   # one slot taken
-        redis_server.put_snapshot(snapshot_text(a, b_now), 1)
-        assert not Stack.settled(redis_server), b_now
-    redis_server.put_snapshot(snapshot_text(a), 1)                 # B missing
-    assert not Stack.settled(redis_server)
-    redis_server.put_snapshot(snapshot_text(a, b), 2)
-    assert Stack.settled(redis_server)
+    b = slot("ice-b", "http://127.0.0.1:2/demo", 3)
+    assert not settled(None, want)                                  # no round yet
+    for b_now in (dict(b, health="down"), dict(b, weight=4),        # down; in slow start
+                  dict(b, free=2, listeners=1)):                    # one slot taken
+        assert not settled(snapshot_text(a, b_now), want), b_now
+    assert not settled(snapshot_text(a), want)                      # B missing
+    assert settled(snapshot_text(a, b), want)

@@ -135,6 +135,17 @@ def decode_snapshot(text: str) -> Snapshot:
     return snap
 
 
+def settled(text: str | None, free: dict[tuple[str, str], int], weight: int = 100) -> bool:
+    """Whether a snapshot holds exactly the slots of free ((stream, backend)
+    -> free slots), each up at that free count and at full weight (no slow
+    start): a round a test may take as "everything running"."""
+    if text is None:
+        return False
+    slots = decode_snapshot(text).slots
+    return slots.keys() == free.keys() and all(
+        (slots[k].health, slots[k].free, slots[k].weight) == ("up", n, weight) for k, n in free.items())
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
