@@ -131,11 +131,16 @@ mtune_workers_busy(uint32_t limit, uint32_t *busy)
     for (i = 0; i < processes && n < limit; i++) {
         ps = ap_get_scoreboard_process(i);
 
-        if (ps == NULL || ps->pid == 0) {
-            continue;
-        }
-
-        if (ps->quiescing && mpm.kind == MTUNE_MPM_ASYNC) {
+        /*
+         * The workers' own statuses say who is busy, whatever the slot's
+         * pid: prefork's parent writes a child's pid only once fork()
+         * returns to it, and the child may be serving by then (a listener
+         * went uncounted that way under ASan on a loaded machine).  A
+         * process that is gone has its workers marked dead by the parent.
+         */
+        if (ps != NULL && ps->pid != 0 && ps->quiescing
+            && mpm.kind == MTUNE_MPM_ASYNC)
+        {
             continue;
         }
 
