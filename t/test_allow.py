@@ -203,7 +203,11 @@ def test_a_new_list_applies_to_the_snapshot_held_while_redis_is_away(front, redi
     """A reload (nginx) or graceful restart (Apache) that adds the allowlist while Redis is
     away applies it to the snapshot kept across it: no tune-in goes to a refused URL."""
     n = front(hostile_snapshot(good=(("good-a", GOOD_A, 100),)), allow=None)
-    assert "evil" in "".join(n.get("/tune/demo").header("location") for _ in range(10))
+    # Without a list the choice is weighted by free slots, so nearly every pick is one of the
+    # 14 refused URLs, each as likely as the next; only some of them spell "evil" (10 picks
+    # missed all of those 1 time in 80), so the check is that any refused URL was given.
+    before = [n.get("/tune/demo").header("location") for _ in range(10)]
+    assert set(before) & set(REFUSED_URLS), before
     redis_server.stop()
     if n.kind == "nginx":
         n.http_conf = f"tune_allow {ALLOW};\n"
