@@ -37,6 +37,14 @@
 /* an entry nobody asked about for this long may serve another slot */
 #define TUNE_HERD_IDLE_MS       60000
 
+/*
+ * used_ms is written at most this often.  Every tune-in looks at every slot
+ * of its stream, and a write there on each would make the entries' cache
+ * lines bounce between the cores of all the workers; the idle rule above
+ * needs the time to a second, not to a millisecond.
+ */
+#define TUNE_HERD_USED_STEP_MS  1000
+
 /* entries looked at for one slot */
 #define TUNE_HERD_PROBES        32
 
@@ -230,21 +238,26 @@ tune_herd_avail(tune_herd_t *herd, const tune_image_t *img,
             continue;
         }
 
-        e->used_ms = now;
+        if (now - e->used_ms >= TUNE_HERD_USED_STEP_MS) {
+            e->used_ms = now;
+        }
 
         /*
          * A credit granted before polled_ms - W is a reservation the
          * snapshot has reconciled: spent now, its listener would be counted
-         * by no poll and no reservation.
+         * by no poll and no reservation.  (Written only when there is one
+         * to drop, for used_ms's reason.)
          */
-        if (e->credit_until - (int64_t) window / 2
-            <= s->polled_ms - (int64_t) window)
+        if (e->credits
+            && e->credit_until - (int64_t) window / 2
+               <= s->polled_ms - (int64_t) window)
         {
             e->credits = 0;
         }
 
-        if (e->credit_until2 - (int64_t) window / 2
-            <= s->polled_ms - (int64_t) window)
+        if (e->credits2
+            && e->credit_until2 - (int64_t) window / 2
+               <= s->polled_ms - (int64_t) window)
         {
             e->credits2 = 0;
         }
@@ -827,8 +840,11 @@ tune_herd_entry(tune_herd_t *herd, uint64_t key, int64_t now, int add)
     reuse = NULL;
     i = key % herd->nentries;
 
-    for (k = 0; k < TUNE_HERD_PROBES && k < herd->nentries; k++) {
-        e = &entries[(i + k) % herd->nentries];
+    /* i wraps by hand: a division per probe costs more than the probe */
+    for (k = 0; k < TUNE_HERD_PROBES && k < herd->nentries;
+         k++, i = (i + 1 < herd->nentries) ? i + 1 : 0)
+    {
+        e = &entries[i];
 
         if (e->key == key) {
             return e;
@@ -873,7 +889,8 @@ static uint32_t
 tune_herd_pending(const tune_herd_entry_t *e, int64_t polled_ms,
     uint32_t window)
 {
-    int64_t   b, first;
+    size_t    i, r, n;
+    int64_t   first;
     uint32_t  sum;
 
     first = tune_herd_floor(polled_ms - (int64_t) window
@@ -884,10 +901,26 @@ tune_herd_pending(const tune_herd_entry_t *e, int64_t polled_ms,
         first = e->head - TUNE_HERD_BUCKETS + 1;
     }
 
+    if (first > e->head) {
+        return 0;
+    }
+
+    /*
+     * The buckets first..head, at most the whole ring: from first's place
+     * to the ring's end, then on from its start.  The sum runs once per
+     * slot of the stream for every tune-in; two plain runs the compiler can
+     * vectorise cost a fraction of a division per bucket.
+     */
+    n = (size_t) (e->head - first) + 1;
+    r = tune_herd_ring(first);
     sum = 0;
 
-    for (b = first; b <= e->head; b++) {
-        sum += e->count[tune_herd_ring(b)];
+    for (i = r; i < TUNE_HERD_BUCKETS && n; i++, n--) {
+        sum += e->count[i];
+    }
+
+    for (i = 0; i < n; i++) {
+        sum += e->count[i];
     }
 
     return sum;

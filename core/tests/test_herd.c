@@ -500,6 +500,55 @@ test_pending_buckets(void **state)
 }
 
 
+/*
+ * The pending sum wherever first and head fall in the ring: one tune-in in
+ * each of 100 buckets (more than the ring holds, so it wraps at every
+ * start), then every poll time from before the first tune-in to past the
+ * last, against the count the rule gives: the tune-ins of buckets that may
+ * be later than polled_ms - W, of the newest TUNE_HERD_BUCKETS at most.
+ */
+static void
+test_pending_ring(void **state)
+{
+    int64_t              start, polled, first, head, b;
+    unsigned             shift, k, want;
+    tune_herd_t         *herd;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    for (shift = 0; shift < 80; shift += 7) {
+        herd = new_herd(16);
+        start = T0 + (int64_t) shift * TUNE_HERD_BUCKET_MS;
+        img = single("100000", start);
+
+        for (k = 0; k < 100; k++) {
+            take0(herd, img, start + (int64_t) k * TUNE_HERD_BUCKET_MS + 5,
+                  1);
+        }
+
+        head = start / TUNE_HERD_BUCKET_MS + 99;
+
+        for (polled = start - W - 300; polled < start + 10300 + W;
+             polled += 37)
+        {
+            img = single("100000", polled);
+
+            /* the first bucket whose last ms is after polled - W */
+            first = (polled - (int64_t) W - (TUNE_HERD_BUCKET_MS - 1))
+                    / TUNE_HERD_BUCKET_MS + 1;
+
+            for (want = 0, b = head - 79; b <= head; b++) {
+                want += (b >= first);
+            }
+
+            assert_int_equal(state0(herd, img, start + 10000, PENDING),
+                             want);
+        }
+    }
+}
+
+
 /* More pending than free: 0, never below */
 static void
 test_local_mode(void **state)
@@ -1457,6 +1506,7 @@ main(void)
     const struct CMUnitTest  request_tests[] = {
         cmocka_unit_test(test_window_off),
         cmocka_unit_test(test_pending_buckets),
+        cmocka_unit_test(test_pending_ring),
         cmocka_unit_test(test_local_mode),
         cmocka_unit_test(test_clock_near_1970),
         cmocka_unit_test(test_global_mode),
