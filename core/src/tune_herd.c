@@ -34,7 +34,8 @@
 /* the most a fair share may be (herd_claim.lua agrees) */
 #define TUNE_HERD_FAIR_MAX      4096
 
-/* an entry nobody asked about for this long may serve another slot */
+/* an entry nobody asked about for this long (give or take the second of
+ * TUNE_HERD_USED_STEP_MS) may serve another slot */
 #define TUNE_HERD_IDLE_MS       60000
 
 /*
@@ -908,8 +909,8 @@ tune_herd_pending(const tune_herd_entry_t *e, int64_t polled_ms,
     /*
      * The buckets first..head, at most the whole ring: from first's place
      * to the ring's end, then on from its start.  The sum runs once per
-     * slot of the stream for every tune-in; two plain runs the compiler can
-     * vectorise cost a fraction of a division per bucket.
+     * slot of the stream for every tune-in: two plain runs, rather than a
+     * ring index worked out for every bucket.
      */
     n = (size_t) (e->head - first) + 1;
     r = tune_herd_ring(first);

@@ -501,11 +501,12 @@ test_pending_buckets(void **state)
 
 
 /*
- * The pending sum wherever first and head fall in the ring: one tune-in in
- * each of 100 buckets (more than the ring holds, so it wraps at every
- * start), then every poll time from before the first tune-in to past the
- * last, against the count the rule gives: the tune-ins of buckets that may
- * be later than polled_ms - W, of the newest TUNE_HERD_BUCKETS at most.
+ * The pending sum wherever first and head fall in the ring: k + 1 tune-ins
+ * in the k-th of 100 buckets (more than the ring holds, so it wraps at
+ * every start, and each bucket's count tells which one was summed), then
+ * every poll time from before the first tune-in to past the last, against
+ * the sum the rule gives: the tune-ins of buckets that may be later than
+ * polled_ms - W, of the newest TUNE_HERD_BUCKETS at most.
  */
 static void
 test_pending_ring(void **state)
@@ -524,7 +525,7 @@ test_pending_ring(void **state)
 
         for (k = 0; k < 100; k++) {
             take0(herd, img, start + (int64_t) k * TUNE_HERD_BUCKET_MS + 5,
-                  1);
+                  k + 1);
         }
 
         head = start / TUNE_HERD_BUCKET_MS + 99;
@@ -538,13 +539,84 @@ test_pending_ring(void **state)
             first = (polled - (int64_t) W - (TUNE_HERD_BUCKET_MS - 1))
                     / TUNE_HERD_BUCKET_MS + 1;
 
+            /* bucket b holds b - (head - 99) + 1 tune-ins */
             for (want = 0, b = head - 79; b <= head; b++) {
-                want += (b >= first);
+                want += (b >= first) ? (unsigned) (b - head + 100) : 0;
             }
 
             assert_int_equal(state0(herd, img, start + 10000, PENDING),
                              want);
         }
+    }
+}
+
+
+/*
+ * FNV-1a of stream "\0" backend, as the table hashes a slot: to pick names
+ * whose entries start at a chosen place.
+ */
+static uint64_t
+slot_hash(const char *name, const char *backend)
+{
+    size_t    i;
+    uint64_t  h;
+
+    h = 0xcbf29ce484222325ULL;
+
+    for (i = 0; i < strlen(name) + 1 + strlen(backend); i++) {
+        h ^= (i < strlen(name)) ? (unsigned char) name[i]
+             : (i == strlen(name)) ? 0
+             : (unsigned char) backend[i - strlen(name) - 1];
+        h *= 0x100000001b3ULL;
+    }
+
+    return h ? h : 1;
+}
+
+
+/*
+ * Four slots whose entries all start at the table's last place, in a table
+ * of four: the probes go on from the first place, so every slot has an
+ * entry of its own and counts its own tune-ins.
+ */
+static void
+test_probes_wrap(void **state)
+{
+    char                        names[4][16];
+    spec_t                      spec[4];
+    unsigned                    found, k, i;
+    uint32_t                    pending, credits;
+    tune_herd_t                *herd;
+    const tune_image_t         *img;
+    const tune_image_stream_t  *st;
+
+    (void) state;
+
+    for (found = 0, k = 0; found < 4 && k < 100000; k++) {
+        snprintf(names[found], sizeof(names[found]), "b%u", k);
+
+        if (slot_hash("demo", names[found]) % 4 == 3) {
+            spec[found] = (spec_t) { "demo", names[found], "up", "100", 100 };
+            found++;
+        }
+    }
+
+    assert_int_equal(found, 4);
+
+    herd = new_herd(4);
+    img = decode(spec, 4, T0);
+    st = stream(img, "demo");
+
+    for (i = 0; i < 4; i++) {
+        for (k = 0; k <= i; k++) {
+            tune_herd_take(herd, img, st, st->first_slot + i, T0, W);
+        }
+    }
+
+    for (i = 0; i < 4; i++) {
+        tune_herd_slot_state(herd, img, st, st->first_slot + i, T0 + 10, W,
+                             &pending, &credits);
+        assert_int_equal(pending, i + 1);
     }
 }
 
@@ -1507,6 +1579,7 @@ main(void)
         cmocka_unit_test(test_window_off),
         cmocka_unit_test(test_pending_buckets),
         cmocka_unit_test(test_pending_ring),
+        cmocka_unit_test(test_probes_wrap),
         cmocka_unit_test(test_local_mode),
         cmocka_unit_test(test_clock_near_1970),
         cmocka_unit_test(test_global_mode),
