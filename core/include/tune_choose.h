@@ -54,6 +54,41 @@ typedef struct {
 } tune_choice_name_t;
 
 
+/*
+ * A process's memory of the herd's avail counts (optional, one per process
+ * or per host thread that chooses, never shared).
+ *
+ * Without it, every tune-in reads the herd entries of all the stream's
+ * slots, and those are written by every worker's tune-ins: the cache lines
+ * travel between the cores on each tune-in, which cost nginx's redirect
+ * path about a tenth of its speed with two workers.  With it, the counts of
+ * a stream are read in full once per millisecond of the host's clock; the
+ * tune-ins of the same millisecond draw from the counts remembered, and
+ * only the slot drawn is checked against the table before it is counted
+ * (tune_herd_avail_slot()), so no slot is ever sent a listener the table
+ * has no room for: the herd bound is the same, only the draw's weights may
+ * be up to a millisecond old.  A draw that finds no room in the slot it
+ * picked, and any request that ranks, retries or peeks, looks at every slot
+ * as without it.
+ *
+ * Sized for an image's streams and slots; an image with more needs a
+ * larger one (tune_choice_memo_fits()).
+ */
+typedef struct tune_choice_memo_s  tune_choice_memo_t;
+
+/* Bytes of a memory for nstreams streams and nslots slots */
+size_t tune_choice_memo_size(uint32_t nstreams, uint32_t nslots);
+
+/* Makes one in buf (tune_choice_memo_size() bytes, 8-byte aligned); NULL
+ * when buf is not */
+tune_choice_memo_t *tune_choice_memo_init(void *buf, uint32_t nstreams,
+    uint32_t nslots);
+
+/* 1 when img's streams and slots fit in memo */
+int tune_choice_memo_fits(const tune_choice_memo_t *memo,
+    const tune_image_t *img);
+
+
 /* One tune-in, as the host sees it.  Unused fields are 0 or NULL. */
 typedef struct {
     const char                 *stream;       /* the name asked for */
@@ -67,6 +102,8 @@ typedef struct {
     tune_herd_t                *herd;         /* NULL: no herd accounting */
     uint32_t                    window;       /* the herd window W, ms */
     int64_t                     now_ms;       /* wall clock (tune_herd.h) */
+    tune_choice_memo_t         *memo;         /* NULL, or this process's,
+                                                 fitting the image */
 
     const tune_choice_name_t   *tried;        /* backends tried already */
     size_t                      ntried;       /*   (proxy retries) */

@@ -93,6 +93,25 @@ void tune_herd_avail(tune_herd_t *herd, const tune_image_t *img,
     uint32_t *avail);
 
 /*
+ * tune_herd_avail() for a look that stands for tuneins tune-ins (at least
+ * 1): a host that answered some of them from the counts it remembered
+ * (tune_choose.h) reports them here, so that a slot without credits is
+ * marked as asked for by each, as if every one had looked.
+ */
+void tune_herd_avail_for(tune_herd_t *herd, const tune_image_t *img,
+    const tune_image_stream_t *stream, int64_t now, uint32_t window,
+    uint32_t tuneins, uint32_t *avail);
+
+/*
+ * avail of the i-th slot of the stream alone, exactly as tune_herd_avail()
+ * would give it now (0 for an i out of range).  What a host checks before
+ * it sends a listener to a slot drawn from remembered counts.
+ */
+uint32_t tune_herd_avail_slot(tune_herd_t *herd, const tune_image_t *img,
+    const tune_image_stream_t *stream, uint32_t i, int64_t now,
+    uint32_t window);
+
+/*
  * Records one tune-in sent to slot (an index into tune_image_slots(img));
  * stream may be NULL (it is then looked up).  Spends a credit if one is in
  * hand, else the tune-in is reported to Redis as sent without one.

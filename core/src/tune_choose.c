@@ -11,7 +11,28 @@
 #include "tune_select.h"
 
 
+/*
+ * The memory (tune_choose.h): which image its counts are of, its room, and
+ * per stream when its counts were read and how many tune-ins they answered
+ * since; then the arrays.
+ */
+struct tune_choice_memo_s {
+    uint64_t                    generation;
+    int64_t                     written_ms;
+    uint32_t                    nstreams;
+    uint32_t                    nslots;
+    int64_t                    *read_ms;      /* per stream; INT64_MIN: not
+                                                 read for this image */
+    uint32_t                   *answered;     /* per stream */
+    uint32_t                   *avail;        /* per slot of the image */
+};
+
+
 static size_t tune_choose_work(size_t nslots, int rank);
+static int tune_choose_remembered(const tune_image_t *img,
+    const tune_choice_req_t *req, tune_choice_t *ch, uint32_t k);
+static void tune_choose_forget(tune_choice_memo_t *memo,
+    const tune_image_t *img);
 static uint32_t tune_choose_retry_after(const tune_image_t *img);
 static tune_choice_outcome_t tune_choose_end(tune_choice_t *ch,
     tune_choice_outcome_t outcome, const char *reason);
@@ -56,6 +77,49 @@ tune_choose_end(tune_choice_t *ch, tune_choice_outcome_t outcome,
 }
 
 
+size_t
+tune_choice_memo_size(uint32_t nstreams, uint32_t nslots)
+{
+    return sizeof(tune_choice_memo_t)
+           + (size_t) nstreams * (sizeof(int64_t) + sizeof(uint32_t))
+           + (size_t) nslots * sizeof(uint32_t);
+}
+
+
+tune_choice_memo_t *
+tune_choice_memo_init(void *buf, uint32_t nstreams, uint32_t nslots)
+{
+    tune_choice_memo_t  *memo;
+
+    if (buf == NULL || (uintptr_t) buf % 8 != 0) {
+        return NULL;
+    }
+
+    memo = buf;
+
+    memo->nstreams = nstreams;
+    memo->nslots = nslots;
+    memo->read_ms = (int64_t *) (memo + 1);
+    memo->answered = (uint32_t *) (memo->read_ms + nstreams);
+    memo->avail = memo->answered + nstreams;
+
+    /* of no image yet: the first look forgets it all */
+    memo->generation = 0;
+    memo->written_ms = INT64_MIN;
+
+    return memo;
+}
+
+
+int
+tune_choice_memo_fits(const tune_choice_memo_t *memo, const tune_image_t *img)
+{
+    return memo != NULL && img != NULL
+           && img->nstreams <= memo->nstreams
+           && img->nslots <= memo->nslots;
+}
+
+
 tune_choice_outcome_t
 tune_choose_begin(const tune_image_t *img, const tune_choice_req_t *req,
     tune_choice_t *ch)
@@ -93,10 +157,11 @@ tune_choose_pick(const tune_image_t *img, const tune_choice_req_t *req,
 {
     size_t                      j;
     uint8_t                    *skip;
-    uint32_t                    i, n, slot, *avail, *order;
+    uint32_t                    i, k, n, slot, *avail, *order;
     tune_rc_t                   rc;
     const char                 *name;
     tune_select_opts_t          opts;
+    tune_choice_memo_t         *memo;
     const tune_image_slot_t    *slots;
     const tune_image_stream_t  *stream;
 
@@ -112,10 +177,37 @@ tune_choose_pick(const tune_image_t *img, const tune_choice_req_t *req,
     opts.region = req->region;
     opts.region_len = req->region ? req->region_len : 0;
 
+    memo = (req->herd && tune_choice_memo_fits(req->memo, img))
+           ? req->memo : NULL;
+
+    if (memo) {
+        k = (uint32_t) (stream - tune_image_streams(img));
+
+        if (memo->generation != img->generation
+            || memo->written_ms != img->written_ms)
+        {
+            tune_choose_forget(memo, img);
+        }
+
+        if (!req->rank && !req->ntried && !req->peek
+            && memo->read_ms[k] == req->now_ms
+            && tune_choose_remembered(img, req, ch, k))
+        {
+            return tune_choose_end(ch, TUNE_CHOICE_OK, NULL);
+        }
+    }
+
     if (req->herd) {
-        tune_herd_avail(req->herd, img, stream, req->now_ms, req->window,
-                        avail);
+        tune_herd_avail_for(req->herd, img, stream, req->now_ms, req->window,
+                            memo ? memo->answered[k] + 1 : 1, avail);
         opts.avail = avail;
+
+        if (memo) {
+            memcpy(memo->avail + stream->first_slot, avail,
+                   n * sizeof(uint32_t));
+            memo->read_ms[k] = req->now_ms;
+            memo->answered[k] = 0;
+        }
     }
 
     if (req->ntried) {
@@ -164,4 +256,68 @@ tune_choose_pick(const tune_image_t *img, const tune_choice_req_t *req,
     }
 
     return tune_choose_end(ch, TUNE_CHOICE_OK, NULL);
+}
+
+
+/*
+ * A plain tune-in of the millisecond the stream's counts were read in:
+ * drawn from those counts, and taken only if the table still has room in
+ * the slot drawn.  0 when it has not (or nothing was drawn): the caller
+ * then looks at every slot.
+ */
+static int
+tune_choose_remembered(const tune_image_t *img, const tune_choice_req_t *req,
+    tune_choice_t *ch, uint32_t k)
+{
+    uint32_t                    slot, avail;
+    tune_select_opts_t          opts;
+    tune_choice_memo_t         *memo;
+    const tune_image_stream_t  *stream;
+
+    memo = req->memo;
+    stream = ch->stream;
+
+    memset(&opts, 0, sizeof(tune_select_opts_t));
+
+    opts.region = req->region;
+    opts.region_len = req->region ? req->region_len : 0;
+    opts.avail = memo->avail + stream->first_slot;
+
+    if (tune_select_slot(img, stream, &opts, req->rnd, &slot) != TUNE_OK) {
+        return 0;
+    }
+
+    avail = tune_herd_avail_slot(req->herd, img, stream,
+                                 slot - stream->first_slot, req->now_ms,
+                                 req->window);
+
+    /* what the table says now is the better weight for the rest of it */
+    memo->avail[slot] = avail;
+
+    if (avail == 0) {
+        return 0;
+    }
+
+    ch->slot = slot;
+    memo->answered[k]++;
+
+    tune_herd_take(req->herd, img, stream, slot, req->now_ms, req->window);
+
+    return 1;
+}
+
+
+/* A new image: nothing read of it yet */
+static void
+tune_choose_forget(tune_choice_memo_t *memo, const tune_image_t *img)
+{
+    uint32_t  i;
+
+    for (i = 0; i < img->nstreams; i++) {
+        memo->read_ms[i] = INT64_MIN;
+        memo->answered[i] = 0;
+    }
+
+    memo->generation = img->generation;
+    memo->written_ms = img->written_ms;
 }

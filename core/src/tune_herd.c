@@ -110,6 +110,10 @@ static uint64_t tune_herd_hash(const tune_image_t *img,
     const tune_image_stream_t *stream, const tune_image_slot_t *s);
 static tune_herd_entry_t *tune_herd_entry(tune_herd_t *herd, uint64_t key,
     int64_t now, int add);
+static uint32_t tune_herd_slot_avail(tune_herd_t *herd,
+    const tune_image_t *img, const tune_image_stream_t *stream,
+    const tune_image_slot_t *s, int global, int64_t now, uint32_t window,
+    uint32_t tuneins);
 static uint32_t tune_herd_pending(const tune_herd_entry_t *e,
     int64_t polled_ms, uint32_t window);
 static int64_t tune_herd_floor(int64_t a, int64_t b);
@@ -204,9 +208,17 @@ tune_herd_avail(tune_herd_t *herd, const tune_image_t *img,
     const tune_image_stream_t *stream, int64_t now, uint32_t window,
     uint32_t *avail)
 {
+    tune_herd_avail_for(herd, img, stream, now, window, 1, avail);
+}
+
+
+void
+tune_herd_avail_for(tune_herd_t *herd, const tune_image_t *img,
+    const tune_image_stream_t *stream, int64_t now, uint32_t window,
+    uint32_t tuneins, uint32_t *avail)
+{
     int                       global;
-    uint32_t                  i, local, credits;
-    tune_herd_entry_t        *e;
+    uint32_t                  i;
     const tune_image_slot_t  *s;
 
     s = tune_herd_stream_slots(img, stream);
@@ -218,87 +230,117 @@ tune_herd_avail(tune_herd_t *herd, const tune_image_t *img,
     global = tune_herd_global(herd, now);
 
     for (i = 0; i < stream->nslots; i++, s++) {
-
-        if (s->health != TUNE_HEALTH_UP || s->weight == 0 || s->free == 0
-            || (s->flags & TUNE_SLOT_REFUSED))
-        {
-            avail[i] = 0;
-            continue;
-        }
-
-        /* W 0: the snapshot's free counts as they are */
-        if (s->free == TUNE_UNLIMITED || window == 0) {
-            avail[i] = s->free;
-            continue;
-        }
-
-        e = tune_herd_entry(herd, tune_herd_hash(img, stream, s), now, 1);
-        if (e == NULL) {
-            /* the table is full: this slot goes uncounted */
-            avail[i] = s->free;
-            continue;
-        }
-
-        if (now - e->used_ms >= TUNE_HERD_USED_STEP_MS) {
-            e->used_ms = now;
-        }
-
-        /*
-         * A credit granted before polled_ms - W is a reservation the
-         * snapshot has reconciled: spent now, its listener would be counted
-         * by no poll and no reservation.  (Written only when there is one
-         * to drop, for used_ms's reason.)
-         */
-        if (e->credits
-            && e->credit_until - (int64_t) window / 2
-               <= s->polled_ms - (int64_t) window)
-        {
-            e->credits = 0;
-        }
-
-        if (e->credits2
-            && e->credit_until2 - (int64_t) window / 2
-               <= s->polled_ms - (int64_t) window)
-        {
-            e->credits2 = 0;
-        }
-
-        local = tune_herd_pending(e, s->polled_ms, window);
-        local = (local < s->free) ? s->free - local : 0;
-
-        if (!global) {
-            avail[i] = local;
-            continue;
-        }
-
-        credits = tune_herd_stock(e, now);
-
-        if (credits == 0) {
-            e->asked++;
-
-            /*
-             * The stock ran out while Redis last said the slot has room to
-             * spare across the fleet (a whole fair share, no top-up cut
-             * short since): the claims are only late (Redis slowed or
-             * gone, the claiming process busy), and turning listeners away
-             * for that would make a slow Redis an outage.  Counted by this
-             * front-end alone until the next answer; the tune-ins are
-             * reported as sent without a credit.  Otherwise the fleet may
-             * be short, and the slot waits for credits.
-             */
-            if (e->plenty) {
-                avail[i] = local;
-                continue;
-            }
-        }
-
-        /*
-         * Credits say whether this front-end may send a listener there now;
-         * how likely the draw is to pick it is for the load to say: the
-         * free slots less the tune-ins not yet seen by a poll.
-         */
-        avail[i] = credits ? (local > 1 ? local : 1) : 0;
+        avail[i] = tune_herd_slot_avail(herd, img, stream, s, global, now,
+                                        window, tuneins);
     }
+}
+
+
+uint32_t
+tune_herd_avail_slot(tune_herd_t *herd, const tune_image_t *img,
+    const tune_image_stream_t *stream, uint32_t i, int64_t now,
+    uint32_t window)
+{
+    const tune_image_slot_t  *s;
+
+    s = tune_herd_stream_slots(img, stream);
+    if (s == NULL || i >= stream->nslots) {
+        return 0;
+    }
+
+    return tune_herd_slot_avail(herd, img, stream, s + i,
+                                tune_herd_global(herd, now), now, window, 1);
+}
+
+
+/*
+ * One slot's avail (tune_herd.h): the same for the whole stream and for
+ * the one slot a host drew from counts it remembered, so the two cannot
+ * disagree.  tuneins: how many tune-ins this look stands for, each of which
+ * found a slot without credits as "asked".
+ */
+static uint32_t
+tune_herd_slot_avail(tune_herd_t *herd, const tune_image_t *img,
+    const tune_image_stream_t *stream, const tune_image_slot_t *s,
+    int global, int64_t now, uint32_t window, uint32_t tuneins)
+{
+    uint32_t            local, credits;
+    tune_herd_entry_t  *e;
+
+    if (s->health != TUNE_HEALTH_UP || s->weight == 0 || s->free == 0
+        || (s->flags & TUNE_SLOT_REFUSED))
+    {
+        return 0;
+    }
+
+    /* W 0: the snapshot's free counts as they are */
+    if (s->free == TUNE_UNLIMITED || window == 0) {
+        return s->free;
+    }
+
+    e = tune_herd_entry(herd, tune_herd_hash(img, stream, s), now, 1);
+    if (e == NULL) {
+        /* the table is full: this slot goes uncounted */
+        return s->free;
+    }
+
+    if (now - e->used_ms >= TUNE_HERD_USED_STEP_MS) {
+        e->used_ms = now;
+    }
+
+    /*
+     * A credit granted before polled_ms - W is a reservation the
+     * snapshot has reconciled: spent now, its listener would be counted
+     * by no poll and no reservation.  (Written only when there is one
+     * to drop, for used_ms's reason.)
+     */
+    if (e->credits
+        && e->credit_until - (int64_t) window / 2
+           <= s->polled_ms - (int64_t) window)
+    {
+        e->credits = 0;
+    }
+
+    if (e->credits2
+        && e->credit_until2 - (int64_t) window / 2
+           <= s->polled_ms - (int64_t) window)
+    {
+        e->credits2 = 0;
+    }
+
+    local = tune_herd_pending(e, s->polled_ms, window);
+    local = (local < s->free) ? s->free - local : 0;
+
+    if (!global) {
+        return local;
+    }
+
+    credits = tune_herd_stock(e, now);
+
+    if (credits == 0) {
+        e->asked += tuneins;
+
+        /*
+         * The stock ran out while Redis last said the slot has room to
+         * spare across the fleet (a whole fair share, no top-up cut
+         * short since): the claims are only late (Redis slowed or
+         * gone, the claiming process busy), and turning listeners away
+         * for that would make a slow Redis an outage.  Counted by this
+         * front-end alone until the next answer; the tune-ins are
+         * reported as sent without a credit.  Otherwise the fleet may
+         * be short, and the slot waits for credits.
+         */
+        if (e->plenty) {
+            return local;
+        }
+    }
+
+    /*
+     * Credits say whether this front-end may send a listener there now;
+     * how likely the draw is to pick it is for the load to say: the
+     * free slots less the tune-ins not yet seen by a poll.
+     */
+    return credits ? (local > 1 ? local : 1) : 0;
 }
 
 

@@ -588,6 +588,215 @@ test_peek_not_counted(void **state)
 }
 
 
+/* ---- the memory of the herd's counts --------------------------------- */
+
+static _Alignas(8) unsigned char  memo_buf[2][4096];
+
+
+static tune_choice_memo_t *
+new_memo(unsigned i, uint32_t nstreams, uint32_t nslots)
+{
+    tune_choice_memo_t  *memo;
+
+    assert_true(tune_choice_memo_size(nstreams, nslots) <= sizeof(memo_buf[i]));
+
+    memo = tune_choice_memo_init(memo_buf[i], nstreams, nslots);
+    assert_non_null(memo);
+
+    return memo;
+}
+
+
+/*
+ * Two workers, each with its memory, share one table: their tune-ins come
+ * in turn, several in each millisecond, so each draws from counts the
+ * other has since spent.  No slot takes more than its free count, and the
+ * stream fills up exactly: the memory only ever changes the draw's weights.
+ */
+static void
+test_memo_bound(void **state)
+{
+    unsigned             i, ok;
+    uint32_t             rnd;
+    tune_herd_t         *herd;
+    tune_choice_t        ch;
+    tune_choice_req_t    req;
+    const tune_image_t  *img;
+    tune_choice_memo_t  *memo[2];
+
+    (void) state;
+
+    herd = tune_herd_init(table, sizeof(table));
+    assert_non_null(herd);
+
+    img = decode((const spec_t[]) {
+                     { "demo", "a", "up", "3", 100, "" },
+                     { "demo", "b", "up", "5", 100, "" },
+                     { "demo", "c", "up", "4", 100, "" },
+                 }, 3, 1000);
+
+    memo[0] = new_memo(0, img->nstreams, img->nslots);
+    memo[1] = new_memo(1, img->nstreams, img->nslots);
+
+    request(&req, "demo");
+    req.herd = herd;
+    req.window = W;
+
+    for (i = 0, ok = 0, rnd = 12345; i < 40; i++) {
+        req.now_ms = T0 + 10 + i / 8;
+        req.memo = memo[i % 2];
+        /* the first draws go to a, whose 3 places go first */
+        rnd = (i < 12) ? 0 : rnd * 1103515245u + 12345u;
+        req.rnd = rnd;
+
+        if (choose(img, &req, &ch, NULL) == TUNE_CHOICE_OK) {
+            ok++;
+
+        } else {
+            assert_int_equal(ch.outcome, TUNE_CHOICE_FULL);
+        }
+    }
+
+    assert_int_equal(ok, 12);
+    assert_int_equal(pending(herd, img, 0), 3);
+    assert_int_equal(pending(herd, img, 1), 5);
+    assert_int_equal(pending(herd, img, 2), 4);
+}
+
+
+/* Six tune-ins of one millisecond, the first with a full look, the rest
+ * from the memory: the slot without credits is asked for by all six, as
+ * without the memory (the claim wants as many credits) */
+static uint32_t
+want_after_dry_tuneins(tune_choice_memo_t *memo)
+{
+    int64_t              reply[4];
+    unsigned             i;
+    tune_herd_t         *herd;
+    tune_choice_t        ch;
+    tune_herd_claim_t    claims[4];
+    tune_choice_req_t    req;
+    const tune_image_t  *img;
+
+    herd = tune_herd_init(table, sizeof(table));
+    assert_non_null(herd);
+
+    img = decode((const spec_t[]) {
+                     { "demo", "a", "up", "100", 100, "" },
+                     { "demo", "b", "up", "100", 100, "" },
+                 }, 2, 1000);
+
+    /* the fair shares: none for a, 50 for b */
+    assert_int_equal(tune_herd_claims(herd, img, T0, W, claims, 4), 2);
+    reply[0] = 0;
+    reply[1] = T0 / TUNE_HERD_BUCKET_MS;
+    reply[2] = 50;
+    reply[3] = T0 / TUNE_HERD_BUCKET_MS;
+    assert_int_equal(tune_herd_granted(herd, claims, 2, W, T0, reply),
+                     TUNE_OK);
+
+    request(&req, "demo");
+    req.herd = herd;
+    req.window = W;
+    req.memo = memo;
+    req.now_ms = T0 + 5;
+
+    for (i = 0; i < 6; i++) {
+        req.rnd = i * 0x2aaaaaabu;
+        assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
+        assert_string_equal(chosen(img, &ch), "b");
+    }
+
+    /* the next millisecond's full look reports them */
+    req.now_ms = T0 + 6;
+    req.peek = 1;
+    assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
+
+    assert_int_equal(tune_herd_claims(herd, img, T0 + 7, W, claims, 4), 1);
+    assert_string_equal(claims[0].redis_key + claims[0].redis_key_len - 2,
+                        ":a");
+
+    return claims[0].want;
+}
+
+
+static void
+test_memo_asked(void **state)
+{
+    uint32_t  with, without;
+
+    (void) state;
+
+    without = want_after_dry_tuneins(NULL);
+    with = want_after_dry_tuneins(new_memo(0, 1, 2));
+
+    /* four credits for each of the seven looks, the peek's among them */
+    assert_int_equal(without, 4 * 7);
+    assert_int_equal(with, without);
+}
+
+
+/* An image with more slots than the memory has room for is chosen from
+ * without it, and a new image in the same millisecond is answered by its
+ * own counts */
+static void
+test_memo_images(void **state)
+{
+    unsigned             i;
+    tune_herd_t         *herd;
+    tune_choice_t        ch;
+    tune_choice_req_t    req;
+    const tune_image_t  *img;
+    tune_choice_memo_t  *memo;
+
+    (void) state;
+
+    herd = tune_herd_init(table, sizeof(table));
+    assert_non_null(herd);
+
+    img = decode((const spec_t[]) {
+                     { "demo", "a", "up", "2", 100, "" },
+                     { "demo", "b", "up", "2", 100, "" },
+                 }, 2, 1000);
+
+    memo = new_memo(0, 1, 1);
+    assert_false(tune_choice_memo_fits(memo, img));
+    assert_false(tune_choice_memo_fits(NULL, img));
+
+    request(&req, "demo");
+    req.herd = herd;
+    req.window = W;
+    req.memo = memo;
+    req.now_ms = T0 + 10;
+
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
+    }
+
+    assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_FULL);
+
+    /* a's count read from one image; the next (same slots, b now 0 free,
+     * a 5) is looked at in full within the same millisecond */
+    herd = tune_herd_init(table, sizeof(table));
+    memo = new_memo(0, 1, 2);
+    req.memo = memo;
+    req.rnd = UINT32_MAX;
+    assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
+    assert_string_equal(chosen(img, &ch), "b");
+
+    img = decode((const spec_t[]) {
+                     { "demo", "a", "up", "5", 100, "" },
+                     { "demo", "b", "up", "0", 100, "" },
+                 }, 2, 1000);
+    ((tune_image_t *) img)->generation = 2;
+
+    for (i = 0; i < 5; i++) {
+        assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
+        assert_string_equal(chosen(img, &ch), "a");
+    }
+}
+
+
 /* ---- the ranking ----------------------------------------------------- */
 
 static void
@@ -758,6 +967,9 @@ main(void)
     const struct CMUnitTest  herd_tests[] = {
         cmocka_unit_test(test_herd_counts),
         cmocka_unit_test(test_peek_not_counted),
+        cmocka_unit_test(test_memo_bound),
+        cmocka_unit_test(test_memo_asked),
+        cmocka_unit_test(test_memo_images),
     };
 
     const struct CMUnitTest  rank_tests[] = {
