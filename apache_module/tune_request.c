@@ -17,6 +17,8 @@
 #include "util_script.h"
 #include "apr_lib.h"
 
+#include <stdlib.h>
+
 #include <tune_choose.h>
 #include <tune_name.h>
 #include <tune_url.h>
@@ -43,6 +45,15 @@ static void mtune_set_env(request_rec *r, mtune_ctx_t *ctx);
 static const char *mtune_copy(request_rec *r, const tune_image_t *img,
     tune_str_t s);
 static uint32_t mtune_random(void);
+static tune_choice_memo_t *mtune_choice_memo(const tune_image_t *img);
+
+
+/*
+ * This child's memory of the herd's counts (tune_choose.h): its threads use
+ * it only under the segment's lock, as they use the table.  Made after the
+ * fork, by the first tune-in that needs it, so no two children share it.
+ */
+static tune_choice_memo_t  *mtune_memo;
 
 
 /* ---- hooks ------------------------------------------------------------ */
@@ -496,6 +507,10 @@ mtune_choose(request_rec *r, mtune_ctx_t *ctx, apr_array_header_t *ranked)
     req.herd = mtune_shm_herd(shm);
     req.now_ms = mtune_wall_ms();
     req.age_ms = mtune_shm_age(shm, mtune_mono_ms());
+
+    if (img && req.herd && req.window) {
+        req.memo = mtune_choice_memo(img);
+    }
 
     if (tune_choose_begin(img, &req, &ch) == TUNE_CHOICE_OK) {
         /* the pool is this process's memory: allocating under the lock is
@@ -981,4 +996,43 @@ mtune_random(void)
     ap_random_insecure_bytes(&rnd, sizeof(rnd));
 
     return rnd;
+}
+
+
+/*
+ * The memory, grown when an image outgrew it (by half again, so a fleet
+ * that grows slowly is not a reallocation a round); NULL when the heap has
+ * no room, and every tune-in then reads the table, as without one.  Called
+ * under the segment's lock.
+ */
+
+static tune_choice_memo_t *
+mtune_choice_memo(const tune_image_t *img)
+{
+    void                *buf;
+    uint32_t             nstreams, nslots;
+    tune_choice_memo_t  *memo;
+
+    if (tune_choice_memo_fits(mtune_memo, img)) {
+        return mtune_memo;
+    }
+
+    nstreams = img->nstreams + img->nstreams / 2;
+    nslots = img->nslots + img->nslots / 2;
+
+    buf = malloc(tune_choice_memo_size(nstreams, nslots));
+    if (buf == NULL) {
+        return NULL;
+    }
+
+    memo = tune_choice_memo_init(buf, nstreams, nslots);
+    if (memo == NULL) {
+        free(buf);
+        return NULL;
+    }
+
+    free(mtune_memo);
+    mtune_memo = memo;
+
+    return memo;
 }

@@ -17,6 +17,8 @@ static void ngx_http_tune_choice_req(ngx_http_request_t *r,
 static ngx_int_t ngx_http_tune_copy(ngx_http_request_t *r, ngx_str_t *dst,
     const tune_image_t *img, tune_str_t src);
 static uint32_t ngx_http_tune_random(void);
+static tune_choice_memo_t *ngx_http_tune_choice_memo(ngx_http_request_t *r,
+    ngx_http_tune_main_conf_t *tmcf, const tune_image_t *img);
 
 
 /*
@@ -66,6 +68,10 @@ ngx_http_tune_choose(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
 
     req.herd = zone->sh->herd;
     req.age_ms = img ? (int64_t) ngx_http_tune_snapshot_age(zone, img) : 0;
+
+    if (img && req.herd && req.window) {
+        req.memo = ngx_http_tune_choice_memo(r, tmcf, img);
+    }
 
     (void) tune_choose_begin(img, &req, &ch);
 
@@ -200,6 +206,51 @@ ngx_http_tune_copy(ngx_http_request_t *r, ngx_str_t *dst,
     ngx_memcpy(dst->data, tune_image_str(img, src), src.len);
 
     return NGX_OK;
+}
+
+
+/*
+ * This worker's memory of the herd's counts, grown when an image outgrew
+ * it; NULL when the heap has no room (then every tune-in reads the table,
+ * as without one).  Called with the zone locked: the image cannot change.
+ */
+
+static tune_choice_memo_t *
+ngx_http_tune_choice_memo(ngx_http_request_t *r,
+    ngx_http_tune_main_conf_t *tmcf, const tune_image_t *img)
+{
+    void                *buf;
+    uint32_t             nstreams, nslots;
+    tune_choice_memo_t  *memo;
+
+    if (tune_choice_memo_fits(tmcf->choice_memo, img)) {
+        return tmcf->choice_memo;
+    }
+
+    /* room to grow by half, so a fleet that grows slowly is not a
+     * reallocation a round */
+    nstreams = img->nstreams + img->nstreams / 2;
+    nslots = img->nslots + img->nslots / 2;
+
+    buf = ngx_alloc(tune_choice_memo_size(nstreams, nslots),
+                    r->connection->log);
+    if (buf == NULL) {
+        return NULL;
+    }
+
+    memo = tune_choice_memo_init(buf, nstreams, nslots);
+    if (memo == NULL) {
+        ngx_free(buf);
+        return NULL;
+    }
+
+    if (tmcf->choice_memo) {
+        ngx_free(tmcf->choice_memo);
+    }
+
+    tmcf->choice_memo = memo;
+
+    return memo;
 }
 
 

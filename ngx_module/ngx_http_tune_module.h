@@ -12,6 +12,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <tune_choose.h>
+
 
 #define NGX_HTTP_TUNE_REDIS_PORT      6379
 #define NGX_HTTP_TUNE_REDIS_DB_MAX    65535
@@ -45,6 +47,13 @@ typedef struct {
     size_t                    zone_size;       /* tune_zone_size */
 
     ngx_shm_zone_t           *shm_zone;
+
+    /*
+     * This worker's memory of the herd's counts (tune_choose.h), in its
+     * own heap: made and grown by the first tune-in that needs it, after
+     * the fork, so no two workers share it.
+     */
+    tune_choice_memo_t       *choice_memo;
 
     /* where the first "tune" is, to name it when tune_redis is missing */
     u_char                   *tune_file;
