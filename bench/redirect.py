@@ -141,6 +141,19 @@ def print_ratios(results: dict[str, dict[str, list[dict]]]) -> None:
         o_p99 = statistics.median(x["p99_ms"] for x in runs[other])
         print(f"| {mode} | {b_rps:,.0f} | {o_rps:,.0f} | {o_rps / b_rps:.2f}x "
               f"| {b_p99:.2f} ms | {o_p99:.2f} ms | {o_p99 / b_p99:.2f}x |")
+    # each round as it came, to see how far the medians stand from the noise,
+    # and the median of each round's own ratio: the two runs of a round are
+    # back to back, so a machine that slows down over the run moves both
+    print()
+    for mode, runs in results.items():
+        base, other = list(runs)
+        for variant, got in runs.items():
+            print(f"{mode}, {variant}: "
+                  + ", ".join(f"{x['rps']:,.0f}/s p99 {x['p99_ms']:.2f} ms" for x in got))
+        pairs = list(zip(runs[base], runs[other]))
+        rps = statistics.median(o["rps"] / b["rps"] for b, o in pairs)
+        p99 = statistics.median(o["p99_ms"] / b["p99_ms"] for b, o in pairs)
+        print(f"{mode}: median of the rounds' own ratios: req/s {rps:.2f}x, p99 {p99:.2f}x")
 
 
 def wait_for_redirect(server, path: str = "/tune/demo", timeout: float = 10.0) -> str:

@@ -28,6 +28,10 @@ def run_redirect_slice(script: str) -> str:
     for _, ceiling, tune, ratio in rows:
         assert int(ceiling.replace(",", "")) > 0 and int(tune.replace(",", "")) > 0
         assert float(ratio) > 0
+    paired = re.findall(r"^(keep-alive|connection per request): median of the rounds' own ratios: "
+                        r"req/s ([\d.]+)x, p99 ([\d.]+)x$", p.stdout, re.M)
+    assert [r[0] for r in paired] == ["keep-alive", "connection per request"], p.stdout
+    assert all(float(r[1]) > 0 and float(r[2]) > 0 for r in paired), p.stdout
     return p.stdout
 
 
