@@ -227,6 +227,13 @@ ngx_http_tune_choice_memo(ngx_http_request_t *r,
         return tmcf->choice_memo;
     }
 
+    /* ngx_alloc() logs its failure: once a second, not once a tune-in */
+    if (tmcf->choice_memo_retry
+        && (ngx_msec_int_t) (ngx_current_msec - tmcf->choice_memo_retry) < 0)
+    {
+        return NULL;
+    }
+
     /* room to grow by half, so a fleet that grows slowly is not a
      * reallocation a round */
     nstreams = img->nstreams + img->nstreams / 2;
@@ -235,6 +242,7 @@ ngx_http_tune_choice_memo(ngx_http_request_t *r,
     buf = ngx_alloc(tune_choice_memo_size(nstreams, nslots),
                     r->connection->log);
     if (buf == NULL) {
+        tmcf->choice_memo_retry = ngx_current_msec + 1000;
         return NULL;
     }
 

@@ -54,6 +54,8 @@ typedef struct {
      * the fork, so no two workers share it.
      */
     tune_choice_memo_t       *choice_memo;
+    ngx_msec_t                choice_memo_retry;  /* after a failed
+                                                     allocation, not before */
 
     /* where the first "tune" is, to name it when tune_redis is missing */
     u_char                   *tune_file;

@@ -55,21 +55,25 @@ typedef struct {
 
 
 /*
- * A process's memory of the herd's avail counts (optional, one per process
- * or per host thread that chooses, never shared).
+ * A process's memory of the herd's avail counts (optional; one per process
+ * or per host thread that chooses, never used by two choosers at once).
  *
  * Without it, every tune-in reads the herd entries of all the stream's
  * slots, and those are written by every worker's tune-ins: the cache lines
  * travel between the cores on each tune-in, which cost nginx's redirect
- * path about a tenth of its speed with two workers.  With it, the counts of
- * a stream are read in full once per millisecond of the host's clock; the
- * tune-ins of the same millisecond draw from the counts remembered, and
- * only the slot drawn is checked against the table before it is counted
- * (tune_herd_avail_slot()), so no slot is ever sent a listener the table
- * has no room for: the herd bound is the same, only the draw's weights may
- * be up to a millisecond old.  A draw that finds no room in the slot it
- * picked, and any request that ranks, retries or peeks, looks at every slot
- * as without it.
+ * path about a tenth of its speed with two workers.  With it, a stream's
+ * counts are read in full again whenever the host's clock (req->now_ms)
+ * has moved on since the last full look, or after 32 tune-ins answered
+ * from that look, whichever comes first; those tune-ins draw from the
+ * counts remembered (less their own), and only the slot drawn is checked
+ * against the table before it is counted (tune_herd_avail_slot()), so no
+ * slot is ever sent a listener the table has no room for: the herd bound
+ * is the same, only the draw's weights may be older by up to 32 tune-ins
+ * of the other workers (and by the step of the host's clock: a millisecond,
+ * or nginx's timer_resolution).  A draw that finds no room in the slot it
+ * picked, and any request that ranks, retries or peeks, looks at every
+ * slot as without it, and reports the asks of the tune-ins answered from
+ * the memory since (tune_herd_avail_for()).
  *
  * Sized for an image's streams and slots; an image with more needs a
  * larger one (tune_choice_memo_fits()).

@@ -105,7 +105,9 @@ void tune_herd_avail_for(tune_herd_t *herd, const tune_image_t *img,
 /*
  * avail of the i-th slot of the stream alone, exactly as tune_herd_avail()
  * would give it now (0 for an i out of range).  What a host checks before
- * it sends a listener to a slot drawn from remembered counts.
+ * it sends a listener to a slot drawn from remembered counts.  Unlike
+ * tune_herd_avail() it marks no slot as asked for: the host reports its
+ * tune-ins with its next full look (tune_herd_avail_for()).
  */
 uint32_t tune_herd_avail_slot(tune_herd_t *herd, const tune_image_t *img,
     const tune_image_stream_t *stream, uint32_t i, int64_t now,

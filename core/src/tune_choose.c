@@ -16,6 +16,10 @@
  * per stream when its counts were read and how many tune-ins they answered
  * since; then the arrays.
  */
+/* the most tune-ins of a stream answered from one full look's counts */
+#define TUNE_CHOICE_MEMO_TUNEINS    32
+
+
 struct tune_choice_memo_s {
     uint64_t                    generation;
     int64_t                     written_ms;
@@ -33,6 +37,8 @@ static int tune_choose_remembered(const tune_image_t *img,
     const tune_choice_req_t *req, tune_choice_t *ch, uint32_t k);
 static void tune_choose_forget(tune_choice_memo_t *memo,
     const tune_image_t *img);
+static void tune_choose_taken(tune_choice_memo_t *memo, uint32_t slot);
+static uint32_t tune_choose_remix(uint32_t rnd);
 static uint32_t tune_choose_retry_after(const tune_image_t *img);
 static tune_choice_outcome_t tune_choose_end(tune_choice_t *ch,
     tune_choice_outcome_t outcome, const char *reason);
@@ -177,8 +183,14 @@ tune_choose_pick(const tune_image_t *img, const tune_choice_req_t *req,
     opts.region = req->region;
     opts.region_len = req->region ? req->region_len : 0;
 
-    memo = (req->herd && tune_choice_memo_fits(req->memo, img))
+    /* a stream entry outside the slot table (a hand-made image) offers
+     * nothing anyway: it is never remembered */
+    memo = (req->herd && tune_choice_memo_fits(req->memo, img)
+            && stream->first_slot <= img->nslots
+            && n <= img->nslots - stream->first_slot)
            ? req->memo : NULL;
+
+    k = 0;
 
     if (memo) {
         k = (uint32_t) (stream - tune_image_streams(img));
@@ -191,6 +203,7 @@ tune_choose_pick(const tune_image_t *img, const tune_choice_req_t *req,
 
         if (!req->rank && !req->ntried && !req->peek
             && memo->read_ms[k] == req->now_ms
+            && memo->answered[k] < TUNE_CHOICE_MEMO_TUNEINS
             && tune_choose_remembered(img, req, ch, k))
         {
             return tune_choose_end(ch, TUNE_CHOICE_OK, NULL);
@@ -198,6 +211,8 @@ tune_choose_pick(const tune_image_t *img, const tune_choice_req_t *req,
     }
 
     if (req->herd) {
+        /* this tune-in, and those answered from the memory since its last
+         * full look: each found the slots without credits as they are now */
         tune_herd_avail_for(req->herd, img, stream, req->now_ms, req->window,
                             memo ? memo->answered[k] + 1 : 1, avail);
         opts.avail = avail;
@@ -248,6 +263,10 @@ tune_choose_pick(const tune_image_t *img, const tune_choice_req_t *req,
     if (!req->peek && req->herd) {
         tune_herd_take(req->herd, img, stream, slot, req->now_ms,
                        req->window);
+
+        if (memo) {
+            tune_choose_taken(memo, slot);
+        }
     }
 
     if (req->rank) {
@@ -260,10 +279,10 @@ tune_choose_pick(const tune_image_t *img, const tune_choice_req_t *req,
 
 
 /*
- * A plain tune-in of the millisecond the stream's counts were read in:
- * drawn from those counts, and taken only if the table still has room in
- * the slot drawn.  0 when it has not (or nothing was drawn): the caller
- * then looks at every slot.
+ * A plain tune-in while the stream's counts are fresh: drawn from those
+ * counts, and taken only if the table still has room in the slot drawn.
+ * 0 when it has not (or nothing was drawn): the caller then looks at every
+ * slot, and counts this tune-in's asks with that look's.
  */
 static int
 tune_choose_remembered(const tune_image_t *img, const tune_choice_req_t *req,
@@ -283,7 +302,16 @@ tune_choose_remembered(const tune_image_t *img, const tune_choice_req_t *req,
     opts.region_len = req->region ? req->region_len : 0;
     opts.avail = memo->avail + stream->first_slot;
 
-    if (tune_select_slot(img, stream, &opts, req->rnd, &slot) != TUNE_OK) {
+    /*
+     * The bits are mixed for this draw: should the slot drawn have no room
+     * left, the full look draws with req->rnd as it came, not with a value
+     * known to lie in that slot's share, which would send every such
+     * tune-in to its neighbour.
+     */
+    if (tune_select_slot(img, stream, &opts, tune_choose_remix(req->rnd),
+                         &slot)
+        != TUNE_OK)
+    {
         return 0;
     }
 
@@ -291,7 +319,6 @@ tune_choose_remembered(const tune_image_t *img, const tune_choice_req_t *req,
                                  slot - stream->first_slot, req->now_ms,
                                  req->window);
 
-    /* what the table says now is the better weight for the rest of it */
     memo->avail[slot] = avail;
 
     if (avail == 0) {
@@ -302,12 +329,45 @@ tune_choose_remembered(const tune_image_t *img, const tune_choice_req_t *req,
     memo->answered[k]++;
 
     tune_herd_take(req->herd, img, stream, slot, req->now_ms, req->window);
+    tune_choose_taken(memo, slot);
 
     return 1;
 }
 
 
-/* A new image: nothing read of it yet */
+/* One tune-in counted at slot: one place fewer in what the memory says */
+static void
+tune_choose_taken(tune_choice_memo_t *memo, uint32_t slot)
+{
+    if (memo->avail[slot] != 0 && memo->avail[slot] != TUNE_UNLIMITED) {
+        memo->avail[slot]--;
+    }
+}
+
+
+/*
+ * A bijection of 32 bits that spreads any narrow range of inputs over the
+ * whole range (the finaliser of MurmurHash3): a uniformly random rnd stays
+ * uniformly random, and the draws with rnd and with its mix fall apart.
+ */
+static uint32_t
+tune_choose_remix(uint32_t rnd)
+{
+    rnd ^= rnd >> 16;
+    rnd *= 0x85ebca6bu;
+    rnd ^= rnd >> 13;
+    rnd *= 0xc2b2ae35u;
+    rnd ^= rnd >> 16;
+
+    return rnd;
+}
+
+
+/*
+ * A new image: nothing read of it yet.  The asks of tune-ins answered from
+ * the old one's counts since its last full look go with it (a millisecond's
+ * worth at most, once per image).
+ */
 static void
 tune_choose_forget(tune_choice_memo_t *memo, const tune_image_t *img)
 {

@@ -248,8 +248,9 @@ tune_herd_avail_slot(tune_herd_t *herd, const tune_image_t *img,
         return 0;
     }
 
+    /* asks nothing: the host counts its tune-in with its next full look */
     return tune_herd_slot_avail(herd, img, stream, s + i,
-                                tune_herd_global(herd, now), now, window, 1);
+                                tune_herd_global(herd, now), now, window, 0);
 }
 
 
@@ -257,7 +258,7 @@ tune_herd_avail_slot(tune_herd_t *herd, const tune_image_t *img,
  * One slot's avail (tune_herd.h): the same for the whole stream and for
  * the one slot a host drew from counts it remembered, so the two cannot
  * disagree.  tuneins: how many tune-ins this look stands for, each of which
- * found a slot without credits as "asked".
+ * found a slot without credits as "asked" (0: a check that asks nothing).
  */
 static uint32_t
 tune_herd_slot_avail(tune_herd_t *herd, const tune_image_t *img,

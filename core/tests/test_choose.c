@@ -590,18 +590,19 @@ test_peek_not_counted(void **state)
 
 /* ---- the memory of the herd's counts --------------------------------- */
 
-static _Alignas(8) unsigned char  memo_buf[2][4096];
-
-
+/* malloc()ed at exactly its size, so a sanitized build catches a write
+ * past it; freed with free() */
 static tune_choice_memo_t *
-new_memo(unsigned i, uint32_t nstreams, uint32_t nslots)
+new_memo(uint32_t nstreams, uint32_t nslots)
 {
+    void                *buf;
     tune_choice_memo_t  *memo;
 
-    assert_true(tune_choice_memo_size(nstreams, nslots) <= sizeof(memo_buf[i]));
+    buf = malloc(tune_choice_memo_size(nstreams, nslots));
+    assert_non_null(buf);
 
-    memo = tune_choice_memo_init(memo_buf[i], nstreams, nslots);
-    assert_non_null(memo);
+    memo = tune_choice_memo_init(buf, nstreams, nslots);
+    assert_ptr_equal(memo, buf);
 
     return memo;
 }
@@ -635,8 +636,8 @@ test_memo_bound(void **state)
                      { "demo", "c", "up", "4", 100, "" },
                  }, 3, 1000);
 
-    memo[0] = new_memo(0, img->nstreams, img->nslots);
-    memo[1] = new_memo(1, img->nstreams, img->nslots);
+    memo[0] = new_memo(img->nstreams, img->nslots);
+    memo[1] = new_memo(img->nstreams, img->nslots);
 
     request(&req, "demo");
     req.herd = herd;
@@ -661,6 +662,9 @@ test_memo_bound(void **state)
     assert_int_equal(pending(herd, img, 0), 3);
     assert_int_equal(pending(herd, img, 1), 5);
     assert_int_equal(pending(herd, img, 2), 4);
+
+    free(memo[0]);
+    free(memo[1]);
 }
 
 
@@ -713,8 +717,67 @@ want_after_dry_tuneins(tune_choice_memo_t *memo)
     assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
 
     assert_int_equal(tune_herd_claims(herd, img, T0 + 7, W, claims, 4), 1);
-    assert_string_equal(claims[0].redis_key + claims[0].redis_key_len - 2,
-                        ":a");
+    assert_memory_equal(claims[0].redis_key + claims[0].redis_key_len - 2,
+                        ":a", 2);
+
+    free(memo);
+
+    return claims[0].want;
+}
+
+
+/*
+ * The slot's fair share was whole (Redis said it has room to spare) and is
+ * spent: without credits it is still offered, counted by this front-end,
+ * and each tune-in asks once for it, from the memory as without it, the
+ * draws that found it without credits included.  What the claim wants.
+ */
+static uint32_t
+want_after_plenty_tuneins(tune_choice_memo_t *memo)
+{
+    int64_t              reply[2];
+    unsigned             i;
+    tune_herd_t         *herd;
+    tune_choice_t        ch;
+    tune_herd_claim_t    claims[4];
+    tune_choice_req_t    req;
+    const tune_image_t  *img;
+
+    herd = tune_herd_init(table, sizeof(table));
+    assert_non_null(herd);
+
+    img = decode((const spec_t[]) {
+                     { "demo", "a", "up", "100000", 100, "" },
+                 }, 1, 1000);
+
+    assert_int_equal(tune_herd_claims(herd, img, T0, W, claims, 4), 1);
+    reply[0] = 4096;
+    reply[1] = T0 / TUNE_HERD_BUCKET_MS;
+    assert_int_equal(tune_herd_granted(herd, claims, 1, W, T0, reply),
+                     TUNE_OK);
+
+    for (i = 0; i < 4096; i++) {
+        tune_herd_take(herd, img, tune_image_streams(img), 0, T0 + 1, W);
+    }
+
+    request(&req, "demo");
+    req.herd = herd;
+    req.window = W;
+    req.memo = memo;
+    req.now_ms = T0 + 5;
+
+    for (i = 0; i < 6; i++) {
+        req.rnd = i * 0x2aaaaaabu;
+        assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
+    }
+
+    req.now_ms = T0 + 6;
+    req.peek = 1;
+    assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
+
+    assert_int_equal(tune_herd_claims(herd, img, T0 + 7, W, claims, 4), 1);
+
+    free(memo);
 
     return claims[0].want;
 }
@@ -728,10 +791,17 @@ test_memo_asked(void **state)
     (void) state;
 
     without = want_after_dry_tuneins(NULL);
-    with = want_after_dry_tuneins(new_memo(0, 1, 2));
+    with = want_after_dry_tuneins(new_memo(1, 2));
 
     /* four credits for each of the seven looks, the peek's among them */
     assert_int_equal(without, 4 * 7);
+    assert_int_equal(with, without);
+
+    /* the slot drawn had no credits: its asks are counted once each */
+    without = want_after_plenty_tuneins(NULL);
+    with = want_after_plenty_tuneins(new_memo(1, 1));
+
+    assert_int_equal(without, 4 * (4096 + 6 + 7));
     assert_int_equal(with, without);
 }
 
@@ -759,7 +829,7 @@ test_memo_images(void **state)
                      { "demo", "b", "up", "2", 100, "" },
                  }, 2, 1000);
 
-    memo = new_memo(0, 1, 1);
+    memo = new_memo(1, 1);
     assert_false(tune_choice_memo_fits(memo, img));
     assert_false(tune_choice_memo_fits(NULL, img));
 
@@ -775,25 +845,176 @@ test_memo_images(void **state)
 
     assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_FULL);
 
-    /* a's count read from one image; the next (same slots, b now 0 free,
-     * a 5) is looked at in full within the same millisecond */
+    free(memo);
+
+    /*
+     * One image: a has 1 free, b 5; the tune-in takes a's last place, and
+     * the memory says a is full.  The next image, in the same millisecond,
+     * gives a room again: it is looked at in full, and rnd 0 (the first
+     * slot's share) draws a; from the old image's counts it would be b.
+     */
     herd = tune_herd_init(table, sizeof(table));
-    memo = new_memo(0, 1, 2);
+    memo = new_memo(1, 2);
+    req.herd = herd;
     req.memo = memo;
-    req.rnd = UINT32_MAX;
+    req.rnd = 0;
+
+    img = decode((const spec_t[]) {
+                     { "demo", "a", "up", "1", 100, "" },
+                     { "demo", "b", "up", "5", 100, "" },
+                 }, 2, 1000);
     assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
-    assert_string_equal(chosen(img, &ch), "b");
+    assert_string_equal(chosen(img, &ch), "a");
 
     img = decode((const spec_t[]) {
                      { "demo", "a", "up", "5", 100, "" },
-                     { "demo", "b", "up", "0", 100, "" },
+                     { "demo", "b", "up", "5", 100, "" },
                  }, 2, 1000);
     ((tune_image_t *) img)->generation = 2;
 
-    for (i = 0; i < 5; i++) {
+    assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
+    assert_string_equal(chosen(img, &ch), "a");
+
+    free(memo);
+}
+
+
+/*
+ * The slot drawn from the memory has no room left (another worker took x's
+ * places since the memory was read, and x is half of what it remembers):
+ * the full look must draw afresh.  Drawing with the bits that landed in x's
+ * share would send those tune-ins to x's neighbour b and never to c, which
+ * has half the room.  2,000 trials with rnd spread evenly: c's part of the
+ * tune-ins is about a half (a quarter from the memory, a quarter of the
+ * full looks); with the bits reused it is a quarter.
+ */
+static void
+test_memo_fallback_draw(void **state)
+{
+    unsigned             i, k, to_c;
+    tune_herd_t         *herd;
+    tune_choice_t        ch;
+    tune_choice_req_t    req;
+    const tune_image_t  *img;
+    tune_choice_memo_t  *memo;
+
+    (void) state;
+
+    img = decode((const spec_t[]) {
+                     { "demo", "a", "up", "3", 100, "" },
+                     { "demo", "x", "up", "200", 100, "" },
+                     { "demo", "b", "up", "98", 100, "" },
+                     { "demo", "c", "up", "100", 100, "" },
+                 }, 4, 1000);
+
+    memo = new_memo(1, 4);
+
+    for (i = 0, to_c = 0; i < 2000; i++) {
+        herd = tune_herd_init(table, sizeof(table));
+        assert_non_null(herd);
+        tune_choice_memo_init(memo, 1, 4);
+
+        request(&req, "demo");
+        req.herd = herd;
+        req.window = W;
+        req.memo = memo;
+        req.now_ms = T0 + 10;
+
+        /* the full look that fills the memory takes a's first place */
+        req.rnd = 0;
         assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
         assert_string_equal(chosen(img, &ch), "a");
+
+        /* another worker takes every place of x */
+        for (k = 0; k < 200; k++) {
+            tune_herd_take(herd, img, NULL, 1, T0 + 10, W);
+        }
+
+        assert_int_equal(pending(herd, img, 1), 200);
+
+        req.rnd = (uint32_t) ((uint64_t) i * 0x100000000ULL / 2000);
+        assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
+        assert_string_not_equal(chosen(img, &ch), "x");
+
+        to_c += (strcmp(chosen(img, &ch), "c") == 0);
     }
+
+    assert_in_range(to_c, 800, 1200);
+
+    free(memo);
+}
+
+
+/*
+ * While the memory is fresh, a peek counts nothing, a ranking is a ranking,
+ * a retry never goes back to a slot it tried, and the region is preferred:
+ * a has far more room than b, so a draw from the memory that skipped any of
+ * these would answer a.
+ */
+static void
+test_memo_requests(void **state)
+{
+    void                *work;
+    unsigned             i;
+    tune_herd_t         *herd;
+    tune_choice_t        ch;
+    tune_choice_req_t    req;
+    tune_choice_name_t   tried;
+    const tune_image_t  *img;
+    tune_choice_memo_t  *memo;
+
+    (void) state;
+
+    herd = tune_herd_init(table, sizeof(table));
+    assert_non_null(herd);
+    memo = new_memo(1, 2);
+
+    img = decode((const spec_t[]) {
+                     { "demo", "a", "up", "100000", 100, "eu" },
+                     { "demo", "b", "up", "50", 100, "us" },
+                 }, 2, 1000);
+
+    request(&req, "demo");
+    req.herd = herd;
+    req.window = W;
+    req.memo = memo;
+    req.now_ms = T0 + 10;
+
+    /* the full look that fills the memory, then its tune-ins */
+    assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
+
+    for (i = 0; i < 10; i++) {
+        req.rnd = i * 0x19999999u;
+        req.region = "us";
+        req.region_len = 2;
+        assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
+        assert_string_equal(chosen(img, &ch), "b");
+        req.region = NULL;
+        req.region_len = 0;
+
+        tried.data = "a";
+        tried.len = 1;
+        req.tried = &tried;
+        req.ntried = 1;
+        assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
+        assert_string_equal(chosen(img, &ch), "b");
+        req.tried = NULL;
+        req.ntried = 0;
+    }
+
+    assert_int_equal(pending(herd, img, 1), 20);
+
+    req.peek = 1;
+    assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
+    assert_int_equal(pending(herd, img, 0) + pending(herd, img, 1), 21);
+    req.peek = 0;
+
+    req.rank = 1;
+    assert_int_equal(choose(img, &req, &ch, &work), TUNE_CHOICE_OK);
+    assert_int_equal(ch.nranked, 2);
+    free(work);
+
+    free(memo);
 }
 
 
@@ -970,6 +1191,8 @@ main(void)
         cmocka_unit_test(test_memo_bound),
         cmocka_unit_test(test_memo_asked),
         cmocka_unit_test(test_memo_images),
+        cmocka_unit_test(test_memo_requests),
+        cmocka_unit_test(test_memo_fallback_draw),
     };
 
     const struct CMUnitTest  rank_tests[] = {
