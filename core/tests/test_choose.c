@@ -875,6 +875,16 @@ test_memo_images(void **state)
     assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
     assert_string_equal(chosen(img, &ch), "a");
 
+    /*
+     * A hand-made image whose stream points past the slot table offers
+     * nothing, with the memory as without it (a sanitized build would see
+     * a copy of its counts land outside the memory)
+     */
+    ((tune_image_stream_t *) tune_image_streams(img))->first_slot = 1000000;
+    ((tune_image_t *) img)->generation = 3;
+
+    assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_NO_SLOT);
+
     free(memo);
 }
 
