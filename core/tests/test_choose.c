@@ -608,6 +608,20 @@ new_memo(uint32_t nstreams, uint32_t nslots)
 }
 
 
+/* A plain tune-in of "demo" at now, counted in herd, with memo (or none) */
+static void
+memo_request(tune_choice_req_t *req, tune_herd_t *herd,
+    tune_choice_memo_t *memo, int64_t now)
+{
+    request(req, "demo");
+
+    req->herd = herd;
+    req->window = W;
+    req->memo = memo;
+    req->now_ms = now;
+}
+
+
 /*
  * Two workers, each with its memory, share one table: their tune-ins come
  * in turn, several in each millisecond, so each draws from counts the
@@ -639,9 +653,7 @@ test_memo_bound(void **state)
     memo[0] = new_memo(img->nstreams, img->nslots);
     memo[1] = new_memo(img->nstreams, img->nslots);
 
-    request(&req, "demo");
-    req.herd = herd;
-    req.window = W;
+    memo_request(&req, herd, NULL, T0 + 10);
 
     for (i = 0, ok = 0, rnd = 12345; i < 40; i++) {
         req.now_ms = T0 + 10 + i / 8;
@@ -699,11 +711,7 @@ want_after_dry_tuneins(tune_choice_memo_t *memo)
     assert_int_equal(tune_herd_granted(herd, claims, 2, W, T0, reply),
                      TUNE_OK);
 
-    request(&req, "demo");
-    req.herd = herd;
-    req.window = W;
-    req.memo = memo;
-    req.now_ms = T0 + 5;
+    memo_request(&req, herd, memo, T0 + 5);
 
     for (i = 0; i < 6; i++) {
         req.rnd = i * 0x2aaaaaabu;
@@ -760,11 +768,7 @@ want_after_plenty_tuneins(tune_choice_memo_t *memo)
         tune_herd_take(herd, img, tune_image_streams(img), 0, T0 + 1, W);
     }
 
-    request(&req, "demo");
-    req.herd = herd;
-    req.window = W;
-    req.memo = memo;
-    req.now_ms = T0 + 5;
+    memo_request(&req, herd, memo, T0 + 5);
 
     for (i = 0; i < 6; i++) {
         req.rnd = i * 0x2aaaaaabu;
@@ -833,11 +837,7 @@ test_memo_images(void **state)
     assert_false(tune_choice_memo_fits(memo, img));
     assert_false(tune_choice_memo_fits(NULL, img));
 
-    request(&req, "demo");
-    req.herd = herd;
-    req.window = W;
-    req.memo = memo;
-    req.now_ms = T0 + 10;
+    memo_request(&req, herd, memo, T0 + 10);
 
     for (i = 0; i < 4; i++) {
         assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
@@ -924,11 +924,7 @@ test_memo_fallback_draw(void **state)
         assert_non_null(herd);
         tune_choice_memo_init(memo, 1, 4);
 
-        request(&req, "demo");
-        req.herd = herd;
-        req.window = W;
-        req.memo = memo;
-        req.now_ms = T0 + 10;
+        memo_request(&req, herd, memo, T0 + 10);
 
         /* the full look that fills the memory takes a's first place */
         req.rnd = 0;
@@ -984,11 +980,7 @@ test_memo_requests(void **state)
                      { "demo", "b", "up", "50", 100, "us" },
                  }, 2, 1000);
 
-    request(&req, "demo");
-    req.herd = herd;
-    req.window = W;
-    req.memo = memo;
-    req.now_ms = T0 + 10;
+    memo_request(&req, herd, memo, T0 + 10);
 
     /* the full look that fills the memory, then its tune-ins */
     assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
