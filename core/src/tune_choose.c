@@ -11,15 +11,15 @@
 #include "tune_select.h"
 
 
+/* the most tune-ins of a stream answered from one full look's counts */
+#define TUNE_CHOICE_MEMO_TUNEINS    32
+
+
 /*
  * The memory (tune_choose.h): which image its counts are of, its room, and
  * per stream when its counts were read and how many tune-ins they answered
  * since; then the arrays.
  */
-/* the most tune-ins of a stream answered from one full look's counts */
-#define TUNE_CHOICE_MEMO_TUNEINS    32
-
-
 struct tune_choice_memo_s {
     uint64_t                    generation;
     int64_t                     written_ms;
