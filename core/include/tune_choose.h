@@ -66,7 +66,7 @@ typedef struct {
  * has moved on since the last full look, or after 32 tune-ins answered
  * from that look, whichever comes first; those tune-ins draw from the
  * counts remembered (less their own), and only the slot drawn is checked
- * against the table before it is counted (tune_herd_avail_slot()), so no
+ * against the table as it is counted (tune_herd_take_if_room()), so no
  * slot is ever sent a listener the table has no room for: the herd bound
  * is the same, only the draw's weights may be older by up to 32 tune-ins
  * of the other workers (and by the step of the host's clock: a millisecond,

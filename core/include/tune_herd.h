@@ -103,13 +103,14 @@ void tune_herd_avail_for(tune_herd_t *herd, const tune_image_t *img,
     uint32_t tuneins, uint32_t *avail);
 
 /*
- * avail of the i-th slot of the stream alone, exactly as tune_herd_avail()
- * would give it now (0 for an i out of range).  What a host checks before
- * it sends a listener to a slot drawn from remembered counts.  Unlike
- * tune_herd_avail() it marks no slot as asked for: the host reports its
- * tune-ins with its next full look (tune_herd_avail_for()).
+ * The i-th slot of the stream drawn from counts a host remembered: its
+ * avail exactly as tune_herd_avail() would give it now (0 for an i out of
+ * range), and, when that is not 0, one tune-in taken there as
+ * tune_herd_take() would.  Unlike tune_herd_avail() it marks no slot as
+ * asked for: the host reports its tune-ins with its next full look
+ * (tune_herd_avail_for()).
  */
-uint32_t tune_herd_avail_slot(tune_herd_t *herd, const tune_image_t *img,
+uint32_t tune_herd_take_if_room(tune_herd_t *herd, const tune_image_t *img,
     const tune_image_stream_t *stream, uint32_t i, int64_t now,
     uint32_t window);
 

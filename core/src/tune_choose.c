@@ -315,9 +315,9 @@ tune_choose_remembered(const tune_image_t *img, const tune_choice_req_t *req,
         return 0;
     }
 
-    avail = tune_herd_avail_slot(req->herd, img, stream,
-                                 slot - stream->first_slot, req->now_ms,
-                                 req->window);
+    avail = tune_herd_take_if_room(req->herd, img, stream,
+                                   slot - stream->first_slot, req->now_ms,
+                                   req->window);
 
     memo->avail[slot] = avail;
 
@@ -328,7 +328,6 @@ tune_choose_remembered(const tune_image_t *img, const tune_choice_req_t *req,
     ch->slot = slot;
     memo->answered[k]++;
 
-    tune_herd_take(req->herd, img, stream, slot, req->now_ms, req->window);
     tune_choose_taken(memo, slot);
 
     return 1;

@@ -110,6 +110,14 @@ static uint64_t tune_herd_hash(const tune_image_t *img,
     const tune_image_stream_t *stream, const tune_image_slot_t *s);
 static tune_herd_entry_t *tune_herd_entry(tune_herd_t *herd, uint64_t key,
     int64_t now, int add);
+static tune_herd_entry_t *tune_herd_slot_entry(tune_herd_t *herd,
+    const tune_image_t *img, const tune_image_stream_t *stream,
+    const tune_image_slot_t *s, int64_t now, uint32_t window);
+static uint32_t tune_herd_entry_avail(tune_herd_entry_t *e,
+    const tune_image_slot_t *s, int global, int64_t now, uint32_t window,
+    uint32_t tuneins);
+static void tune_herd_count(tune_herd_t *herd, tune_herd_entry_t *e,
+    int64_t now);
 static uint32_t tune_herd_slot_avail(tune_herd_t *herd,
     const tune_image_t *img, const tune_image_stream_t *stream,
     const tune_image_slot_t *s, int global, int64_t now, uint32_t window,
@@ -237,10 +245,12 @@ tune_herd_avail_for(tune_herd_t *herd, const tune_image_t *img,
 
 
 uint32_t
-tune_herd_avail_slot(tune_herd_t *herd, const tune_image_t *img,
+tune_herd_take_if_room(tune_herd_t *herd, const tune_image_t *img,
     const tune_image_stream_t *stream, uint32_t i, int64_t now,
     uint32_t window)
 {
+    uint32_t                  avail;
+    tune_herd_entry_t        *e;
     const tune_image_slot_t  *s;
 
     s = tune_herd_stream_slots(img, stream);
@@ -248,9 +258,29 @@ tune_herd_avail_slot(tune_herd_t *herd, const tune_image_t *img,
         return 0;
     }
 
-    /* asks nothing: the host counts its tune-in with its next full look */
-    return tune_herd_slot_avail(herd, img, stream, s + i,
-                                tune_herd_global(herd, now), now, window, 0);
+    s += i;
+
+    e = tune_herd_slot_entry(herd, img, stream, s, now, window);
+    if (e == NULL) {
+        /* not counted (down, full, unlimited, W 0, the table full): the
+         * avail is the slot's own, and tune_herd_take() would count nothing */
+        return tune_herd_slot_avail(herd, img, stream, s,
+                                    tune_herd_global(herd, now), now, window,
+                                    0);
+    }
+
+    /*
+     * One look-up for the check and the count: this runs for nearly every
+     * tune-in a host answers from remembered counts.  The check asks
+     * nothing: the host counts its tune-in with its next full look.
+     */
+    avail = tune_herd_entry_avail(e, s, tune_herd_global(herd, now), now,
+                                  window, 0);
+    if (avail != 0) {
+        tune_herd_count(herd, e, now);
+    }
+
+    return avail;
 }
 
 
@@ -265,7 +295,6 @@ tune_herd_slot_avail(tune_herd_t *herd, const tune_image_t *img,
     const tune_image_stream_t *stream, const tune_image_slot_t *s,
     int global, int64_t now, uint32_t window, uint32_t tuneins)
 {
-    uint32_t            local, credits;
     tune_herd_entry_t  *e;
 
     if (s->health != TUNE_HEALTH_UP || s->weight == 0 || s->free == 0
@@ -284,6 +313,37 @@ tune_herd_slot_avail(tune_herd_t *herd, const tune_image_t *img,
         /* the table is full: this slot goes uncounted */
         return s->free;
     }
+
+    return tune_herd_entry_avail(e, s, global, now, window, tuneins);
+}
+
+
+/*
+ * The entry of a slot that is counted (up, room, limited, W not 0), found
+ * or made; NULL for a slot that is not, and when the table is full.
+ */
+static tune_herd_entry_t *
+tune_herd_slot_entry(tune_herd_t *herd, const tune_image_t *img,
+    const tune_image_stream_t *stream, const tune_image_slot_t *s,
+    int64_t now, uint32_t window)
+{
+    if (s->health != TUNE_HEALTH_UP || s->weight == 0 || s->free == 0
+        || s->free == TUNE_UNLIMITED || window == 0
+        || (s->flags & TUNE_SLOT_REFUSED))
+    {
+        return NULL;
+    }
+
+    return tune_herd_entry(herd, tune_herd_hash(img, stream, s), now, 1);
+}
+
+
+/* tune_herd_slot_avail() once its counted slot's entry e is found */
+static uint32_t
+tune_herd_entry_avail(tune_herd_entry_t *e, const tune_image_slot_t *s,
+    int global, int64_t now, uint32_t window, uint32_t tuneins)
+{
+    uint32_t  local, credits;
 
     if (now - e->used_ms >= TUNE_HERD_USED_STEP_MS) {
         e->used_ms = now;
@@ -350,7 +410,6 @@ tune_herd_take(tune_herd_t *herd, const tune_image_t *img,
     const tune_image_stream_t *stream, uint32_t slot, int64_t now,
     uint32_t window)
 {
-    int64_t                   b, k;
     tune_herd_entry_t        *e;
     const tune_image_slot_t  *s;
 
@@ -376,6 +435,16 @@ tune_herd_take(tune_herd_t *herd, const tune_image_t *img,
     if (e == NULL) {
         return;
     }
+
+    tune_herd_count(herd, e, now);
+}
+
+
+/* One tune-in counted in the entry e (tune_herd_take()) */
+static void
+tune_herd_count(tune_herd_t *herd, tune_herd_entry_t *e, int64_t now)
+{
+    int64_t  b, k;
 
     b = tune_herd_floor(now, TUNE_HERD_BUCKET_MS);
 

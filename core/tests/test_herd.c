@@ -462,6 +462,73 @@ test_window_off(void **state)
 
 
 /*
+ * The check and count of a slot drawn from remembered counts: the avail
+ * tune_herd_avail() gives, and one tune-in counted exactly when it is not
+ * 0; a slot it finds without room is neither counted nor asked for.
+ */
+static void
+test_take_if_room(void **state)
+{
+    uint32_t                    i;
+    tune_herd_t                *herd;
+    tune_herd_claim_t          *c;
+    const tune_image_t         *img;
+    const tune_image_stream_t  *st;
+
+    static const uint32_t  want[] = { 10, 0, 0, 0, TUNE_UNLIMITED, 0 };
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = decode(kinds, KINDS, T0);
+    st = stream(img, "demo");
+
+    /* every kind of slot, and one past the stream's */
+    for (i = 0; i < 6; i++) {
+        assert_int_equal(tune_herd_take_if_room(herd, img, st, i, T0, W),
+                         want[i]);
+    }
+
+    /* only the counted slot counted its tune-in */
+    assert_int_equal(state0(herd, img, T0, PENDING), 1);
+    assert_int_equal(avail0(herd, img, T0, W), 9);
+
+    /* W 0: as the snapshot says, nothing counted */
+    assert_int_equal(tune_herd_take_if_room(herd, img, st, 0, T0, 0), 10);
+    assert_int_equal(state0(herd, img, T0, PENDING), 1);
+
+    /* this front-end alone: room until its own tune-ins fill the slot */
+    for (i = 9; i > 0; i--) {
+        assert_int_equal(tune_herd_take_if_room(herd, img, st, 0, T0, W), i);
+    }
+
+    assert_int_equal(tune_herd_take_if_room(herd, img, st, 0, T0, W), 0);
+    assert_int_equal(state0(herd, img, T0, PENDING), 10);
+
+    /* with credits from Redis: two credits, two tune-ins, then none */
+    herd = new_herd(64);
+    img = single("10", T0);
+    st = stream(img, "demo");
+
+    answer1(herd, claim1(herd, img, T0), T0, 2, B0);
+
+    assert_int_equal(tune_herd_take_if_room(herd, img, st, 0, T0 + 10, W),
+                     10);
+    assert_int_equal(tune_herd_take_if_room(herd, img, st, 0, T0 + 10, W),
+                     9);
+    assert_int_equal(state0(herd, img, T0 + 10, CREDITS), 0);
+    assert_int_equal(tune_herd_take_if_room(herd, img, st, 0, T0 + 10, W),
+                     0);
+    assert_int_equal(state0(herd, img, T0 + 10, PENDING), 2);
+
+    /* the top-up asks for the two spent alone, none asked, none owed */
+    c = claim1(herd, img, T0 + 100);
+    assert_int_equal(c->want, 4 * 2);
+    assert_int_equal(c->debt, 0);
+}
+
+
+/*
  * A reservation at t counts until a poll at or after t + W: bucket n
  * (n*100 .. n*100+99) counts while n*100 + 99 > polled_ms - W.
  */
@@ -1577,6 +1644,7 @@ main(void)
 
     const struct CMUnitTest  request_tests[] = {
         cmocka_unit_test(test_window_off),
+        cmocka_unit_test(test_take_if_room),
         cmocka_unit_test(test_pending_buckets),
         cmocka_unit_test(test_pending_ring),
         cmocka_unit_test(test_probes_wrap),
