@@ -5,8 +5,9 @@
  * sums the scores of the candidates (for the preferred region and for all
  * slots at once, since whether the region has any is known only at the
  * end), the second walks the same candidates until the scaled random number
- * falls into one's share.  Both passes judge a slot with tune_offer(), so
- * they cannot disagree.  tune_rank_slots() keeps order[] sorted while it
+ * falls into one's share.  Both passes see a slot as tune_offer() judged it
+ * (the walk reads the first pass's verdicts of the first TUNE_SELECT_SEEN
+ * slots, and judges any later one again), so they cannot disagree.  tune_rank_slots() keeps order[] sorted while it
  * inserts.  Nothing allocates, and a given rnd always gives the same slot,
  * which the tests use.
  */
@@ -30,6 +31,13 @@ typedef struct {
     unsigned          unlimited;    /* avail is TUNE_UNLIMITED */
     unsigned          local;        /* in the caller's preferred region */
 } tune_offer_t;
+
+
+/*
+ * Verdicts the first pass keeps for the walk, on the stack: a stream has a
+ * few slots, and a judgement read back costs less than one made again.
+ */
+#define TUNE_SELECT_SEEN  32
 
 
 /* The sums of one set of candidates. */
@@ -165,9 +173,9 @@ tune_select_slot(const tune_image_t *img, const tune_image_stream_t *stream,
     unsigned                  local, full, shift;
     uint32_t                  i;
     uint64_t                  target, share;
-    tune_offer_t              o;
+    tune_offer_t              o, seen[TUNE_SELECT_SEEN];
     tune_tally_t              all, region, *cand;
-    tune_offer_rc_t           rc;
+    tune_offer_rc_t           rc, seen_rc[TUNE_SELECT_SEEN];
     const tune_image_slot_t  *slots;
 
     if (img == NULL || stream == NULL || slot == NULL) {
@@ -185,6 +193,11 @@ tune_select_slot(const tune_image_t *img, const tune_image_stream_t *stream,
 
     for (i = 0; i < stream->nslots; i++) {
         rc = tune_offer(img, slots, i, opts, &o);
+
+        if (i < TUNE_SELECT_SEEN) {
+            seen_rc[i] = rc;
+            seen[i] = o;
+        }
 
         if (rc == TUNE_OFFER_FULL) {
             full = 1;
@@ -218,7 +231,15 @@ tune_select_slot(const tune_image_t *img, const tune_image_stream_t *stream,
     }
 
     for (i = 0; i < stream->nslots; i++) {
-        if (tune_offer(img, slots, i, opts, &o) != TUNE_OFFER_YES
+        if (i < TUNE_SELECT_SEEN) {
+            rc = seen_rc[i];
+            o = seen[i];
+
+        } else {
+            rc = tune_offer(img, slots, i, opts, &o);
+        }
+
+        if (rc != TUNE_OFFER_YES
             || (local && !o.local)
             || o.unlimited != (cand->unlimited != 0))
         {

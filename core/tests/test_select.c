@@ -641,6 +641,71 @@ test_large_stream(void **state)
 }
 
 
+/*
+ * A stream longer than the verdicts the first pass keeps for the walk: the
+ * walk judges the later slots again, and must land exactly where the sums
+ * put each draw, on either side of the boundary, with a region preferred.
+ */
+static void
+test_walk_past_kept_verdicts(void **state)
+{
+    static spec_t               spec[70];
+    long                        want;
+    uint32_t                    i, k, n;
+    uint64_t                    total, target, share;
+    tune_select_opts_t          opts;
+    const tune_image_t         *img;
+    const tune_image_stream_t  *s;
+
+    (void) state;
+
+    n = 70;
+
+    for (i = 0; i < n; i++) {
+        spec[i].health = (i % 7 == 3) ? TUNE_HEALTH_DOWN : TUNE_HEALTH_UP;
+        spec[i].free = (i % 11 == 5) ? 0 : i + 1;
+        spec[i].weight = 100;
+        spec[i].region = (i % 2) ? "eu" : "us";
+    }
+
+    img = build(spec, n, 3, &s);
+
+    memset(&opts, 0, sizeof(tune_select_opts_t));
+    opts.region = "eu";
+    opts.region_len = 2;
+
+    /* the candidates: up, room, "eu"; scored by free x weight */
+    for (i = 0, total = 0; i < n; i++) {
+        if (spec[i].health == TUNE_HEALTH_UP && spec[i].free != 0 && i % 2) {
+            total += (uint64_t) spec[i].free * 100;
+        }
+    }
+
+    for (k = 0; k < 65536; k++) {
+        target = ((uint64_t) (k << 16) * total) >> 32;
+
+        for (i = 0, want = -1; i < n; i++) {
+            if (spec[i].health != TUNE_HEALTH_UP || spec[i].free == 0
+                || i % 2 == 0)
+            {
+                continue;
+            }
+
+            share = (uint64_t) spec[i].free * 100;
+
+            if (target < share) {
+                want = (long) i;
+                break;
+            }
+
+            target -= share;
+        }
+
+        assert_int_equal(pick(img, s, &opts, k << 16), want);
+    }
+}
+
+
 /* ---- tune_rank_slots() --------------------------------------------- */
 
 
@@ -833,6 +898,7 @@ main(void)
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_scores_past_64_bits),
         cmocka_unit_test(test_large_stream),
+        cmocka_unit_test(test_walk_past_kept_verdicts),
         cmocka_unit_test(test_rank_order),
         cmocka_unit_test(test_rank_cap),
         cmocka_unit_test(test_rank_large_stream),
