@@ -4,8 +4,8 @@
  * LOAD), the deadlines of a connect and of a reply, the backoff after a
  * failed contact, and the log lines of an outage (once per outage, and a
  * line when Redis answers again).  Shared by both front-ends (through
- * tune_refresh.h) and tuneslotd; Redis Sentinel discovery is to be written
- * here, once, for all three.
+ * tune_refresh.h) and tuneslotd; Redis Sentinel discovery is written here,
+ * once, for all three (the hosts' configuration reaches it in later steps).
  *
  * The host owns the transport (hiredis on nginx's loop, a thread with
  * blocking hiredis in Apache, blocking hiredis in tuneslotd) and runs the
@@ -13,6 +13,15 @@
  * the machine what happened (connected, a reply, the connection dropped).
  * Times are the host's monotonic clock in ms.  Nothing here allocates,
  * logs or keeps global state; a machine is used by one thread at a time.
+ *
+ * With Redis Sentinel the machine finds the master before every connect,
+ * as the Sentinel clients' guidelines say: each Sentinel in turn, with a
+ * short timeout, is asked SENTINEL get-master-addr-by-name (the first to
+ * answer with an address is asked first from then on); the address given
+ * is connected, and ROLE, the hello's last step, must say "master", else
+ * the connection goes and the search starts again after the backoff.
+ * Every reconnect searches again, and tune_link_rediscover() makes one
+ * whenever its user suspects the master moved (the data stopped changing).
  *
  * Replies come in the order of the commands sent: while the hello runs the
  * machine sends, one at a time, and every reply is its own; once ready,
@@ -39,6 +48,13 @@ extern "C" {
 
 /* the lines and state changes one event may queue, at most */
 #define TUNE_LINK_NOTES         8
+
+/* Sentinels a link may ask, at most */
+#define TUNE_LINK_SENTINELS_MAX 16
+
+/* the longest master address a Sentinel may give (a host name or an IP
+ * address, without its NUL) */
+#define TUNE_LINK_HOST_MAX      255
 
 
 /* what the machine asks of its host */
@@ -99,6 +115,13 @@ typedef struct {
 } tune_action_t;
 
 
+/* One Sentinel, host (a name or an address) and port */
+typedef struct {
+    const char               *host;
+    unsigned                  port;
+} tune_link_sentinel_t;
+
+
 typedef struct {
     /* where: host and port, or path (port 0) */
     const char               *host;
@@ -134,6 +157,23 @@ typedef struct {
 
     /* no log lines: the host words its own (tune_link_why()) */
     unsigned                  quiet:1;
+
+    /*
+     * Redis Sentinel (nsentinels 1..TUNE_LINK_SENTINELS_MAX; 0: none):
+     * the master named master_name is asked of these instead of
+     * connecting to host/port/path, with AUTH [sentinel_user]
+     * sentinel_password when the password is not NULL, each Sentinel's
+     * connect and reply given sentinel_timeout_ms (0: timeout_ms).
+     */
+    const tune_link_sentinel_t *sentinels;
+    unsigned                  nsentinels;
+    const char               *master_name;
+    size_t                    master_name_len;
+    const char               *sentinel_user;
+    size_t                    sentinel_user_len;
+    const char               *sentinel_password;
+    size_t                    sentinel_password_len;
+    int64_t                   sentinel_timeout_ms;
 } tune_link_conf_t;
 
 
@@ -142,7 +182,8 @@ typedef enum {
     TUNE_LINK_WAIT,              /* wanted; connect at retry_at */
     TUNE_LINK_CONNECTING,
     TUNE_LINK_HELLO,
-    TUNE_LINK_READY
+    TUNE_LINK_READY,
+    TUNE_LINK_ASKING             /* a Sentinel: where is the master? */
 } tune_link_state_t;
 
 
@@ -184,6 +225,17 @@ typedef struct {
     tune_link_note_t          notes[TUNE_LINK_NOTES];
     unsigned                  note_head;
     unsigned                  nnotes;
+
+    /* Sentinel discovery */
+    unsigned                  ask_step;      /* with the Sentinel asked */
+    unsigned                  asked;         /* Sentinels tried this round */
+    unsigned                  resolved:1;    /* master_* is the next connect */
+    unsigned                  unknown:1;     /* one said: no such master */
+    unsigned                  sentinel_auth_logged:1;
+    uint8_t                   order[TUNE_LINK_SENTINELS_MAX];
+    char                      master_host[TUNE_LINK_HOST_MAX + 1];
+    unsigned                  master_port;
+    char                      last_master[TUNE_LINK_HOST_MAX + 8];
 } tune_link_t;
 
 
@@ -241,6 +293,18 @@ void tune_link_log(tune_link_t *ln, tune_log_level_t level,
 
 /* connected and past the hello */
 int tune_link_ready(const tune_link_t *ln);
+
+/*
+ * With Sentinels: ask them again where the master is, now (the user saw
+ * no new data for several intervals: a failover its connection may not
+ * have noticed).  A connection to the master goes, as a drop would; no
+ * line is logged.  Without Sentinels nothing happens.
+ */
+void tune_link_rediscover(tune_link_t *ln, int64_t now);
+
+/* The master's address as the Sentinels last gave it, "host:port";
+ * "" before any did (and always without Sentinels) */
+const char *tune_link_master(const tune_link_t *ln);
 
 /* the SHA1 of conf->script as Redis loaded it; "" when not loaded */
 const char *tune_link_sha(const tune_link_t *ln);

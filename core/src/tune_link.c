@@ -14,7 +14,16 @@ enum {
     TUNE_HELLO_AUTH = 0,
     TUNE_HELLO_SELECT,
     TUNE_HELLO_SCRIPT,
+    TUNE_HELLO_ROLE,             /* with Sentinels: is it the master? */
     TUNE_HELLO_DONE
+};
+
+
+/* with the Sentinel asked (ln->ask_step) */
+enum {
+    TUNE_ASK_CONNECTING = 0,
+    TUNE_ASK_AUTH,               /* connected: AUTH owed, or sent */
+    TUNE_ASK_QUERY               /* the question owed, or sent */
 };
 
 
@@ -25,6 +34,16 @@ static void tune_link_close(tune_link_t *ln);
 static tune_do_t tune_link_hello(tune_link_t *ln, int64_t now,
     tune_action_t *act);
 static void tune_link_copy(char *dst, const char *src, size_t len);
+static tune_do_t tune_link_ask(tune_link_t *ln, int64_t now,
+    tune_action_t *act);
+static void tune_link_asked(tune_link_t *ln, int64_t now,
+    const tune_reply_t *reply);
+static void tune_link_ask_next(tune_link_t *ln, int64_t now,
+    const char *reason);
+static int tune_link_master_addr(tune_link_t *ln, const tune_reply_t *reply);
+static void tune_link_role(tune_link_t *ln, int64_t now,
+    const tune_reply_t *reply);
+static int64_t tune_link_ask_timeout(const tune_link_t *ln);
 
 
 void
@@ -32,10 +51,16 @@ tune_link_init(tune_link_t *ln, const tune_link_conf_t *conf)
 {
     memset(ln, 0, sizeof(tune_link_t));
 
+    unsigned  i;
+
     ln->conf = conf;
     ln->state = TUNE_LINK_IDLE;
     ln->deadline = TUNE_NEVER;
     ln->backoff = conf->backoff_min_ms;
+
+    for (i = 0; i < conf->nsentinels && i < TUNE_LINK_SENTINELS_MAX; i++) {
+        ln->order[i] = (uint8_t) i;
+    }
 }
 
 
@@ -59,10 +84,18 @@ tune_link_stop(tune_link_t *ln)
 {
     if (ln->state >= TUNE_LINK_CONNECTING) {
         ln->close = 1;
-        ln->drops++;
+
+        /* a Sentinel's connection carried none of the user's commands */
+        if (ln->state != TUNE_LINK_ASKING) {
+            ln->drops++;
+        }
     }
 
     ln->state = TUNE_LINK_IDLE;
+    ln->resolved = 0;
+    ln->asked = 0;
+    ln->unknown = 0;
+    ln->sentinel_auth_logged = 0;
     ln->inflight = 0;
     ln->deadline = TUNE_NEVER;
     ln->retry_at = 0;
@@ -107,6 +140,10 @@ tune_link_next(tune_link_t *ln, int64_t now, tune_action_t *act)
         return TUNE_DO_CLOSE;
     }
 
+    if (ln->state == TUNE_LINK_ASKING) {
+        return tune_link_ask(ln, now, act);
+    }
+
     if ((ln->state == TUNE_LINK_CONNECTING || ln->inflight)
         && now >= ln->deadline)
     {
@@ -128,13 +165,34 @@ tune_link_next(tune_link_t *ln, int64_t now, tune_action_t *act)
             break;
         }
 
+        if (ln->conf->nsentinels && !ln->resolved) {
+            /* where the master is, asked anew before every connect */
+            ln->state = TUNE_LINK_ASKING;
+            ln->ask_step = TUNE_ASK_CONNECTING;
+            ln->inflight = 0;
+            ln->deadline = now + tune_link_ask_timeout(ln);
+
+            act->what = TUNE_DO_CONNECT;
+            act->host = ln->conf->sentinels[ln->order[ln->asked]].host;
+            act->port = ln->conf->sentinels[ln->order[ln->asked]].port;
+
+            return TUNE_DO_CONNECT;
+        }
+
         ln->state = TUNE_LINK_CONNECTING;
         ln->deadline = now + ln->conf->timeout_ms;
 
         act->what = TUNE_DO_CONNECT;
-        act->host = ln->conf->host;
-        act->port = ln->conf->port;
-        act->path = ln->conf->path;
+
+        if (ln->conf->nsentinels) {
+            act->host = ln->master_host;
+            act->port = ln->master_port;
+
+        } else {
+            act->host = ln->conf->host;
+            act->port = ln->conf->port;
+            act->path = ln->conf->path;
+        }
 
         return TUNE_DO_CONNECT;
 
@@ -231,6 +289,18 @@ tune_link_hello(tune_link_t *ln, int64_t now, tune_action_t *act)
 
         /* fall through */
 
+    case TUNE_HELLO_ROLE:
+
+        if (conf->nsentinels) {
+            ln->argv[n] = "ROLE";
+            ln->argvlen[n++] = 4;
+            break;
+        }
+
+        ln->hello++;
+
+        /* fall through */
+
     default:
         ln->state = TUNE_LINK_READY;
         act->what = TUNE_DO_WAIT;
@@ -252,7 +322,14 @@ tune_link_hello(tune_link_t *ln, int64_t now, tune_action_t *act)
 void
 tune_link_connected(tune_link_t *ln, int64_t now)
 {
-    (void) now;
+    if (ln->state == TUNE_LINK_ASKING) {
+        if (ln->ask_step == TUNE_ASK_CONNECTING) {
+            ln->ask_step = TUNE_ASK_AUTH;
+            ln->deadline = now + tune_link_ask_timeout(ln);
+        }
+
+        return;
+    }
 
     if (ln->state != TUNE_LINK_CONNECTING) {
         return;
@@ -274,8 +351,13 @@ tune_link_dropped(tune_link_t *ln, int64_t now, const char *reason)
         return;
     }
 
-    tune_link_fail(ln, now, reason ? reason : "connection closed");
-    tune_link_close(ln);
+    if (ln->state == TUNE_LINK_ASKING) {
+        tune_link_ask_next(ln, now, reason ? reason : "connection closed");
+
+    } else {
+        tune_link_fail(ln, now, reason ? reason : "connection closed");
+        tune_link_close(ln);
+    }
 
     /* the host has closed it already */
     ln->close = 0;
@@ -288,6 +370,18 @@ tune_link_reply(tune_link_t *ln, int64_t now, const tune_reply_t *reply)
     int     hello;
     size_t  len;
     char    words[256];
+
+    if (ln->state == TUNE_LINK_ASKING) {
+        if (ln->inflight == 0) {
+            tune_link_ask_next(ln, now, "a reply to no command");
+
+        } else {
+            ln->inflight--;
+            tune_link_asked(ln, now, reply);
+        }
+
+        return 1;
+    }
 
     if (ln->state != TUNE_LINK_HELLO && ln->state != TUNE_LINK_READY) {
         /*
@@ -314,6 +408,11 @@ tune_link_reply(tune_link_t *ln, int64_t now, const tune_reply_t *reply)
 
     hello = (int) ln->hello;
     ln->hello++;
+
+    if (hello == TUNE_HELLO_ROLE) {
+        tune_link_role(ln, now, reply);
+        return 1;
+    }
 
     if (reply->type != TUNE_REPLY_ERROR) {
 
@@ -463,6 +562,9 @@ tune_link_close(tune_link_t *ln)
         ln->state = TUNE_LINK_WAIT;
         ln->drops++;
 
+        /* a reconnect asks the Sentinels again where the master is */
+        ln->resolved = 0;
+
         /* the states queued before (the failure's) have no connection */
         for (i = 0; i < ln->nnotes; i++) {
             ln->notes[(ln->note_head + i) % TUNE_LINK_NOTES].ready = 0;
@@ -568,6 +670,338 @@ int
 tune_link_refused(const tune_link_t *ln)
 {
     return ln->refused;
+}
+
+
+/* ---- Sentinel discovery --------------------------------------------- */
+
+/*
+ * With the Sentinel asked: past its deadline the next one is asked; once
+ * connected, AUTH (when configured), then the question, one at a time.
+ */
+
+static tune_do_t
+tune_link_ask(tune_link_t *ln, int64_t now, tune_action_t *act)
+{
+    int                      n;
+    const tune_link_conf_t  *conf;
+
+    conf = ln->conf;
+
+    if (now >= ln->deadline) {
+        tune_link_ask_next(ln, now, ln->ask_step == TUNE_ASK_CONNECTING
+                                    ? "timed out connecting"
+                                    : "timed out waiting for a reply");
+
+        return tune_link_next(ln, now, act);
+    }
+
+    if (ln->ask_step == TUNE_ASK_CONNECTING || ln->inflight) {
+        act->what = TUNE_DO_WAIT;
+        act->at = ln->deadline;
+        return TUNE_DO_WAIT;
+    }
+
+    n = 0;
+
+    if (ln->ask_step == TUNE_ASK_AUTH && conf->sentinel_password) {
+        ln->argv[n] = "AUTH";
+        ln->argvlen[n++] = 4;
+
+        if (conf->sentinel_user && conf->sentinel_user_len) {
+            ln->argv[n] = conf->sentinel_user;
+            ln->argvlen[n++] = conf->sentinel_user_len;
+        }
+
+        ln->argv[n] = conf->sentinel_password;
+        ln->argvlen[n++] = conf->sentinel_password_len;
+
+    } else {
+        ln->ask_step = TUNE_ASK_QUERY;
+
+        ln->argv[n] = "SENTINEL";
+        ln->argvlen[n++] = 8;
+        ln->argv[n] = "get-master-addr-by-name";
+        ln->argvlen[n++] = sizeof("get-master-addr-by-name") - 1;
+        ln->argv[n] = conf->master_name;
+        ln->argvlen[n++] = conf->master_name_len;
+    }
+
+    ln->inflight++;
+    ln->deadline = now + tune_link_ask_timeout(ln);
+
+    act->what = TUNE_DO_SEND;
+    act->argc = n;
+    act->argv = ln->argv;
+    act->argvlen = ln->argvlen;
+
+    return TUNE_DO_SEND;
+}
+
+
+/* A Sentinel's reply: to AUTH, or to the question */
+
+static void
+tune_link_asked(tune_link_t *ln, int64_t now, const tune_reply_t *reply)
+{
+    size_t                      len;
+    unsigned                    i, k;
+    char                        words[256];
+    char                        addr[TUNE_LINK_HOST_MAX + 8];
+    const tune_link_sentinel_t *s;
+
+    s = &ln->conf->sentinels[ln->order[ln->asked]];
+
+    if (ln->ask_step == TUNE_ASK_AUTH) {
+        if (reply->type != TUNE_REPLY_ERROR) {
+            ln->ask_step = TUNE_ASK_QUERY;
+            ln->deadline = now + tune_link_ask_timeout(ln);
+            return;
+        }
+
+        len = reply->str ? reply->len : 0;
+        tune_link_copy(words, reply->str, len < sizeof(words) - 1
+                                          ? len : sizeof(words) - 1);
+
+        /* an operator's to mend: told at once, once per outage */
+        if (!ln->sentinel_auth_logged && !ln->conf->quiet) {
+            tune_link_log(ln, TUNE_LOG_ERR,
+                          "Sentinel at %s:%u refused the credentials of "
+                          "\"%s\": %s", s->host, s->port,
+                          ln->conf->directive, words);
+        }
+
+        ln->sentinel_auth_logged = 1;
+        tune_link_ask_next(ln, now, "a Sentinel refused the credentials");
+        return;
+    }
+
+    if (reply->type == TUNE_REPLY_NIL) {
+        ln->unknown = 1;
+        tune_link_ask_next(ln, now, "no such master");
+        return;
+    }
+
+    if (!tune_link_master_addr(ln, reply)) {
+        tune_link_ask_next(ln, now, reply->type == TUNE_REPLY_ERROR
+                                    ? "an error reply"
+                                    : "a reply that is no address");
+        return;
+    }
+
+    /* the Sentinel that answered is asked first from now on */
+    k = ln->order[ln->asked];
+
+    for (i = ln->asked; i > 0; i--) {
+        ln->order[i] = ln->order[i - 1];
+    }
+
+    ln->order[0] = (uint8_t) k;
+
+    (void) snprintf(addr, sizeof(addr), "%s:%u", ln->master_host,
+                    ln->master_port);
+
+    if (strcmp(ln->last_master, addr) != 0) {
+        /* the lines of a failover: where the master went, and who said */
+        if (!ln->conf->quiet) {
+            tune_link_log(ln, TUNE_LOG_NOTICE,
+                          "redis master \"%.*s\" is at %s (Sentinel at "
+                          "%s:%u)", (int) ln->conf->master_name_len,
+                          ln->conf->master_name, addr, s->host, s->port);
+        }
+
+        memcpy(ln->last_master, addr, strlen(addr) + 1);
+    }
+
+    /* the Sentinel's connection goes; the master's is made at once */
+    ln->close = 1;
+    ln->state = TUNE_LINK_WAIT;
+    ln->inflight = 0;
+    ln->deadline = TUNE_NEVER;
+    ln->retry_at = now;
+    ln->asked = 0;
+    ln->unknown = 0;
+    ln->resolved = 1;
+}
+
+
+/*
+ * The Sentinel asked failed (reason): the next one is asked at once; when
+ * every one has failed in this round, the contact has failed: told once
+ * per outage, with what the Sentinels said, and tried again after the
+ * backoff, from the first Sentinel.
+ */
+
+static void
+tune_link_ask_next(tune_link_t *ln, int64_t now, const char *reason)
+{
+    char  why[TUNE_NOTE_MAX];
+
+    ln->close = 1;
+    ln->state = TUNE_LINK_WAIT;
+    ln->inflight = 0;
+    ln->deadline = TUNE_NEVER;
+    ln->asked++;
+
+    if (ln->asked < ln->conf->nsentinels) {
+        ln->retry_at = now;
+        return;
+    }
+
+    ln->asked = 0;
+
+    if (ln->unknown) {
+        (void) snprintf(why, sizeof(why),
+                        "the Sentinels do not know master \"%.*s\"",
+                        (int) ln->conf->master_name_len,
+                        ln->conf->master_name);
+
+    } else {
+        (void) snprintf(why, sizeof(why), "no Sentinel answers (the last: "
+                        "%s)", reason);
+    }
+
+    ln->unknown = 0;
+
+    tune_link_fail(ln, now, why);
+}
+
+
+/*
+ * A Sentinel's answer: an array of the master's host and port.  Any bytes
+ * may come: a host of printable characters without spaces, a port of
+ * digits 1..65535, or it is no answer.
+ */
+
+static int
+tune_link_master_addr(tune_link_t *ln, const tune_reply_t *reply)
+{
+    size_t               i;
+    unsigned             port;
+    const tune_reply_t  *h, *p;
+
+    if (reply->type != TUNE_REPLY_ARRAY || reply->elements != 2
+        || reply->element == NULL)
+    {
+        return 0;
+    }
+
+    h = &reply->element[0];
+    p = &reply->element[1];
+
+    if (h->type != TUNE_REPLY_STRING || p->type != TUNE_REPLY_STRING
+        || h->len == 0 || h->len > TUNE_LINK_HOST_MAX
+        || p->len == 0 || p->len > 5)
+    {
+        return 0;
+    }
+
+    for (i = 0; i < h->len; i++) {
+        if (h->str[i] <= 0x20 || h->str[i] >= 0x7f) {
+            return 0;
+        }
+    }
+
+    port = 0;
+
+    for (i = 0; i < p->len; i++) {
+        if (p->str[i] < '0' || p->str[i] > '9') {
+            return 0;
+        }
+
+        port = port * 10 + (unsigned) (p->str[i] - '0');
+    }
+
+    if (port == 0 || port > 65535) {
+        return 0;
+    }
+
+    memcpy(ln->master_host, h->str, h->len);
+    ln->master_host[h->len] = '\0';
+    ln->master_port = port;
+
+    return 1;
+}
+
+
+/*
+ * ROLE's answer on the master's connection: its first element "master",
+ * or the Sentinels spoke of a node that is not (yet) the master: the
+ * connection goes, and they are asked again after the backoff.
+ */
+
+static void
+tune_link_role(tune_link_t *ln, int64_t now, const tune_reply_t *reply)
+{
+    size_t  len;
+    char    role[32], why[TUNE_NOTE_MAX];
+
+    if (reply->type == TUNE_REPLY_ARRAY && reply->elements >= 1
+        && reply->element != NULL
+        && (reply->element[0].type == TUNE_REPLY_STRING
+            || reply->element[0].type == TUNE_REPLY_STATUS)
+        && reply->element[0].len == 6
+        && memcmp(reply->element[0].str, "master", 6) == 0)
+    {
+        return;
+    }
+
+    if (reply->type == TUNE_REPLY_ARRAY && reply->elements >= 1
+        && reply->element != NULL && reply->element[0].str != NULL)
+    {
+        len = reply->element[0].len;
+        tune_link_copy(role, reply->element[0].str,
+                       len < sizeof(role) - 1 ? len : sizeof(role) - 1);
+        (void) snprintf(why, sizeof(why), "%s is not the master (ROLE: %s)",
+                        tune_link_master(ln), role);
+
+    } else if (reply->type == TUNE_REPLY_ERROR && reply->str != NULL) {
+        len = reply->len;
+        tune_link_copy(role, reply->str,
+                       len < sizeof(role) - 1 ? len : sizeof(role) - 1);
+        (void) snprintf(why, sizeof(why), "ROLE refused at %s: %s",
+                        tune_link_master(ln), role);
+
+    } else {
+        (void) snprintf(why, sizeof(why), "ROLE at %s: a reply of the "
+                        "wrong shape", tune_link_master(ln));
+    }
+
+    tune_link_fail(ln, now, why);
+    tune_link_close(ln);
+}
+
+
+static int64_t
+tune_link_ask_timeout(const tune_link_t *ln)
+{
+    return ln->conf->sentinel_timeout_ms ? ln->conf->sentinel_timeout_ms
+                                         : ln->conf->timeout_ms;
+}
+
+
+void
+tune_link_rediscover(tune_link_t *ln, int64_t now)
+{
+    if (ln->conf->nsentinels == 0) {
+        return;
+    }
+
+    if (ln->state == TUNE_LINK_HELLO || ln->state == TUNE_LINK_READY
+        || ln->state == TUNE_LINK_CONNECTING)
+    {
+        tune_link_close(ln);
+        ln->retry_at = now;
+    }
+
+    ln->resolved = 0;
+}
+
+
+const char *
+tune_link_master(const tune_link_t *ln)
+{
+    return ln->last_master;
 }
 
 
