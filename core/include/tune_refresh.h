@@ -43,6 +43,11 @@ extern "C" {
 /* reconnects back off up to this, ms (or the refresh interval, if longer) */
 #define TUNE_REFRESH_BACKOFF_MAX 5000
 
+/* snapshot intervals (or refresh intervals, if longer) without a new
+ * generation after which, with Sentinels, the master is asked for again: a
+ * failover the connection did not notice (a partitioned old master) */
+#define TUNE_REFRESH_STILL       3
+
 
 typedef struct {
     /*
@@ -123,6 +128,12 @@ typedef struct {
     int64_t                   next_claim;
 
     uint64_t                  held;          /* the generation installed */
+    /* the generation Redis last gave (0: none), since when, and the
+     * snapshots' interval: with Sentinels, one that stands still for
+     * TUNE_REFRESH_STILL intervals makes the link ask them again */
+    uint64_t                  seen;
+    int64_t                   seen_since;
+    int64_t                   interval_ms;
     uint64_t                  bad_generation;   /* rejected, not refetched */
     uint64_t                  fetching;
     uint64_t                  refused_digest;   /* of the last warned */

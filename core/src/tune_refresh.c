@@ -50,6 +50,8 @@ static void tune_refresh_reject(tune_refresh_t *rf, uint64_t generation,
     ;
 static void tune_refresh_refused(tune_refresh_t *rf, int64_t now);
 static uint64_t tune_refresh_generation(const tune_reply_t *reply);
+static void tune_refresh_still(tune_refresh_t *rf, int64_t now,
+    uint64_t generation);
 
 
 void
@@ -72,6 +74,9 @@ tune_refresh_init(tune_refresh_t *rf, const tune_refresh_conf_t *conf)
         rf->conf.link.script = NULL;
         rf->conf.link.script_len = 0;
     }
+
+    /* no generation seen yet: none equals it */
+    rf->seen = UINT64_MAX;
 
     tune_link_init(&rf->link, &rf->conf.link);
 }
@@ -504,6 +509,7 @@ tune_refresh_read(tune_refresh_t *rf, int64_t now, const tune_reply_t *reply)
             /* nothing written yet, or Redis lost it: serve what is held */
             tune_link_answered(&rf->link, now);
             rf->refetch = 1;
+            tune_refresh_still(rf, now, 0);
 
             if (!rf->empty_logged) {
                 tune_link_log(&rf->link, TUNE_LOG_WARN,
@@ -524,6 +530,7 @@ tune_refresh_read(tune_refresh_t *rf, int64_t now, const tune_reply_t *reply)
 
         tune_link_answered(&rf->link, now);
         rf->empty_logged = 0;
+        tune_refresh_still(rf, now, generation);
 
         if (!rf->refetch
             && (generation == rf->bad_generation || generation == rf->held))
@@ -627,6 +634,9 @@ tune_refresh_install(tune_refresh_t *rf, int64_t now, const tune_reply_t *gen,
                             err.rc == TUNE_ERR_NO_SPACE ? ")" : "");
         return;
     }
+
+    rf->interval_ms = (int64_t) ((const tune_image_t *) rf->scratch)
+                                                    ->interval_ms;
 
     /* hostile or not, a URL outside the allowlist is never offered */
     rf->refused = tune_image_allow(rf->scratch, size, rf->conf.allow,
@@ -778,6 +788,39 @@ tune_refresh_reject(tune_refresh_t *rf, uint64_t generation,
                   "keeping generation %llu",
                   (unsigned long long) generation, rf->conf.link.display,
                   reason, (unsigned long long) rf->held);
+}
+
+
+/*
+ * Redis gave generation (0: none): with Sentinels, one that has not moved
+ * for TUNE_REFRESH_STILL intervals may come from a master that is no
+ * longer the master (partitioned away, its Sentinels promoted a replica,
+ * and nothing closed this connection): the link asks them again.  Not
+ * again for as long: a fleet whose writer stopped asks every few
+ * intervals, not at every read.
+ */
+
+static void
+tune_refresh_still(tune_refresh_t *rf, int64_t now, uint64_t generation)
+{
+    int64_t  interval;
+
+    if (generation != rf->seen) {
+        rf->seen = generation;
+        rf->seen_since = now;
+        return;
+    }
+
+    /* (without Sentinels tune_link_rediscover() does nothing) */
+    interval = rf->interval_ms > rf->conf.refresh_ms ? rf->interval_ms
+                                                     : rf->conf.refresh_ms;
+
+    if (now - rf->seen_since < TUNE_REFRESH_STILL * interval) {
+        return;
+    }
+
+    rf->seen_since = now;
+    tune_link_rediscover(&rf->link, now);
 }
 
 

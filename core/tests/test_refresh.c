@@ -602,6 +602,84 @@ test_install(void **state)
 }
 
 
+/*
+ * With Sentinels, a generation that stands still for TUNE_REFRESH_STILL
+ * intervals makes the link ask them again where the master is (a failover
+ * the connection did not notice); a new generation starts the count again;
+ * without Sentinels the connection stays.
+ */
+static void
+test_still_generation_asks_sentinels(void **state)
+{
+    int     i;
+    size_t  f;
+    tune_reply_t  addr[2], role[1];
+
+    static const tune_link_sentinel_t  sentinel[] = {
+        { "s1.example", 26379 },
+    };
+
+    (void) state;
+
+    t.conf.link.sentinels = sentinel;
+    t.conf.link.nsentinels = 1;
+    t.conf.link.master_name = "mymaster";
+    t.conf.link.master_name_len = 8;
+
+    addr[0] = reply_str("10.0.0.5");
+    addr[1] = reply_str("6380");
+    role[0] = reply_str("master");
+
+    begin(0);
+    assert_string_equal(host_find(&t.host, 0, TUNE_DO_CONNECT)->addr,
+                        "s1.example:26379");
+    f = connected();
+    last_sent("SENTINEL get-master-addr-by-name mymaster");
+    f = answer(reply_array(addr, 2));
+    assert_string_equal(host_find(&t.host, f, TUNE_DO_CONNECT)->addr,
+                        "10.0.0.5:6380");
+    f = connected();
+    last_sent("ROLE");
+    answer(reply_array(role, 1));
+    serve("5", text_good);
+
+    /* interval_ms 1000 = REFRESH: three intervals of the same one */
+    for (i = 0; i < TUNE_REFRESH_STILL - 1; i++) {
+        next_read();
+        f = answer(reply_str("5"));
+        assert_int_equal(host_count(&t.host, f, TUNE_DO_CLOSE), 0);
+    }
+
+    /* a new generation counts again from here */
+    next_read();
+    f = serve("6", text_good);
+    assert_int_equal(host_count(&t.host, f, TUNE_DO_CLOSE), 0);
+
+    for (i = 0; i < TUNE_REFRESH_STILL - 1; i++) {
+        next_read();
+        f = answer(reply_str("6"));
+        assert_int_equal(host_count(&t.host, f, TUNE_DO_CLOSE), 0);
+    }
+
+    next_read();
+    f = answer(reply_str("6"));
+    assert_int_equal(host_count(&t.host, f, TUNE_DO_CLOSE), 1);
+    assert_string_equal(host_find(&t.host, f, TUNE_DO_CONNECT)->addr,
+                        "s1.example:26379");
+    assert_int_equal(host_count(&t.host, f, TUNE_DO_LOG), 0);
+
+    /* without Sentinels: never */
+    setup(NULL);
+    installed5();
+
+    for (i = 0; i < 3 * TUNE_REFRESH_STILL; i++) {
+        next_read();
+        f = answer(reply_str("5"));
+        assert_int_equal(host_count(&t.host, f, TUNE_DO_CLOSE), 0);
+    }
+}
+
+
 /* A holder leading anew fetches what it holds: it may be a new Redis */
 static void
 test_lead_refetches(void **state)
@@ -1587,6 +1665,7 @@ main(void)
     const struct CMUnitTest  read_tests[] = {
         cmocka_unit_test_setup(test_get_nil, setup),
         cmocka_unit_test_setup(test_install, setup),
+        cmocka_unit_test_setup(test_still_generation_asks_sentinels, setup),
         cmocka_unit_test_setup(test_lead_refetches, setup),
         cmocka_unit_test_setup(test_install_lost, setup),
         cmocka_unit_test_setup(test_too_large_after_strlen, setup),
