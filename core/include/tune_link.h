@@ -22,6 +22,8 @@
  * the connection goes and the search starts again after the backoff.
  * Every reconnect searches again, and tune_link_rediscover() makes one
  * whenever its user suspects the master moved (the data stopped changing).
+ * The wait after a failed contact stays backoff_min_ms: a failover must be
+ * followed as soon as the Sentinels name the new master.
  *
  * Replies come in the order of the commands sent: while the hello runs the
  * machine sends, one at a time, and every reply is its own; once ready,
@@ -55,6 +57,9 @@ extern "C" {
 /* the longest master address a Sentinel may give (a host name or an IP
  * address, without its NUL) */
 #define TUNE_LINK_HOST_MAX      255
+
+/* the longest master name a configuration may give */
+#define TUNE_LINK_MASTER_MAX    128
 
 
 /* what the machine asks of its host */
@@ -232,6 +237,10 @@ typedef struct {
     unsigned                  resolved:1;    /* master_* is the next connect */
     unsigned                  unknown:1;     /* one said: no such master */
     unsigned                  sentinel_auth_logged:1;
+    /* the Sentinels' own lines, each once per outage, even when it began
+     * for another reason (the master's connection closed) */
+    unsigned                  no_sentinel_logged:1;
+    unsigned                  unknown_logged:1;
     uint8_t                   order[TUNE_LINK_SENTINELS_MAX];
     char                      master_host[TUNE_LINK_HOST_MAX + 1];
     unsigned                  master_port;
@@ -301,6 +310,13 @@ int tune_link_ready(const tune_link_t *ln);
  * line is logged.  Without Sentinels nothing happens.
  */
 void tune_link_rediscover(tune_link_t *ln, int64_t now);
+
+/*
+ * NULL when name (len bytes) may name a Sentinel's master: 1 to
+ * TUNE_LINK_MASTER_MAX of A-Z a-z 0-9 . _ - (it goes into commands and log
+ * lines); else why not, for the host's configuration error.
+ */
+const char *tune_link_master_name_check(const char *name, size_t len);
 
 /* The master's address as the Sentinels last gave it, "host:port";
  * "" before any did (and always without Sentinels) */

@@ -96,6 +96,8 @@ tune_link_stop(tune_link_t *ln)
     ln->asked = 0;
     ln->unknown = 0;
     ln->sentinel_auth_logged = 0;
+    ln->no_sentinel_logged = 0;
+    ln->unknown_logged = 0;
     ln->inflight = 0;
     ln->deadline = TUNE_NEVER;
     ln->retry_at = 0;
@@ -498,6 +500,9 @@ tune_link_answered(tune_link_t *ln, int64_t now)
 
     ln->down_logged = 0;
     ln->auth_logged = 0;
+    ln->sentinel_auth_logged = 0;
+    ln->no_sentinel_logged = 0;
+    ln->unknown_logged = 0;
     ln->refused = 0;
     ln->backoff = ln->conf->backoff_min_ms;
 
@@ -540,6 +545,16 @@ tune_link_fail(tune_link_t *ln, int64_t now, const char *reason)
     tune_link_note(ln, TUNE_DO_STATE, TUNE_LOG_DEBUG, 0, ln->why);
 
     ln->retry_at = now + ln->backoff;
+
+    if (ln->conf->nsentinels) {
+        /*
+         * No growing backoff: each try asks the Sentinels first, which is
+         * cheap, and a failover (the old master refusing until they agree
+         * on a new one) must be followed within the shortest wait, not
+         * after a wait that grew while it was under way.
+         */
+        return;
+    }
 
     max = ln->conf->backoff_max_ms;
     ln->backoff = ln->backoff <= max / 2 ? ln->backoff * 2 : max;
@@ -861,7 +876,31 @@ tune_link_ask_next(tune_link_t *ln, int64_t now, const char *reason)
                         "%s)", reason);
     }
 
+    /*
+     * Told once per outage each, whatever began the outage: a master that
+     * went away is the usual start of one, and what the Sentinels then
+     * say (nothing, or no such master) is what an operator must read.
+     */
+    if (!ln->conf->quiet) {
+        /* Sentinels that refused the credentials were told at ERR: that
+         * line is the one to act on, as for the master's (tune_link_reply) */
+        if (ln->unknown ? !ln->unknown_logged
+                        : !ln->no_sentinel_logged && !ln->sentinel_auth_logged)
+        {
+            tune_link_log(ln, TUNE_LOG_WARN, "redis at %s: %s; %s",
+                          ln->conf->display, why, ln->conf->effect);
+        }
+    }
+
+    if (ln->unknown) {
+        ln->unknown_logged = 1;
+
+    } else {
+        ln->no_sentinel_logged = 1;
+    }
+
     ln->unknown = 0;
+    ln->down_logged = 1;
 
     tune_link_fail(ln, now, why);
 }
@@ -995,6 +1034,34 @@ tune_link_rediscover(tune_link_t *ln, int64_t now)
     }
 
     ln->resolved = 0;
+}
+
+
+const char *
+tune_link_master_name_check(const char *name, size_t len)
+{
+    size_t  i;
+
+    if (len == 0) {
+        return "the master name is empty";
+    }
+
+    if (len > TUNE_LINK_MASTER_MAX) {
+        return "the master name is longer than 128 bytes";
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((name[i] >= 'a' && name[i] <= 'z')
+              || (name[i] >= 'A' && name[i] <= 'Z')
+              || (name[i] >= '0' && name[i] <= '9')
+              || name[i] == '.' || name[i] == '_' || name[i] == '-'))
+        {
+            return "the master name holds a byte other than A-Z, a-z, "
+                   "0-9, \".\", \"_\" and \"-\"";
+        }
+    }
+
+    return NULL;
 }
 
 

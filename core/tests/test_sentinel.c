@@ -270,7 +270,9 @@ test_no_sentinel_answers(void **state)
         f = dropped("connection refused");
         f = dropped("connection refused");
         assert_int_equal(t.host.rec[t.host.n - 1].what, TUNE_DO_WAIT);
-        assert_true(t.host.at > t.host.now);
+
+        /* the waits do not grow: a failover is followed at once */
+        assert_int_equal(t.host.at - t.host.now, BACKOFF_MIN);
 
         f = host_advance(&t.host, t.host.at);
         assert_string_equal(connects_to(f), "s1.example:26379");
@@ -319,6 +321,71 @@ test_unknown_master(void **state)
     /* after the backoff the next round starts at the first Sentinel */
     f = host_advance(&t.host, t.host.at);
     assert_string_equal(connects_to(f), "s1.example:26379");
+}
+
+
+/*
+ * An outage that began with the master's connection closing (its line) is
+ * told again once the Sentinels fail too, once for each thing they say,
+ * and again in the next outage.
+ */
+static void
+test_sentinel_lines_in_an_outage(void **state)
+{
+    int     round;
+    size_t  f, all;
+
+    (void) state;
+
+    start();
+    to_master("10.0.0.5", "6380");
+    tune_link_answered(&t.ln, t.host.now);
+    host_run(&t.host);
+
+    all = dropped(NULL);
+    assert_int_equal(host_logs(&t.host, all, TUNE_LOG_WARN,
+                               "connection closed"), 1);
+
+    for (round = 0; round < 2; round++) {
+        f = host_advance(&t.host, t.host.at);
+        assert_string_equal(connects_to(f), "s1.example:26379");
+        dropped("connection refused");
+        dropped("connection refused");
+        dropped("connection refused");
+    }
+
+    for (round = 0; round < 2; round++) {
+        host_advance(&t.host, t.host.at);
+        connected();
+        reply(reply_nil());
+        connected();
+        reply(reply_nil());
+        connected();
+        reply(reply_nil());
+    }
+
+    assert_int_equal(host_logs(&t.host, all, TUNE_LOG_WARN, NULL), 3);
+    assert_int_equal(host_logs(&t.host, all, TUNE_LOG_WARN,
+                               "no Sentinel answers"), 1);
+    assert_int_equal(host_logs(&t.host, all, TUNE_LOG_WARN,
+                               "do not know master"), 1);
+
+    /* over; the next outage tells it again */
+    host_advance(&t.host, t.host.at);
+    to_master("10.0.0.5", "6380");
+    f = t.host.n;
+    tune_link_answered(&t.ln, t.host.now);
+    host_run(&t.host);
+    assert_int_equal(host_logs(&t.host, f, TUNE_LOG_NOTICE,
+                               "answers again"), 1);
+
+    f = dropped(NULL);
+    host_advance(&t.host, t.host.at);
+    dropped("connection refused");
+    dropped("connection refused");
+    dropped("connection refused");
+    assert_int_equal(host_logs(&t.host, f, TUNE_LOG_WARN,
+                               "no Sentinel answers"), 1);
 }
 
 
@@ -393,6 +460,22 @@ test_sentinel_auth(void **state)
     f = connected();
     f = reply(reply_err("WRONGPASS invalid username-password pair"));
     assert_int_equal(host_logs(&t.host, f, TUNE_LOG_ERR, NULL), 0);
+
+    /* the third refuses too: the round failed, told by the ERR alone */
+    f = connected();
+    f = reply(reply_err("WRONGPASS invalid username-password pair"));
+    assert_int_equal(host_logs(&t.host, all, TUNE_LOG_WARN, NULL), 0);
+    assert_int_equal(host_logs(&t.host, all, TUNE_LOG_ERR, NULL), 1);
+    assert_false(tune_link_ready(&t.ln));
+
+    /* the next round: the third takes them */
+    f = host_advance(&t.host, t.host.at);
+    assert_string_equal(connects_to(f), "s1.example:26379");
+    connected();
+    reply(reply_err("WRONGPASS invalid username-password pair"));
+    connected();
+    reply(reply_err("WRONGPASS invalid username-password pair"));
+    assert_int_equal(host_logs(&t.host, all, -1, NULL), 1);
 
     /* the third takes them */
     f = connected();
@@ -542,6 +625,30 @@ test_without_sentinels(void **state)
 }
 
 
+/* The master names a configuration may give */
+static void
+test_master_name_check(void **state)
+{
+    char  longest[TUNE_LINK_MASTER_MAX + 2];
+
+    (void) state;
+
+    assert_null(tune_link_master_name_check("mymaster", 8));
+    assert_null(tune_link_master_name_check("tune-slot_1.eu", 14));
+
+    memset(longest, 'm', sizeof(longest));
+    assert_null(tune_link_master_name_check(longest, TUNE_LINK_MASTER_MAX));
+    assert_non_null(tune_link_master_name_check(longest,
+                                                TUNE_LINK_MASTER_MAX + 1));
+
+    assert_non_null(tune_link_master_name_check("", 0));
+    assert_non_null(tune_link_master_name_check("my master", 9));
+    assert_non_null(tune_link_master_name_check("m\r\nx", 4));
+    assert_non_null(tune_link_master_name_check("m\0x", 3));
+    assert_non_null(tune_link_master_name_check("m\"x", 3));
+}
+
+
 int
 main(void)
 {
@@ -550,11 +657,13 @@ main(void)
         cmocka_unit_test_setup(test_next_sentinel, setup),
         cmocka_unit_test_setup(test_no_sentinel_answers, setup),
         cmocka_unit_test_setup(test_unknown_master, setup),
+        cmocka_unit_test_setup(test_sentinel_lines_in_an_outage, setup),
         cmocka_unit_test_setup(test_role_not_master, setup),
         cmocka_unit_test_setup(test_sentinel_auth, setup),
         cmocka_unit_test_setup(test_hostile_answers, setup),
         cmocka_unit_test_setup(test_rediscover, setup),
         cmocka_unit_test_setup(test_without_sentinels, setup),
+        cmocka_unit_test(test_master_name_check),
     };
 
     return cmocka_run_group_tests_name("core.sentinel", tests, NULL, NULL);
