@@ -26,6 +26,8 @@ static char *ngx_http_tune_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_tune_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_tune_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static char *ngx_http_tune_redis_sentinels(ngx_conf_t *cf,
+    ngx_http_tune_main_conf_t *tmcf, ngx_str_t *list);
 static char *ngx_http_tune_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tune_allow(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -381,10 +383,11 @@ ngx_http_tune_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_tune_main_conf_t *tmcf = conf;
 
     u_char      *p;
-    ngx_str_t   *value, name, arg;
+    ngx_str_t   *value, name, arg, sentinels;
     ngx_int_t    db;
     ngx_url_t    u;
-    ngx_uint_t   i, db_set;
+    ngx_uint_t   i, first, db_set;
+    const char  *why;
 
     if (tmcf->redis_text.len) {
         return "is duplicate";
@@ -392,14 +395,19 @@ ngx_http_tune_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    /* "tune_redis sentinel=... master=...": no address of its own */
+    first = (value[1].len > 9
+             && ngx_strncmp(value[1].data, "sentinel=", 9) == 0) ? 1 : 2;
+
     /*
      * The parameters first: a bad one is reported before any DNS lookup.
      * No message quotes a value after "=": it may be a password.
      */
     tmcf->redis_db = 0;
     db_set = 0;
+    ngx_str_null(&sentinels);
 
-    for (i = 2; i < cf->args->nelts; i++) {
+    for (i = first; i < cf->args->nelts; i++) {
 
         p = ngx_strlchr(value[i].data, value[i].data + value[i].len, '=');
 
@@ -407,7 +415,9 @@ ngx_http_tune_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid parameter \"%V\" of the "
                                "\"tune_redis\" directive, expected "
-                               "password=, user= or db=", &value[i]);
+                               "password=, user=, db=, sentinel=, "
+                               "master=, sentinel_user= or "
+                               "sentinel_password=", &value[i]);
             return NGX_CONF_ERROR;
         }
 
@@ -468,10 +478,82 @@ ngx_http_tune_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (name.len == 8 && ngx_strncmp(name.data, "sentinel", 8) == 0) {
+            if (sentinels.data) {
+                goto duplicate;
+            }
+
+            if (first == 2) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"sentinel=\" of the \"tune_redis\" "
+                                   "directive replaces the address: give "
+                                   "one or the other");
+                return NGX_CONF_ERROR;
+            }
+
+            sentinels = arg;
+            continue;
+        }
+
+        if (name.len == 6 && ngx_strncmp(name.data, "master", 6) == 0) {
+            if (tmcf->redis_master.data) {
+                goto duplicate;
+            }
+
+            why = tune_link_master_name_check((const char *) arg.data,
+                                              arg.len);
+            if (why) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"master=\" of the \"tune_redis\" "
+                                   "directive: %s", why);
+                return NGX_CONF_ERROR;
+            }
+
+            tmcf->redis_master = arg;
+            continue;
+        }
+
+        if (name.len == 17
+            && ngx_strncmp(name.data, "sentinel_password", 17) == 0)
+        {
+            if (tmcf->redis_sentinel_password.data) {
+                goto duplicate;
+            }
+
+            if (arg.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "empty sentinel_password in the "
+                                   "\"tune_redis\" directive");
+                return NGX_CONF_ERROR;
+            }
+
+            tmcf->redis_sentinel_password = arg;
+            continue;
+        }
+
+        if (name.len == 13
+            && ngx_strncmp(name.data, "sentinel_user", 13) == 0)
+        {
+            if (tmcf->redis_sentinel_user.data) {
+                goto duplicate;
+            }
+
+            if (arg.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "empty sentinel_user in the "
+                                   "\"tune_redis\" directive");
+                return NGX_CONF_ERROR;
+            }
+
+            tmcf->redis_sentinel_user = arg;
+            continue;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\" of the \"tune_redis\" "
-                           "directive, expected password=, user= or db=",
-                           &name);
+                           "directive, expected password=, user=, db=, "
+                           "sentinel=, master=, sentinel_user= or "
+                           "sentinel_password=", &name);
         return NGX_CONF_ERROR;
     }
 
@@ -480,6 +562,37 @@ ngx_http_tune_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            "\"user=\" of the \"tune_redis\" directive "
                            "requires \"password=\"");
         return NGX_CONF_ERROR;
+    }
+
+    if (sentinels.data == NULL
+        && (tmcf->redis_master.data || tmcf->redis_sentinel_user.data
+            || tmcf->redis_sentinel_password.data))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"master=\", \"sentinel_user=\" and "
+                           "\"sentinel_password=\" of the \"tune_redis\" "
+                           "directive require \"sentinel=\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (sentinels.data) {
+        if (tmcf->redis_master.data == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"sentinel=\" of the \"tune_redis\" "
+                               "directive requires \"master=\"");
+            return NGX_CONF_ERROR;
+        }
+
+        if (tmcf->redis_sentinel_user.data
+            && tmcf->redis_sentinel_password.data == NULL)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"sentinel_user=\" of the \"tune_redis\" "
+                               "directive requires \"sentinel_password=\"");
+            return NGX_CONF_ERROR;
+        }
+
+        return ngx_http_tune_redis_sentinels(cf, tmcf, &sentinels);
     }
 
     ngx_memzero(&u, sizeof(ngx_url_t));
@@ -562,6 +675,111 @@ duplicate:
                        "duplicate parameter \"%V\" in the \"tune_redis\" "
                        "directive", &name);
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * sentinel=host[:port][,host[:port]...]: each resolved now (a worker must
+ * never block on DNS), its first address kept, 26379 by default.
+ */
+
+static char *
+ngx_http_tune_redis_sentinels(ngx_conf_t *cf, ngx_http_tune_main_conf_t *tmcf,
+    ngx_str_t *list)
+{
+    u_char                *p, *last, *comma, *text;
+    ngx_url_t              u;
+    tune_link_sentinel_t  *s;
+
+    tmcf->redis_sentinels = ngx_array_create(cf->pool, 3,
+                                             sizeof(tune_link_sentinel_t));
+    if (tmcf->redis_sentinels == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    last = list->data + list->len;
+
+    for (p = list->data; p <= last; p = comma + 1) {
+
+        comma = ngx_strlchr(p, last, ',');
+        if (comma == NULL) {
+            comma = last;
+        }
+
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url.data = p;
+        u.url.len = comma - p;
+        u.default_port = NGX_HTTP_TUNE_SENTINEL_PORT;
+
+        if (u.url.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "empty Sentinel address in \"sentinel=\" of "
+                               "the \"tune_redis\" directive");
+            return NGX_CONF_ERROR;
+        }
+
+        if (tmcf->redis_sentinels->nelts == TUNE_LINK_SENTINELS_MAX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "more than %d Sentinels in \"sentinel=\" of "
+                               "the \"tune_redis\" directive",
+                               TUNE_LINK_SENTINELS_MAX);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in \"%V\" of \"sentinel=\" of the "
+                               "\"tune_redis\" directive",
+                               u.err ? u.err : "invalid address", &u.url);
+            return NGX_CONF_ERROR;
+        }
+
+        if (u.uri.len || u.naddrs == 0 || u.family == AF_UNIX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid Sentinel address \"%V\" of the "
+                               "\"tune_redis\" directive, expected "
+                               "host[:port]", &u.url);
+            return NGX_CONF_ERROR;
+        }
+
+        if (u.naddrs > 1) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "Sentinel \"%V\" of the \"tune_redis\" "
+                               "directive resolves to several addresses, "
+                               "using %V", &u.url, &u.addrs[0].name);
+        }
+
+        text = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+        if (text == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        text[ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, text,
+                           NGX_SOCKADDR_STRLEN, 0)] = '\0';
+
+        s = ngx_array_push(tmcf->redis_sentinels);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        s->host = (const char *) text;
+        s->port = u.port;
+    }
+
+    /* the words of log lines: which master, and that Sentinels find it */
+    p = ngx_pnalloc(cf->pool, sizeof("master \"\" via Sentinel")
+                              + tmcf->redis_master.len);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    tmcf->redis_text.data = p;
+    tmcf->redis_text.len = ngx_sprintf(p, "master \"%V\" via Sentinel%Z",
+                                       &tmcf->redis_master)
+                           - p - 1;
+
+    return NGX_CONF_OK;
 }
 
 

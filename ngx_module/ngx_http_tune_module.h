@@ -13,9 +13,11 @@
 #include <ngx_http.h>
 
 #include <tune_choose.h>
+#include <tune_link.h>
 
 
 #define NGX_HTTP_TUNE_REDIS_PORT      6379
+#define NGX_HTTP_TUNE_SENTINEL_PORT   26379
 #define NGX_HTTP_TUNE_REDIS_DB_MAX    65535
 
 
@@ -38,6 +40,12 @@ typedef struct {
     ngx_str_t                 redis_user;      /* user=, ACL user; or empty */
     ngx_str_t                 redis_password;  /* password=; never logged */
     ngx_uint_t                redis_db;        /* db=, 0: the default */
+    /* sentinel=: the Sentinels (tune_link_sentinel_t, resolved at
+     * configuration time), or NULL for the one address above */
+    ngx_array_t              *redis_sentinels;
+    ngx_str_t                 redis_master;    /* master= */
+    ngx_str_t                 redis_sentinel_user;      /* sentinel_user= */
+    ngx_str_t                 redis_sentinel_password;  /* never logged */
     ngx_msec_t                herd_window;     /* tune_herd_window */
     ngx_array_t              *allow;           /* tune_allow: tune_allow_t,
                                                   NULL: every URL */

@@ -17,6 +17,7 @@
  */
 
 
+static ngx_int_t ngx_http_tune_redis_literal(const char *host);
 static void ngx_http_tune_redis_connect(ngx_http_tune_refresher_t *t,
     tune_action_t *act, int64_t now);
 static void ngx_http_tune_redis_herd(ngx_http_tune_refresher_t *t);
@@ -138,6 +139,32 @@ ngx_http_tune_redis_drive(ngx_http_tune_refresher_t *t)
 }
 
 
+/* An IPv4 or IPv6 address as text, which connecting resolves without DNS */
+
+static ngx_int_t
+ngx_http_tune_redis_literal(const char *host)
+{
+    size_t  len;
+#if (NGX_HAVE_INET6)
+    u_char  addr6[16];
+#endif
+
+    len = ngx_strlen(host);
+
+    if (ngx_inet_addr((u_char *) host, len) != INADDR_NONE) {
+        return 1;
+    }
+
+#if (NGX_HAVE_INET6)
+    if (ngx_inet6_addr((u_char *) host, len, addr6) == NGX_OK) {
+        return 1;
+    }
+#endif
+
+    return 0;
+}
+
+
 static void
 ngx_http_tune_redis_connect(ngx_http_tune_refresher_t *t, tune_action_t *act,
     int64_t now)
@@ -146,6 +173,14 @@ ngx_http_tune_redis_connect(ngx_http_tune_refresher_t *t, tune_action_t *act,
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, t->log, 0,
                    "tune: connecting to redis at %V", &t->tmcf->redis_text);
+
+    if (act->port && !ngx_http_tune_redis_literal(act->host)) {
+        /* a Sentinel's answer: hiredis would block this worker on DNS */
+        tune_refresh_dropped(&t->rf, now, "the Sentinels gave a host name, "
+                             "not an address (set their resolve-hostnames "
+                             "and announce-hostnames to no)");
+        return;
+    }
 
     if (act->port) {
         ac = redisAsyncConnect(act->host, (int) act->port);

@@ -62,6 +62,28 @@ ngx_http_tune_refresher_start(ngx_cycle_t *cycle,
     conf.link.timeout_ms = tmcf->redis_timeout;
     conf.link.directive = "tune_redis";
 
+    if (tmcf->redis_sentinels) {
+        conf.link.sentinels = tmcf->redis_sentinels->elts;
+        conf.link.nsentinels = tmcf->redis_sentinels->nelts;
+        conf.link.master_name = (const char *) tmcf->redis_master.data;
+        conf.link.master_name_len = tmcf->redis_master.len;
+
+        if (tmcf->redis_sentinel_password.len) {
+            conf.link.sentinel_user =
+                               (const char *) tmcf->redis_sentinel_user.data;
+            conf.link.sentinel_user_len = tmcf->redis_sentinel_user.len;
+            conf.link.sentinel_password =
+                           (const char *) tmcf->redis_sentinel_password.data;
+            conf.link.sentinel_password_len =
+                                          tmcf->redis_sentinel_password.len;
+        }
+
+        /* a Sentinel that does not answer at once is passed over: the
+         * next may, and the request path waits on none of them */
+        conf.link.sentinel_timeout_ms = tmcf->redis_timeout < 500
+                                        ? tmcf->redis_timeout : 500;
+    }
+
     conf.refresh_ms = tmcf->refresh;
     conf.herd_window_ms = (uint32_t) tmcf->herd_window;
 
