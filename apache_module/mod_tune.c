@@ -37,6 +37,10 @@ static void *mtune_merge_srv_conf(apr_pool_t *p, void *base, void *add);
 static void *mtune_create_dir_conf(apr_pool_t *p, char *dir);
 static void *mtune_merge_dir_conf(apr_pool_t *p, void *base, void *add);
 
+static const char *mtune_host_port(apr_pool_t *pool, const char *text,
+    int default_port, const char **host, int *port);
+static const char *mtune_sentinels(cmd_parms *cmd, mtune_redis_addr_t *r,
+    const char *list);
 static const char *mtune_cmd_redis(cmd_parms *cmd, void *cfg, int argc,
     char *const argv[]);
 static const char *mtune_cmd_allow(cmd_parms *cmd, void *cfg,
@@ -220,17 +224,125 @@ mtune_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 /* ---- directives ---------------------------------------------------- */
 
 /*
+ * host[:port] or [v6][:port] as written in TuneRedis (port default_port
+ * when omitted) into *host and *port; NULL, or the reason it is not one.
+ * The refresher's thread resolves a name when it connects: no request
+ * waits for that.
+ */
+
+static const char *
+mtune_host_port(apr_pool_t *pool, const char *text, int default_port,
+    const char **host, int *port)
+{
+    char  *addr, *colon, *end;
+    long   n;
+
+    addr = apr_pstrdup(pool, text);
+    colon = strrchr(addr, ':');
+
+    if (colon == NULL || (addr[0] == '[' && colon < strchr(addr, ']'))) {
+        /* no port: the default one, as nginx's module takes it */
+        addr = apr_psprintf(pool, "%s:%d", addr, default_port);
+        colon = strrchr(addr, ':');
+    }
+
+    if (colon == addr) {
+        return "expected host:port";
+    }
+
+    n = strtol(colon + 1, &end, 10);
+
+    if (colon[1] == '\0' || *end != '\0' || n < 1 || n > 65535) {
+        return "invalid port";
+    }
+
+    *colon = '\0';
+    *port = (int) n;
+    *host = addr;
+
+    /* [::1]:6379 */
+    if (addr[0] == '[') {
+        if (colon[-1] != ']') {
+            return "unbalanced [";
+        }
+
+        colon[-1] = '\0';
+        *host = addr + 1;
+    }
+
+    if ((*host)[0] == '\0') {
+        return "empty host";
+    }
+
+    return NULL;
+}
+
+
+/* sentinel=host[:port][,host[:port]...]: 26379 when a port is omitted */
+
+static const char *
+mtune_sentinels(cmd_parms *cmd, mtune_redis_addr_t *r, const char *list)
+{
+    int                    port;
+    char                  *text, *item, *last;
+    const char            *why;
+    tune_link_sentinel_t  *s;
+
+    r->sentinels = apr_array_make(cmd->pool, 3, sizeof(tune_link_sentinel_t));
+
+    text = apr_pstrdup(cmd->pool, list);
+
+    if (text[0] == '\0' || text[strlen(text) - 1] == ','
+        || strstr(text, ",,") != NULL || text[0] == ',')
+    {
+        return "TuneRedis: empty Sentinel address in \"sentinel=\"";
+    }
+
+    for (item = apr_strtok(text, ",", &last); item != NULL;
+         item = apr_strtok(NULL, ",", &last))
+    {
+        if (r->sentinels->nelts == TUNE_LINK_SENTINELS_MAX) {
+            return apr_psprintf(cmd->pool, "TuneRedis: more than %d "
+                                "Sentinels in \"sentinel=\"",
+                                TUNE_LINK_SENTINELS_MAX);
+        }
+
+        if (strncmp(item, "unix:", 5) == 0) {
+            return apr_psprintf(cmd->pool, "TuneRedis: invalid Sentinel "
+                                "address \"%s\", expected host[:port]",
+                                item);
+        }
+
+        s = apr_array_push(r->sentinels);
+
+        why = mtune_host_port(cmd->pool, item, TUNE_SENTINEL_PORT, &s->host,
+                              &port);
+        if (why) {
+            return apr_psprintf(cmd->pool, "TuneRedis: Sentinel \"%s\": %s",
+                                item, why);
+        }
+
+        s->port = (unsigned) port;
+    }
+
+    return NULL;
+}
+
+
+/*
  * TuneRedis host:port | [v6]:port | unix:/path [password=..] [user=..]
- * [db=n].  The password is kept out of every message.
+ * [db=n], or TuneRedis sentinel=host:port,... master=name [password=..]
+ * [user=..] [db=n] [sentinel_password=..] [sentinel_user=..].  The
+ * passwords are kept out of every message.
  */
 
 static const char *
 mtune_cmd_redis(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
 {
-    int                 i;
-    char               *addr, *colon, *end;
+    int                 i, first;
+    char               *end;
     long                n;
-    const char         *err;
+    const char         *err, *sentinels;
     mtune_srv_conf_t   *sc;
     mtune_redis_addr_t *r;
 
@@ -248,65 +360,34 @@ mtune_cmd_redis(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
     }
 
     if (argc < 1) {
-        return "TuneRedis: needs host:port or unix:/path";
+        return "TuneRedis: needs host:port, unix:/path or sentinel=";
     }
 
     r = apr_pcalloc(cmd->pool, sizeof(mtune_redis_addr_t));
     r->db = -1;
+    sentinels = NULL;
 
-    addr = apr_pstrdup(cmd->pool, argv[0]);
+    /* "TuneRedis sentinel=... master=...": no address of its own */
+    first = (strncmp(argv[0], "sentinel=", 9) == 0) ? 0 : 1;
 
-    if (strncmp(addr, "unix:", 5) == 0) {
-        r->path = addr + 5;
+    if (first == 1 && strncmp(argv[0], "unix:", 5) == 0) {
+        r->path = apr_pstrdup(cmd->pool, argv[0] + 5);
 
         if (r->path[0] != '/') {
             return apr_psprintf(cmd->pool, "TuneRedis: \"%s\": a unix "
                                 "socket needs an absolute path", argv[0]);
         }
 
-    } else {
-        colon = strrchr(addr, ':');
-
-        if (colon == NULL || (addr[0] == '[' && colon < strchr(addr, ']'))) {
-            /* no port: Redis's own, as tune_redis of nginx */
-            addr = apr_pstrcat(cmd->pool, addr, ":6379", NULL);
-            colon = strrchr(addr, ':');
-        }
-
-        if (colon == addr) {
-            return apr_psprintf(cmd->pool, "TuneRedis: \"%s\": expected "
-                                "host:port or unix:/path", argv[0]);
-        }
-
-        n = strtol(colon + 1, &end, 10);
-
-        if (colon[1] == '\0' || *end != '\0' || n < 1 || n > 65535) {
-            return apr_psprintf(cmd->pool, "TuneRedis: \"%s\": invalid "
-                                "port", argv[0]);
-        }
-
-        *colon = '\0';
-        r->port = (int) n;
-        r->host = addr;
-
-        /* [::1]:6379 */
-        if (addr[0] == '[') {
-            if (colon[-1] != ']') {
-                return apr_psprintf(cmd->pool, "TuneRedis: \"%s\": "
-                                    "unbalanced [", argv[0]);
-            }
-
-            colon[-1] = '\0';
-            r->host = addr + 1;
-        }
-
-        if (r->host[0] == '\0') {
-            return apr_psprintf(cmd->pool, "TuneRedis: \"%s\": empty host",
-                                argv[0]);
+    } else if (first == 1) {
+        err = mtune_host_port(cmd->pool, argv[0], 6379, &r->host, &r->port);
+        if (err) {
+            return apr_psprintf(cmd->pool, "TuneRedis: \"%s\": %s%s", argv[0],
+                                err, strcmp(err, "expected host:port") == 0
+                                     ? " or unix:/path" : "");
         }
     }
 
-    for (i = 1; i < argc; i++) {
+    for (i = first; i < argc; i++) {
 
         if (strncmp(argv[i], "password=", 9) == 0) {
             r->password = argv[i] + 9;
@@ -333,11 +414,51 @@ mtune_cmd_redis(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
 
             r->db = (int) n;
 
+        } else if (strncmp(argv[i], "sentinel=", 9) == 0) {
+            if (first == 1) {
+                return "TuneRedis: \"sentinel=\" replaces the address: give "
+                       "one or the other";
+            }
+
+            if (sentinels) {
+                return "TuneRedis: duplicate \"sentinel=\"";
+            }
+
+            sentinels = argv[i] + 9;
+
+        } else if (strncmp(argv[i], "master=", 7) == 0) {
+            if (r->master) {
+                return "TuneRedis: duplicate \"master=\"";
+            }
+
+            r->master = argv[i] + 7;
+            err = tune_link_master_name_check(r->master, strlen(r->master));
+
+            if (err) {
+                return apr_psprintf(cmd->pool, "TuneRedis: invalid "
+                                    "\"master=\": %s", err);
+            }
+
+        } else if (strncmp(argv[i], "sentinel_password=", 18) == 0) {
+            r->sentinel_password = argv[i] + 18;
+
+            if (r->sentinel_password[0] == '\0') {
+                return "TuneRedis: empty \"sentinel_password=\"";
+            }
+
+        } else if (strncmp(argv[i], "sentinel_user=", 14) == 0) {
+            r->sentinel_user = argv[i] + 14;
+
+            if (r->sentinel_user[0] == '\0') {
+                return "TuneRedis: empty \"sentinel_user=\"";
+            }
+
         } else {
             /* a mistyped "password=secret": the name, never the value */
             return apr_psprintf(cmd->pool, "TuneRedis: unknown parameter "
-                                "\"%.*s\" (expected password=, user= or "
-                                "db=)",
+                                "\"%.*s\" (expected password=, user=, db=, "
+                                "sentinel=, master=, sentinel_user= or "
+                                "sentinel_password=)",
                                 (int) (strchr(argv[i], '=')
                                        ? (size_t) (strchr(argv[i], '=')
                                                    - argv[i])
@@ -350,8 +471,36 @@ mtune_cmd_redis(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
         return "TuneRedis: \"user=\" needs \"password=\"";
     }
 
-    r->display = r->path ? apr_pstrcat(cmd->pool, "unix:", r->path, NULL)
-                         : apr_psprintf(cmd->pool, "%s:%d", r->host, r->port);
+    if (sentinels == NULL
+        && (r->master || r->sentinel_user || r->sentinel_password))
+    {
+        return "TuneRedis: \"master=\", \"sentinel_user=\" and "
+               "\"sentinel_password=\" need \"sentinel=\"";
+    }
+
+    if (sentinels) {
+        if (r->master == NULL) {
+            return "TuneRedis: \"sentinel=\" needs \"master=\"";
+        }
+
+        if (r->sentinel_user && r->sentinel_password == NULL) {
+            return "TuneRedis: \"sentinel_user=\" needs "
+                   "\"sentinel_password=\"";
+        }
+
+        err = mtune_sentinels(cmd, r, sentinels);
+        if (err) {
+            return err;
+        }
+
+        r->display = apr_psprintf(cmd->pool, "master \"%s\" via Sentinel",
+                                  r->master);
+
+    } else {
+        r->display = r->path ? apr_pstrcat(cmd->pool, "unix:", r->path, NULL)
+                             : apr_psprintf(cmd->pool, "%s:%d", r->host,
+                                            r->port);
+    }
 
     sc->redis = r;
 

@@ -19,9 +19,11 @@
 #include "apr_strings.h"
 
 #include <tune_core.h>
+#include <tune_link.h>
 
 
 #define TUNE_HANDLER          "tune"
+#define TUNE_SENTINEL_PORT    26379
 #define TUNE_STATUS_HANDLER   "tune-status"
 
 #define TUNE_UNSET            -1
@@ -53,6 +55,13 @@ typedef struct {
     const char               *password;      /* NULL: none; never logged */
     int                       db;            /* -1: none, the default */
     const char               *display;       /* for log lines: no secret */
+
+    /* sentinel=: the Sentinels (tune_link_sentinel_t), host and path
+     * unused; NULL: the one address above */
+    apr_array_header_t       *sentinels;
+    const char               *master;        /* master= */
+    const char               *sentinel_user;
+    const char               *sentinel_password;   /* never logged */
 } mtune_redis_addr_t;
 
 

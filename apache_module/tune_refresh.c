@@ -436,6 +436,24 @@ mtune_refresh_start(apr_pool_t *pchild, server_rec *s, mtune_shm_t *shm)
     c.link.timeout_ms = rf->timeout_ms;
     c.link.directive = "TuneRedis";
 
+    if (addr->sentinels) {
+        c.link.sentinels = (tune_link_sentinel_t *) addr->sentinels->elts;
+        c.link.nsentinels = (unsigned) addr->sentinels->nelts;
+        c.link.master_name = addr->master;
+        c.link.master_name_len = strlen(addr->master);
+        c.link.sentinel_user = addr->sentinel_user;
+        c.link.sentinel_user_len = addr->sentinel_user
+                                   ? strlen(addr->sentinel_user) : 0;
+        c.link.sentinel_password = addr->sentinel_password;
+        c.link.sentinel_password_len = addr->sentinel_password
+                                       ? strlen(addr->sentinel_password) : 0;
+
+        /* a Sentinel that does not answer at once is passed over: the
+         * next may (as nginx's module does) */
+        c.link.sentinel_timeout_ms = rf->timeout_ms < 500 ? rf->timeout_ms
+                                                          : 500;
+    }
+
     c.refresh_ms = rf->refresh_ms;
     c.herd_window_ms = mtune_conf_herd_window_ms(conf);
     c.allow = conf->allow ? (tune_allow_t *) conf->allow->elts : NULL;
