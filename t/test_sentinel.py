@@ -1,0 +1,331 @@
+"""Both front-ends through Redis Sentinel: a real master, two replicas and
+three Sentinels on loopback (harness/sentinel.py), nginx configured with
+`tune_redis sentinel=... master=...` and Apache with the same words of
+`TuneRedis`.  The test writes the snapshots itself, as tuneslotd would, on
+whichever node is the master.  (tuneslotd through Sentinel: issue 14's
+next step.)"""
+
+import signal
+import time
+
+import pytest
+
+from harness.chaos import report
+from harness.net import wait_until
+from harness.nginx import Nginx
+from harness.paths import repo_dir
+from harness.sentinel import MASTER_NAME, SentinelSet
+from harness.tuneins import TuneInStream
+
+A = "http://127.0.0.1:8001/demo"
+B = "http://127.0.0.1:8002/demo"
+
+#: the front-end reads this often; the bound of a failover is counted in
+#: tuneslotd's intervals (1 s by default), which this is far below
+REFRESH_MS = 50
+INTERVAL_MS = 1000
+
+
+def snapshot(url: str) -> str:
+    """One slot of "demo" with room for far more than the tests send."""
+    now = int(time.time() * 1000)
+    return "".join([
+        "tuneslot-snapshot\t1\n", f"written_ms\t{now}\n", f"interval_ms\t{INTERVAL_MS}\n",
+        "\t".join(["slot", "demo", "a", "up", "0", "100000", "100000", "100", "", str(now), url]),
+        "\nend\n"])
+
+
+@pytest.fixture
+def sentinels(run_dir, processes):
+    s = SentinelSet(run_dir)
+    try:
+        s.start()
+    finally:
+        processes.extend(s.processes())
+    return s
+
+
+@pytest.fixture(params=["nginx", "apache"])
+def front(request, run_dir, processes, make_tune_apache):
+    """front(words) -> nginx or Apache (the test's parameter) reading Redis as words
+    say, herd control on as by default, a reply timeout of 300 ms."""
+    def make(words: str):
+        if request.param == "nginx":
+            n = Nginx(run_dir, words, refresh=f"{REFRESH_MS}ms",
+                      http_conf="tune_redis_timeout 300ms;\n")
+            processes.append(n)
+            n.start()
+        else:
+            n = make_tune_apache(words, refresh=f"{REFRESH_MS}ms", herd_window=None,
+                                 server_conf="TuneRedisTimeout 300ms\n", log_level="info")
+        n.kind = request.param
+        return n
+    return make
+
+
+def wait_for_location(front, expected, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        r = front.get("/tune/demo")
+        if r.header("location") == expected:
+            return time.monotonic()
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"/tune/demo: {r}, expected Location {expected}; "
+                                 f"log:\n{front.error_log_text()[-3000:]}")
+        time.sleep(0.01)
+
+
+# ---- nginx -t ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("words, message", [
+    ("127.0.0.1:6379 sentinel=127.0.0.1:26379 master=m",
+     '"sentinel=" of the "tune_redis" directive replaces the address: give one or the other'),
+    ("sentinel=127.0.0.1:26379",
+     '"sentinel=" of the "tune_redis" directive requires "master="'),
+    ("127.0.0.1:6379 master=m",
+     '"master=", "sentinel_user=" and "sentinel_password=" of the "tune_redis" directive '
+     'require "sentinel="'),
+    ("sentinel=127.0.0.1:26379 master=my\x01master",
+     'invalid "master=" of the "tune_redis" directive: the master name holds a byte'),
+    ("sentinel=127.0.0.1:26379 master=" + "m" * 129,
+     'invalid "master=" of the "tune_redis" directive: the master name is longer than 128'),
+    ("sentinel=127.0.0.1:26379,,127.0.0.1:26380 master=m",
+     'empty Sentinel address in "sentinel=" of the "tune_redis" directive'),
+    ("sentinel=127.0.0.1:26379, master=m",
+     'empty Sentinel address in "sentinel=" of the "tune_redis" directive'),
+    ("sentinel=" + ",".join(f"127.0.0.1:{26379 + i}" for i in range(17)) + " master=m",
+     'more than 16 Sentinels in "sentinel=" of the "tune_redis" directive'),
+    ("sentinel=unix:/run/s.sock master=m",
+     'invalid Sentinel address "unix:/run/s.sock" of the "tune_redis" directive, '
+     'expected host[:port]'),
+    ("sentinel=127.0.0.1:99999 master=m",
+     'invalid port in "127.0.0.1:99999" of "sentinel=" of the "tune_redis" directive'),
+    ("sentinel=127.0.0.1:26379 master=m sentinel_user=u",
+     '"sentinel_user=" of the "tune_redis" directive requires "sentinel_password="'),
+    ("sentinel=127.0.0.1:26379 master=m sentinel_password=",
+     'empty sentinel_password in the "tune_redis" directive'),
+    ("sentinel=127.0.0.1:26379 master=m master=n",
+     'duplicate parameter "master" in the "tune_redis" directive'),
+])
+def test_sentinel_words_rejected_by_nginx_t(run_dir, words, message):
+    """Each malformed Sentinel configuration is refused by nginx -t with the file, line
+    and reason, and no message quotes a password."""
+    n = Nginx(run_dir, words)
+    text = n.config_text()
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if l.startswith("tune_redis "))
+    p = n.test_config(text)
+    assert p.returncode != 0, p.stderr
+    assert message in p.stderr, p.stderr
+    assert f"{n.conf_path}:{line}" in p.stderr, p.stderr
+
+
+def test_sentinel_words_accepted(run_dir):
+    """The full form passes nginx -t: names resolved, default port 26379."""
+    n = Nginx(run_dir, "sentinel=127.0.0.1:26379,localhost master=tune-slot_1.eu password=pw "
+                       "user=u db=2 sentinel_user=su sentinel_password=spw")
+    p = n.test_config()
+    assert p.returncode == 0, p.stderr
+
+
+# ---- through the Sentinels --------------------------------------------------------------
+
+def test_finds_the_master_through_sentinel(front, sentinels):
+    """The front-end asks a Sentinel, connects where it says, checks ROLE, and serves the
+    master's snapshot; the log says where the master is and which Sentinel said so."""
+    sentinels.master.put_snapshot(snapshot(A), 1)
+    n = front(sentinels.nginx_words())
+    wait_for_location(n, A)
+    m = sentinels.master
+    assert (f'redis master "{MASTER_NAME}" is at {m.host}:{m.port} (Sentinel at '
+            in n.error_log_text()), n.error_log_text()
+    assert sentinels.master.calls("role") >= 1
+    assert all(r.calls("get") == 0 for r in sentinels.replicas)
+
+
+def test_follows_a_killed_master(front, sentinels):
+    """SIGKILL of the master under steady tune-ins: not one fails (the snapshot in shared
+    memory answers throughout), the front-end reaches the promoted replica and serves a generation
+    written there within two intervals of the failover; the timeline is printed."""
+    old = sentinels.master
+    old.put_snapshot(snapshot(A), 1)
+    n = front(sentinels.nginx_words())
+    wait_for_location(n, A)
+
+    stream = TuneInStream({n.kind: n.url("/tune/demo")}, rate=100, duration=60,
+                          expect=lambda loc: loc in (A, B)).start()
+    try:
+        wait_until(lambda: stream.good() >= 50, timeout=10, what="tune-ins before the kill")
+        t_kill = time.monotonic()
+        old.kill()
+        new = sentinels.wait_for_failover(old)
+        t_failover = time.monotonic()
+        new.put_snapshot(snapshot(B), 2)
+        t_written = time.monotonic()
+        t_seen = wait_for_location(n, B, timeout=30)
+        after = stream.good()
+        wait_until(lambda: stream.good() >= after + 50, timeout=10,
+                   what="tune-ins after the new generation")
+    finally:
+        stream.close()
+
+    summary = stream.summary()["targets"][n.kind]
+    report(f"sentinel kill {n.kind}: requests {summary['sent']}, ok {summary['good']}, "
+           f"failed {stream.error_count()}, failover {t_failover - t_kill:.2f} s after the kill, "
+           f"new generation served {t_seen - t_written:.2f} s after it was written "
+           f"({t_seen - t_kill:.2f} s after the kill)")
+    assert stream.error_count() == 0, summary
+    assert summary["good"] > 0
+    # within two of tuneslotd's intervals of the failover and the write
+    assert t_seen - max(t_failover, t_written) <= 2 * INTERVAL_MS / 1000, \
+        (t_kill, t_failover, t_written, t_seen)
+    assert f'redis master "{MASTER_NAME}" is at {new.host}:{new.port}' in n.error_log_text()
+
+
+def test_leaves_a_hung_master(front, sentinels):
+    """SIGSTOP of the master (hung, not dead): the front-end times out on it, follows the
+    failover without a failed tune-in, and once the old master runs again and rejoins as a
+    replica, nothing of the front-end's reads from it."""
+    old = sentinels.master
+    old.put_snapshot(snapshot(A), 1)
+    n = front(sentinels.nginx_words())
+    wait_for_location(n, A)
+
+    stream = TuneInStream({n.kind: n.url("/tune/demo")}, rate=100, duration=60,
+                          expect=lambda loc: loc in (A, B)).start()
+    try:
+        wait_until(lambda: stream.good() >= 50, timeout=10, what="tune-ins before the hang")
+        t_stop = time.monotonic()
+        old.signal(signal.SIGSTOP)
+        try:
+            new = sentinels.wait_for_failover(old)
+            t_failover = time.monotonic()
+            new.put_snapshot(snapshot(B), 2)
+            t_written = time.monotonic()
+            t_seen = wait_for_location(n, B, timeout=30)
+        finally:
+            old.signal(signal.SIGCONT)
+        wait_until(lambda: sentinels.role(old) == "slave", timeout=30,
+                   what="the old master rejoins as a replica")
+        gets = old.calls("get")
+        new.wait_for_calls("get", 20, what="the front-end's reads of the new master")
+    finally:
+        stream.close()
+
+    summary = stream.summary()["targets"][n.kind]
+    report(f"sentinel hang {n.kind}: requests {summary['sent']}, ok {summary['good']}, "
+           f"failed {stream.error_count()}, failover {t_failover - t_stop:.2f} s after SIGSTOP, "
+           f"new generation served {t_seen - t_written:.2f} s after it was written")
+    assert stream.error_count() == 0, summary
+    assert t_seen - max(t_failover, t_written) <= 2 * INTERVAL_MS / 1000
+    assert old.calls("get") == gets, f"{n.kind} read from the old master after it rejoined"
+
+
+def test_sentinels_going_down(front, sentinels):
+    """One Sentinel down, then two of three: each reconnect finds the master through the
+    rest.  None left: the front-end keeps answering from its snapshot and says once that
+    no Sentinel answers."""
+    master = sentinels.master
+    master.put_snapshot(snapshot(A), 1)
+    n = front(sentinels.nginx_words())
+    wait_for_location(n, A)
+
+    for k, url in ((1, B), (2, A)):
+        sentinels.sentinels[k - 1].stop()
+        # the front-end's connection goes: it must ask the Sentinels again
+        roles = master.calls("role")
+        master.command("CLIENT", "KILL", "TYPE", "normal")
+        master.wait_for_calls("role", 1, since=roles, timeout=10,
+                              what=f"the front-end back on the master with {k} Sentinel(s) down")
+        master.put_snapshot(snapshot(url), 1 + k)
+        wait_for_location(n, url)
+
+    sentinels.sentinels[2].stop()
+    gets = master.calls("get")
+    master.command("CLIENT", "KILL", "TYPE", "normal")
+    wait_until(lambda: "no Sentinel answers" in n.error_log_text(), timeout=10,
+               what="the line that no Sentinel answers")
+    # the front-end's reads reached the master before and do not now; tune-ins are still
+    # answered
+    for _ in range(20):
+        assert n.get("/tune/demo").header("location") == A
+    lines = [l for l in n.error_log_text().splitlines() if "no Sentinel answers" in l]
+    assert len(lines) == 1, lines
+    assert master.calls("get") <= gets + 1
+
+
+# ---- credentials --------------------------------------------------------------------------
+
+ADMIN_PW = "admin-Xk29pq"
+SENTINEL_ADMIN_PW = "sentinel-admin-7Yt2"
+READER_PW = "reader-Jq83mz"
+SENTINEL_USER_PW = "sentinel-user-Lp40"
+
+
+def example_user(name: str, password: str) -> list[str]:
+    """redis/acl.example's rules for name, its >CHANGE-ME password replaced."""
+    for line in (repo_dir() / "redis" / "acl.example").read_text().splitlines():
+        if line.startswith(f"user {name} "):
+            return [">" + password if r.startswith(">CHANGE-ME") else r
+                    for r in line.split()[2:]]
+    raise AssertionError(f"no user {name} in redis/acl.example")
+
+
+def example_sentinel_user() -> str:
+    """The Sentinel ACL user redis/acl.example shows, with the test's password."""
+    for line in (repo_dir() / "redis" / "acl.example").read_text().splitlines():
+        if line.startswith("#   user tune-sentinel "):
+            return line[4:].replace(">CHANGE-ME-sentinel", ">" + SENTINEL_USER_PW)
+    raise AssertionError("no Sentinel user in redis/acl.example")
+
+
+@pytest.fixture
+def guarded_sentinels(run_dir, processes):
+    """The set-up with passwords everywhere: the data nodes' default user and the
+    Sentinels' (administrators), acl.example's tune-reader on the data nodes and its
+    Sentinel user on the Sentinels (what the front-ends are given)."""
+    s = SentinelSet(run_dir, password=ADMIN_PW, sentinel_password=SENTINEL_ADMIN_PW,
+                    redis_args=["--user", "tune-reader", *example_user("tune-reader", READER_PW)],
+                    sentinel_lines=[example_sentinel_user()])
+    try:
+        s.start()
+    finally:
+        processes.extend(s.processes())
+    return s
+
+
+def test_least_privilege_users_through_a_failover(front, guarded_sentinels):
+    """acl.example's reader on the data nodes and its Sentinel user on the Sentinels:
+    the front-end finds the master, follows a killed one, and nothing is refused (no
+    NOPERM, no refused credentials); no line holds a password."""
+    s = guarded_sentinels
+    old = s.master
+    old.put_snapshot(snapshot(A), 1)
+    n = front(s.nginx_words(f"user=tune-reader password={READER_PW} "
+                            f"sentinel_user=tune-sentinel sentinel_password={SENTINEL_USER_PW}"))
+    wait_for_location(n, A)
+    old.kill()
+    new = s.wait_for_failover(old)
+    new.put_snapshot(snapshot(B), 2)
+    wait_for_location(n, B, timeout=30)
+
+    log = n.error_log_text()
+    assert "NOPERM" not in log and "refused the credentials" not in log, log
+    for secret in (ADMIN_PW, SENTINEL_ADMIN_PW, READER_PW, SENTINEL_USER_PW):
+        assert secret not in log
+
+
+def test_wrong_sentinel_password_is_told_once(front, guarded_sentinels):
+    """Sentinels refusing the credentials: one error naming the directive (not the
+    password) however often they are asked, and 503 while no snapshot was ever read."""
+    s = guarded_sentinels
+    s.master.put_snapshot(snapshot(A), 1)
+    n = front(s.nginx_words(f"user=tune-reader password={READER_PW} "
+                            "sentinel_user=tune-sentinel sentinel_password=wrong-pw"))
+    directive = "tune_redis" if n.kind == "nginx" else "TuneRedis"
+    wait_until(lambda: "refused the credentials" in n.error_log_text(), timeout=10,
+               what="the refused credentials' line")
+    lines = [l for l in n.error_log_text().splitlines() if "refused the credentials" in l]
+    assert len(lines) == 1, lines
+    assert f'refused the credentials of "{directive}"' in lines[0]
+    assert "wrong-pw" not in n.error_log_text()
+    assert n.get("/tune/demo").status == 503
