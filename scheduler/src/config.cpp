@@ -2,6 +2,7 @@
 
 #include "text.h"
 
+#include <tune_link.h>
 #include <tune_name.h>
 #include <tune_snapshot.h>
 #include <tune_url.h>
@@ -261,15 +262,16 @@ std::string apply_redis_password(Config& c, std::string password)
     return {};
 }
 
-// redis_password_file: a relative name is taken from the configuration
-// file's directory, so a config and its secret can move together.  Only the
-// first line counts (a trailing CR too is dropped); its text never goes into
-// a message.
-std::string read_password_file(Config& c, const std::string& name)
+// A secret's file (redis_password_file, redis_sentinel_password_file): a
+// relative name is taken from the configuration file's directory, so a
+// config and its secret can move together.  Only the first line counts (a
+// trailing CR too is dropped); its text never goes into a message.
+std::string read_secret_file(const Config& c, const std::string& name, std::string& path,
+    std::string& line)
 {
     if (name.empty() || has_control(name))
         return "must be a file name without control characters";
-    std::string path = name;
+    path = name;
     if (!name.starts_with('/')) {
         size_t slash = c.path.rfind('/');
         if (slash != std::string::npos)
@@ -278,17 +280,51 @@ std::string read_password_file(Config& c, const std::string& name)
     std::ifstream in(path, std::ios::binary);
     if (!in)
         return cat(quote(path), ": cannot open: ", std::strerror(errno));
-    std::string line;
     std::getline(in, line);
     if (in.bad())
         return cat(quote(path), ": cannot read: ", std::strerror(errno));
     if (line.ends_with('\r'))
         line.pop_back();
-    c.redis_password_file = path;
     if (line.empty())
         return cat(quote(path), ": the first line (the password) is empty");
-    if (std::string err = apply_redis_password(c, std::move(line)); !err.empty())
+    return {};
+}
+
+std::string read_password_file(Config& c, const std::string& name)
+{
+    std::string path, line;
+    std::string err = read_secret_file(c, name, path, line);
+    if (!path.empty())
+        c.redis_password_file = path;
+    if (!err.empty())
+        return err;
+    if (err = apply_redis_password(c, std::move(line)); !err.empty())
         return cat(quote(path), ": the password ", err);
+    return {};
+}
+
+std::string apply_sentinel_password(Config& c, std::string password)
+{
+    if (password.empty())
+        return "must not be empty (leave the key out for no AUTH)";
+    if (has_control(password) || password.find('\0') != std::string::npos)
+        return "must not contain control characters";
+    c.redis.sentinel_password = std::move(password);
+    return {};
+}
+
+// One of redis_sentinels: "host:port", "[ipv6]:port", or a host alone
+// (port 26379); no Unix socket.
+std::string parse_sentinel_address(const std::string& s, std::pair<std::string, int>& out)
+{
+    bool has_port = s.starts_with('[') ? s.find("]:") != std::string::npos
+                                       : s.find(':') != std::string::npos;
+    RedisAddress a;
+    if (s.starts_with("unix:"))
+        return cat(quote(s), ": a Sentinel is reached over TCP: \"host:port\"");
+    if (std::string err = parse_redis_address(has_port ? s : cat(s, ":26379"), a); !err.empty())
+        return has_port ? err : cat(quote(s), ": not a host name or address");
+    out = {a.host, a.port};
     return {};
 }
 
@@ -417,6 +453,71 @@ const KeyDef<Config> top_keys[] = {
             if (std::string err = get_integer(v, 0, 65535, n); !err.empty())
                 return err;
             c.redis.db = static_cast<int>(n);
+            return std::string();
+        }},
+    {"redis_sentinels", "array", false, "",
+        "Redis Sentinels to ask where the master is, instead of redis: [\"host:port\", ...] (port 26379 when omitted, at most 16)",
+        [](Config& c, const toml::node& v) {
+            const toml::array* arr = v.as_array();
+            if (arr == nullptr)
+                return std::string("must be an array of \"host:port\" strings");
+            if (arr->empty())
+                return std::string("must list at least one Sentinel (leave the key out for none)");
+            if (arr->size() > TUNE_LINK_SENTINELS_MAX)
+                return cat("lists ", arr->size(), " Sentinels, at most ", TUNE_LINK_SENTINELS_MAX);
+            c.redis.sentinels.clear();
+            for (size_t i = 0; i < arr->size(); ++i) {
+                const toml::value<std::string>* item = arr->get(i)->as_string();
+                if (item == nullptr)
+                    return cat("entry ", i + 1, " must be a \"host:port\" string");
+                std::pair<std::string, int> sentinel;
+                if (std::string err = parse_sentinel_address(item->get(), sentinel); !err.empty())
+                    return cat("entry ", i + 1, ": ", err);
+                c.redis.sentinels.push_back(std::move(sentinel));
+            }
+            return std::string();
+        }},
+    {"redis_master_name", "string", false, "",
+        "the name the Sentinels monitor the master by (sentinel monitor NAME ...); required with redis_sentinels",
+        [](Config& c, const toml::node& v) {
+            if (std::string err = get_string(v, c.redis.master_name); !err.empty())
+                return err;
+            if (const char* why = tune_link_master_name_check(c.redis.master_name.data(),
+                    c.redis.master_name.size()))
+                return std::string(why);
+            return std::string();
+        }},
+    {"redis_sentinel_user", "string", false, "",
+        "the ACL user tuneslotd logs in to the Sentinels as, with redis_sentinel_password(_file)",
+        [](Config& c, const toml::node& v) {
+            if (std::string err = get_string(v, c.redis.sentinel_user); !err.empty())
+                return err;
+            if (c.redis.sentinel_user.empty() || has_control(c.redis.sentinel_user)
+                || c.redis.sentinel_user.find(' ') != std::string::npos)
+                return std::string("must be a non-empty name without spaces or control characters");
+            return std::string();
+        }},
+    {"redis_sentinel_password", "string", false, "",
+        "the password sent with AUTH to every Sentinel (default: none)",
+        [](Config& c, const toml::node& v) {
+            std::string s;
+            if (std::string err = get_string(v, s); !err.empty())
+                return err;
+            return apply_sentinel_password(c, std::move(s));
+        }},
+    {"redis_sentinel_password_file", "string", false, "",
+        "a file whose first line is the Sentinels' password, instead of redis_sentinel_password",
+        [](Config& c, const toml::node& v) {
+            std::string file, path, line;
+            if (std::string err = get_string(v, file); !err.empty())
+                return err;
+            std::string err = read_secret_file(c, file, path, line);
+            if (!path.empty())
+                c.redis_sentinel_password_file = path;
+            if (!err.empty())
+                return err;
+            if (err = apply_sentinel_password(c, std::move(line)); !err.empty())
+                return cat(quote(path), ": the password ", err);
             return std::string();
         }},
     {"interval", "duration", false, R"("1s")",
@@ -688,6 +789,31 @@ void check_config(Config& c, const toml::table& root, Problems& problems)
         problems.push_back({u->source().begin, "redis_user",
             "needs redis_password or redis_password_file (AUTH user password)"});
 
+    // Redis Sentinel: the list replaces the address, and needs the name
+    if (const toml::node* l = root.get("redis_sentinels"); l != nullptr) {
+        if (const toml::node* r = root.get("redis"); r != nullptr)
+            problems.push_back({r->source().begin, "redis",
+                "set redis or redis_sentinels, not both (the Sentinels say where Redis is)"});
+        if (!root.contains("redis_master_name"))
+            problems.push_back({l->source().begin, "redis_sentinels",
+                "needs redis_master_name (the name the Sentinels monitor the master by)"});
+        if (!c.redis.sentinels.empty())
+            c.redis.text = cat("master \"", c.redis.master_name, "\" via Sentinel");
+    } else {
+        for (std::string_view key : {"redis_master_name", "redis_sentinel_user", "redis_sentinel_password",
+                                     "redis_sentinel_password_file"})
+            if (const toml::node* n = root.get(key); n != nullptr)
+                problems.push_back({n->source().begin, std::string(key), "needs redis_sentinels"});
+    }
+    if (const toml::node* f = root.get("redis_sentinel_password_file");
+        f != nullptr && root.contains("redis_sentinel_password"))
+        problems.push_back({f->source().begin, "redis_sentinel_password_file",
+            "set redis_sentinel_password or redis_sentinel_password_file, not both"});
+    if (const toml::node* u = root.get("redis_sentinel_user"); u != nullptr
+        && !root.contains("redis_sentinel_password") && !root.contains("redis_sentinel_password_file"))
+        problems.push_back({u->source().begin, "redis_sentinel_user",
+            "needs redis_sentinel_password or redis_sentinel_password_file (AUTH user password)"});
+
     std::map<std::string, size_t, std::less<>> seen;
     for (size_t i = 0; i < c.backends.size(); ++i) {
         BackendConfig& b = c.backends[i];
@@ -832,13 +958,16 @@ std::string describe_redis(const RedisAddress& redis)
 std::vector<std::string> readable_secrets(const Config& config)
 {
     std::vector<std::string> files;
-    bool in_config = !config.redis.password.empty() && config.redis_password_file.empty();
+    bool in_config = (!config.redis.password.empty() && config.redis_password_file.empty())
+        || (!config.redis.sentinel_password.empty() && config.redis_sentinel_password_file.empty());
     for (const BackendConfig& b : config.backends)
         in_config = in_config || !b.password.empty();
     if (in_config)
         files.push_back(config.path);
     if (!config.redis_password_file.empty())
         files.push_back(config.redis_password_file);
+    if (!config.redis_sentinel_password_file.empty())
+        files.push_back(config.redis_sentinel_password_file);
 
     std::vector<std::string> warnings;
     for (const std::string& f : files) {

@@ -40,6 +40,13 @@ struct RedisAddress {
     std::string user;       // "" or an ACL user (Redis 6+)
     std::string password;   // never logged
     int db = 0;             // 0..65535
+    // Redis Sentinel: when sentinels is not empty, the master named
+    // master_name is asked of them (host, port and unix_path unused), with
+    // AUTH [sentinel_user] sentinel_password when that is set
+    std::vector<std::pair<std::string, int>> sentinels;
+    std::string master_name;
+    std::string sentinel_user;
+    std::string sentinel_password;  // never logged
 };
 
 // "127.0.0.1:6379" and, when set, " (AUTH as user U, db N)": never the password.
@@ -81,6 +88,7 @@ struct Config final {
     std::string path;       // the file it came from
     RedisAddress redis;
     std::string redis_password_file;    // "" or the file redis.password came from
+    std::string redis_sentinel_password_file;   // ... redis.sentinel_password
     std::chrono::milliseconds interval{0};
     std::chrono::milliseconds timeout{0};
     unsigned fail_after = 3;            // failed polls in a row before down
