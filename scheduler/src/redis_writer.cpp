@@ -195,6 +195,23 @@ RedisWriter::RedisWriter(RedisAddress address, std::chrono::milliseconds io_time
         c.password_len = address_.password.size();
     }
     c.db = static_cast<unsigned>(address_.db);
+    if (!address_.sentinels.empty()) {
+        for (const auto& [host, port] : address_.sentinels)
+            sentinels_.push_back({host.c_str(), static_cast<unsigned>(port)});
+        c.sentinels = sentinels_.data();
+        c.nsentinels = static_cast<unsigned>(sentinels_.size());
+        c.master_name = address_.master_name.data();
+        c.master_name_len = address_.master_name.size();
+        if (!address_.sentinel_password.empty()) {
+            c.sentinel_user = address_.sentinel_user.data();
+            c.sentinel_user_len = address_.sentinel_user.size();
+            c.sentinel_password = address_.sentinel_password.data();
+            c.sentinel_password_len = address_.sentinel_password.size();
+        }
+        // a Sentinel that does not answer at once is passed over: the
+        // call's budget (io_timeout) must leave room for the next ones
+        c.sentinel_timeout_ms = std::min<int64_t>(io_timeout_.count() / 4, 500);
+    }
     // no SCRIPT LOAD in the hello: the scripts go as EVALSHA, then EVAL
     c.script = nullptr;
     c.timeout_ms = io_timeout_.count();
@@ -221,6 +238,17 @@ bool RedisWriter::connect(std::string& why)
         tune_link_dropped(&link_, now_ms(), why.c_str());
         return false;
     };
+    // with Sentinels a connection that failed is one Sentinel (or one
+    // node they named) of several: the link goes on to the next within
+    // the same call, and says WAIT when a round of them failed
+    const bool sentinels = !address_.sentinels.empty();
+    // a Sentinel is given its own short time within the call's budget, so
+    // that one that hangs leaves time for the next
+    auto step_deadline = [&] {
+        if (link_.state != TUNE_LINK_ASKING)
+            return deadline_;
+        return std::min(deadline_, MonoClock::now() + std::chrono::milliseconds(link_conf_.sentinel_timeout_ms));
+    };
 
     // ctx_ is held exactly while the link is ready (drop() tells it when
     // ctx_ goes): the link starts from a failure or from idle here
@@ -240,12 +268,16 @@ bool RedisWriter::connect(std::string& why)
                 why = "connect: out of memory";
             } else if (ctx->err != 0) {
                 why = cat("connect: ", error_of(ctx.get()));
-            } else if (!finish_connect(ctx.get(), deadline_, why)) {
+            } else if (!finish_connect(ctx.get(), step_deadline(), why)) {
                 why = cat("connect: ", why);
             } else {
                 if (act.port != 0)
                     redisEnableKeepAlive(ctx.get());
                 tune_link_connected(&link_, now_ms());
+                break;
+            }
+            if (sentinels) {
+                dropped();
                 break;
             }
             return dropped();
@@ -255,13 +287,19 @@ bool RedisWriter::connect(std::string& why)
             // into no message (a refusal quotes Redis's error, which never
             // echoes it)
             step.assign(act.argv[0], act.argvlen[0]);
-            RedisReplyPtr r = exchange(ctx.get(), act.argc, act.argv, act.argvlen, deadline_, why);
+            RedisReplyPtr r = exchange(ctx.get(), act.argc, act.argv, act.argvlen, step_deadline(), why);
             if (!r) {
                 why = cat(step, ": ", why);
+                if (sentinels) {
+                    dropped();
+                    break;
+                }
                 return dropped();
             }
-            tune_reply_t reply;
-            tune_hiredis_reply(r.get(), &reply, nullptr, 0);
+            // the Sentinel's answer (host, port) and ROLE's are arrays:
+            // their first elements are what the link reads
+            tune_reply_t reply, elements[4];
+            tune_hiredis_reply(r.get(), &reply, elements, std::size(elements));
             error = reply.type == TUNE_REPLY_ERROR;
             tune_link_reply(&link_, now_ms(), &reply);
             break;
@@ -270,9 +308,15 @@ bool RedisWriter::connect(std::string& why)
         case TUNE_DO_CLOSE:
             if (!ctx)
                 break;          // nothing of this attempt's is open
+            ctx.reset();
+            if (sentinels && !tune_link_refused(&link_)) {
+                // a Sentinel answered (the master's connection is next),
+                // or failed, or the node it named is not the master: the
+                // link says what comes next
+                break;
+            }
             // the hello failed: Redis refused a command of it, or (not
             // with this budget, which ends first) a deadline passed
-            ctx.reset();
             refused_ = tune_link_refused(&link_) != 0;
             why = error ? refusal(address_, step, link_)
                         : cat(step, ": ", printable(tune_link_why(&link_), 160));
@@ -301,6 +345,12 @@ bool RedisWriter::connect(std::string& why)
         return dropped();
     }
     server_version_ = server_version(info.get());
+    // where the Sentinels put the master: at start, and after a failover
+    if (sentinels && master_logged_ != tune_link_master(&link_)) {
+        master_logged_ = tune_link_master(&link_);
+        log::notice("redis master \"", address_.master_name, "\" is at ", master_logged_,
+            " (Redis Sentinel)");
+    }
     // the backoff starts again only once a command of the call's own is
     // answered (call_argv()): a Redis that takes the hello but not the
     // command in time keeps backing off

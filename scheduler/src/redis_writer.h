@@ -129,7 +129,9 @@ private:
     MonoClock::time_point deadline_{};     // the current call's budget ends
     // what link_ reads (pointing into address_); must outlive link_
     tune_link_conf_t link_conf_{};
+    std::vector<tune_link_sentinel_t> sentinels_;   // link_conf_.sentinels
     tune_link_t link_{};
+    std::string master_logged_;     // the master's address last logged
     RedisContextPtr ctx_;   // while link_ is ready
     // down: not answering; refused: answering, but not taking our AUTH
     enum class State { unknown, up, down, refused } state_ = State::unknown;
