@@ -5,7 +5,9 @@ three Sentinels on loopback (harness/sentinel.py), nginx configured with
 whichever node is the master.  (tuneslotd through Sentinel: issue 14's
 next step.)"""
 
+import re
 import signal
+import subprocess
 import time
 
 import pytest
@@ -14,6 +16,8 @@ from harness.chaos import report
 from harness.net import wait_until
 from harness.nginx import Nginx
 from harness.paths import repo_dir
+from harness.tuneslotd import toml_text
+from harness import tuneslotd_binary
 from harness.sentinel import MASTER_NAME, SentinelSet
 from harness.tuneins import TuneInStream
 
@@ -329,3 +333,117 @@ def test_wrong_sentinel_password_is_told_once(front, guarded_sentinels):
     assert f'refused the credentials of "{directive}"' in lines[0]
     assert "wrong-pw" not in n.error_log_text()
     assert n.get("/tune/demo").status == 503
+
+
+# ---- tuneslotd ----------------------------------------------------------------------------
+
+TUNESLOTD_INTERVAL_MS = 500
+
+
+def daemon_config(sentinels: SentinelSet, ice, **top) -> dict:
+    return {"redis_sentinels": [s.address for s in sentinels.sentinels],
+            "redis_master_name": MASTER_NAME,
+            "interval": f"{TUNESLOTD_INTERVAL_MS}ms", "timeout": "400ms", **top,
+            "backend": [{"name": "ice-a", "status": ice.url("/load.xsl"), "public": ice.base_url}],
+            "stream": [{"name": "demo", "mount": "/demo"}]}
+
+
+@pytest.fixture
+def icecast(make_icecast, make_source):
+    ice = make_icecast()
+    make_source(ice, "/demo")
+    return ice
+
+
+BAD_DAEMON = [
+    ({"redis": "127.0.0.1:6379"}, "redis: set redis or redis_sentinels, not both"),
+    ({"redis_master_name": None}, "redis_sentinels: needs redis_master_name"),
+    ({"redis_master_name": "my master"}, "redis_master_name: the master name holds a byte"),
+    ({"redis_sentinels": []}, "redis_sentinels: must list at least one Sentinel"),
+    ({"redis_sentinels": [f"127.0.0.1:{26379 + i}" for i in range(17)]},
+     "redis_sentinels: lists 17 Sentinels, at most 16"),
+    ({"redis_sentinels": ["127.0.0.1:99999"]}, "redis_sentinels: entry 1: \"127.0.0.1:99999\": the port"),
+    ({"redis_sentinels": ["unix:/run/s.sock"]}, "a Sentinel is reached over TCP"),
+    ({"redis_sentinels": ["ok.example", 5]}, "redis_sentinels: entry 2 must be a \"host:port\" string"),
+    ({"redis_sentinel_user": "u"}, "redis_sentinel_user: needs redis_sentinel_password"),
+    ({"redis_sentinel_password": "pw", "redis_sentinel_password_file": "/nonexistent"},
+     "redis_sentinel_password_file: set redis_sentinel_password or redis_sentinel_password_file, not both"),
+]
+
+
+@pytest.mark.parametrize("change, message", BAD_DAEMON, ids=[m.split(":")[0] + str(i)
+                                                            for i, (_, m) in enumerate(BAD_DAEMON)])
+def test_daemon_sentinel_keys_rejected_by_check(run_dir, change, message):
+    """tuneslotd --check refuses each malformed Sentinel configuration with the file, line,
+    key and reason; no message holds a password."""
+    class Ice:
+        base_url = "http://127.0.0.1:9"
+
+        def url(self, path):
+            return self.base_url + path
+
+    class Three:
+        sentinels = [type("S", (), {"address": f"127.0.0.1:{26379 + i}"})() for i in range(3)]
+
+    config = daemon_config(Three, Ice())
+    for k, v in change.items():
+        if v is None:
+            config.pop(k)
+        else:
+            config[k] = v
+    path = run_dir / "bad.toml"
+    path.write_text(toml_text(config))
+    path.chmod(0o600)
+    r = subprocess.run([str(tuneslotd_binary()), "--check", "-c", str(path)], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert re.search(rf"^{re.escape(str(path))}:\d+: ", r.stderr, re.M), r.stderr
+    assert message in r.stderr, r.stderr
+    assert "pw" not in r.stderr.replace("password", "")
+
+
+def test_daemon_sentinel_keys_accepted(run_dir):
+    """The full Sentinel form passes --check; the line names the master."""
+    secret = run_dir / "sentinel.pw"
+    secret.write_text("s3cret\n")
+    secret.chmod(0o600)
+    config = {"redis_sentinels": ["127.0.0.1:26379", "localhost", "[::1]:26380"],
+              "redis_master_name": "tune-slot_1.eu", "redis_user": "tuneslotd",
+              "redis_password": "x", "redis_sentinel_user": "tune-sentinel",
+              "redis_sentinel_password_file": str(secret),
+              "backend": [{"name": "a", "status": "http://127.0.0.1:9/load.xsl",
+                           "public": "http://127.0.0.1:9"}],
+              "stream": [{"name": "demo", "mount": "/demo"}]}
+    path = run_dir / "ok.toml"
+    path.write_text(toml_text(config))
+    path.chmod(0o600)
+    r = subprocess.run([str(tuneslotd_binary()), "--check", "-c", str(path)], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "s3cret" not in r.stdout + r.stderr
+
+
+def test_daemon_follows_a_killed_master(sentinels, icecast, make_tuneslotd):
+    """Two tuneslotd through the Sentinels: rounds go to the master; SIGKILL of it, and the
+    rounds resume on the promoted replica within two intervals of the failover, with a
+    generation above any the replica had; the timeline is printed."""
+    daemons = [make_tuneslotd(daemon_config(sentinels, icecast), name=f"tuneslotd{i}").start()
+               for i in (1, 2)]
+    old = sentinels.master
+    g0, _ = old.wait_for_generation(2)
+    t_kill = time.monotonic()
+    old.kill()
+    new = sentinels.wait_for_failover(old)
+    t_failover = time.monotonic()
+    g_new = new.generation() or 0
+    g, _ = new.wait_for_generation(g_new + 1, timeout=30)
+    t_round = time.monotonic()
+    report(f"sentinel kill tuneslotd: failover {t_failover - t_kill:.2f} s after the kill, first "
+           f"round on the new master {t_round - t_failover:.2f} s after it (generation {g_new} -> {g}, "
+           f"interval {TUNESLOTD_INTERVAL_MS} ms)")
+    assert t_round - t_failover <= 2 * TUNESLOTD_INTERVAL_MS / 1000 + 1.0, (t_kill, t_failover, t_round)
+    assert g > g0
+    # both find the new master: the leader writes there, the other stands by there
+    for d in daemons:
+        wait_until(lambda: f'redis master "{MASTER_NAME}" is at {new.host}:{new.port}' in d.log_text(),
+                   timeout=10, what=f"{d.name} on the new master")

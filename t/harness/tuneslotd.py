@@ -20,6 +20,8 @@ def _toml_value(v) -> str:
     if isinstance(v, str):
         # a JSON string is a valid TOML basic string (ASCII, \uXXXX escapes)
         return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     raise TypeError(f"no TOML for {v!r}")
 
 
@@ -30,7 +32,7 @@ def toml_text(config: dict) -> str:
     out = []
     tables = []
     for key, value in config.items():
-        if isinstance(value, list) and all(isinstance(t, dict) for t in value):
+        if isinstance(value, list) and value and all(isinstance(t, dict) for t in value):
             tables.append((key, value))
         else:
             out.append(f"{key} = {_toml_value(value)}")
