@@ -916,6 +916,24 @@ test_mget_held(void **state)
 }
 
 
+/*
+ * A generation below the one held, on the same connection (a failover the
+ * link did not see, to a replica that lost the newest writes): it differs,
+ * so it is fetched and installed, not taken for an old one.
+ */
+static void
+test_generation_steps_back(void **state)
+{
+    (void) state;
+
+    installed5();
+    next_read();
+    serve("3", text_c);
+    assert_int_equal(t.installed, 3);
+    assert_int_equal(installed_image()->generation, 3);
+}
+
+
 /* An error reply: one WARN, the connection stays, the next read as due */
 static void
 test_get_error(void **state)
@@ -1674,6 +1692,7 @@ main(void)
         cmocka_unit_test_setup(test_no_space, setup),
         cmocka_unit_test_setup(test_mget_nil, setup),
         cmocka_unit_test_setup(test_mget_held, setup),
+        cmocka_unit_test_setup(test_generation_steps_back, setup),
         cmocka_unit_test_setup(test_get_error, setup),
         cmocka_unit_test_setup(test_wrong_shapes, setup),
         cmocka_unit_test_setup(test_refused_slots, setup),
