@@ -15,6 +15,7 @@ import pytest
 from harness.chaos import report
 from harness.net import wait_until
 from harness.nginx import Nginx
+from harness.redis import LEADER_KEY
 from harness.paths import repo_dir
 from harness.tuneslotd import toml_text
 from harness import tuneslotd_binary
@@ -77,6 +78,16 @@ def wait_for_location(front, expected, timeout=10.0):
             raise AssertionError(f"/tune/demo: {r}, expected Location {expected}; "
                                  f"log:\n{front.error_log_text()[-3000:]}")
         time.sleep(0.01)
+
+
+def chaos_line(scenario: str, kind: str, stream: TuneInStream, extra: str) -> str:
+    """The chaos suite's summary line (t/README.md) for a stream of tune-ins: "stale"
+    counts the answers that were not a slot (a 503 once the snapshot is too old), "failed"
+    the tune-ins without an answer (and a wrong Location); the tests want both 0."""
+    c = stream.summary()["targets"][kind]
+    stale = c["errors"].get("status not 302", 0)
+    return (f"chaos {scenario} {kind}: requests {c['sent']}, ok {c['good']}, stale {stale}, "
+            f"failed {stream.error_count() - stale}, worst {c['worst_s'] * 1000:.1f} ms; {extra}")
 
 
 # ---- nginx -t ---------------------------------------------------------------------------
@@ -173,16 +184,57 @@ def test_follows_a_killed_master(front, sentinels):
         stream.close()
 
     summary = stream.summary()["targets"][n.kind]
-    report(f"sentinel kill {n.kind}: requests {summary['sent']}, ok {summary['good']}, "
-           f"failed {stream.error_count()}, failover {t_failover - t_kill:.2f} s after the kill, "
-           f"new generation served {t_seen - t_written:.2f} s after it was written "
-           f"({t_seen - t_kill:.2f} s after the kill)")
+    report(chaos_line("sentinel-kill", n.kind, stream,
+                      f"failover {t_failover - t_kill:.2f} s after the kill, new generation served "
+                      f"{t_seen - t_written:.2f} s after it was written ({t_seen - t_kill:.2f} s "
+                      f"after the kill)"))
     assert stream.error_count() == 0, summary
     assert summary["good"] > 0
     # within two of tuneslotd's intervals of the failover and the write
     assert t_seen - max(t_failover, t_written) <= 2 * INTERVAL_MS / 1000, \
         (t_kill, t_failover, t_written, t_seen)
     assert f'redis master "{MASTER_NAME}" is at {new.host}:{new.port}' in n.error_log_text()
+
+
+@pytest.fixture
+def patient_sentinels(run_dir, processes):
+    """The set-up with down-after-milliseconds 3000: a replica stopped for a moment is
+    not taken for down (and so stays fit for promotion)."""
+    s = SentinelSet(run_dir, down_after_ms=3000)
+    try:
+        s.start()
+    finally:
+        processes.extend(s.processes())
+    return s
+
+
+def test_generation_stepping_back_after_a_failover_is_installed(front, patient_sentinels):
+    """Writes the old master took and lost (its replicas cut off meanwhile, then it died):
+    the promoted replica holds an older generation than the front-end's, and the front-end
+    installs it, since it fetches whenever the generation differs, not only when it grows."""
+    s = patient_sentinels
+    old = s.master
+    old.put_snapshot(snapshot(A), 1)
+    n = front(s.nginx_words())
+    wait_for_location(n, A)
+    replicas = s.replicas
+    for r in replicas:
+        wait_until(lambda: r.generation() == 1, timeout=10, what=f"{r.name} has generation 1")
+    # the replicas stop, and the master drops their links before the write: nothing of it
+    # reaches them, not even into their sockets' buffers
+    for r in replicas:
+        r.signal(signal.SIGSTOP)
+    try:
+        old.command("CLIENT", "KILL", "TYPE", "replica")
+        old.put_snapshot(snapshot(B), 7)
+        wait_for_location(n, B)
+        old.kill()
+    finally:
+        for r in replicas:
+            r.signal(signal.SIGCONT)
+    new = s.wait_for_failover(old)
+    assert new.generation() == 1
+    wait_for_location(n, A, timeout=30)
 
 
 def test_leaves_a_hung_master(front, sentinels):
@@ -216,9 +268,9 @@ def test_leaves_a_hung_master(front, sentinels):
         stream.close()
 
     summary = stream.summary()["targets"][n.kind]
-    report(f"sentinel hang {n.kind}: requests {summary['sent']}, ok {summary['good']}, "
-           f"failed {stream.error_count()}, failover {t_failover - t_stop:.2f} s after SIGSTOP, "
-           f"new generation served {t_seen - t_written:.2f} s after it was written")
+    report(chaos_line("sentinel-hang", n.kind, stream,
+                      f"failover {t_failover - t_stop:.2f} s after SIGSTOP, new generation served "
+                      f"{t_seen - t_written:.2f} s after it was written"))
     assert stream.error_count() == 0, summary
     assert t_seen - max(t_failover, t_written) <= 2 * INTERVAL_MS / 1000
     assert old.calls("get") == gets, f"{n.kind} read from the old master after it rejoined"
@@ -431,6 +483,7 @@ def test_daemon_follows_a_killed_master(sentinels, icecast, make_tuneslotd):
                for i in (1, 2)]
     old = sentinels.master
     g0, _ = old.wait_for_generation(2)
+    old_lease = old.command("GET", LEADER_KEY)
     t_kill = time.monotonic()
     old.kill()
     new = sentinels.wait_for_failover(old)
@@ -447,3 +500,7 @@ def test_daemon_follows_a_killed_master(sentinels, icecast, make_tuneslotd):
     for d in daemons:
         wait_until(lambda: f'redis master "{MASTER_NAME}" is at {new.host}:{new.port}' in d.log_text(),
                    timeout=10, what=f"{d.name} on the new master")
+    # the lease taken there has a token above the one the old master handed out
+    new_lease = new.command("GET", LEADER_KEY)
+    assert new_lease is not None
+    assert int(new_lease.split()[1]) > int(old_lease.split()[1]), (old_lease, new_lease)

@@ -10,6 +10,7 @@ from .rundir import RunDir
 
 SNAPSHOT_KEY = "{tuneslot:v1}:snapshot"
 GENERATION_KEY = "{tuneslot:v1}:generation"
+LEADER_KEY = "{tuneslot:v1}:leader"
 ROUNDS_CHANNEL = "{tuneslot:v1}:rounds"
 
 #: the password of the fixture redis_with_password ("tune-" and it: its ACL user's)

@@ -33,6 +33,7 @@ class TargetCounts:
     sent: int = 0
     good: int = 0
     in_flight: int = 0
+    worst: float = 0.0              # the slowest answer, seconds
     errors: dict[str, int] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)
 
@@ -95,7 +96,8 @@ class TuneInStream:
 
     def summary(self) -> dict:
         return {"rate_per_target": self.rate, "slipped": self.slipped,
-                "targets": {name: {"sent": c.sent, "good": c.good, "errors": dict(c.errors),
+                "targets": {name: {"sent": c.sent, "good": c.good, "worst_s": c.worst,
+                                   "errors": dict(c.errors),
                                    "error_examples": list(c.examples)}
                             for name, c in self.counts.items()}}
 
@@ -152,11 +154,13 @@ class TuneInStream:
 
     async def _one(self, c: TargetCounts, host: str, port: int, request: bytes) -> None:
         writer = None
+        began = time.monotonic()
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port),
                                                     self.timeout)
             writer.write(request)
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.timeout)
+            c.worst = max(c.worst, time.monotonic() - began)
         except asyncio.TimeoutError:
             c.error("no answer in time")
             return
