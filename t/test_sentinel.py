@@ -8,6 +8,7 @@ next step.)"""
 import re
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -504,3 +505,50 @@ def test_daemon_follows_a_killed_master(sentinels, icecast, make_tuneslotd):
     new_lease = new.command("GET", LEADER_KEY)
     assert new_lease is not None
     assert int(new_lease.split()[1]) > int(old_lease.split()[1]), (old_lease, new_lease)
+
+
+# ---- herd control through a failover ------------------------------------------------------
+
+def test_herd_bound_through_a_failover(run_dir, processes, sentinels):
+    """test_herd.py's burst (slots of 100, 10 and 10 free, two nginx of two workers each,
+    sharing Redis) spread over 4 s, with the master killed 1 s in: the claims that fail
+    while the Sentinels promote a replica are not fatal (every tune-in is answered, a slot
+    or 503), and no slot gets more than each front-end's own bound, its free count once per
+    front-end; how many over the free count each slot got is printed.  That is the bound
+    of today's design, not issue 14's target (at most one herd window's reservations
+    over): with claims failing, each front-end counts its own tune-ins only."""
+    from test_herd import FREE, PROBE, burst, snapshot as herd_snapshot, tally, now_ms
+
+    old = sentinels.master
+    old.put_snapshot(herd_snapshot(FREE, now_ms()), 1)
+    fronts = []
+    for name in ("nginx1", "nginx2"):
+        n = Nginx(run_dir, sentinels.nginx_words(), name=name, workers=2, refresh="100ms",
+                  locations="location /tune/ { tune; }\n"
+                            "location = /tune-status { tune_status; }\n"
+                            "location / { return 404; }\n")
+        processes.append(n)
+        fronts.append(n.start())
+    for n in fronts:
+        wait_until(lambda: n.get("/tune/probe").header("location") == PROBE, timeout=10,
+                   what=f"{n.name} has the snapshot")
+        wait_until(lambda: '"herd":"shared"' in n.get("/tune-status").body.decode().replace(" ", ""),
+                   timeout=10, what=f"{n.name} spends credits from Redis")
+
+    killer = threading.Timer(1.0, old.kill)
+    killer.start()
+    try:
+        results = burst(fronts, 1000, 4.0)
+    finally:
+        killer.cancel()
+        killer.join()
+    new = sentinels.wait_for_failover(old)
+    sent, full = tally(results)
+    over = {b: max(0, sent[b] - FREE[b]) for b in FREE}
+    report(f"chaos sentinel-herd nginx: requests {len(results)}, ok {sum(sent.values())}, "
+           f"stale 0, failed 0, worst n/a; sent {dict(sent)} to free {FREE}, over the free count "
+           f"{over}, {full} x 503 (slots full), failover to {new.address}")
+    # each front-end alone never goes past the free counts it was told
+    for b, n in FREE.items():
+        assert sent[b] <= len(fronts) * n, (sent, FREE)
+    assert full + sum(sent.values()) == len(results)
