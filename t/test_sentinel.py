@@ -158,19 +158,29 @@ def test_finds_the_master_through_sentinel(front, sentinels):
     assert all(r.calls("get") == 0 for r in sentinels.replicas)
 
 
-def test_follows_a_killed_master(front, sentinels):
-    """SIGKILL of the master under steady tune-ins: not one fails (the snapshot in shared
-    memory answers throughout), the front-end reaches the promoted replica and serves a generation
-    written there within two intervals of the failover; the timeline is printed."""
+def serving_under_load(front, sentinels):
+    """(the master, the front-end, a stream of 100 tune-ins a second to it): the front-end
+    serves A from the master's generation 1, and 50 tune-ins were answered already."""
     old = sentinels.master
     old.put_snapshot(snapshot(A), 1)
     n = front(sentinels.nginx_words())
     wait_for_location(n, A)
-
     stream = TuneInStream({n.kind: n.url("/tune/demo")}, rate=100, duration=60,
                           expect=lambda loc: loc in (A, B)).start()
     try:
-        wait_until(lambda: stream.good() >= 50, timeout=10, what="tune-ins before the kill")
+        wait_until(lambda: stream.good() >= 50, timeout=10, what="tune-ins before the fault")
+    except BaseException:
+        stream.close()
+        raise
+    return old, n, stream
+
+
+def test_follows_a_killed_master(front, sentinels):
+    """SIGKILL of the master under steady tune-ins: not one fails (the snapshot in shared
+    memory answers throughout), the front-end reaches the promoted replica and serves a generation
+    written there within two intervals of the failover; the timeline is printed."""
+    old, n, stream = serving_under_load(front, sentinels)
+    try:
         t_kill = time.monotonic()
         old.kill()
         new = sentinels.wait_for_failover(old)
@@ -242,15 +252,8 @@ def test_leaves_a_hung_master(front, sentinels):
     """SIGSTOP of the master (hung, not dead): the front-end times out on it, follows the
     failover without a failed tune-in, and once the old master runs again and rejoins as a
     replica, nothing of the front-end's reads from it."""
-    old = sentinels.master
-    old.put_snapshot(snapshot(A), 1)
-    n = front(sentinels.nginx_words())
-    wait_for_location(n, A)
-
-    stream = TuneInStream({n.kind: n.url("/tune/demo")}, rate=100, duration=60,
-                          expect=lambda loc: loc in (A, B)).start()
+    old, n, stream = serving_under_load(front, sentinels)
     try:
-        wait_until(lambda: stream.good() >= 50, timeout=10, what="tune-ins before the hang")
         t_stop = time.monotonic()
         old.signal(signal.SIGSTOP)
         try:

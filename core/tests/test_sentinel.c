@@ -185,6 +185,20 @@ to_master(const char *host, const char *port)
 }
 
 
+/* The user's command answered: how many lines say Redis answers again */
+static size_t
+answered_again(void)
+{
+    size_t  f;
+
+    f = t.host.n;
+    tune_link_answered(&t.ln, t.host.now);
+    host_run(&t.host);
+
+    return host_logs(&t.host, f, TUNE_LOG_NOTICE, "answers again");
+}
+
+
 /* ---- the search ---------------------------------------------------- */
 
 /* The first Sentinel answers: the master it names, checked by ROLE */
@@ -287,11 +301,7 @@ test_no_sentinel_answers(void **state)
 
     /* one comes back: the outage ends with the user's first answer */
     to_master("10.0.0.5", "6380");
-    f = t.host.n;
-    tune_link_answered(&t.ln, t.host.now);
-    host_run(&t.host);
-    assert_int_equal(host_logs(&t.host, f, TUNE_LOG_NOTICE,
-                               "answers again"), 1);
+    assert_int_equal(answered_again(), 1);
 }
 
 
@@ -339,8 +349,7 @@ test_sentinel_lines_in_an_outage(void **state)
 
     start();
     to_master("10.0.0.5", "6380");
-    tune_link_answered(&t.ln, t.host.now);
-    host_run(&t.host);
+    answered_again();
 
     all = dropped(NULL);
     assert_int_equal(host_logs(&t.host, all, TUNE_LOG_WARN,
@@ -373,11 +382,7 @@ test_sentinel_lines_in_an_outage(void **state)
     /* over; the next outage tells it again */
     host_advance(&t.host, t.host.at);
     to_master("10.0.0.5", "6380");
-    f = t.host.n;
-    tune_link_answered(&t.ln, t.host.now);
-    host_run(&t.host);
-    assert_int_equal(host_logs(&t.host, f, TUNE_LOG_NOTICE,
-                               "answers again"), 1);
+    assert_int_equal(answered_again(), 1);
 
     f = dropped(NULL);
     host_advance(&t.host, t.host.at);
