@@ -5,6 +5,7 @@ three Sentinels on loopback (harness/sentinel.py), nginx configured with
 whichever node is the master.  (tuneslotd through Sentinel: issue 14's
 next step.)"""
 
+import json
 import re
 import signal
 import subprocess
@@ -555,3 +556,68 @@ def test_herd_bound_through_a_failover(run_dir, processes, sentinels):
     for b, n in FREE.items():
         assert sent[b] <= len(fronts) * n, (sent, FREE)
     assert full + sum(sent.values()) == len(results)
+
+
+# ---- the whole fleet ------------------------------------------------------------------------
+
+def status_generation(front) -> int | None:
+    r = front.get("/tune-status")
+    if r.status != 200:
+        return None
+    return (json.loads(r.body).get("snapshot") or {}).get("generation")
+
+
+def test_whole_fleet_through_a_killed_master(run_dir, processes, sentinels, icecast,
+                                             make_tuneslotd, make_tune_apache):
+    """A real Icecast, two tuneslotd, nginx and Apache, all through the Sentinels; 100
+    tune-ins a second on each front-end; SIGKILL of the master: not one tune-in fails, the
+    rounds resume on the promoted replica, and both front-ends install one of them within
+    two intervals of its writing; the timeline is printed."""
+    for i in (1, 2):
+        make_tuneslotd(daemon_config(sentinels, icecast), name=f"tuneslotd{i}").start()
+    old = sentinels.master
+    old.wait_for_generation(2)
+    nginx = Nginx(run_dir, sentinels.nginx_words(), refresh=f"{REFRESH_MS}ms",
+                  http_conf="tune_redis_timeout 300ms;\n",
+                  locations="location /tune/ { tune; }\n"
+                            "location = /tune-status { tune_status; }\n"
+                            "location / { return 404; }\n")
+    processes.append(nginx)
+    nginx.start()
+    apache = make_tune_apache(sentinels.nginx_words(), refresh=f"{REFRESH_MS}ms", herd_window=None,
+                              server_conf="TuneRedisTimeout 300ms\n", log_level="info")
+    fronts = {"nginx": nginx, "apache": apache}
+    listen = f"{icecast.base_url}/demo"
+    for f in fronts.values():
+        wait_for_location(f, listen)
+
+    stream = TuneInStream({k: f.url("/tune/demo") for k, f in fronts.items()}, rate=100,
+                          duration=60, expect=lambda loc: loc == listen).start()
+    try:
+        wait_until(lambda: stream.good() >= 100, timeout=10, what="tune-ins before the kill")
+        t_kill = time.monotonic()
+        old.kill()
+        new = sentinels.wait_for_failover(old)
+        t_failover = time.monotonic()
+        g_replica = new.generation() or 0
+        g_round, _ = new.wait_for_generation(g_replica + 1, timeout=30)
+        t_round = time.monotonic()
+        seen = {}
+        for k, f in fronts.items():
+            wait_until(lambda: (status_generation(f) or 0) >= g_round, timeout=30,
+                       what=f"{k} installs a round written on the new master")
+            seen[k] = time.monotonic()
+        after = stream.good()
+        wait_until(lambda: stream.good() >= after + 100, timeout=10, what="tune-ins after it")
+    finally:
+        stream.close()
+
+    for k in fronts:
+        report(chaos_line("sentinel-fleet", k, stream,
+                          f"failover {t_failover - t_kill:.2f} s after the kill, first round on the "
+                          f"new master {t_round - t_failover:.2f} s after it, installed "
+                          f"{seen[k] - t_round:.2f} s after that"))
+    assert stream.error_count() == 0, stream.summary()
+    for k in fronts:
+        assert seen[k] - t_round <= 2 * TUNESLOTD_INTERVAL_MS / 1000, (k, t_round, seen)
+    assert t_round - t_failover <= 2 * TUNESLOTD_INTERVAL_MS / 1000 + 1.0
