@@ -22,8 +22,10 @@
  * the connection goes and the search starts again after the backoff.
  * Every reconnect searches again, and tune_link_rediscover() makes one
  * whenever its user suspects the master moved (the data stopped changing).
- * The wait after a failed contact stays backoff_min_ms: a failover must be
- * followed as soon as the Sentinels name the new master.
+ * The wait after a failed contact grows from backoff_min_ms to at most a
+ * second (or backoff_min_ms, if longer): a failover must be followed soon
+ * after the Sentinels name the new master, but refused credentials must not
+ * cost a Sentinel and a master a try per refresh interval forever.
  *
  * Replies come in the order of the commands sent: while the hello runs the
  * machine sends, one at a time, and every reply is its own; once ready,
@@ -179,6 +181,9 @@ typedef struct {
     const char               *sentinel_password;
     size_t                    sentinel_password_len;
     int64_t                   sentinel_timeout_ms;
+    /* for log lines: the setting holding the Sentinels' credentials (NULL:
+     * directive) */
+    const char               *sentinel_directive;
 } tune_link_conf_t;
 
 
@@ -241,6 +246,10 @@ typedef struct {
      * for another reason (the master's connection closed) */
     unsigned                  no_sentinel_logged:1;
     unsigned                  unknown_logged:1;
+    /* a Sentinel of this round refused the credentials, with its words:
+     * what the round's failure says, whatever failed last */
+    unsigned                  round_refused:1;
+    char                      refused_words[128];
     uint8_t                   order[TUNE_LINK_SENTINELS_MAX];
     char                      master_host[TUNE_LINK_HOST_MAX + 1];
     unsigned                  master_port;

@@ -44,6 +44,7 @@ static int tune_link_master_addr(tune_link_t *ln, const tune_reply_t *reply);
 static void tune_link_role(tune_link_t *ln, int64_t now,
     const tune_reply_t *reply);
 static int64_t tune_link_ask_timeout(const tune_link_t *ln);
+static const char *tune_link_sentinel_directive(const tune_link_t *ln);
 
 
 void
@@ -111,7 +112,10 @@ tune_link_stop(tune_link_t *ln)
 void
 tune_link_outage_told(tune_link_t *ln)
 {
+    /* told by another process, with whatever the Sentinels said then */
     ln->down_logged = 1;
+    ln->no_sentinel_logged = 1;
+    ln->unknown_logged = 1;
 }
 
 
@@ -546,17 +550,21 @@ tune_link_fail(tune_link_t *ln, int64_t now, const char *reason)
 
     ln->retry_at = now + ln->backoff;
 
+    max = ln->conf->backoff_max_ms;
+
     if (ln->conf->nsentinels) {
         /*
-         * No growing backoff: each try asks the Sentinels first, which is
+         * A second at most: each try asks the Sentinels first, which is
          * cheap, and a failover (the old master refusing until they agree
-         * on a new one) must be followed within the shortest wait, not
-         * after a wait that grew while it was under way.
+         * on a new one) must be followed soon, not after a wait that grew
+         * while it was under way.
          */
-        return;
+        if (max > 1000) {
+            max = ln->conf->backoff_min_ms > 1000 ? ln->conf->backoff_min_ms
+                                                  : 1000;
+        }
     }
 
-    max = ln->conf->backoff_max_ms;
     ln->backoff = ln->backoff <= max / 2 ? ln->backoff * 2 : max;
 
     if (ln->backoff < ln->conf->backoff_min_ms) {
@@ -783,10 +791,15 @@ tune_link_asked(tune_link_t *ln, int64_t now, const tune_reply_t *reply)
             tune_link_log(ln, TUNE_LOG_ERR,
                           "Sentinel at %s:%u refused the credentials of "
                           "\"%s\": %s", s->host, s->port,
-                          ln->conf->directive, words);
+                          tune_link_sentinel_directive(ln), words);
         }
 
         ln->sentinel_auth_logged = 1;
+        ln->round_refused = 1;
+        memcpy(ln->refused_words, words,
+               strlen(words) < sizeof(ln->refused_words) - 1
+               ? strlen(words) + 1 : sizeof(ln->refused_words));
+        ln->refused_words[sizeof(ln->refused_words) - 1] = '\0';
         tune_link_ask_next(ln, now, "a Sentinel refused the credentials");
         return;
     }
@@ -798,9 +811,19 @@ tune_link_asked(tune_link_t *ln, int64_t now, const tune_reply_t *reply)
     }
 
     if (!tune_link_master_addr(ln, reply)) {
-        tune_link_ask_next(ln, now, reply->type == TUNE_REPLY_ERROR
-                                    ? "an error reply"
-                                    : "a reply that is no address");
+        if (reply->type == TUNE_REPLY_ERROR) {
+            /* the Sentinel's words (a user without the command: NOPERM) */
+            len = reply->str ? reply->len : 0;
+            memcpy(words, "an error reply: ", 16);
+            tune_link_copy(words + 16, reply->str,
+                           len < sizeof(words) - 17 ? len
+                                                    : sizeof(words) - 17);
+            tune_link_ask_next(ln, now, words);
+
+        } else {
+            tune_link_ask_next(ln, now, "a reply that is no address");
+        }
+
         return;
     }
 
@@ -850,7 +873,7 @@ tune_link_asked(tune_link_t *ln, int64_t now, const tune_reply_t *reply)
 static void
 tune_link_ask_next(tune_link_t *ln, int64_t now, const char *reason)
 {
-    char  why[TUNE_NOTE_MAX];
+    char  why[TUNE_NOTE_MAX], words[256];
 
     ln->close = 1;
     ln->state = TUNE_LINK_WAIT;
@@ -871,10 +894,20 @@ tune_link_ask_next(tune_link_t *ln, int64_t now, const char *reason)
                         (int) ln->conf->master_name_len,
                         ln->conf->master_name);
 
+    } else if (ln->round_refused) {
+        (void) snprintf(why, sizeof(why), "the Sentinels refused the "
+                        "credentials of \"%s\": %s",
+                        tune_link_sentinel_directive(ln), ln->refused_words);
+
     } else {
+        /* the transport's words: no byte of them may forge a line */
+        tune_link_copy(words, reason, strlen(reason) < sizeof(words) - 1
+                                      ? strlen(reason) : sizeof(words) - 1);
         (void) snprintf(why, sizeof(why), "no Sentinel answers (the last: "
-                        "%s)", reason);
+                        "%s)", words);
     }
+
+    ln->round_refused = 0;
 
     /*
      * Told once per outage each, whatever began the outage: a master that
@@ -1008,6 +1041,14 @@ tune_link_role(tune_link_t *ln, int64_t now, const tune_reply_t *reply)
 
     tune_link_fail(ln, now, why);
     tune_link_close(ln);
+}
+
+
+static const char *
+tune_link_sentinel_directive(const tune_link_t *ln)
+{
+    return ln->conf->sentinel_directive ? ln->conf->sentinel_directive
+                                        : ln->conf->directive;
 }
 
 

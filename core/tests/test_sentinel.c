@@ -279,14 +279,17 @@ test_no_sentinel_answers(void **state)
 
     all = start();
 
-    for (round = 0; round < 3; round++) {
+    for (round = 0; round < 6; round++) {
         f = dropped("connection refused");
         f = dropped("connection refused");
         f = dropped("connection refused");
         assert_int_equal(t.host.rec[t.host.n - 1].what, TUNE_DO_WAIT);
 
-        /* the waits do not grow: a failover is followed at once */
-        assert_int_equal(t.host.at - t.host.now, BACKOFF_MIN);
+        /* the waits grow to a second, not to BACKOFF_MAX: a failover is
+         * followed soon */
+        assert_int_equal(t.host.at - t.host.now,
+                         (BACKOFF_MIN << round) < 1000 ? BACKOFF_MIN << round
+                                                       : 1000);
 
         f = host_advance(&t.host, t.host.at);
         assert_string_equal(connects_to(f), "s1.example:26379");
@@ -496,6 +499,72 @@ test_sentinel_auth(void **state)
 }
 
 
+/*
+ * What a round that failed says (tune_link_why(), all a quiet host such as
+ * tuneslotd has): refused credentials whatever failed last, a Sentinel's
+ * error words, the transport's words with no byte that forges a line; and
+ * nothing of it when another process told the outage already.
+ */
+static void
+test_round_reasons(void **state)
+{
+    size_t  f;
+
+    (void) state;
+
+    t.conf.sentinel_password = SPW;
+    t.conf.sentinel_password_len = sizeof(SPW) - 1;
+    t.host.secret = SPW;
+
+    start();
+    connected();
+    reply(reply_err("WRONGPASS invalid username-password pair"));
+    connected();
+    reply(reply_err("WRONGPASS invalid username-password pair"));
+    dropped("connection refused");
+    assert_string_equal(tune_link_why(&t.ln),
+                        "the Sentinels refused the credentials of \""
+                        DIRECTIVE "\": WRONGPASS invalid username-password "
+                        "pair");
+
+    /* a Sentinel's error to the question, in the next round */
+    t.conf.sentinel_password = NULL;
+    t.host.secret = NULL;
+    host_advance(&t.host, t.host.at);
+    connected();
+    reply(reply_err("NOPERM this user has no permissions to run the "
+                    "'sentinel|get-master-addr-by-name' command"));
+    dropped("connection refused");
+    connected();
+    reply(reply_err("NOPERM this user has no permissions"));
+    assert_string_equal(tune_link_why(&t.ln),
+                        "no Sentinel answers (the last: an error reply: "
+                        "NOPERM this user has no permissions)");
+
+    /* the transport's words: one line, whatever they hold */
+    setup(NULL);
+    f = start();
+    dropped("refused\r\n2026/12/07 [emerg] forged");
+    dropped("refused\r\nforged");
+    dropped("refused\r\nforged");
+    assert_int_equal(host_logs(&t.host, f, TUNE_LOG_WARN,
+                               "no Sentinel answers (the last: refused??"),
+                     1);
+
+    /* told by another process: no line of the Sentinels' either */
+    setup(NULL);
+    tune_link_init(&t.ln, &t.conf);
+    tune_link_outage_told(&t.ln);
+    tune_link_start(&t.ln, t.host.now);
+    f = host_run(&t.host);
+    dropped("connection refused");
+    connected();
+    reply(reply_nil());
+    dropped("connection refused");
+    assert_int_equal(host_logs(&t.host, f, -1, NULL), 0);
+}
+
+
 /* ---- hostile answers ----------------------------------------------- */
 
 /* An answer that is no address is a failed Sentinel, never a connect */
@@ -665,6 +734,7 @@ main(void)
         cmocka_unit_test_setup(test_sentinel_lines_in_an_outage, setup),
         cmocka_unit_test_setup(test_role_not_master, setup),
         cmocka_unit_test_setup(test_sentinel_auth, setup),
+        cmocka_unit_test_setup(test_round_reasons, setup),
         cmocka_unit_test_setup(test_hostile_answers, setup),
         cmocka_unit_test_setup(test_rediscover, setup),
         cmocka_unit_test_setup(test_without_sentinels, setup),
