@@ -109,6 +109,10 @@ tune_refresh_lead(tune_refresh_t *rf, int64_t now, uint64_t held, void *mem,
     rf->next_read = now;
     rf->next_claim = now;
 
+    /* a generation seen before resigning says nothing of how long it has
+     * stood still now */
+    rf->seen = UINT64_MAX;
+
     /* the claims a last holder had in flight will never be answered;
      * without herd control there is no table to settle */
     rf->herd_ops = rf->conf.herd_window_ms ? TUNE_HERD_OP_TAKEOVER : 0;
@@ -811,7 +815,16 @@ tune_refresh_still(tune_refresh_t *rf, int64_t now, uint64_t generation)
         return;
     }
 
-    /* (without Sentinels tune_link_rediscover() does nothing) */
+    /*
+     * Counted in the writer's intervals, as a decoded snapshot states
+     * them: none decoded yet, and a refresh far shorter than the writer's
+     * interval would take every round for a failover.  (Without Sentinels
+     * tune_link_rediscover() does nothing.)
+     */
+    if (rf->interval_ms == 0) {
+        return;
+    }
+
     interval = rf->interval_ms > rf->conf.refresh_ms ? rf->interval_ms
                                                      : rf->conf.refresh_ms;
 

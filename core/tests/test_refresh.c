@@ -680,6 +680,72 @@ test_still_generation_asks_sentinels(void **state)
 }
 
 
+/*
+ * The still generation is counted in the writer's intervals (the snapshot's
+ * 1000 ms, not a refresh of 250 ms), only once a snapshot said what they
+ * are, and afresh after a refresher resigned and leads again.
+ */
+static void
+test_still_counts_snapshot_intervals(void **state)
+{
+    int64_t  since;
+    size_t   f;
+    tune_reply_t  addr[2], role[1];
+
+    static const tune_link_sentinel_t  sentinel[] = {
+        { "s1.example", 26379 },
+    };
+
+    (void) state;
+
+    t.conf.refresh_ms = 250;
+    t.conf.link.sentinels = sentinel;
+    t.conf.link.nsentinels = 1;
+    t.conf.link.master_name = "mymaster";
+    t.conf.link.master_name_len = 8;
+
+    addr[0] = reply_str("10.0.0.5");
+    addr[1] = reply_str("6380");
+    role[0] = reply_str("master");
+
+    begin(0);
+    connected();
+    answer(reply_array(addr, 2));
+    connected();
+    answer(reply_array(role, 1));
+
+    /* nothing written yet: no interval known, no search however long */
+    last_sent(GET);
+    answer(reply_nil());
+
+    for (since = 0; since < 5000; since += 250) {
+        f = host_advance(&t.host, t.host.now + 250);
+        last_sent(GET);
+        f = answer(reply_nil());
+        assert_int_equal(host_count(&t.host, f, TUNE_DO_CLOSE), 0);
+    }
+
+    /* generation 5, of 1000 ms intervals: the search after 3000 ms */
+    f = host_advance(&t.host, t.host.now + 250);
+    serve("5", text_good);
+    since = t.host.now;
+
+    for (;;) {
+        host_advance(&t.host, t.host.now + 250);
+        last_sent(GET);
+        f = answer(reply_str("5"));
+
+        if (host_count(&t.host, f, TUNE_DO_CLOSE)) {
+            break;
+        }
+
+        assert_true(t.host.now - since < TUNE_REFRESH_STILL * 1000);
+    }
+
+    assert_int_equal(t.host.now - since, TUNE_REFRESH_STILL * 1000);
+}
+
+
 /* A holder leading anew fetches what it holds: it may be a new Redis */
 static void
 test_lead_refetches(void **state)
@@ -1684,6 +1750,7 @@ main(void)
         cmocka_unit_test_setup(test_get_nil, setup),
         cmocka_unit_test_setup(test_install, setup),
         cmocka_unit_test_setup(test_still_generation_asks_sentinels, setup),
+        cmocka_unit_test_setup(test_still_counts_snapshot_intervals, setup),
         cmocka_unit_test_setup(test_lead_refetches, setup),
         cmocka_unit_test_setup(test_install_lost, setup),
         cmocka_unit_test_setup(test_too_large_after_strlen, setup),
