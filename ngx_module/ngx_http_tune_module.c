@@ -28,6 +28,7 @@ static char *ngx_http_tune_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_tune_redis_sentinels(ngx_conf_t *cf,
     ngx_http_tune_main_conf_t *tmcf, ngx_str_t *list);
+static ngx_uint_t ngx_http_tune_redis_word(ngx_str_t *word);
 static char *ngx_http_tune_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tune_allow(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -395,9 +396,9 @@ ngx_http_tune_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    /* "tune_redis sentinel=... master=...": no address of its own */
-    first = (value[1].len > 9
-             && ngx_strncmp(value[1].data, "sentinel=", 9) == 0) ? 1 : 2;
+    /* "tune_redis sentinel=... master=...": no address of its own, its
+     * words in any order */
+    first = ngx_http_tune_redis_word(&value[1]) ? 1 : 2;
 
     /*
      * The parameters first: a bad one is reported before any DNS lookup.
@@ -564,6 +565,14 @@ ngx_http_tune_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (first == 1 && sentinels.data == NULL && tmcf->redis_master.data == NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the \"tune_redis\" directive needs an address or "
+                           "\"sentinel=\" before its parameters");
+        return NGX_CONF_ERROR;
+    }
+
     if (sentinels.data == NULL
         && (tmcf->redis_master.data || tmcf->redis_sentinel_user.data
             || tmcf->redis_sentinel_password.data))
@@ -675,6 +684,30 @@ duplicate:
                        "duplicate parameter \"%V\" in the \"tune_redis\" "
                        "directive", &name);
     return NGX_CONF_ERROR;
+}
+
+
+/* Whether a word of tune_redis is one of its parameters, not an address */
+
+static ngx_uint_t
+ngx_http_tune_redis_word(ngx_str_t *word)
+{
+    ngx_uint_t         i;
+    static ngx_str_t   names[] = {
+        ngx_string("password="), ngx_string("user="), ngx_string("db="),
+        ngx_string("sentinel="), ngx_string("master="),
+        ngx_string("sentinel_user="), ngx_string("sentinel_password=")
+    };
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (word->len >= names[i].len
+            && ngx_strncmp(word->data, names[i].data, names[i].len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

@@ -139,29 +139,19 @@ ngx_http_tune_redis_drive(ngx_http_tune_refresher_t *t)
 }
 
 
-/* An IPv4 or IPv6 address as text, which connecting resolves without DNS */
+/*
+ * An IPv4 or IPv6 address as text, which connecting resolves without DNS.
+ * inet_pton(), not ngx_inet_addr(): the resolver hiredis calls reads
+ * "1.2.3.08" as no address (08 is no octal number) and would ask DNS.
+ */
 
 static ngx_int_t
 ngx_http_tune_redis_literal(const char *host)
 {
-    size_t  len;
-#if (NGX_HAVE_INET6)
-    u_char  addr6[16];
-#endif
+    u_char  addr[16];
 
-    len = ngx_strlen(host);
-
-    if (ngx_inet_addr((u_char *) host, len) != INADDR_NONE) {
-        return 1;
-    }
-
-#if (NGX_HAVE_INET6)
-    if (ngx_inet6_addr((u_char *) host, len, addr6) == NGX_OK) {
-        return 1;
-    }
-#endif
-
-    return 0;
+    return inet_pton(AF_INET, host, addr) == 1
+           || inet_pton(AF_INET6, host, addr) == 1;
 }
 
 
