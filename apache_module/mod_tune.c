@@ -41,6 +41,7 @@ static const char *mtune_host_port(apr_pool_t *pool, const char *text,
     int default_port, const char **host, int *port);
 static const char *mtune_sentinels(cmd_parms *cmd, mtune_redis_addr_t *r,
     const char *list);
+static int mtune_redis_word(const char *word);
 static const char *mtune_cmd_redis(cmd_parms *cmd, void *cfg, int argc,
     char *const argv[]);
 static const char *mtune_cmd_allow(cmd_parms *cmd, void *cfg,
@@ -329,6 +330,28 @@ mtune_sentinels(cmd_parms *cmd, mtune_redis_addr_t *r, const char *list)
 }
 
 
+/* Whether a word of TuneRedis is one of its parameters, not an address */
+
+static int
+mtune_redis_word(const char *word)
+{
+    size_t              i, n;
+    static const char  *names[] = { "password=", "user=", "db=", "sentinel=",
+                                    "master=", "sentinel_user=",
+                                    "sentinel_password=" };
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        n = strlen(names[i]);
+
+        if (strncmp(word, names[i], n) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /*
  * TuneRedis host:port | [v6]:port | unix:/path [password=..] [user=..]
  * [db=n], or TuneRedis sentinel=host:port,... master=name [password=..]
@@ -367,8 +390,9 @@ mtune_cmd_redis(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
     r->db = -1;
     sentinels = NULL;
 
-    /* "TuneRedis sentinel=... master=...": no address of its own */
-    first = (strncmp(argv[0], "sentinel=", 9) == 0) ? 0 : 1;
+    /* "TuneRedis sentinel=... master=...": no address of its own, its
+     * words in any order */
+    first = mtune_redis_word(argv[0]) ? 0 : 1;
 
     if (first == 1 && strncmp(argv[0], "unix:", 5) == 0) {
         r->path = apr_pstrdup(cmd->pool, argv[0] + 5);
@@ -440,6 +464,10 @@ mtune_cmd_redis(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
             }
 
         } else if (strncmp(argv[i], "sentinel_password=", 18) == 0) {
+            if (r->sentinel_password) {
+                return "TuneRedis: duplicate \"sentinel_password=\"";
+            }
+
             r->sentinel_password = argv[i] + 18;
 
             if (r->sentinel_password[0] == '\0') {
@@ -447,6 +475,10 @@ mtune_cmd_redis(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
             }
 
         } else if (strncmp(argv[i], "sentinel_user=", 14) == 0) {
+            if (r->sentinel_user) {
+                return "TuneRedis: duplicate \"sentinel_user=\"";
+            }
+
             r->sentinel_user = argv[i] + 14;
 
             if (r->sentinel_user[0] == '\0') {
@@ -469,6 +501,11 @@ mtune_cmd_redis(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
 
     if (r->user && r->password == NULL) {
         return "TuneRedis: \"user=\" needs \"password=\"";
+    }
+
+    if (first == 0 && sentinels == NULL && r->master == NULL) {
+        return "TuneRedis: needs host:port, unix:/path or sentinel= before "
+               "its parameters";
     }
 
     if (sentinels == NULL

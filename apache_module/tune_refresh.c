@@ -183,6 +183,7 @@ mtune_refresh_renew(mtune_refresher_t *rf)
 static void
 mtune_refresh_io(mtune_refresher_t *rf, const tune_action_t *act)
 {
+    int64_t          ms;
     redisReply      *reply;
     redisContext    *rc;
     tune_reply_t     r;
@@ -196,8 +197,14 @@ mtune_refresh_io(mtune_refresher_t *rf, const tune_action_t *act)
     }
 
     if (act->what == TUNE_DO_CONNECT) {
-        tv.tv_sec = rf->timeout_ms / 1000;
-        tv.tv_usec = (rf->timeout_ms % 1000) * 1000;
+        /* a Sentinel is given its own short time, connect and replies, so
+         * that one that hangs leaves the next its turn */
+        ms = (rf->machine.link.state == TUNE_LINK_ASKING
+              && rf->machine.conf.link.sentinel_timeout_ms)
+             ? rf->machine.conf.link.sentinel_timeout_ms : rf->timeout_ms;
+
+        tv.tv_sec = ms / 1000;
+        tv.tv_usec = (ms % 1000) * 1000;
 
         rc = act->port
              ? redisConnectWithTimeout(act->host, (int) act->port, tv)
