@@ -365,9 +365,14 @@ bool Daemon::apply_reload()
     const std::string id = instance_id(*next);
     // another Redis or database: the lease there is another one; new
     // credentials alone (a rotated password) only need a new connection
-    const bool redis_changed = next->redis.text != config_->redis.text || next->redis.db != config_->redis.db;
+    // (with Sentinels: the same master name at other Sentinels is another
+    // Redis too)
+    const bool redis_changed = next->redis.text != config_->redis.text || next->redis.db != config_->redis.db
+        || next->redis.sentinels != config_->redis.sentinels;
     const bool login_changed = next->redis.user != config_->redis.user
-        || next->redis.password != config_->redis.password;
+        || next->redis.password != config_->redis.password
+        || next->redis.sentinel_user != config_->redis.sentinel_user
+        || next->redis.sentinel_password != config_->redis.sentinel_password;
     if (redis_changed || id != lease_->instance()) {
         lease_->release(*redis_);
         lease_ = std::make_unique<Lease>(id, next->interval);

@@ -211,6 +211,7 @@ RedisWriter::RedisWriter(RedisAddress address, std::chrono::milliseconds io_time
         // a Sentinel that does not answer at once is passed over: the
         // call's budget (io_timeout) must leave room for the next ones
         c.sentinel_timeout_ms = std::min<int64_t>(io_timeout_.count() / 4, 500);
+        c.sentinel_directive = "redis_sentinel_password";
     }
     // no SCRIPT LOAD in the hello: the scripts go as EVALSHA, then EVAL
     c.script = nullptr;
@@ -297,8 +298,9 @@ bool RedisWriter::connect(std::string& why)
                 return dropped();
             }
             // the Sentinel's answer (host, port) and ROLE's are arrays:
-            // their first elements are what the link reads
-            tune_reply_t reply, elements[4];
+            // their first elements are what the link reads (a replica's
+            // ROLE has five)
+            tune_reply_t reply, elements[8];
             tune_hiredis_reply(r.get(), &reply, elements, std::size(elements));
             error = reply.type == TUNE_REPLY_ERROR;
             tune_link_reply(&link_, now_ms(), &reply);
