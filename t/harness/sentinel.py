@@ -72,6 +72,17 @@ class Sentinel(Process):
             got = c.command("SENTINEL", "get-master-addr-by-name", self.master_name)
         return None if got is None else (got[0].decode(), int(got[1]))
 
+    def refused_auths(self, username: str) -> int:
+        """AUTHs as username this Sentinel refused (its ACL LOG)."""
+        with self.client() as c:
+            entries = c.command("ACL", "LOG")
+        total = 0
+        for e in entries:
+            fields = dict(zip(e[0::2], e[1::2]))
+            if fields.get(b"reason") == b"auth" and fields.get(b"username") == username.encode():
+                total += int(fields.get(b"count", 0))
+        return total
+
     def knows_replicas(self) -> int:
         with self.client() as c:
             return len(c.command("SENTINEL", "replicas", self.master_name))
@@ -225,3 +236,97 @@ class SentinelSet:
         if self.sentinel_password is not None:
             words += f" sentinel_password={self.sentinel_password}"
         return words
+
+
+class LyingSentinel:
+    """A Sentinel that names whatever the test says: a RESP server on
+    127.0.0.1 in a thread of the test process, answering AUTH with +OK and
+    SENTINEL get-master-addr-by-name with (host, port), any other command
+    with an error.  For what a broken or hostile Sentinel may answer;
+    questions counts the questions asked.  Bounded: each connection is
+    served until it closes or stop()."""
+
+    def __init__(self, host: str, port: int | str):
+        import socket
+        import threading
+        self.answer = (str(host).encode(), str(port).encode())
+        self.questions = 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._accept, name="lying sentinel", daemon=True)
+        self.thread.start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn) -> None:
+        buf = b""
+        conn.settimeout(0.2)
+        with conn:
+            while not self._stop.is_set():
+                args, buf = self._command(conn, buf)
+                if args is None:
+                    return
+                if not args:
+                    continue
+                name = args[0].upper()
+                if name == b"AUTH":
+                    conn.sendall(b"+OK\r\n")
+                elif name == b"SENTINEL" and len(args) == 3:
+                    self.questions += 1
+                    h, p = self.answer
+                    conn.sendall(b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(h), h, len(p), p))
+                else:
+                    conn.sendall(b"-ERR not this Sentinel\r\n")
+
+    def _command(self, conn, buf):
+        """One RESP array of bulk strings; ([], buf) when none came in time, (None, _)
+        when the client went."""
+        import socket
+        while True:
+            if buf.startswith(b"*") and b"\r\n" in buf:
+                try:
+                    n = int(buf[1:buf.index(b"\r\n")])
+                    pos, args = buf.index(b"\r\n") + 2, []
+                    for _ in range(n):
+                        end = buf.index(b"\r\n", pos)
+                        size = int(buf[pos + 1:end])
+                        if len(buf) < end + 2 + size + 2:
+                            raise ValueError
+                        args.append(buf[end + 2:end + 2 + size])
+                        pos = end + 2 + size + 2
+                    return args, buf[pos:]
+                except ValueError:
+                    pass
+            try:
+                chunk = conn.recv(65536)
+            except socket.timeout:
+                return [], buf
+            except OSError:
+                return None, buf
+            if not chunk:
+                return None, buf
+            buf += chunk
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.sock.close()
+        self.thread.join(timeout=5)
