@@ -6,7 +6,7 @@
  * their replies.
  */
 
-#include "fake_host.h"
+#include "link_host.h"
 
 
 #define DISPLAY     "redis.example:6379"
@@ -18,26 +18,6 @@
 #define TIMEOUT     1000
 #define BACKOFF_MIN 100
 #define BACKOFF_MAX 1600
-
-
-typedef struct {
-    host_t              host;           /* first: the host's callbacks */
-    tune_link_conf_t    conf;
-    tune_link_t         ln;
-    int                 taken;          /* the last tune_link_reply() */
-} lhost_t;
-
-
-static lhost_t  t;
-
-
-static tune_do_t
-link_next(host_t *h, tune_action_t *act)
-{
-    lhost_t  *l = (lhost_t *) h;
-
-    return tune_link_next(&l->ln, h->now, act);
-}
 
 
 /* A host at time 0 with the usual configuration, no connection wanted */
@@ -72,45 +52,6 @@ with_password(const char *user)
     t.conf.password = PASSWORD;
     t.conf.password_len = sizeof(PASSWORD) - 1;
     t.host.secret = PASSWORD;
-}
-
-
-/* ---- what the network did ----------------------------------------- */
-
-static size_t
-start(void)
-{
-    tune_link_init(&t.ln, &t.conf);
-    tune_link_start(&t.ln, t.host.now);
-
-    return host_run(&t.host);
-}
-
-
-static size_t
-connected(void)
-{
-    tune_link_connected(&t.ln, t.host.now);
-
-    return host_run(&t.host);
-}
-
-
-static size_t
-dropped(const char *reason)
-{
-    tune_link_dropped(&t.ln, t.host.now, reason);
-
-    return host_run(&t.host);
-}
-
-
-static size_t
-reply(tune_reply_t r)
-{
-    t.taken = tune_link_reply(&t.ln, t.host.now, &r);
-
-    return host_run(&t.host);
 }
 
 

@@ -6,7 +6,7 @@
  * hostile Sentinel may answer.
  */
 
-#include "fake_host.h"
+#include "link_host.h"
 
 
 #define MASTER      "mymaster"
@@ -20,30 +20,11 @@
 #define BACKOFF_MAX 1600
 
 
-typedef struct {
-    host_t              host;           /* first: the host's callbacks */
-    tune_link_conf_t    conf;
-    tune_link_t         ln;
-    int                 taken;
-} shost_t;
-
-
-static shost_t  t;
-
 static const tune_link_sentinel_t  sentinels[] = {
     { "s1.example", 26379 },
     { "s2.example", 26380 },
     { "s3.example", 26381 },
 };
-
-
-static tune_do_t
-link_next(host_t *h, tune_action_t *act)
-{
-    shost_t  *s = (shost_t *) h;
-
-    return tune_link_next(&s->ln, h->now, act);
-}
 
 
 static int
@@ -69,43 +50,6 @@ setup(void **state)
     t.taken = -1;
 
     return 0;
-}
-
-
-static size_t
-start(void)
-{
-    tune_link_init(&t.ln, &t.conf);
-    tune_link_start(&t.ln, t.host.now);
-
-    return host_run(&t.host);
-}
-
-
-static size_t
-connected(void)
-{
-    tune_link_connected(&t.ln, t.host.now);
-
-    return host_run(&t.host);
-}
-
-
-static size_t
-dropped(const char *reason)
-{
-    tune_link_dropped(&t.ln, t.host.now, reason);
-
-    return host_run(&t.host);
-}
-
-
-static size_t
-reply(tune_reply_t r)
-{
-    t.taken = tune_link_reply(&t.ln, t.host.now, &r);
-
-    return host_run(&t.host);
 }
 
 
