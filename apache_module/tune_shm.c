@@ -19,8 +19,11 @@
 #include <unistd.h>
 
 
-/* changes with the layout of mtune_shm_s */
-#define TUNE_SHM_LAYOUT       0x54415032u        /* "TAP2" */
+/*
+ * Changes with the layout of mtune_shm_s and of the herd table's entries
+ * (TUNE_HERD_MAGIC): children of both generations map the segment.
+ */
+#define TUNE_SHM_LAYOUT       0x54415033u        /* "TAP3" */
 
 /* the herd table takes this part of the segment */
 #define TUNE_SHM_HERD_SHARE   4

@@ -74,11 +74,13 @@ struct ngx_http_tune_sh_s {
 
 
 /*
- * Changes with the layout of the zone.  Larger than any pid, so a zone made
+ * Changes with the layout of the zone, the herd table's entries included
+ * (TUNE_HERD_MAGIC: old workers go on using the table through a reload, so
+ * a new entry layout needs a new zone).  Larger than any pid, so a zone made
  * before the field existed (its first field was the lease holder's pid)
  * never matches.
  */
-#define NGX_HTTP_TUNE_SH_LAYOUT   0x54554e36    /* "TUN6" */
+#define NGX_HTTP_TUNE_SH_LAYOUT   0x54554e37    /* "TUN7" */
 
 #define NGX_HTTP_TUNE_ZONE_MIN    ngx_max(64 * 1024, 8 * ngx_pagesize)
 

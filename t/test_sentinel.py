@@ -525,10 +525,11 @@ def test_herd_bound_through_a_failover(run_dir, processes, sentinels):
     """test_herd.py's burst (slots of 100, 10 and 10 free, two nginx of two workers each,
     sharing Redis) spread over 4 s, with the master killed 1 s in: the claims that fail
     while the Sentinels promote a replica are not fatal (every tune-in is answered, a slot
-    or 503), and no slot gets more than each front-end's own bound, its free count once per
-    front-end; how many over the free count each slot got is printed.  That is the bound
-    of today's design, not issue 14's target (at most one herd window's reservations
-    over): with claims failing, each front-end counts its own tune-ins only."""
+    or 503), and each front-end keeps to what Redis last left it while its claims fail, so
+    the fleet stays near the free counts: a slot may get at most the reservations the
+    replica had not received when the master died (asynchronous replication), well under
+    half its free count here; how many over each slot got is printed.  (Each counting
+    against the whole free count, every slot got twice its free count.)"""
     from test_herd import FREE, PROBE, burst, snapshot as herd_snapshot, tally, now_ms
 
     old = sentinels.master
@@ -560,9 +561,8 @@ def test_herd_bound_through_a_failover(run_dir, processes, sentinels):
     report(f"chaos sentinel-herd nginx: requests {len(results)}, ok {sum(sent.values())}, "
            f"stale 0, failed 0, worst n/a; sent {dict(sent)} to free {FREE}, over the free count "
            f"{over}, {full} x 503 (slots full), failover to {new.address}")
-    # each front-end alone never goes past the free counts it was told
     for b, n in FREE.items():
-        assert sent[b] <= len(fronts) * n, (sent, FREE)
+        assert over[b] <= n // 2, (sent, FREE)
     assert full + sum(sent.values()) == len(results)
 
 

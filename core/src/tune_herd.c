@@ -22,7 +22,7 @@
 #include "tune_herd_lua.h"
 
 
-#define TUNE_HERD_MAGIC         0x54484431u     /* "THD1" */
+#define TUNE_HERD_MAGIC         0x54484432u     /* "THD2" */
 
 /* this many buckets of reservations are kept (8 s) */
 #define TUNE_HERD_BUCKETS       80
@@ -80,6 +80,16 @@ typedef struct {
      * on every other field's place.
      */
     uint32_t          returning;    /* of the fair share, by that claim */
+    /*
+     * What Redis's last answer left this front-end at the slot: its
+     * reservations then and the credits it held (allot), for a poll that
+     * reported allot_free free (0: no answer yet).  While Redis does not
+     * answer, the front-end keeps its pending within that part of the free
+     * count, so the front-ends together stay near it through an outage or
+     * a failover instead of each taking all of it.
+     */
+    uint32_t          allot;
+    uint32_t          allot_free;
 } tune_herd_entry_t;
 
 
@@ -91,7 +101,8 @@ typedef struct {
 _Static_assert(offsetof(tune_herd_entry_t, plenty) == 72
                && offsetof(tune_herd_entry_t, count) == 76
                && offsetof(tune_herd_entry_t, returning) == 236
-               && sizeof(tune_herd_entry_t) == 240,
+               && offsetof(tune_herd_entry_t, allot) == 240
+               && sizeof(tune_herd_entry_t) == 248,
                "the herd entry's layout changed: bump TUNE_HERD_MAGIC");
 
 
@@ -124,6 +135,7 @@ static uint32_t tune_herd_slot_avail(tune_herd_t *herd,
     uint32_t tuneins);
 static uint32_t tune_herd_pending(const tune_herd_entry_t *e,
     int64_t polled_ms, uint32_t window);
+static uint32_t tune_herd_part(const tune_herd_entry_t *e, uint32_t free);
 static int64_t tune_herd_floor(int64_t a, int64_t b);
 static size_t tune_herd_ring(int64_t bucket);
 static uint32_t tune_herd_stock(const tune_herd_entry_t *e, int64_t now);
@@ -343,7 +355,7 @@ static uint32_t
 tune_herd_entry_avail(tune_herd_entry_t *e, const tune_image_slot_t *s,
     int global, int64_t now, uint32_t window, uint32_t tuneins)
 {
-    uint32_t  local, credits;
+    uint32_t  local, credits, pending, part;
 
     if (now - e->used_ms >= TUNE_HERD_USED_STEP_MS) {
         e->used_ms = now;
@@ -369,10 +381,24 @@ tune_herd_entry_avail(tune_herd_entry_t *e, const tune_image_slot_t *s,
         e->credits2 = 0;
     }
 
-    local = tune_herd_pending(e, s->polled_ms, window);
-    local = (local < s->free) ? s->free - local : 0;
+    pending = tune_herd_pending(e, s->polled_ms, window);
+    local = (pending < s->free) ? s->free - pending : 0;
 
     if (!global) {
+        /*
+         * Redis does not answer: this front-end keeps to the part of the
+         * free count Redis last left it (every front-end had its share of
+         * what was left), scaled to a newer poll's free count; the others
+         * keep to theirs.  Not when Redis said the slot has room to spare
+         * (plenty): a claim that fails for a moment (a reload, a graceful
+         * restart) must not turn a roomy slot away; nor before any answer.
+         */
+        if (e->allot_free != 0 && !e->plenty) {
+            part = tune_herd_part(e, s->free);
+            part = (pending < part) ? part - pending : 0;
+            local = (part < local) ? part : local;
+        }
+
         return local;
     }
 
@@ -796,17 +822,26 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
             e->credits = (uint32_t) granted - spent;
             e->credit_until = sent_ms + window / 2;
             e->credit_bucket = bucket;
-            continue;
-        }
 
-        /* a top-up: into a stock young enough, else a new one */
-        if (e->credits2 && e->credit_until2 - sent_ms > (int64_t) window / 4) {
+        } else if (e->credits2
+                   && e->credit_until2 - sent_ms > (int64_t) window / 4)
+        {
+            /* a top-up: into a stock young enough, else a new one */
             e->credits2 += (uint32_t) granted;
 
         } else {
             e->credits2 = (uint32_t) granted;
             e->credit_until2 = sent_ms + window / 2;
         }
+
+        /*
+         * Redis counts this front-end's tune-ins so far (the debt in this
+         * claim among them) and the credits it holds: that is its part of
+         * the slot's free count until the next answer.
+         */
+        e->allot = tune_herd_pending(e, claims[i].polled_ms, window)
+                   + tune_herd_stock(e, sent_ms);
+        e->allot_free = claims[i].free;
     }
 
     /*
@@ -1037,6 +1072,27 @@ tune_herd_pending(const tune_herd_entry_t *e, int64_t polled_ms,
     }
 
     return sum;
+}
+
+
+/*
+ * The pending this front-end may have at a slot of free free while Redis
+ * does not answer: its part of the last answer, scaled to a newer poll's
+ * free count (listeners came or left since) rather than dropped, for an
+ * outage outlasts a poll.
+ */
+static uint32_t
+tune_herd_part(const tune_herd_entry_t *e, uint32_t free)
+{
+    uint64_t  part;
+
+    if (free == e->allot_free) {
+        return e->allot;
+    }
+
+    part = (uint64_t) e->allot * free / e->allot_free;
+
+    return (part < free) ? (uint32_t) part : free;
 }
 
 

@@ -1285,7 +1285,11 @@ test_local_during_renewal(void **state)
 }
 
 
-/* Redis away: own tune-ins only, every credit dropped */
+/*
+ * Redis away: own tune-ins only, every credit dropped, and no more pending
+ * than Redis last left this front-end: the 2 sent then and the 6 credits
+ * it held
+ */
 static void
 test_local(void **state)
 {
@@ -1303,12 +1307,156 @@ test_local(void **state)
 
     assert_int_equal(tune_herd_global(t->herd, T0 + 110), 0);
     assert_int_equal(state0(t->herd, t->img, T0 + 110, CREDITS), 0);
-    assert_int_equal(avail0(t->herd, t->img, T0 + 110, W), 100 - 4);
+    assert_int_equal(avail0(t->herd, t->img, T0 + 110, W), 2 + 6 - 4);
 
     /* not claiming any more; the next tune-in is debt */
     take0(t->herd, t->img, T0 + 120, 1);
+    assert_int_equal(avail0(t->herd, t->img, T0 + 120, W), 2 + 6 - 5);
     c = claim1(t->herd, t->img, T0 + 150);
     assert_int_equal(c->debt, 1);
+}
+
+
+/*
+ * Due claims of one front-end answered by the script r, as the claiming
+ * process does; how many there were
+ */
+static unsigned
+claim_round(tune_herd_t *herd, const tune_image_t *img, script_t *r,
+    int64_t now)
+{
+    size_t   i, n;
+    int64_t  reply[2];
+
+    n = tune_herd_claims(herd, img, now, W, claims, MAX_CLAIMS);
+
+    for (i = 0; i < n; i++) {
+        script(r, &claims[i], now, reply);
+        assert_int_equal(tune_herd_granted(herd, &claims[i], 1, W, now,
+                                           reply),
+                         TUNE_OK);
+    }
+
+    return (unsigned) n;
+}
+
+
+/*
+ * Two front-ends share a slot of 30 free through the script, claiming every
+ * 40 ms and answering a tune-in every 20 ms each; Redis goes away 160 ms
+ * in (a failover) and each sends all it still may: together they stay
+ * within the free count.  Counting its own tune-ins against the whole free
+ * count, each would have sent up to 30.
+ */
+static void
+test_outage_keeps_the_fleet_within_free(void **state)
+{
+    int64_t              now;
+    unsigned             k, sent, left;
+    tune_herd_t         *fe[2];
+    script_t             r = { .free = 30, .claimers = 2 };
+    const tune_image_t  *img;
+
+    (void) state;
+
+    img = single("30", T0);
+    fe[0] = new_herd(64);
+    fe[1] = tune_herd_init(table2, tune_herd_size(64));
+    assert_non_null(fe[1]);
+
+    sent = 0;
+
+    for (now = T0; now < T0 + 160; now += 20) {
+        for (k = 0; k < 2; k++) {
+            if ((now - T0) % 40 == 0) {
+                (void) claim_round(fe[k], img, &r, now + 5 * k);
+            }
+
+            if (avail0(fe[k], img, now + 6, W) > 0) {
+                take0(fe[k], img, now + 6, 1);
+                sent++;
+            }
+        }
+    }
+
+    /* both sent and both hold credits: the outage is mid-burst */
+    assert_true(sent >= 30 / 2);
+    assert_true(state0(fe[0], img, now, CREDITS) > 0);
+    assert_true(state0(fe[1], img, now, CREDITS) > 0);
+
+    left = script_left(&r);
+
+    for (k = 0; k < 2; k++) {
+        tune_herd_local(fe[k]);
+        sent += take_all(fe[k], img, now + 10);
+    }
+
+    assert_true(sent <= 30);
+
+    /* nothing Redis had granted is lost to caution either */
+    assert_true(sent + left >= 30);
+}
+
+
+/*
+ * The part Redis left a front-end, while it does not answer: scaled to a
+ * newer poll's free count; cut by a top-up cut short; none when it left
+ * none; no cap before any answer, or while the slot had room to spare
+ * (a whole fair share)
+ */
+static void
+test_local_part(void **state)
+{
+    tune_herd_t         *herd;
+    tune_herd_claim_t   *c;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    /* never answered: its own count against the free count */
+    img = single("10", T0);
+    herd = new_herd(64);
+    assert_int_equal(take_all(herd, img, T0 + 10), 10);
+
+    /* a share of 5 of 10, then a poll says 40 free: a part of 20 */
+    herd = new_herd(64);
+    answer1(herd, claim1(herd, img, T0), T0, 5, B0);
+    tune_herd_local(herd);
+    img = single("40", T0 + 3000);
+    assert_int_equal(take_all(herd, img, T0 + 3010), 20);
+
+    /* and of 4 free, a part of 2 */
+    herd = new_herd(64);
+    img = single("10", T0);
+    answer1(herd, claim1(herd, img, T0), T0, 5, B0);
+    tune_herd_local(herd);
+    img = single("4", T0 + 3000);
+    assert_int_equal(take_all(herd, img, T0 + 3010), 2);
+
+    /* left none: the others had it all */
+    herd = new_herd(64);
+    img = single("10", T0);
+    answer1(herd, claim1(herd, img, T0), T0, 0, B0);
+    tune_herd_local(herd);
+    assert_int_equal(take_all(herd, img, T0 + 10), 0);
+
+    /* a whole fair share: room for that many per front-end, no cap */
+    herd = new_herd(64);
+    img = single("100000", T0);
+    answer1(herd, claim1(herd, img, T0), T0, 4096, B0);
+    tune_herd_local(herd);
+    take0(herd, img, T0 + 10, 5000);
+    assert_int_equal(avail0(herd, img, T0 + 10, W), 100000 - 5000);
+
+    /* ... until a top-up is cut short: the slot is short, 5000 + 7 its part */
+    herd = new_herd(64);
+    answer1(herd, claim1(herd, img, T0), T0, 4096, B0);
+    take0(herd, img, T0 + 10, 5000);
+    c = claim1(herd, img, T0 + 50);
+    assert_true(c->want > 7);
+    answer1(herd, c, T0 + 50, 7, B0);
+    tune_herd_local(herd);
+    assert_int_equal(avail0(herd, img, T0 + 60, W), 7);
 }
 
 
@@ -1672,6 +1820,8 @@ main(void)
         cmocka_unit_test_setup(test_takeover_during_renewal, setup_slot),
         cmocka_unit_test_setup(test_local_during_renewal, setup_slot),
         cmocka_unit_test_setup(test_local, setup_slot),
+        cmocka_unit_test(test_outage_keeps_the_fleet_within_free),
+        cmocka_unit_test(test_local_part),
         cmocka_unit_test(test_args),
         cmocka_unit_test(test_args_bad_id),
         cmocka_unit_test(test_id),
