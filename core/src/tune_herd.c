@@ -82,14 +82,15 @@ typedef struct {
     uint32_t          returning;    /* of the fair share, by that claim */
     /*
      * What Redis's last answer left this front-end at the slot: its
-     * reservations then and the credits it held (allot), for a poll that
-     * reported allot_free free (0: no answer yet).  While Redis does not
-     * answer, the front-end keeps its pending within that part of the free
-     * count, so the front-ends together stay near it through an outage or
-     * a failover instead of each taking all of it.
+     * reservations then and the credits it held (allot), counted against
+     * the poll of allot_polled (0: no answer yet).  While Redis does not
+     * answer and no newer poll has come, the front-end keeps its pending
+     * within it, so the front-ends together stay within the free count
+     * through an outage or a failover instead of each taking all of it.
      */
     uint32_t          allot;
-    uint32_t          allot_free;
+    uint32_t          unused;       /* zero */
+    int64_t           allot_polled;
 } tune_herd_entry_t;
 
 
@@ -102,7 +103,8 @@ _Static_assert(offsetof(tune_herd_entry_t, plenty) == 72
                && offsetof(tune_herd_entry_t, count) == 76
                && offsetof(tune_herd_entry_t, returning) == 236
                && offsetof(tune_herd_entry_t, allot) == 240
-               && sizeof(tune_herd_entry_t) == 248,
+               && offsetof(tune_herd_entry_t, allot_polled) == 248
+               && sizeof(tune_herd_entry_t) == 256,
                "the herd entry's layout changed: bump TUNE_HERD_MAGIC");
 
 
@@ -135,7 +137,6 @@ static uint32_t tune_herd_slot_avail(tune_herd_t *herd,
     uint32_t tuneins);
 static uint32_t tune_herd_pending(const tune_herd_entry_t *e,
     int64_t polled_ms, uint32_t window);
-static uint32_t tune_herd_part(const tune_herd_entry_t *e, uint32_t free);
 static int64_t tune_herd_floor(int64_t a, int64_t b);
 static size_t tune_herd_ring(int64_t bucket);
 static uint32_t tune_herd_stock(const tune_herd_entry_t *e, int64_t now);
@@ -355,7 +356,7 @@ static uint32_t
 tune_herd_entry_avail(tune_herd_entry_t *e, const tune_image_slot_t *s,
     int global, int64_t now, uint32_t window, uint32_t tuneins)
 {
-    uint32_t  local, credits, pending, part;
+    uint32_t  local, credits, pending, kept;
 
     if (now - e->used_ms >= TUNE_HERD_USED_STEP_MS) {
         e->used_ms = now;
@@ -386,17 +387,23 @@ tune_herd_entry_avail(tune_herd_entry_t *e, const tune_image_slot_t *s,
 
     if (!global) {
         /*
-         * Redis does not answer: this front-end keeps to the part of the
-         * free count Redis last left it (every front-end had its share of
-         * what was left), scaled to a newer poll's free count; the others
-         * keep to theirs.  Not when Redis said the slot has room to spare
-         * (plenty): a claim that fails for a moment (a reload, a graceful
-         * restart) must not turn a roomy slot away; nor before any answer.
+         * Redis does not answer.  Against the poll its last answer was
+         * counted on (no poll reaches a front-end that cannot reach Redis:
+         * an outage, a failover), this front-end keeps to what that answer
+         * left it, the credits it held among them, and so does every other
+         * one: together they stay within what Redis granted, where each
+         * counting against the whole free count would multiply it.  Not
+         * when that answer said the slot has room to spare (plenty): a
+         * claim failing for a moment (a reload, a graceful restart) must
+         * not turn a roomy slot away.  A newer poll (Redis reads but
+         * refuses the script) is counted against this front-end's own
+         * tune-ins only, as before any answer.
          */
-        if (e->allot_free != 0 && !e->plenty) {
-            part = tune_herd_part(e, s->free);
-            part = (pending < part) ? part - pending : 0;
-            local = (part < local) ? part : local;
+        if (e->allot_polled == s->polled_ms && e->allot_polled != 0
+            && !e->plenty)
+        {
+            kept = (pending < e->allot) ? e->allot - pending : 0;
+            local = (kept < local) ? kept : local;
         }
 
         return local;
@@ -836,12 +843,12 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
 
         /*
          * Redis counts this front-end's tune-ins so far (the debt in this
-         * claim among them) and the credits it holds: that is its part of
-         * the slot's free count until the next answer.
+         * claim among them) and the credits it holds: that is what it may
+         * have pending against this poll until the next answer.
          */
         e->allot = tune_herd_pending(e, claims[i].polled_ms, window)
                    + tune_herd_stock(e, sent_ms);
-        e->allot_free = claims[i].free;
+        e->allot_polled = claims[i].polled_ms;
     }
 
     /*
@@ -1072,27 +1079,6 @@ tune_herd_pending(const tune_herd_entry_t *e, int64_t polled_ms,
     }
 
     return sum;
-}
-
-
-/*
- * The pending this front-end may have at a slot of free free while Redis
- * does not answer: its part of the last answer, scaled to a newer poll's
- * free count (listeners came or left since) rather than dropped, for an
- * outage outlasts a poll.
- */
-static uint32_t
-tune_herd_part(const tune_herd_entry_t *e, uint32_t free)
-{
-    uint64_t  part;
-
-    if (free == e->allot_free) {
-        return e->allot;
-    }
-
-    part = (uint64_t) e->allot * free / e->allot_free;
-
-    return (part < free) ? (uint32_t) part : free;
 }
 
 
