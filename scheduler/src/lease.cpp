@@ -55,14 +55,17 @@ bool Lease::tick(RedisWriter& redis)
         return false;
     }
     if (r->token > 0) {
+        const bool taken = r->token != token_;
         if (!leader())
             log::notice("leader: this instance (", holder_id_, ") holds the lease, token ", r->token,
                 "; writing rounds");
-        else if (r->token != token_)
+        else if (taken)
             log::notice("leader: lease taken again with token ", r->token, " (Redis had lost it)");
         token_ = r->token;
         value_ = std::move(r->lease);
         holder_.clear();
+        if (taken)
+            replicate(redis);
         return true;
     }
     if (leader())
@@ -73,6 +76,38 @@ bool Lease::tick(RedisWriter& redis)
         holder_ = std::move(r->lease);
     }
     return false;
+}
+
+// A lease just taken on a master with replicas (found through Sentinels):
+// wait, briefly, for one to have it.  A failover right after a takeover then
+// promotes a replica that knows the lease and its fencing counter, so the
+// next token beats this one by Redis's own count, not only by the clocks
+// (lease.lua's floor, the unix time in ms).  Renewals need no wait: only the
+// token must survive, and it does not change.  Nothing waits longer than
+// the short timeout, and a replica that does not answer in time (lagging, or
+// none in reach: min-replicas-to-write then refuses the rounds anyway) is
+// told, not fatal.
+void Lease::replicate(RedisWriter& redis)
+{
+    if (!redis.via_sentinel())
+        return;
+    std::string refused;
+    std::optional<long long> acked = redis.wait_for_replicas(1, replica_wait, refused);
+    if (!refused.empty()) {
+        if (refused != wait_refused_)
+            log::warn("leader: WAIT refused (", refused, "); the lease is not waited for on a replica "
+                "(give tuneslotd's user +wait, redis/acl.example)");
+        wait_refused_ = refused;
+        return;
+    }
+    wait_refused_.clear();
+    if (!acked)
+        return;
+    if (*acked > 0)
+        log::info("leader: the lease reached ", *acked, " replica(s)");
+    else
+        log::warn("leader: no replica acknowledged the lease within ", replica_wait.count(),
+            "ms; a failover now could lose it (the next token still beats this one by the clock)");
 }
 
 void Lease::lost(std::string_view why)

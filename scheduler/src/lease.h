@@ -56,6 +56,12 @@ public:
     std::chrono::milliseconds tick_interval() const noexcept { return tick_; }
 
 private:
+    // how long a lease just taken is waited for on a replica (WAIT): far
+    // under a Redis call's budget and an interval
+    static constexpr std::chrono::milliseconds replica_wait{100};
+
+    void replicate(RedisWriter& redis);
+
     std::string instance_;
     std::string holder_id_;     // instance_ + "#" + this process's nonce
     std::chrono::milliseconds ttl_{0};
@@ -63,6 +69,7 @@ private:
     long long token_ = 0;
     std::string value_;
     std::string holder_;        // who holds it when we do not (for the log)
+    std::string wait_refused_;  // WAIT's refusal last logged
 };
 
 }  // namespace tuneslot

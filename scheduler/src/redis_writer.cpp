@@ -527,6 +527,26 @@ std::optional<RedisWriter::LeaseReply> RedisWriter::lease(std::string_view insta
     return out;
 }
 
+std::optional<long long> RedisWriter::wait_for_replicas(int replicas, std::chrono::milliseconds timeout,
+    std::string& refused)
+{
+    std::string why;
+    refused.clear();
+    const std::string n = cat(replicas);
+    const std::string ms = cat(timeout.count());
+    RedisReplyPtr r = call({"WAIT", n, ms}, why);
+    if (!r) {
+        failed(why);
+        return std::nullopt;
+    }
+    if (r->type != REDIS_REPLY_INTEGER) {
+        refused = r->type == REDIS_REPLY_ERROR ? printable(std::string_view(r->str, r->len), 160)
+                                               : std::string("not an integer");
+        return std::nullopt;
+    }
+    return r->integer;
+}
+
 std::optional<std::vector<std::pair<std::string, std::string>>> RedisWriter::hgetall(std::string_view key,
     std::string& refused)
 {

@@ -89,6 +89,17 @@ public:
     std::optional<std::vector<std::pair<std::string, std::string>>> hgetall(std::string_view key,
         std::string& refused);
 
+    // WAIT replicas timeout: how many replicas acknowledged every write of
+    // this connection so far, answered within timeout (which must be well
+    // under the call's budget).  nullopt when Redis did not answer (the
+    // failure handled as any call's), or answered with an error (refused
+    // says it: an ACL without WAIT).
+    std::optional<long long> wait_for_replicas(int replicas, std::chrono::milliseconds timeout,
+        std::string& refused);
+
+    // Whether the master is found through Sentinels, so it has replicas
+    bool via_sentinel() const noexcept { return !sentinels_.empty(); }
+
     // One command on the connection (connecting first when needed, and once
     // more on a new connection when Redis had closed the old one).  Null
     // with why set when Redis did not answer; failures are not logged.
