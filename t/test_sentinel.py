@@ -1,10 +1,11 @@
 """Both front-ends through Redis Sentinel: a real master, two replicas and
 three Sentinels on loopback (harness/sentinel.py), nginx configured with
 `tune_redis sentinel=... master=...` and Apache with the same words of
-`TuneRedis`.  The test writes the snapshots itself, as tuneslotd would, on
-whichever node is the master.  (tuneslotd through Sentinel: issue 14's
-next step.)"""
+`TuneRedis`.  The front-end tests write the snapshots themselves, as
+tuneslotd would, on whichever node is the master; the daemon's tests and the
+whole fleet's run tuneslotd through the Sentinels too."""
 
+import datetime
 import json
 import re
 import signal
@@ -17,7 +18,7 @@ import pytest
 from harness.chaos import report
 from harness.net import wait_until
 from harness.nginx import Nginx
-from harness.redis import LEADER_KEY
+from harness.redis import GENERATION_KEY, LEADER_KEY, Monitor
 from harness.paths import repo_dir
 from harness.tuneslotd import toml_text
 from harness import tuneslotd_binary
@@ -292,30 +293,35 @@ def test_sentinels_going_down(front, sentinels):
     """One Sentinel down, then two of three: each reconnect finds the master through the
     rest.  None left: the front-end keeps answering from its snapshot and says once that
     no Sentinel answers."""
-    master = sentinels.master
-    master.put_snapshot(snapshot(A), 1)
-    n = front(sentinels.nginx_words())
-    wait_for_location(n, A)
+    master, n, stream = serving_under_load(front, sentinels)
+    try:
+        for k, url in ((1, B), (2, A)):
+            sentinels.sentinels[k - 1].stop()
+            # the front-end's connection goes: it must ask the Sentinels again
+            roles = master.calls("role")
+            master.command("CLIENT", "KILL", "TYPE", "normal")
+            master.wait_for_calls("role", 1, since=roles, timeout=10,
+                                  what=f"the front-end back on the master with {k} Sentinel(s) down")
+            master.put_snapshot(snapshot(url), 1 + k)
+            wait_for_location(n, url)
 
-    for k, url in ((1, B), (2, A)):
-        sentinels.sentinels[k - 1].stop()
-        # the front-end's connection goes: it must ask the Sentinels again
-        roles = master.calls("role")
+        sentinels.sentinels[2].stop()
+        gets = master.calls("get")
         master.command("CLIENT", "KILL", "TYPE", "normal")
-        master.wait_for_calls("role", 1, since=roles, timeout=10,
-                              what=f"the front-end back on the master with {k} Sentinel(s) down")
-        master.put_snapshot(snapshot(url), 1 + k)
-        wait_for_location(n, url)
-
-    sentinels.sentinels[2].stop()
-    gets = master.calls("get")
-    master.command("CLIENT", "KILL", "TYPE", "normal")
-    wait_until(lambda: "no Sentinel answers" in n.error_log_text(), timeout=10,
-               what="the line that no Sentinel answers")
-    # the front-end's reads reached the master before and do not now; tune-ins are still
-    # answered
-    for _ in range(20):
-        assert n.get("/tune/demo").header("location") == A
+        wait_until(lambda: "no Sentinel answers" in n.error_log_text(), timeout=10,
+                   what="the line that no Sentinel answers")
+        # the front-end's reads reached the master before and do not now; tune-ins are
+        # still answered
+        for _ in range(20):
+            assert n.get("/tune/demo").header("location") == A
+        answered = stream.good()
+        wait_until(lambda: stream.good() >= answered + 50, timeout=10,
+                   what="tune-ins with no Sentinel left")
+    finally:
+        stream.close()
+    report(chaos_line("sentinel-down", n.kind, stream,
+                      "one Sentinel of three stopped, then two, then all three"))
+    assert stream.error_count() == 0, stream.summary()
     lines = [l for l in n.error_log_text().splitlines() if "no Sentinel answers" in l]
     assert len(lines) == 1, lines
     assert master.calls("get") <= gets + 1
@@ -366,15 +372,19 @@ def test_least_privilege_users_through_a_failover(front, guarded_sentinels):
     the front-end finds the master, follows a killed one, and nothing is refused (no
     NOPERM, no refused credentials); no line holds a password."""
     s = guarded_sentinels
-    old = s.master
-    old.put_snapshot(snapshot(A), 1)
-    n = front(s.nginx_words(f"user=tune-reader password={READER_PW} "
-                            f"sentinel_user=tune-sentinel sentinel_password={SENTINEL_USER_PW}"))
-    wait_for_location(n, A)
-    old.kill()
-    new = s.wait_for_failover(old)
-    new.put_snapshot(snapshot(B), 2)
-    wait_for_location(n, B, timeout=30)
+    words = (f"user=tune-reader password={READER_PW} "
+             f"sentinel_user=tune-sentinel sentinel_password={SENTINEL_USER_PW}")
+    old, n, stream = serving_under_load(lambda _: front(s.nginx_words(words)), s)
+    try:
+        old.kill()
+        new = s.wait_for_failover(old)
+        new.put_snapshot(snapshot(B), 2)
+        wait_for_location(n, B, timeout=30)
+    finally:
+        stream.close()
+    report(chaos_line("sentinel-acl", n.kind, stream,
+                      "least-privilege users on the data nodes and the Sentinels, master killed"))
+    assert stream.error_count() == 0, stream.summary()
 
     log = n.error_log_text()
     assert "NOPERM" not in log and "refused the credentials" not in log, log
@@ -497,6 +507,9 @@ def test_daemon_follows_a_killed_master(sentinels, icecast, make_tuneslotd):
                for i in (1, 2)]
     old = sentinels.master
     old.wait_for_generation(2)
+    # the lease just taken was waited for on a replica (WAIT), so a failover keeps it
+    assert any(re.search(r"leader: the lease reached [12] replica\(s\)", d.log_text())
+               for d in daemons), [d.log_text()[-2000:] for d in daemons]
     old_lease = old.command("GET", LEADER_KEY)
     t_kill = time.monotonic()
     old.kill()
@@ -517,6 +530,98 @@ def test_daemon_follows_a_killed_master(sentinels, icecast, make_tuneslotd):
     new_lease = new.command("GET", LEADER_KEY)
     assert new_lease is not None
     assert int(new_lease.split()[1]) > int(old_lease.split()[1]), (old_lease, new_lease)
+
+
+def test_daemon_tells_a_lease_no_replica_has(sentinels, icecast, make_tuneslotd):
+    """Both replicas hung when tuneslotd takes the lease: WAIT gives up after its short
+    timeout, the line says a failover now could lose the lease, and rounds are written
+    all the same."""
+    for r in sentinels.replicas:
+        r.signal(signal.SIGSTOP)
+    try:
+        d = make_tuneslotd(daemon_config(sentinels, icecast), name="tuneslotd1").start()
+        d.wait_for_log(r"leader: no replica acknowledged the lease within 100ms; a failover now "
+                       r"could lose it", timeout=10)
+        sentinels.master.wait_for_generation(1)
+    finally:
+        for r in sentinels.replicas:
+            r.signal(signal.SIGCONT)
+    assert "the lease reached" not in d.log_text()
+
+
+def log_time(daemon, text: str) -> float:
+    """The unix time of the first line of the daemon's log holding text."""
+    for line in daemon.log_text().splitlines():
+        if text in line:
+            stamp = datetime.datetime.strptime(line.split(" ", 1)[0], "%Y-%m-%dT%H:%M:%S.%fZ")
+            return stamp.replace(tzinfo=datetime.timezone.utc).timestamp()
+    raise AssertionError(f"{daemon.name} never logged {text!r}:\n{daemon.log_text()[-3000:]}")
+
+
+def foreign_clients(node) -> list[str]:
+    """The node's clients other than the Sentinels, its master link, MONITORs and the
+    one asking: what a component of ours keeps connected to it."""
+    out = []
+    for line in node.command("CLIENT", "LIST").decode().splitlines():
+        f = dict(w.split("=", 1) for w in line.split() if "=" in w)
+        if (f.get("name", "").startswith("sentinel-") or "M" in f.get("flags", "")
+                or "O" in f.get("flags", "") or f.get("cmd") == "client|list"):
+            continue
+        out.append(f"{f.get('addr')} name={f.get('name')} cmd={f.get('cmd')}")
+    return out
+
+
+def test_daemon_leaves_a_hung_master(sentinels, icecast, make_tuneslotd):
+    """Two tuneslotd through the Sentinels; SIGSTOP of the master (hung, not dead), SIGCONT
+    once the rounds go on on the promoted replica: the old master rejoins as a replica and
+    never writes a round again, not even one a tuneslotd had sent it before it hung (that
+    lease expired: its TTL, 1.5 intervals, is shorter than any failover, which takes
+    down-after-milliseconds at least), and no tuneslotd stays connected to it."""
+    daemons = [make_tuneslotd(daemon_config(sentinels, icecast), name=f"tuneslotd{i}").start()
+               for i in (1, 2)]
+    old = sentinels.master
+    old.wait_for_generation(2)
+    monitor = Monitor(old.host, old.port)
+    try:
+        t_stop = time.monotonic()
+        old.signal(signal.SIGSTOP)
+        try:
+            new = sentinels.wait_for_failover(old)
+            t_failover, wall_failover = time.monotonic(), time.time()
+            g_new = new.generation() or 0
+            g_round, _ = new.wait_for_generation(g_new + 1, timeout=30)
+            t_round = time.monotonic()
+        finally:
+            t_cont = time.time()
+            old.signal(signal.SIGCONT)
+        wait_until(lambda: sentinels.role(old) == "slave"
+                   and old.info("replication").get("master_link_status") == "up",
+                   timeout=30, what="the old master rejoins as a replica")
+        wait_until(lambda: not foreign_clients(old), timeout=10,
+                   what="no tuneslotd connected to the old master")
+        # rounds go on, on the new master
+        new.wait_for_generation(g_round + 1, timeout=10)
+    finally:
+        monitor.stop()
+
+    # a round's generation is its written_ms (or one more than the last): the leader wrote
+    # its first one there that long after its log says it reached the new master
+    reached = min(log_time(d, f'redis master "{MASTER_NAME}" is at {new.host}:{new.port}')
+                  for d in daemons)
+    after = monitor.since(t_cont)
+    by_clients = [words[0] for _, source, words in after
+                  if source not in ("lua",) and words and words[0].upper() == "EVALSHA"]
+    rounds = [words for _, source, words in after
+              if source == "lua" and len(words) > 1 and words[1] == GENERATION_KEY
+              and words[0].upper() in ("INCR", "SET")]
+    report(f"sentinel hang tuneslotd: failover {t_failover - t_stop:.2f} s after SIGSTOP, first "
+           f"round on the new master {t_round - t_failover:.2f} s after it (a tuneslotd reached "
+           f"the new master {reached - wall_failover:.2f} s after it, and wrote a round "
+           f"{g_round / 1000 - reached:.3f} s after that); after SIGCONT the old "
+           f"master ran {len(by_clients)} script call(s) sent before it hung and wrote "
+           f"{len(rounds)} round(s)")
+    assert not rounds, after
+    assert g_round / 1000 - reached <= TUNESLOTD_INTERVAL_MS / 1000, (g_round, reached)
 
 
 # ---- herd control through a failover ------------------------------------------------------
@@ -712,6 +817,8 @@ def test_daemon_with_the_example_users_and_a_rotated_sentinel_password(acl_senti
     s.master.wait_for_generation(1, timeout=15)
     log = d.log_text()
     assert "NOPERM" not in log and "wrong-sentinel-pw" not in log and SENTINEL_USER_PW not in log
+    # the example's writer may WAIT for a replica to have the lease
+    assert "WAIT refused" not in log and re.search(r"the lease reached [12] replica", log), log
 
 
 def test_apache_passes_over_a_hung_sentinel(sentinels, make_tune_apache):

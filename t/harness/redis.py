@@ -180,6 +180,47 @@ class RoundLog:
         self.stop()
 
 
+class Monitor:
+    """MONITOR on one node in a thread of its own, at most max_seconds: lines
+    holds (the server's unix time, the source, the command's words) of every
+    command the node ran, "lua" the source of those a script ran (commands
+    that came by replication name the master link's address instead)."""
+
+    def __init__(self, host: str, port: int, password: str | None = None,
+                 max_seconds: float = 120.0):
+        self.client = RedisClient(host, port, password=password)
+        if self.client.command("MONITOR") != "OK":
+            raise ConnectionError("MONITOR was refused")
+        self.lines: list[tuple[float, str, list[str]]] = []
+        self._stop = threading.Event()
+        self._deadline = time.monotonic() + max_seconds
+        self.client.sock.settimeout(0.2)
+        self._thread = threading.Thread(target=self._run, name="monitor", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set() and time.monotonic() < self._deadline:
+            try:
+                line = self.client._line().decode(errors="replace")
+            except socket.timeout:
+                continue
+            except (OSError, ConnectionError):
+                return
+            # +1700000000.123456 [0 127.0.0.1:5000] "EVALSHA" "..." ...
+            stamp, _, rest = line[1:].partition(" [")
+            source, _, words = rest.partition("] ")
+            self.lines.append((float(stamp), source.split(" ", 1)[-1],
+                               [w.strip('"') for w in words.split('" "')]))
+
+    def since(self, t: float) -> list[tuple[float, str, list[str]]]:
+        return [entry for entry in self.lines if entry[0] >= t]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.client.close()
+
+
 class Redis(Process):
     """redis-server on 127.0.0.1 and a free port, without persistence, in a
     directory of its own.  With password, the default user needs it
