@@ -43,14 +43,18 @@ def snapshot(url: str) -> str:
         "\nend\n"])
 
 
-@pytest.fixture
-def sentinels(run_dir, processes):
-    s = SentinelSet(run_dir)
+def started(s: SentinelSet, processes) -> SentinelSet:
+    """s started, its processes in the test's list (stopped by it, also after a failed start)."""
     try:
         s.start()
     finally:
         processes.extend(s.processes())
     return s
+
+
+@pytest.fixture
+def sentinels(run_dir, processes):
+    return started(SentinelSet(run_dir), processes)
 
 
 @pytest.fixture(params=["nginx", "apache"])
@@ -220,12 +224,7 @@ def test_follows_a_killed_master(front, sentinels):
 def patient_sentinels(run_dir, processes):
     """The set-up with down-after-milliseconds 3000: a replica stopped for a moment is
     not taken for down (and so stays fit for promotion)."""
-    s = SentinelSet(run_dir, down_after_ms=3000)
-    try:
-        s.start()
-    finally:
-        processes.extend(s.processes())
-    return s
+    return started(SentinelSet(run_dir, down_after_ms=3000), processes)
 
 
 def test_generation_stepping_back_after_a_failover_is_installed(front, patient_sentinels):
@@ -357,14 +356,15 @@ def guarded_sentinels(run_dir, processes):
     """The set-up with passwords everywhere: the data nodes' default user and the
     Sentinels' (administrators), acl.example's tune-reader on the data nodes and its
     Sentinel user on the Sentinels (what the front-ends are given)."""
-    s = SentinelSet(run_dir, password=ADMIN_PW, sentinel_password=SENTINEL_ADMIN_PW,
-                    redis_args=["--user", "tune-reader", *example_user("tune-reader", READER_PW)],
-                    sentinel_lines=[example_sentinel_user()])
-    try:
-        s.start()
-    finally:
-        processes.extend(s.processes())
-    return s
+    return started(guarded_set(run_dir, ["--user", "tune-reader",
+                                         *example_user("tune-reader", READER_PW)]), processes)
+
+
+def guarded_set(run_dir, users: list[str]) -> SentinelSet:
+    """Passwords on the data nodes and the Sentinels, the users given on the data nodes,
+    acl.example's Sentinel user on the Sentinels."""
+    return SentinelSet(run_dir, password=ADMIN_PW, sentinel_password=SENTINEL_ADMIN_PW,
+                       redis_args=users, sentinel_lines=[example_sentinel_user()])
 
 
 def test_least_privilege_users_through_a_failover(front, guarded_sentinels):
@@ -784,15 +784,10 @@ WRITER_PW = "writer-Hq71za"
 @pytest.fixture
 def acl_sentinels(run_dir, processes):
     """guarded_sentinels with acl.example's writer on the data nodes as well."""
-    s = SentinelSet(run_dir, password=ADMIN_PW, sentinel_password=SENTINEL_ADMIN_PW,
-                    redis_args=["--user", "tune-reader", *example_user("tune-reader", READER_PW),
-                                "--user", "tuneslotd", *example_user("tuneslotd", WRITER_PW)],
-                    sentinel_lines=[example_sentinel_user()])
-    try:
-        s.start()
-    finally:
-        processes.extend(s.processes())
-    return s
+    return started(guarded_set(run_dir, ["--user", "tune-reader",
+                                         *example_user("tune-reader", READER_PW),
+                                         "--user", "tuneslotd",
+                                         *example_user("tuneslotd", WRITER_PW)]), processes)
 
 
 def test_daemon_with_the_example_users_and_a_rotated_sentinel_password(acl_sentinels, icecast,

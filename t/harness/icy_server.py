@@ -31,6 +31,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     __package__ = "harness"
 
+from .listener import LoopbackListener  # noqa: E402
 from .net import free_port, wait_for_port  # noqa: E402
 from .process import Process  # noqa: E402
 from .rundir import RunDir  # noqa: E402
@@ -72,7 +73,7 @@ class IcyRequest:
         return self.headers.get(name.lower())
 
 
-class IcyServer:
+class IcyServer(LoopbackListener):
     """Listens on 127.0.0.1 (a kernel-chosen port unless given) in threads
     of the calling process.
 
@@ -97,16 +98,9 @@ class IcyServer:
         self.sent_audio = 0          # audio bytes sent, all streams together
         self._title_serial = 0
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self._conns: set[socket.socket] = set()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(128)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._accept, name="icy server", daemon=True)
-        self.thread.start()
+        super().__init__(port, backlog=128, name="icy server")
+        self.start()
 
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -119,20 +113,13 @@ class IcyServer:
 
     # ---- serving ----------------------------------------------------------
 
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            if self.mode == "refuse":
-                conn.close()
-                continue
-            with self._lock:
-                self._conns.add(conn)
-            threading.Thread(target=self._serve, args=(conn,), name="icy stream", daemon=True).start()
+    def on_accept(self, conn: socket.socket) -> None:
+        if self.mode == "refuse":
+            conn.close()
+            return
+        with self._lock:
+            self._conns.add(conn)
+        threading.Thread(target=self._serve, args=(conn,), name="icy stream", daemon=True).start()
 
     def _read_head(self, conn: socket.socket) -> IcyRequest | None:
         conn.settimeout(5.0)
@@ -206,9 +193,7 @@ class IcyServer:
                 return
 
     def stop(self) -> None:
-        self._stop.set()
-        self.thread.join(timeout=5)
-        self.sock.close()
+        self.stop_listening()
         with self._lock:
             conns = list(self._conns)
         for c in conns:

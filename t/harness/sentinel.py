@@ -11,8 +11,10 @@ and stopped by PID like every other process of the harness.
 
 from __future__ import annotations
 
+import threading
 import time
 
+from .listener import LoopbackListener
 from .net import free_port, wait_for_port
 from .process import Process
 from .redis import Redis, RedisClient, RedisError
@@ -238,7 +240,7 @@ class SentinelSet:
         return words
 
 
-class LyingSentinel:
+class LyingSentinel(LoopbackListener):
     """A Sentinel that names whatever the test says: a RESP server on
     127.0.0.1 in a thread of the test process, answering AUTH with +OK and
     SENTINEL get-master-addr-by-name with (host, port), any other command
@@ -247,35 +249,13 @@ class LyingSentinel:
     served until it closes or stop()."""
 
     def __init__(self, host: str, port: int | str):
-        import socket
-        import threading
         self.answer = (str(host).encode(), str(port).encode())
         self.questions = 0
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._accept, name="lying sentinel", daemon=True)
-        self.thread.start()
+        super().__init__(0, backlog=16, name="lying sentinel")
+        self.start()
 
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def _accept(self) -> None:
-        import socket
-        import threading
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+    def on_accept(self, conn) -> None:
+        threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn) -> None:
         buf = b""
@@ -327,6 +307,4 @@ class LyingSentinel:
             buf += chunk
 
     def stop(self) -> None:
-        self._stop.set()
-        self.sock.close()
-        self.thread.join(timeout=5)
+        self.stop_listening()

@@ -2,11 +2,12 @@
 Redis, or a backend stuck before its first byte."""
 
 import socket
-import threading
 import time
 
+from .listener import LoopbackListener
 
-class SilentServer:
+
+class SilentServer(LoopbackListener):
     """Listens on 127.0.0.1 in a thread of the test process; accepted
     connections are held open, unanswered, until stop().
 
@@ -18,41 +19,21 @@ class SilentServer:
     """
 
     def __init__(self, port: int = 0, hang_up: bool = False):
+        super().__init__(port, backlog=64, name="silent server")
         self.hang_up = hang_up
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
         self.accepted: list[socket.socket] = []
         self.accept_times: list[float] = []
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._accept, name="silent server", daemon=True)
-        self.thread.start()
+        self.start()
 
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.accept_times.append(time.monotonic())
-            if self.hang_up:
-                conn.close()
-            else:
-                self.accepted.append(conn)
+    def on_accept(self, conn: socket.socket) -> None:
+        self.accept_times.append(time.monotonic())
+        if self.hang_up:
+            conn.close()
+        else:
+            self.accepted.append(conn)
 
     def stop(self) -> None:
         """Closes the held connections and the port (idempotent)."""
-        self._stop.set()
-        self.thread.join(timeout=5)
+        self.stop_listening()
         for c in self.accepted:
             c.close()
-        self.sock.close()
