@@ -21,7 +21,8 @@ namespace tuneslot {
 // reports, max_clients), and server listeners are the server-wide count the
 // format reports or, when it reports none, the sum over the reported
 // mounts.  TUNE_UNLIMITED in either limit means no limit.  Listeners are
-// never changed; free is never negative.
-void apply_limits(ParseResult& result, std::uint32_t max_listeners, std::uint32_t max_clients);
+// never changed; free is never negative.  Returns the server as a whole as
+// limited: its listeners and its capacity (TUNE_UNLIMITED: none known).
+ServerStats apply_limits(ParseResult& result, std::uint32_t max_listeners, std::uint32_t max_clients);
 
 }  // namespace tuneslot

@@ -30,7 +30,7 @@ BackendRound evaluate(const BackendConfig& backend, const PollOutcome& outcome)
     }
     ParseResult parsed = parse_status(backend.format, outcome.body);
     if (parsed.ok)
-        apply_limits(parsed, backend.max_listeners, backend.max_clients);
+        r.server = apply_limits(parsed, backend.max_listeners, backend.max_clients);
     if (!parsed.ok) {
         r.reason = printable(cat("parse: ", parsed.error), TUNE_REASON_MAX);
         return r;

@@ -22,6 +22,7 @@ struct BackendRound {
     std::string reason;                         // down: why ("timeout", "parse: ..."); draining: the note
     std::int64_t polled_ms = 0;
     MountTable mounts;                          // up, draining: what the backend reported
+    ServerStats server;                         // up, draining: the server as a whole, limited
     std::uint32_t weight = 0;                   // as written to the slots (slow start lowers it)
     std::set<std::string> drained_mounts;       // mounts the operator drains on this backend
 };

@@ -50,4 +50,9 @@ std::string printable(std::string_view s, std::size_t max);
 // echo a value the user wrote.
 std::string quote(std::string_view s);
 
+// A JSON string: "quoted", with '"', '\\' and control bytes escaped
+// (\u00XX) and bytes outside ASCII shown as \u00XX too (the texts given
+// are names, reasons and notes: printable ASCII already).
+std::string json_quote(std::string_view s);
+
 }  // namespace tuneslot

@@ -93,6 +93,30 @@ TEST(LoadLimits, ReportedServerFiguresCount)
     EXPECT_TRUE(is(r, "/a", 5, 50, 2));
 }
 
+TEST(LoadLimits, TheServerAsAWholeIsReturned)
+{
+    // the sum of the mounts against max_clients; none known: unlimited
+    ParseResult r = reported({{"/a", {30, 100, 70}}, {"/b", {15, unlimited, unlimited}}});
+    ServerStats s = apply_limits(r, unlimited, 50);
+    EXPECT_EQ(s.listeners, 45u);
+    EXPECT_EQ(s.capacity, 50u);
+    s = apply_limits(r, unlimited, unlimited);
+    EXPECT_EQ(s.listeners, 45u);
+    EXPECT_EQ(s.capacity, unlimited);
+
+    // the server's own figures, under max_clients
+    r = reported({{"/a", {5, 50, 45}}});
+    r.server = ServerStats{90, 100};
+    s = apply_limits(r, unlimited, 92);
+    EXPECT_EQ(s.listeners, 90u);
+    EXPECT_EQ(s.capacity, 92u);
+
+    // a sum past what a count holds stays a count
+    r = reported({{"/a", {4000000000u, unlimited, unlimited}}, {"/b", {4000000000u, unlimited, unlimited}}});
+    s = apply_limits(r, unlimited, unlimited);
+    EXPECT_EQ(s.listeners, 4294967294u);
+}
+
 TEST(LoadLimits, HugeSumsDoNotOverflow)
 {
     ParseResult r = reported({{"/a", {4000000000u, unlimited, unlimited}}, {"/b", {4000000000u, unlimited, unlimited}}});
