@@ -3,12 +3,23 @@
 #include "config.h"
 #include "contract.h"
 #include "drain.h"
+#include "placement.h"
 #include "redis_writer.h"
 #include "text.h"
+#include "unique_fd.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <optional>
 #include <string_view>
+#include <utility>
 
 namespace tuneslot {
 
@@ -24,7 +35,11 @@ using contract::key_snapshot;
 constexpr std::string_view usage =
     "usage: tuneslotd ctl -c FILE drain BACKEND [--mount /m] [--note TEXT]\n"
     "       tuneslotd ctl -c FILE undrain BACKEND [--mount /m]\n"
-    "       tuneslotd ctl -c FILE status\n";
+    "       tuneslotd ctl -c FILE status\n"
+    "       tuneslotd ctl -c FILE place [--listeners N] [--region R] [--json]\n";
+
+// How long `place` waits for the running tuneslotd's answer, all told
+constexpr std::chrono::milliseconds place_timeout = 5s;
 
 int bad_usage(std::string_view why)
 {
@@ -126,6 +141,112 @@ int status(RedisWriter& redis)
     return 0;
 }
 
+// GET target from the running tuneslotd's HTTP listener (its `metrics`
+// address, numeric); the status code and the body, or nullopt with why set
+std::optional<std::pair<int, std::string>> http_get(const Config& c, const std::string& target, std::string& why)
+{
+    const bool v6 = c.metrics_host.find(':') != std::string::npos;
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    if (v6) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(static_cast<std::uint16_t>(c.metrics_port));
+        inet_pton(AF_INET6, c.metrics_host.c_str(), &a->sin6_addr);
+        len = sizeof *a;
+    } else {
+        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+        a->sin_family = AF_INET;
+        a->sin_port = htons(static_cast<std::uint16_t>(c.metrics_port));
+        inet_pton(AF_INET, c.metrics_host.c_str(), &a->sin_addr);
+        len = sizeof *a;
+    }
+    UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    const auto deadline = std::chrono::steady_clock::now() + place_timeout;
+    auto wait_for = [&](short events) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        pollfd p{fd.get(), events, 0};
+        return left.count() > 0 && ::poll(&p, 1, static_cast<int>(left.count())) == 1;
+    };
+    if (!fd) {
+        why = cat("socket: ", std::strerror(errno));
+        return std::nullopt;
+    }
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+        why = std::strerror(errno);
+        return std::nullopt;
+    }
+    int err = 0;
+    socklen_t err_len = sizeof err;
+    if (!wait_for(POLLOUT) || ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &err_len) != 0 || err != 0) {
+        why = err ? std::strerror(err) : "connect: timeout";
+        return std::nullopt;
+    }
+    const std::string request = cat("GET ", target, " HTTP/1.0\r\nHost: ", c.metrics, "\r\n\r\n");
+    for (size_t sent = 0; sent < request.size();) {
+        if (!wait_for(POLLOUT)) {
+            why = "send: timeout";
+            return std::nullopt;
+        }
+        ssize_t n = ::send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            why = cat("send: ", std::strerror(errno));
+            return std::nullopt;
+        }
+        sent += n > 0 ? static_cast<size_t>(n) : 0;
+    }
+    std::string in;
+    for (;;) {
+        if (!wait_for(POLLIN)) {
+            why = "no answer in time";
+            return std::nullopt;
+        }
+        char buf[4096];
+        ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+        if (n == 0)
+            break;
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            why = cat("recv: ", std::strerror(errno));
+            return std::nullopt;
+        }
+        if (n > 0)
+            in.append(buf, static_cast<size_t>(n));
+        if (in.size() > (1u << 24)) {
+            why = "answer too large";
+            return std::nullopt;
+        }
+    }
+    const size_t head_end = in.find("\r\n\r\n");
+    if (!in.starts_with("HTTP/1.") || in.size() < 12 || head_end == std::string::npos) {
+        why = "not an HTTP answer";
+        return std::nullopt;
+    }
+    return std::make_pair(std::atoi(in.c_str() + 9), in.substr(head_end + 4));
+}
+
+int place_command(const Config& c, const std::string& listeners, const std::string& region, bool json)
+{
+    if (c.metrics.empty())
+        return fail(cat("place asks the running tuneslotd on its HTTP listener, and ", c.path,
+            " sets none (the key `metrics`)"));
+    std::string query = cat("format=", json ? "json" : "text");
+    if (!listeners.empty())
+        query += cat("&listeners=", listeners);
+    if (!region.empty())
+        query += cat("&region=", region);
+    // checked here too, so a bad value is told without a round trip
+    std::string why;
+    if (!parse_place_query(query, why))
+        return bad_usage(why);
+    std::optional<std::pair<int, std::string>> got = http_get(c, cat("/place?", query), why);
+    if (!got)
+        return fail(cat("tuneslotd at ", c.metrics, ": ", why));
+    if (got->first != 200)
+        return fail(cat("tuneslotd at ", c.metrics, " answered ", got->first, ": ", printable(got->second, 300)));
+    std::fwrite(got->second.data(), 1, got->second.size(), stdout);
+    return 0;
+}
+
 }  // namespace
 
 int run_ctl(const std::vector<std::string>& args)
@@ -135,7 +256,10 @@ int run_ctl(const std::vector<std::string>& args)
     std::string backend;
     std::string mount;
     std::string note;
+    std::string listeners;
+    std::string region;
     bool have_note = false;
+    bool json = false;
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         auto value = [&](std::string& into) {
@@ -158,9 +282,18 @@ int run_ctl(const std::vector<std::string>& args)
             if (!value(note))
                 return bad_usage("--note needs a text");
             have_note = true;
-        } else if (command.empty() && (a == "drain" || a == "undrain" || a == "status")) {
+        } else if (a == "--listeners" && command == "place") {
+            if (!value(listeners))
+                return bad_usage("--listeners needs a count");
+        } else if (a == "--region" && command == "place") {
+            if (!value(region))
+                return bad_usage("--region needs a region");
+        } else if (a == "--json" && command == "place") {
+            json = true;
+        } else if (command.empty() && (a == "drain" || a == "undrain" || a == "status" || a == "place")) {
             command = a;
-        } else if (!command.empty() && command != "status" && backend.empty() && !a.starts_with('-')) {
+        } else if (!command.empty() && command != "status" && command != "place" && backend.empty()
+            && !a.starts_with('-')) {
             backend = a;
         } else {
             return bad_usage(cat("unexpected argument ", quote(a)));
@@ -170,11 +303,11 @@ int run_ctl(const std::vector<std::string>& args)
         return bad_usage("no configuration file given (-c FILE)");
     if (command.empty())
         return bad_usage("no command given");
-    if (command != "status" && backend.empty())
+    if (command != "status" && command != "place" && backend.empty())
         return bad_usage(cat(command, " needs a backend name"));
     if (command != "drain" && have_note)
         return bad_usage("--note goes with drain only");
-    if (command == "status" && !mount.empty())
+    if ((command == "status" || command == "place") && !mount.empty())
         return bad_usage("--mount goes with drain and undrain only");
 
     ConfigResult loaded = load_config(path);
@@ -184,6 +317,8 @@ int run_ctl(const std::vector<std::string>& args)
         return fail(cat("invalid configuration in ", path));
     }
     const Config& c = *loaded.config;
+    if (command == "place")
+        return place_command(c, listeners, region, json);
     RedisWriter redis(c.redis, 2s);
     if (command == "status")
         return status(redis);

@@ -3,6 +3,7 @@
 #include "clock.h"
 #include "contract.h"
 #include "log.h"
+#include "placement.h"
 #include "round.h"
 #include "snapshot.h"
 
@@ -33,12 +34,42 @@ std::chrono::milliseconds until(MonoClock::time_point t)
     return left < 0ms ? 0ms : left;
 }
 
-std::unique_ptr<MetricsServer> make_metrics_server(const Config& config, const Metrics& metrics)
+std::unique_ptr<MetricsServer> make_metrics_server(const Config& config, const Metrics& metrics, HttpRoutes routes)
 {
     if (config.metrics.empty())
         return nullptr;
     return std::make_unique<MetricsServer>(config.metrics_host, config.metrics_port,
-        [&metrics] { return metrics.text(); });
+        [&metrics] { return metrics.text(); }, std::move(routes));
+}
+
+// The fleet as placement sees it: the configured backends as the last round
+// left them (a backend added by a reload: not polled yet)
+std::vector<PlaceBackend> place_fleet(const Config& config, const std::map<std::string, BackendRound>& last)
+{
+    std::vector<PlaceBackend> fleet;
+    fleet.reserve(config.backends.size());
+    for (const BackendConfig& b : config.backends) {
+        PlaceBackend p;
+        p.name = b.name;
+        p.region = b.region;
+        auto it = last.find(b.name);
+        if (it == last.end() || it->second.polled_ms == 0) {
+            fleet.push_back(std::move(p));
+            continue;
+        }
+        const BackendRound& r = it->second;
+        p.state = r.health == TUNE_HEALTH_UP         ? PlaceBackend::State::up
+            : r.health == TUNE_HEALTH_DRAINING ? PlaceBackend::State::draining
+                                               : PlaceBackend::State::down;
+        p.reason = r.reason;
+        // a drain's reason is the snapshot's, "drain: NOTE" (drain.cpp): the note
+        if (p.state == PlaceBackend::State::draining)
+            p.reason = r.reason.starts_with("drain: ") ? r.reason.substr(7) : std::string();
+        p.listeners = r.server.listeners;
+        p.capacity = r.server.capacity;
+        fleet.push_back(std::move(p));
+    }
+    return fleet;
 }
 
 // "21:50:01Z": when a round ended, for the status line
@@ -75,10 +106,26 @@ Daemon::Daemon(std::shared_ptr<const Config> config, Signals& signals, ServiceNo
       poller_(std::make_unique<Poller>(*config_)),
       redis_(std::make_unique<RedisWriter>(config_->redis, redis_io_timeout)),
       lease_(std::make_unique<Lease>(instance_id(*config_), config_->interval)),
-      metrics_server_(make_metrics_server(*config_, metrics_))
+      metrics_server_(make_metrics_server(*config_, metrics_, routes()))
 {
     log::info("instance ", lease_->instance(), ", lease ttl ", lease_->ttl().count(), "ms",
         config_->metrics.empty() ? std::string() : cat(", metrics on http://", config_->metrics, "/metrics"));
+}
+
+HttpRoutes Daemon::routes()
+{
+    return [this](std::string_view path, std::string_view query) -> std::optional<HttpAnswer> {
+        if (path != "/place")
+            return std::nullopt;
+        std::string why;
+        std::optional<PlaceQuery> q = parse_place_query(query, why);
+        if (!q)
+            return HttpAnswer{"400 Bad Request", "text/plain; charset=utf-8", cat(why, "\n")};
+        const PlaceAnswer a = place(place_fleet(*config_, last_round_), *q);
+        if (q->text)
+            return HttpAnswer{"200 OK", "text/plain; charset=utf-8", place_text(a, *q)};
+        return HttpAnswer{"200 OK", "application/json", place_json(a, *q)};
+    };
 }
 
 bool Daemon::stop_requested()
@@ -191,6 +238,9 @@ bool Daemon::write_round(bool once)
         between_calls();
     }
     apply_drains(*config_, drains_, backends);
+    last_round_.clear();
+    for (size_t i = 0; i < backends.size(); ++i)
+        last_round_.emplace(config_->backends[i].name, backends[i]);
     health_log_.update(*config_, backends);
     metrics_.round(*config_, outcomes, polls, backends);
 
@@ -355,7 +405,7 @@ bool Daemon::apply_reload()
     std::unique_ptr<Poller> poller;
     try {
         if (next->metrics != config_->metrics)
-            metrics_server = make_metrics_server(*next, metrics_);
+            metrics_server = make_metrics_server(*next, metrics_, routes());
         poller = std::make_unique<Poller>(*next);
     } catch (const std::exception& e) {
         log::warn("reload refused: ", e.what(), "; keeping the configuration loaded before");

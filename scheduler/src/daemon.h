@@ -36,6 +36,7 @@
 
 #include <poll.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -90,6 +91,10 @@ private:
 
     void keep_lease();
 
+    // What the HTTP listener answers besides /metrics: GET /place
+    // (placement.h) from the last round
+    HttpRoutes routes();
+
     // After a round: READY=1 the first time there is something to be
     // ready with, and the STATUS line.
     void report(const std::vector<BackendRound>& backends, std::optional<long long> generation);
@@ -110,6 +115,8 @@ private:
     std::vector<std::string> ignored_drains_;
     std::string drain_refused_;     // why the drain hash could not be read, as logged
     Metrics metrics_;
+    // the last round's backends as the snapshot showed them, by name
+    std::map<std::string, BackendRound> last_round_;
     bool stopping_ = false;
     bool reload_pending_ = false;
     bool ready_ = false;        // READY=1 sent

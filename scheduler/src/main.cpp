@@ -37,7 +37,7 @@ constexpr int exit_usage = 2;
 constexpr std::string_view usage =
     "usage: tuneslotd -c FILE [--once]\n"
     "       tuneslotd --check -c FILE\n"
-    "       tuneslotd ctl -c FILE drain|undrain|status ...  (see tuneslotd ctl --help)\n"
+    "       tuneslotd ctl -c FILE drain|undrain|status|place ...  (see tuneslotd ctl --help)\n"
     "       tuneslotd --version\n"
     "\n"
     "  -c, --config FILE  the configuration file (TOML), required\n"

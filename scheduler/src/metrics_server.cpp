@@ -23,7 +23,7 @@ std::string response(std::string_view status, std::string_view type, std::string
 }
 
 // The answer to a complete request head
-std::string answer(std::string_view in, const std::function<std::string()>& render)
+std::string answer(std::string_view in, const std::function<std::string()>& render, const HttpRoutes& routes)
 {
     // the request line ends at the first LF, as the head may end at a bare
     // one; a CR before it is the line's end too
@@ -36,13 +36,19 @@ std::string answer(std::string_view in, const std::function<std::string()>& rend
         return response("400 Bad Request", "text/plain", "bad request\n");
     std::string_view method = line.substr(0, sp1);
     std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+    const size_t mark = target.find('?');
+    const std::string_view path = target.substr(0, mark);
+    const std::string_view query = mark == std::string_view::npos ? std::string_view() : target.substr(mark + 1);
     std::string out;
+    std::optional<HttpAnswer> routed;
     if (method != "GET" && method != "HEAD")
         out = response("405 Method Not Allowed", "text/plain", "only GET\n");
-    else if (target != "/metrics" && !target.starts_with("/metrics?"))
-        out = response("404 Not Found", "text/plain", "try /metrics\n");
-    else
+    else if (path == "/metrics")
         out = response("200 OK", "text/plain; version=0.0.4; charset=utf-8", render());
+    else if (routes && (routed = routes(path, query)))
+        out = response(routed->status, routed->type, routed->body);
+    else
+        out = response("404 Not Found", "text/plain", routes ? "try /metrics or /place\n" : "try /metrics\n");
     if (method == "HEAD")
         out.resize(out.find("\r\n\r\n") + 4);
     return out;
@@ -50,17 +56,19 @@ std::string answer(std::string_view in, const std::function<std::string()>& rend
 
 }  // namespace
 
-std::optional<std::string> metrics_reply(std::string_view in, const std::function<std::string()>& render)
+std::optional<std::string> metrics_reply(std::string_view in, const std::function<std::string()>& render,
+    const HttpRoutes& routes)
 {
     if (in.find("\r\n\r\n") != std::string_view::npos || in.find("\n\n") != std::string_view::npos)
-        return answer(in, render);
+        return answer(in, render, routes);
     if (in.size() > MetricsServer::request_max)
         return response("431 Request Header Fields Too Large", "text/plain", "request too large\n");
     return std::nullopt;
 }
 
-MetricsServer::MetricsServer(const std::string& host, int port, std::function<std::string()> render)
-    : render_(std::move(render))
+MetricsServer::MetricsServer(const std::string& host, int port, std::function<std::string()> render,
+    HttpRoutes routes)
+    : render_(std::move(render)), routes_(std::move(routes))
 {
     const bool v6 = host.find(':') != std::string::npos;
     sockaddr_storage ss{};
@@ -127,7 +135,7 @@ bool MetricsServer::on_readable(Client& c)
         if (n < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
         c.in.append(buf, static_cast<size_t>(n));
-        if (std::optional<std::string> out = metrics_reply(c.in, render_)) {
+        if (std::optional<std::string> out = metrics_reply(c.in, render_, routes_)) {
             c.out = std::move(*out);
             c.answering = true;
             c.sent = 0;

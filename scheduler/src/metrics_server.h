@@ -4,8 +4,9 @@
 // needs no thread and can never block polling.  Everything is non-blocking
 // and bounded: at most max_clients connections (more are closed at once), a
 // request of at most request_max bytes, and client_timeout for a whole
-// exchange; a slow or silent scraper is dropped, never waited for.  Only
-// GET /metrics is answered (200); anything else gets 404, 405 or 400.
+// exchange; a slow or silent scraper is dropped, never waited for.  GET
+// /metrics is answered, and the paths the daemon routes (GET /place);
+// anything else gets 404, 405 or 400.
 //
 // The daemon adds the server's fds to the set it waits on (add_fds) and
 // hands back the ready ones (handle); the body is rendered only when a
@@ -24,12 +25,25 @@
 
 namespace tuneslot {
 
+// An answer of the listener besides /metrics.
+struct HttpAnswer {
+    std::string status;     // "200 OK"
+    std::string type;       // its Content-Type
+    std::string body;
+};
+
+// The answer to GET (or HEAD) of path (the target up to '?') with query
+// (after it, "" when none) for paths other than /metrics; nullopt: 404.
+using HttpRoutes = std::function<std::optional<HttpAnswer>(std::string_view path, std::string_view query)>;
+
 // The answer to what a client sent so far (in), or nothing while more is
 // needed: once in holds the end of a request head (an empty line, CR LF or
 // a bare LF), the answer to its request line; past request_max bytes
-// without one, 431.  render is called only for a 200.  A pure function of
-// its input, so it is fuzzed on its own (fuzz_metrics_request).
-std::optional<std::string> metrics_reply(std::string_view in, const std::function<std::string()>& render);
+// without one, 431.  render is called only for a 200 of /metrics, routes
+// (when given) for any other path.  A pure function of its input, so it is
+// fuzzed on its own (fuzz_metrics_request).
+std::optional<std::string> metrics_reply(std::string_view in, const std::function<std::string()>& render,
+    const HttpRoutes& routes = nullptr);
 
 class MetricsServer final {
 public:
@@ -41,7 +55,8 @@ public:
 
     // Listens on host (numeric) and port; throws std::system_error naming
     // the address when it cannot.
-    MetricsServer(const std::string& host, int port, std::function<std::string()> render);
+    MetricsServer(const std::string& host, int port, std::function<std::string()> render,
+        HttpRoutes routes = nullptr);
     MetricsServer(const MetricsServer&) = delete;
     MetricsServer& operator=(const MetricsServer&) = delete;
 
@@ -69,6 +84,7 @@ private:
 
     UniqueFd listen_;
     std::function<std::string()> render_;
+    HttpRoutes routes_;
     std::vector<Client> clients_;
     // Out of file descriptors: the pending connection stays in the backlog
     // and the listening socket stays readable, so it is left out of the
