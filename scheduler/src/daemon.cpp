@@ -42,36 +42,6 @@ std::unique_ptr<MetricsServer> make_metrics_server(const Config& config, const M
         [&metrics] { return metrics.text(); }, std::move(routes));
 }
 
-// The fleet as placement sees it: the configured backends as the last round
-// left them (a backend added by a reload: not polled yet)
-std::vector<PlaceBackend> place_fleet(const Config& config, const std::map<std::string, BackendRound>& last)
-{
-    std::vector<PlaceBackend> fleet;
-    fleet.reserve(config.backends.size());
-    for (const BackendConfig& b : config.backends) {
-        PlaceBackend p;
-        p.name = b.name;
-        p.region = b.region;
-        auto it = last.find(b.name);
-        if (it == last.end() || it->second.polled_ms == 0) {
-            fleet.push_back(std::move(p));
-            continue;
-        }
-        const BackendRound& r = it->second;
-        p.state = r.health == TUNE_HEALTH_UP         ? PlaceBackend::State::up
-            : r.health == TUNE_HEALTH_DRAINING ? PlaceBackend::State::draining
-                                               : PlaceBackend::State::down;
-        p.reason = r.reason;
-        // a drain's reason is the snapshot's, "drain: NOTE" (drain.cpp): the note
-        if (p.state == PlaceBackend::State::draining)
-            p.reason = r.reason.starts_with("drain: ") ? r.reason.substr(7) : std::string();
-        p.listeners = r.server.listeners;
-        p.capacity = r.server.capacity;
-        fleet.push_back(std::move(p));
-    }
-    return fleet;
-}
-
 // "21:50:01Z": when a round ended, for the status line
 std::string utc_time_of_day(std::int64_t ms)
 {
@@ -108,6 +78,7 @@ Daemon::Daemon(std::shared_ptr<const Config> config, Signals& signals, ServiceNo
       lease_(std::make_unique<Lease>(instance_id(*config_), config_->interval)),
       metrics_server_(make_metrics_server(*config_, metrics_, routes()))
 {
+    view_ = fleet_view_unpolled(*config_);
     log::info("instance ", lease_->instance(), ", lease ttl ", lease_->ttl().count(), "ms",
         config_->metrics.empty() ? std::string() : cat(", metrics on http://", config_->metrics, "/metrics"));
 }
@@ -121,7 +92,7 @@ HttpRoutes Daemon::routes()
         std::optional<PlaceQuery> q = parse_place_query(query, why);
         if (!q)
             return HttpAnswer{"400 Bad Request", "text/plain; charset=utf-8", cat(why, "\n")};
-        const PlaceAnswer a = place(place_fleet(*config_, last_round_), *q);
+        const PlaceAnswer a = place(view_.backends, *q);
         if (q->text)
             return HttpAnswer{"200 OK", "text/plain; charset=utf-8", place_text(a, *q)};
         return HttpAnswer{"200 OK", "application/json", place_json(a, *q)};
@@ -238,9 +209,7 @@ bool Daemon::write_round(bool once)
         between_calls();
     }
     apply_drains(*config_, drains_, backends);
-    last_round_.clear();
-    for (size_t i = 0; i < backends.size(); ++i)
-        last_round_.emplace(config_->backends[i].name, backends[i]);
+    view_ = fleet_view(*config_, outcomes, backends, wall_clock_ms());
     health_log_.update(*config_, backends);
     metrics_.round(*config_, outcomes, polls, backends);
 

@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "config.h"
 #include "drain.h"
+#include "fleet_view.h"
 #include "health.h"
 #include "health_log.h"
 #include "lease.h"
@@ -36,7 +37,6 @@
 
 #include <poll.h>
 
-#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -115,8 +115,8 @@ private:
     std::vector<std::string> ignored_drains_;
     std::string drain_refused_;     // why the drain hash could not be read, as logged
     Metrics metrics_;
-    // the last round's backends as the snapshot showed them, by name
-    std::map<std::string, BackendRound> last_round_;
+    // the fleet as the last round left it (fleet_view.h)
+    FleetView view_;
     bool stopping_ = false;
     bool reload_pending_ = false;
     bool ready_ = false;        // READY=1 sent

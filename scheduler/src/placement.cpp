@@ -42,10 +42,10 @@ bool known(std::uint32_t capacity)
     return capacity != TUNE_UNLIMITED;
 }
 
-std::string regions_of(const std::vector<PlaceBackend>& fleet)
+std::string regions_of(const std::vector<FleetBackend>& fleet)
 {
     std::set<std::string> regions;
-    for (const PlaceBackend& b : fleet)
+    for (const FleetBackend& b : fleet)
         if (!b.region.empty())
             regions.insert(b.region);
     if (regions.empty())
@@ -105,7 +105,7 @@ std::optional<PlaceQuery> parse_place_query(std::string_view query, std::string&
     return q;
 }
 
-PlaceAnswer place(const std::vector<PlaceBackend>& fleet, const PlaceQuery& query)
+PlaceAnswer place(const std::vector<FleetBackend>& fleet, const PlaceQuery& query)
 {
     PlaceAnswer a;
     if (fleet.empty()) {
@@ -113,30 +113,29 @@ PlaceAnswer place(const std::vector<PlaceBackend>& fleet, const PlaceQuery& quer
         return a;
     }
     if (!query.region.empty()
-        && std::none_of(fleet.begin(), fleet.end(), [&](const PlaceBackend& b) { return b.region == query.region; })) {
+        && std::none_of(fleet.begin(), fleet.end(), [&](const FleetBackend& b) { return b.region == query.region; })) {
         a.empty_because = cat("no backend is in region ", quote(query.region), " (", regions_of(fleet), ")");
         return a;
     }
 
     unsigned down = 0, draining = 0, unpolled = 0, full = 0;
-    const PlaceBackend* roomiest = nullptr;     // of those full for it
+    const FleetBackend* roomiest = nullptr;     // of those full for it
     std::uint64_t roomiest_spare = 0;
-    for (const PlaceBackend& b : fleet) {
-        switch (b.state) {
-        case PlaceBackend::State::unpolled:
+    for (const FleetBackend& b : fleet) {
+        if (b.health == "unpolled") {
             ++unpolled;
             a.left_out.push_back({b.name, "not polled yet"});
             continue;
-        case PlaceBackend::State::down:
+        }
+        if (b.health == "draining") {
+            ++draining;
+            a.left_out.push_back({b.name, b.note.empty() ? std::string("draining") : cat("draining: ", b.note)});
+            continue;
+        }
+        if (b.health != "up") {
             ++down;
             a.left_out.push_back({b.name, cat("down: ", b.reason)});
             continue;
-        case PlaceBackend::State::draining:
-            ++draining;
-            a.left_out.push_back({b.name, b.reason.empty() ? std::string("draining") : cat("draining: ", b.reason)});
-            continue;
-        case PlaceBackend::State::up:
-            break;
         }
         const std::uint64_t spare = known(b.capacity) && b.capacity > b.listeners ? b.capacity - b.listeners : 0;
         if (known(b.capacity) && spare < query.listeners) {

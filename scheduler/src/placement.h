@@ -8,6 +8,8 @@
 // by `tuneslotd ctl place` (which asks it).  Pure: no I/O, unit-tested with
 // literal fleets.
 
+#include "fleet_view.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,16 +17,6 @@
 #include <vector>
 
 namespace tuneslot {
-
-// One backend as the last round left it.
-struct PlaceBackend {
-    std::string name;
-    std::string region;         // "" when none configured
-    enum class State { up, down, draining, unpolled } state = State::unpolled;
-    std::string reason;         // down: why; draining: the operator's note
-    std::uint32_t listeners = 0;        // the server as a whole
-    std::uint32_t capacity = 0;         // TUNE_UNLIMITED: no limit known
-};
 
 struct PlaceQuery {
     std::uint32_t listeners = 0;        // the new station's
@@ -56,13 +48,14 @@ struct PlaceAnswer {
     std::string empty_because;          // when ranks is empty
 };
 
-// The ranks: up (not down, not drained as a whole, polled at least once)
+// The ranks of fleet (FleetView::backends): up (not down, not drained as a
+// whole, polled at least once)
 // and with room for N more; those of the region first, then by spare slots
 // after N, most first; a backend whose capacity is not known (no
 // max_clients, and its status page tells none) after every one whose is,
 // as its room cannot be compared; then by name.  A region no backend has
 // is an empty answer that says so, rather than a silent fallback.
-PlaceAnswer place(const std::vector<PlaceBackend>& fleet, const PlaceQuery& query);
+PlaceAnswer place(const std::vector<FleetBackend>& fleet, const PlaceQuery& query);
 
 // The answer as JSON (one object) and as text (lines for a person).
 std::string place_json(const PlaceAnswer& answer, const PlaceQuery& query);

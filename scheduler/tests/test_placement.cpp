@@ -9,12 +9,24 @@
 namespace tuneslot {
 namespace {
 
-using State = PlaceBackend::State;
 constexpr std::uint32_t unlimited = TUNE_UNLIMITED;
 
-PlaceBackend up(const char* name, const char* region, std::uint32_t listeners, std::uint32_t capacity)
+FleetBackend backend(const char* name, const char* region, const char* health, const char* why,
+    std::uint32_t listeners, std::uint32_t capacity)
 {
-    return PlaceBackend{name, region, State::up, "", listeners, capacity};
+    FleetBackend b;
+    b.name = name;
+    b.region = region;
+    b.health = health;
+    (std::string_view(health) == "draining" ? b.note : b.reason) = why;
+    b.listeners = listeners;
+    b.capacity = capacity;
+    return b;
+}
+
+FleetBackend up(const char* name, const char* region, std::uint32_t listeners, std::uint32_t capacity)
+{
+    return backend(name, region, "up", "", listeners, capacity);
 }
 
 PlaceQuery query(std::uint32_t listeners, const char* region = "")
@@ -66,10 +78,10 @@ TEST(Placement, TheRegionFirstThenTheRest)
 TEST(Placement, DownDrainingUnpolledAndFullAreLeftOutWithWhy)
 {
     std::vector<PlaceBackend> fleet = {
-        {"d", "", State::down, "connect: Connection refused", 0, 0},
-        {"n", "", State::draining, "moving racks", 5, 100},
-        {"q", "", State::draining, "", 5, 100},
-        {"u", "", State::unpolled, "", 0, 0},
+        backend("d", "", "down", "connect: Connection refused", 0, 0),
+        backend("n", "", "draining", "moving racks", 5, 100),
+        backend("q", "", "draining", "", 5, 100),
+        backend("u", "", "unpolled", "", 0, 0),
         up("f", "", 99, 100),
         up("ok", "", 0, 100),
     };
@@ -96,18 +108,18 @@ TEST(Placement, AnUnknownCapacityRanksAfterTheKnownOnes)
 TEST(Placement, AnEmptyAnswerSaysWhy)
 {
     EXPECT_EQ(place({}, query(1)).empty_because, "no backend is configured");
-    std::vector<PlaceBackend> fleet = {{"a", "eu", State::down, "timeout", 0, 0},
-        {"b", "us", State::down, "HTTP 503", 0, 0}};
+    std::vector<PlaceBackend> fleet = {backend("a", "eu", "down", "timeout", 0, 0),
+        backend("b", "us", "down", "HTTP 503", 0, 0)};
     EXPECT_EQ(place(fleet, query(1)).empty_because, "every backend is down");
     EXPECT_EQ(place(fleet, query(1, "asia")).empty_because,
         "no backend is in region \"asia\" (regions: eu, us)");
 
-    fleet = {{"a", "", State::down, "timeout", 0, 0}, up("b", "", 90, 100), up("c", "", 70, 100)};
+    fleet = {backend("a", "", "down", "timeout", 0, 0), up("b", "", 90, 100), up("c", "", 70, 100)};
     PlaceAnswer a = place(fleet, query(50));
     EXPECT_TRUE(a.ranks.empty());
     EXPECT_EQ(a.empty_because, "no backend has room for 50 listeners: 1 down, 2 full for it (the most to spare: c, 30)");
-    EXPECT_EQ(place({{"a", "", State::draining, "", 0, 10}}, query(1)).empty_because, "every backend is draining");
-    EXPECT_EQ(place({{"a", "", State::unpolled, "", 0, 0}}, query(1)).empty_because, "no backend has been polled yet");
+    EXPECT_EQ(place({backend("a", "", "draining", "", 0, 10)}, query(1)).empty_because, "every backend is draining");
+    EXPECT_EQ(place({backend("a", "", "unpolled", "", 0, 0)}, query(1)).empty_because, "no backend has been polled yet");
 }
 
 TEST(Placement, QueryWords)
@@ -150,7 +162,7 @@ TEST(Placement, QueryWords)
 TEST(Placement, JsonAndText)
 {
     std::vector<PlaceBackend> fleet = {up("a", "eu", 10, 100), up("b", "", 0, unlimited),
-        {"c", "", State::down, "parse: \"bad\" \\ page", 0, 0}};
+        backend("c", "", "down", "parse: \"bad\" \\ page", 0, 0)};
     PlaceQuery q = query(20, "eu");
     PlaceAnswer a = place(fleet, q);
     EXPECT_EQ(place_json(a, q),
