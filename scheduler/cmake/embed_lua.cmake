@@ -1,5 +1,6 @@
-# Turns a Lua script into a C++ header: the script's bytes and the SHA-1 that
-# Redis gives it (EVALSHA).  Run at build time:
+# Turns a file into a C++ header: its bytes and their SHA-1 (for a Lua script,
+# the name Redis gives it: EVALSHA).  The Lua scripts of redis/ and the status
+# page are embedded so.  Run at build time:
 #
 #   cmake -DINPUT=script.lua -DOUTPUT=header.h -DNAME=symbol -P embed_lua.cmake
 #

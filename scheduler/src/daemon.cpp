@@ -6,6 +6,7 @@
 #include "placement.h"
 #include "round.h"
 #include "snapshot.h"
+#include "status_page.h"
 
 #include <poll.h>
 #include <unistd.h>
@@ -33,6 +34,14 @@ std::chrono::milliseconds until(MonoClock::time_point t)
     auto left = std::chrono::ceil<std::chrono::milliseconds>(t - MonoClock::now());
     return left < 0ms ? 0ms : left;
 }
+
+// The page may load nothing from anywhere, nor be framed: what it needs is
+// inline, and it fetches only from the listener that served it
+constexpr char page_headers[] =
+    "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n"
+    "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n";
+constexpr char json_headers[] = "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n";
 
 std::unique_ptr<MetricsServer> make_metrics_server(const Config& config, const Metrics& metrics, HttpRoutes routes)
 {
@@ -86,6 +95,12 @@ Daemon::Daemon(std::shared_ptr<const Config> config, Signals& signals, ServiceNo
 HttpRoutes Daemon::routes()
 {
     return [this](std::string_view path, std::string_view query) -> std::optional<HttpAnswer> {
+        if (path == "/" || path == "/status")
+            return HttpAnswer{"200 OK", "text/html; charset=utf-8", std::string(status_html()), page_headers};
+        if (path == "/status.json")
+            return HttpAnswer{"200 OK", "application/json", status_json(view_, facts()), json_headers};
+        if (path == "/history.json")
+            return HttpAnswer{"200 OK", "application/json", history_.json(), json_headers};
         if (path != "/place")
             return std::nullopt;
         std::string why;
@@ -94,9 +109,25 @@ HttpRoutes Daemon::routes()
             return HttpAnswer{"400 Bad Request", "text/plain; charset=utf-8", cat(why, "\n")};
         const PlaceAnswer a = place(view_.backends, *q);
         if (q->text)
-            return HttpAnswer{"200 OK", "text/plain; charset=utf-8", place_text(a, *q)};
-        return HttpAnswer{"200 OK", "application/json", place_json(a, *q)};
+            return HttpAnswer{"200 OK", "text/plain; charset=utf-8", place_text(a, *q), json_headers};
+        return HttpAnswer{"200 OK", "application/json", place_json(a, *q), json_headers};
     };
+}
+
+DaemonFacts Daemon::facts() const
+{
+    DaemonFacts f;
+    f.instance = lease_->instance();
+    f.version = TUNESLOT_VERSION;
+    f.leader = lease_->leader();
+    f.holder = lease_->leader() ? lease_->value() : lease_->holder();
+    f.redis = describe_redis(config_->redis);
+    f.redis_up = redis_->up();
+    f.generation = generation_;
+    f.written_ms = written_ms_;
+    f.interval_ms = config_->interval.count();
+    f.now_ms = wall_clock_ms();
+    return f;
 }
 
 bool Daemon::stop_requested()
@@ -210,10 +241,12 @@ bool Daemon::write_round(bool once)
     }
     apply_drains(*config_, drains_, backends);
     view_ = fleet_view(*config_, outcomes, backends, wall_clock_ms());
+    history_.record(view_);
     health_log_.update(*config_, backends);
     metrics_.round(*config_, outcomes, polls, backends);
 
     if (!lease_->leader()) {
+        read_generation();
         redis_->round_not_written();
         if (once && redis_->up())
             log::warn("round not written: the writer's lease is held by another instance");
@@ -241,12 +274,28 @@ bool Daemon::write_round(bool once)
             generation = redis_->publish(text, written_ms, lease_->value(), stale);
     }
     metrics_.set_redis_up(redis_->up());
-    if (generation)
+    if (generation) {
         metrics_.written();
+        generation_ = *generation;
+        written_ms_ = written_ms;
+    }
     if (once && generation)
         log::info("round written: generation ", *generation);
     report(backends, generation);
     return generation.has_value();
+}
+
+void Daemon::read_generation()
+{
+    if (!redis_->up())
+        return;
+    std::string why;
+    RedisReplyPtr g = redis_->call({"GET", contract::key_generation}, why);
+    between_calls();
+    if (g && g->type == REDIS_REPLY_STRING) {
+        generation_ = std::atoll(std::string(g->str, g->len).c_str());
+        written_ms_ = 0;
+    }
 }
 
 void Daemon::read_drains()

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "drain.h"
 #include "fleet_view.h"
+#include "history.h"
 #include "health.h"
 #include "health_log.h"
 #include "lease.h"
@@ -34,6 +35,7 @@
 #include "redis_writer.h"
 #include "service_notify.h"
 #include "signals.h"
+#include "status_page.h"
 
 #include <poll.h>
 
@@ -72,6 +74,8 @@ private:
     // The operator's drains from Redis, read by every instance (a standby's
     // metrics and lines say what the leader applies)
     void read_drains();
+    // A standby: the generation the leader wrote last, for the status page
+    void read_generation();
 
     // Waits until `until` or a stop signal, keeping the lease; false when
     // stopped.  Returns early (true) when this instance just became leader,
@@ -94,6 +98,8 @@ private:
     // What the HTTP listener answers besides /metrics: GET /place
     // (placement.h) from the last round
     HttpRoutes routes();
+    // this instance as the status page shows it
+    DaemonFacts facts() const;
 
     // After a round: READY=1 the first time there is something to be
     // ready with, and the STATUS line.
@@ -115,8 +121,12 @@ private:
     std::vector<std::string> ignored_drains_;
     std::string drain_refused_;     // why the drain hash could not be read, as logged
     Metrics metrics_;
-    // the fleet as the last round left it (fleet_view.h)
+    // the fleet as the last round left it (fleet_view.h), and its last hour
     FleetView view_;
+    ListenerHistory history_;
+    // the last round this instance wrote
+    std::optional<long long> generation_;
+    std::int64_t written_ms_ = 0;
     bool stopping_ = false;
     bool reload_pending_ = false;
     bool ready_ = false;        // READY=1 sent

@@ -16,10 +16,11 @@ namespace tuneslot {
 
 namespace {
 
-std::string response(std::string_view status, std::string_view type, std::string_view body)
+std::string response(std::string_view status, std::string_view type, std::string_view body,
+    std::string_view headers = {})
 {
     return cat("HTTP/1.0 ", status, "\r\nContent-Type: ", type, "\r\nContent-Length: ", body.size(),
-        "\r\nConnection: close\r\n\r\n", body);
+        "\r\nConnection: close\r\n", headers, "\r\n", body);
 }
 
 // The answer to a complete request head
@@ -46,9 +47,9 @@ std::string answer(std::string_view in, const std::function<std::string()>& rend
     else if (path == "/metrics")
         out = response("200 OK", "text/plain; version=0.0.4; charset=utf-8", render());
     else if (routes && (routed = routes(path, query)))
-        out = response(routed->status, routed->type, routed->body);
+        out = response(routed->status, routed->type, routed->body, routed->headers);
     else
-        out = response("404 Not Found", "text/plain", routes ? "try /metrics or /place\n" : "try /metrics\n");
+        out = response("404 Not Found", "text/plain", routes ? "try /, /metrics, /status.json, /history.json or /place\n" : "try /metrics\n");
     if (method == "HEAD")
         out.resize(out.find("\r\n\r\n") + 4);
     return out;

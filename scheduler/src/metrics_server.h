@@ -30,6 +30,7 @@ struct HttpAnswer {
     std::string status;     // "200 OK"
     std::string type;       // its Content-Type
     std::string body;
+    std::string headers = {};   // more header lines, each ending in CR LF
 };
 
 // The answer to GET (or HEAD) of path (the target up to '?') with query

@@ -47,7 +47,7 @@ std::string order(const PlaceAnswer& a)
 
 TEST(Placement, MostSpareAfterTheStationFirst)
 {
-    std::vector<PlaceBackend> fleet = {up("a", "", 90, 100), up("b", "", 10, 100), up("c", "", 300, 400)};
+    std::vector<FleetBackend> fleet = {up("a", "", 90, 100), up("b", "", 10, 100), up("c", "", 300, 400)};
     PlaceAnswer a = place(fleet, query(5));
     EXPECT_EQ(order(a), "c b a");
     EXPECT_EQ(a.ranks[0].spare_after, 95u);
@@ -62,7 +62,7 @@ TEST(Placement, MostSpareAfterTheStationFirst)
 
 TEST(Placement, TheRegionFirstThenTheRest)
 {
-    std::vector<PlaceBackend> fleet = {up("eu1", "eu", 50, 100), up("us1", "us", 0, 1000), up("eu2", "eu", 10, 100)};
+    std::vector<FleetBackend> fleet = {up("eu1", "eu", 50, 100), up("us1", "us", 0, 1000), up("eu2", "eu", 10, 100)};
     PlaceAnswer a = place(fleet, query(20, "eu"));
     EXPECT_EQ(order(a), "eu2 eu1 us1");
     EXPECT_TRUE(a.ranks[0].in_region);
@@ -77,7 +77,7 @@ TEST(Placement, TheRegionFirstThenTheRest)
 
 TEST(Placement, DownDrainingUnpolledAndFullAreLeftOutWithWhy)
 {
-    std::vector<PlaceBackend> fleet = {
+    std::vector<FleetBackend> fleet = {
         backend("d", "", "down", "connect: Connection refused", 0, 0),
         backend("n", "", "draining", "moving racks", 5, 100),
         backend("q", "", "draining", "", 5, 100),
@@ -97,7 +97,7 @@ TEST(Placement, DownDrainingUnpolledAndFullAreLeftOutWithWhy)
 
 TEST(Placement, AnUnknownCapacityRanksAfterTheKnownOnes)
 {
-    std::vector<PlaceBackend> fleet = {up("open", "", 0, unlimited), up("small", "", 0, 20)};
+    std::vector<FleetBackend> fleet = {up("open", "", 0, unlimited), up("small", "", 0, 20)};
     PlaceAnswer a = place(fleet, query(10));
     EXPECT_EQ(order(a), "small open");
     // and never counts as full
@@ -108,7 +108,7 @@ TEST(Placement, AnUnknownCapacityRanksAfterTheKnownOnes)
 TEST(Placement, AnEmptyAnswerSaysWhy)
 {
     EXPECT_EQ(place({}, query(1)).empty_because, "no backend is configured");
-    std::vector<PlaceBackend> fleet = {backend("a", "eu", "down", "timeout", 0, 0),
+    std::vector<FleetBackend> fleet = {backend("a", "eu", "down", "timeout", 0, 0),
         backend("b", "us", "down", "HTTP 503", 0, 0)};
     EXPECT_EQ(place(fleet, query(1)).empty_because, "every backend is down");
     EXPECT_EQ(place(fleet, query(1, "asia")).empty_because,
@@ -161,7 +161,7 @@ TEST(Placement, QueryWords)
 
 TEST(Placement, JsonAndText)
 {
-    std::vector<PlaceBackend> fleet = {up("a", "eu", 10, 100), up("b", "", 0, unlimited),
+    std::vector<FleetBackend> fleet = {up("a", "eu", 10, 100), up("b", "", 0, unlimited),
         backend("c", "", "down", "parse: \"bad\" \\ page", 0, 0)};
     PlaceQuery q = query(20, "eu");
     PlaceAnswer a = place(fleet, q);
