@@ -22,6 +22,8 @@ packages=(
     apache2 apache2-dev
     # demo and integration tests
     redis-server redis-tools icecast2 ffmpeg curl python3 python3-pytest
+    # the status page's test, in a real browser driven over DevTools
+    chromium python3-websocket
     # benchmarks (bench/)
     wrk
     # the man pages' check, the systemd unit's check (systemd-analyze)

@@ -63,6 +63,8 @@ SECTIONS = {
     "Running several tuneslotd": {"page": DAEMON},
     "Running under systemd": {"page": DAEMON},
     "Metrics": {"page": DAEMON},
+    "Status page": {"page": DAEMON},
+    "Placement": {"page": DAEMON},
     "Configuration": {"page": CONFIG, "intro": "DESCRIPTION", "title": "KEYS",
                       "required": True},
     "Status formats": {"page": CONFIG},
