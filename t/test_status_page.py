@@ -6,6 +6,7 @@ the charts have points, dark mode and a phone's width render, and the console st
 clean.  A screenshot of each run is kept in the build directory
 (test-artifacts/status-page.png)."""
 
+import base64
 import json
 import os
 import re
@@ -15,13 +16,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from harness import free_port, tuneslotd_binary
+from harness import free_port, toml_text, tuneslotd_binary
 from harness.browser import Browser
 from harness.net import wait_for_port, wait_until
 
 
-def get(port: int, target: str, method: str = "GET"):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{target}", method=method)
+def get(port: int, target: str, method: str = "GET", headers: dict | None = None, data: bytes | None = None):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{target}", method=method, headers=headers or {},
+                                 data=data)
     try:
         with urllib.request.urlopen(req, timeout=5) as r:
             return r.status, dict(r.headers), r.read().decode()
@@ -107,7 +109,7 @@ def test_the_page_in_a_real_browser(run_dir, processes, redis_server, make_iceca
     interval_ms = 500
     t = make_tuneslotd({
         "redis": redis_server.address, "interval": f"{interval_ms}ms", "timeout": "300ms",
-        "metrics": f"127.0.0.1:{port}", "fail_after": 1, "slow_start": "0s",
+        "metrics": f"127.0.0.1:{port}", "fail_after": 1, "slow_start": "0s", "admin_token": ADMIN_TOKEN,
         "backend": [{"name": "ice-a", "status": ice_a.url("/load.xsl"), "public": ice_a.base_url,
                      "region": "eu", "max_clients": 50},
                     {"name": "ice-b", "format": "icecast-admin", "status": ice_b.url("/admin/stats"),
@@ -147,10 +149,15 @@ def test_the_page_in_a_real_browser(run_dir, processes, redis_server, make_iceca
     assert re.match(r"connect: |HTTP |timeout", reason), reason
     assert took <= 0.3 + 2 * interval_ms / 1000 + 1.0 + 0.5, took
 
-    # a drain shows, with its note
-    assert ctl(t, "drain", "ice-a", "--note", "rack move").returncode == 0
+    # a drain from the page (its admin token typed in), shown with its note and logged with who
+    page.evaluate(f"document.getElementById('admin-token').value = '{ADMIN_TOKEN}'")
+    page.evaluate("document.getElementById('admin-note').value = 'rack move'")
+    page.evaluate("document.querySelector('#backends tr[data-backend=\"ice-a\"] button[data-action=drain]').click()")
     wait_until(lambda: state("ice-a") == "draining", timeout=10, what="ice-a draining")
     assert "rack move" in cell("ice-a", 1)
+    t.wait_for_log(r"\[notice\] drain: ice-a drained from the status page by 127\.0\.0\.1:\d+ \(rack move\)")
+    assert page.evaluate("document.getElementById('admin-said').textContent") == \
+        "drain ice-a: done, applied within a round"
 
     # "only what is not up" hides nothing here (both are not up); with ice-a undrained it hides it
     assert ctl(t, "undrain", "ice-a").returncode == 0
@@ -186,3 +193,118 @@ def test_the_page_in_a_real_browser(run_dir, processes, redis_server, make_iceca
     (run_dir / "status-page.png").write_bytes(shot.read_bytes())
     print(f"status page screenshot: {shot} ({shot.stat().st_size} bytes); ice-b red {took:.2f} s after the kill")
     assert page.problems() == []
+
+
+HTTP_TOKEN = "read-the-fleet-0123456789"
+ADMIN_TOKEN = "drain-the-fleet-9876543210"
+
+
+def small_fleet(redis_server, status_server, port, **top):
+    return {"redis": redis_server.address, "interval": "200ms", "metrics": f"127.0.0.1:{port}", **top,
+            "backend": [{"name": "a", "public": "http://a.example.net",
+                         "status": status_server.route("/a.xsl", body=load(demo=(1, 10)))}],
+            "stream": [{"name": "demo", "mount": "/demo"}]}
+
+
+def check(run_dir, config: dict):
+    path = run_dir / "check.toml"
+    path.write_text(toml_text(config))
+    return path, subprocess.run([str(tuneslotd_binary()), "--check", "-c", str(path)],
+                                capture_output=True, text=True, timeout=30)
+
+
+def test_beyond_loopback_only_with_a_token(run_dir, redis_server, status_server):
+    cfg = small_fleet(redis_server, status_server, 9464)
+    cfg["metrics"] = "0.0.0.0:9464"
+    path, r = check(run_dir, cfg)
+    assert r.returncode == 1
+    line = next(i for i, l in enumerate(path.read_text().splitlines(), 1) if l.startswith("metrics"))
+    assert f"{path}:{line}: metrics: \"0.0.0.0:9464\" is not a loopback address: beyond loopback the " \
+        "listener needs http_token (or http_token_file)" in r.stderr, r.stderr
+    cfg["http_token"] = HTTP_TOKEN
+    assert check(run_dir, cfg)[1].returncode == 0
+    cfg["metrics"] = "[::]:9464"
+    assert check(run_dir, cfg)[1].returncode == 0
+    for change, message in [({"http_token": "short"}, "http_token: must be at least 16 characters long"),
+                            ({"http_token": "has a space in it!"}, "must be printable ASCII without spaces"),
+                            ({"admin_token": HTTP_TOKEN}, "admin_token: must differ from http_token"),
+                            ({"metrics": None, "admin_token": ADMIN_TOKEN},
+                             "admin_token: needs metrics (the listener it guards)"),
+                            ({"http_token_file": "nosuch"}, "http_token_file: set http_token or http_token_file"),
+                            ({"metrics": "localhost:9464"}, "the host must be a numeric address")]:
+        c = {k: v for k, v in {**cfg, **change}.items() if v is not None}
+        r = check(run_dir, c)[1]
+        assert r.returncode == 1 and message in r.stderr, (change, r.stderr)
+        assert HTTP_TOKEN not in r.stderr and ADMIN_TOKEN not in r.stderr
+
+
+def test_every_request_carries_the_token(redis_server, status_server, make_tuneslotd):
+    port = free_port()
+    t = make_tuneslotd(small_fleet(redis_server, status_server, port, http_token=HTTP_TOKEN)).start()
+    wait_for_port("127.0.0.1", port, alive=t.running)
+    for target in ("/", "/metrics", "/status.json", "/history.json", "/place"):
+        code, headers, _ = get(port, target)
+        assert code == 401 and headers["WWW-Authenticate"] == 'Basic realm="tuneslotd", charset="UTF-8"', target
+    assert get(port, "/metrics", headers={"Authorization": "Bearer not-the-token-at-all"})[0] == 401
+    assert get(port, "/metrics", headers={"Authorization": f"Bearer {HTTP_TOKEN}"})[0] == 200
+    basic = base64.b64encode(f"ops:{HTTP_TOKEN}".encode()).decode()
+    assert get(port, "/status.json", headers={"Authorization": f"Basic {basic}"})[0] == 200
+    wrong = base64.b64encode(f"ops:{HTTP_TOKEN}x".encode()).decode()
+    assert get(port, "/status.json", headers={"Authorization": f"Basic {wrong}"})[0] == 401
+    assert get(port, "/status.json", headers={"Authorization": "Basic !!!!"})[0] == 401
+    assert HTTP_TOKEN not in t.log_text()
+
+
+def test_drains_from_the_page_need_the_admin_token_and_the_same_origin(redis_server, status_server,
+                                                                      make_tuneslotd):
+    port = free_port()
+    t = make_tuneslotd(small_fleet(redis_server, status_server, port, admin_token=ADMIN_TOKEN)).start()
+    wait_for_port("127.0.0.1", port, alive=t.running)
+    wait_until(lambda: status(port)["backends"][0]["health"] == "up", timeout=10, what="a round")
+    assert status(port)["admin"] is True
+    origin = f"http://127.0.0.1:{port}"
+
+    def post(path, form, **headers):
+        h = {"Content-Type": "application/x-www-form-urlencoded", **headers}
+        return get(port, path, method="POST", headers=h, data=form.encode())
+
+    good = {"Origin": origin, "X-Tuneslot-Admin": ADMIN_TOKEN}
+    for form, headers, code, why in [
+            ("backend=a", {"X-Tuneslot-Admin": ADMIN_TOKEN}, 403, "only from this listener's own page"),
+            ("backend=a", {"Origin": "http://evil.example", "X-Tuneslot-Admin": ADMIN_TOKEN}, 403,
+             "only from this listener's own page"),
+            ("backend=a", {"Origin": origin}, 403, "X-Tuneslot-Admin does not carry the admin token"),
+            ("backend=a", {"Origin": origin, "X-Tuneslot-Admin": ADMIN_TOKEN + "x"}, 403,
+             "X-Tuneslot-Admin does not carry the admin token"),
+            ("backend=nosuch", good, 400, 'no backend "nosuch"'),
+            ("backend=a&mount=/nosuch", good, 400, 'uses the mount "/nosuch"'),
+            ("backend=a&note=%0a", good, 400, "the note must not hold control characters"),
+            ("backend=a&backend=b", good, 400, "a field given twice"),
+            ("backend=a&note=%zz", good, 400, "a malformed %-escape")]:
+        c, _, body = post("/drain", form, **headers)
+        assert (c, why in body) == (code, True), (form, headers, c, body)
+    assert redis_server.command("HGETALL", "{tuneslot:v1}:drain") == []
+
+    c, _, body = post("/drain", "backend=a&note=new+disks%21", **good)
+    assert c == 200 and json.loads(body) == {"field": "a", "draining": True, "applied": "within one round"}
+    wait_until(lambda: status(port)["backends"][0]["note"] == "new disks!", timeout=5, what="the drain")
+    t.wait_for_log(r"\[notice\] drain: a drained from the status page by 127\.0\.0\.1:\d+ \(new disks!\)")
+    c, _, _ = post("/undrain", "backend=a", **good)
+    assert c == 200
+    wait_until(lambda: status(port)["backends"][0]["health"] == "up", timeout=5, what="the undrain")
+    t.wait_for_log(r"\[notice\] drain: a undrained from the status page by 127\.0\.0\.1:\d+")
+    assert ADMIN_TOKEN not in t.log_text()
+    # GET cannot drain, and a POST elsewhere is refused
+    assert get(port, "/drain")[0] == 404
+    assert post("/status.json", "x=1", **good)[0] == 405
+
+
+def test_without_an_admin_token_the_page_is_read_only(redis_server, status_server, make_tuneslotd):
+    port = free_port()
+    t = make_tuneslotd(small_fleet(redis_server, status_server, port)).start()
+    wait_for_port("127.0.0.1", port, alive=t.running)
+    assert status(port)["admin"] is False
+    c, _, body = get(port, "/drain", method="POST", data=b"backend=a",
+                     headers={"Origin": f"http://127.0.0.1:{port}", "X-Tuneslot-Admin": "anything-at-all-1234",
+                              "Content-Type": "application/x-www-form-urlencoded"})
+    assert c == 403 and body.startswith("drains from the page are off"), body

@@ -10,6 +10,8 @@
 #include <curl/curl.h>
 #include <toml++/toml.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -32,6 +34,8 @@ using std::chrono::milliseconds;
 constexpr milliseconds interval_min{100};
 constexpr milliseconds interval_max{3600 * 1000};
 constexpr milliseconds timeout_min{10};
+// the least length of the HTTP listener's tokens
+constexpr size_t token_min = 16;
 
 // Where a problem is and what it is; turned into "FILE:LINE: KEY: what".
 struct Problem {
@@ -361,8 +365,37 @@ std::string apply_slow_start(milliseconds& out, const toml::node& node)
     return {};
 }
 
-// The metrics endpoint is for a local scraper (or an exporter on the same
-// host): it has no authentication, so only loopback addresses are allowed.
+// A token of the HTTP listener: long enough not to be guessed, and
+// printable without spaces, as it travels in a header.
+std::string apply_token(std::string& into, std::string token)
+{
+    if (token.size() < token_min)
+        return cat("must be at least ", token_min, " characters long (", token.size(), " given)");
+    for (unsigned char ch : token)
+        if (ch <= 0x20 || ch >= 0x7f)
+            return "must be printable ASCII without spaces";
+    into = std::move(token);
+    return {};
+}
+
+std::string read_token_file(Config& c, const toml::node& v, std::string& into, std::string& file_into)
+{
+    std::string file, path, line;
+    if (std::string err = get_string(v, file); !err.empty())
+        return err;
+    std::string err = read_secret_file(c, file, path, line);
+    if (!path.empty())
+        file_into = path;
+    if (!err.empty())
+        return err;
+    if (err = apply_token(into, std::move(line)); !err.empty())
+        return cat(quote(path), ": the token ", err);
+    return std::string();
+}
+
+// The HTTP listener's address: numeric, so nothing is resolved.  Whether it
+// is loopback is kept: beyond loopback the listener needs http_token
+// (check_config()).
 std::string parse_metrics_address(const std::string& s, Config& c)
 {
     std::string_view host;
@@ -370,11 +403,13 @@ std::string parse_metrics_address(const std::string& s, Config& c)
     if (s.starts_with('[')) {
         size_t close = s.find(']');
         if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':')
-            return cat(quote(s), " is not \"127.0.0.1:PORT\" or \"[::1]:PORT\"");
+            return cat(quote(s), " is not \"HOST:PORT\" or \"[IPV6]:PORT\"");
         host = std::string_view(s).substr(1, close - 1);
         port = std::string_view(s).substr(close + 2);
-        if (host != "::1")
-            return cat(quote(s), ": only a loopback address is allowed (127.0.0.0/8 or [::1])");
+        in6_addr a6{};
+        if (inet_pton(AF_INET6, std::string(host).c_str(), &a6) != 1)
+            return cat(quote(s), ": the host must be a numeric IPv6 address in brackets");
+        c.metrics_loopback = IN6_IS_ADDR_LOOPBACK(&a6);
     } else {
         size_t colon = s.rfind(':');
         if (colon == std::string::npos)
@@ -397,9 +432,8 @@ std::string parse_metrics_address(const std::string& s, Config& c)
             }
         }
         if (!ok || !rest.empty() || parts != 4)
-            return cat(quote(s), ": the host must be a numeric loopback address (127.0.0.0/8 or [::1])");
-        if (a[0] != 127)
-            return cat(quote(s), ": only a loopback address is allowed (127.0.0.0/8 or [::1])");
+            return cat(quote(s), ": the host must be a numeric address (\"127.0.0.1\", \"[::1]\")");
+        c.metrics_loopback = a[0] == 127;
     }
     int p = 0;
     auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
@@ -555,13 +589,36 @@ const KeyDef<Config> top_keys[] = {
             return check_instance_id(c.instance);
         }},
     {"metrics", "string", false, "",
-        "loopback \"host:port\" to serve Prometheus /metrics on (default: none)",
+        "numeric \"host:port\" of the HTTP listener: /metrics, the status page, /place (default: none;"
+        " beyond loopback only with http_token)",
         [](Config& c, const toml::node& v) {
             std::string s;
             if (std::string err = get_string(v, s); !err.empty())
                 return err;
             return parse_metrics_address(s, c);
         }},
+    {"http_token", "string", false, "",
+        "a secret every request to the HTTP listener must carry (Bearer, or basic auth's password)",
+        [](Config& c, const toml::node& v) {
+            std::string s;
+            if (std::string err = get_string(v, s); !err.empty())
+                return err;
+            return apply_token(c.http_token, std::move(s));
+        }},
+    {"http_token_file", "string", false, "",
+        "a file whose first line is http_token",
+        [](Config& c, const toml::node& v) { return read_token_file(c, v, c.http_token, c.http_token_file); }},
+    {"admin_token", "string", false, "",
+        "a secret that allows drains from the status page (default: the page is read-only)",
+        [](Config& c, const toml::node& v) {
+            std::string s;
+            if (std::string err = get_string(v, s); !err.empty())
+                return err;
+            return apply_token(c.admin_token, std::move(s));
+        }},
+    {"admin_token_file", "string", false, "",
+        "a file whose first line is admin_token",
+        [](Config& c, const toml::node& v) { return read_token_file(c, v, c.admin_token, c.admin_token_file); }},
 };
 
 const KeyDef<BackendConfig> backend_keys[] = {
@@ -814,6 +871,27 @@ void check_config(Config& c, const toml::table& root, Problems& problems)
         problems.push_back({u->source().begin, "redis_sentinel_user",
             "needs redis_sentinel_password or redis_sentinel_password_file (AUTH user password)"});
 
+    // the HTTP listener's secrets: one way each, with a listener to guard,
+    // and one for each door
+    for (std::string_view key : {"http_token", "admin_token"}) {
+        const std::string file_key = cat(key, "_file");
+        if (const toml::node* f = root.get(file_key); f != nullptr && root.contains(key))
+            problems.push_back({f->source().begin, file_key, cat("set ", key, " or ", file_key, ", not both")});
+        for (std::string_view k : {std::string_view(key), std::string_view(file_key)})
+            if (const toml::node* n = root.get(k); n != nullptr && !root.contains("metrics"))
+                problems.push_back({n->source().begin, std::string(k), "needs metrics (the listener it guards)"});
+    }
+    if (!c.admin_token.empty() && c.admin_token == c.http_token) {
+        const char* key = root.contains("admin_token") ? "admin_token" : "admin_token_file";
+        problems.push_back({root.get(key)->source().begin, key,
+            "must differ from http_token (anyone who may read the page could drain)"});
+    }
+    if (const toml::node* m = root.get("metrics"); m != nullptr && !c.metrics.empty() && !c.metrics_loopback
+        && c.http_token.empty())
+        problems.push_back({m->source().begin, "metrics",
+            cat(quote(c.metrics), " is not a loopback address: beyond loopback the listener needs http_token"
+                " (or http_token_file), so that not everyone who reaches it may read it")});
+
     std::map<std::string, size_t, std::less<>> seen;
     for (size_t i = 0; i < c.backends.size(); ++i) {
         BackendConfig& b = c.backends[i];
@@ -968,6 +1046,13 @@ std::vector<std::string> readable_secrets(const Config& config)
         files.push_back(config.redis_password_file);
     if (!config.redis_sentinel_password_file.empty())
         files.push_back(config.redis_sentinel_password_file);
+    if ((!config.http_token.empty() && config.http_token_file.empty())
+        || (!config.admin_token.empty() && config.admin_token_file.empty()))
+        if (files.empty() || files.front() != config.path)
+            files.insert(files.begin(), config.path);
+    for (const std::string* f : {&config.http_token_file, &config.admin_token_file})
+        if (!f->empty())
+            files.push_back(*f);
 
     std::vector<std::string> warnings;
     for (const std::string& f : files) {

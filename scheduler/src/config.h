@@ -95,9 +95,16 @@ struct Config final {
     unsigned recover_after = 2;         // good polls in a row before up again
     std::chrono::milliseconds slow_start{0};  // weight ramp after recovery; 0: none
     std::string instance;               // "" means hostname:pid (main decides)
-    std::string metrics;                // "" or a loopback "host:port" for /metrics
-    std::string metrics_host;           // metrics, split: numeric loopback address
+    std::string metrics;                // "" or the "host:port" of the HTTP listener
+    std::string metrics_host;           // metrics, split: a numeric address
     int metrics_port = 0;
+    bool metrics_loopback = true;       // metrics_host is 127.0.0.0/8 or ::1
+    // the listener's secrets ("" when not set): every request must carry
+    // http_token; admin_token allows drains from the status page
+    std::string http_token;
+    std::string http_token_file;        // "" or the file http_token came from
+    std::string admin_token;
+    std::string admin_token_file;
     std::vector<BackendConfig> backends;
     std::vector<StreamConfig> streams;
 };

@@ -323,21 +323,8 @@ int run_ctl(const std::vector<std::string>& args)
     if (command == "status")
         return status(redis);
 
-    bool known = false;
-    for (const BackendConfig& b : c.backends)
-        known = known || b.name == backend;
-    if (!known)
-        return fail(cat("no backend ", quote(backend), " in ", path));
-    if (!mount.empty()) {
-        bool used = false;
-        for (const StreamConfig& s : c.streams)
-            used = used || s.mount == mount;
-        if (!used)
-            return fail(cat("no stream of ", path, " uses the mount ", quote(mount)));
-    }
-    for (unsigned char ch : note)
-        if (ch < 0x20 || ch == 0x7f)
-            return fail("the note must not hold control characters");
+    if (std::string why = check_drain_request(c, backend, mount, note); !why.empty())
+        return fail(why);
 
     const std::string field = drain_field(backend, mount);
     std::string why;

@@ -2,6 +2,7 @@
 
 #include "clock.h"
 #include "contract.h"
+#include "drain.h"
 #include "log.h"
 #include "placement.h"
 #include "round.h"
@@ -48,7 +49,7 @@ std::unique_ptr<MetricsServer> make_metrics_server(const Config& config, const M
     if (config.metrics.empty())
         return nullptr;
     return std::make_unique<MetricsServer>(config.metrics_host, config.metrics_port,
-        [&metrics] { return metrics.text(); }, std::move(routes));
+        [&metrics] { return metrics.text(); }, std::move(routes), config.http_token);
 }
 
 // "21:50:01Z": when a round ended, for the status line
@@ -94,17 +95,22 @@ Daemon::Daemon(std::shared_ptr<const Config> config, Signals& signals, ServiceNo
 
 HttpRoutes Daemon::routes()
 {
-    return [this](std::string_view path, std::string_view query) -> std::optional<HttpAnswer> {
-        if (path == "/" || path == "/status")
+    return [this](const HttpRequest& r) -> std::optional<HttpAnswer> {
+        if (r.method == "POST") {
+            if (r.path != "/drain" && r.path != "/undrain")
+                return HttpAnswer{"405 Method Not Allowed", "text/plain", "only GET here\n"};
+            return drain_from_page(r);
+        }
+        if (r.path == "/" || r.path == "/status")
             return HttpAnswer{"200 OK", "text/html; charset=utf-8", std::string(status_html()), page_headers};
-        if (path == "/status.json")
+        if (r.path == "/status.json")
             return HttpAnswer{"200 OK", "application/json", status_json(view_, facts()), json_headers};
-        if (path == "/history.json")
+        if (r.path == "/history.json")
             return HttpAnswer{"200 OK", "application/json", history_.json(), json_headers};
-        if (path != "/place")
+        if (r.path != "/place")
             return std::nullopt;
         std::string why;
-        std::optional<PlaceQuery> q = parse_place_query(query, why);
+        std::optional<PlaceQuery> q = parse_place_query(r.query, why);
         if (!q)
             return HttpAnswer{"400 Bad Request", "text/plain; charset=utf-8", cat(why, "\n")};
         const PlaceAnswer a = place(view_.backends, *q);
@@ -112,6 +118,48 @@ HttpRoutes Daemon::routes()
             return HttpAnswer{"200 OK", "text/plain; charset=utf-8", place_text(a, *q), json_headers};
         return HttpAnswer{"200 OK", "application/json", place_json(a, *q), json_headers};
     };
+}
+
+HttpAnswer Daemon::drain_from_page(const HttpRequest& r)
+{
+    auto refuse = [](std::string_view status, std::string_view why) {
+        return HttpAnswer{std::string(status), "text/plain; charset=utf-8", cat(why, "\n"), json_headers};
+    };
+    if (config_->admin_token.empty())
+        return refuse("403 Forbidden", "drains from the page are off: tuneslotd has no admin_token");
+    // the same origin: a page of this listener, not a form of another site
+    if (r.origin.empty() || r.host.empty() || r.origin != cat("http://", r.host))
+        return refuse("403 Forbidden", "only from this listener's own page (Origin and Host differ)");
+    if (!same_secret(r.admin, config_->admin_token))
+        return refuse("403 Forbidden", "X-Tuneslot-Admin does not carry the admin token");
+    std::string why;
+    std::optional<std::map<std::string, std::string>> form = parse_form(r.body, why);
+    if (!form)
+        return refuse("400 Bad Request", why);
+    const std::string backend = (*form)["backend"];
+    const std::string mount = (*form)["mount"];
+    const std::string note = r.path == "/drain" ? (*form)["note"] : std::string();
+    if (form->size() > 3 || (r.path == "/undrain" && form->contains("note") && !(*form)["note"].empty()))
+        return refuse("400 Bad Request", "the fields are backend, mount and (to drain) note");
+    if (why = check_drain_request(*config_, backend, mount, note); !why.empty())
+        return refuse("400 Bad Request", why);
+
+    const std::string field = drain_field(backend, mount);
+    RedisReplyPtr reply = r.path == "/drain" ? redis_->call({"HSET", contract::key_drain, field, note}, why)
+                                             : redis_->call({"HDEL", contract::key_drain, field}, why);
+    if (!reply || reply->type == REDIS_REPLY_ERROR)
+        return refuse("503 Service Unavailable",
+            cat("redis: ", reply ? printable(std::string_view(reply->str, reply->len), 200) : why));
+    const std::string who = r.user.empty() ? r.peer : cat(r.user, " at ", r.peer);
+    if (r.path == "/drain")
+        log::notice("drain: ", field, " drained from the status page by ", who,
+            note.empty() ? std::string() : cat(" (", note, ")"));
+    else
+        log::notice("drain: ", field, " undrained from the status page by ", who);
+    return HttpAnswer{"200 OK", "application/json",
+        cat("{\"field\":", json_quote(field), ",\"draining\":", r.path == "/drain" ? "true" : "false",
+            ",\"applied\":\"within one round\"}\n"),
+        json_headers};
 }
 
 DaemonFacts Daemon::facts() const
@@ -127,6 +175,7 @@ DaemonFacts Daemon::facts() const
     f.written_ms = written_ms_;
     f.interval_ms = config_->interval.count();
     f.now_ms = wall_clock_ms();
+    f.admin = !config_->admin_token.empty();
     return f;
 }
 
@@ -452,6 +501,8 @@ bool Daemon::apply_reload()
         redis_ = std::make_unique<RedisWriter>(next->redis, redis_io_timeout);
     if (next->metrics != config_->metrics)
         metrics_server_ = std::move(metrics_server);
+    else if (metrics_server_)
+        metrics_server_->set_token(next->http_token);
     poller_ = std::move(poller);
     config_ = std::move(next);
 

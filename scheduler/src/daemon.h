@@ -100,6 +100,9 @@ private:
     HttpRoutes routes();
     // this instance as the status page shows it
     DaemonFacts facts() const;
+    // POST /drain or /undrain from the status page (admin_token): checked,
+    // written to the drain hash, logged with who asked
+    HttpAnswer drain_from_page(const HttpRequest& request);
 
     // After a round: READY=1 the first time there is something to be
     // ready with, and the STATUS line.

@@ -81,4 +81,27 @@ void log_drain_changes(const DrainSet& before, const DrainSet& now)
             log::notice("backend ", key.first, ": mount ", key.second, " draining ended");
 }
 
+std::string check_drain_request(const Config& config, std::string_view backend, std::string_view mount,
+    std::string_view note)
+{
+    bool known = false;
+    for (const BackendConfig& b : config.backends)
+        known = known || b.name == backend;
+    if (!known)
+        return cat("no backend ", quote(backend), " in ", config.path);
+    if (!mount.empty()) {
+        bool used = false;
+        for (const StreamConfig& s : config.streams)
+            used = used || s.mount == mount;
+        if (!used)
+            return cat("no stream of ", config.path, " uses the mount ", quote(mount));
+    }
+    for (unsigned char ch : note)
+        if (ch < 0x20 || ch == 0x7f)
+            return "the note must not hold control characters";
+    if (note.size() > 300)
+        return "the note is longer than 300 bytes";
+    return {};
+}
+
 }  // namespace tuneslot

@@ -35,6 +35,13 @@ struct DrainSet {
 // The hash field for a backend, or for a mount on it (mount "" = backend).
 std::string drain_field(std::string_view backend, std::string_view mount);
 
+// Why an operator's drain (or undrain, note "") cannot be written: a
+// backend the configuration does not have, a mount no stream of it uses, a
+// note with control characters or longer than 300 bytes; "" when it can.
+// Said to `tuneslotd ctl` and to the status page alike.
+std::string check_drain_request(const Config& config, std::string_view backend, std::string_view mount,
+    std::string_view note);
+
 // DrainSet from HGETALL's field/value pairs.  Fields that name no backend of
 // the config, or a mount no stream uses, are listed in ignored.
 DrainSet parse_drains(const Config& config, const std::vector<std::pair<std::string, std::string>>& pairs,

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <system_error>
 
@@ -23,53 +25,236 @@ std::string response(std::string_view status, std::string_view type, std::string
         "\r\nConnection: close\r\n", headers, "\r\n", body);
 }
 
-// The answer to a complete request head
-std::string answer(std::string_view in, const std::function<std::string()>& render, const HttpRoutes& routes)
+// Header name comparison: ASCII, any case
+bool same_name(std::string_view a, std::string_view b)
+{
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+        return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+    });
+}
+
+// The value of header name among the head's lines, "" when absent
+std::string_view header(std::string_view head, std::string_view name)
+{
+    while (!head.empty()) {
+        const size_t eol = head.find('\n');
+        std::string_view line = head.substr(0, eol);
+        head = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 1);
+        if (line.ends_with('\r'))
+            line.remove_suffix(1);
+        const size_t colon = line.find(':');
+        if (colon == std::string_view::npos || !same_name(line.substr(0, colon), name))
+            continue;
+        std::string_view value = line.substr(colon + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+            value.remove_prefix(1);
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+            value.remove_suffix(1);
+        return value;
+    }
+    return {};
+}
+
+// RFC 4648 base64 as basic auth sends it (padded); nullopt when malformed
+std::optional<std::string> from_base64(std::string_view in)
+{
+    if (in.size() % 4 != 0)
+        return std::nullopt;
+    std::string out;
+    unsigned bits = 0, have = 0;
+    for (size_t i = 0; i < in.size(); ++i) {
+        const char c = in[i];
+        unsigned v;
+        if (c >= 'A' && c <= 'Z')
+            v = static_cast<unsigned>(c - 'A');
+        else if (c >= 'a' && c <= 'z')
+            v = static_cast<unsigned>(c - 'a' + 26);
+        else if (c >= '0' && c <= '9')
+            v = static_cast<unsigned>(c - '0' + 52);
+        else if (c == '+')
+            v = 62;
+        else if (c == '/')
+            v = 63;
+        else if (c == '=' && i + 2 >= in.size() && (i + 1 == in.size() || in[i + 1] == '='))
+            break;
+        else
+            return std::nullopt;
+        bits = ((bits << 6) | v) & 0xffffff;
+        have += 6;
+        if (have >= 8) {
+            have -= 8;
+            out.push_back(static_cast<char>((bits >> have) & 0xff));
+        }
+    }
+    return out;
+}
+
+// Whether an Authorization header carries token; user gets basic auth's user name
+bool authorized(std::string_view authorization, std::string_view token, std::string& user)
+{
+    if (authorization.size() > 7 && same_name(authorization.substr(0, 7), "Bearer "))
+        return same_secret(authorization.substr(7), token);
+    if (authorization.size() > 6 && same_name(authorization.substr(0, 6), "Basic ")) {
+        std::optional<std::string> pair = from_base64(authorization.substr(6));
+        const size_t colon = pair ? pair->find(':') : std::string::npos;
+        if (colon == std::string::npos || !same_secret(std::string_view(*pair).substr(colon + 1), token))
+            return false;
+        user = printable(pair->substr(0, colon), 64);
+        return true;
+    }
+    return false;
+}
+
+// Where the head ends (the index of the body's first byte), or npos
+size_t head_end(std::string_view in)
+{
+    const size_t crlf = in.find("\r\n\r\n");
+    const size_t lf = in.find("\n\n");
+    if (crlf == std::string_view::npos && lf == std::string_view::npos)
+        return std::string_view::npos;
+    return crlf < lf ? crlf + 4 : lf + 2;
+}
+
+// The answer to a complete request: the head up to body_at, then a POST's body
+std::string answer(std::string_view in, size_t body_at, const std::function<std::string()>& render,
+    const HttpRoutes& routes, std::string_view token, std::string_view peer)
 {
     // the request line ends at the first LF, as the head may end at a bare
     // one; a CR before it is the line's end too
-    std::string_view line = in.substr(0, in.find('\n'));
+    const size_t first_eol = std::min(in.find('\n'), body_at);
+    std::string_view line = in.substr(0, first_eol);
+    const std::string_view head = in.substr(first_eol, body_at - first_eol);
     if (line.ends_with('\r'))
         line.remove_suffix(1);
     const size_t sp1 = line.find(' ');
     const size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
     if (sp2 == std::string_view::npos)
         return response("400 Bad Request", "text/plain", "bad request\n");
-    std::string_view method = line.substr(0, sp1);
-    std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+    HttpRequest r;
+    r.method = line.substr(0, sp1);
+    const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
     const size_t mark = target.find('?');
-    const std::string_view path = target.substr(0, mark);
-    const std::string_view query = mark == std::string_view::npos ? std::string_view() : target.substr(mark + 1);
+    r.path = target.substr(0, mark);
+    r.query = mark == std::string_view::npos ? std::string_view() : target.substr(mark + 1);
+    r.body = in.substr(body_at);
+    r.origin = header(head, "Origin");
+    r.host = header(head, "Host");
+    r.admin = header(head, "X-Tuneslot-Admin");
+    r.peer = std::string(peer);
     std::string out;
     std::optional<HttpAnswer> routed;
-    if (method != "GET" && method != "HEAD")
-        out = response("405 Method Not Allowed", "text/plain", "only GET\n");
-    else if (path == "/metrics")
+    if (r.method != "GET" && r.method != "HEAD" && !(r.method == "POST" && routes))
+        out = response("405 Method Not Allowed", "text/plain", routes ? "only GET and POST\n" : "only GET\n");
+    else if (!token.empty() && !authorized(header(head, "Authorization"), token, r.user))
+        out = response("401 Unauthorized", "text/plain", "this listener wants its token\n",
+            "WWW-Authenticate: Basic realm=\"tuneslotd\", charset=\"UTF-8\"\r\n");
+    else if (r.path == "/metrics" && r.method != "POST")
         out = response("200 OK", "text/plain; version=0.0.4; charset=utf-8", render());
-    else if (routes && (routed = routes(path, query)))
+    else if (routes && (routed = routes(r)))
         out = response(routed->status, routed->type, routed->body, routed->headers);
     else
-        out = response("404 Not Found", "text/plain", routes ? "try /, /metrics, /status.json, /history.json or /place\n" : "try /metrics\n");
-    if (method == "HEAD")
+        out = response("404 Not Found", "text/plain",
+            routes ? "try /, /metrics, /status.json, /history.json or /place\n" : "try /metrics\n");
+    if (r.method == "HEAD")
         out.resize(out.find("\r\n\r\n") + 4);
     return out;
 }
 
+// "127.0.0.1:40000", "[::1]:40000": who asked, for the log
+std::string peer_name(const sockaddr_storage& from)
+{
+    char text[INET6_ADDRSTRLEN] = "?";
+    if (from.ss_family == AF_INET) {
+        const auto* a = reinterpret_cast<const sockaddr_in*>(&from);
+        inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+        return cat(text, ":", ntohs(a->sin_port));
+    }
+    if (from.ss_family == AF_INET6) {
+        const auto* a = reinterpret_cast<const sockaddr_in6*>(&from);
+        inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+        return cat("[", text, "]:", ntohs(a->sin6_port));
+    }
+    return "?";
+}
+
 }  // namespace
 
-std::optional<std::string> metrics_reply(std::string_view in, const std::function<std::string()>& render,
-    const HttpRoutes& routes)
+bool same_secret(std::string_view given, std::string_view secret)
 {
-    if (in.find("\r\n\r\n") != std::string_view::npos || in.find("\n\n") != std::string_view::npos)
-        return answer(in, render, routes);
-    if (in.size() > MetricsServer::request_max)
-        return response("431 Request Header Fields Too Large", "text/plain", "request too large\n");
-    return std::nullopt;
+    unsigned char diff = given.size() == secret.size() ? 0 : 1;
+    for (size_t i = 0; i < given.size() && !secret.empty(); ++i)
+        diff |= static_cast<unsigned char>(given[i] ^ secret[i % secret.size()]);
+    return diff == 0 && !secret.empty();
+}
+
+std::optional<std::map<std::string, std::string>> parse_form(std::string_view body, std::string& why)
+{
+    auto decode = [&why](std::string_view in, std::string& out) {
+        for (size_t i = 0; i < in.size(); ++i) {
+            if (in[i] == '+') {
+                out.push_back(' ');
+            } else if (in[i] == '%') {
+                unsigned v = 0;
+                if (i + 2 >= in.size()
+                    || std::from_chars(in.data() + i + 1, in.data() + i + 3, v, 16).ptr != in.data() + i + 3) {
+                    why = "a malformed %-escape";
+                    return false;
+                }
+                out.push_back(static_cast<char>(v));
+                i += 2;
+            } else {
+                out.push_back(in[i]);
+            }
+        }
+        return true;
+    };
+    std::map<std::string, std::string> form;
+    while (!body.empty()) {
+        const size_t amp = body.find('&');
+        const std::string_view part = body.substr(0, amp);
+        body = amp == std::string_view::npos ? std::string_view() : body.substr(amp + 1);
+        const size_t eq = part.find('=');
+        std::string name, value;
+        if (!decode(part.substr(0, eq), name)
+            || !decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1), value))
+            return std::nullopt;
+        if (!form.emplace(std::move(name), std::move(value)).second) {
+            why = "a field given twice";
+            return std::nullopt;
+        }
+    }
+    return form;
+}
+
+std::optional<std::string> metrics_reply(std::string_view in, const std::function<std::string()>& render,
+    const HttpRoutes& routes, std::string_view token, std::string_view peer)
+{
+    const size_t body_at = head_end(in);
+    if (body_at == std::string_view::npos) {
+        if (in.size() > MetricsServer::request_max)
+            return response("431 Request Header Fields Too Large", "text/plain", "request too large\n");
+        return std::nullopt;
+    }
+    // a POST the routes may take: its body too, Content-Length bytes, the
+    // whole within request_max
+    if (routes && in.starts_with("POST ")) {
+        const std::string_view length = header(in.substr(0, body_at), "Content-Length");
+        size_t n = 0;
+        auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), n);
+        if (length.empty() || ec != std::errc() || end != length.data() + length.size())
+            return response("411 Length Required", "text/plain", "a POST needs its Content-Length\n");
+        if (n > MetricsServer::request_max || body_at + n > MetricsServer::request_max)
+            return response("413 Content Too Large", "text/plain", "request too large\n");
+        if (in.size() < body_at + n)
+            return std::nullopt;
+        return answer(in.substr(0, body_at + n), body_at, render, routes, token, peer);
+    }
+    return answer(in.substr(0, body_at), body_at, render, routes, token, peer);
 }
 
 MetricsServer::MetricsServer(const std::string& host, int port, std::function<std::string()> render,
-    HttpRoutes routes)
-    : render_(std::move(render)), routes_(std::move(routes))
+    HttpRoutes routes, std::string token)
+    : render_(std::move(render)), routes_(std::move(routes)), token_(std::move(token))
 {
     const bool v6 = host.find(':') != std::string::npos;
     sockaddr_storage ss{};
@@ -110,7 +295,10 @@ void MetricsServer::add_fds(std::vector<pollfd>& fds) const
 void MetricsServer::accept_all()
 {
     for (;;) {
-        int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        sockaddr_storage from{};
+        socklen_t from_len = sizeof from;
+        int fd = ::accept4(listen_.get(), reinterpret_cast<sockaddr*>(&from), &from_len,
+            SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
                 accept_paused_until_ = std::chrono::steady_clock::now() + accept_pause;
@@ -121,6 +309,7 @@ void MetricsServer::accept_all()
             continue;   // closed at once: a scraper retries, a flood gets nothing
         Client c;
         c.fd = std::move(owned);
+        c.peer = peer_name(from);
         c.deadline = std::chrono::steady_clock::now() + client_timeout;
         clients_.push_back(std::move(c));
     }
@@ -136,7 +325,7 @@ bool MetricsServer::on_readable(Client& c)
         if (n < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
         c.in.append(buf, static_cast<size_t>(n));
-        if (std::optional<std::string> out = metrics_reply(c.in, render_, routes_)) {
+        if (std::optional<std::string> out = metrics_reply(c.in, render_, routes_, token_, c.peer)) {
             c.out = std::move(*out);
             c.answering = true;
             c.sent = 0;

@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,18 +34,43 @@ struct HttpAnswer {
     std::string headers = {};   // more header lines, each ending in CR LF
 };
 
-// The answer to GET (or HEAD) of path (the target up to '?') with query
-// (after it, "" when none) for paths other than /metrics; nullopt: 404.
-using HttpRoutes = std::function<std::optional<HttpAnswer>(std::string_view path, std::string_view query)>;
+// A request as the routes see it: every view points into the request
+// read, which outlives the call.
+struct HttpRequest {
+    std::string_view method;        // GET, HEAD or POST
+    std::string_view path;          // the target up to '?'
+    std::string_view query;         // after it, "" when none
+    std::string_view body;          // POST: Content-Length bytes
+    std::string_view origin;        // the Origin header, "" when none
+    std::string_view host;          // the Host header, "" when none
+    std::string_view admin;         // the X-Tuneslot-Admin header, "" when none
+    std::string user;               // basic auth's user name, "" when none
+    std::string peer;               // the client's address, "ADDR:PORT"
+};
+
+// The answer to a request for a path other than /metrics (authenticated
+// when the listener has a token); nullopt: 404.  HEAD is answered as GET
+// without the body.
+using HttpRoutes = std::function<std::optional<HttpAnswer>(const HttpRequest& request)>;
+
+// Whether a secret given matches the secret, in a time that depends on the
+// lengths only; never for an empty secret.
+bool same_secret(std::string_view given, std::string_view secret);
+
+// An application/x-www-form-urlencoded body ("a=1&b=x%20y"): name -> value,
+// decoded; nullopt with why set for a malformed one or a name given twice.
+std::optional<std::map<std::string, std::string>> parse_form(std::string_view body, std::string& why);
 
 // The answer to what a client sent so far (in), or nothing while more is
 // needed: once in holds the end of a request head (an empty line, CR LF or
-// a bare LF), the answer to its request line; past request_max bytes
-// without one, 431.  render is called only for a 200 of /metrics, routes
+// a bare LF) and, for a POST the routes may take, its body, the answer to
+// it; past request_max bytes without one, 431.  With a token, a request
+// that does not carry it (Authorization: Bearer, or basic auth's password)
+// is answered 401.  render is called only for a 200 of /metrics, routes
 // (when given) for any other path.  A pure function of its input, so it is
 // fuzzed on its own (fuzz_metrics_request).
 std::optional<std::string> metrics_reply(std::string_view in, const std::function<std::string()>& render,
-    const HttpRoutes& routes = nullptr);
+    const HttpRoutes& routes = nullptr, std::string_view token = {}, std::string_view peer = {});
 
 class MetricsServer final {
 public:
@@ -57,9 +83,12 @@ public:
     // Listens on host (numeric) and port; throws std::system_error naming
     // the address when it cannot.
     MetricsServer(const std::string& host, int port, std::function<std::string()> render,
-        HttpRoutes routes = nullptr);
+        HttpRoutes routes = nullptr, std::string token = {});
     MetricsServer(const MetricsServer&) = delete;
     MetricsServer& operator=(const MetricsServer&) = delete;
+
+    // A new token after a reload (the same address: no new socket); "" for none
+    void set_token(std::string token) { token_ = std::move(token); }
 
     // Appends the fds to wait on, with the events wanted.
     void add_fds(std::vector<pollfd>& fds) const;
@@ -71,6 +100,7 @@ public:
 private:
     struct Client {
         UniqueFd fd;
+        std::string peer;   // "ADDR:PORT"
         std::string in;
         std::string out;
         std::size_t sent = 0;
@@ -86,6 +116,7 @@ private:
     UniqueFd listen_;
     std::function<std::string()> render_;
     HttpRoutes routes_;
+    std::string token_;
     std::vector<Client> clients_;
     // Out of file descriptors: the pending connection stays in the backlog
     // and the listening socket stays readable, so it is left out of the

@@ -74,7 +74,7 @@ std::string status_json(const FleetView& view, const DaemonFacts& facts)
         }
         out += "]}";
     }
-    out += "]}\n";
+    out += cat("],\"admin\":", facts.admin ? "true" : "false", "}\n");
     return out;
 }
 

@@ -29,6 +29,7 @@ struct DaemonFacts {
     std::int64_t written_ms = 0;        // when this instance wrote it (0: another did)
     std::int64_t interval_ms = 0;
     std::int64_t now_ms = 0;
+    bool admin = false;                 // drains from the page (admin_token)
 };
 
 std::string status_json(const FleetView& view, const DaemonFacts& facts);
