@@ -19,7 +19,7 @@ import pytest
 from harness import repo_dir
 
 TARGETS = ["fuzz_load_xsl", "fuzz_icecast_admin", "fuzz_icecast_json", "fuzz_shoutcast1", "fuzz_shoutcast2",
-           "fuzz_text", "fuzz_metrics_request", "fuzz_drains",
+           "fuzz_text", "fuzz_metrics_request", "fuzz_http_listener", "fuzz_drains",
            "fuzz_snapshot_decode", "fuzz_playlist_render", "fuzz_stream_name", "fuzz_listen_url",
            "fuzz_generation", "fuzz_herd_reply", "fuzz_allow", "fuzz_status",
            "fuzz_refresh"]

@@ -551,12 +551,13 @@ def test_metrics_endpoint(redis_server, status_server, make_tuneslotd):
 
 
 def test_metrics_address_must_be_loopback(redis_server, make_tuneslotd):
-    """A non-loopback metrics address is refused at load time."""
+    """A non-loopback metrics address without http_token is refused at load time."""
     cfg = base_config(redis_server, "http://127.0.0.1:9/load.xsl", metrics="0.0.0.0:9464")
     t = make_tuneslotd(cfg)
     t.allow(r"\[emerg\]")
     assert t.run_once() == 1
-    assert re.search(r'metrics: "0\.0\.0\.0:9464": only a loopback address is allowed', t.log_text())
+    assert re.search(r'metrics: "0\.0\.0\.0:9464" is not a loopback address: beyond loopback the listener '
+                     r'needs http_token', t.log_text())
 
 
 def test_metrics_endpoint_is_bounded(redis_server, status_server, make_tuneslotd):

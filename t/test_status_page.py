@@ -308,3 +308,27 @@ def test_without_an_admin_token_the_page_is_read_only(redis_server, status_serve
                      headers={"Origin": f"http://127.0.0.1:{port}", "X-Tuneslot-Admin": "anything-at-all-1234",
                               "Content-Type": "application/x-www-form-urlencoded"})
     assert c == 403 and body.startswith("drains from the page are off"), body
+
+
+def test_the_leader_and_its_standbys(redis_server, status_server, make_tuneslotd):
+    """Two tuneslotd on one Redis: each page names the writer and the instance standing by;
+    a standby gone is gone from the pages within three intervals."""
+    ports = [free_port(), free_port()]
+    daemons = []
+    for i, port in enumerate(ports):
+        cfg = small_fleet(redis_server, status_server, port, instance=f"node-{i + 1}")
+        daemons.append(make_tuneslotd(cfg, name=f"tuneslotd{i + 1}").start())
+        wait_for_port("127.0.0.1", port, alive=daemons[-1].running)
+    wait_until(lambda: all(status(p)["standbys"] for p in ports), timeout=10, what="both instances seen")
+    one, two = status(ports[0]), status(ports[1])
+    leader, standby = (one, two) if one["leader"]["this"] else (two, one)
+    assert standby["leader"]["this"] is False
+    assert standby["leader"]["holder"].startswith(leader["instance"] + "#")
+    assert leader["standbys"] == [standby["instance"]] and standby["standbys"] == [standby["instance"]]
+    assert standby["snapshot"]["generation"] is not None and standby["snapshot"]["written_ms"] is None
+
+    # the standby stops: the leader's page forgets it
+    gone = next(d for d, s in zip(daemons, (one, two)) if s is standby)
+    gone.stop()
+    leader_port = ports[0] if one is leader else ports[1]
+    wait_until(lambda: status(leader_port)["standbys"] == [], timeout=5, what="the standby forgotten")

@@ -26,6 +26,9 @@
 #define TUNE_KEY_LEADER         TUNE_KEY_TAG ":leader"
 #define TUNE_KEY_FENCE          TUNE_KEY_TAG ":fence"
 
+/* the tuneslotd instances running: holder -> "<unix ms> <role>" */
+#define TUNE_KEY_INSTANCES      TUNE_KEY_TAG ":instances"
+
 /* a slot's reservations between polls: prefix, stream, ":", backend */
 #define TUNE_KEY_HERD_PREFIX    TUNE_KEY_TAG ":herd:"
 

@@ -16,6 +16,7 @@ inline constexpr std::string_view key_generation = TUNE_KEY_GENERATION;
 inline constexpr std::string_view key_drain = TUNE_KEY_DRAIN;
 inline constexpr std::string_view key_leader = TUNE_KEY_LEADER;
 inline constexpr std::string_view key_fence = TUNE_KEY_FENCE;
+inline constexpr std::string_view key_instances = TUNE_KEY_INSTANCES;
 inline constexpr std::string_view channel_rounds = TUNE_CHANNEL_ROUNDS;
 
 }  // namespace tuneslot::contract

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -176,6 +177,7 @@ DaemonFacts Daemon::facts() const
     f.interval_ms = config_->interval.count();
     f.now_ms = wall_clock_ms();
     f.admin = !config_->admin_token.empty();
+    f.standbys = standbys_;
     return f;
 }
 
@@ -284,6 +286,7 @@ bool Daemon::write_round(bool once)
     // the lease right before writing
     keep_lease();
     between_calls();
+    see_instances();
     if (redis_->up()) {
         read_drains();
         between_calls();
@@ -332,6 +335,39 @@ bool Daemon::write_round(bool once)
         log::info("round written: generation ", *generation);
     report(backends, generation);
     return generation.has_value();
+}
+
+void Daemon::see_instances()
+{
+    if (!redis_->up())
+        return;
+    const std::int64_t now = wall_clock_ms();
+    const std::int64_t interval = config_->interval.count();
+    const std::string me = lease_->holder_id();
+    std::string why;
+    redis_->call({"HSET", contract::key_instances, me, cat(now, lease_->leader() ? " leader" : " standby")}, why);
+    between_calls();
+    redis_->call({"PEXPIRE", contract::key_instances, cat(10 * interval)}, why);
+    between_calls();
+    std::string refused;
+    auto pairs = redis_->hgetall(contract::key_instances, refused);
+    between_calls();
+    if (!pairs)
+        return;
+    standbys_.clear();
+    for (const auto& [holder, value] : *pairs) {
+        const std::int64_t seen = std::atoll(value.c_str());
+        if (seen < now - 10 * interval && lease_->leader()) {
+            redis_->call({"HDEL", contract::key_instances, holder}, why);
+            between_calls();
+        }
+        // the writer is named by the lease; the others seen lately stand by
+        if (seen >= now - 3 * interval && !value.ends_with(" leader") && holder != me)
+            standbys_.push_back(holder.substr(0, holder.find('#')));
+        else if (holder == me && !lease_->leader())
+            standbys_.push_back(lease_->instance());
+    }
+    std::sort(standbys_.begin(), standbys_.end());
 }
 
 void Daemon::read_generation()

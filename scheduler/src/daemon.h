@@ -76,6 +76,9 @@ private:
     void read_drains();
     // A standby: the generation the leader wrote last, for the status page
     void read_generation();
+    // Says in Redis that this instance runs, and reads who else does
+    // ({tuneslot:v1}:instances), for the status page
+    void see_instances();
 
     // Waits until `until` or a stop signal, keeping the lease; false when
     // stopped.  Returns early (true) when this instance just became leader,
@@ -130,6 +133,8 @@ private:
     // the last round this instance wrote
     std::optional<long long> generation_;
     std::int64_t written_ms_ = 0;
+    // the instances standing by, as last seen in Redis (this one included)
+    std::vector<std::string> standbys_;
     bool stopping_ = false;
     bool reload_pending_ = false;
     bool ready_ = false;        // READY=1 sent

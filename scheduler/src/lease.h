@@ -49,6 +49,8 @@ public:
     // "<instance> <token>" while leader, for publish_round.lua.
     const std::string& value() const noexcept { return value_; }
     const std::string& instance() const noexcept { return instance_; }
+    // instance() and this process's nonce: the lease's holder when it holds it
+    const std::string& holder_id() const noexcept { return holder_id_; }
     // The lease's value while another instance holds it, "" when unknown.
     const std::string& holder() const noexcept { return holder_; }
     std::chrono::milliseconds ttl() const noexcept { return ttl_; }
