@@ -157,7 +157,19 @@ def test_the_page_in_a_real_browser(run_dir, processes, redis_server, make_iceca
     assert "rack move" in cell("ice-a", 1)
     t.wait_for_log(r"\[notice\] drain: ice-a drained from the status page by 127\.0\.0\.1:\d+ \(rack move\)")
     assert page.evaluate("document.getElementById('admin-said').textContent") == \
-        "drain ice-a: done, applied within a round"
+        "drain ice-a: asked, applied with the next round"
+
+    # a backend down can be drained and undrained from the page too: the drain is the
+    # operator's, shown beside the health, not instead of it
+    page.evaluate("document.getElementById('admin-note').value = 'dead disk'")
+    page.evaluate("document.querySelector('#backends tr[data-backend=\"ice-b\"] button[data-action=drain]').click()")
+    wait_until(lambda: status(port)["backends"][1]["drained"] is True, timeout=10, what="ice-b drained")
+    assert status(port)["backends"][1]["health"] == "down"
+    page.wait_for("document.querySelector('#backends tr[data-backend=\"ice-b\"] button[data-action=undrain]')",
+                  what="an undrain button for ice-b")
+    assert "drained: dead disk" in cell("ice-b", 1) and state("ice-b") == "down"
+    page.evaluate("document.querySelector('#backends tr[data-backend=\"ice-b\"] button[data-action=undrain]').click()")
+    wait_until(lambda: status(port)["backends"][1]["drained"] is False, timeout=10, what="ice-b undrained")
 
     # "only what is not up" hides nothing here (both are not up); with ice-a undrained it hides it
     assert ctl(t, "undrain", "ice-a").returncode == 0
@@ -252,6 +264,11 @@ def test_every_request_carries_the_token(redis_server, status_server, make_tunes
     wrong = base64.b64encode(f"ops:{HTTP_TOKEN}x".encode()).decode()
     assert get(port, "/status.json", headers={"Authorization": f"Basic {wrong}"})[0] == 401
     assert get(port, "/status.json", headers={"Authorization": "Basic !!!!"})[0] == 401
+    # ctl place sends the listener's token as any scraper does
+    wait_until(lambda: json.loads(get(port, "/status.json", headers={"Authorization": f"Bearer {HTTP_TOKEN}"})[2])
+               ["fleet"]["backends_up"] == 1, timeout=10, what="a round")
+    r = ctl(t, "place", "--listeners", "2")
+    assert r.returncode == 0 and r.stdout.startswith("a station of 2 listeners:\n  1. a  listeners 1"), r
     assert HTTP_TOKEN not in t.log_text()
 
 
@@ -278,7 +295,10 @@ def test_drains_from_the_page_need_the_admin_token_and_the_same_origin(redis_ser
              "X-Tuneslot-Admin does not carry the admin token"),
             ("backend=nosuch", good, 400, 'no backend "nosuch"'),
             ("backend=a&mount=/nosuch", good, 400, 'uses the mount "/nosuch"'),
-            ("backend=a&note=%0a", good, 400, "the note must not hold control characters"),
+            ("backend=a&note=%0a", good, 400, "the note must be printable ASCII"),
+            ("backend=a&note=caf%C3%A9", good, 400, "the note must be printable ASCII"),
+            ("backend=a&note=" + "n" * 161, good, 400, "the note is longer than 160 bytes"),
+            ("backend=a&x=1", good, 400, 'unknown field "x"'),
             ("backend=a&backend=b", good, 400, "a field given twice"),
             ("backend=a&note=%zz", good, 400, "a malformed %-escape")]:
         c, _, body = post("/drain", form, **headers)
@@ -286,14 +306,16 @@ def test_drains_from_the_page_need_the_admin_token_and_the_same_origin(redis_ser
     assert redis_server.command("HGETALL", "{tuneslot:v1}:drain") == []
 
     c, _, body = post("/drain", "backend=a&note=new+disks%21", **good)
-    assert c == 200 and json.loads(body) == {"field": "a", "draining": True, "applied": "within one round"}
+    assert c == 202 and json.loads(body) == {"field": "a", "draining": True, "applied": "with the next round"}
     wait_until(lambda: status(port)["backends"][0]["note"] == "new disks!", timeout=5, what="the drain")
     t.wait_for_log(r"\[notice\] drain: a drained from the status page by 127\.0\.0\.1:\d+ \(new disks!\)")
     c, _, _ = post("/undrain", "backend=a", **good)
-    assert c == 200
+    assert c == 202
     wait_until(lambda: status(port)["backends"][0]["health"] == "up", timeout=5, what="the undrain")
     t.wait_for_log(r"\[notice\] drain: a undrained from the status page by 127\.0\.0\.1:\d+")
     assert ADMIN_TOKEN not in t.log_text()
+    assert post("/undrain", "backend=a&x=1", **good)[:1] == (400,)
+    assert post("/undrain", "backend=a&note=n", **good)[2].startswith('unknown field "note"')
     # GET cannot drain, and a POST elsewhere is refused
     assert get(port, "/drain")[0] == 404
     assert post("/status.json", "x=1", **good)[0] == 405

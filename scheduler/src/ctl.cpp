@@ -6,6 +6,7 @@
 #include "placement.h"
 #include "redis_writer.h"
 #include "text.h"
+#include "metrics_server.h"
 #include "unique_fd.h"
 
 #include <arpa/inet.h>
@@ -145,22 +146,8 @@ int status(RedisWriter& redis)
 // address, numeric); the status code and the body, or nullopt with why set
 std::optional<std::pair<int, std::string>> http_get(const Config& c, const std::string& target, std::string& why)
 {
-    const bool v6 = c.metrics_host.find(':') != std::string::npos;
     sockaddr_storage ss{};
-    socklen_t len = 0;
-    if (v6) {
-        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons(static_cast<std::uint16_t>(c.metrics_port));
-        inet_pton(AF_INET6, c.metrics_host.c_str(), &a->sin6_addr);
-        len = sizeof *a;
-    } else {
-        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-        a->sin_family = AF_INET;
-        a->sin_port = htons(static_cast<std::uint16_t>(c.metrics_port));
-        inet_pton(AF_INET, c.metrics_host.c_str(), &a->sin_addr);
-        len = sizeof *a;
-    }
+    const socklen_t len = numeric_sockaddr(c.metrics_host, c.metrics_port, ss);
     UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     const auto deadline = std::chrono::steady_clock::now() + place_timeout;
     auto wait_for = [&](short events) {
@@ -182,7 +169,9 @@ std::optional<std::pair<int, std::string>> http_get(const Config& c, const std::
         why = err ? std::strerror(err) : "connect: timeout";
         return std::nullopt;
     }
-    const std::string request = cat("GET ", target, " HTTP/1.0\r\nHost: ", c.metrics, "\r\n\r\n");
+    // the listener's token, when it has one, as any scraper sends it
+    const std::string request = cat("GET ", target, " HTTP/1.0\r\nHost: ", c.metrics, "\r\n",
+        c.http_token.empty() ? std::string() : cat("Authorization: Bearer ", c.http_token, "\r\n"), "\r\n");
     for (size_t sent = 0; sent < request.size();) {
         if (!wait_for(POLLOUT)) {
             why = "send: timeout";

@@ -137,30 +137,53 @@ HttpAnswer Daemon::drain_from_page(const HttpRequest& r)
     std::optional<std::map<std::string, std::string>> form = parse_form(r.body, why);
     if (!form)
         return refuse("400 Bad Request", why);
-    const std::string backend = (*form)["backend"];
-    const std::string mount = (*form)["mount"];
-    const std::string note = r.path == "/drain" ? (*form)["note"] : std::string();
-    if (form->size() > 3 || (r.path == "/undrain" && form->contains("note") && !(*form)["note"].empty()))
-        return refuse("400 Bad Request", "the fields are backend, mount and (to drain) note");
+    const bool drain = r.path == "/drain";
+    for (const auto& [name, value] : *form)
+        if (name != "backend" && name != "mount" && !(drain && name == "note"))
+            return refuse("400 Bad Request",
+                cat("unknown field ", quote(name), drain ? ": backend, mount and note" : ": backend and mount"));
+    auto field_of = [&form](const char* name) {
+        auto it = form->find(name);
+        return it == form->end() ? std::string() : it->second;
+    };
+    const std::string backend = field_of("backend");
+    const std::string mount = field_of("mount");
+    const std::string note = field_of("note");
     if (why = check_drain_request(*config_, backend, mount, note); !why.empty())
         return refuse("400 Bad Request", why);
+    if (page_drains_.size() >= page_drains_max)
+        return refuse("503 Service Unavailable", "too many drains waiting for Redis; try again after a round");
 
+    // written with the next round, not here: nothing a client sends holds
+    // up the daemon's loop for a Redis call
     const std::string field = drain_field(backend, mount);
-    RedisReplyPtr reply = r.path == "/drain" ? redis_->call({"HSET", contract::key_drain, field, note}, why)
-                                             : redis_->call({"HDEL", contract::key_drain, field}, why);
-    if (!reply || reply->type == REDIS_REPLY_ERROR)
-        return refuse("503 Service Unavailable",
-            cat("redis: ", reply ? printable(std::string_view(reply->str, reply->len), 200) : why));
-    const std::string who = r.user.empty() ? r.peer : cat(r.user, " at ", r.peer);
-    if (r.path == "/drain")
-        log::notice("drain: ", field, " drained from the status page by ", who,
-            note.empty() ? std::string() : cat(" (", note, ")"));
-    else
-        log::notice("drain: ", field, " undrained from the status page by ", who);
-    return HttpAnswer{"200 OK", "application/json",
-        cat("{\"field\":", json_quote(field), ",\"draining\":", r.path == "/drain" ? "true" : "false",
-            ",\"applied\":\"within one round\"}\n"),
+    page_drains_.push_back({drain, field, note, r.user.empty() ? r.peer : cat(r.user, " at ", r.peer)});
+    return HttpAnswer{"202 Accepted", "application/json",
+        cat("{\"field\":", json_quote(field), ",\"draining\":", drain ? "true" : "false",
+            ",\"applied\":\"with the next round\"}\n"),
         json_headers};
+}
+
+void Daemon::write_page_drains()
+{
+    while (!page_drains_.empty() && redis_->up()) {
+        const PageDrain& d = page_drains_.front();
+        std::string why;
+        RedisReplyPtr reply = d.drain ? redis_->call({"HSET", contract::key_drain, d.field, d.note}, why)
+                                      : redis_->call({"HDEL", contract::key_drain, d.field}, why);
+        between_calls();
+        if (!reply)
+            return;     // Redis went away: the rest waits for the next round
+        if (reply->type == REDIS_REPLY_ERROR)
+            log::warn("drain: ", d.field, " from the status page by ", d.who, " not written: ",
+                printable(std::string_view(reply->str, reply->len), 200));
+        else if (d.drain)
+            log::notice("drain: ", d.field, " drained from the status page by ", d.who,
+                d.note.empty() ? std::string() : cat(" (", d.note, ")"));
+        else
+            log::notice("drain: ", d.field, " undrained from the status page by ", d.who);
+        page_drains_.pop_front();
+    }
 }
 
 DaemonFacts Daemon::facts() const
@@ -288,11 +311,12 @@ bool Daemon::write_round(bool once)
     between_calls();
     see_instances();
     if (redis_->up()) {
+        write_page_drains();
         read_drains();
         between_calls();
     }
     apply_drains(*config_, drains_, backends);
-    view_ = fleet_view(*config_, outcomes, backends, wall_clock_ms());
+    view_ = fleet_view(*config_, outcomes, backends, drains_, wall_clock_ms());
     history_.record(view_);
     health_log_.update(*config_, backends);
     metrics_.round(*config_, outcomes, polls, backends);

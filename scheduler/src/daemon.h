@@ -39,6 +39,7 @@
 
 #include <poll.h>
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -103,9 +104,13 @@ private:
     HttpRoutes routes();
     // this instance as the status page shows it
     DaemonFacts facts() const;
-    // POST /drain or /undrain from the status page (admin_token): checked,
-    // written to the drain hash, logged with who asked
+    // POST /drain or /undrain from the status page (admin_token): checked
+    // and queued (202) for write_page_drains()
     HttpAnswer drain_from_page(const HttpRequest& request);
+    // The drains the page queued, written to the drain hash before the
+    // round reads it, and logged with who asked; what Redis did not take
+    // waits for the next round
+    void write_page_drains();
 
     // After a round: READY=1 the first time there is something to be
     // ready with, and the STATUS line.
@@ -135,6 +140,15 @@ private:
     std::int64_t written_ms_ = 0;
     // the instances standing by, as last seen in Redis (this one included)
     std::vector<std::string> standbys_;
+    // drains asked for on the status page, not yet written
+    struct PageDrain {
+        bool drain;             // else undrain
+        std::string field;      // of the drain hash
+        std::string note;
+        std::string who;        // "ADDR:PORT", or "USER at ADDR:PORT"
+    };
+    static constexpr std::size_t page_drains_max = 64;
+    std::deque<PageDrain> page_drains_;
     bool stopping_ = false;
     bool reload_pending_ = false;
     bool ready_ = false;        // READY=1 sent

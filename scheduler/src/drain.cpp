@@ -96,11 +96,13 @@ std::string check_drain_request(const Config& config, std::string_view backend, 
         if (!used)
             return cat("no stream of ", config.path, " uses the mount ", quote(mount));
     }
+    // what parse_drains() keeps of a note, so nothing is cut or changed
+    // between what the operator wrote and what the logs and page show
     for (unsigned char ch : note)
-        if (ch < 0x20 || ch == 0x7f)
-            return "the note must not hold control characters";
-    if (note.size() > 300)
-        return "the note is longer than 300 bytes";
+        if (ch < 0x20 || ch > 0x7e)
+            return "the note must be printable ASCII (no control characters, no other bytes)";
+    if (note.size() > note_max)
+        return cat("the note is longer than ", note_max, " bytes");
     return {};
 }
 

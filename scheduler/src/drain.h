@@ -37,7 +37,8 @@ std::string drain_field(std::string_view backend, std::string_view mount);
 
 // Why an operator's drain (or undrain, note "") cannot be written: a
 // backend the configuration does not have, a mount no stream of it uses, a
-// note with control characters or longer than 300 bytes; "" when it can.
+// note that is not printable ASCII or is longer than the 160 bytes a drain
+// keeps; "" when it can.
 // Said to `tuneslotd ctl` and to the status page alike.
 std::string check_drain_request(const Config& config, std::string_view backend, std::string_view mount,
     std::string_view note);

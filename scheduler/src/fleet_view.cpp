@@ -8,12 +8,6 @@ namespace tuneslot {
 
 namespace {
 
-// A drain's reason in the snapshot is "drain" or "drain: NOTE" (drain.cpp)
-std::string drain_note(const std::string& reason)
-{
-    return reason.starts_with("drain: ") ? reason.substr(7) : std::string();
-}
-
 FleetBackend configured(const BackendConfig& b)
 {
     FleetBackend v;
@@ -34,7 +28,7 @@ double pull(const FleetSlot& s)
 }  // namespace
 
 FleetView fleet_view(const Config& config, const std::vector<PollOutcome>& outcomes,
-    const std::vector<BackendRound>& shown, std::int64_t round_ms)
+    const std::vector<BackendRound>& shown, const DrainSet& drains, std::int64_t round_ms)
 {
     FleetView v;
     v.round_ms = round_ms;
@@ -45,9 +39,12 @@ FleetView fleet_view(const Config& config, const std::vector<PollOutcome>& outco
         b.polled_ms = r.polled_ms;
         b.poll_seconds = outcomes[i].seconds;
         b.weight = r.weight;
+        if (auto d = drains.backends.find(b.name); d != drains.backends.end()) {
+            b.drained = true;
+            b.note = d->second;
+        }
         if (r.health == TUNE_HEALTH_UP || r.health == TUNE_HEALTH_DRAINING) {
             b.health = r.health == TUNE_HEALTH_UP ? "up" : "draining";
-            b.note = r.health == TUNE_HEALTH_DRAINING ? drain_note(r.reason) : std::string();
             b.listeners = r.server.listeners;
             b.capacity = r.server.capacity;
         } else if (r.polled_ms != 0) {

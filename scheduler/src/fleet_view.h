@@ -8,6 +8,7 @@
 // pure functions.
 
 #include "config.h"
+#include "drain.h"
 #include "poller.h"
 #include "round.h"
 
@@ -24,7 +25,8 @@ struct FleetBackend {
     // "up", "down", "draining" (drained as a whole) or "unpolled"
     std::string health;
     std::string reason;             // down: why
-    std::string note;               // draining: the operator's note
+    bool drained = false;           // the operator drains it as a whole (up or not)
+    std::string note;               // drained: the operator's note
     std::uint32_t listeners = 0;    // the server as a whole (up, draining)
     std::uint32_t capacity = 0;     // TUNE_UNLIMITED: no limit known
     std::uint32_t weight = 0;       // as written; below configured_weight in slow start
@@ -61,9 +63,9 @@ struct FleetView {
 };
 
 // The view of a round: outcomes[i] and shown[i] (after health and drains)
-// belong to config.backends[i]; the drain notes come from shown's reasons.
+// belong to config.backends[i]; drains are the operator's, read this round.
 FleetView fleet_view(const Config& config, const std::vector<PollOutcome>& outcomes,
-    const std::vector<BackendRound>& shown, std::int64_t round_ms);
+    const std::vector<BackendRound>& shown, const DrainSet& drains, std::int64_t round_ms);
 
 // Before the first round: every backend configured, none polled yet.
 FleetView fleet_view_unpolled(const Config& config);

@@ -179,6 +179,23 @@ std::string peer_name(const sockaddr_storage& from)
 
 }  // namespace
 
+socklen_t numeric_sockaddr(const std::string& host, int port, sockaddr_storage& ss)
+{
+    ss = sockaddr_storage{};
+    if (host.find(':') != std::string::npos) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(static_cast<std::uint16_t>(port));
+        inet_pton(AF_INET6, host.c_str(), &a->sin6_addr);
+        return sizeof *a;
+    }
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(static_cast<std::uint16_t>(port));
+    inet_pton(AF_INET, host.c_str(), &a->sin_addr);
+    return sizeof *a;
+}
+
 bool same_secret(std::string_view given, std::string_view secret)
 {
     unsigned char diff = given.size() == secret.size() ? 0 : 1;
@@ -258,20 +275,7 @@ MetricsServer::MetricsServer(const std::string& host, int port, std::function<st
 {
     const bool v6 = host.find(':') != std::string::npos;
     sockaddr_storage ss{};
-    socklen_t len = 0;
-    if (v6) {
-        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons(static_cast<std::uint16_t>(port));
-        inet_pton(AF_INET6, host.c_str(), &a->sin6_addr);
-        len = sizeof *a;
-    } else {
-        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-        a->sin_family = AF_INET;
-        a->sin_port = htons(static_cast<std::uint16_t>(port));
-        inet_pton(AF_INET, host.c_str(), &a->sin_addr);
-        len = sizeof *a;
-    }
+    const socklen_t len = numeric_sockaddr(host, port, ss);
     const std::string where = v6 ? cat("[", host, "]:", port) : cat(host, ":", port);
     listen_.reset(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!listen_)

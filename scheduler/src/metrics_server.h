@@ -15,6 +15,7 @@
 #include "unique_fd.h"
 
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <functional>
@@ -52,6 +53,10 @@ struct HttpRequest {
 // when the listener has a token); nullopt: 404.  HEAD is answered as GET
 // without the body.
 using HttpRoutes = std::function<std::optional<HttpAnswer>(const HttpRequest& request)>;
+
+// The socket address of a numeric host (IPv4, or IPv6 without brackets)
+// and port, as `metrics` gives them; its length.
+socklen_t numeric_sockaddr(const std::string& host, int port, sockaddr_storage& ss);
 
 // Whether a secret given matches the secret, in a time that depends on the
 // lengths only; never for an empty secret.

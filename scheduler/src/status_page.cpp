@@ -54,7 +54,8 @@ std::string status_json(const FleetView& view, const DaemonFacts& facts)
         const FleetBackend& b = view.backends[i];
         out += cat(i ? "," : "", "{\"name\":", json_quote(b.name), ",\"region\":", text_or_null(b.region),
             ",\"format\":", json_quote(b.format), ",\"health\":", json_quote(b.health),
-            ",\"reason\":", text_or_null(b.reason), ",\"note\":", text_or_null(b.note),
+            ",\"reason\":", text_or_null(b.reason), ",\"drained\":", b.drained ? "true" : "false",
+            ",\"note\":", text_or_null(b.note),
             ",\"listeners\":", b.listeners, ",\"capacity\":", count_or_null(b.capacity),
             ",\"weight\":", b.weight, ",\"configured_weight\":", b.configured_weight,
             ",\"polled_ms\":", b.polled_ms, ",\"poll_seconds\":", cat(static_cast<long long>(b.poll_seconds * 1e6)),

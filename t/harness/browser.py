@@ -100,7 +100,9 @@ class Page:
         return r["result"].get("value")
 
     def wait_for(self, expression: str, timeout: float = 10.0, what: str = "") -> None:
-        wait_until(lambda: bool(self.evaluate(expression)), timeout=timeout, what=what or expression)
+        """Until the expression is truthy in the page (an element found, too: a node
+        itself comes back by value as an empty object)."""
+        wait_until(lambda: self.evaluate(f"!!({expression})") is True, timeout=timeout, what=what or expression)
 
     def screenshot(self, path: Path) -> Path:
         data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
