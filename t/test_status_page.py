@@ -354,3 +354,29 @@ def test_the_leader_and_its_standbys(redis_server, status_server, make_tuneslotd
     gone.stop()
     leader_port = ports[0] if one is leader else ports[1]
     wait_until(lambda: status(leader_port)["standbys"] == [], timeout=5, what="the standby forgotten")
+
+
+def test_a_name_other_than_the_address_is_refused_without_a_token(redis_server, status_server,
+                                                                   make_tuneslotd):
+    """DNS rebinding: a page of another site whose name is pointed at 127.0.0.1 sends that
+    name as Host; without http_token the listener answers only by its address or
+    localhost (421 otherwise), so such a page reads nothing."""
+    port = free_port()
+    t = make_tuneslotd(small_fleet(redis_server, status_server, port)).start()
+    wait_for_port("127.0.0.1", port, alive=t.running)
+    for host, code in [("evil.example:%d" % port, 421), ("evil.example", 421), ("127.0.0.1.nip.io", 421),
+                       ("localhost:%d" % port, 200), ("LocalHost", 200), ("127.0.0.1:%d" % port, 200),
+                       ("[::1]:%d" % port, 200)]:
+        for target in ("/status.json", "/metrics", "/"):
+            assert get(port, target, headers={"Host": host})[0] == code, (host, target)
+    assert get(port, "/", headers={"Host": "evil.example"})[2].startswith(
+        "this listener answers by its address (or localhost) only")
+
+
+def test_with_a_token_any_name_may_be_used(redis_server, status_server, make_tuneslotd):
+    port = free_port()
+    t = make_tuneslotd(small_fleet(redis_server, status_server, port, http_token=HTTP_TOKEN)).start()
+    wait_for_port("127.0.0.1", port, alive=t.running)
+    assert get(port, "/status.json", headers={"Host": "status.radio.example",
+                                              "Authorization": f"Bearer {HTTP_TOKEN}"})[0] == 200
+    assert get(port, "/status.json", headers={"Host": "status.radio.example"})[0] == 401

@@ -6,16 +6,21 @@
 // and is answered once metrics_reply() says so.  Besides "no crash" it
 // checks what the header promises: no answer while the head is incomplete
 // and within request_max; then exactly one answer, an HTTP/1.0 status line
-// of 200, 400, 404, 405 or 431, and only the server's own header lines (no
+// of 200, 400, 404, 405, 421 (a Host naming no address: DNS rebinding) or
+// 431, and only the server's own header lines (no
 // byte of the request reflected into the head); a 200 exactly for a GET or
 // HEAD of /metrics (a query allowed), the only case that renders the body;
 // Content-Length that of the body, which a HEAD leaves out.
 
 #include "metrics_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <algorithm>
 #include <string>
 #include <string_view>
 
@@ -26,6 +31,59 @@ constexpr std::string_view body = "tuneslotd_rounds_written_total 7\n";
 bool head_complete(std::string_view in)
 {
     return in.find("\r\n\r\n") != std::string_view::npos || in.find("\n\n") != std::string_view::npos;
+}
+
+// The first Host header's value, trimmed ("" when none): a line of the
+// head whose name is Host in any case
+std::string_view host_of(std::string_view in)
+{
+    const std::size_t end = std::min(in.find("\r\n\r\n"), in.find("\n\n"));
+    std::string_view head = in.substr(0, end);
+    for (std::size_t at = head.find('\n'); at != std::string_view::npos; at = head.find('\n', at + 1)) {
+        std::string_view line = head.substr(at + 1, head.find('\n', at + 1) - at - 1);
+        if (line.size() < 5)
+            continue;
+        bool host = true;
+        for (std::size_t i = 0; i < 4; ++i)
+            host = host && (line[i] | 0x20) == "host"[i];
+        if (!host || line[4] != ':')
+            continue;
+        // the line's own CR ends it; whitespace around the value is not
+        // part of it (RFC 9110, 5.5), any other byte is
+        std::string_view v = line.substr(5);
+        if (!v.empty() && v.back() == '\r')
+            v.remove_suffix(1);
+        while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+            v.remove_prefix(1);
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+            v.remove_suffix(1);
+        return v;
+    }
+    return {};
+}
+
+// whether the listener takes a request with this Host (docs/tuneslotd.md,
+// "metrics"): none, an IPv4 literal, an [IPv6] literal or localhost, each
+// with a port or without
+bool host_allowed(std::string_view host)
+{
+    if (host.empty())
+        return true;
+    if (host.front() == '[') {
+        const std::size_t close = host.find(']');
+        if (close == std::string_view::npos)
+            return false;
+        in6_addr a6{};
+        const std::string_view rest = host.substr(close + 1);
+        return inet_pton(AF_INET6, std::string(host.substr(1, close - 1)).c_str(), &a6) == 1
+            && (rest.empty() || rest.front() == ':');
+    }
+    const std::string_view name = host.substr(0, host.find(':'));
+    std::string lower;
+    for (char c : name)
+        lower.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c | 0x20 : c));
+    in_addr a4{};
+    return lower == "localhost" || inet_pton(AF_INET, lower.c_str(), &a4) == 1;
 }
 
 // the status a request head deserves, by RFC 9112's request line (a bare
@@ -45,6 +103,9 @@ int expected_status(std::string_view in)
     const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
     if (method != "GET" && method != "HEAD")
         return 405;
+    // a Host that names a host rather than an address: 421 (DNS rebinding)
+    if (!host_allowed(host_of(in)))
+        return 421;
     if (target != "/metrics" && target.substr(0, 9) != "/metrics?")
         return 404;
     return 200;

@@ -90,6 +90,7 @@ Daemon::Daemon(std::shared_ptr<const Config> config, Signals& signals, ServiceNo
       metrics_server_(make_metrics_server(*config_, metrics_, routes()))
 {
     view_ = fleet_view_unpolled(*config_);
+    view_json_ = fleet_json(view_);
     log::info("instance ", lease_->instance(), ", lease ttl ", lease_->ttl().count(), "ms",
         config_->metrics.empty() ? std::string() : cat(", metrics on http://", config_->metrics, "/metrics"));
 }
@@ -105,7 +106,7 @@ HttpRoutes Daemon::routes()
         if (r.path == "/" || r.path == "/status")
             return HttpAnswer{"200 OK", "text/html; charset=utf-8", std::string(status_html()), page_headers};
         if (r.path == "/status.json")
-            return HttpAnswer{"200 OK", "application/json", status_json(view_, facts()), json_headers};
+            return HttpAnswer{"200 OK", "application/json", status_json(view_json_, facts()), json_headers};
         if (r.path == "/history.json")
             return HttpAnswer{"200 OK", "application/json", history_.json(), json_headers};
         if (r.path != "/place")
@@ -317,6 +318,7 @@ bool Daemon::write_round(bool once)
     }
     apply_drains(*config_, drains_, backends);
     view_ = fleet_view(*config_, outcomes, backends, drains_, wall_clock_ms());
+    view_json_ = fleet_json(view_);
     history_.record(view_);
     health_log_.update(*config_, backends);
     metrics_.round(*config_, outcomes, polls, backends);

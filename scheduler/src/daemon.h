@@ -134,6 +134,7 @@ private:
     Metrics metrics_;
     // the fleet as the last round left it (fleet_view.h), and its last hour
     FleetView view_;
+    std::string view_json_;     // fleet_json(view_)
     ListenerHistory history_;
     // the last round this instance wrote
     std::optional<long long> generation_;

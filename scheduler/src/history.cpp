@@ -49,7 +49,15 @@ void ListenerHistory::record(const FleetView& view)
                     s.pop_front();
         }
     } else if (times_.back() > step) {
-        return;     // the clock stepped back: the points already there stand
+        // the clock stepped back: within a step, the points there stand;
+        // further (a clock set ahead, then corrected), they are of a time
+        // that never was, and the chart starts again from now
+        if (times_.back() - step <= step_ms)
+            return;
+        times_.clear();
+        streams_.clear();
+        backends_.clear();
+        times_.push_back(step);
     }
 
     std::set<std::string, std::less<>> seen;

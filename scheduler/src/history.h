@@ -24,7 +24,8 @@ public:
     // The counts of the round of view (at its round_ms): up and draining
     // backends' listeners as a whole, every stream's over its slots.  A
     // backend down has no point (a gap in its line); a name the view no
-    // longer has loses its series.
+    // longer has loses its series.  A clock stepped back by more than a
+    // step starts the history again.
     void record(const FleetView& view);
 
     // {"step_ms":10000,"t":[unix ms of each point],"streams":{"demo":[L or

@@ -105,6 +105,27 @@ bool authorized(std::string_view authorization, std::string_view token, std::str
     return false;
 }
 
+// Whether a Host header names the listener by address, not by a name: an
+// IPv4 or [IPv6] literal, or localhost, each with a port or without.  A
+// page of another site whose name an attacker re-points at 127.0.0.1 (DNS
+// rebinding) sends its own name, which this refuses.
+bool host_is_address(std::string_view host)
+{
+    std::string_view name = host;
+    if (name.starts_with('[')) {
+        const size_t close = name.find(']');
+        if (close == std::string_view::npos)
+            return false;
+        in6_addr a6{};
+        const std::string literal(name.substr(1, close - 1));
+        const std::string_view rest = name.substr(close + 1);
+        return inet_pton(AF_INET6, literal.c_str(), &a6) == 1 && (rest.empty() || rest.starts_with(':'));
+    }
+    name = name.substr(0, name.find(':'));
+    in_addr a4{};
+    return same_name(name, "localhost") || inet_pton(AF_INET, std::string(name).c_str(), &a4) == 1;
+}
+
 // Where the head ends (the index of the body's first byte), or npos
 size_t head_end(std::string_view in)
 {
@@ -145,6 +166,9 @@ std::string answer(std::string_view in, size_t body_at, const std::function<std:
     std::optional<HttpAnswer> routed;
     if (r.method != "GET" && r.method != "HEAD" && !(r.method == "POST" && routes))
         out = response("405 Method Not Allowed", "text/plain", routes ? "only GET and POST\n" : "only GET\n");
+    else if (token.empty() && !r.host.empty() && !host_is_address(r.host))
+        out = response("421 Misdirected Request", "text/plain",
+            "this listener answers by its address (or localhost) only; give it http_token to use a host name\n");
     else if (!token.empty() && !authorized(header(head, "Authorization"), token, r.user))
         out = response("401 Unauthorized", "text/plain", "this listener wants its token\n",
             "WWW-Authenticate: Basic realm=\"tuneslotd\", charset=\"UTF-8\"\r\n");
@@ -293,7 +317,7 @@ void MetricsServer::add_fds(std::vector<pollfd>& fds) const
     if (std::chrono::steady_clock::now() >= accept_paused_until_)
         fds.push_back({listen_.get(), POLLIN, 0});
     for (const Client& c : clients_)
-        fds.push_back({c.fd.get(), static_cast<short>(c.answering ? POLLOUT : POLLIN), 0});
+        fds.push_back({c.fd.get(), static_cast<short>(c.answering && !c.closing ? POLLOUT : POLLIN), 0});
 }
 
 void MetricsServer::accept_all()
@@ -314,7 +338,8 @@ void MetricsServer::accept_all()
         Client c;
         c.fd = std::move(owned);
         c.peer = peer_name(from);
-        c.deadline = std::chrono::steady_clock::now() + client_timeout;
+        c.accepted = std::chrono::steady_clock::now();
+        c.deadline = c.accepted + client_timeout;
         clients_.push_back(std::move(c));
     }
 }
@@ -340,13 +365,36 @@ bool MetricsServer::on_readable(Client& c)
 
 bool MetricsServer::on_writable(Client& c)
 {
+    const auto now = std::chrono::steady_clock::now();
     while (c.sent < c.out.size()) {
         ssize_t n = ::send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
         if (n < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
         c.sent += static_cast<size_t>(n);
+        // a large answer to a slow reader: client_timeout is for each
+        // stretch without progress, within send_limit of the accept
+        c.deadline = std::min(now + client_timeout, c.accepted + send_limit);
     }
-    return false;   // all sent: close
+    // All sent.  Unread bytes at close() would make the kernel reset the
+    // connection, which may throw the answer away before the client reads
+    // it (a body sent with a refused POST, a GET's): say we are done and
+    // read until the client closes too, briefly.
+    ::shutdown(c.fd.get(), SHUT_WR);
+    c.closing = true;
+    c.deadline = std::min(c.deadline, now + linger);
+    return true;
+}
+
+bool MetricsServer::on_closing(Client& c)
+{
+    char buf[1024];
+    for (;;) {
+        ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);
+        if (n == 0)
+            return false;
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    }
 }
 
 void MetricsServer::handle(const std::vector<pollfd>& fds)
@@ -361,7 +409,7 @@ void MetricsServer::handle(const std::vector<pollfd>& fds)
         auto it = std::find_if(clients_.begin(), clients_.end(), [&](const Client& c) { return c.fd.get() == p.fd; });
         if (it == clients_.end())
             continue;
-        bool keep = it->answering ? on_writable(*it) : on_readable(*it);
+        bool keep = it->closing ? on_closing(*it) : it->answering ? on_writable(*it) : on_readable(*it);
         if (!keep || (p.revents & (POLLERR | POLLNVAL)) != 0)
             clients_.erase(it);
     }

@@ -1,12 +1,15 @@
 #pragma once
 
-// The /metrics endpoint: a tiny HTTP/1.0 server inside the main loop, so it
-// needs no thread and can never block polling.  Everything is non-blocking
-// and bounded: at most max_clients connections (more are closed at once), a
-// request of at most request_max bytes, and client_timeout for a whole
-// exchange; a slow or silent scraper is dropped, never waited for.  GET
-// /metrics is answered, and the paths the daemon routes (GET /place);
-// anything else gets 404, 405 or 400.
+// The HTTP listener (`metrics`): a tiny HTTP/1.0 server inside the main
+// loop, so it needs no thread and can never block polling.  Everything is
+// non-blocking and bounded: at most max_clients connections (more are
+// closed at once), a request of at most request_max bytes, client_timeout
+// for the whole request and then for each stretch of the answer without
+// progress (send_limit in all); a slow or silent client is dropped, never
+// waited for.  GET /metrics is answered, and what the daemon routes (the
+// status page, /place, the page's POSTs); with a token, nothing without it
+// (401); without one, nothing that names the listener by a host name (421:
+// DNS rebinding); anything else gets 404, 405 or 400.
 //
 // The daemon adds the server's fds to the set it waits on (add_fds) and
 // hands back the ready ones (handle); the body is rendered only when a
@@ -81,7 +84,13 @@ class MetricsServer final {
 public:
     static constexpr std::size_t max_clients = 16;
     static constexpr std::size_t request_max = 4096;
+    // to send a request, and then for each stretch of the answer's sending
+    // without progress, within send_limit in all
     static constexpr std::chrono::milliseconds client_timeout{2000};
+    static constexpr std::chrono::milliseconds send_limit{30000};
+    // how long, once the answer is sent, the client's unread bytes are read
+    // away until it closes (so that closing does not reset the answer)
+    static constexpr std::chrono::milliseconds linger{500};
     // how long accepting pauses when the process is out of descriptors
     static constexpr std::chrono::milliseconds accept_pause{100};
 
@@ -109,14 +118,17 @@ private:
         std::string in;
         std::string out;
         std::size_t sent = 0;
+        std::chrono::steady_clock::time_point accepted;
         std::chrono::steady_clock::time_point deadline;
         bool answering = false;
+        bool closing = false;   // all sent: reading until the client closes
     };
 
     void accept_all();
     // false when the client is done (closed or failed)
     bool on_readable(Client& c);
     bool on_writable(Client& c);
+    bool on_closing(Client& c);
 
     UniqueFd listen_;
     std::function<std::string()> render_;

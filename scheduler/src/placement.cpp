@@ -56,11 +56,6 @@ std::string regions_of(const std::vector<FleetBackend>& fleet)
     return out;
 }
 
-std::string number_or_null(std::uint32_t v)
-{
-    return known(v) ? cat(v) : std::string("null");
-}
-
 }  // namespace
 
 std::optional<PlaceQuery> parse_place_query(std::string_view query, std::string& why)
@@ -118,7 +113,7 @@ PlaceAnswer place(const std::vector<FleetBackend>& fleet, const PlaceQuery& quer
         return a;
     }
 
-    unsigned down = 0, draining = 0, unpolled = 0, full = 0;
+    unsigned down = 0, draining = 0, unpolled = 0, full = 0, weightless = 0;
     const FleetBackend* roomiest = nullptr;     // of those full for it
     std::uint64_t roomiest_spare = 0;
     for (const FleetBackend& b : fleet) {
@@ -135,6 +130,12 @@ PlaceAnswer place(const std::vector<FleetBackend>& fleet, const PlaceQuery& quer
         if (b.health != "up") {
             ++down;
             a.left_out.push_back({b.name, cat("down: ", b.reason)});
+            continue;
+        }
+        // the operator's weight 0: no listener is ever sent there
+        if (b.weight == 0) {
+            ++weightless;
+            a.left_out.push_back({b.name, "weight 0: it gets no listeners"});
             continue;
         }
         const std::uint64_t spare = known(b.capacity) && b.capacity > b.listeners ? b.capacity - b.listeners : 0;
@@ -184,6 +185,7 @@ PlaceAnswer place(const std::vector<FleetBackend>& fleet, const PlaceQuery& quer
             add(down, "down");
             add(draining, "draining");
             add(full, "full for it");
+            add(weightless, "of weight 0");
             add(unpolled, "not polled yet");
             a.empty_because = cat("no backend has room for ", query.listeners, " listeners: ", parts);
             if (roomiest)
@@ -202,7 +204,7 @@ std::string place_json(const PlaceAnswer& answer, const PlaceQuery& query)
         out += cat(i ? "," : "", "{\"rank\":", i + 1, ",\"name\":", json_quote(r.name),
             ",\"region\":", r.region.empty() ? std::string("null") : json_quote(r.region),
             ",\"in_region\":", r.in_region ? "true" : "false", ",\"listeners\":", r.listeners,
-            ",\"capacity\":", number_or_null(r.capacity), ",\"spare_after\":",
+            ",\"capacity\":", json_count(r.capacity), ",\"spare_after\":",
             known(r.capacity) ? cat(r.spare_after) : std::string("null"), "}");
     }
     out += "],\"left_out\":[";

@@ -49,7 +49,7 @@ struct PlaceAnswer {
 };
 
 // The ranks of fleet (FleetView::backends): up (not down, not drained as a
-// whole, polled at least once)
+// whole, polled at least once, a weight above 0)
 // and with room for N more; those of the region first, then by spare slots
 // after N, most first; a backend whose capacity is not known (no
 // max_clients, and its status page tells none) after every one whose is,

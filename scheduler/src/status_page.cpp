@@ -9,11 +9,6 @@ namespace tuneslot {
 
 namespace {
 
-std::string count_or_null(std::uint32_t v)
-{
-    return v == TUNE_UNLIMITED ? std::string("null") : cat(v);
-}
-
 std::string text_or_null(const std::string& s)
 {
     return s.empty() ? std::string("null") : json_quote(s);
@@ -21,7 +16,7 @@ std::string text_or_null(const std::string& s)
 
 }  // namespace
 
-std::string status_json(const FleetView& view, const DaemonFacts& facts)
+std::string fleet_json(const FleetView& view)
 {
     std::uint64_t listeners = 0, capacity = 0;
     bool unlimited = false;
@@ -37,17 +32,7 @@ std::string status_json(const FleetView& view, const DaemonFacts& facts)
             capacity += b.capacity;
     }
 
-    std::string out = cat("{\"now_ms\":", facts.now_ms, ",\"instance\":", json_quote(facts.instance),
-        ",\"version\":", json_quote(facts.version), ",\"interval_ms\":", facts.interval_ms,
-        ",\"round_ms\":", view.round_ms,
-        ",\"leader\":{\"this\":", facts.leader ? "true" : "false", ",\"holder\":", text_or_null(facts.holder),
-        "},\"standbys\":[");
-    for (size_t i = 0; i < facts.standbys.size(); ++i)
-        out += cat(i ? "," : "", json_quote(facts.standbys[i]));
-    out += cat("],\"redis\":{\"address\":", json_quote(facts.redis), ",\"up\":", facts.redis_up ? "true" : "false",
-        "},\"snapshot\":{\"generation\":", facts.generation ? cat(*facts.generation) : std::string("null"),
-        ",\"written_ms\":", facts.written_ms ? cat(facts.written_ms) : std::string("null"),
-        "},\"fleet\":{\"listeners\":", listeners, ",\"capacity\":",
+    std::string out = cat("\"round_ms\":", view.round_ms, ",\"fleet\":{\"listeners\":", listeners, ",\"capacity\":",
         unlimited || up == 0 ? std::string("null") : cat(capacity), ",\"backends_up\":", up,
         ",\"backends\":", view.backends.size(), "},\"backends\":[");
     for (size_t i = 0; i < view.backends.size(); ++i) {
@@ -56,7 +41,7 @@ std::string status_json(const FleetView& view, const DaemonFacts& facts)
             ",\"format\":", json_quote(b.format), ",\"health\":", json_quote(b.health),
             ",\"reason\":", text_or_null(b.reason), ",\"drained\":", b.drained ? "true" : "false",
             ",\"note\":", text_or_null(b.note),
-            ",\"listeners\":", b.listeners, ",\"capacity\":", count_or_null(b.capacity),
+            ",\"listeners\":", b.listeners, ",\"capacity\":", json_count(b.capacity),
             ",\"weight\":", b.weight, ",\"configured_weight\":", b.configured_weight,
             ",\"polled_ms\":", b.polled_ms, ",\"poll_seconds\":", cat(static_cast<long long>(b.poll_seconds * 1e6)),
             "e-6}");
@@ -68,14 +53,32 @@ std::string status_json(const FleetView& view, const DaemonFacts& facts)
         for (size_t k = 0; k < s.slots.size(); ++k) {
             const FleetSlot& x = s.slots[k];
             out += cat(k ? "," : "", "{\"backend\":", json_quote(x.backend), ",\"health\":", json_quote(x.health),
-                ",\"listeners\":", x.listeners, ",\"capacity\":", count_or_null(x.capacity),
-                ",\"free\":", count_or_null(x.free), ",\"weight\":", x.weight,
+                ",\"listeners\":", x.listeners, ",\"capacity\":", json_count(x.capacity),
+                ",\"free\":", json_count(x.free), ",\"weight\":", x.weight,
                 ",\"configured_weight\":", x.configured_weight, ",\"region\":", text_or_null(x.region),
                 ",\"url\":", json_quote(x.url), ",\"offered\":", x.offered ? "true" : "false", "}");
         }
         out += "]}";
     }
-    out += cat("],\"admin\":", facts.admin ? "true" : "false", "}\n");
+    out += "]";
+    return out;
+}
+
+std::string status_json(std::string_view fleet, const DaemonFacts& facts)
+{
+    std::string out = cat("{\"now_ms\":", facts.now_ms, ",\"instance\":", json_quote(facts.instance),
+        ",\"version\":", json_quote(facts.version), ",\"interval_ms\":", facts.interval_ms,
+        ",\"leader\":{\"this\":", facts.leader ? "true" : "false", ",\"holder\":", text_or_null(facts.holder),
+        "},\"standbys\":[");
+    for (size_t i = 0; i < facts.standbys.size(); ++i)
+        out += cat(i ? "," : "", json_quote(facts.standbys[i]));
+    out += cat("],\"redis\":{\"address\":", json_quote(facts.redis), ",\"up\":", facts.redis_up ? "true" : "false",
+        "},\"snapshot\":{\"generation\":", facts.generation ? cat(*facts.generation) : std::string("null"),
+        ",\"written_ms\":", facts.written_ms ? cat(facts.written_ms) : std::string("null"),
+        "},\"admin\":", facts.admin ? "true" : "false", ",");
+    out.reserve(out.size() + fleet.size() + 2);
+    out += fleet;
+    out += "}\n";
     return out;
 }
 

@@ -32,7 +32,13 @@ struct DaemonFacts {
     bool admin = false;                 // drains from the page (admin_token)
 };
 
-std::string status_json(const FleetView& view, const DaemonFacts& facts);
+// The part of /status.json a round decides ("round_ms", "fleet",
+// "backends", "streams": members without the braces), made once a round
+// however often the page is asked for
+std::string fleet_json(const FleetView& view);
+
+// /status.json: the daemon's facts now, and fleet_json() of the last round
+std::string status_json(std::string_view fleet, const DaemonFacts& facts);
 
 // The page itself.
 std::string_view status_html();

@@ -65,4 +65,9 @@ std::string json_quote(std::string_view s)
     return out;
 }
 
+std::string json_count(std::uint32_t v)
+{
+    return v == UINT32_MAX ? std::string("null") : cat(v);
+}
+
 }  // namespace tuneslot

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -54,5 +55,9 @@ std::string quote(std::string_view s);
 // (\u00XX) and bytes outside ASCII shown as \u00XX too (the texts given
 // are names, reasons and notes: printable ASCII already).
 std::string json_quote(std::string_view s);
+
+// A count as JSON: the number, or null for UINT32_MAX (TUNE_UNLIMITED: no
+// limit, none known)
+std::string json_count(std::uint32_t v);
 
 }  // namespace tuneslot

@@ -21,6 +21,7 @@ FleetBackend backend(const char* name, const char* region, const char* health, c
     (std::string_view(health) == "draining" ? b.note : b.reason) = why;
     b.listeners = listeners;
     b.capacity = capacity;
+    b.weight = b.configured_weight = 100;
     return b;
 }
 
@@ -93,6 +94,18 @@ TEST(Placement, DownDrainingUnpolledAndFullAreLeftOutWithWhy)
     EXPECT_EQ(a.left_out[2].why, "draining");
     EXPECT_EQ(a.left_out[3].why, "not polled yet");
     EXPECT_EQ(a.left_out[4].why, "full for it: 1 to spare, 10 wanted");
+}
+
+TEST(Placement, WeightZeroIsLeftOut)
+{
+    FleetBackend off = up("off", "", 0, 1000);
+    off.weight = off.configured_weight = 0;
+    std::vector<FleetBackend> fleet = {off, up("on", "", 50, 100)};
+    PlaceAnswer a = place(fleet, query(10));
+    EXPECT_EQ(order(a), "on");
+    ASSERT_EQ(a.left_out.size(), 1u);
+    EXPECT_EQ(a.left_out[0].why, "weight 0: it gets no listeners");
+    EXPECT_EQ(place({off}, query(1)).empty_because, "no backend has room for 1 listeners: 1 of weight 0");
 }
 
 TEST(Placement, AnUnknownCapacityRanksAfterTheKnownOnes)
