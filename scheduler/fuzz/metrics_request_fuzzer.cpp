@@ -37,8 +37,11 @@ bool head_complete(std::string_view in)
 // head whose name is Host in any case
 std::string_view host_of(std::string_view in)
 {
-    const std::size_t end = std::min(in.find("\r\n\r\n"), in.find("\n\n"));
-    std::string_view head = in.substr(0, end);
+    // the head with each line's own end: up to the CR LF or LF before the
+    // empty line that ends it
+    const std::size_t crlf = in.find("\r\n\r\n");
+    const std::size_t lf = in.find("\n\n");
+    std::string_view head = in.substr(0, crlf < lf ? crlf + 2 : lf + 1);
     for (std::size_t at = head.find('\n'); at != std::string_view::npos; at = head.find('\n', at + 1)) {
         std::string_view line = head.substr(at + 1, head.find('\n', at + 1) - at - 1);
         if (line.size() < 5)
