@@ -75,6 +75,9 @@ ngx_http_tune_choose(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
 
     (void) tune_choose_begin(img, &req, &ch);
 
+    /* the name is the snapshot's: it may be a metric's label */
+    ctx->known = (ch.stream != NULL);
+
     *retry_after = ch.retry_after;
 
     if (ch.outcome == TUNE_CHOICE_OK) {

@@ -36,6 +36,9 @@ static char *ngx_http_tune_allow(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_tune(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_tune_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_tune_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_tune_postconfiguration(ngx_conf_t *cf);
 static char *ngx_http_tune_stale(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tune_mode(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -177,13 +180,27 @@ static ngx_command_t  ngx_http_tune_commands[] = {
       0,
       NULL },
 
+    { ngx_string("tune_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tune_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tune_metrics_streams"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_tune_main_conf_t, metrics_streams),
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_tune_module_ctx = {
     ngx_http_tune_preconfiguration,        /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_tune_postconfiguration,       /* postconfiguration */
 
     ngx_http_tune_create_main_conf,        /* create main configuration */
     ngx_http_tune_init_main_conf,          /* init main configuration */
@@ -238,6 +255,7 @@ ngx_http_tune_create_main_conf(ngx_conf_t *cf)
     tmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
     tmcf->zone_size = NGX_CONF_UNSET_SIZE;
     tmcf->herd_window = NGX_CONF_UNSET_MSEC;
+    tmcf->metrics_streams = NGX_CONF_UNSET;
 
     return tmcf;
 }
@@ -255,6 +273,7 @@ ngx_http_tune_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(tmcf->redis_timeout, 1000);
     ngx_conf_init_size_value(tmcf->zone_size, 1024 * 1024);
     ngx_conf_init_msec_value(tmcf->herd_window, 2000);
+    ngx_conf_init_value(tmcf->metrics_streams, 1);
 
     if (tmcf->redis_text.len == 0) {
 
@@ -314,6 +333,7 @@ ngx_http_tune_create_loc_conf(ngx_conf_t *cf)
 
     tlcf->enable = NGX_CONF_UNSET;
     tlcf->status = NGX_CONF_UNSET;
+    tlcf->metrics = NGX_CONF_UNSET;
     tlcf->mode = NGX_CONF_UNSET_UINT;
     tlcf->stale = NGX_CONF_UNSET_MSEC;
     tlcf->full_set = NGX_CONF_UNSET;
@@ -344,6 +364,7 @@ ngx_http_tune_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_init_value(conf->enable, 0);
     ngx_conf_init_value(conf->status, 0);
+    ngx_conf_init_value(conf->metrics, 0);
 
     ngx_conf_merge_uint_value(conf->mode, prev->mode,
                               NGX_HTTP_TUNE_MODE_REDIRECT);
@@ -962,6 +983,53 @@ ngx_http_tune_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_tune_note_use(cf, "tune_status");
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tune_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tune_loc_conf_t *tlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (tlcf->metrics != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    if (tlcf->enable == 1 || tlcf->status == 1) {
+        return "cannot be used in a location with \"tune\" or \"tune_status\"";
+    }
+
+    tlcf->metrics = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_tune_metrics_handler;
+
+    ngx_http_tune_note_use(cf, "tune_metrics");
+
+    return NGX_CONF_OK;
+}
+
+
+/* every request is offered to the counters once its story is complete */
+
+static ngx_int_t
+ngx_http_tune_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_tune_metrics_log;
+
+    return NGX_OK;
 }
 
 

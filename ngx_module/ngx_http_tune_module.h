@@ -14,11 +14,16 @@
 
 #include <tune_choose.h>
 #include <tune_link.h>
+#include <tune_metrics.h>
+#include <tune_status.h>
 
 
 #define NGX_HTTP_TUNE_REDIS_PORT      6379
 #define NGX_HTTP_TUNE_SENTINEL_PORT   26379
 #define NGX_HTTP_TUNE_REDIS_DB_MAX    65535
+
+/* the metrics' counter table takes this part of the zone */
+#define NGX_HTTP_TUNE_METRICS_SHARE   8
 
 
 typedef struct ngx_http_tune_sh_s  ngx_http_tune_sh_t;
@@ -47,6 +52,7 @@ typedef struct {
     ngx_str_t                 redis_sentinel_user;      /* sentinel_user= */
     ngx_str_t                 redis_sentinel_password;  /* never logged */
     ngx_msec_t                herd_window;     /* tune_herd_window */
+    ngx_flag_t                metrics_streams; /* tune_metrics_streams */
     ngx_array_t              *allow;           /* tune_allow: tune_allow_t,
                                                   NULL: every URL */
 
@@ -79,6 +85,7 @@ typedef struct {
 typedef struct {
     ngx_flag_t                enable;          /* tune */
     ngx_flag_t                status;          /* tune_status */
+    ngx_flag_t                metrics;         /* tune_metrics */
     ngx_uint_t                mode;            /* tune_mode */
     ngx_msec_t                stale;           /* tune_stale, 0: off */
     ngx_http_complex_value_t *region;          /* tune_region */
@@ -137,6 +144,8 @@ typedef struct {
     unsigned                  proxying:1;      /* handed to next_handler */
     unsigned                  peek:1;          /* choose, reserve nothing */
     unsigned                  icy_checked:1;
+    unsigned                  known:1;         /* the snapshot had stream */
+    unsigned                  counted:1;       /* in the metrics */
 
     /* the upstream's own callbacks, wrapped for ICY status lines */
     ngx_int_t               (*process_header)(ngx_http_request_t *r);
@@ -194,6 +203,15 @@ ngx_http_tune_ctx_t *ngx_http_tune_create_ctx(ngx_http_request_t *r);
 
 /* ngx_http_tune_status.c */
 ngx_int_t ngx_http_tune_status_handler(ngx_http_request_t *r);
+void ngx_http_tune_status_in(ngx_http_request_t *r,
+    ngx_http_tune_zone_t *zone, tune_status_in_t *in,
+    tune_status_redis_t *redis);
+
+/* ngx_http_tune_metrics.c */
+tune_metrics_t *ngx_http_tune_metrics_create(ngx_slab_pool_t *shpool,
+    size_t zone_size);
+ngx_int_t ngx_http_tune_metrics_log(ngx_http_request_t *r);
+ngx_int_t ngx_http_tune_metrics_handler(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_TUNE_MODULE_H_INCLUDED_ */

@@ -92,6 +92,12 @@ ngx_http_tune_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
+    zone->sh->metrics = ngx_http_tune_metrics_create(zone->shpool,
+                                                     shm_zone->shm.size);
+    if (zone->sh->metrics == NULL) {
+        return NGX_ERROR;
+    }
+
     /*
      * The image takes every page still free: in a fresh pool they are
      * contiguous, so one allocation of exactly that size succeeds.

@@ -52,7 +52,9 @@ typedef struct {
 /*
  * The zone shared by all workers of one nginx: the refresh lease, the
  * refresher's state, the herd table (tune_herd.h, one flat buffer of
- * tune_zone_size / NGX_HTTP_TUNE_HERD_SHARE bytes) and the decoded snapshot
+ * tune_zone_size / NGX_HTTP_TUNE_HERD_SHARE bytes), the metrics' counters
+ * (tune_metrics.h, tune_zone_size / NGX_HTTP_TUNE_METRICS_SHARE bytes)
+ * and the decoded snapshot
  * image (tune_snapshot.h), under the slab pool's mutex.
  * lease_until is an ngx_current_msec value.  cycle counts the
  * configurations that used the zone (1, then one more at each reload), so
@@ -67,6 +69,7 @@ struct ngx_http_tune_sh_s {
 
     ngx_http_tune_state_t     state;
     tune_herd_t              *herd;
+    tune_metrics_t           *metrics;         /* tune_metrics.h's table */
 
     size_t                    image_cap;
     u_char                   *image;           /* image_cap bytes */
@@ -80,7 +83,7 @@ struct ngx_http_tune_sh_s {
  * before the field existed (its first field was the lease holder's pid)
  * never matches.
  */
-#define NGX_HTTP_TUNE_SH_LAYOUT   0x54554e37    /* "TUN7" */
+#define NGX_HTTP_TUNE_SH_LAYOUT   0x54554e38    /* "TUN8" */
 
 #define NGX_HTTP_TUNE_ZONE_MIN    ngx_max(64 * 1024, 8 * ngx_pagesize)
 

@@ -19,11 +19,6 @@
 #include <tune_status.h>
 
 
-static void ngx_http_tune_status_in(ngx_http_request_t *r,
-    ngx_http_tune_zone_t *zone, tune_status_in_t *in,
-    tune_status_redis_t *redis);
-
-
 ngx_int_t
 ngx_http_tune_status_handler(ngx_http_request_t *r)
 {
@@ -106,7 +101,7 @@ ngx_http_tune_status_handler(ngx_http_request_t *r)
 
 /* what the document shows, pointing into the zone: the zone locked */
 
-static void
+void
 ngx_http_tune_status_in(ngx_http_request_t *r, ngx_http_tune_zone_t *zone,
     tune_status_in_t *in, tune_status_redis_t *redis)
 {

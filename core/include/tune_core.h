@@ -17,6 +17,11 @@ extern "C" {
 #endif
 
 
+/* tuneslot's version, for what the front-ends report of themselves (the
+ * top CMakeLists.txt checks that its project() says the same) */
+#define TUNE_VERSION  "0.1.0"
+
+
 typedef enum {
     TUNE_OK = 0,
     TUNE_ERR_EMPTY,          /* a required value is empty */
