@@ -59,6 +59,8 @@ static const char *mtune_cmd_proxy_reserve(cmd_parms *cmd, void *cfg,
     const char *arg, const char *action);
 static const char *mtune_cmd_server_time(cmd_parms *cmd, void *cfg,
     const char *arg);
+static const char *mtune_cmd_metrics_streams(cmd_parms *cmd, void *cfg,
+    int on);
 static const char *mtune_cmd_shm_size(cmd_parms *cmd, void *cfg,
     const char *arg);
 static const char *mtune_parse_time(cmd_parms *cmd, const char *arg,
@@ -125,7 +127,12 @@ static const command_rec mtune_cmds[] = {
         "the herd window (100ms to 5s), or 0 for herd control off"),
 
     AP_INIT_TAKE1("TuneSharedMemory", mtune_cmd_shm_size, NULL, RSRC_CONF,
-        "bytes of shared memory for the snapshot and the herd table"),
+        "bytes of shared memory for the snapshot, the herd table and the "
+        "metrics' counters"),
+
+    AP_INIT_FLAG("TuneMetricsStreams", mtune_cmd_metrics_streams, NULL,
+        RSRC_CONF,
+        "Off: the metrics of tune-metrics leave out the stream label"),
 
     { NULL }
 };
@@ -158,6 +165,7 @@ mtune_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->redis_timeout = TUNE_UNSET;
     sc->herd_window = TUNE_UNSET;
     sc->shm_size = TUNE_UNSET;
+    sc->metrics_streams = TUNE_UNSET;
 
     return sc;
 }
@@ -826,6 +834,24 @@ mtune_cmd_server_time(cmd_parms *cmd, void *cfg, const char *arg)
 
 
 static const char *
+mtune_cmd_metrics_streams(cmd_parms *cmd, void *cfg, int on)
+{
+    const char       *err;
+    mtune_srv_conf_t *sc;
+
+    err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err) {
+        return err;
+    }
+
+    sc = ap_get_module_config(cmd->server->module_config, &tune_module);
+    sc->metrics_streams = on;
+
+    return NULL;
+}
+
+
+static const char *
 mtune_cmd_shm_size(cmd_parms *cmd, void *cfg, const char *arg)
 {
     char             *end;
@@ -973,7 +999,8 @@ mtune_find_handler(ap_directive_t *d, apr_pool_t *p)
             word = ap_getword_conf(p, &args);
 
             if (strcasecmp(word, TUNE_HANDLER) == 0
-                || strcasecmp(word, TUNE_STATUS_HANDLER) == 0)
+                || strcasecmp(word, TUNE_STATUS_HANDLER) == 0
+                || strcasecmp(word, TUNE_METRICS_HANDLER) == 0)
             {
                 return apr_psprintf(p, "%s:%d", d->filename, d->line_num);
             }
@@ -1052,6 +1079,9 @@ mtune_register_hooks(apr_pool_t *p)
     /* around mod_proxy's handler, for the next-best slot */
     ap_hook_handler(mtune_proxy_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_handler(mtune_handler, NULL, NULL, APR_HOOK_MIDDLE);
+
+    /* every tune-in counted once its story is complete */
+    ap_hook_log_transaction(mtune_metrics_log, NULL, NULL, APR_HOOK_MIDDLE);
 
     mtune_icy_register(p);
 }

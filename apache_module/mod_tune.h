@@ -25,6 +25,7 @@
 #define TUNE_HANDLER          "tune"
 #define TUNE_SENTINEL_PORT    26379
 #define TUNE_STATUS_HANDLER   "tune-status"
+#define TUNE_METRICS_HANDLER  "tune-metrics"
 
 #define TUNE_UNSET            -1
 
@@ -74,6 +75,8 @@ typedef struct {
     apr_off_t                 shm_size;
     apr_array_header_t       *allow;          /* TuneAllow: tune_allow_t;
                                                  NULL: every URL */
+    int                       metrics_streams;  /* TuneMetricsStreams,
+                                                   -1: unset (On) */
 } mtune_srv_conf_t;
 
 

@@ -131,7 +131,8 @@ mtune_location_is_ours(request_rec *r)
 
     return err == NULL && handler
            && (strcmp(handler, TUNE_HANDLER) == 0
-               || strcmp(handler, TUNE_STATUS_HANDLER) == 0);
+               || strcmp(handler, TUNE_STATUS_HANDLER) == 0
+               || strcmp(handler, TUNE_METRICS_HANDLER) == 0);
 }
 
 
@@ -242,6 +243,10 @@ mtune_proxy_handler(request_rec *r)
         status = ap_run_handler(r);
         ctx->inside = 0;
 
+        if (ctx->ntried > 0) {
+            ctx->results[ctx->ntried - 1] = mtune_attempt_result(status);
+        }
+
         if (!mtune_retryable(r, status)) {
             return status;
         }
@@ -287,6 +292,10 @@ mtune_handler(request_rec *r)
 
     if (r->handler && strcmp(r->handler, TUNE_STATUS_HANDLER) == 0) {
         return mtune_status_handler(r);
+    }
+
+    if (r->handler && strcmp(r->handler, TUNE_METRICS_HANDLER) == 0) {
+        return mtune_metrics_handler(r);
     }
 
     if (!mtune_is_ours(r)) {
@@ -454,6 +463,7 @@ mtune_choose(request_rec *r, mtune_ctx_t *ctx, apr_array_header_t *ranked)
     tune_choice_t               ch;
     mtune_dir_conf_t           *dc;
     tune_choice_req_t           req;
+    tune_choice_outcome_t       begun;
     const tune_image_t         *img;
     const tune_image_slot_t    *slots;
     tune_choice_name_t          tried[TUNE_PROXY_TRIES_MAX];
@@ -512,7 +522,12 @@ mtune_choose(request_rec *r, mtune_ctx_t *ctx, apr_array_header_t *ranked)
         req.memo = mtune_choice_memo(img);
     }
 
-    if (tune_choose_begin(img, &req, &ch) == TUNE_CHOICE_OK) {
+    begun = tune_choose_begin(img, &req, &ch);
+
+    /* the name is the snapshot's: it may be a metric's label */
+    ctx->known = (ch.stream != NULL);
+
+    if (begun == TUNE_CHOICE_OK) {
         /* the pool is this process's memory: allocating under the lock is
          * fine */
         work = apr_palloc(r->pool, ch.work_size);

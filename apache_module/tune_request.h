@@ -39,6 +39,11 @@ typedef struct {
     int                       inside;        /* mod_proxy's handler runs */
     int                       ntried;
     const char               *tried[TUNE_PROXY_TRIES_MAX];
+    /* how each slot tried answered: ok, refused, timeout, 4xx, 5xx */
+    const char               *results[TUNE_PROXY_TRIES_MAX];
+
+    int                       known;         /* the snapshot had stream */
+    int                       counted;       /* in the metrics */
 } mtune_ctx_t;
 
 
@@ -56,6 +61,9 @@ int mtune_fixups(request_rec *r);
 int mtune_proxy_handler(request_rec *r);
 int mtune_handler(request_rec *r);
 int mtune_status_handler(request_rec *r);
+int mtune_metrics_handler(request_rec *r);
+int mtune_metrics_log(request_rec *r);
+const char *mtune_attempt_result(int status);
 void mtune_icy_register(apr_pool_t *p);
 
 /*

@@ -23,10 +23,12 @@
  * Changes with the layout of mtune_shm_s and of the herd table's entries
  * (TUNE_HERD_MAGIC): children of both generations map the segment.
  */
-#define TUNE_SHM_LAYOUT       0x54415033u        /* "TAP3" */
+#define TUNE_SHM_LAYOUT       0x54415034u        /* "TAP4" */
 
-/* the herd table takes this part of the segment */
+/* the herd table takes this part of the segment, the metrics' counters
+ * this one */
 #define TUNE_SHM_HERD_SHARE   4
+#define TUNE_SHM_METRICS_SHARE  8
 
 #define TUNE_SHM_ALIGN(n)     (((n) + 63) & ~(size_t) 63)
 
@@ -54,6 +56,8 @@ struct mtune_shm_s {
 
     size_t                    herd_off;
     size_t                    herd_cap;
+    size_t                    metrics_off;
+    size_t                    metrics_cap;
     size_t                    image_off;
     size_t                    image_cap;
 };
@@ -158,8 +162,8 @@ found:
 /*
  * A resized segment starts with the image of the old one (when it fits),
  * so the children of the new generation answer at once rather than 503
- * until the next refresh.  The herd table starts empty: its slots are
- * placed by the table's size.
+ * until the next refresh, and its counters.  The herd table starts empty:
+ * its slots are placed by the table's size.
  */
 
 static void
@@ -180,6 +184,17 @@ mtune_shm_carry(mtune_shm_t *shm, mtune_shm_t *old)
         shm->state = old->state;
     }
 
+    /* the counts go on (a counter never goes back while Prometheus reads
+     * it), as far as the new table holds the old one */
+    if (mtune_shm_metrics(old)
+        && tune_metrics_size(tune_metrics_capacity(mtune_shm_metrics(old)))
+           <= shm->metrics_cap)
+    {
+        memcpy((char *) shm + shm->metrics_off, mtune_shm_metrics(old),
+               tune_metrics_size(tune_metrics_capacity(
+                   mtune_shm_metrics(old))));
+    }
+
     mtune_shm_unlock(old);
 }
 
@@ -195,15 +210,16 @@ static apr_status_t
 mtune_shm_init(mtune_shm_t *shm, size_t size)
 {
     int                   err;
-    size_t                header, herd;
+    size_t                header, herd, metrics;
     pthread_mutexattr_t   attr;
 
     memset(shm, 0, sizeof(mtune_shm_t));
 
     header = TUNE_SHM_ALIGN(sizeof(mtune_shm_t));
     herd = TUNE_SHM_ALIGN(size / TUNE_SHM_HERD_SHARE);
+    metrics = TUNE_SHM_ALIGN(size / TUNE_SHM_METRICS_SHARE);
 
-    if (header + herd + 4096 > size) {
+    if (header + herd + metrics + 4096 > size) {
         return APR_ENOMEM;
     }
 
@@ -211,10 +227,15 @@ mtune_shm_init(mtune_shm_t *shm, size_t size)
     shm->size = size;
     shm->herd_off = header;
     shm->herd_cap = herd;
-    shm->image_off = header + herd;
+    shm->metrics_off = header + herd;
+    shm->metrics_cap = metrics;
+    shm->image_off = header + herd + metrics;
     shm->image_cap = (size - shm->image_off) & ~(size_t) 7;
 
-    if (tune_herd_init((char *) shm + shm->herd_off, shm->herd_cap) == NULL) {
+    if (tune_herd_init((char *) shm + shm->herd_off, shm->herd_cap) == NULL
+        || tune_metrics_init((char *) shm + shm->metrics_off,
+                             shm->metrics_cap) == NULL)
+    {
         return APR_ENOMEM;
     }
 
@@ -290,6 +311,13 @@ tune_herd_t *
 mtune_shm_herd(mtune_shm_t *shm)
 {
     return tune_herd_get((char *) shm + shm->herd_off, shm->herd_cap);
+}
+
+
+tune_metrics_t *
+mtune_shm_metrics(mtune_shm_t *shm)
+{
+    return tune_metrics_get((char *) shm + shm->metrics_off, shm->metrics_cap);
 }
 
 

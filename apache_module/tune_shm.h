@@ -20,6 +20,7 @@
 #include <tune_allow.h>
 #include <tune_snapshot.h>
 #include <tune_herd.h>
+#include <tune_metrics.h>
 
 
 #define TUNE_ERROR_LEN   64
@@ -74,6 +75,7 @@ void mtune_shm_unlock(mtune_shm_t *shm);
 /* The image held, or NULL */
 const tune_image_t *mtune_shm_image(mtune_shm_t *shm);
 tune_herd_t *mtune_shm_herd(mtune_shm_t *shm);
+tune_metrics_t *mtune_shm_metrics(mtune_shm_t *shm);
 mtune_state_t *mtune_shm_state(mtune_shm_t *shm);
 
 /* How long the snapshot held has not changed, ms */

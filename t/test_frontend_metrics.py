@@ -14,6 +14,7 @@ import time
 import pytest
 
 from harness import IcyServer
+from harness.apache import TUNE_LOCATION
 from harness.icy_server import get as icy_get
 from harness.nginx import Nginx, proxy_location
 
@@ -66,24 +67,41 @@ LOCATIONS = ("location /tune/ { tune; }\n"
              + "location / { return 404; }\n")
 
 
+APACHE_LOCATIONS = (TUNE_LOCATION
+                    + '<Location "/metrics">\n    SetHandler tune-metrics\n    Require all granted\n'
+                      '</Location>\n'
+                    + '<Location "/listen/">\n    SetHandler tune\n    TuneMode proxy\n'
+                      '    Require all granted\n</Location>\n')
+
+
+def ready(front) -> None:
+    deadline = time.monotonic() + 5
+    while front.get("/tune/demo.m3u").status != 200:
+        assert time.monotonic() < deadline, "no snapshot installed"
+        time.sleep(0.05)
+
+
 @pytest.fixture
-def fleet(run_dir, processes, redis_server):
-    """nginx before a snapshot of demo (a slot that refuses, 4294967294 free so it is drawn
-    first nearly always, and a live one), and full (no room)."""
+def fleet(run_dir, processes, redis_server, make_tune_apache):
+    """A front-end (nginx, or Apache with mod_proxy) before a snapshot of demo (a slot that
+    refuses, 4294967294 free so it is drawn first nearly always, and a live one), and full
+    (no room)."""
     icy = IcyServer(metaint=4096, rate=32768)
     dead = closed_port_url()
     urls = {"dead": dead, "icy": icy.url("/demo")}
     redis_server.put_snapshot(snapshot([("demo", "dead", 4294967294, dead), ("demo", "icy", 100, urls["icy"]),
                                         ("full", "icy", 0, icy.url("/full"))]), 1)
 
-    def make(http_conf=""):
-        n = Nginx(run_dir, redis_server.address, refresh="50ms", locations=LOCATIONS, http_conf=http_conf)
-        processes.append(n)
-        n.start()
-        deadline = time.monotonic() + 5
-        while n.get("/tune/demo.m3u").status != 200:
-            assert time.monotonic() < deadline, "no snapshot installed"
-            time.sleep(0.05)
+    def make(kind="nginx", conf=""):
+        if kind == "nginx":
+            n = Nginx(run_dir, redis_server.address, refresh="50ms", locations=LOCATIONS, http_conf=conf)
+            processes.append(n)
+            n.start()
+        else:
+            n = make_tune_apache(redis_server.address, workers=20, modules=("proxy", "proxy_http"),
+                                 locations=APACHE_LOCATIONS, server_conf=conf, herd_window=None)
+        n.kind = kind
+        ready(n)
         return n
     yield make, urls
     icy.stop()
@@ -147,9 +165,10 @@ def wait_for_counts(n, want) -> dict[str, float]:
         time.sleep(0.05)
 
 
-def test_nginx_counts_exactly_what_was_sent(fleet):
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_counts_exactly_what_was_sent(fleet, kind):
     make, urls = fleet
-    n = make()
+    n = make(kind)
     before = counters(n)
     # the readiness probe's playlists
     want = mix(n, urls)
@@ -159,11 +178,11 @@ def test_nginx_counts_exactly_what_was_sent(fleet):
     assert got == want
     text = n.get("/metrics").body.decode()
     s = series(text)
-    assert s['tuneslot_build_info{version="0.1.0",frontend="nginx"}'] == 1
+    assert s[f'tuneslot_build_info{{version="0.1.0",frontend="{kind}"}}'] == 1
     assert s["tuneslot_redis_up"] == 1 and s["tuneslot_snapshot_generation"] == 1
     assert s['tuneslot_herd_pending{stream="demo"}'] >= 0
     assert s["tuneslot_metrics_series_dropped_total"] == 0
-    print("nginx metrics after the mix:\n" + "\n".join(
+    print(f"{kind} metrics after the mix:\n" + "\n".join(
         line for line in text.splitlines() if line.startswith(("tuneslot_tuneins", "tuneslot_tunein_a",
                                                              "tuneslot_proxy"))))
 
@@ -174,14 +193,19 @@ def test_nginx_counts_exactly_what_was_sent(fleet):
                                 got['tuneslot_tuneins_total{outcome="unknown"}'] + 10000})
     assert set(after) == set(got), set(after) ^ set(got)
 
-    # a reload keeps every count
-    n.reload()
+    # a reload (a graceful restart) keeps every count: the zone, the segment, stay
+    if kind == "nginx":
+        n.reload()
+    else:
+        n.graceful()
     assert counters(n) == after
 
 
-def test_nginx_without_the_stream_label(fleet):
+@pytest.mark.parametrize("kind, conf", [("nginx", "tune_metrics_streams off;\n"),
+                                        ("apache", "TuneMetricsStreams Off\n")])
+def test_without_the_stream_label(fleet, kind, conf):
     make, urls = fleet
-    n = make(http_conf="tune_metrics_streams off;\n")
+    n = make(kind, conf)
     mix(n, urls)
     text = n.get("/metrics").body.decode()
     assert "stream=" not in "\n".join(l for l in text.splitlines() if not l.startswith("tuneslot_herd_"))
