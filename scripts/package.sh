@@ -7,9 +7,10 @@
 #
 #   scripts/package.sh            build into build-deb/ and lint
 #
-# The tree's files (tracked, and new ones not ignored) are copied to
-# build-deb/tuneslot-VERSION/ and built there, so neither the tree nor its
-# parent directory gets build products.  DEB_BUILD_OPTIONS=nocheck skips
+# The tree's files (tracked, and new ones not ignored) are copied to a
+# directory of its own in /tmp and built there; the packages land in
+# build-deb/, and neither the tree nor its parent directory gets other
+# build products.  DEB_BUILD_OPTIONS=nocheck skips
 # the build's tests (the unit tests and the nginx -t load of the module).
 # Installs what is missing (scripts/install-deps.sh); sudo only when not root.
 set -euo pipefail
@@ -29,8 +30,17 @@ if [ "$version" != "$project" ]; then
 fi
 
 out=$PWD/build-deb
-src=$out/tuneslot-$version
 rm -rf "$out"
+mkdir -p "$out"
+
+# Built in a directory of our own naming, not under the tree: nginx's
+# build system takes a path component that starts with ".S" (a tree cloned
+# into /tmp/ci.Sx1Q, say) for an assembler source and renames it, and the
+# module's build then looks for its objects where there are none.  No dot
+# comes before the random part here.
+work=$(mktemp -d "/tmp/tuneslot-deb-XXXXXXXX")
+trap 'rm -rf "$work"' EXIT
+src=$work/tuneslot-$version
 mkdir -p "$src"
 git ls-files -z --cached --others --exclude-standard \
     | tar --null --files-from=- --create --file=- \
@@ -42,6 +52,9 @@ if ! (cd "$src" && dpkg-buildpackage --build=full --no-sign) > "$out/build.log" 
     echo "package.sh: dpkg-buildpackage failed; the whole log is $out/build.log" >&2
     exit 1
 fi
+
+# the packages, the source package and the .changes that names them
+find "$work" -maxdepth 1 -type f -exec mv -t "$out" {} +
 
 changes=$out/tuneslot_${version}_$(dpkg-architecture -qDEB_HOST_ARCH).changes
 echo "package.sh: lintian $changes" >&2
