@@ -23,14 +23,17 @@ static void mtune_metrics_count(tune_metrics_t *m, mtune_ctx_t *ctx,
 
 
 /* what an attempt of mod_proxy's answered: ok, refused (mod_proxy could not
- * connect: 503), timeout (504), 4xx or 5xx */
+ * connect: 503), timeout (504), 4xx or 5xx; relayed is the backend's own
+ * status when mod_proxy passed its answer on (it then returns OK) */
 
 const char *
-mtune_attempt_result(int status)
+mtune_attempt_result(int status, int relayed)
 {
-    if (status == OK || status == DONE
-        || (status >= 200 && status < 400))
-    {
+    if (status == OK || status == DONE) {
+        status = relayed ? relayed : HTTP_OK;
+    }
+
+    if (status >= 200 && status < 400) {
         return "ok";
     }
 
@@ -61,6 +64,15 @@ mtune_metrics_log(request_rec *r)
     request_rec       *rr;
     tune_metrics_t    *m;
     mtune_srv_conf_t  *sc;
+
+    /*
+     * The request logged is the first of its chain; a tune location reached
+     * by an internal redirect (ErrorDocument, mod_rewrite in a directory)
+     * holds the context in a later one
+     */
+    while (r->next) {
+        r = r->next;
+    }
 
     ctx = NULL;
 
@@ -136,6 +148,7 @@ mtune_metrics_count(tune_metrics_t *m, mtune_ctx_t *ctx, int streams)
 int
 mtune_metrics_handler(request_rec *r)
 {
+    int                   tries;
     char                 *out;
     size_t                size, len;
     mtune_shm_t          *shm;
@@ -194,9 +207,17 @@ mtune_metrics_handler(request_rec *r)
         status.now_ms = mtune_wall_ms();
         in.counters = mtune_shm_metrics(shm);
 
+        /* series may come meanwhile (they are claimed without the lock):
+         * a larger buffer then, a few times at most */
         size = tune_metrics_text_size(&in);
         out = apr_palloc(r->pool, size);
         len = tune_metrics_write(&in, out, size);
+
+        for (tries = 0; len > size && tries < 3; tries++) {
+            size = tune_metrics_text_size(&in);
+            out = apr_palloc(r->pool, size);
+            len = tune_metrics_write(&in, out, size);
+        }
 
         mtune_shm_unlock(shm);
     }

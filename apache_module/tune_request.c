@@ -244,7 +244,8 @@ mtune_proxy_handler(request_rec *r)
         ctx->inside = 0;
 
         if (ctx->ntried > 0) {
-            ctx->results[ctx->ntried - 1] = mtune_attempt_result(status);
+            ctx->results[ctx->ntried - 1] = mtune_attempt_result(status,
+                                                                 r->status);
         }
 
         if (!mtune_retryable(r, status)) {

@@ -63,7 +63,7 @@ int mtune_handler(request_rec *r);
 int mtune_status_handler(request_rec *r);
 int mtune_metrics_handler(request_rec *r);
 int mtune_metrics_log(request_rec *r);
-const char *mtune_attempt_result(int status);
+const char *mtune_attempt_result(int status, int relayed);
 void mtune_icy_register(apr_pool_t *p);
 
 /*

@@ -74,6 +74,7 @@ static mtune_shm_t *mtune_shm;
 
 
 static apr_status_t mtune_shm_init(mtune_shm_t *shm, size_t size);
+static size_t mtune_shm_total(size_t size);
 static void mtune_shm_carry(mtune_shm_t *shm, mtune_shm_t *old);
 static int mtune_shm_alive(pid_t pid);
 
@@ -117,7 +118,9 @@ mtune_shm_setup(server_rec *s, apr_off_t size, mtune_shm_t **out)
     }
 
     /* anonymous: inherited by every child fork()ed from now on */
-    rv = apr_shm_create(&kept->shm, (apr_size_t) size, NULL,
+    /* the metrics' counters come on top of TuneSharedMemory, so the image
+     * and the herd table have what they had before there were any */
+    rv = apr_shm_create(&kept->shm, mtune_shm_total((apr_size_t) size), NULL,
                         s->process->pool);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
@@ -184,15 +187,15 @@ mtune_shm_carry(mtune_shm_t *shm, mtune_shm_t *old)
         shm->state = old->state;
     }
 
-    /* the counts go on (a counter never goes back while Prometheus reads
-     * it), as far as the new table holds the old one */
-    if (mtune_shm_metrics(old)
-        && tune_metrics_size(tune_metrics_capacity(mtune_shm_metrics(old)))
-           <= shm->metrics_cap)
-    {
-        memcpy((char *) shm + shm->metrics_off, mtune_shm_metrics(old),
-               tune_metrics_size(tune_metrics_capacity(
-                   mtune_shm_metrics(old))));
+    /*
+     * The counts go on (a counter never goes back while Prometheus reads
+     * it), series by series: the old generation's children may be adding
+     * to the old table meanwhile, lock-free, and what they add after this
+     * stays there (a tune-in logged then by a child of the old generation,
+     * a proxied listener leaving, say, is not counted in the new table).
+     */
+    if (mtune_shm_metrics(old) && mtune_shm_metrics(shm)) {
+        tune_metrics_merge(mtune_shm_metrics(shm), mtune_shm_metrics(old));
     }
 
     mtune_shm_unlock(old);
@@ -203,6 +206,14 @@ mtune_shm_t *
 mtune_shm_current(void)
 {
     return mtune_shm;
+}
+
+
+/* the segment for TuneSharedMemory size: that, and the counters' part */
+static size_t
+mtune_shm_total(size_t size)
+{
+    return size + TUNE_SHM_ALIGN(size / TUNE_SHM_METRICS_SHARE);
 }
 
 
@@ -219,9 +230,12 @@ mtune_shm_init(mtune_shm_t *shm, size_t size)
     herd = TUNE_SHM_ALIGN(size / TUNE_SHM_HERD_SHARE);
     metrics = TUNE_SHM_ALIGN(size / TUNE_SHM_METRICS_SHARE);
 
-    if (header + herd + metrics + 4096 > size) {
+    if (header + herd + 4096 > size) {
         return APR_ENOMEM;
     }
+
+    /* size is TuneSharedMemory's; the segment is larger by the counters */
+    size = mtune_shm_total(size);
 
     shm->layout = TUNE_SHM_LAYOUT;
     shm->size = size;

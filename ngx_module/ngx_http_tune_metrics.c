@@ -82,7 +82,7 @@ ngx_http_tune_metrics_count(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
     tune_metrics_t *m)
 {
     size_t                      stream_len;
-    ngx_uint_t                  i, k, n;
+    ngx_uint_t                  i, k, n, end;
     const char                 *result;
     ngx_str_t                  *backend;
     ngx_http_upstream_state_t  *states;
@@ -114,9 +114,10 @@ ngx_http_tune_metrics_count(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
     }
 
     /*
-     * Proxy mode: the upstream states of the request, one group per slot
-     * tried, in the order of ctx->tried; nginx separates the groups of
-     * successive internal redirects (our retries) with a state of no peer
+     * Proxy mode: the upstream states of the request, from where each slot
+     * tried began (ngx_http_tune_proxy_pass() noted it) to where the next
+     * one did; nginx puts a state of no peer between the states of
+     * successive internal redirects (our retries)
      */
     if (!ctx->proxying || r->upstream_states == NULL) {
         return;
@@ -125,24 +126,26 @@ ngx_http_tune_metrics_count(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
     states = r->upstream_states->elts;
     n = r->upstream_states->nelts;
 
-    for (i = 0, k = 0; i < n && k < ctx->ntried; i++) {
-        if (states[i].peer == NULL) {
-            if (i > 0) {
-                k++;
+    for (k = 0; k < ctx->ntried; k++) {
+        end = (k + 1 < ctx->ntried) ? ctx->state_start[k + 1] : n;
+
+        for (i = ctx->state_start[k]; i < end && i < n; i++) {
+            if (states[i].peer == NULL) {
+                continue;
             }
-            continue;
+
+            result = ngx_http_tune_attempt_result(&states[i]);
+            if (result == NULL) {
+                continue;
+            }
+
+            backend = &ctx->tried[k];
+
+            (void) tune_metrics_add(m, TUNE_METRIC_PROXY_ATTEMPTS,
+                                    (const char *) backend->data,
+                                    backend->len, result,
+                                    ngx_strlen(result));
         }
-
-        result = ngx_http_tune_attempt_result(&states[i]);
-        if (result == NULL) {
-            continue;
-        }
-
-        backend = &ctx->tried[k];
-
-        (void) tune_metrics_add(m, TUNE_METRIC_PROXY_ATTEMPTS,
-                                (const char *) backend->data, backend->len,
-                                result, ngx_strlen(result));
     }
 }
 
@@ -152,7 +155,11 @@ ngx_http_tune_metrics_count(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
 static const char *
 ngx_http_tune_attempt_result(ngx_http_upstream_state_t *state)
 {
-    if (state->status == NGX_HTTP_GATEWAY_TIME_OUT) {
+    /* nginx's own 504: no answer in time (a backend's 504 came with its
+     * header) */
+    if (state->status == NGX_HTTP_GATEWAY_TIME_OUT
+        && state->header_time == (ngx_msec_t) -1)
+    {
         return "timeout";
     }
 
@@ -183,7 +190,7 @@ ngx_http_tune_attempt_result(ngx_http_upstream_state_t *state)
 ngx_int_t
 ngx_http_tune_metrics_handler(ngx_http_request_t *r)
 {
-    size_t                      size, need, len;
+    size_t                      size, len;
     ngx_int_t                   rc;
     ngx_uint_t                  tries;
     ngx_buf_t                  *b;
@@ -214,46 +221,35 @@ ngx_http_tune_metrics_handler(ngx_http_request_t *r)
     in.version = TUNE_VERSION;
     in.frontend = "nginx";
 
-    /* sized outside the lock, again should a larger image come meanwhile */
-    size = 0;
-    b = NULL;
-
+    /*
+     * Sized and written under the zone's mutex (the pool is this process's
+     * memory: allocating under it is fine); series claimed meanwhile (they
+     * take no lock) may want more room: again, a few times at most
+     */
     for (tries = 0; /* void */; tries++) {
 
         ngx_shmtx_lock(&zone->shpool->mutex);
 
         ngx_http_tune_status_in(r, zone, &st, &redis);
         in.counters = zone->sh->metrics;
-        need = tune_metrics_text_size(&in);
 
-        if (need <= size || tries == 3) {
-            break;
-        }
+        size = tune_metrics_text_size(&in);
+        b = ngx_create_temp_buf(r->pool, size);
+        len = b ? tune_metrics_write(&in, (char *) b->pos, size) : 0;
 
         ngx_shmtx_unlock(&zone->shpool->mutex);
 
-        size = need;
-
-        b = ngx_create_temp_buf(r->pool, size);
         if (b == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-    }
 
-    if (need > size) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return NGX_HTTP_SERVICE_UNAVAILABLE;
-    }
+        if (len <= size) {
+            break;
+        }
 
-    len = tune_metrics_write(&in, (char *) b->pos, size);
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    if (len > size) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "tune: metrics larger than their buffer of %uz bytes",
-                      size);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        if (tries == 3) {
+            return NGX_HTTP_SERVICE_UNAVAILABLE;
+        }
     }
 
     b->last = b->pos + len;

@@ -289,7 +289,14 @@ ngx_http_tune_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_OK;
     }
 
-    tmcf->shm_zone = ngx_shared_memory_add(cf, &name, tmcf->zone_size,
+    /*
+     * The metrics' counters come on top of tune_zone_size, so the snapshot
+     * and the herd table have what they had before there were any
+     */
+    tmcf->shm_zone = ngx_shared_memory_add(cf, &name,
+                                           tmcf->zone_size
+                                           + tmcf->zone_size
+                                             / NGX_HTTP_TUNE_METRICS_SHARE,
                                            &ngx_http_tune_module);
     if (tmcf->shm_zone == NULL) {
         return NGX_CONF_ERROR;
@@ -299,6 +306,8 @@ ngx_http_tune_init_main_conf(ngx_conf_t *cf, void *conf)
     if (zone == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    zone->size = tmcf->zone_size;
 
     /* a reload marks the image it keeps by the new tune_allow */
     zone->allow = tmcf->allow;
@@ -907,6 +916,10 @@ ngx_http_tune(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "cannot be used in a location with \"tune_status\"";
     }
 
+    if (tlcf->metrics == 1) {
+        return "cannot be used in a location with \"tune_metrics\"";
+    }
+
     tlcf->enable = 1;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
@@ -973,6 +986,10 @@ ngx_http_tune_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (tlcf->enable == 1) {
         return "cannot be used in a location with \"tune\"";
+    }
+
+    if (tlcf->metrics == 1) {
+        return "cannot be used in a location with \"tune_metrics\"";
     }
 
     tlcf->status = 1;

@@ -34,6 +34,9 @@ typedef struct {
     ngx_http_tune_sh_t       *sh;
     ngx_uint_t                cycle;           /* sh->cycle in this cycle */
     ngx_array_t              *allow;           /* tune_allow_t, or NULL */
+    size_t                    size;            /* tune_zone_size (the zone
+                                                  is larger by the metrics'
+                                                  counters) */
 } ngx_http_tune_zone_t;
 
 
@@ -133,8 +136,10 @@ typedef struct {
     ngx_str_t                 url;             /* its URL, or tune_full's */
     ngx_str_t                 outcome;         /* $tune_outcome */
 
-    /* proxy mode: backends tried so far, the last one is "backend" */
+    /* proxy mode: backends tried so far, the last one is "backend", and
+     * where each one's upstream states begin in r->upstream_states */
     ngx_str_t                 tried[NGX_HTTP_TUNE_MAX_TRIES];
+    ngx_uint_t                state_start[NGX_HTTP_TUNE_MAX_TRIES];
     ngx_uint_t                ntried;
 
     /* the location (its "tune") that handed over: retries come back there */

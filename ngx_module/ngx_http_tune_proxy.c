@@ -238,6 +238,9 @@ ngx_http_tune_proxy_pass(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx)
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tune_module);
 
     if (ctx->backend.len && ctx->ntried < NGX_HTTP_TUNE_MAX_TRIES) {
+        /* this slot's attempts are the upstream states from here on */
+        ctx->state_start[ctx->ntried] = r->upstream_states
+                                        ? r->upstream_states->nelts : 0;
         ctx->tried[ctx->ntried++] = ctx->backend;
     }
 
@@ -328,6 +331,8 @@ ngx_http_tune_proxy_retry(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx)
      * Nothing left to try: a 502, through the operator's error_page for
      * it if there is one, never through ours again.
      */
+    ngx_str_set(&ctx->outcome, "failed");
+
     r->err_status = 0;
     r->error_page = ngx_http_tune_proxy_own_page(tlcf, NGX_HTTP_BAD_GATEWAY);
 

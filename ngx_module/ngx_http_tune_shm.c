@@ -86,14 +86,13 @@ ngx_http_tune_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     zone->cycle = 1;
 
     /* before the image, which takes what is left */
-    zone->sh->herd = ngx_http_tune_herd_create(zone->shpool,
-                                               shm_zone->shm.size);
+    zone->sh->herd = ngx_http_tune_herd_create(zone->shpool, zone->size);
     if (zone->sh->herd == NULL) {
         return NGX_ERROR;
     }
 
     zone->sh->metrics = ngx_http_tune_metrics_create(zone->shpool,
-                                                     shm_zone->shm.size);
+                                                     zone->size);
     if (zone->sh->metrics == NULL) {
         return NGX_ERROR;
     }

@@ -90,7 +90,8 @@ def fleet(run_dir, processes, redis_server, make_tune_apache):
     dead = closed_port_url()
     urls = {"dead": dead, "icy": icy.url("/demo")}
     redis_server.put_snapshot(snapshot([("demo", "dead", 4294967294, dead), ("demo", "icy", 100, urls["icy"]),
-                                        ("full", "icy", 0, icy.url("/full"))]), 1)
+                                        ("full", "icy", 0, icy.url("/full")),
+                                        ("gone", "dead", 10, dead), ("gone", "dead2", 10, closed_port_url())]), 1)
 
     def make(kind="nginx", conf=""):
         if kind == "nginx":
@@ -136,6 +137,12 @@ def mix(n, urls) -> dict[str, float]:
         add('tuneslot_tuneins_total{outcome="unknown"}')
     assert n.get("/tune/bad..name").status == 400
     add('tuneslot_tuneins_total{outcome="invalid"}')
+    # every slot of "gone" refuses: both tried, a 502, nobody sent anywhere
+    r = icy_get("127.0.0.1", n.port, "/listen/gone", body_bytes=0)
+    assert r.status == 502, r.status_line
+    add('tuneslot_tuneins_total{stream="gone",outcome="failed"}')
+    add('tuneslot_proxy_attempts_total{backend="dead",result="refused"}')
+    add('tuneslot_proxy_attempts_total{backend="dead2",result="refused"}')
     for _ in range(2):
         r = icy_get("127.0.0.1", n.port, "/listen/demo", body_bytes=4000)
         assert r.status == 200, r.status_line
@@ -199,6 +206,16 @@ def test_counts_exactly_what_was_sent(fleet, kind):
     else:
         n.graceful()
     assert counters(n) == after
+    if kind == "apache":
+        # a new size is a new segment: the counts go over to it
+        n.conf = n.conf + "TuneSharedMemory 2M\n"
+        n.write_config()
+        n.graceful()
+        ready(n)
+        grown = counters(n)
+        assert all(grown[k] >= v for k, v in after.items()), (after, grown)
+        assert {k: v for k, v in grown.items() if "playlist" not in k and "assignments" not in k} == \
+            {k: v for k, v in after.items() if "playlist" not in k and "assignments" not in k}
 
 
 @pytest.mark.parametrize("kind, conf", [("nginx", "tune_metrics_streams off;\n"),

@@ -103,16 +103,27 @@ def test_tune_and_tune_status_exclude_each_other(run_dir):
     assert '"tune_status" directive cannot be used in a location with "tune"' in p.stderr, p.stderr
 
 
+@pytest.mark.parametrize("first, second", [("tune_metrics", "tune"), ("tune", "tune_metrics"),
+                                           ("tune_metrics", "tune_status"), ("tune_status", "tune_metrics")])
+def test_tune_metrics_has_a_location_of_its_own(run_dir, first, second):
+    """Each sets the location's handler: in either order, one location cannot have two."""
+    n = Nginx(run_dir, "127.0.0.1:6379", locations=f"location /x/ {{ {first}; {second}; }}\n")
+    p = n.test_config()
+    assert p.returncode != 0
+    assert f'"{second}" directive cannot be used in a location with "{first}"' in p.stderr, p.stderr
+
+
 def test_nginx_t_accepts_every_directive(run_dir):
     """The documented forms pass, at every level they are allowed at."""
     n = Nginx(run_dir, "127.0.0.1:6379",
               http_conf="tune_mode redirect;\ntune_stale 5m;\ntune_region $http_x_region;\n"
                         "tune_full 503;\ntune_proxy_tries 2;\n"
                         "tune_allow http://10.0.0.5:8000/ https://relay.example.net/live/;\n"
-                        "tune_allow http://[::1]:8000/;\n",
+                        "tune_allow http://[::1]:8000/;\ntune_metrics_streams off;\n",
               server_conf="tune_stale off;\ntune_full http://overflow.example.net/$tune_stream;\n",
               locations="location /tune/ { tune; tune_region eu; }\n"
-                        "location = /status { tune_status; }\n")
+                        "location = /status { tune_status; }\n"
+                        "location = /metrics { tune_metrics; }\n")
     p = n.test_config()
     assert p.returncode == 0, p.stderr
 

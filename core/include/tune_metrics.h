@@ -73,6 +73,14 @@ size_t tune_metrics_capacity(const tune_metrics_t *m);
 int tune_metrics_add(tune_metrics_t *m, tune_metric_t metric,
     const char *a, size_t a_len, const char *b, size_t b_len);
 
+/*
+ * Adds every series of src whose labels are written into dst (a table of
+ * another size: a resized segment), as far as dst has room; what it has
+ * not is counted as dropped there.  src may be added to meanwhile: what
+ * comes after its series was read stays in src.
+ */
+void tune_metrics_merge(tune_metrics_t *dst, const tune_metrics_t *src);
+
 /* A series' count, 0 when it has none (for tests and checks) */
 uint64_t tune_metrics_count(const tune_metrics_t *m, tune_metric_t metric,
     const char *a, size_t a_len, const char *b, size_t b_len);
@@ -86,14 +94,19 @@ typedef struct {
     const char                 *frontend;     /* "nginx", "apache" */
 } tune_metrics_in_t;
 
-/* An upper bound of the text's length for in, for sizing the buffer */
+/*
+ * A length for the buffer: the text of the series in use now, and a few
+ * more; series claimed meanwhile (adding takes no lock) may need more,
+ * which the write says.
+ */
 size_t tune_metrics_text_size(const tune_metrics_in_t *in);
 
 /*
  * Writes the Prometheus text (format 0.0.4) into out (cap bytes; no NUL).
- * Returns its length, like snprintf(): above cap, out holds only the start
- * and must not be sent.  Reads the herd table: the host holds its lock
- * over it and the image.
+ * Returns its length; above cap, out holds only the start and must not be
+ * sent: ask tune_metrics_text_size() again (SIZE_MAX: the length would
+ * overflow).  Reads the herd table: the host holds its lock over it and
+ * the image.
  */
 size_t tune_metrics_write(const tune_metrics_in_t *in, char *out, size_t cap);
 

@@ -39,6 +39,7 @@ struct tune_metrics_s {
     uint64_t          size;         /* bytes, header included */
     uint64_t          nentries;
     uint64_t          dropped;      /* series that found no room */
+    uint64_t          used;         /* entries claimed */
 };
 
 
@@ -46,7 +47,7 @@ static tune_metrics_entry_t *tune_metrics_entries(const tune_metrics_t *m);
 static uint64_t tune_metrics_key(tune_metric_t metric, const char *a,
     size_t a_len, const char *b, size_t b_len);
 static int tune_metrics_label_ok(const char *s, size_t len);
-static tune_metrics_entry_t *tune_metrics_find(const tune_metrics_t *m,
+static tune_metrics_entry_t *tune_metrics_find(tune_metrics_t *m,
     uint64_t key, tune_metric_t metric, const char *a, size_t a_len,
     const char *b, size_t b_len, int claim);
 static int tune_metrics_same(const tune_metrics_entry_t *e,
@@ -164,6 +165,40 @@ tune_metrics_add(tune_metrics_t *m, tune_metric_t metric,
 }
 
 
+void
+tune_metrics_merge(tune_metrics_t *dst, const tune_metrics_t *src)
+{
+    uint64_t                     i, value;
+    tune_metrics_entry_t        *d;
+    const tune_metrics_entry_t  *e;
+
+    e = tune_metrics_entries(src);
+
+    for (i = 0; i < src->nentries; i++, e++) {
+        if (__atomic_load_n(&e->key, __ATOMIC_ACQUIRE) == 0
+            || !__atomic_load_n(&e->ready, __ATOMIC_ACQUIRE))
+        {
+            continue;
+        }
+
+        value = __atomic_load_n(&e->value, __ATOMIC_RELAXED);
+
+        d = tune_metrics_find(dst, e->key, (tune_metric_t) e->metric,
+                              e->a, e->a_len, e->b, e->b_len, 1);
+        if (d == NULL) {
+            __atomic_fetch_add(&dst->dropped, value, __ATOMIC_RELAXED);
+            continue;
+        }
+
+        __atomic_fetch_add(&d->value, value, __ATOMIC_RELAXED);
+    }
+
+    __atomic_fetch_add(&dst->dropped,
+                       __atomic_load_n(&src->dropped, __ATOMIC_RELAXED),
+                       __ATOMIC_RELAXED);
+}
+
+
 uint64_t
 tune_metrics_count(const tune_metrics_t *m, tune_metric_t metric,
     const char *a, size_t a_len, const char *b, size_t b_len)
@@ -174,7 +209,9 @@ tune_metrics_count(const tune_metrics_t *m, tune_metric_t metric,
         return 0;
     }
 
-    e = tune_metrics_find(m, tune_metrics_key(metric, a, a_len, b, b_len),
+    /* claim 0: the table is not written to */
+    e = tune_metrics_find((tune_metrics_t *) m,
+                          tune_metrics_key(metric, a, a_len, b, b_len),
                           metric, a, a_len, b, b_len, 0);
 
     return e ? __atomic_load_n(&e->value, __ATOMIC_RELAXED) : 0;
@@ -189,7 +226,7 @@ tune_metrics_count(const tune_metrics_t *m, tune_metric_t metric,
  * into all the same (its key is the series').
  */
 static tune_metrics_entry_t *
-tune_metrics_find(const tune_metrics_t *m, uint64_t key,
+tune_metrics_find(tune_metrics_t *m, uint64_t key,
     tune_metric_t metric, const char *a, size_t a_len, const char *b,
     size_t b_len, int claim)
 {
@@ -225,6 +262,7 @@ tune_metrics_find(const tune_metrics_t *m, uint64_t key,
                     memcpy(e->b, b, b_len);
                 }
                 __atomic_store_n(&e->ready, 1, __ATOMIC_RELEASE);
+                __atomic_fetch_add(&m->used, 1, __ATOMIC_RELAXED);
                 return e;
             }
 
@@ -318,8 +356,14 @@ tune_metrics_text_size(const tune_metrics_in_t *in)
 
     n = 4096;
 
+    /*
+     * The series in use, not the table's room: a scrape costs what the
+     * front-end counts.  Series claimed (lock-free) after this is read
+     * make the write say it needs more; a few are allowed for.
+     */
     if (in->counters) {
-        n += in->counters->nentries * TUNE_METRICS_LINE_MAX;
+        n += (__atomic_load_n(&in->counters->used, __ATOMIC_RELAXED) + 16)
+             * TUNE_METRICS_LINE_MAX;
     }
 
     if (in->status && in->status->img) {

@@ -200,6 +200,54 @@ test_threads(void **state)
 }
 
 
+/* A resized segment: the counts go over, to a larger table or a smaller */
+static void
+test_merge(void **state)
+{
+    static _Alignas(8) unsigned char  other[1 << 16];
+    tune_metrics_t                   *src, *dst;
+
+    (void) state;
+
+    src = table_of(16);
+    (void) ADD(src, TUNE_METRIC_TUNEINS, "demo", "redirect");
+    (void) ADD(src, TUNE_METRIC_TUNEINS, "demo", "redirect");
+    (void) ADD(src, TUNE_METRIC_PROXY_ATTEMPTS, "ice-a", "ok");
+    (void) ADD(src, TUNE_METRIC_TUNEINS, "de\"mo", "x");      /* dropped */
+
+    dst = tune_metrics_init(other, tune_metrics_size(64));
+    assert_non_null(dst);
+    (void) ADD(dst, TUNE_METRIC_TUNEINS, "demo", "redirect");
+
+    tune_metrics_merge(dst, src);
+    assert_int_equal(COUNT(dst, TUNE_METRIC_TUNEINS, "demo", "redirect"), 3);
+    assert_int_equal(COUNT(dst, TUNE_METRIC_PROXY_ATTEMPTS, "ice-a", "ok"), 1);
+
+    /* a table with room for one: the rest counted as dropped, with what
+     * src had dropped */
+    {
+        char               want[64], *t;
+        uint64_t           a, b;
+        tune_metrics_in_t  in;
+
+        dst = tune_metrics_init(other, tune_metrics_size(1));
+        assert_non_null(dst);
+        tune_metrics_merge(dst, src);
+        a = COUNT(dst, TUNE_METRIC_TUNEINS, "demo", "redirect");
+        b = COUNT(dst, TUNE_METRIC_PROXY_ATTEMPTS, "ice-a", "ok");
+        assert_true((a == 2 && b == 0) || (a == 0 && b == 1));
+
+        memset(&in, 0, sizeof(in));
+        in.counters = dst;
+        t = text(&in);
+        snprintf(want, sizeof(want), "\ntuneslot_metrics_series_dropped_total %u\n",
+                 (unsigned) ((a ? 1 : 2) + 1));
+        assert_non_null(strstr(t, want));
+        free(t);
+    }
+}
+
+
 /* The whole text for the example snapshot, its herd table and counters */
 static void
 test_text(void **state)
@@ -287,6 +335,7 @@ main(void)
         cmocka_unit_test(test_counts),
         cmocka_unit_test(test_dropped),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_merge),
         cmocka_unit_test(test_text),
     };
 
