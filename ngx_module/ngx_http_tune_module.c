@@ -1014,8 +1014,12 @@ ngx_http_tune_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
-    if (tlcf->enable == 1 || tlcf->status == 1) {
-        return "cannot be used in a location with \"tune\" or \"tune_status\"";
+    if (tlcf->enable == 1) {
+        return "cannot be used in a location with \"tune\"";
+    }
+
+    if (tlcf->status == 1) {
+        return "cannot be used in a location with \"tune_status\"";
     }
 
     tlcf->metrics = 1;
