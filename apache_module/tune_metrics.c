@@ -152,9 +152,6 @@ mtune_metrics_handler(request_rec *r)
     char                 *out;
     size_t                size, len;
     mtune_shm_t          *shm;
-    mtune_state_t        *st;
-    mtune_dir_conf_t     *dc;
-    mtune_srv_conf_t     *sc;
     tune_status_in_t      status;
     tune_metrics_in_t     in;
     tune_status_redis_t   redis;
@@ -167,8 +164,6 @@ mtune_metrics_handler(request_rec *r)
     }
 
     shm = mtune_shm_current();
-    sc = mtune_main_conf();
-    dc = ap_get_module_config(r->per_dir_config, &tune_module);
 
     ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
     mtune_no_store(r);
@@ -191,20 +186,10 @@ mtune_metrics_handler(request_rec *r)
         len = tune_metrics_write(&in, out, size);
 
     } else {
-        status.stale_ms = apr_time_as_msec(mtune_conf_stale(dc));
-        status.window = mtune_conf_herd_window_ms(sc);
-        status.redis = &redis;
-
         /* written under the lock, sent after it, as tune-status */
         mtune_shm_lock(shm);
 
-        st = mtune_shm_state(shm);
-        redis.connected = st->connected;
-
-        status.img = mtune_shm_image(shm);
-        status.age_ms = mtune_shm_age(shm, mtune_mono_ms());
-        status.herd = mtune_shm_herd(shm);
-        status.now_ms = mtune_wall_ms();
+        mtune_status_in(r, shm, &status, &redis);
         in.counters = mtune_shm_metrics(shm);
 
         /* series may come meanwhile (they are claimed without the lock):

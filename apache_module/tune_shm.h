@@ -76,6 +76,11 @@ void mtune_shm_unlock(mtune_shm_t *shm);
 const tune_image_t *mtune_shm_image(mtune_shm_t *shm);
 tune_herd_t *mtune_shm_herd(mtune_shm_t *shm);
 tune_metrics_t *mtune_shm_metrics(mtune_shm_t *shm);
+
+/* What tune-status shows and tune-metrics' gauges read, pointing into the
+ * segment, for r's location: the segment locked (tune_status.c) */
+void mtune_status_in(request_rec *r, mtune_shm_t *shm, tune_status_in_t *in,
+    tune_status_redis_t *redis);
 mtune_state_t *mtune_shm_state(mtune_shm_t *shm);
 
 /* How long the snapshot held has not changed, ms */

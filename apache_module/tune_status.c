@@ -17,15 +17,57 @@
 #include <tune_status.h>
 
 
+/*
+ * What the status document (and the metrics' gauges) show, pointing into
+ * the segment: the segment locked
+ */
+
+void
+mtune_status_in(request_rec *r, mtune_shm_t *shm, tune_status_in_t *in,
+    tune_status_redis_t *redis)
+{
+    mtune_state_t     *st;
+    mtune_dir_conf_t  *dc;
+    mtune_srv_conf_t  *sc;
+
+    sc = mtune_main_conf();
+    dc = ap_get_module_config(r->per_dir_config, &tune_module);
+
+    memset(in, 0, sizeof(tune_status_in_t));
+    memset(redis, 0, sizeof(tune_status_redis_t));
+
+    in->stale_ms = apr_time_as_msec(mtune_conf_stale(dc));
+    in->window = mtune_conf_herd_window_ms(sc);
+
+    if (sc->redis) {
+        redis->address = sc->redis->display;
+        redis->address_len = strlen(sc->redis->display);
+        in->redis = redis;
+    }
+
+    /* the refresher's view of Redis; the error never holds a secret */
+    st = mtune_shm_state(shm);
+
+    redis->connected = st->connected;
+    redis->last_reply_ms = st->reply_ms;
+    redis->failures = st->failures;
+    redis->refresher = mtune_shm_refresher(shm);
+    redis->error = st->error;
+    redis->error_len = strnlen(st->error, TUNE_ERROR_LEN);
+
+    in->img = mtune_shm_image(shm);
+    in->age_ms = mtune_shm_age(shm, mtune_mono_ms());
+    in->herd = mtune_shm_herd(shm);
+    in->now_ms = mtune_wall_ms();
+}
+
+
 int
 mtune_status_handler(request_rec *r)
 {
     char                 *out;
     size_t                size, len;
     mtune_shm_t          *shm;
-    mtune_state_t        *st;
-    mtune_dir_conf_t     *dc;
-    mtune_srv_conf_t     *sc;
     tune_status_in_t      in;
     tune_status_redis_t   redis;
 
@@ -37,8 +79,6 @@ mtune_status_handler(request_rec *r)
     }
 
     shm = mtune_shm_current();
-    sc = mtune_main_conf();
-    dc = ap_get_module_config(r->per_dir_config, &tune_module);
 
     ap_set_content_type(r, "application/json");
     mtune_no_store(r);
@@ -57,15 +97,6 @@ mtune_status_handler(request_rec *r)
         len = tune_status_write(&in, out, size);
 
     } else {
-        in.stale_ms = apr_time_as_msec(mtune_conf_stale(dc));
-        in.window = mtune_conf_herd_window_ms(sc);
-
-        if (sc->redis) {
-            redis.address = sc->redis->display;
-            redis.address_len = strlen(sc->redis->display);
-            in.redis = &redis;
-        }
-
         /*
          * Written under the lock, sent after it: sending may wait for the
          * client, and tune-ins must not wait with it.  The pool is this
@@ -73,20 +104,7 @@ mtune_status_handler(request_rec *r)
          */
         mtune_shm_lock(shm);
 
-        /* the refresher's view of Redis; the error never holds a secret */
-        st = mtune_shm_state(shm);
-
-        redis.connected = st->connected;
-        redis.last_reply_ms = st->reply_ms;
-        redis.failures = st->failures;
-        redis.refresher = mtune_shm_refresher(shm);
-        redis.error = st->error;
-        redis.error_len = strnlen(st->error, TUNE_ERROR_LEN);
-
-        in.img = mtune_shm_image(shm);
-        in.age_ms = mtune_shm_age(shm, mtune_mono_ms());
-        in.herd = mtune_shm_herd(shm);
-        in.now_ms = mtune_wall_ms();
+        mtune_status_in(r, shm, &in, &redis);
 
         size = tune_status_size(&in);
         out = apr_palloc(r->pool, size);

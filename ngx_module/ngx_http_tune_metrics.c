@@ -199,17 +199,8 @@ ngx_http_tune_metrics_handler(ngx_http_request_t *r)
     tune_status_redis_t         redis;
     ngx_http_tune_zone_t       *zone;
     ngx_http_tune_main_conf_t  *tmcf;
-    static ngx_str_t            allow = ngx_string("GET, HEAD");
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        if (ngx_http_tune_add_header(r, "Allow", &allow) == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
+    rc = ngx_http_tune_read_only(r);
     if (rc != NGX_OK) {
         return rc;
     }

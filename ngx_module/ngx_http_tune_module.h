@@ -208,6 +208,7 @@ ngx_http_tune_ctx_t *ngx_http_tune_create_ctx(ngx_http_request_t *r);
 
 /* ngx_http_tune_status.c */
 ngx_int_t ngx_http_tune_status_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_tune_read_only(ngx_http_request_t *r);
 void ngx_http_tune_status_in(ngx_http_request_t *r,
     ngx_http_tune_zone_t *zone, tune_status_in_t *in,
     tune_status_redis_t *redis);
