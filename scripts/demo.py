@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "t"))
 
-from harness import Icecast, Redis, RunDir, Source, Tuneslotd, decode_snapshot  # noqa: E402
+from harness import Icecast, Redis, RunDir, Source, Tuneslotd, decode_snapshot, free_port  # noqa: E402
 from harness.apache import Apache, tune_lines  # noqa: E402
 from harness.nginx import Nginx  # noqa: E402
 
@@ -38,6 +38,17 @@ APACHE_LOCATIONS = """<Location "/tune/">
     SetHandler tune-status
     Require ip 127.0.0.1
 </Location>
+<Location "/metrics">
+    SetHandler tune-metrics
+    Require ip 127.0.0.1
+</Location>
+"""
+
+#: nginx's demo locations: tune-ins, and what it holds and counted
+NGINX_LOCATIONS = """location /tune/ { tune; }
+location = /tune-status { allow 127.0.0.1; deny all; tune_status; }
+location = /metrics { allow 127.0.0.1; deny all; tune_metrics; }
+location / { return 404; }
 """
 
 BACKENDS = [
@@ -91,11 +102,15 @@ def main() -> int:
             ice = Icecast(run_dir, name=name, max_listeners={"/demo": capacity})
             started.append(ice.start())
             started.append(Source(run_dir, ice, "/demo", tone).start())
+            # the server's listener limit as a whole, for the answer to where a
+            # new station fits (/place)
             backends.append({"name": name, "format": "load-xsl", "status": ice.url("/load.xsl"),
-                             "public": ice.base_url})
+                             "public": ice.base_url, "max_clients": capacity})
 
+        # its HTTP listener: the status page, /metrics and /place
+        listener = f"127.0.0.1:{free_port()}"
         tuneslotd = Tuneslotd(run_dir, {
-            "redis": redis.address, "interval": args.interval,
+            "redis": redis.address, "interval": args.interval, "metrics": listener,
             "backend": backends, "stream": [{"name": "demo", "mount": "/demo"}],
         })
         started.append(tuneslotd.start())
@@ -105,7 +120,8 @@ def main() -> int:
         # whatever Redis holds (tune_allow, TuneAllow)
         allow = " ".join(f"{b['public'].rstrip('/')}/" for b in backends)
 
-        nginx = Nginx(run_dir, redis.address, http_conf=f"tune_allow {allow};\n")
+        nginx = Nginx(run_dir, redis.address, http_conf=f"tune_allow {allow};\n",
+                      locations=NGINX_LOCATIONS)
         if args.port:
             nginx.port = args.port
         started.append(nginx.start())
@@ -128,6 +144,12 @@ tuneslot demo is running (logs and configs in {run_dir}).
              {apache.url("/tune/demo")}            (302, like nginx)
              {apache.url("/listen/demo")}          (proxied by Apache)
              {apache.url("/tune-status")}          (JSON)
+
+  watch it:  http://{listener}/          (tuneslotd's status page, in a browser)
+             {nginx.url("/metrics")}      (what nginx decided, for Prometheus;
+             {apache.url("/metrics")}      Apache's the same)
+  place it:  curl 'http://{listener}/place?listeners=50&format=text'
+             (where a new station of 50 listeners fits best)
 
 What tuneslotd last wrote to Redis (refreshed every 10 s; the higher pitch
 is the server with more free slots, where new listeners go):
