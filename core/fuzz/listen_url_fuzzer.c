@@ -9,8 +9,9 @@
  * buffer", it checks what tune_url.h promises against a model written
  * apart from tune_url.c: an accepted URL is 1..TUNE_URL_MAX bytes of
  * printable ASCII without space, CR, LF, '#' or the characters RFC 3986
- * never allows unescaped, starts with "http://" or "https://" and has a
- * host; a URL holding a byte outside that set is refused as BAD_CHAR
+ * never allows unescaped, starts with one of the six schemes (http, https,
+ * rtmp, rtmps, rtsp, rtsps, lowercase, then "://") and has a host, and
+ * tune_url_scheme() names that scheme; a URL holding a byte outside that set is refused as BAD_CHAR
  * (whatever else is wrong with it); a join is base, its trailing slashes
  * stripped, then mount, passes the check, holds no query and no dot
  * segment, and fits exactly the length it reports.
@@ -53,6 +54,29 @@ has(const char *s, size_t len, const char *what)
 
 
 /* 1 if url is a safe one by the header's words; *bad_byte if not a byte */
+/* the length of url's scheme and "://" when it is one of ours, else 0 */
+static size_t
+model_scheme(const char *url, size_t len)
+{
+    size_t              i, n;
+    static const char  *names[] = {
+        "http", "https", "rtmp", "rtmps", "rtsp", "rtsps"
+    };
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        n = strlen(names[i]);
+
+        if (len >= n + 3 && memcmp(url, names[i], n) == 0
+            && memcmp(url + n, "://", 3) == 0)
+        {
+            return n + 3;
+        }
+    }
+
+    return 0;
+}
+
+
 static int
 model_check(const char *url, size_t len, int *bad_byte)
 {
@@ -71,13 +95,9 @@ model_check(const char *url, size_t len, int *bad_byte)
         return 0;
     }
 
-    if (len >= 8 && memcmp(url, "https://", 8) == 0) {
-        start = 8;
+    start = model_scheme(url, len);
 
-    } else if (len >= 7 && memcmp(url, "http://", 7) == 0) {
-        start = 7;
-
-    } else {
+    if (start == 0) {
         return 0;
     }
 
@@ -101,9 +121,10 @@ model_check(const char *url, size_t len, int *bad_byte)
 static void
 check_url(const char *url, size_t len)
 {
-    int        ok, bad_byte;
-    size_t     i;
-    tune_rc_t  rc;
+    int          ok, bad_byte;
+    size_t       i;
+    tune_rc_t    rc;
+    const char  *name;
 
     rc = tune_url_check(url, len);
     ok = model_check(url, len, &bad_byte);
@@ -119,6 +140,15 @@ check_url(const char *url, size_t len)
 
     if (rc != TUNE_OK) {
         return;
+    }
+
+    /* the scheme's bit names the scheme the URL starts with */
+    name = tune_scheme_name(tune_url_scheme(url, len));
+
+    if (name == NULL || strncmp(url, name, strlen(name)) != 0
+        || memcmp(url + strlen(name), "://", 3) != 0)
+    {
+        abort();
     }
 
     for (i = 0; i < len; i++) {

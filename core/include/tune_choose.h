@@ -43,7 +43,9 @@ typedef enum {
     TUNE_CHOICE_NOT_FOUND,      /* the image has no such stream */
     TUNE_CHOICE_STALE,          /* the image is older than the limit */
     TUNE_CHOICE_FULL,           /* slots are up, every one of them full */
-    TUNE_CHOICE_NO_SLOT         /* no slot (not tried yet) is up */
+    TUNE_CHOICE_NO_SLOT,        /* no slot (not tried yet) is up */
+    TUNE_CHOICE_OTHER_SCHEME    /* no slot of the schemes asked for has
+                                   room, a slot of another scheme has */
 } tune_choice_outcome_t;
 
 
@@ -112,6 +114,9 @@ typedef struct {
     const tune_choice_name_t   *tried;        /* backends tried already */
     size_t                      ntried;       /*   (proxy retries) */
 
+    uint32_t                    schemes;      /* TUNE_SCHEME_* bits of the
+                                                 slots the listener may be
+                                                 sent to; 0: any */
     int                         peek;         /* answer, count nothing */
     int                         rank;         /* rank the slots too */
     uint32_t                    rnd;          /* 32 random bits */
@@ -125,7 +130,8 @@ typedef struct {
     /*
      * Why no slot, for the host's log line, a static text: "no snapshot
      * received yet", "the snapshot is stale", "every slot is full", "no
-     * slot is up", or "no other slot is up" when tried names backends.
+     * slot is up", "no other slot is up" when tried names backends, or
+     * "no slot of the listener's scheme has room".
      * NULL for TUNE_CHOICE_OK and TUNE_CHOICE_NOT_FOUND.
      */
     const char                 *reason;
@@ -165,8 +171,13 @@ tune_choice_outcome_t tune_choose_begin(const tune_image_t *img,
  * TUNE_CHOICE_OK, the host's lock still held: work is ch->work_size bytes.
  * Returns the final outcome: TUNE_CHOICE_OK (ch->slot; the tune-in counted
  * in req->herd unless req->peek; ch->ranked when req->rank),
- * TUNE_CHOICE_FULL or TUNE_CHOICE_NO_SLOT.  Slots whose backend is among
- * req->tried are never offered.
+ * TUNE_CHOICE_FULL, TUNE_CHOICE_NO_SLOT or TUNE_CHOICE_OTHER_SCHEME.
+ * Slots whose backend is among req->tried are never offered, nor are
+ * slots of a scheme outside req->schemes (when it names any): when those
+ * alone would have taken the listener, the outcome is
+ * TUNE_CHOICE_OTHER_SCHEME, nothing counted, so that the host may choose
+ * again with a wider set (an HTTPS listener proxied over the host's own
+ * TLS to an http:// slot) or answer as it answers a full stream.
  */
 tune_choice_outcome_t tune_choose_pick(const tune_image_t *img,
     const tune_choice_req_t *req, tune_choice_t *ch, void *work);

@@ -3,8 +3,9 @@
  * which order a playlist or a retry offers the others.
  *
  * v2 policy, weighted by free capacity.  A slot is offerable when its health
- * is "up", its weight is above 0, the caller may still send a listener there
- * (avail > 0) and the caller did not skip it.  Its score is avail times
+ * is "up", its weight is above 0, its URL's scheme is one the caller sends
+ * listeners to, the caller may still send a listener there (avail > 0) and
+ * the caller did not skip it.  Its score is avail times
  * weight: weight 100 counts free slots as reported, 200 twice, and weights
  * above TUNE_WEIGHT_MAX count as TUNE_WEIGHT_MAX.  A new listener goes to an
  * offerable slot drawn at random with a probability proportional to its
@@ -46,6 +47,9 @@ typedef struct {
                                        TUNE_UNLIMITED */
     const uint8_t    *skip;         /* NULL, or skip[i] != 0: never offer
                                        the i-th slot (already tried) */
+    uint32_t          schemes;      /* TUNE_SCHEME_* bits (tune_url.h) of
+                                       the slots that may be offered;
+                                       0: any */
 } tune_select_opts_t;
 
 
@@ -53,8 +57,9 @@ typedef struct {
  * Draws the slot for a new listener by the policy above.  On TUNE_OK *slot
  * is an index into tune_image_slots(img).  Otherwise:
  *
- *   TUNE_ERR_FULL      some slot would be offered (up, weight above 0, not
- *                      skipped) but every such slot has avail 0: the stream
+ *   TUNE_ERR_FULL      some slot would be offered (up, weight above 0, of
+ *                      a scheme asked for, not skipped) but every such
+ *                      slot has avail 0: the stream
  *                      is full, hosts answer "try later";
  *   TUNE_ERR_NO_SLOT   no slot is up with a weight, or the stream entry lies
  *                      outside the slot table;

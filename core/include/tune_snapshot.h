@@ -124,6 +124,7 @@ typedef struct {
     uint32_t          weight;
     uint32_t          health;       /* tune_health_t */
     uint32_t          flags;        /* TUNE_SLOT_*, set by the host */
+    uint32_t          scheme;       /* the url's TUNE_SCHEME_* bit */
     int64_t           polled_ms;
 } tune_image_slot_t;
 
@@ -154,7 +155,7 @@ typedef struct {
     uint32_t          nrefused;     /* slots marked TUNE_SLOT_REFUSED */
 } tune_image_t;
 
-#define TUNE_IMAGE_MAGIC        0x544e5331u     /* "TNS1" */
+#define TUNE_IMAGE_MAGIC        0x544e5332u     /* "TNS2" */
 
 
 typedef struct {

@@ -246,7 +246,19 @@ tune_choose_pick(const tune_image_t *img, const tune_choice_req_t *req,
         opts.skip = skip;
     }
 
+    opts.schemes = req->schemes;
+
     rc = tune_select_slot(img, stream, &opts, req->rnd, &slot);
+
+    if (rc != TUNE_OK && req->schemes != 0) {
+        /* would a slot of any scheme have taken the listener? */
+        opts.schemes = 0;
+
+        if (tune_select_slot(img, stream, &opts, req->rnd, &i) == TUNE_OK) {
+            return tune_choose_end(ch, TUNE_CHOICE_OTHER_SCHEME,
+                                   "no slot of the listener's scheme has room");
+        }
+    }
 
     if (rc == TUNE_ERR_FULL) {
         return tune_choose_end(ch, TUNE_CHOICE_FULL, "every slot is full");
@@ -301,6 +313,7 @@ tune_choose_remembered(const tune_image_t *img, const tune_choice_req_t *req,
     opts.region = req->region;
     opts.region_len = req->region ? req->region_len : 0;
     opts.avail = memo->avail + stream->first_slot;
+    opts.schemes = req->schemes;
 
     /*
      * The bits are mixed for this draw: should the slot drawn have no room

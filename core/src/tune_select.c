@@ -18,7 +18,7 @@
 
 
 typedef enum {
-    TUNE_OFFER_NEVER = 0,    /* not up, weight 0 or skipped */
+    TUNE_OFFER_NEVER = 0,    /* not up, weight 0, another scheme, skipped */
     TUNE_OFFER_FULL,         /* would be offered, but avail is 0 */
     TUNE_OFFER_YES
 } tune_offer_rc_t;
@@ -101,6 +101,10 @@ tune_offer(const tune_image_t *img, const tune_image_slot_t *slots,
     }
 
     if (opts != NULL && opts->skip != NULL && opts->skip[i] != 0) {
+        return TUNE_OFFER_NEVER;
+    }
+
+    if (opts != NULL && opts->schemes != 0 && !(s->scheme & opts->schemes)) {
         return TUNE_OFFER_NEVER;
     }
 

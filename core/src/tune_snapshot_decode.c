@@ -923,6 +923,7 @@ tune_snapshot_decode(const char *text, size_t len, uint64_t generation,
         slot.free = s.free;
         slot.weight = s.weight;
         slot.health = s.health;
+        slot.scheme = tune_url_scheme(s.url.p, s.url.len);
         slot.polled_ms = s.polled_ms;
 
         memcpy(b + slots_off + k * sizeof(slot), &slot, sizeof(slot));

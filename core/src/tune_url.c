@@ -9,30 +9,108 @@
 #include "tune_internal.h"
 
 
-static size_t tune_url_scheme_len(const char *url, size_t len);
 
 
-/* 7 for "http://", 8 for "https://", 0 for anything else */
-static size_t
-tune_url_scheme_len(const char *url, size_t len)
+/*
+ * The schemes a listen URL may have, longest prefix of a family first
+ * ("https://" is not "http://" followed by "s//").
+ */
+typedef struct {
+    const char  *prefix;
+    size_t       len;
+    uint32_t     bit;
+    const char  *name;
+} tune_url_scheme_t;
+
+static const tune_url_scheme_t  tune_url_schemes[] = {
+    { "http://",  7, TUNE_SCHEME_HTTP,  "http" },
+    { "https://", 8, TUNE_SCHEME_HTTPS, "https" },
+    { "rtmp://",  7, TUNE_SCHEME_RTMP,  "rtmp" },
+    { "rtmps://", 8, TUNE_SCHEME_RTMPS, "rtmps" },
+    { "rtsp://",  7, TUNE_SCHEME_RTSP,  "rtsp" },
+    { "rtsps://", 8, TUNE_SCHEME_RTSPS, "rtsps" },
+};
+
+#define TUNE_URL_NSCHEMES                                                    \
+    (sizeof(tune_url_schemes) / sizeof(tune_url_schemes[0]))
+
+
+static const tune_url_scheme_t *tune_url_scheme_find(const char *url,
+    size_t len);
+
+
+/* url's entry in tune_url_schemes[], NULL for none of ours */
+static const tune_url_scheme_t *
+tune_url_scheme_find(const char *url, size_t len)
 {
-    if (len >= 7 && memcmp(url, "http://", 7) == 0) {
-        return 7;
+    size_t  i;
+
+    for (i = 0; i < TUNE_URL_NSCHEMES; i++) {
+        if (url != NULL && len >= tune_url_schemes[i].len
+            && memcmp(url, tune_url_schemes[i].prefix,
+                      tune_url_schemes[i].len) == 0)
+        {
+            return &tune_url_schemes[i];
+        }
     }
 
-    if (len >= 8 && memcmp(url, "https://", 8) == 0) {
-        return 8;
+    return NULL;
+}
+
+
+uint32_t
+tune_url_scheme(const char *url, size_t len)
+{
+    const tune_url_scheme_t  *sc;
+
+    sc = tune_url_scheme_find(url, len);
+
+    return sc ? sc->bit : 0;
+}
+
+
+uint32_t
+tune_scheme_by_name(const char *name, size_t len)
+{
+    size_t  i;
+
+    if (name == NULL) {
+        return 0;
+    }
+
+    for (i = 0; i < TUNE_URL_NSCHEMES; i++) {
+        if (len == tune_url_schemes[i].len - 3
+            && memcmp(name, tune_url_schemes[i].name, len) == 0)
+        {
+            return tune_url_schemes[i].bit;
+        }
     }
 
     return 0;
 }
 
 
+const char *
+tune_scheme_name(uint32_t bit)
+{
+    size_t  i;
+
+    for (i = 0; i < TUNE_URL_NSCHEMES; i++) {
+        if (tune_url_schemes[i].bit == bit) {
+            return tune_url_schemes[i].name;
+        }
+    }
+
+    return NULL;
+}
+
+
 tune_rc_t
 tune_url_check(const char *url, size_t len)
 {
-    size_t         i, start, end, host;
-    unsigned char  c;
+    size_t                    i, start, end, host;
+    unsigned char             c;
+    const tune_url_scheme_t  *sc;
 
     if (url == NULL || len == 0) {
         return TUNE_ERR_EMPTY;
@@ -59,11 +137,13 @@ tune_url_check(const char *url, size_t len)
         return TUNE_ERR_BAD_URL;
     }
 
-    start = tune_url_scheme_len(url, len);
+    sc = tune_url_scheme_find(url, len);
 
-    if (start == 0) {
+    if (sc == NULL) {
         return TUNE_ERR_BAD_SCHEME;
     }
+
+    start = sc->len;
 
     /* the authority runs up to the path or the query */
 

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "tune_choose.h"
+#include "tune_url.h"
 
 
 #define T0          1763712000000LL
@@ -37,9 +38,11 @@ static _Alignas(8) unsigned char  image[1 << 16];
 static _Alignas(8) unsigned char  table[1 << 16];
 
 
-/* An image of the slots of spec, with interval_ms interval */
+/* An image of the slots of spec, with interval_ms interval; the i-th
+ * slot's URL has scheme[i] (NULL: all http) */
 static const tune_image_t *
-decode(const spec_t *spec, size_t n, uint32_t interval)
+decode_schemes(const spec_t *spec, size_t n, uint32_t interval,
+    const char *const *scheme)
 {
     int                  len;
     char                 text[4096];
@@ -54,11 +57,13 @@ decode(const spec_t *spec, size_t n, uint32_t interval)
     for (i = 0; i < n; i++) {
         len = snprintf(text + used, sizeof(text) - used,
                        "slot\t%s\t%s\t%s\t0\t%s\t%s\t%u\t%s\t%lld\t"
-                       "http://%s.example.net/%s\n",
+                       "%s://%s.example.net/%s\n",
                        spec[i].stream, spec[i].backend, spec[i].health,
                        spec[i].free, spec[i].free, spec[i].weight,
                        spec[i].region ? spec[i].region : "",
-                       (long long) T0, spec[i].backend, spec[i].stream);
+                       (long long) T0,
+                       scheme ? scheme[i] : "http",
+                       spec[i].backend, spec[i].stream);
         assert_true(len > 0 && (size_t) len < sizeof(text) - used);
         used += (size_t) len;
     }
@@ -74,6 +79,13 @@ decode(const spec_t *spec, size_t n, uint32_t interval)
     assert_non_null(img);
 
     return img;
+}
+
+
+static const tune_image_t *
+decode(const spec_t *spec, size_t n, uint32_t interval)
+{
+    return decode_schemes(spec, n, interval, NULL);
 }
 
 
@@ -1022,6 +1034,168 @@ test_memo_requests(void **state)
 
 /* ---- the ranking ----------------------------------------------------- */
 
+static const char *const  web[] = { "http", "https" };
+
+
+/*
+ * A listener sent only to slots of some schemes (an HTTPS tune-in to
+ * https:// slots): the others are never drawn, ranked or counted; when
+ * they alone have room the outcome says so, and nothing is counted.
+ */
+static void
+test_schemes(void **state)
+{
+    void                *work;
+    unsigned             i;
+    uint32_t             rnd;
+    tune_herd_t         *herd;
+    tune_choice_t        ch;
+    tune_choice_req_t    req;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = tune_herd_init(table, sizeof(table));
+    assert_non_null(herd);
+
+    img = decode_schemes((const spec_t[]) {
+                             { "demo", "a", "up", "50", 100, "" },
+                             { "demo", "b", "up", "2", 100, "" },
+                             { "demo", "c", "up", "50", 100, "" },
+                             { "demo", "d", "up", "50", 100, "" },
+                             { "demo", "e", "down", "50", 100, "" },
+                         }, 5, 1000,
+                         (const char *const []) {
+                             "http", "https", "rtmp", "https", "https"
+                         });
+
+    assert_int_equal(tune_image_slots(img)[0].scheme, TUNE_SCHEME_HTTP);
+    assert_int_equal(tune_image_slots(img)[1].scheme, TUNE_SCHEME_HTTPS);
+    assert_int_equal(tune_image_slots(img)[2].scheme, TUNE_SCHEME_RTMP);
+
+    request(&req, "demo");
+    req.schemes = TUNE_SCHEME_HTTPS;
+    req.rank = 1;
+
+    /* any draw: b or d, ranked among themselves only */
+    for (rnd = 0; rnd < 0xf0000000u; rnd += 0x08000000u) {
+        req.rnd = rnd;
+        assert_int_equal(choose(img, &req, &ch, &work), TUNE_CHOICE_OK);
+        assert_true(ch.slot == 1 || ch.slot == 3);
+        assert_int_equal(ch.nranked, 2);
+        assert_int_equal(ch.ranked[1], ch.slot == 1 ? 3 : 1);
+        free(work);
+    }
+
+    /* the web schemes, as a plain HTTP tune-in: never the rtmp:// slot */
+    req.schemes = TUNE_SCHEMES_WEB;
+    req.rank = 0;
+
+    for (rnd = 0; rnd < 0xf0000000u; rnd += 0x01000000u) {
+        req.rnd = rnd;
+        assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
+        assert_int_not_equal(ch.slot, 2);
+    }
+
+    /* 0: any scheme */
+    req.schemes = 0;
+    req.rnd = UINT32_MAX / 2;
+    assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
+    assert_int_equal(ch.slot, 2);
+
+    /* counted: the https:// slots fill, then the outcome names the scheme,
+     * and the tune-in that got it is not counted anywhere */
+    req.schemes = TUNE_SCHEME_HTTPS;
+    req.herd = herd;
+    req.window = W;
+    req.now_ms = T0 + 10;
+
+    for (i = 0; i < 52; i++) {
+        req.rnd = i * 0x9e3779b9u;
+        assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
+    }
+
+    assert_int_equal(pending(herd, img, 1), 2);
+    assert_int_equal(pending(herd, img, 3), 50);
+
+    assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OTHER_SCHEME);
+    assert_string_equal(ch.reason,
+                        "no slot of the listener's scheme has room");
+    assert_int_equal(pending(herd, img, 0), 0);
+    assert_int_equal(pending(herd, img, 2), 0);
+
+    /* with every slot of every scheme full, it is full */
+    req.schemes = 0;
+
+    for (i = 0; i < 100; i++) {
+        req.rnd = i * 0x9e3779b9u;
+        assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
+        assert_true(ch.slot == 0 || ch.slot == 2);
+    }
+
+    req.schemes = TUNE_SCHEME_HTTPS;
+    assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_FULL);
+    assert_string_equal(ch.reason, "every slot is full");
+
+    /* no slot of the scheme is up, one of another has room: other scheme;
+     * none of any is up: no slot */
+    img = decode_schemes((const spec_t[]) {
+                             { "demo", "a", "up", "5", 100, "" },
+                             { "demo", "b", "down", "5", 100, "" },
+                         }, 2, 1000, web);
+    request(&req, "demo");
+    req.schemes = TUNE_SCHEME_HTTPS;
+    assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OTHER_SCHEME);
+
+    img = decode_schemes((const spec_t[]) {
+                             { "demo", "a", "down", "5", 100, "" },
+                             { "demo", "b", "down", "5", 100, "" },
+                         }, 2, 1000, web);
+    assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_NO_SLOT);
+}
+
+
+/* The same through a worker's memory: its draws from counts remembered
+ * keep to the schemes asked for too */
+static void
+test_schemes_memo(void **state)
+{
+    unsigned             i;
+    tune_herd_t         *herd;
+    tune_choice_t        ch;
+    tune_choice_req_t    req;
+    const tune_image_t  *img;
+    tune_choice_memo_t  *memo;
+
+    (void) state;
+
+    herd = tune_herd_init(table, sizeof(table));
+    assert_non_null(herd);
+
+    img = decode_schemes((const spec_t[]) {
+                             { "demo", "a", "up", "500", 100, "" },
+                             { "demo", "b", "up", "20", 100, "" },
+                         }, 2, 1000, web);
+
+    memo = new_memo(img->nstreams, img->nslots);
+
+    memo_request(&req, herd, memo, T0 + 10);
+    req.schemes = TUNE_SCHEME_HTTPS;
+
+    for (i = 0; i < 20; i++) {
+        req.rnd = i * 0x9e3779b9u;
+        assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OK);
+        assert_int_equal(ch.slot, 1);
+    }
+
+    assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_OTHER_SCHEME);
+    assert_int_equal(pending(herd, img, 0), 0);
+    assert_int_equal(pending(herd, img, 1), 20);
+
+    free(memo);
+}
+
+
 static void
 test_ranked(void **state)
 {
@@ -1199,6 +1373,8 @@ main(void)
 
     const struct CMUnitTest  rank_tests[] = {
         cmocka_unit_test(test_ranked),
+        cmocka_unit_test(test_schemes),
+        cmocka_unit_test(test_schemes_memo),
         cmocka_unit_test(test_large_stream),
     };
 

@@ -49,6 +49,58 @@ test_check_scheme(void **state)
 }
 
 
+/* the media servers' schemes are listen URLs too, each with its bit */
+static void
+test_schemes(void **state)
+{
+    size_t       i;
+    const char  *name;
+
+    static const struct {
+        const char  *url;
+        uint32_t     bit;
+    } urls[] = {
+        { "http://x/demo", TUNE_SCHEME_HTTP },
+        { "https://x/demo", TUNE_SCHEME_HTTPS },
+        { "rtmp://x:1935/live/demo", TUNE_SCHEME_RTMP },
+        { "rtmps://x/live/demo", TUNE_SCHEME_RTMPS },
+        { "rtsp://x:8554/demo", TUNE_SCHEME_RTSP },
+        { "rtsps://x/demo", TUNE_SCHEME_RTSPS },
+    };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        assert_int_equal(tune_url_check(urls[i].url, strlen(urls[i].url)),
+                         TUNE_OK);
+        assert_int_equal(tune_url_scheme(urls[i].url, strlen(urls[i].url)),
+                         urls[i].bit);
+
+        name = tune_scheme_name(urls[i].bit);
+        assert_non_null(name);
+        assert_int_equal(strncmp(urls[i].url, name, strlen(name)), 0);
+        assert_int_equal(tune_scheme_by_name(name, strlen(name)),
+                         urls[i].bit);
+    }
+
+    assert_int_equal(tune_url_scheme("ftp://x/", 8), 0);
+    assert_int_equal(tune_url_scheme("rtmp:/x", 7), 0);
+    assert_int_equal(tune_url_scheme("rtmp", 4), 0);
+    assert_int_equal(tune_url_scheme(NULL, 0), 0);
+    assert_int_equal(tune_scheme_by_name("RTMP", 4), 0);
+    assert_int_equal(tune_scheme_by_name("rtmpt", 5), 0);
+    assert_int_equal(tune_scheme_by_name("http://", 7), 0);
+    assert_int_equal(tune_scheme_by_name("", 0), 0);
+    assert_null(tune_scheme_name(0));
+    assert_null(tune_scheme_name(TUNE_SCHEMES_WEB));
+
+    assert_int_equal(CHECK("RTMP://x/live"), TUNE_ERR_BAD_SCHEME);
+    assert_int_equal(CHECK("rtmpt://x/live"), TUNE_ERR_BAD_SCHEME);
+    assert_int_equal(CHECK("rtmp://"), TUNE_ERR_BAD_URL);
+    assert_int_equal(CHECK("rtsp://:554/x"), TUNE_ERR_BAD_URL);
+}
+
+
 static void
 test_check_host(void **state)
 {
@@ -189,6 +241,10 @@ test_join(void **state)
     join_ok("http://x", "/", "http://x/");
     join_ok("http://x", "/a.b/..c/.d/e.", "http://x/a.b/..c/.d/e.");
     join_ok("http://x", "/a/", "http://x/a/");
+    join_ok("rtmp://media.example.net:1935", "/live/demo",
+            "rtmp://media.example.net:1935/live/demo");
+    join_ok("rtsp://media.example.net/", "/demo",
+            "rtsp://media.example.net/demo");
 }
 
 
@@ -298,6 +354,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_valid),
         cmocka_unit_test(test_check_scheme),
+        cmocka_unit_test(test_schemes),
         cmocka_unit_test(test_check_host),
         cmocka_unit_test(test_check_bytes),
         cmocka_unit_test(test_check_length),
