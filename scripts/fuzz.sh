@@ -31,11 +31,13 @@ for name in snapshot_decode playlist_render stream_name listen_url generation he
             status refresh; do
     part[fuzz_$name]=core
 done
-for name in load_xsl icecast_admin icecast_json shoutcast1 shoutcast2 text metrics_request http_listener drains; do
+for name in load_xsl icecast_admin icecast_json shoutcast1 shoutcast2 nginx_rtmp wowza mediamtx text metrics_request \
+            http_listener drains; do
     part[fuzz_$name]=scheduler
 done
-all="fuzz_load_xsl fuzz_icecast_admin fuzz_icecast_json fuzz_shoutcast1 fuzz_shoutcast2 fuzz_text
-     fuzz_metrics_request fuzz_http_listener fuzz_drains fuzz_snapshot_decode fuzz_playlist_render fuzz_stream_name
+all="fuzz_load_xsl fuzz_icecast_admin fuzz_icecast_json fuzz_shoutcast1 fuzz_shoutcast2 fuzz_nginx_rtmp
+     fuzz_wowza fuzz_mediamtx fuzz_text fuzz_metrics_request fuzz_http_listener fuzz_drains fuzz_snapshot_decode
+     fuzz_playlist_render fuzz_stream_name
      fuzz_listen_url fuzz_generation fuzz_herd_reply fuzz_allow fuzz_status fuzz_refresh"
 targets=(${TUNESLOT_FUZZ_TARGETS:-$all})
 for t in "${targets[@]}"; do

@@ -1,10 +1,10 @@
 """A bounded slice of tuneslot's fuzzing for CI: every libFuzzer target (the
-five status parsers, text cleaning, /metrics requests and the drain hash of
+eight status parsers, text cleaning, /metrics requests and the drain hash of
 the scheduler; the snapshot decoder, playlists, stream names, listen URLs,
 the allowlist, generations, herd replies, the status document and the
 Redis refresher of the core) runs for a few seconds from its checked-in
 seed corpus and kept crash inputs, built with clang, ASan and UBSan by
-scripts/fuzz.sh.  Seventeen targets at 8 s keep the slice a little over two
+scripts/fuzz.sh.  Twenty-one targets at 8 s keep the slice under three
 minutes of fuzzing.  Longer runs: scripts/fuzz.sh [SECONDS].  Seeds and
 kept crash inputs are also replayed by ctest in every build
 (fuzz.<name>.replay)."""
@@ -19,6 +19,7 @@ import pytest
 from harness import repo_dir
 
 TARGETS = ["fuzz_load_xsl", "fuzz_icecast_admin", "fuzz_icecast_json", "fuzz_shoutcast1", "fuzz_shoutcast2",
+           "fuzz_nginx_rtmp", "fuzz_wowza", "fuzz_mediamtx",
            "fuzz_text", "fuzz_metrics_request", "fuzz_http_listener", "fuzz_drains",
            "fuzz_snapshot_decode", "fuzz_playlist_render", "fuzz_stream_name", "fuzz_listen_url",
            "fuzz_generation", "fuzz_herd_reply", "fuzz_allow", "fuzz_status",

@@ -621,6 +621,10 @@ const KeyDef<Config> top_keys[] = {
         [](Config& c, const toml::node& v) { return read_token_file(c, v, c.admin_token, c.admin_token_file); }},
 };
 
+constexpr StatusFormat all_formats[] = {StatusFormat::load_xsl, StatusFormat::icecast_admin,
+    StatusFormat::icecast_json, StatusFormat::shoutcast1, StatusFormat::shoutcast2, StatusFormat::nginx_rtmp,
+    StatusFormat::wowza, StatusFormat::mediamtx};
+
 const KeyDef<BackendConfig> backend_keys[] = {
     {"name", "name", true, "", "the backend's name in the snapshot and in log lines",
         [](BackendConfig& b, const toml::node& v) { return apply_name(b.name, v); }},
@@ -631,13 +635,12 @@ const KeyDef<BackendConfig> backend_keys[] = {
             return check_status_url(b.status);
         }},
     {"format", "enum", false, R"("load-xsl")",
-        "what status returns: \"load-xsl\", \"icecast-admin\", \"icecast-json\", \"shoutcast1\" or \"shoutcast2\"",
+        "what status returns: \"load-xsl\", \"icecast-admin\", \"icecast-json\", \"shoutcast1\", \"shoutcast2\", "
+        "\"nginx-rtmp\", \"wowza\" or \"mediamtx\"",
         [](BackendConfig& b, const toml::node& v) {
             std::string s;
             if (std::string err = get_string(v, s); !err.empty())
                 return err;
-            static constexpr StatusFormat all_formats[] = {StatusFormat::load_xsl, StatusFormat::icecast_admin,
-                StatusFormat::icecast_json, StatusFormat::shoutcast1, StatusFormat::shoutcast2};
             for (StatusFormat f : all_formats) {
                 if (s == status_format_name(f)) {
                     b.format = f;
@@ -645,7 +648,7 @@ const KeyDef<BackendConfig> backend_keys[] = {
                 }
             }
             return cat(quote(s), " is not a format: use \"load-xsl\", \"icecast-admin\", \"icecast-json\", "
-                "\"shoutcast1\" or \"shoutcast2\"");
+                "\"shoutcast1\", \"shoutcast2\", \"nginx-rtmp\", \"wowza\" or \"mediamtx\"");
         }},
     {"public", "URL", true, "", "the base URL listeners are sent to; the stream's mount is appended",
         [](BackendConfig& b, const toml::node& v) {
@@ -673,13 +676,14 @@ const KeyDef<BackendConfig> backend_keys[] = {
             return std::string();
         }},
     {"max_listeners", "integer", false, "",
-        "caps each mount's capacity on this backend, 0..4294967294 (required with icecast-json)",
+        "caps each mount's capacity on this backend, 0..4294967294 "
+        "(required with icecast-json, nginx-rtmp and mediamtx)",
         [](BackendConfig& b, const toml::node& v) { return apply_listener_limit(b.max_listeners, v); }},
     {"max_clients", "integer", false, "",
         "caps the listeners of all mounts of this backend together, 0..4294967294",
         [](BackendConfig& b, const toml::node& v) { return apply_listener_limit(b.max_clients, v); }},
     {"username", "string", false, "",
-        "HTTP basic auth user (icecast-admin and shoutcast1 only; default \"admin\" there)",
+        "HTTP auth user (icecast-admin, shoutcast1 and wowza only; default \"admin\" there)",
         [](BackendConfig& b, const toml::node& v) {
             if (std::string err = get_string(v, b.username); !err.empty())
                 return err;
@@ -688,7 +692,7 @@ const KeyDef<BackendConfig> backend_keys[] = {
             return std::string();
         }},
     {"password", "string", false, "",
-        "HTTP basic auth password (icecast-admin and shoutcast1 only, required there)",
+        "HTTP auth password (icecast-admin, shoutcast1 and wowza only, required there)",
         [](BackendConfig& b, const toml::node& v) {
             if (std::string err = get_string(v, b.password); !err.empty())
                 return err;
@@ -919,11 +923,13 @@ void check_config(Config& c, const toml::table& root, Problems& problems)
             for (std::string_view k : {"username", "password"})
                 if (element(root, "backend", i)->contains(k))
                     problems.push_back({key_position(root, "backend", i, k), cat(key, k),
-                        "only used with format = \"icecast-admin\" or \"shoutcast1\""});
+                        "only used with format = \"icecast-admin\", \"shoutcast1\" or \"wowza\""});
         }
-        if (b.format == StatusFormat::icecast_json && !element(root, "backend", i)->contains("max_listeners"))
+        if (needs_max_listeners(b.format) && !element(root, "backend", i)->contains("max_listeners"))
             problems.push_back({key_position(root, "backend", i, "max_listeners"), cat(key, "max_listeners"),
-                "missing (required with format = \"icecast-json\": Icecast's status-json.xsl hides max_listeners)"});
+                cat("missing (required with format = \"", status_format_name(b.format), "\": ",
+                    b.format == StatusFormat::icecast_json ? "Icecast's status-json.xsl hides max_listeners"
+                                                           : "the server reports no listener limit", ")")});
         // the password goes in an Authorization header, never in a URL that
         // ends up in access logs and in tuneslotd's own messages
         if (b.format == StatusFormat::shoutcast1 && (b.status.find("?pass=") != std::string::npos
@@ -975,6 +981,9 @@ std::string_view status_format_name(StatusFormat format) noexcept
     case StatusFormat::icecast_json: return "icecast-json";
     case StatusFormat::shoutcast1: return "shoutcast1";
     case StatusFormat::shoutcast2: return "shoutcast2";
+    case StatusFormat::nginx_rtmp: return "nginx-rtmp";
+    case StatusFormat::wowza: return "wowza";
+    case StatusFormat::mediamtx: return "mediamtx";
     }
     return "?";
 }

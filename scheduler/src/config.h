@@ -18,15 +18,34 @@
 
 namespace tuneslot {
 
-enum class StatusFormat { load_xsl, icecast_admin, icecast_json, shoutcast1, shoutcast2 };
+enum class StatusFormat { load_xsl, icecast_admin, icecast_json, shoutcast1, shoutcast2, nginx_rtmp, wowza, mediamtx };
 
 std::string_view status_format_name(StatusFormat format) noexcept;
 
 // Formats whose status page needs the backend's username and password
-// (HTTP basic authentication).
+// (HTTP basic authentication; Wowza: basic or digest, see
+// offers_digest()).
 constexpr bool uses_credentials(StatusFormat format) noexcept
 {
-    return format == StatusFormat::icecast_admin || format == StatusFormat::shoutcast1;
+    return format == StatusFormat::icecast_admin || format == StatusFormat::shoutcast1
+        || format == StatusFormat::wowza;
+}
+
+// Formats whose server may ask for HTTP digest authentication (Wowza's
+// HTTP providers, "admin-digest"): the poller asks first, without
+// credentials, and answers with the safest method the server offers, so a
+// password never goes in clear to a server that offered digest.
+constexpr bool offers_digest(StatusFormat format) noexcept
+{
+    return format == StatusFormat::wowza;
+}
+
+// Formats whose status page reports no listener limit, so the backend's
+// max_listeners is required with them.
+constexpr bool needs_max_listeners(StatusFormat format) noexcept
+{
+    return format == StatusFormat::icecast_json || format == StatusFormat::nginx_rtmp
+        || format == StatusFormat::mediamtx;
 }
 
 // Where Redis is and how to log in there: the connection's whole identity.

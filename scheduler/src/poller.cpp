@@ -142,7 +142,13 @@ Transfer::Transfer(size_t index, const BackendConfig& backend, std::chrono::mill
         && curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf_) == CURLE_OK
         && curl_easy_setopt(e, CURLOPT_PRIVATE, this) == CURLE_OK;
     if (ok && uses_credentials(backend.format)) {
-        ok = curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC)) == CURLE_OK
+        // basic alone: sent with the first request.  Basic and digest: libcurl
+        // asks without credentials first and answers with the safest method
+        // the server offers, so digest wins whenever it is offered.  Never
+        // CURLAUTH_ANY: NTLM and Negotiate are not what these servers speak.
+        const unsigned long methods =
+            offers_digest(backend.format) ? CURLAUTH_BASIC | CURLAUTH_DIGEST : CURLAUTH_BASIC;
+        ok = curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(methods)) == CURLE_OK
             && curl_easy_setopt(e, CURLOPT_USERNAME, backend.username.c_str()) == CURLE_OK
             && curl_easy_setopt(e, CURLOPT_PASSWORD, backend.password.c_str()) == CURLE_OK;
     }

@@ -13,6 +13,9 @@ ParseResult parse_status(StatusFormat format, std::string_view body)
     case StatusFormat::icecast_json: return parse_icecast_json(body);
     case StatusFormat::shoutcast1: return parse_shoutcast1(body);
     case StatusFormat::shoutcast2: return parse_shoutcast2(body);
+    case StatusFormat::nginx_rtmp: return parse_nginx_rtmp(body);
+    case StatusFormat::wowza: return parse_wowza(body);
+    case StatusFormat::mediamtx: return parse_mediamtx(body);
     }
     ParseResult r;
     r.error = "unknown format";

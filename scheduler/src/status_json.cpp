@@ -56,12 +56,24 @@ public:
     {
         if (!enter(JsonValue::Kind::array))
             return false;
-        frames_.push_back({no_object, child_path(), {}});
+        Frame f{no_object, child_path(), {}};
+        if (!frames_.empty() && frames_.back().object != no_object) {
+            f.owner = frames_.back().object;
+            f.key = frames_.back().key;
+        }
+        frames_.push_back(std::move(f));
         return true;
     }
 
     bool end_array()
     {
+        const Frame& f = frames_.back();
+        if (f.owner != no_object) {
+            char buf[24];
+            auto [end, ec] = std::to_chars(buf, buf + sizeof buf, f.elements);
+            (void) ec;  // 24 bytes hold any 64-bit count
+            objects_[f.owner].members[f.key].text.assign(buf, end);
+        }
         frames_.pop_back();
         return true;
     }
@@ -95,7 +107,10 @@ private:
     struct Frame {
         std::size_t object;     // index in objects_, or no_object for an array
         std::string path;       // as in JsonObject::path
-        std::string key;        // an object's member being read
+        std::string key;        // object: its member being read; array: its
+                                // own name in its owner
+        std::size_t owner = no_object;  // array: the object it is a member of
+        std::size_t elements = 0;       // array: elements so far
     };
 
     bool stop(std::string why)
@@ -137,11 +152,15 @@ private:
     }
 
     // A value: stored when it is a member of an object; array elements that
-    // are not objects are not needed by any format.
+    // are not objects are only counted.
     bool scalar(JsonValue::Kind kind, std::string text)
     {
-        if (frames_.empty() || frames_.back().object == no_object)
+        if (frames_.empty())
             return true;
+        if (frames_.back().object == no_object) {
+            ++frames_.back().elements;
+            return true;
+        }
         Frame& f = frames_.back();
         auto [it, fresh] = objects_[f.object].members.try_emplace(f.key, JsonValue{kind, std::move(text)});
         if (!fresh)

@@ -25,7 +25,8 @@ struct JsonValue {
     enum class Kind { string, number, boolean, null, object, array };
     Kind kind = Kind::null;
     // string: its UTF-8 text; number: as written in the document ("12",
-    // "-1", "1.5e3"); boolean: "true" or "false"; others: empty
+    // "-1", "1.5e3"); boolean: "true" or "false"; array: its number of
+    // elements, whatever their kind ("0" for []); others: empty
     std::string text;
 };
 

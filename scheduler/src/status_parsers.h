@@ -5,7 +5,8 @@
 //
 // Every format maps a mount ("/demo"; SHOUTcast: the stream's path) to its
 // listeners, capacity and free slots; a mount without a source is left out.
-// Formats that also report server-wide figures (SHOUTcast 2) fill server.  TUNE_UNLIMITED (core) stands for "no limit" in capacity and
+// Formats that also report server-wide figures (SHOUTcast 2, Wowza) fill
+// server.  TUNE_UNLIMITED (core) stands for "no limit" in capacity and
 // free.  Counts must be plain decimal 0..4294967294; anything else
 // (negative, fractional, exponent, too large, empty) fails the whole poll,
 // because a backend that reports nonsense cannot be trusted with listeners.
@@ -79,6 +80,59 @@ ParseResult parse_shoutcast2(std::string_view body);
 // titles in whatever encoding the source sent, without declaring it, so the
 // document is read as ISO-8859-1 (every byte is valid; the counts are ASCII).
 ParseResult parse_shoutcast1(std::string_view body);
+
+// nginx-rtmp-module's /stat page (rtmp_stat all, or rtmp_stat live):
+// <rtmp><server><application><name>APP</name><live><stream> with <name>,
+// <nclients> and, while a publisher is connected, <publishing/>.  Each
+// stream is mount "/APP/NAME"; a stream without <publishing/> has no source.
+// nclients counts every session of the stream, its publisher too, so
+// listeners = nclients - publishers, where publishers are the <client>
+// elements with <publishing/> (rtmp_stat all lists every session as a
+// <client>, and then their number must be nclients) or, when there are no
+// <client> elements, 1 for a stream with <publishing/>.  <play> sections
+// (files played on demand) are not read.  nginx-rtmp has no listener limit:
+// capacity and free are unlimited, and the backend's max_listeners
+// (required with this format) sets them.  Several <server> blocks and
+// applications are read alike; a mount seen twice (the same application
+// name in two servers) fails the document, as it is ambiguous.  A stream
+// with an empty name is skipped; control bytes read as spaces (the module
+// copies them from the publisher's stream name).
+ParseResult parse_nginx_rtmp(std::string_view body);
+
+// Wowza Streaming Engine's /connectioncounts (HTTP provider
+// HTTPConnectionCountsXML), root <WowzaStreamingEngine> (or
+// <WowzaMediaServer>, before version 4), in either shape:
+//
+//   nested: <VHost> with <ConnectionsCurrent>, <ConnectionsLimit>, and
+//           <Application><Name/><ApplicationInstance><Name/><Stream><Name/>
+//           <SessionsFlash/>...<SessionsTotal/></Stream>;
+//   ?flat:  <Stream applicationName= appInstanceName= streamName=
+//           sessionsFlash= ... sessionsTotal=/> rows.
+//
+// A stream is mount "/APP/STREAM" in the default instance (_definst_, or an
+// empty instance name) and "/APP/INSTANCE/STREAM" in any other.  Its
+// listeners are SessionsTotal or, when that is absent, the sum of the
+// Flash, Cupertino, SanJose, Smooth, RTSP and MPEGDash counts present.
+// Wowza lists a stream while it is published or played and does not say
+// which: every listed stream counts as having a source; one not listed has
+// none.  Per stream capacity and free are unlimited (max_listeners caps
+// them); the nested shape's VHost <ConnectionsLimit> (0: none) and
+// <ConnectionsCurrent> are the server-wide figures, summed over VHosts (any
+// unlimited VHost makes the server unlimited).  The flat shape has no
+// limit.  A mount seen twice fails the document.
+ParseResult parse_wowza(std::string_view body);
+
+// MediaMTX's control API GET /v3/paths/list: {"pageCount": P, "itemCount":
+// N, "items": [{"name": "PATH", "source": {...} or null, "ready": bool,
+// "readers": [...]}, ...]}.  Each path is mount "/PATH" with as many
+// listeners as elements in "readers"; a path that is not ready or has no
+// source is left out.  MediaMTX has no listener limit: capacity and free
+// are unlimited and the backend's max_listeners (required with this format)
+// sets them.  The list is paged: a document
+// with pageCount > 1, or an itemCount above the paths it holds, fails with
+// a message asking for ?itemsPerPage= in the status URL, rather than
+// calling the paths of the other pages "no source".
+ParseResult parse_mediamtx(std::string_view body);
 
 // The mount a v1 SHOUTcast server's one stream is reported as.
 inline constexpr std::string_view shoutcast1_mount = "/";

@@ -316,6 +316,40 @@ TEST(ConfigBad, BadPublicUrls)
     }
 }
 
+TEST(ConfigFormats, RtmpAndRtspPublicUrlsAreListenUrlBases)
+{
+    // nginx-rtmp, Wowza and MediaMTX listeners connect over RTMP or RTSP
+    const struct {
+        const char* format;
+        const char* extra;
+        const char* public_url;
+        const char* mount;
+        const char* url;
+    } cases[] = {
+        {"nginx-rtmp", "max_listeners = 10\n", "rtmp://a.example.net:1935", "/live/demo",
+            "rtmp://a.example.net:1935/live/demo"},
+        {"wowza", "password = \"pw\"\n", "rtmps://a.example.net/", "/live/demo", "rtmps://a.example.net/live/demo"},
+        {"mediamtx", "max_listeners = 10\n", "rtsp://a.example.net:8554", "/cam1", "rtsp://a.example.net:8554/cam1"},
+        {"mediamtx", "max_listeners = 10\n", "rtsps://a.example.net:8322", "/cam1", "rtsps://a.example.net:8322/cam1"},
+    };
+    for (const auto& k : cases) {
+        std::string t = minimal;
+        t.replace(t.find("\"http://a.example.net:8000\""), 27, std::string("\"") + k.public_url + "\"");
+        t.replace(t.find("\"/demo\""), 7, std::string("\"") + k.mount + "\"");
+        t.insert(t.find("[[stream]]"), std::string("format = \"") + k.format + "\"\n" + k.extra);
+        auto c = accepted(t);
+        ASSERT_TRUE(c) << k.public_url;
+        EXPECT_EQ(c->backends[0].public_url, k.public_url);
+        ASSERT_EQ(c->streams[0].urls.size(), 1u);
+        EXPECT_EQ(c->streams[0].urls[0], k.url);
+    }
+    for (const char* bad : {"rtmpt://a.example.net", "RTMP://a.example.net", "rtmp://", "rtsp://a.example.net/x?y"}) {
+        std::string t = minimal;
+        t.replace(t.find("\"http://a.example.net:8000\""), 27, std::string("\"") + bad + "\"");
+        EXPECT_TRUE(refused(t, 5, "backend[1].public")) << bad;
+    }
+}
+
 TEST(ConfigBad, BadMounts)
 {
     for (const char* bad : {"demo", "", "/a/../b", "/a b", "/a?x=1"}) {
@@ -357,12 +391,14 @@ TEST(ConfigBad, CredentialsBelongToIcecastAdminOnly)
 
 TEST(ConfigFormats, EveryFormatHasItsName)
 {
-    for (const char* name : {"load-xsl", "icecast-admin", "icecast-json", "shoutcast1", "shoutcast2"}) {
+    for (const char* name : {"load-xsl", "icecast-admin", "icecast-json", "shoutcast1", "shoutcast2", "nginx-rtmp",
+             "wowza", "mediamtx"}) {
         std::string t = minimal;
         std::string extra = std::string("format = \"") + name + "\"\n";
-        if (std::string_view(name) == "icecast-admin" || std::string_view(name) == "shoutcast1")
+        const std::string_view n = name;
+        if (n == "icecast-admin" || n == "shoutcast1" || n == "wowza")
             extra += "password = \"pw\"\n";
-        if (std::string_view(name) == "icecast-json")
+        if (n == "icecast-json" || n == "nginx-rtmp" || n == "mediamtx")
             extra += "max_listeners = 10\n";
         t.insert(t.find("[[stream]]"), extra);
         auto c = accepted(t);
@@ -397,6 +433,41 @@ TEST(ConfigFormats, IcecastJsonNeedsMaxListeners)
     std::string t = minimal;
     t.insert(t.find("[[stream]]"), "format = \"icecast-json\"\n");
     EXPECT_TRUE(refused(t, 2, "backend[1].max_listeners", "required with format = \"icecast-json\""));
+}
+
+TEST(ConfigFormats, NginxRtmpAndMediamtxNeedMaxListeners)
+{
+    for (const char* name : {"nginx-rtmp", "mediamtx"}) {
+        std::string t = minimal;
+        t.insert(t.find("[[stream]]"), std::string("format = \"") + name + "\"\n");
+        EXPECT_TRUE(refused(t, 2, "backend[1].max_listeners",
+            std::string("required with format = \"") + name + "\": the server reports no listener limit"))
+            << name;
+    }
+}
+
+TEST(ConfigFormats, WowzaUsesCredentialsWithDigestAndNoMaxListeners)
+{
+    std::string t = minimal;
+    t.insert(t.find("[[stream]]"), "format = \"wowza\"\nusername = \"monitor\"\npassword = \"pw\"\n");
+    auto c = accepted(t);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->backends[0].username, "monitor");
+    EXPECT_EQ(c->backends[0].max_listeners, UINT32_MAX);
+    EXPECT_TRUE(uses_credentials(c->backends[0].format));
+    EXPECT_TRUE(offers_digest(c->backends[0].format));
+
+    t = minimal;
+    t.insert(t.find("[[stream]]"), "format = \"wowza\"\n");
+    EXPECT_TRUE(refused(t, 2, "backend[1].password", "required with format = \"wowza\""));
+
+    // the others keep basic alone: one request, no round trip to ask
+    for (StatusFormat f : {StatusFormat::icecast_admin, StatusFormat::shoutcast1})
+        EXPECT_FALSE(offers_digest(f)) << status_format_name(f);
+    t = minimal;
+    t.insert(t.find("[[stream]]"), "format = \"mediamtx\"\nmax_listeners = 10\npassword = \"pw\"\n");
+    EXPECT_TRUE(refused(t, 9, "backend[1].password",
+        "only used with format = \"icecast-admin\", \"shoutcast1\" or \"wowza\""));
 }
 
 TEST(ConfigFormats, Shoutcast1UsesCredentialsNotAPassInTheUrl)
@@ -613,7 +684,13 @@ TEST(ConfigDocs, EveryKeyIsDocumentedWithItsDefaultAndNoOther)
     ASSERT_TRUE(in) << "cannot read " << TUNESLOT_DOCS_FILE;
     std::stringstream text;
     text << in.rdbuf();
-    const std::string docs = text.str();
+    // keys are documented in "## Configuration" only: the headings of other
+    // sections ("### `wowza`" under "## Status formats") are not keys
+    std::string docs = text.str();
+    const size_t section = docs.find("\n## Configuration\n");
+    ASSERT_NE(section, std::string::npos) << "no \"## Configuration\" section";
+    docs = docs.substr(section + 1);
+    docs = docs.substr(0, docs.find("\n## ", 1));
 
     // a key is documented under a heading "### `key`" or "### `backend.key`",
     // followed by a table with a "| Default | ... |" row

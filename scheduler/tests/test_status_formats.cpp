@@ -1,5 +1,5 @@
-// Unit tests of the icecast-json, shoutcast2 and shoutcast1 parsers and of
-// the JSON reader under them.
+// Unit tests of the icecast-json, shoutcast2, shoutcast1 and mediamtx
+// parsers and of the JSON reader under them.
 
 #include "parse_matchers.h"
 #include "status_json.h"
@@ -42,6 +42,19 @@ TEST(UntrustedJson, FlattensObjectsWithTheirPaths)
     EXPECT_EQ(objects[3].members.at("e").kind, JsonValue::Kind::null);
     EXPECT_EQ(objects[4].path, "f[][]");
     EXPECT_EQ(objects[4].members.at("g").text, "-2");
+}
+
+TEST(UntrustedJson, ArraysThatAreMembersCarryTheirLength)
+{
+    std::vector<JsonObject> objects;
+    std::string why;
+    ASSERT_TRUE(read_untrusted_json(R"({"a":[],"b":[1,"x",null,[2,3],{"c":[{},{}]}],"d":[[[]]]})", objects, why)) << why;
+    ASSERT_EQ(objects.size(), 4u);
+    EXPECT_EQ(objects[0].members.at("a").text, "0");
+    EXPECT_EQ(objects[0].members.at("b").text, "5");
+    EXPECT_EQ(objects[0].members.at("d").text, "1");
+    EXPECT_EQ(objects[1].path, "b[]");
+    EXPECT_EQ(objects[1].members.at("c").text, "2");
 }
 
 TEST(UntrustedJson, RefusesWhatIsNotOneWellFormedValue)
@@ -362,6 +375,90 @@ TEST(Shoutcast1, BadDocumentsFail)
                                             "<SHOUTCASTSERVER><CURRENTLISTENERS>&x;</CURRENTLISTENERS>"
                                             "</SHOUTCASTSERVER>"),
         "DOCTYPE"));
+}
+
+// ---- mediamtx -------------------------------------------------------------------
+
+// The shape of MediaMTX's GET /v3/paths/list (field names from its API
+// description), written for these tests: "cam" published with two readers,
+// "lobby" configured without a publisher, "event" published but not ready.
+constexpr const char* mediamtx_paths = R"json({"pageCount":1,"itemCount":4,"items":[
+ {"name":"cam","confName":"all_others","source":{"type":"rtmpConn","id":"6f1c"},"ready":true,
+  "readyTime":"2026-12-07T16:00:00Z","tracks":["H264"],"bytesReceived":123456,"bytesSent":234567,
+  "readers":[{"type":"rtspSession","id":"a1"},{"type":"hlsMuxer","id":""}]},
+ {"name":"lobby","confName":"lobby","source":null,"ready":false,"readyTime":null,"tracks":[],
+  "bytesReceived":0,"bytesSent":0,"readers":[]},
+ {"name":"event","confName":"all_others","source":{"type":"srtConn","id":"77"},"ready":false,"readyTime":null,
+  "tracks":[],"bytesReceived":0,"bytesSent":0,"readers":[{"type":"webRTCSession","id":"w"}]},
+ {"name":"studio/mix","confName":"all_others","source":{"type":"rtspSession","id":"9"},"ready":true,
+  "readyTime":"2026-12-07T16:01:00Z","tracks":["Opus"],"bytesReceived":1,"bytesSent":0,"readers":[]}
+]})json";
+
+TEST(Mediamtx, ReadersOfReadyPathsAreListeners)
+{
+    ParseResult r = parse_mediamtx(mediamtx_paths);
+    EXPECT_TRUE(has_mount(r, "/cam", 2, unlimited, unlimited));
+    EXPECT_TRUE(has_mount(r, "/studio/mix", 0, unlimited, unlimited));
+    EXPECT_FALSE(r.server);
+}
+
+TEST(Mediamtx, NotReadyOrWithoutASourceIsNoSource)
+{
+    ParseResult r = parse_mediamtx(mediamtx_paths);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_FALSE(r.mounts.contains("/lobby"));
+    EXPECT_FALSE(r.mounts.contains("/event"));
+    EXPECT_EQ(r.mounts.size(), 2u);
+    r = parse_mediamtx(R"({"items":[{"name":"x","ready":true,"readers":[]}]})");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_TRUE(r.mounts.empty());
+}
+
+TEST(Mediamtx, EmptyListIsFine)
+{
+    for (const char* doc : {R"({"pageCount":0,"itemCount":0,"items":[]})", R"({"items":[]})"}) {
+        ParseResult r = parse_mediamtx(doc);
+        ASSERT_TRUE(r.ok) << doc << ": " << r.error;
+        EXPECT_TRUE(r.mounts.empty());
+    }
+}
+
+TEST(Mediamtx, APagedListFailsNamingItemsPerPage)
+{
+    EXPECT_TRUE(fails_with(parse_mediamtx(R"({"pageCount":3,"itemCount":250,"items":[]})"),
+        "\"pageCount\" is 3: only the first page of paths was read; add ?itemsPerPage="));
+    EXPECT_TRUE(fails_with(parse_mediamtx(R"({"itemCount":2,"items":[{"name":"a","source":null,"ready":false,"readers":[]}]})"),
+        "\"itemCount\" is 2 but the page holds 1 paths: add ?itemsPerPage=N to the status URL with N at least 2"));
+}
+
+TEST(Mediamtx, HostileCountsAndShapesFail)
+{
+    auto one = [](const std::string& path) { return parse_mediamtx(R"({"pageCount":1,"items":[)" + path + "]}"); };
+    EXPECT_TRUE(fails_with(parse_mediamtx(R"({"pageCount":-1,"items":[]})"), "\"pageCount\""));
+    EXPECT_TRUE(fails_with(parse_mediamtx(R"({"pageCount":1,"itemCount":1e9,"items":[]})"), "\"itemCount\""));
+    EXPECT_TRUE(fails_with(parse_mediamtx(R"({"pageCount":1,"itemCount":"many","items":[]})"), "\"itemCount\""));
+    EXPECT_TRUE(fails_with(one(R"({"source":{},"ready":true,"readers":[]})"), "path: no \"name\""));
+    EXPECT_TRUE(fails_with(one(R"({"name":7,"source":{},"ready":true,"readers":[]})"), "not a string: \"name\""));
+    EXPECT_TRUE(fails_with(one(R"({"name":"","source":{},"ready":true,"readers":[]})"), "empty \"name\""));
+    EXPECT_TRUE(fails_with(one(R"({"name":"a","source":{},"readers":[]})"), "mount \"/a\": no \"ready\""));
+    EXPECT_TRUE(fails_with(one(R"({"name":"a","source":{},"ready":"yes","readers":[]})"), "not a boolean: \"ready\""));
+    EXPECT_TRUE(fails_with(one(R"({"name":"a","source":{},"ready":true})"), "no \"readers\""));
+    EXPECT_TRUE(fails_with(one(R"({"name":"a","source":{},"ready":true,"readers":5})"), "not an array: \"readers\""));
+    EXPECT_TRUE(fails_with(one(R"({"name":"a","source":"rtmp","ready":true,"readers":[]})"),
+        "\"source\" is neither an object nor null"));
+    EXPECT_TRUE(fails_with(one(R"({"name":"a","source":{},"ready":true,"readers":[]},{"name":"a","source":null,"ready":false,"readers":[]})"),
+        "mount \"/a\" appears twice"));
+}
+
+TEST(Mediamtx, BadJsonAndWrongDocumentsFail)
+{
+    EXPECT_TRUE(fails_with(parse_mediamtx(""), "empty document"));
+    EXPECT_FALSE(parse_mediamtx(R"({"items":[)").ok);
+    EXPECT_FALSE(parse_mediamtx(R"({"items":[],"items":[]})").ok);
+    EXPECT_TRUE(fails_with(parse_mediamtx(R"({"items":{}})"), "no \"items\" array"));
+    EXPECT_TRUE(fails_with(parse_mediamtx(icecast_one), "no \"items\" array"));
+    EXPECT_TRUE(fails_with(parse_mediamtx("[]"), "no \"items\" array"));
+    EXPECT_FALSE(parse_mediamtx(nested('[', ']', 10000)).ok);
 }
 
 }  // namespace
