@@ -22,6 +22,8 @@ packages=(
     apache2 apache2-dev
     # demo and integration tests
     redis-server redis-tools icecast2 ffmpeg curl python3 python3-pytest
+    # the nginx-rtmp status format's test, against Debian's nginx-rtmp-module
+    libnginx-mod-rtmp
     # the status page's test, in a real browser driven over DevTools
     chromium python3-websocket
     # benchmarks (bench/)
