@@ -12,6 +12,7 @@
 #define TUNE_DECLARES_MODULE
 #include "mod_tune.h"
 #include "tune_conf.h"
+#include "tune_https.h"
 #include "tune_shm.h"
 #include "tune_refresh.h"
 #include "tune_request.h"
@@ -114,6 +115,23 @@ static const command_rec mtune_cmds[] = {
         "keep free for other requests, 0 for none; then redirect (the "
         "default) or 503 for a tune-in that would take one of them"),
 
+    AP_INIT_FLAG("TuneHttpsOnly", ap_set_flag_slot,
+        (void *) APR_OFFSETOF(mtune_dir_conf_t, https_only),
+        RSRC_CONF | ACCESS_CONF,
+        "On (the default): a tune-in that came over HTTPS is redirected "
+        "to https:// slots only"),
+
+    AP_INIT_TAKE1("TuneHttpsFallback", mtune_cmd_https_fallback, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "full (the default): an HTTPS tune-in no https:// slot has room for "
+        "is answered as a full stream; proxy: it is proxied to an http:// "
+        "slot over this server's TLS (needs mod_proxy)"),
+
+    AP_INIT_ITERATE("TuneHttpsProxies", mtune_cmd_https_proxies, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "proxies (addresses or address/bits) whose X-Forwarded-Proto: "
+        "https makes a tune-in an HTTPS one"),
+
     AP_INIT_TAKE1("TuneRefresh", mtune_cmd_server_time,
         (void *) APR_OFFSETOF(mtune_srv_conf_t, refresh), RSRC_CONF,
         "how often the snapshot's generation is read from Redis"),
@@ -192,6 +210,8 @@ mtune_create_dir_conf(apr_pool_t *p, char *dir)
     dc->stale = TUNE_UNSET;
     dc->proxy_tries = TUNE_UNSET;
     dc->reserve = TUNE_UNSET;
+    dc->https_only = TUNE_UNSET;
+    dc->https_fallback = TUNE_UNSET;
 
     return dc;
 }
@@ -225,6 +245,13 @@ mtune_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
         dc->reserve_percent = base->reserve_percent;
         dc->reserve_action = base->reserve_action;
     }
+
+    dc->https_only = (add->https_only != TUNE_UNSET) ? add->https_only
+                                                     : base->https_only;
+    dc->https_fallback = (add->https_fallback != TUNE_UNSET)
+                         ? add->https_fallback : base->https_fallback;
+    dc->https_proxies = add->https_proxies ? add->https_proxies
+                                           : base->https_proxies;
 
     return dc;
 }
@@ -954,7 +981,8 @@ mtune_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
             || ap_find_linked_module("mod_proxy_http.c") == NULL))
     {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                     "tune: \"TuneMode proxy\" (%s) needs mod_proxy and "
+                     "tune: proxying (\"TuneMode proxy\" or "
+                     "\"TuneHttpsFallback proxy\", %s) needs mod_proxy and "
                      "mod_proxy_http: \"a2enmod proxy proxy_http\" on "
                      "Debian, else LoadModule proxy_module and "
                      "proxy_http_module", mtune_conf_proxy_used());

@@ -94,7 +94,19 @@ typedef struct {
                                                  or percent; -1: unset */
     int                       reserve_percent;
     mtune_reserve_e           reserve_action;
+    int                       https_only;     /* TuneHttpsOnly, -1 unset
+                                                 (On) */
+    int                       https_fallback; /* TuneHttpsFallback,
+                                                 -1 unset (full) */
+    apr_array_header_t       *https_proxies;  /* TuneHttpsProxies:
+                                                 apr_ipsubnet_t *; NULL:
+                                                 none */
 } mtune_dir_conf_t;
+
+
+/* TuneHttpsFallback: what an HTTPS tune-in no https:// slot takes gets */
+#define TUNE_HTTPS_FULL       0
+#define TUNE_HTTPS_PROXY      1
 
 
 extern module AP_MODULE_DECLARE_DATA tune_module;

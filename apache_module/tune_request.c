@@ -10,6 +10,7 @@
 #include "tune_shm.h"
 #define MTUNE_RESERVE_HTTPD
 #include "tune_reserve.h"
+#include "tune_https.h"
 
 #include "http_core.h"
 #include "http_protocol.h"
@@ -145,7 +146,7 @@ mtune_location_is_ours(request_rec *r)
 int
 mtune_fixups(request_rec *r)
 {
-    int               rc, kept;
+    int               rc, kept, fallback;
     mtune_ctx_t      *ctx;
     mtune_reserve_e   action;
     mtune_dir_conf_t *dc;
@@ -156,7 +157,11 @@ mtune_fixups(request_rec *r)
         r->handler = TUNE_HANDLER;
     }
 
-    if (!mtune_is_ours(r) || mtune_conf_mode(dc) != TUNE_MODE_PROXY
+    fallback = (mtune_conf_mode(dc) != TUNE_MODE_PROXY
+                && dc->https_fallback == TUNE_HTTPS_PROXY);
+
+    if (!mtune_is_ours(r)
+        || (mtune_conf_mode(dc) != TUNE_MODE_PROXY && !fallback)
         || (r->method_number != M_GET) || r->main)
     {
         return DECLINED;
@@ -168,6 +173,38 @@ mtune_fixups(request_rec *r)
     if (ctx->invalid || ctx->playlist != TUNE_PLAYLIST_NONE) {
         /* the handler answers these */
         return DECLINED;
+    }
+
+    if (fallback) {
+        if (ctx->schemes != TUNE_SCHEME_HTTPS) {
+            /* not an HTTPS tune-in: the handler redirects it */
+            return DECLINED;
+        }
+
+        /*
+         * Chosen here, where mod_proxy can still take the request: an
+         * https:// slot is redirected to by the handler; when only
+         * http:// slots have room, the listener hears one through this
+         * server, over this connection's TLS.
+         */
+        rc = mtune_choose(r, ctx, NULL);
+
+        if (rc != TUNE_OTHER_SCHEME) {
+            if (rc == TUNE_FULL) {
+                rc = mtune_overflow(r, ctx);
+            }
+
+            if (rc == OK) {
+                ctx->chosen = 1;
+
+            } else {
+                ctx->status = rc;
+            }
+
+            return DECLINED;
+        }
+
+        ctx->schemes = TUNE_SCHEMES_WEB;
     }
 
     /*
@@ -182,7 +219,7 @@ mtune_fixups(request_rec *r)
 
     rc = mtune_choose(r, ctx, NULL);
 
-    if (rc == TUNE_FULL) {
+    if (rc == TUNE_FULL || rc == TUNE_OTHER_SCHEME) {
         rc = mtune_overflow(r, ctx);
     }
 
@@ -328,8 +365,9 @@ mtune_handler(request_rec *r)
         return mtune_answer(r, ctx, ctx->status);
     }
 
-    if (ctx->reserved) {
-        /* proxy mode: the listener goes to the slot itself */
+    if (ctx->reserved || ctx->chosen) {
+        /* proxy mode: the listener goes to the slot itself; an HTTPS
+         * tune-in the fixup found an https:// slot (or tune_full) for */
         return mtune_redirect(r, ctx);
     }
 
@@ -340,7 +378,7 @@ mtune_handler(request_rec *r)
 
     rc = mtune_choose(r, ctx, NULL);
 
-    if (rc == TUNE_FULL) {
+    if (rc == TUNE_FULL || rc == TUNE_OTHER_SCHEME) {
         rc = mtune_overflow(r, ctx);
     }
 
@@ -357,7 +395,8 @@ mtune_handler(request_rec *r)
 static mtune_ctx_t *
 mtune_ctx(request_rec *r)
 {
-    mtune_ctx_t *ctx;
+    mtune_ctx_t      *ctx;
+    mtune_dir_conf_t *dc;
 
     ctx = ap_get_module_config(r->request_config, &tune_module);
 
@@ -367,6 +406,12 @@ mtune_ctx(request_rec *r)
         /* a HEAD never becomes a listener: answered, not counted */
         ctx->peek = r->header_only;
         ctx->retry_after = 1;
+
+        /* proxied, the listener hears this server's scheme, whatever the
+         * slot's */
+        dc = ap_get_module_config(r->per_dir_config, &tune_module);
+        ctx->schemes = (mtune_conf_mode(dc) == TUNE_MODE_PROXY)
+                       ? TUNE_SCHEMES_WEB : mtune_https_schemes(r, dc);
 
         ap_set_module_config(r->request_config, &tune_module, ctx);
     }
@@ -507,6 +552,7 @@ mtune_choose(request_rec *r, mtune_ctx_t *ctx, apr_array_header_t *ranked)
 
     req.tried = tried;
     req.ntried = ctx->ntried;
+    req.schemes = ctx->schemes;
     req.peek = ctx->peek;
     req.rank = (ranked != NULL);
     req.rnd = mtune_random();
@@ -548,6 +594,10 @@ mtune_choose(request_rec *r, mtune_ctx_t *ctx, apr_array_header_t *ranked)
 
     case TUNE_CHOICE_FULL:
         rc = TUNE_FULL;
+        goto done;
+
+    case TUNE_CHOICE_OTHER_SCHEME:
+        rc = TUNE_OTHER_SCHEME;
         goto done;
 
     case TUNE_CHOICE_STALE:
@@ -867,7 +917,7 @@ mtune_playlist(request_rec *r, mtune_ctx_t *ctx)
         ctx->peek = 1;
         rc = mtune_choose(r, ctx, NULL);
 
-        if (rc == TUNE_FULL) {
+        if (rc == TUNE_FULL || rc == TUNE_OTHER_SCHEME) {
             rc = mtune_overflow(r, ctx);
         }
 
@@ -891,7 +941,7 @@ mtune_playlist(request_rec *r, mtune_ctx_t *ctx)
     } else {
         rc = mtune_choose(r, ctx, entries);
 
-        if (rc == TUNE_FULL) {
+        if (rc == TUNE_FULL || rc == TUNE_OTHER_SCHEME) {
             rc = mtune_overflow(r, ctx);
 
             if (rc == OK) {

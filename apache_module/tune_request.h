@@ -16,6 +16,10 @@
 /* every offerable slot is taken: TuneFull decides (not an HTTP status) */
 #define TUNE_FULL   1
 
+/* no slot of ctx->schemes has room, one of another has (an HTTPS tune-in
+ * and http:// slots): TuneHttpsFallback decides */
+#define TUNE_OTHER_SCHEME   2
+
 
 /* One tune-in, kept in r->request_config */
 typedef struct {
@@ -29,6 +33,9 @@ typedef struct {
     const char               *url;
     const char               *outcome;
 
+    uint32_t                  schemes;       /* TUNE_SCHEME_* bits of the
+                                                slots it may be sent to */
+    int                       chosen;        /* the fixup chose: redirect */
     int                       peek;          /* HEAD: not counted */
     int                       status;        /* fixups' answer, 0: none */
     int                       retry_after;
@@ -72,7 +79,10 @@ void mtune_icy_register(apr_pool_t *p);
  * ctx->url.  With ranked (an array of mtune_entry_t) it also lists the
  * chosen slot and then every other offerable slot, best first.
  *
- * Returns OK, TUNE_FULL, HTTP_NOT_FOUND (no such stream),
+ * Only slots of ctx->schemes are chosen or listed.
+ *
+ * Returns OK, TUNE_FULL, TUNE_OTHER_SCHEME (nothing recorded),
+ * HTTP_NOT_FOUND (no such stream),
  * HTTP_SERVICE_UNAVAILABLE (no snapshot, a stale one, or no slot up;
  * ctx->retry_after says when to come back, in seconds) or
  * HTTP_INTERNAL_SERVER_ERROR.

@@ -106,6 +106,10 @@ ngx_http_tune_choose(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
         rc = NGX_HTTP_TUNE_FULL;
         goto done;
 
+    case TUNE_CHOICE_OTHER_SCHEME:
+        rc = NGX_HTTP_TUNE_OTHER_SCHEME;
+        goto done;
+
     case TUNE_CHOICE_STALE:
         ngx_str_set(&ctx->outcome, "stale");
         rc = NGX_HTTP_SERVICE_UNAVAILABLE;
@@ -190,6 +194,7 @@ ngx_http_tune_choice_req(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
     req->tried = tried;
     req->ntried = ctx->ntried;
 
+    req->schemes = ctx->schemes;
     req->peek = ctx->peek;
     req->rnd = ngx_http_tune_random();
 }

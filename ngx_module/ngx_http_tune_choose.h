@@ -15,6 +15,10 @@
 /* every offerable slot is taken: tune_full decides (not an HTTP status) */
 #define NGX_HTTP_TUNE_FULL   1
 
+/* no slot of ctx->schemes has room, one of another has (an HTTPS tune-in
+ * and http:// slots): tune_https_fallback decides */
+#define NGX_HTTP_TUNE_OTHER_SCHEME  2
+
 
 /* a slot as a playlist lists it, copied out of the zone */
 typedef struct {
@@ -29,7 +33,10 @@ typedef struct {
  * "ranked" (an array of ngx_http_tune_entry_t) it also lists the chosen
  * slot and then every other offerable slot, best first.
  *
- * Returns NGX_OK, NGX_HTTP_TUNE_FULL, NGX_HTTP_NOT_FOUND (no such stream),
+ * Only slots of ctx->schemes are chosen or listed.
+ *
+ * Returns NGX_OK, NGX_HTTP_TUNE_FULL, NGX_HTTP_TUNE_OTHER_SCHEME (nothing
+ * recorded), NGX_HTTP_NOT_FOUND (no such stream),
  * NGX_HTTP_SERVICE_UNAVAILABLE (no snapshot, a stale one, or no slot up;
  * *retry_after says when to come back, in seconds) or
  * NGX_HTTP_INTERNAL_SERVER_ERROR.

@@ -25,13 +25,15 @@ ngx_http_tune_handler(ngx_http_request_t *r)
     ngx_int_t                  rc;
     ngx_str_t                  name;
     tune_rc_t                  trc;
-    ngx_uint_t                 retry_after;
+    ngx_uint_t                 retry_after, proxy;
     ngx_http_tune_ctx_t       *ctx;
     ngx_http_tune_answer_e     kind;
     ngx_http_tune_loc_conf_t  *tlcf;
     static ngx_str_t           allow = ngx_string("GET, HEAD");
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tune_module);
+
+    proxy = 0;
 
     ctx = ngx_http_tune_get_ctx(r);
 
@@ -87,6 +89,10 @@ ngx_http_tune_handler(ngx_http_request_t *r)
     /* a HEAD never becomes a listener: it is answered, not counted */
     ctx->peek = (r->method == NGX_HTTP_HEAD);
 
+    /* proxied, the listener hears this nginx's scheme whatever the slot's */
+    ctx->schemes = (tlcf->mode == NGX_HTTP_TUNE_MODE_PROXY)
+                   ? TUNE_SCHEMES_WEB : ngx_http_tune_schemes(r);
+
     if (kind != NGX_HTTP_TUNE_ANSWER_STREAM) {
         rc = ngx_http_tune_playlist(r, ctx, kind, &retry_after);
         return ngx_http_tune_answer(r, ctx, rc, retry_after);
@@ -94,7 +100,20 @@ ngx_http_tune_handler(ngx_http_request_t *r)
 
     rc = ngx_http_tune_choose(r, ctx, NULL, &retry_after);
 
-    if (rc == NGX_HTTP_TUNE_FULL) {
+    if (rc == NGX_HTTP_TUNE_OTHER_SCHEME
+        && tlcf->https_fallback == NGX_HTTP_TUNE_HTTPS_PROXY)
+    {
+        /*
+         * No https:// slot has room, an http:// one has: the listener
+         * hears it through this nginx, over this connection's TLS.
+         */
+        ctx->schemes = TUNE_SCHEMES_WEB;
+        proxy = 1;
+
+        rc = ngx_http_tune_choose(r, ctx, NULL, &retry_after);
+    }
+
+    if (rc == NGX_HTTP_TUNE_FULL || rc == NGX_HTTP_TUNE_OTHER_SCHEME) {
         rc = ngx_http_tune_overflow(r, ctx);
     }
 
@@ -102,7 +121,9 @@ ngx_http_tune_handler(ngx_http_request_t *r)
         return ngx_http_tune_answer(r, ctx, rc, retry_after);
     }
 
-    if (tlcf->mode == NGX_HTTP_TUNE_MODE_PROXY) {
+    if (tlcf->mode == NGX_HTTP_TUNE_MODE_PROXY
+        || (proxy && ctx->backend.len))
+    {
         if (ctx->outcome.len == 0) {
             ngx_str_set(&ctx->outcome, "proxy");
         }

@@ -86,6 +86,13 @@ static ngx_conf_enum_t  ngx_http_tune_modes[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_tune_https_fallbacks[] = {
+    { ngx_string("full"), NGX_HTTP_TUNE_HTTPS_FULL },
+    { ngx_string("proxy"), NGX_HTTP_TUNE_HTTPS_PROXY },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_tune_commands[] = {
 
     { ngx_string("tune_redis"),
@@ -172,6 +179,28 @@ static ngx_command_t  ngx_http_tune_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tune_loc_conf_t, proxy_tries),
       &ngx_http_tune_tries_post },
+
+    /* HTTPS tune-ins (ngx_http_tune_https.c) */
+    { ngx_string("tune_https_only"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tune_loc_conf_t, https_only),
+      NULL },
+
+    { ngx_string("tune_https_fallback"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tune_loc_conf_t, https_fallback),
+      &ngx_http_tune_https_fallbacks },
+
+    { ngx_string("tune_https_proxies"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tune_https_proxies,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("tune_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -347,6 +376,9 @@ ngx_http_tune_create_loc_conf(ngx_conf_t *cf)
     tlcf->stale = NGX_CONF_UNSET_MSEC;
     tlcf->full_set = NGX_CONF_UNSET;
     tlcf->proxy_tries = NGX_CONF_UNSET_UINT;
+    tlcf->https_only = NGX_CONF_UNSET;
+    tlcf->https_fallback = NGX_CONF_UNSET_UINT;
+    tlcf->https_proxies = NGX_CONF_UNSET_PTR;
 
     return tlcf;
 }
@@ -379,6 +411,10 @@ ngx_http_tune_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_TUNE_MODE_REDIRECT);
     ngx_conf_merge_msec_value(conf->stale, prev->stale, 60000);
     ngx_conf_merge_uint_value(conf->proxy_tries, prev->proxy_tries, 3);
+    ngx_conf_merge_value(conf->https_only, prev->https_only, 1);
+    ngx_conf_merge_uint_value(conf->https_fallback, prev->https_fallback,
+                              NGX_HTTP_TUNE_HTTPS_FULL);
+    ngx_conf_merge_ptr_value(conf->https_proxies, prev->https_proxies, NULL);
 
     if (conf->region == NULL) {
         conf->region = prev->region;
@@ -1050,7 +1086,7 @@ ngx_http_tune_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_tune_metrics_log;
 
-    return NGX_OK;
+    return ngx_http_tune_https_init(cf);
 }
 
 

@@ -78,11 +78,20 @@ typedef struct {
     u_char                   *tune_file;
     ngx_uint_t                tune_line;
     const char               *tune_directive;
+
+    /* tune_https_proxies somewhere; $realip_remote_addr's index or
+     * NGX_ERROR (ngx_http_tune_https.c) */
+    ngx_flag_t                https_proxies_used;
+    ngx_int_t                 realip_index;
 } ngx_http_tune_main_conf_t;
 
 
 #define NGX_HTTP_TUNE_MODE_REDIRECT   0
 #define NGX_HTTP_TUNE_MODE_PROXY      1
+
+/* tune_https_fallback: what an HTTPS tune-in no https:// slot takes gets */
+#define NGX_HTTP_TUNE_HTTPS_FULL      0
+#define NGX_HTTP_TUNE_HTTPS_PROXY     1
 
 
 typedef struct {
@@ -95,6 +104,10 @@ typedef struct {
     ngx_http_complex_value_t *full;            /* tune_full URL, NULL: 503 */
     ngx_flag_t                full_set;
     ngx_uint_t                proxy_tries;     /* tune_proxy_tries */
+    ngx_flag_t                https_only;      /* tune_https_only */
+    ngx_uint_t                https_fallback;  /* tune_https_fallback */
+    ngx_array_t              *https_proxies;   /* tune_https_proxies:
+                                                  ngx_cidr_t, NULL: none */
     ngx_uint_t                own_pages;       /* retry pages added, bits */
     ngx_array_t              *pages_before;    /* error_pages before them */
     ngx_array_t              *pages;           /* ... and with them */
@@ -141,6 +154,9 @@ typedef struct {
     ngx_str_t                 tried[NGX_HTTP_TUNE_MAX_TRIES];
     ngx_uint_t                state_start[NGX_HTTP_TUNE_MAX_TRIES];
     ngx_uint_t                ntried;
+
+    /* TUNE_SCHEME_* bits of the slots this listener may be sent to */
+    uint32_t                  schemes;
 
     /* the location (its "tune") that handed over: retries come back there */
     u_char                   *file;
@@ -212,6 +228,12 @@ ngx_int_t ngx_http_tune_read_only(ngx_http_request_t *r);
 void ngx_http_tune_status_in(ngx_http_request_t *r,
     ngx_http_tune_zone_t *zone, tune_status_in_t *in,
     tune_status_redis_t *redis);
+
+/* ngx_http_tune_https.c */
+uint32_t ngx_http_tune_schemes(ngx_http_request_t *r);
+char *ngx_http_tune_https_proxies(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_tune_https_init(ngx_conf_t *cf);
 
 /* ngx_http_tune_metrics.c */
 tune_metrics_t *ngx_http_tune_metrics_create(ngx_slab_pool_t *shpool,

@@ -79,7 +79,7 @@ ngx_http_tune_playlist(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
         ctx->peek = 1;
         rc = ngx_http_tune_choose(r, ctx, NULL, retry_after);
 
-        if (rc == NGX_HTTP_TUNE_FULL) {
+        if (rc == NGX_HTTP_TUNE_FULL || rc == NGX_HTTP_TUNE_OTHER_SCHEME) {
             rc = ngx_http_tune_overflow(r, ctx);
         }
 
@@ -104,7 +104,7 @@ ngx_http_tune_playlist(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx,
     } else {
         rc = ngx_http_tune_choose(r, ctx, entries, retry_after);
 
-        if (rc == NGX_HTTP_TUNE_FULL) {
+        if (rc == NGX_HTTP_TUNE_FULL || rc == NGX_HTTP_TUNE_OTHER_SCHEME) {
             rc = ngx_http_tune_overflow(r, ctx);
 
             if (rc == NGX_OK) {

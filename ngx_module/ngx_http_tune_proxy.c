@@ -74,14 +74,18 @@ ngx_http_tune_proxy_merge(ngx_conf_t *cf, ngx_http_tune_loc_conf_t *tlcf)
         clcf->handler = ngx_http_tune_handler;
     }
 
-    if (tlcf->mode != NGX_HTTP_TUNE_MODE_PROXY) {
+    if (tlcf->mode != NGX_HTTP_TUNE_MODE_PROXY
+        && tlcf->https_fallback != NGX_HTTP_TUNE_HTTPS_PROXY)
+    {
         return NGX_CONF_OK;
     }
 
     if (tlcf->next_handler == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"tune_mode proxy\" in %s:%ui requires "
+                      "\"%s\" in %s:%ui requires "
                       "\"proxy_pass $tune_url\" in the same location",
+                      tlcf->mode == NGX_HTTP_TUNE_MODE_PROXY
+                      ? "tune_mode proxy" : "tune_https_fallback proxy",
                       tlcf->file, tlcf->line);
         return NGX_CONF_ERROR;
     }

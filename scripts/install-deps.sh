@@ -24,6 +24,8 @@ packages=(
     redis-server redis-tools icecast2 ffmpeg curl python3 python3-pytest
     # the nginx-rtmp status format's test, against Debian's nginx-rtmp-module
     libnginx-mod-rtmp
+    # HTTPS tune-ins' test: a self-signed certificate made by the test
+    openssl
     # the status page's test, in a real browser driven over DevTools
     chromium python3-websocket
     # benchmarks (bench/)

@@ -139,6 +139,10 @@ BAD_LOCATION = [
     ("TuneProxyReserve 5 redirect now", r"TuneProxyReserve"),
     ("TuneRegion %{HTTP:X-Region", r"TuneRegion"),
     ("Tune Maybe", r"Maybe|On|Off"),
+    ("TuneHttpsOnly Maybe", r"On|Off"),
+    ("TuneHttpsFallback redirect", r'invalid value "redirect" \(expected full or proxy\)'),
+    ("TuneHttpsProxies 10.0.0.300", r'"10\.0\.0\.300" is not an address or a network'),
+    ("TuneHttpsProxies 10.0.0.0/40", r'"10\.0\.0\.0/40" is not an address or a network'),
 ]
 
 
@@ -211,7 +215,9 @@ def test_apache_t_accepts_every_directive(config_test):
                           location_lines=("TuneMode proxy", "TuneRegion eu", "TuneStale 60",
                                           "TuneProxyTries 8", "TuneFull 503",
                                           "TuneProxyReserve 3 503",
-                                          "TuneProxyReserve 0 redirect"))
+                                          "TuneProxyReserve 0 redirect",
+                                          "TuneHttpsOnly Off", "TuneHttpsFallback full",
+                                          "TuneHttpsProxies 10.0.0.0/8 ::1 192.0.2.7"))
     assert p.returncode == 0, p.stdout + p.stderr
     assert "Syntax OK" in p.stdout + p.stderr
 

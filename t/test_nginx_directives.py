@@ -82,6 +82,10 @@ BAD = [
     ("tune_proxy_tries many;", r'"tune_proxy_tries" directive invalid number'),
     ("tune_region;", r'invalid number of arguments in "tune_region"'),
     ("tune_stale 1m; tune_stale 2m;", r'"tune_stale" directive is duplicate'),
+    ("tune_https_only maybe;", r'invalid value "maybe" in "tune_https_only" directive, it must be "on" or "off"'),
+    ("tune_https_fallback redirect;", r'invalid value "redirect"'),
+    ("tune_https_proxies 10.0.0.300;", r'invalid address or network "10.0.0.300" in "tune_https_proxies"'),
+    ("tune_https_proxies 10.0.0.0/8; tune_https_proxies ::1;", r'"tune_https_proxies" directive is duplicate'),
 ]
 
 
@@ -94,6 +98,19 @@ def test_nginx_t_rejects_bad_values_with_file_and_line(run_dir, line, message):
     p = n.test_config(text)
     assert p.returncode != 0
     assert re.search(message + r".* in " + re.escape(str(n.conf_path)) + f":{lineno}", p.stderr), p.stderr
+
+
+def test_https_fallback_proxy_needs_proxy_pass(run_dir):
+    """The proxy fallback hands a listener to the location's proxy_pass: without one,
+    nginx -t fails naming the directive and where "tune" is."""
+    n = Nginx(run_dir, "127.0.0.1:6379",
+              locations="location /tune/ {\n    tune;\n    tune_https_fallback proxy;\n}\n")
+    text = n.config_text()
+    lineno = next(i for i, l in enumerate(text.splitlines(), 1) if l.strip() == "tune;")
+    p = n.test_config(text)
+    assert p.returncode != 0
+    assert (f'"tune_https_fallback proxy" in {n.conf_path}:{lineno} requires '
+            '"proxy_pass $tune_url" in the same location') in p.stderr, p.stderr
 
 
 def test_tune_and_tune_status_exclude_each_other(run_dir):
@@ -119,9 +136,12 @@ def test_nginx_t_accepts_every_directive(run_dir):
               http_conf="tune_mode redirect;\ntune_stale 5m;\ntune_region $http_x_region;\n"
                         "tune_full 503;\ntune_proxy_tries 2;\n"
                         "tune_allow http://10.0.0.5:8000/ https://relay.example.net/live/;\n"
-                        "tune_allow http://[::1]:8000/;\ntune_metrics_streams off;\n",
+                        "tune_allow http://[::1]:8000/;\ntune_metrics_streams off;\n"
+                        "tune_https_only on;\ntune_https_proxies 10.0.0.0/8 ::1 unix:;\n",
               server_conf="tune_stale off;\ntune_full http://overflow.example.net/$tune_stream;\n",
-              locations="location /tune/ { tune; tune_region eu; }\n"
+              locations="location /tune/ { tune; tune_region eu; tune_https_only off; }\n"
+                        "location /tls/ { tune; tune_https_fallback proxy; "
+                        "proxy_pass $tune_url; tune_https_proxies 127.0.0.1; }\n"
                         "location = /status { tune_status; }\n"
                         "location = /metrics { tune_metrics; }\n")
     p = n.test_config()
