@@ -29,7 +29,7 @@ typedef enum {
     TUNE_ERR_BAD_CHAR,       /* a byte outside the allowed set */
     TUNE_ERR_DOT_DOT,        /* ".." anywhere in a name */
     TUNE_ERR_LEADING_DOT,    /* a name starting with "." */
-    TUNE_ERR_BAD_SCHEME,     /* URL scheme other than http:// or https:// */
+    TUNE_ERR_BAD_SCHEME,     /* a URL scheme not of tune_url.h's */
     TUNE_ERR_BAD_URL,        /* URL structurally wrong (host, query, ...) */
     TUNE_ERR_BAD_MOUNT,      /* mount not starting with "/" or malformed */
     TUNE_ERR_NO_SPACE,       /* caller's buffer too small */

@@ -66,6 +66,19 @@ tune_rc_t tune_url_join(char *out, size_t cap, size_t *out_len,
     const char *base, size_t base_len, const char *mount, size_t mount_len);
 
 
+/*
+ * The address an L4 proxy (nginx's stream proxy_pass) connects to for url,
+ * as "host:port" in out (cap bytes, NUL-terminated): url's host as written
+ * (an IPv6 literal with its brackets, a user part left out), and its port,
+ * or its scheme's default one when it has none (http 80, https 443, rtmp
+ * 1935, rtmps 443, rtsp 554, rtsps 322).  TUNE_ERR_BAD_URL for a port that
+ * is not 1..65535 in plain decimal or a bracket left open; url must pass
+ * tune_url_check().  *out_len as tune_url_join() sets it.
+ */
+tune_rc_t tune_url_endpoint(const char *url, size_t len, char *out,
+    size_t cap, size_t *out_len);
+
+
 #ifdef __cplusplus
 }
 #endif

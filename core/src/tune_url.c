@@ -20,15 +20,16 @@ typedef struct {
     size_t       len;
     uint32_t     bit;
     const char  *name;
+    const char  *port;          /* the default one */
 } tune_url_scheme_t;
 
 static const tune_url_scheme_t  tune_url_schemes[] = {
-    { "http://",  7, TUNE_SCHEME_HTTP,  "http" },
-    { "https://", 8, TUNE_SCHEME_HTTPS, "https" },
-    { "rtmp://",  7, TUNE_SCHEME_RTMP,  "rtmp" },
-    { "rtmps://", 8, TUNE_SCHEME_RTMPS, "rtmps" },
-    { "rtsp://",  7, TUNE_SCHEME_RTSP,  "rtsp" },
-    { "rtsps://", 8, TUNE_SCHEME_RTSPS, "rtsps" },
+    { "http://",  7, TUNE_SCHEME_HTTP,  "http",  "80" },
+    { "https://", 8, TUNE_SCHEME_HTTPS, "https", "443" },
+    { "rtmp://",  7, TUNE_SCHEME_RTMP,  "rtmp",  "1935" },
+    { "rtmps://", 8, TUNE_SCHEME_RTMPS, "rtmps", "443" },
+    { "rtsp://",  7, TUNE_SCHEME_RTSP,  "rtsp",  "554" },
+    { "rtsps://", 8, TUNE_SCHEME_RTSPS, "rtsps", "322" },
 };
 
 #define TUNE_URL_NSCHEMES                                                    \
@@ -293,6 +294,114 @@ tune_url_join(char *out, size_t cap, size_t *out_len,
     if (out_len != NULL) {
         *out_len = total;
     }
+
+    return TUNE_OK;
+}
+
+
+tune_rc_t
+tune_url_endpoint(const char *url, size_t len, char *out, size_t cap,
+    size_t *out_len)
+{
+    size_t                    i, start, end, host, colon, host_len, port_len;
+    uint32_t                  port;
+    tune_rc_t                 rc;
+    const char               *port_text;
+    const tune_url_scheme_t  *sc;
+
+    if (out_len != NULL) {
+        *out_len = 0;
+    }
+
+    if (out != NULL && cap > 0) {
+        out[0] = '\0';
+    }
+
+    rc = tune_url_check(url, len);
+
+    if (rc != TUNE_OK) {
+        return rc;
+    }
+
+    sc = tune_url_scheme_find(url, len);
+    start = sc->len;
+
+    for (end = start; end < len; end++) {
+        if (url[end] == '/' || url[end] == '?') {
+            break;
+        }
+    }
+
+    host = start;
+
+    for (i = start; i < end; i++) {
+        if (url[i] == '@') {
+            host = i + 1;
+        }
+    }
+
+    /* the port's ':' is the last one, after an IPv6 literal's ']' */
+
+    colon = end;
+
+    for (i = end; i > host; i--) {
+        if (url[i - 1] == ']') {
+            break;
+        }
+
+        if (url[i - 1] == ':') {
+            colon = i - 1;
+            break;
+        }
+    }
+
+    if (url[host] == '[' && (colon == host || url[colon - 1] != ']')) {
+        return TUNE_ERR_BAD_URL;
+    }
+
+    host_len = colon - host;
+
+    if (colon < end) {
+        port_text = url + colon + 1;
+        port_len = end - colon - 1;
+
+    } else {
+        port_text = sc->port;
+        port_len = strlen(sc->port);
+    }
+
+    /* 1..65535 in plain decimal: anything else is no address to connect to */
+
+    if (port_len == 0 || port_len > 5 || port_text[0] == '0') {
+        return TUNE_ERR_BAD_URL;
+    }
+
+    port = 0;
+
+    for (i = 0; i < port_len; i++) {
+        if (port_text[i] < '0' || port_text[i] > '9') {
+            return TUNE_ERR_BAD_URL;
+        }
+
+        port = port * 10 + (uint32_t) (port_text[i] - '0');
+    }
+
+    if (port > 65535) {
+        return TUNE_ERR_BAD_URL;
+    }
+
+    if (out_len != NULL) {
+        *out_len = host_len + 1 + port_len;
+    }
+
+    if (out == NULL || cap <= host_len + 1 + port_len) {
+        return TUNE_ERR_NO_SPACE;
+    }
+
+    memcpy(out, url + host, host_len);
+    out[host_len] = ':';
+    memcpy(out + host_len + 1, port_text, port_len);
+    out[host_len + 1 + port_len] = '\0';
 
     return TUNE_OK;
 }

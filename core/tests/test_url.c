@@ -101,6 +101,68 @@ test_schemes(void **state)
 }
 
 
+static tune_rc_t
+endpoint(const char *url, char *out, size_t cap)
+{
+    return tune_url_endpoint(url, strlen(url), out, cap, NULL);
+}
+
+
+/* where an L4 proxy connects for a slot */
+static void
+test_endpoint(void **state)
+{
+    size_t  len;
+    char    out[64];
+
+    (void) state;
+
+    assert_int_equal(endpoint("rtmp://127.0.0.1:19350/live/demo", out,
+                              sizeof(out)), TUNE_OK);
+    assert_string_equal(out, "127.0.0.1:19350");
+    assert_int_equal(endpoint("rtmp://media.example.net/live/demo", out,
+                              sizeof(out)), TUNE_OK);
+    assert_string_equal(out, "media.example.net:1935");
+    assert_int_equal(endpoint("rtsp://cam.example.net?x", out, sizeof(out)),
+                     TUNE_OK);
+    assert_string_equal(out, "cam.example.net:554");
+    assert_int_equal(endpoint("rtsps://cam.example.net/", out, sizeof(out)),
+                     TUNE_OK);
+    assert_string_equal(out, "cam.example.net:322");
+    assert_int_equal(endpoint("rtmps://u:p@m.example.net/a", out,
+                              sizeof(out)), TUNE_OK);
+    assert_string_equal(out, "m.example.net:443");
+    assert_int_equal(endpoint("http://[::1]:8000/demo", out, sizeof(out)),
+                     TUNE_OK);
+    assert_string_equal(out, "[::1]:8000");
+    assert_int_equal(endpoint("https://[2001:db8::1]/demo", out,
+                              sizeof(out)), TUNE_OK);
+    assert_string_equal(out, "[2001:db8::1]:443");
+
+    assert_int_equal(endpoint("rtmp://x:0/a", out, sizeof(out)),
+                     TUNE_ERR_BAD_URL);
+    assert_int_equal(endpoint("rtmp://x:65536/a", out, sizeof(out)),
+                     TUNE_ERR_BAD_URL);
+    assert_int_equal(endpoint("rtmp://x:01935/a", out, sizeof(out)),
+                     TUNE_ERR_BAD_URL);
+    assert_int_equal(endpoint("rtmp://x:19a5/a", out, sizeof(out)),
+                     TUNE_ERR_BAD_URL);
+    assert_int_equal(endpoint("rtmp://x:/a", out, sizeof(out)),
+                     TUNE_ERR_BAD_URL);
+    assert_int_equal(endpoint("rtmp://[::1/a", out, sizeof(out)),
+                     TUNE_ERR_BAD_URL);
+    assert_int_equal(endpoint("ftp://x/a", out, sizeof(out)),
+                     TUNE_ERR_BAD_SCHEME);
+    assert_int_equal(endpoint("rtmp://x:1/a", out, 3), TUNE_ERR_NO_SPACE);
+    assert_int_equal(tune_url_endpoint("rtmp://x:1/a", 12, out, 3, &len),
+                     TUNE_ERR_NO_SPACE);
+    assert_int_equal(len, 3);
+    assert_int_equal(tune_url_endpoint("rtmp://x:1/a", 12, out, 4, &len),
+                     TUNE_OK);
+    assert_string_equal(out, "x:1");
+}
+
+
 static void
 test_check_host(void **state)
 {
@@ -355,6 +417,7 @@ main(void)
         cmocka_unit_test(test_check_valid),
         cmocka_unit_test(test_check_scheme),
         cmocka_unit_test(test_schemes),
+        cmocka_unit_test(test_endpoint),
         cmocka_unit_test(test_check_host),
         cmocka_unit_test(test_check_bytes),
         cmocka_unit_test(test_check_length),
