@@ -277,23 +277,3 @@ ngx_http_tune_random(void)
 {
     return ((uint32_t) ngx_random() << 16) ^ (uint32_t) ngx_random();
 }
-
-
-/*
- * How long the snapshot held has gone unchanged, by this nginx's monotonic
- * clock: the refresher notes when a new generation is installed (and sets
- * the first one after a start back by its age).  Called with the zone
- * locked.
- */
-
-ngx_msec_t
-ngx_http_tune_snapshot_age(ngx_http_tune_zone_t *zone,
-    const tune_image_t *img)
-{
-    ngx_msec_int_t  age;
-
-    age = (ngx_msec_int_t) (ngx_current_msec
-                            - zone->sh->state.installed_msec);
-
-    return age > 0 ? (ngx_msec_t) age : 0;
-}

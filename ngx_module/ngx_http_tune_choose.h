@@ -45,9 +45,6 @@ ngx_int_t ngx_http_tune_choose(ngx_http_request_t *r,
     ngx_http_tune_ctx_t *ctx, ngx_array_t *ranked, ngx_uint_t *retry_after);
 
 
-/* How old the snapshot held is, for tune_stale (the zone locked) */
-ngx_msec_t ngx_http_tune_snapshot_age(ngx_http_tune_zone_t *zone,
-    const tune_image_t *img);
 
 
 #endif /* _NGX_HTTP_TUNE_CHOOSE_H_INCLUDED_ */

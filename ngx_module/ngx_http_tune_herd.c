@@ -7,17 +7,6 @@
 #include "ngx_http_tune_herd.h"
 
 
-int64_t
-ngx_http_tune_herd_now(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (int64_t) tp->sec * 1000 + tp->msec;
-}
-
-
 tune_herd_t *
 ngx_http_tune_herd_create(ngx_slab_pool_t *shpool, size_t zone_size)
 {

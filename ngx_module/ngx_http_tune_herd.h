@@ -34,8 +34,7 @@ tune_herd_t *ngx_http_tune_herd_create(ngx_slab_pool_t *shpool,
     size_t zone_size);
 
 
-/* Wall clock in ms, from nginx's cached time */
-int64_t ngx_http_tune_herd_now(void);
+
 
 
 #endif /* _NGX_HTTP_TUNE_HERD_H_INCLUDED_ */

@@ -39,6 +39,7 @@ static char *ngx_http_tune_status(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_tune_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_tune_postconfiguration(ngx_conf_t *cf);
+static ngx_uint_t ngx_http_tune_zone_asked(ngx_conf_t *cf, ngx_str_t *name);
 static char *ngx_http_tune_stale(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tune_mode(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -315,6 +316,14 @@ ngx_http_tune_init_main_conf(ngx_conf_t *cf, void *conf)
             return NGX_CONF_ERROR;
         }
 
+        if (ngx_http_tune_zone_asked(cf, &name)) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"tune_stream\" (ngx_stream_tune_module) in a "
+                          "stream block before this http block requires "
+                          "\"tune_redis\" in the http block");
+            return NGX_CONF_ERROR;
+        }
+
         return NGX_CONF_OK;
     }
 
@@ -336,6 +345,8 @@ ngx_http_tune_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    zone->version = NGX_HTTP_TUNE_SH_LAYOUT;
+    zone->herd_window = tmcf->herd_window;
     zone->size = tmcf->zone_size;
 
     /* a reload marks the image it keeps by the new tune_allow */
@@ -434,6 +445,44 @@ ngx_http_tune_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * ngx_stream_tune_module asked for the zone (its stream block came first):
+ * it has no size unless this block's tune_redis gives it one
+ */
+
+static ngx_uint_t
+ngx_http_tune_zone_asked(ngx_conf_t *cf, ngx_str_t *name)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_shm_zone_t   *shm_zone;
+
+    part = &cf->cycle->shared_memory.part;
+    shm_zone = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return 0;
+            }
+
+            part = part->next;
+            shm_zone = part->elts;
+            i = 0;
+        }
+
+        if (shm_zone[i].tag == &ngx_http_tune_module
+            && shm_zone[i].shm.name.len == name->len
+            && ngx_strncmp(shm_zone[i].shm.name.data, name->data, name->len)
+               == 0)
+        {
+            return 1;
+        }
+    }
 }
 
 

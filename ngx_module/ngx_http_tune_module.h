@@ -17,6 +17,8 @@
 #include <tune_metrics.h>
 #include <tune_status.h>
 
+#include "ngx_http_tune_zone.h"
+
 
 #define NGX_HTTP_TUNE_REDIS_PORT      6379
 #define NGX_HTTP_TUNE_SENTINEL_PORT   26379
@@ -26,18 +28,7 @@
 #define NGX_HTTP_TUNE_METRICS_SHARE   8
 
 
-typedef struct ngx_http_tune_sh_s  ngx_http_tune_sh_t;
 
-
-typedef struct {
-    ngx_slab_pool_t          *shpool;
-    ngx_http_tune_sh_t       *sh;
-    ngx_uint_t                cycle;           /* sh->cycle in this cycle */
-    ngx_array_t              *allow;           /* tune_allow_t, or NULL */
-    size_t                    size;            /* tune_zone_size (the zone
-                                                  is larger by the metrics'
-                                                  counters) */
-} ngx_http_tune_zone_t;
 
 
 typedef struct {

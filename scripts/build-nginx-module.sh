@@ -48,9 +48,15 @@ if [ ! -f objs/Makefile ] || [ "$src/config" -nt objs/Makefile ] \
     if [ -n "$extra" ]; then
         opts=(--with-cc-opt="$extra" --with-ld-opt="$extra")
     fi
-    ./configure "${NGX_CONF_FLAGS[@]}" "${opts[@]}" --add-dynamic-module="$src" \
+    # Debian builds its stream module apart (libnginx-mod-stream): its
+    # headers are in nginx-dev, and --with-stream=dynamic makes configure
+    # build ngx_stream_tune_module against them (nginx's own stream module
+    # is not made: its sources are not in nginx-dev)
+    ./configure "${NGX_CONF_FLAGS[@]}" "${opts[@]}" --with-stream=dynamic \
+        --add-dynamic-module="$src" \
         > configure.log 2>&1 || { cat configure.log >&2; exit 1; }
     mv sources.new sources.list
 fi
 
-make -f objs/Makefile modules > make.log 2>&1 || { cat make.log >&2; exit 1; }
+make -f objs/Makefile objs/ngx_http_tune_module.so objs/ngx_stream_tune_module.so \
+    > make.log 2>&1 || { cat make.log >&2; exit 1; }

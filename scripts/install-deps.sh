@@ -16,8 +16,9 @@ packages=(
     nlohmann-json3-dev
     # fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizers
     clang libclang-rt-14-dev
-    # the nginx module, built against Debian's own nginx
-    nginx nginx-dev
+    # the nginx modules, built against Debian's own nginx (and its stream
+    # module, which ngx_stream_tune_module needs)
+    nginx nginx-dev libnginx-mod-stream
     # mod_tune, built with apxs against Debian's Apache
     apache2 apache2-dev
     # demo and integration tests

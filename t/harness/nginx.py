@@ -15,8 +15,16 @@ from .rundir import RunDir
 NGINX = "/usr/sbin/nginx"
 
 
+#: Debian's stream module (libnginx-mod-stream), which ngx_stream_tune_module needs
+STREAM_MODULE = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
+
+
 def module_path() -> Path:
     return build_dir() / "nginx" / "objs" / "ngx_http_tune_module.so"
+
+
+def stream_module_path() -> Path:
+    return build_dir() / "nginx" / "objs" / "ngx_stream_tune_module.so"
 
 
 def proxy_location(prefix: str = "/listen/", extra: str = "") -> str:
@@ -54,7 +62,10 @@ class Nginx(ConfiguredServer):
 
     http_conf and server_conf are extra lines for the http and server blocks;
     the server has `location /tune/ { tune; }` and answers 404 elsewhere
-    unless locations replaces that.  module=False leaves the module out
+    unless locations replaces that.  stream_conf, when given, is the inside
+    of a stream block, with nginx's stream module and ngx_stream_tune_module
+    loaded (after ngx_http_tune_module, as its README says), after the http
+    block unless stream_first.  module=False leaves the module out
     (a plain nginx to compare with, or one given main_conf lines that load
     an installed module); worker_connections also sets each worker's
     open-file limit (twice as many: a proxied request holds two).
@@ -64,7 +75,8 @@ class Nginx(ConfiguredServer):
                  workers: int = 2, refresh: str = "100ms", herd_window: str | None = None,
                  http_conf: str = "", main_conf: str = "",
                  server_conf: str = "", locations: str | None = None, module: bool = True,
-                 worker_connections: int = 1024):
+                 worker_connections: int = 1024, stream_conf: str = "",
+                 stream_first: bool = False):
         super().__init__(run_dir, name)
         self.module = module
         self.worker_connections = worker_connections
@@ -81,6 +93,8 @@ class Nginx(ConfiguredServer):
         self.http_conf = http_conf
         self.main_conf = main_conf
         self.server_conf = server_conf
+        self.stream_conf = stream_conf
+        self.stream_first = stream_first
         self.locations = locations if locations is not None else (
             "location /tune/ { tune; }\n"
             "location / { return 404; }\n")
@@ -94,11 +108,17 @@ class Nginx(ConfiguredServer):
         if self.herd_window is not None:
             redis += f"tune_herd_window {self.herd_window};\n"
         load = f"load_module {module_path()};\n" if self.module else ""
+        stream = ""
+        if self.stream_conf:
+            load = (f"load_module {STREAM_MODULE};\n{load}"
+                    f"load_module {stream_module_path()};\n")
+            stream = f"stream {{\n{self.stream_conf}}}\n"
         nofile = (f"worker_rlimit_nofile {2 * self.worker_connections};\n"
                   if self.worker_connections > 1024 else "")
         return (
             f"{load}"
             f"{self.main_conf}"
+            f"{stream if self.stream_first else ''}"
             f"{_as_root_lines()}"
             "daemon off;\n"
             "master_process on;\n"
@@ -121,7 +141,8 @@ class Nginx(ConfiguredServer):
             f"{self.server_conf}"
             f"{self.locations}"
             "}\n"
-            "}\n")
+            "}\n"
+            f"{'' if self.stream_first else stream}")
 
     def config_test_argv(self) -> list[str]:
         return [NGINX, "-t", "-p", str(self.prefix), "-c", str(self.conf_path)]
