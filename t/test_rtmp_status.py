@@ -116,9 +116,7 @@ def test_players_are_listeners_the_publisher_is_not_and_no_publisher_is_nosource
     daemon = make_tuneslotd({
         "redis": redis_server.address, "interval": "300ms", "timeout": "250ms",
         "backend": [{"name": "rtmp-a", "format": "nginx-rtmp", "status": f"http://127.0.0.1:{nginx.port}/stat",
-                     # rtmp:// once harness/snapshot.py's decoder knows the schemes
-                     # SCHEMA.md now allows; tuneslotd and core accept it already
-                     "public": f"http://127.0.0.1:{nginx.rtmp_port}", "max_listeners": MAX_LISTENERS}],
+                     "public": f"rtmp://127.0.0.1:{nginx.rtmp_port}", "max_listeners": MAX_LISTENERS}],
         "stream": [{"name": "demo", "mount": "/live/demo"}]})
     daemon.start()
 

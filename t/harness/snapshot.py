@@ -11,7 +11,7 @@ UNLIMITED = "unlimited"
 _NAME = re.compile(r"^(?!\.)(?!.*\.\.)[A-Za-z0-9._-]{1,128}$")
 _REGION = re.compile(r"^[A-Za-z0-9._-]{0,64}$")
 _NUMBER = re.compile(r"^(0|[1-9][0-9]*)$")
-_URL = re.compile(r"^https?://[^\s\"<>\\^`{|}#]+$")
+_URL = re.compile(r"^(?:https?|rtmps?|rtsps?)://[^\s\"<>\\^`{|}#]+$")
 _HEALTH = {"up", "down", "nosource", "draining"}
 
 
