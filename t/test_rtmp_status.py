@@ -126,6 +126,7 @@ def test_players_are_listeners_the_publisher_is_not_and_no_publisher_is_nosource
     wait_until(counted, 15, "slot demo@rtmp-a up with 2 listeners")
     s = read_slot(redis_server)
     assert (s.capacity, s.free) == (MAX_LISTENERS, MAX_LISTENERS - 2)
+    assert s.url == nginx.stream_url("/live/demo")
     # nginx-rtmp itself counts 3 clients on the stream: the publisher too
     assert stream_clients(nginx.stat(), "demo") == (3, True)
 
