@@ -128,7 +128,7 @@ ParseResult parse_wowza(std::string_view body);
 // listeners as elements in "readers"; a path that is not ready or has no
 // source is left out.  MediaMTX has no listener limit: capacity and free
 // are unlimited and the backend's max_listeners (required with this format)
-// sets them.  The list is paged: a document
+// sets them.  The list is paged (itemsPerPage, 100 by default): a document
 // with pageCount > 1, or an itemCount above the paths it holds, fails with
 // a message asking for ?itemsPerPage= in the status URL, rather than
 // calling the paths of the other pages "no source".
