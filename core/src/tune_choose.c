@@ -214,7 +214,8 @@ tune_choose_pick(const tune_image_t *img, const tune_choice_req_t *req,
         /* this tune-in, and those answered from the memory since its last
          * full look: each found the slots without credits as they are now */
         tune_herd_avail_for(req->herd, img, stream, req->now_ms, req->window,
-                            memo ? memo->answered[k] + 1 : 1, avail);
+                            memo ? memo->answered[k] + 1 : 1, req->schemes,
+                            avail);
         opts.avail = avail;
 
         if (memo) {

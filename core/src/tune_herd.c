@@ -229,14 +229,14 @@ tune_herd_avail(tune_herd_t *herd, const tune_image_t *img,
     const tune_image_stream_t *stream, int64_t now, uint32_t window,
     uint32_t *avail)
 {
-    tune_herd_avail_for(herd, img, stream, now, window, 1, avail);
+    tune_herd_avail_for(herd, img, stream, now, window, 1, 0, avail);
 }
 
 
 void
 tune_herd_avail_for(tune_herd_t *herd, const tune_image_t *img,
     const tune_image_stream_t *stream, int64_t now, uint32_t window,
-    uint32_t tuneins, uint32_t *avail)
+    uint32_t tuneins, uint32_t schemes, uint32_t *avail)
 {
     int                       global;
     uint32_t                  i;
@@ -250,9 +250,13 @@ tune_herd_avail_for(tune_herd_t *herd, const tune_image_t *img,
 
     global = tune_herd_global(herd, now);
 
+    /* a slot the tune-ins could not be sent to was not asked for */
+
     for (i = 0; i < stream->nslots; i++, s++) {
         avail[i] = tune_herd_slot_avail(herd, img, stream, s, global, now,
-                                        window, tuneins);
+                                        window,
+                                        (schemes == 0 || (s->scheme & schemes))
+                                        ? tuneins : 0);
     }
 }
 
@@ -755,7 +759,7 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
 {
     size_t              i;
     int64_t             granted, bucket;
-    uint32_t            want, left, spent;
+    uint32_t            want, left, spent, meanwhile, cover;
     tune_herd_entry_t  *e;
 
     for (i = 0; i < 2 * n; i++) {
@@ -782,6 +786,10 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
 
         e->claiming = 0;
         e->returning = 0;
+
+        /* sent without a credit since the claim was built: in none of its
+         * numbers (see below) */
+        meanwhile = e->debt;
 
         /*
          * A whole fair share means the slot had room for that many per
@@ -840,6 +848,29 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
             e->credits2 = (uint32_t) granted;
             e->credit_until2 = sent_ms + window / 2;
         }
+
+        /*
+         * Tune-ins sent without a credit while the claim was away (before
+         * the first answer, counted here alone; a dry stock of a roomy
+         * slot) are not in its debt, and the script reserved nothing for
+         * them; the credits just granted are reservations, so they are
+         * spent out of those, as a credit of the old share spent meanwhile
+         * is.  Reported as debt with the next claim besides, and the whole
+         * grant spent as well, they would overfill the slot by as many.
+         */
+        cover = (meanwhile < (uint32_t) granted) ? meanwhile
+                                                 : (uint32_t) granted;
+
+        if (claims[i].want == 0) {
+            cover = (cover < e->credits) ? cover : e->credits;
+            e->credits -= cover;
+
+        } else {
+            cover = (cover < e->credits2) ? cover : e->credits2;
+            e->credits2 -= cover;
+        }
+
+        e->debt -= cover;
 
         /*
          * Redis counts this front-end's tune-ins so far (the debt in this

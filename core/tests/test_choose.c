@@ -1155,6 +1155,60 @@ test_schemes(void **state)
 }
 
 
+/*
+ * With credits from Redis, a slot without any is marked as asked for by
+ * the tune-ins that found it so, and the next claim tops it up: only a
+ * slot of a scheme they could be sent to.  HTTPS tune-ins finding the
+ * https:// slot dry ask for it, never for the http:// one.
+ */
+static void
+test_schemes_asked(void **state)
+{
+    int64_t              reply[4];
+    unsigned             i;
+    tune_herd_t         *herd;
+    tune_choice_t        ch;
+    tune_herd_claim_t    claims[4];
+    tune_choice_req_t    req;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = tune_herd_init(table, sizeof(table));
+    assert_non_null(herd);
+
+    img = decode_schemes((const spec_t[]) {
+                             { "demo", "a", "up", "100", 100, "" },
+                             { "demo", "b", "up", "100", 100, "" },
+                         }, 2, 1000, web);
+
+    /* no fair share for either: both dry */
+    assert_int_equal(tune_herd_claims(herd, img, T0, W, claims, 4), 2);
+    reply[0] = 0;
+    reply[1] = T0 / TUNE_HERD_BUCKET_MS;
+    reply[2] = 0;
+    reply[3] = T0 / TUNE_HERD_BUCKET_MS;
+    assert_int_equal(tune_herd_granted(herd, claims, 2, W, T0, reply),
+                     TUNE_OK);
+
+    request(&req, "demo");
+    req.herd = herd;
+    req.window = W;
+    req.schemes = TUNE_SCHEME_HTTPS;
+
+    for (i = 0; i < 3; i++) {
+        req.now_ms = T0 + 5 + i;
+        req.rnd = i * 0x2aaaaaabu;
+        assert_int_equal(choose(img, &req, &ch, NULL), TUNE_CHOICE_FULL);
+    }
+
+    /* the https:// slot alone is claimed for */
+    assert_int_equal(tune_herd_claims(herd, img, T0 + 10, W, claims, 4), 1);
+    assert_memory_equal(claims[0].redis_key + claims[0].redis_key_len - 2,
+                        ":b", 2);
+}
+
+
 /* The same through a worker's memory: its draws from counts remembered
  * keep to the schemes asked for too */
 static void
@@ -1375,6 +1429,7 @@ main(void)
         cmocka_unit_test(test_ranked),
         cmocka_unit_test(test_schemes),
         cmocka_unit_test(test_schemes_memo),
+        cmocka_unit_test(test_schemes_asked),
         cmocka_unit_test(test_large_stream),
     };
 

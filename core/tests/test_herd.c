@@ -1262,6 +1262,54 @@ test_takeover_during_renewal(void **state)
 
 
 /*
+ * Tune-ins sent while a claim is away without a credit (before the first
+ * answer, counted here alone) are in none of its numbers: the grant,
+ * reservations every one, covers them.  Reported as debt with the next
+ * claim besides, and the whole grant spent as well, they would overfill
+ * the slot by as many (a fresh nginx's first burst sent 101 or 102
+ * listeners to a slot of 100).
+ */
+static void
+test_grant_covers_tuneins_sent_meanwhile(void **state)
+{
+    int64_t             reply[2];
+    unsigned            sent;
+    script_t            r = { .free = 10, .claimers = 1 };
+    tune_herd_claim_t  *c;
+    slot_t             *t = *state;
+
+    t->img = single("10", T0);
+
+    /* no answer yet: counted here alone */
+    assert_int_equal(take_all(t->herd, t->img, T0 + 1), 10);
+
+    /* the bound at once, before any claim: a fresh start */
+    t->herd = new_herd(64);
+    take0(t->herd, t->img, T0 + 1, 4);
+
+    c = claim1(t->herd, t->img, T0 + 2);
+    assert_int_equal(c->debt, 4);
+    assert_int_equal(c->want, 0);
+
+    /* the claim away: two more, still without a credit */
+    take0(t->herd, t->img, T0 + 3, 2);
+
+    script(&r, c, T0 + 2, reply);
+    assert_int_equal(reply[0], 6);
+    answer1(t->herd, c, T0 + 2, reply[0], reply[1]);
+
+    sent = 4 + 2 + take_all(t->herd, t->img, T0 + 5);
+    assert_int_equal(sent, 10);
+
+    /* and Redis is not told of the two again */
+    c = claim1(t->herd, t->img, T0 + 60);
+    assert_int_equal(c->debt, 0);
+    script(&r, c, T0 + 60, reply);
+    assert_int_equal(script_left(&r), 0);
+}
+
+
+/*
  * Redis lost while a renewal is away: the credits go, and what was spent
  * of the share given back goes with the next claim
  */
@@ -1839,6 +1887,8 @@ main(void)
         cmocka_unit_test_setup(test_takeover, setup_slot),
         cmocka_unit_test_setup(test_takeover_during_renewal, setup_slot),
         cmocka_unit_test_setup(test_local_during_renewal, setup_slot),
+        cmocka_unit_test_setup(test_grant_covers_tuneins_sent_meanwhile,
+                               setup_slot),
         cmocka_unit_test_setup(test_local, setup_slot),
         cmocka_unit_test(test_outage_keeps_the_fleet_within_free),
         cmocka_unit_test(test_local_part),
