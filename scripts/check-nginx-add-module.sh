@@ -23,7 +23,8 @@ cd "$work"
 # shellcheck disable=SC1091
 . ./conf_flags
 
-./configure "${NGX_CONF_FLAGS[@]}" --add-module="$src" > configure.log 2>&1 \
+# with nginx's stream module built in, so that ngx_stream_tune_module is too
+./configure "${NGX_CONF_FLAGS[@]}" --with-stream --add-module="$src" > configure.log 2>&1 \
     || { cat configure.log >&2; exit 1; }
 
 fail() { echo "check-nginx-add-module: $*" >&2; exit 1; }
@@ -32,13 +33,16 @@ grep -q "ngx_http_tune_module was configured" configure.log \
     || fail "configure did not take the add-on"
 grep -q '&ngx_http_tune_module,' objs/ngx_modules.c \
     || fail "ngx_http_tune_module is not among the static modules"
+grep -q '&ngx_stream_tune_module,' objs/ngx_modules.c \
+    || fail "ngx_stream_tune_module is not among the static modules"
 grep -q -- '-lhiredis' objs/Makefile \
     || fail "nginx is not linked with -lhiredis"
 
 objects=$(grep -o 'objs/addon/[A-Za-z0-9_/]*\.o' objs/Makefile | sort -u)
 [ -n "$objects" ] || fail "no add-on objects in objs/Makefile"
 
-# the same sources as the dynamic build: the module and all of core/src
+# the same sources as the dynamic builds: both modules and all of core/src,
+# once (built in, the two modules share the core's objects)
 expected=$(ls "$src"/ngx_module/*.c "$src"/core/src/*.c | wc -l)
 [ "$(echo "$objects" | wc -l)" -eq "$expected" ] \
     || fail "objs/Makefile builds $(echo "$objects" | wc -l) add-on objects, expected $expected"
