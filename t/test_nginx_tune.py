@@ -188,7 +188,7 @@ BAD_CONFIGS = [
     ("tune_redis 127.0.0.1; tune_allow relay.example.net/;",
      r"invalid prefix \"relay\.example\.net/\" in the \"tune_allow\" directive: no scheme"),
     ("tune_redis 127.0.0.1; tune_allow ftp://relay.example.net/;",
-     r"\"tune_allow\" directive: a scheme other than http:// or https://"),
+     r"\"tune_allow\" directive: a scheme other than http://, https://, rtmp://, rtmps://, rtsp:// or rtsps://"),
     ("tune_redis 127.0.0.1; tune_allow http://good.example@evil/;", r"\"tune_allow\" directive: userinfo"),
     ("tune_redis 127.0.0.1; tune_allow http://relay.example.net/live;",
      r"\"tune_allow\" directive: a path not ending in '/'"),

@@ -108,25 +108,27 @@ model(const tune_allow_t *p, const char *url, size_t len)
 {
     size_t       i, start, auth_end, host_end, path_end, seg;
     uint32_t     port;
-    const char  *path;
+    const char  *path, *name;
 
     if (tune_url_check(url, len) != TUNE_OK) {
         abort();
     }
 
-    if (p->https) {
-        if (len < 8 || !same_nocase(url, 8, "https://", 8)) {
-            abort();
-        }
+    /* the prefix's scheme, spelt out apart from tune_url.c's table */
+    switch (p->scheme) {
+    case TUNE_SCHEME_HTTP:  name = "http://";  break;
+    case TUNE_SCHEME_HTTPS: name = "https://"; break;
+    case TUNE_SCHEME_RTMP:  name = "rtmp://";  break;
+    case TUNE_SCHEME_RTMPS: name = "rtmps://"; break;
+    case TUNE_SCHEME_RTSP:  name = "rtsp://";  break;
+    case TUNE_SCHEME_RTSPS: name = "rtsps://"; break;
+    default:                abort();
+    }
 
-        start = 8;
+    start = strlen(name);
 
-    } else {
-        if (len < 7 || !same_nocase(url, 7, "http://", 7)) {
-            abort();
-        }
-
-        start = 7;
+    if (len < start || !same_nocase(url, start, name, start)) {
+        abort();
     }
 
     for (auth_end = start; auth_end < len; auth_end++) {
@@ -150,7 +152,13 @@ model(const tune_allow_t *p, const char *url, size_t len)
     host_end = start + p->host_len;
 
     if (host_end == auth_end) {
-        port = p->https ? 443 : 80;
+        switch (p->scheme) {
+        case TUNE_SCHEME_HTTP:  port = 80;   break;
+        case TUNE_SCHEME_RTMP:  port = 1935; break;
+        case TUNE_SCHEME_RTSP:  port = 554;  break;
+        case TUNE_SCHEME_RTSPS: port = 322;  break;
+        default:                port = 443;  break;
+        }
 
     } else {
         if (url[host_end] != ':' || host_end + 1 == auth_end) {

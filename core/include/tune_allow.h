@@ -6,7 +6,8 @@
  * (Redis is trusted); with one, a hostile or broken Redis can no longer
  * send listeners anywhere else.
  *
- * A prefix is "http://" or "https://", a host (a name of letters, digits,
+ * A prefix is "http://" or "https://" (or one of the media schemes,
+ * "rtmp://", "rtmps://", "rtsp://", "rtsps://"), a host (a name of letters, digits,
  * '.' and '-' without empty labels, or an IPv6 literal in brackets), an
  * optional ":port", and a path that starts and ends with '/':
  *
@@ -19,7 +20,8 @@
  *     equals the prefix's host, ASCII case ignored ("good.example." with a
  *     trailing dot, "0x0a.0.0.5" for "10.0.0.5" or "[0::1]" for "[::1]"
  *     are other spellings and do not match);
- *   - its port, explicit or the scheme's default (80, 443), is the
+ *   - its port, explicit or the scheme's default (80, 443, 1935, 554, ...:
+ *     tune_scheme_port()), is the
  *     prefix's; an empty port ("http://host:/") does not match;
  *   - its path (up to the query; "" counts as "/") starts with the
  *     prefix's path, byte for byte, and holds no "%2f" or "%5c" (any case)
@@ -49,7 +51,7 @@ typedef struct {
     const char       *path;         /* in the prefix's text, "/" .. "/" */
     size_t            path_len;
     uint32_t          port;         /* explicit or the scheme's default */
-    unsigned          https;        /* 1: https://, 0: http:// */
+    uint32_t          scheme;       /* TUNE_SCHEME_* (tune_url.h) */
 } tune_allow_t;
 
 

@@ -49,6 +49,14 @@ uint32_t tune_scheme_by_name(const char *name, size_t len);
 /* "https" for TUNE_SCHEME_HTTPS; NULL for anything but one known bit */
 const char *tune_scheme_name(uint32_t bit);
 
+/* The bit of url's scheme read without regard to ASCII case ("HTTP://"),
+ * and in *scheme_len (unless NULL) its length with "://"; 0 for none */
+uint32_t tune_url_scheme_caseless(const char *url, size_t len,
+    size_t *scheme_len);
+
+/* A scheme's default port (80 for TUNE_SCHEME_HTTP); 0 for no known bit */
+uint32_t tune_scheme_port(uint32_t bit);
+
 
 /* TUNE_OK if url may be sent as a Location header value as it is. */
 tune_rc_t tune_url_check(const char *url, size_t len);

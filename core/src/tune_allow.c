@@ -22,14 +22,14 @@ typedef struct {
     size_t            port_len;
     const char       *path;         /* up to '?' or the end, may be "" */
     size_t            path_len;
-    unsigned          https;
+    uint32_t          scheme;       /* TUNE_SCHEME_* */
 } tune_url_parts_t;
 
 
 static const char *tune_allow_split(const char *url, size_t len,
     tune_url_parts_t *u);
 static const char *tune_allow_host(const char *host, size_t len);
-static int tune_allow_port(const char *port, size_t len, unsigned https,
+static int tune_allow_port(const char *port, size_t len, uint32_t scheme,
     uint32_t *out);
 static int tune_allow_path_safe(const char *path, size_t len);
 static int tune_allow_dots(const char *seg, size_t len);
@@ -72,23 +72,19 @@ tune_allow_split(const char *url, size_t len, tune_url_parts_t *u)
     size_t       i, start, end;
     const char  *close;
 
-    if (len >= 7 && tune_caseeq(url, "http://", 7)) {
-        start = 7;
-        u->https = 0;
+    u->scheme = tune_url_scheme_caseless(url, len, &start);
 
-    } else if (len >= 8 && tune_caseeq(url, "https://", 8)) {
-        start = 8;
-        u->https = 1;
-
-    } else {
+    if (u->scheme == 0) {
         /* "ftp://", "javascript:": a colon before any '/' ends a scheme */
         for (i = 0; i < len && url[i] != '/'; i++) {
             if (url[i] == ':') {
-                return "a scheme other than http:// or https://";
+                return "a scheme other than http://, https://, rtmp://, "
+                       "rtmps://, rtsp:// or rtsps://";
             }
         }
 
-        return "no scheme: it starts with http:// or https://";
+        return "no scheme: it starts with http:// or https:// (or rtmp://, "
+               "rtmps://, rtsp://, rtsps://)";
     }
 
     for (end = start; end < len; end++) {
@@ -205,13 +201,13 @@ tune_allow_host(const char *host, size_t len)
 
 /* 1 and *out the port, explicit or the scheme's; 0 for a bad one */
 static int
-tune_allow_port(const char *port, size_t len, unsigned https, uint32_t *out)
+tune_allow_port(const char *port, size_t len, uint32_t scheme, uint32_t *out)
 {
     size_t    i;
     uint32_t  n;
 
     if (port == NULL) {
-        *out = https ? 443 : 80;
+        *out = tune_scheme_port(scheme);
         return 1;
     }
 
@@ -365,7 +361,7 @@ tune_allow_parse(const char *text, size_t len, tune_allow_t *prefix,
         return TUNE_ERR_BAD_URL;
     }
 
-    if (!tune_allow_port(u.port, u.port_len, u.https, &prefix->port)) {
+    if (!tune_allow_port(u.port, u.port_len, u.scheme, &prefix->port)) {
         *reason = "a port that is not a number from 1 to 65535";
         return TUNE_ERR_BAD_URL;
     }
@@ -389,7 +385,7 @@ tune_allow_parse(const char *text, size_t len, tune_allow_t *prefix,
     prefix->host_len = u.host_len;
     prefix->path = u.path;
     prefix->path_len = u.path_len;
-    prefix->https = u.https;
+    prefix->scheme = u.scheme;
 
     return TUNE_OK;
 }
@@ -400,14 +396,14 @@ tune_allow_one(const tune_allow_t *a, const tune_url_parts_t *u)
 {
     uint32_t  port;
 
-    if (a->https != u->https
+    if (a->scheme != u->scheme
         || a->host_len != u->host_len
         || !tune_caseeq(a->host, u->host, u->host_len))
     {
         return 0;
     }
 
-    if (!tune_allow_port(u->port, u->port_len, u->https, &port)
+    if (!tune_allow_port(u->port, u->port_len, u->scheme, &port)
         || port != a->port)
     {
         return 0;

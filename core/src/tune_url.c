@@ -91,6 +91,60 @@ tune_scheme_by_name(const char *name, size_t len)
 }
 
 
+uint32_t
+tune_url_scheme_caseless(const char *url, size_t len, size_t *scheme_len)
+{
+    size_t  i, k;
+
+    for (i = 0; url != NULL && i < TUNE_URL_NSCHEMES; i++) {
+        if (len < tune_url_schemes[i].len) {
+            continue;
+        }
+
+        for (k = 0; k < tune_url_schemes[i].len; k++) {
+            if ((url[k] | ((url[k] >= 'A' && url[k] <= 'Z') ? 0x20 : 0))
+                != tune_url_schemes[i].prefix[k])
+            {
+                break;
+            }
+        }
+
+        if (k == tune_url_schemes[i].len) {
+            if (scheme_len != NULL) {
+                *scheme_len = k;
+            }
+
+            return tune_url_schemes[i].bit;
+        }
+    }
+
+    return 0;
+}
+
+
+uint32_t
+tune_scheme_port(uint32_t bit)
+{
+    size_t       i;
+    uint32_t     port;
+    const char  *p;
+
+    for (i = 0; i < TUNE_URL_NSCHEMES; i++) {
+        if (tune_url_schemes[i].bit == bit) {
+            port = 0;
+
+            for (p = tune_url_schemes[i].port; *p; p++) {
+                port = port * 10 + (uint32_t) (*p - '0');
+            }
+
+            return port;
+        }
+    }
+
+    return 0;
+}
+
+
 const char *
 tune_scheme_name(uint32_t bit)
 {

@@ -82,7 +82,7 @@ test_parse_good(void **state)
 
     rc = tune_allow_parse("http://10.0.0.5:8000/", 21, &a, &reason);
     assert_int_equal(rc, TUNE_OK);
-    assert_int_equal(a.https, 0);
+    assert_int_equal(a.scheme, TUNE_SCHEME_HTTP);
     assert_int_equal(a.port, 8000);
     assert_int_equal(a.host_len, 8);
     assert_memory_equal(a.host, "10.0.0.5", 8);
@@ -90,7 +90,7 @@ test_parse_good(void **state)
 
     rc = tune_allow_parse("https://relay.example.net/live/", 31, &a, &reason);
     assert_int_equal(rc, TUNE_OK);
-    assert_int_equal(a.https, 1);
+    assert_int_equal(a.scheme, TUNE_SCHEME_HTTPS);
     assert_int_equal(a.port, 443);
     assert_int_equal(a.path_len, 6);
     assert_memory_equal(a.path, "/live/", 6);
@@ -116,15 +116,20 @@ test_parse_bad(void **state)
 
     assert_non_null(PARSE_ERROR(""));
     assert_string_equal(PARSE_ERROR("relay.example.net/"),
-                        "no scheme: it starts with http:// or https://");
+                        "no scheme: it starts with http:// or https:// (or "
+                        "rtmp://, rtmps://, rtsp://, rtsps://)");
     assert_string_equal(PARSE_ERROR("//evil/"),
-                        "no scheme: it starts with http:// or https://");
+                        "no scheme: it starts with http:// or https:// (or "
+                        "rtmp://, rtmps://, rtsp://, rtsps://)");
     assert_string_equal(PARSE_ERROR("ftp://relay/"),
-                        "a scheme other than http:// or https://");
+                        "a scheme other than http://, https://, rtmp://, "
+                        "rtmps://, rtsp:// or rtsps://");
     assert_string_equal(PARSE_ERROR("javascript:alert(1)//"),
-                        "a scheme other than http:// or https://");
+                        "a scheme other than http://, https://, rtmp://, "
+                        "rtmps://, rtsp:// or rtsps://");
     assert_string_equal(PARSE_ERROR("http:/relay/"),
-                        "a scheme other than http:// or https://");
+                        "a scheme other than http://, https://, rtmp://, "
+                        "rtmps://, rtsp:// or rtsps://");
     assert_string_equal(PARSE_ERROR("http://user@relay/"),
                         "userinfo (\"user@\") before the host");
     assert_string_equal(PARSE_ERROR("http://good:80@evil/"),
@@ -185,6 +190,41 @@ test_parse_bad(void **state)
     assert_non_null(PARSE_ERROR("http://re lay/"));
     assert_non_null(PARSE_ERROR("http:\\\\relay\\"));
     assert_non_null(PARSE_ERROR("http://caf\xc3\xa9/"));
+}
+
+
+/* the media servers' schemes, each with its default port */
+static void
+test_match_media_schemes(void **state)
+{
+    size_t        n;
+    tune_allow_t  a[MAX_PREFIXES];
+
+    static const char *const  prefixes[] = {
+        "rtmp://media.example/live/", "RTSP://cam.example/", NULL
+    };
+
+    (void) state;
+
+    n = list(a, prefixes);
+    assert_int_equal(n, 2);
+    assert_int_equal(a[0].scheme, TUNE_SCHEME_RTMP);
+    assert_int_equal(a[0].port, 1935);
+    assert_int_equal(a[1].scheme, TUNE_SCHEME_RTSP);
+    assert_int_equal(a[1].port, 554);
+
+    assert_true(match(a, n, "rtmp://media.example/live/demo"));
+    assert_true(match(a, n, "rtmp://media.example:1935/live/demo"));
+    assert_true(match(a, n, "rtsp://cam.example/door"));
+    assert_true(match(a, n, "rtsp://cam.example:554/door"));
+
+    /* another scheme, port or path */
+    assert_false(match(a, n, "rtmps://media.example/live/demo"));
+    assert_false(match(a, n, "http://media.example/live/demo"));
+    assert_false(match(a, n, "rtmp://media.example:1936/live/demo"));
+    assert_false(match(a, n, "rtmp://media.example/vod/demo"));
+    assert_false(match(a, n, "rtsps://cam.example/door"));
+    assert_false(match(a, n, "rtsp://cam.example:8554/door"));
 }
 
 
@@ -520,6 +560,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_good),
         cmocka_unit_test(test_parse_bad),
+        cmocka_unit_test(test_match_media_schemes),
         cmocka_unit_test(test_match_authority),
         cmocka_unit_test(test_match_ipv6_and_ports),
         cmocka_unit_test(test_match_path),
