@@ -731,6 +731,11 @@ mtune_cmd_full(cmd_parms *cmd, void *cfg, const char *arg)
                                 "nor a usable URL: %s", arg,
                                 tune_rc_reason(rc));
         }
+
+        if (!(tune_url_scheme(arg, strlen(arg)) & TUNE_SCHEMES_WEB)) {
+            return apr_psprintf(cmd->pool, "TuneFull: \"%s\" is neither 503 "
+                                "nor an http:// or https:// URL", arg);
+        }
     }
 
     err = NULL;

@@ -204,7 +204,7 @@ mtune_fixups(request_rec *r)
             return DECLINED;
         }
 
-        ctx->schemes = TUNE_SCHEMES_WEB;
+        ctx->schemes = TUNE_SCHEME_HTTP;
     }
 
     /*
@@ -212,6 +212,15 @@ mtune_fixups(request_rec *r)
      * no listener of the slot's and must not be counted against it
      */
     kept = mtune_reserve_kept_now(r, dc, ctx, &action);
+
+    if (!kept && mtune_https_schemes(r, dc) == TUNE_SCHEME_HTTPS) {
+        /*
+         * The reserve sends the listener to the slot itself: an HTTPS
+         * listener to an https:// one only, or it is answered as a full
+         * stream (TuneFull, https:// too, or 503)
+         */
+        ctx->schemes = TUNE_SCHEME_HTTPS;
+    }
 
     if (!kept && action == TUNE_RESERVE_503) {
         ctx->peek = 1;
@@ -685,6 +694,16 @@ mtune_overflow(request_rec *r, mtune_ctx_t *ctx)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "tune: the \"TuneFull\" URL is not usable: %s",
                       tune_rc_reason(rc));
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    if (!(tune_url_scheme(url, strlen(url)) & ctx->schemes)) {
+        /* mixed content for an HTTPS listener, or no URL for a player */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "tune: the \"TuneFull\" URL is not %s",
+                      ctx->schemes == TUNE_SCHEME_HTTPS
+                      ? "https://, as an HTTPS tune-in needs"
+                      : "http:// or https://");
         return HTTP_SERVICE_UNAVAILABLE;
     }
 

@@ -20,10 +20,11 @@
 
 
 /*
- * Changes with the layout of mtune_shm_s and of the herd table's entries
- * (TUNE_HERD_MAGIC): children of both generations map the segment.
+ * Changes with the layout of mtune_shm_s, of the herd table's entries
+ * (TUNE_HERD_MAGIC) and of the snapshot image's slots (TUNE_IMAGE_MAGIC):
+ * children of both generations map the segment.
  */
-#define TUNE_SHM_LAYOUT       0x54415034u        /* "TAP4" */
+#define TUNE_SHM_LAYOUT       0x54415035u        /* "TAP5" */
 
 /* the herd table takes this part of the segment, the metrics' counters
  * this one */

@@ -107,10 +107,15 @@ ngx_http_tune_handler(ngx_http_request_t *r)
          * No https:// slot has room, an http:// one has: the listener
          * hears it through this nginx, over this connection's TLS.
          */
-        ctx->schemes = TUNE_SCHEMES_WEB;
+        ctx->schemes = TUNE_SCHEME_HTTP;
         proxy = 1;
 
         rc = ngx_http_tune_choose(r, ctx, NULL, &retry_after);
+
+        if (rc != NGX_OK) {
+            /* answered as full after all: to an https:// tune_full only */
+            ctx->schemes = TUNE_SCHEME_HTTPS;
+        }
     }
 
     if (rc == NGX_HTTP_TUNE_FULL || rc == NGX_HTTP_TUNE_OTHER_SCHEME) {
@@ -200,6 +205,16 @@ ngx_http_tune_overflow(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "tune: the \"tune_full\" URL is not usable: %s",
                       tune_rc_reason(trc));
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    if (!(tune_url_scheme((const char *) url.data, url.len) & ctx->schemes)) {
+        /* mixed content for an HTTPS listener, or no URL for a player */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tune: the \"tune_full\" URL is not %s",
+                      ctx->schemes == TUNE_SCHEME_HTTPS
+                      ? "https://, as an HTTPS tune-in needs"
+                      : "http:// or https://");
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 

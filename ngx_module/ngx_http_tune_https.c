@@ -23,6 +23,7 @@ static ngx_uint_t ngx_http_tune_https_request(ngx_http_request_t *r,
 static ngx_int_t ngx_http_tune_https_peer(ngx_http_request_t *r,
     ngx_http_tune_loc_conf_t *tlcf);
 static ngx_uint_t ngx_http_tune_https_forwarded(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tune_https_unix_listed(ngx_array_t *cidrs);
 
 
 static ngx_str_t  ngx_http_tune_realip_var = ngx_string("realip_remote_addr");
@@ -93,8 +94,11 @@ ngx_http_tune_https_peer(ngx_http_request_t *r,
     }
 
     if (vv->len >= 5 && ngx_strncmp(vv->data, "unix:", 5) == 0) {
-        /* a unix socket's peer: realip's text for it */
-        return ngx_cidr_match(r->connection->sockaddr, tlcf->https_proxies);
+        /*
+         * The peer is a unix socket's: listed as "unix:" or not.  Never
+         * the connection's address, which realip has made the client's.
+         */
+        return ngx_http_tune_https_unix_listed(tlcf->https_proxies);
     }
 
     if (ngx_parse_addr(r->pool, &addr, vv->data, vv->len) != NGX_OK) {
@@ -102,6 +106,24 @@ ngx_http_tune_https_peer(ngx_http_request_t *r,
     }
 
     return ngx_cidr_match(addr.sockaddr, tlcf->https_proxies);
+}
+
+
+static ngx_int_t
+ngx_http_tune_https_unix_listed(ngx_array_t *cidrs)
+{
+    ngx_uint_t   i;
+    ngx_cidr_t  *cidr;
+
+    cidr = cidrs->elts;
+
+    for (i = 0; i < cidrs->nelts; i++) {
+        if (cidr[i].family == AF_UNIX) {
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
 }
 
 

@@ -109,13 +109,14 @@ struct ngx_http_tune_sh_s {
 
 
 /*
- * Changes with the layout of the zone, the herd table's entries included
- * (TUNE_HERD_MAGIC: old workers go on using the table through a reload, so
- * a new entry layout needs a new zone).  Larger than any pid, so a zone made
+ * Changes with the layout of the zone, the herd table's entries and the
+ * snapshot image's slots included (TUNE_HERD_MAGIC, TUNE_IMAGE_MAGIC: old
+ * workers go on using them through a reload, so a new layout of either
+ * needs a new zone).  Larger than any pid, so a zone made
  * before the field existed (its first field was the lease holder's pid)
  * never matches.
  */
-#define NGX_HTTP_TUNE_SH_LAYOUT   0x54554e38    /* "TUN8" */
+#define NGX_HTTP_TUNE_SH_LAYOUT   0x54554e39    /* "TUN9" */
 
 #define NGX_HTTP_TUNE_ZONE_MIN    ngx_max(64 * 1024, 8 * ngx_pagesize)
 

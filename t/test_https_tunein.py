@@ -22,6 +22,7 @@ HTTPS_B = "https://b.example.net/demo"
 HTTPS_C = "https://c.example.net/demo"
 RTMP_D = "rtmp://d.example.net:1935/live/demo"
 FULL = "https://overflow.example.net/demo"
+FULL_HTTP = "http://overflow.example.net/demo"
 
 
 def make_certificate(run_dir):
@@ -77,6 +78,7 @@ def nginx_locations(backend_port):
     return (
         "location /tune/ { tune; }\n"
         "location /full/ { tune; tune_full " + FULL + "; }\n"
+        "location /full-http/ { tune; tune_full " + FULL_HTTP + "; }\n"
         "location /any/ { tune; tune_https_only off; }\n"
         "location /fwd/ { tune; tune_https_proxies 127.0.0.1/32; }\n"
         "location /fwd-other/ { tune; tune_https_proxies 10.0.0.0/8; }\n"
@@ -92,6 +94,10 @@ def apache_locations():
                 '    Require all granted\n</Location>\n')
     return (loc("/tune/")
             + loc("/full/", f"    TuneFull {FULL}\n")
+            + loc("/full-http/", f"    TuneFull {FULL_HTTP}\n")
+            + loc("/reserve/", "    TuneMode proxy\n    TuneProxyReserve 100000\n")
+            + loc("/fallback-reserve/",
+                  "    TuneHttpsFallback proxy\n    TuneProxyReserve 100000\n")
             + loc("/any/", "    TuneHttpsOnly Off\n")
             + loc("/fwd/", "    TuneHttpsProxies 127.0.0.1\n")
             + loc("/fwd-other/", "    TuneHttpsProxies 10.0.0.0/8\n")
@@ -174,6 +180,10 @@ def test_no_https_slot_with_room_is_full(front):
                      r"scheme has room", f.server.error_log_text())
 
     assert f.location("/full/demo", tls=True) == FULL
+    # an http:// overflow URL is mixed content too: not for an HTTPS tune-in
+    status, headers, _ = f.get("/full-http/demo", tls=True)
+    assert status == 503 and "location" not in headers, (status, headers)
+    assert 'URL is not https://, as an HTTPS tune-in needs' in f.server.error_log_text()
     assert f.location("/tune/demo", tls=False) == HTTP_A
     assert f.location("/any/demo", tls=True) == HTTP_A
 
@@ -217,3 +227,28 @@ def test_fallback_proxies_over_the_front_ends_tls(front):
         assert f.location("/fallback/demo", tls=False) == radio.url("/demo")
     finally:
         radio.stop()
+
+
+def test_apache_reserve_keeps_https_tuneins_on_https_slots(run_dir, processes, redis_server,
+                                                           make_tune_apache):
+    """Where TuneProxyReserve sends a listener to the slot itself instead of proxying it, an
+    HTTPS listener goes to an https:// slot only, or is answered as a full stream: in proxy
+    mode, and with the proxy fallback."""
+    cert, key = make_certificate(run_dir)
+    tls_port = free_port()
+    redis_server.put_snapshot(snapshot_text(slot("a", HTTP_A, 100000), slot("b", HTTPS_B, 1),
+                                            slot("a", HTTP_A, 100, stream="plain")), 1)
+    tls = (f"Listen 127.0.0.1:{tls_port}\n<VirtualHost 127.0.0.1:{tls_port}>\n"
+           f"    SSLEngine on\n    SSLCertificateFile {cert}\n"
+           f"    SSLCertificateKeyFile {key}\n</VirtualHost>\n")
+    server = make_tune_apache(redis_server.address,
+                              modules=("proxy", "proxy_http", "socache_shmcb", "ssl"),
+                              log_level="warn tune:info", locations=apache_locations() + tls)
+    f = Front(server, tls_port, cert)
+    f.wait_for_generation(1)
+
+    assert draw(f, "/reserve/demo", n=20, tls=True) == {HTTPS_B}
+    assert HTTP_A in draw(f, "/reserve/demo", n=20, tls=False)
+    for path in ("/reserve/plain", "/fallback-reserve/plain"):
+        status, headers, _ = f.get(path, tls=True)
+        assert status == 503 and "location" not in headers, (path, status, headers)

@@ -76,6 +76,7 @@ BAD = [
     ("tune_stale 500ms;", r'"tune_stale" directive must be at least 1s'),
     ("tune_full 404;", r'invalid value "404" of "tune_full", expected "503" or an http'),
     ("tune_full ftp://x.example/;", r'invalid value "ftp://x.example/" of "tune_full"'),
+    ("tune_full rtmp://x.example/live/demo;", r'invalid value "rtmp://x.example/live/demo" of "tune_full"'),
     ("tune_full http://;", r'invalid URL "http://" of "tune_full"'),
     ("tune_proxy_tries 0;", r'"tune_proxy_tries" must be between 1 and 8'),
     ("tune_proxy_tries 9;", r'"tune_proxy_tries" must be between 1 and 8'),
