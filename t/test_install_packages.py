@@ -1,5 +1,5 @@
 """The Debian packages as a host installs them, on this machine: `apt install`
-of the three .debs scripts/package.sh built, the system's own nginx and
+of the four .debs scripts/package.sh built, the system's own nginx and
 Apache loading the modules through modules-enabled and a2enmod, the
 installed tuneslotd started from its unit's own command lines as the
 tuneslot user and heard on an sd_notify socket the test owns, tune-ins
@@ -31,6 +31,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import time
@@ -38,16 +39,18 @@ from pathlib import Path
 
 import pytest
 
-from harness import NotifySocket, Process, repo_dir
+from harness import NotifySocket, Process, free_port, repo_dir
 from harness.apache import TUNE_LOCATIONS, Apache, tune_lines
 from harness.nginx import NGINX, Nginx
 from harness.tuneslotd import toml_text
 
-PACKAGES = ("libnginx-mod-http-tune", "libapache2-mod-tune", "tuneslotd")
+PACKAGES = ("libnginx-mod-http-tune", "libnginx-mod-stream-tune", "libapache2-mod-tune", "tuneslotd")
 DEBS = os.environ.get("TUNESLOT_DEBS")
 UNIT = Path("/lib/systemd/system/tuneslotd.service")
 CONFIG = Path("/etc/tuneslot/tuneslotd.toml")
 NGINX_LINK = Path("/etc/nginx/modules-enabled/50-mod-http-tune.conf")
+# after Debian's 50-mod-stream.conf, which it needs
+STREAM_LINK = Path("/etc/nginx/modules-enabled/70-mod-stream-tune.conf")
 
 pytestmark = [
     pytest.mark.skipif(not DEBS, reason="TUNESLOT_DEBS is not set (scripts/package.sh, then scripts/test.sh)"),
@@ -172,7 +175,7 @@ def debs() -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def installation(debs):
-    """The three packages installed with apt; the machine's state from
+    """The four packages installed with apt; the machine's state from
     before; purged again at the end, whatever happened."""
     skip_over_an_earlier_installation()
     before = machine_state()
@@ -202,6 +205,16 @@ def test_packages_land_where_a_host_expects_them(installation, debs):
     conf = Path("/usr/share/nginx/modules-available/mod-http-tune.conf")
     assert conf.read_text() == "load_module modules/ngx_http_tune_module.so;\n"
     assert os.readlink(NGINX_LINK) == str(conf)
+
+    assert re.search(r"\bnginx-abi-[\w.]+-\d+\b", depends["libnginx-mod-stream-tune"])
+    version = installed_version("libnginx-mod-http-tune")
+    assert f"libnginx-mod-http-tune (= {version})" in depends["libnginx-mod-stream-tune"]
+    assert "libnginx-mod-stream" in depends["libnginx-mod-stream-tune"].replace(
+        "libnginx-mod-stream-tune", "")
+    assert Path("/usr/lib/nginx/modules/ngx_stream_tune_module.so").is_file()
+    conf = Path("/usr/share/nginx/modules-available/mod-stream-tune.conf")
+    assert conf.read_text() == "load_module modules/ngx_stream_tune_module.so;\n"
+    assert os.readlink(STREAM_LINK) == str(conf)
 
     assert Path("/usr/lib/apache2/modules/mod_tune.so").is_file()
     assert "LoadModule tune_module /usr/lib/apache2/modules/mod_tune.so" in \
@@ -244,6 +257,7 @@ def test_system_nginx_and_apache_accept_the_modules(installation):
     assert "/etc/nginx/nginx.conf test is successful" in r.stderr
     dump = run([NGINX, "-T"]).stdout
     assert f"# configuration file {NGINX_LINK}:\nload_module modules/ngx_http_tune_module.so;" in dump
+    assert f"# configuration file {STREAM_LINK}:\nload_module modules/ngx_stream_tune_module.so;" in dump
 
     # the package enabled it already; the operator's a2enmod is harmless
     r = run(["a2enmod", "tune"])
@@ -338,8 +352,11 @@ def test_installed_stack_answers_tune_ins(installation, redis_server, make_iceca
         assert re.search(rf"^Uid:\s+{pwd.getpwnam('tuneslot').pw_uid}\s", uids, re.M)
         notify.wait_for("WATCHDOG", timeout=5)
 
+        stream_port = free_port()
         nginx = Nginx(run_dir, redis_server.address, module=False,
-                      main_conf="include /etc/nginx/modules-enabled/*.conf;\n")
+                      main_conf="include /etc/nginx/modules-enabled/*.conf;\n",
+                      stream_conf=(f"server {{ listen 127.0.0.1:{stream_port}; tune_stream demo; "
+                                   "tune_stream_scheme http; proxy_pass $tune_upstream; }\n"))
         processes.append(nginx)
         # modules-enabled says "modules/ngx_http_tune_module.so", from the
         # prefix: Debian's is /usr/share/nginx, whose modules/ is a link to
@@ -347,6 +364,11 @@ def test_installed_stack_answers_tune_ins(installation, redis_server, make_iceca
         (nginx.prefix / "modules").symlink_to("/usr/lib/nginx/modules")
         nginx.start()
         tune_in(nginx, ice.url("/demo"))
+        # the installed stream module, reading the installed http module's zone: a
+        # connection given the slot reaches Icecast itself
+        with socket.create_connection(("127.0.0.1", stream_port), timeout=10) as c:
+            c.sendall(b"GET /status-json.xsl HTTP/1.0\r\n\r\n")
+            assert c.recv(64).startswith(b"HTTP/1.0 200"), "no answer of Icecast's"
 
         apache = Apache(run_dir, conf=("Include /etc/apache2/mods-enabled/tune.load\n"
                                        "Include /etc/apache2/mods-enabled/tune.conf\n"
@@ -425,7 +447,7 @@ def test_remove_disables_and_purge_leaves_the_machine_as_found(installation):
     every path, link, user, group and stat override is as before the
     install."""
     apt("remove", *PACKAGES)
-    assert not NGINX_LINK.exists()
+    assert not NGINX_LINK.exists() and not STREAM_LINK.exists()
     assert run([NGINX, "-T"]).stdout.count("ngx_http_tune_module") == 0
     assert not Path("/etc/apache2/mods-enabled/tune.load").exists()
     assert run(["apache2ctl", "configtest"]).stderr.rstrip().endswith("Syntax OK")

@@ -64,8 +64,9 @@ class Nginx(ConfiguredServer):
     the server has `location /tune/ { tune; }` and answers 404 elsewhere
     unless locations replaces that.  stream_conf, when given, is the inside
     of a stream block, with nginx's stream module and ngx_stream_tune_module
-    loaded (after ngx_http_tune_module, as its README says), after the http
-    block unless stream_first.  module=False leaves the module out
+    loaded (after ngx_http_tune_module, as its README says; with
+    module=False main_conf loads them), after the http block unless
+    stream_first.  module=False leaves the module out
     (a plain nginx to compare with, or one given main_conf lines that load
     an installed module); worker_connections also sets each worker's
     open-file limit (twice as many: a proxied request holds two).
@@ -109,9 +110,10 @@ class Nginx(ConfiguredServer):
             redis += f"tune_herd_window {self.herd_window};\n"
         load = f"load_module {module_path()};\n" if self.module else ""
         stream = ""
-        if self.stream_conf:
+        if self.stream_conf and self.module:
             load = (f"load_module {STREAM_MODULE};\n{load}"
                     f"load_module {stream_module_path()};\n")
+        if self.stream_conf:
             stream = f"stream {{\n{self.stream_conf}}}\n"
         nofile = (f"worker_rlimit_nofile {2 * self.worker_connections};\n"
                   if self.worker_connections > 1024 else "")
