@@ -38,6 +38,8 @@ static const tune_url_scheme_t  tune_url_schemes[] = {
 
 static const tune_url_scheme_t *tune_url_scheme_find(const char *url,
     size_t len);
+static void tune_url_authority(const char *url, size_t len, size_t start,
+    size_t *host, size_t *end);
 
 
 /* url's entry in tune_url_schemes[], NULL for none of ours */
@@ -56,6 +58,33 @@ tune_url_scheme_find(const char *url, size_t len)
     }
 
     return NULL;
+}
+
+
+/*
+ * The authority of url, from start (after "scheme://") up to the path or
+ * the query (*end), and where its host begins: after the last '@', that
+ * is, without "userinfo@" (*host).
+ */
+static void
+tune_url_authority(const char *url, size_t len, size_t start, size_t *host,
+    size_t *end)
+{
+    size_t  i;
+
+    for (*end = start; *end < len; (*end)++) {
+        if (url[*end] == '/' || url[*end] == '?') {
+            break;
+        }
+    }
+
+    *host = start;
+
+    for (i = start; i < *end; i++) {
+        if (url[i] == '@') {
+            *host = i + 1;
+        }
+    }
 }
 
 
@@ -200,26 +229,12 @@ tune_url_check(const char *url, size_t len)
 
     start = sc->len;
 
-    /* the authority runs up to the path or the query */
-
-    for (end = start; end < len; end++) {
-        if (url[end] == '/' || url[end] == '?') {
-            break;
-        }
-    }
-
     /*
      * The host is what is left of the authority without "userinfo@" and
      * without ":port"; "http://:8000/" or "http://user@/" have none.
      */
 
-    host = start;
-
-    for (i = start; i < end; i++) {
-        if (url[i] == '@') {
-            host = i + 1;
-        }
-    }
+    tune_url_authority(url, len, start, &host, &end);
 
     if (host == end || url[host] == ':') {
         return TUNE_ERR_BAD_URL;
@@ -357,7 +372,7 @@ tune_rc_t
 tune_url_endpoint(const char *url, size_t len, char *out, size_t cap,
     size_t *out_len)
 {
-    size_t                    i, start, end, host, colon, host_len, port_len;
+    size_t                    i, end, host, colon, host_len, port_len;
     uint32_t                  port;
     tune_rc_t                 rc;
     const char               *port_text;
@@ -378,21 +393,8 @@ tune_url_endpoint(const char *url, size_t len, char *out, size_t cap,
     }
 
     sc = tune_url_scheme_find(url, len);
-    start = sc->len;
 
-    for (end = start; end < len; end++) {
-        if (url[end] == '/' || url[end] == '?') {
-            break;
-        }
-    }
-
-    host = start;
-
-    for (i = start; i < end; i++) {
-        if (url[i] == '@') {
-            host = i + 1;
-        }
-    }
+    tune_url_authority(url, len, sc->len, &host, &end);
 
     /* the port's ':' is the last one, after an IPv6 literal's ']' */
 
