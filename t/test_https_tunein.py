@@ -6,13 +6,14 @@ snapshots of the test's own making, and, for the proxy fallback, a real streamin
 import http.client
 import json
 import re
+import socket
 import ssl
 import subprocess
 import time
 
 import pytest
 
-from harness import free_port, slot, snapshot_text
+from harness import free_port, slot, snapshot_text, wait_until
 from harness.apache import STATUS_LOCATION
 from harness.icy_server import IcyServer
 from harness.nginx import Nginx
@@ -252,3 +253,60 @@ def test_apache_reserve_keeps_https_tuneins_on_https_slots(run_dir, processes, r
     for path in ("/reserve/plain", "/fallback-reserve/plain"):
         status, headers, _ = f.get(path, tls=True)
         assert status == 503 and "location" not in headers, (path, status, headers)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over a unix socket, as a local TLS terminator talks to nginx."""
+
+    def __init__(self, path):
+        super().__init__("localhost", timeout=5)
+        self.unix_path = str(path)
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(5)
+        self.sock.connect(self.unix_path)
+
+
+def test_nginx_forwarded_proto_behind_realip(run_dir, processes, redis_server):
+    """With the realip module putting the listener's address in the client's place, the
+    proxy that sent X-Forwarded-Proto is still the connection's own peer: a listed TCP peer
+    ($realip_remote_addr), and a unix socket's peer listed as unix: only, never the address
+    realip took from a header."""
+    sock = run_dir / "tls-terminator.sock"
+    redis_server.put_snapshot(snapshot_text(slot("a", HTTP_A, 100000), slot("b", HTTPS_B, 1)), 1)
+    n = Nginx(run_dir, redis_server.address, refresh="50ms", herd_window="0",
+              server_conf=f"listen unix:{sock};\n",
+              locations=("location /tcp/ { tune; tune_https_proxies 127.0.0.1;\n"
+                         "    set_real_ip_from 127.0.0.1; real_ip_header X-Real-IP; }\n"
+                         "location /unix/ { tune; tune_https_proxies unix:;\n"
+                         "    set_real_ip_from unix:; real_ip_header X-Real-IP; }\n"
+                         "location /not-unix/ { tune; tune_https_proxies 203.0.113.0/24;\n"
+                         "    set_real_ip_from unix:; real_ip_header X-Real-IP; }\n"
+                         "location = /tune-status { tune_status; }\n"))
+    processes.append(n)
+    n.start()
+    wait_until(lambda: '"generation":1' in n.get("/tune-status").body.decode(), 5,
+               "snapshot installed")
+    headers = {"X-Real-IP": "203.0.113.9", "X-Forwarded-Proto": "https"}
+
+    def locations(path, unix, count=20):
+        seen = set()
+        for _ in range(count):
+            conn = (UnixHTTPConnection(sock) if unix
+                    else http.client.HTTPConnection("127.0.0.1", n.port, timeout=5))
+            try:
+                conn.request("GET", path, headers=headers)
+                r = conn.getresponse()
+                r.read()
+                assert r.status == 302, (path, r.status)
+                seen.add(r.getheader("Location"))
+            finally:
+                conn.close()
+        return seen
+
+    assert locations("/tcp/demo", unix=False) == {HTTPS_B}
+    assert locations("/unix/demo", unix=True) == {HTTPS_B}
+    # the client address realip took from the header is not the proxy
+    assert HTTP_A in locations("/not-unix/demo", unix=True)
+    assert HTTP_A in locations("/unix/demo", unix=False)
