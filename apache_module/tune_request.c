@@ -187,7 +187,9 @@ mtune_fixups(request_rec *r)
          * http:// slots have room, the listener hears one through this
          * server, over this connection's TLS.
          */
+        ctx->fallback = 1;
         rc = mtune_choose(r, ctx, NULL);
+        ctx->fallback = 0;
 
         if (rc != TUNE_OTHER_SCHEME) {
             if (rc == TUNE_FULL) {
@@ -640,7 +642,10 @@ done:
 
     mtune_shm_unlock(shm);
 
-    if (ch.reason) {
+    /* the proxy fallback may still give an https:// listener a slot */
+    if (ch.reason
+        && !(ctx->fallback && ch.outcome == TUNE_CHOICE_OTHER_SCHEME))
+    {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "tune: \"%s\" not answered with a slot: %s",
                       ctx->stream, ch.reason);

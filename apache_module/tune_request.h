@@ -36,6 +36,8 @@ typedef struct {
     uint32_t                  schemes;       /* TUNE_SCHEME_* bits of the
                                                 slots it may be sent to */
     int                       chosen;        /* the fixup chose: redirect */
+    int                       fallback;      /* TuneHttpsFallback proxy
+                                                may take over */
     int                       peek;          /* HEAD: not counted */
     int                       status;        /* fixups' answer, 0: none */
     int                       retry_after;

@@ -152,7 +152,10 @@ done:
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    if (ch.reason) {
+    /* the proxy fallback may still give an https:// listener a slot */
+    if (ch.reason
+        && !(ctx->fallback && ch.outcome == TUNE_CHOICE_OTHER_SCHEME))
+    {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "tune: \"%V\" not answered with a slot: %s",
                       &ctx->stream, ch.reason);

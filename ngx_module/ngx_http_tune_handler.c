@@ -98,11 +98,11 @@ ngx_http_tune_handler(ngx_http_request_t *r)
         return ngx_http_tune_answer(r, ctx, rc, retry_after);
     }
 
+    ctx->fallback = (tlcf->https_fallback == NGX_HTTP_TUNE_HTTPS_PROXY);
+
     rc = ngx_http_tune_choose(r, ctx, NULL, &retry_after);
 
-    if (rc == NGX_HTTP_TUNE_OTHER_SCHEME
-        && tlcf->https_fallback == NGX_HTTP_TUNE_HTTPS_PROXY)
-    {
+    if (rc == NGX_HTTP_TUNE_OTHER_SCHEME && ctx->fallback) {
         /*
          * No https:// slot has room, an http:// one has: the listener
          * hears it through this nginx, over this connection's TLS.
@@ -117,6 +117,8 @@ ngx_http_tune_handler(ngx_http_request_t *r)
             ctx->schemes = TUNE_SCHEME_HTTPS;
         }
     }
+
+    ctx->fallback = 0;
 
     if (rc == NGX_HTTP_TUNE_FULL || rc == NGX_HTTP_TUNE_OTHER_SCHEME) {
         rc = ngx_http_tune_overflow(r, ctx);

@@ -158,6 +158,8 @@ typedef struct {
     unsigned                  icy_checked:1;
     unsigned                  known:1;         /* the snapshot had stream */
     unsigned                  counted:1;       /* in the metrics */
+    unsigned                  fallback:1;      /* tune_https_fallback proxy
+                                                  may take over */
 
     /* the upstream's own callbacks, wrapped for ICY status lines */
     ngx_int_t               (*process_header)(ngx_http_request_t *r);

@@ -226,6 +226,8 @@ def test_fallback_proxies_over_the_front_ends_tls(front):
         assert draw(f, "/fallback/other", n=10, tls=True) == {HTTPS_C}
         # plain HTTP is redirected as ever, to either scheme
         assert f.location("/fallback/demo", tls=False) == radio.url("/demo")
+        # a tune-in the fallback gave a slot is not logged as one without
+        assert "not answered with a slot" not in f.server.error_log_text()
     finally:
         radio.stop()
 
