@@ -50,6 +50,10 @@ typedef struct {
     ngx_msec_t                    stale;        /* tune_stale, 0: off */
     ngx_uint_t                    schemes;      /* tune_stream_scheme */
     ngx_flag_t                    rtsp_preread; /* tune_rtsp_preread */
+
+    /* the content handler the server would have without tune_stream
+     * (proxy_pass): the choice is made, then it connects */
+    ngx_stream_content_handler_pt next_handler;
 } ngx_stream_tune_srv_conf_t;
 
 
@@ -68,8 +72,14 @@ typedef struct {
 /* the longest RTSP request line read for its URL */
 #define NGX_STREAM_TUNE_RTSP_LINE_MAX   4096
 
+/* slots passed over for a URL without an address, at most */
+#define NGX_STREAM_TUNE_MAX_TRIES       8
+
 
 static ngx_int_t ngx_stream_tune_preread(ngx_stream_session_t *s);
+static void ngx_stream_tune_content(ngx_stream_session_t *s);
+static ngx_stream_tune_ctx_t *ngx_stream_tune_get_ctx(
+    ngx_stream_session_t *s);
 static ngx_int_t ngx_stream_tune_rtsp(ngx_stream_session_t *s,
     ngx_stream_tune_ctx_t *ctx);
 static ngx_int_t ngx_stream_tune_choose(ngx_stream_session_t *s,
@@ -166,22 +176,28 @@ ngx_module_t  ngx_stream_tune_module = {
 static ngx_stream_variable_t  ngx_stream_tune_vars[] = {
 
     { ngx_string("tune_stream"), NULL, ngx_stream_tune_variable,
-      offsetof(ngx_stream_tune_ctx_t, stream), 0, 0 },
+      offsetof(ngx_stream_tune_ctx_t, stream), NGX_STREAM_VAR_NOCACHEABLE,
+      0 },
 
     { ngx_string("tune_backend"), NULL, ngx_stream_tune_variable,
-      offsetof(ngx_stream_tune_ctx_t, backend), 0, 0 },
+      offsetof(ngx_stream_tune_ctx_t, backend), NGX_STREAM_VAR_NOCACHEABLE,
+      0 },
 
     { ngx_string("tune_url"), NULL, ngx_stream_tune_variable,
-      offsetof(ngx_stream_tune_ctx_t, url), 0, 0 },
+      offsetof(ngx_stream_tune_ctx_t, url), NGX_STREAM_VAR_NOCACHEABLE,
+      0 },
 
     { ngx_string("tune_upstream"), NULL, ngx_stream_tune_variable,
-      offsetof(ngx_stream_tune_ctx_t, upstream), 0, 0 },
+      offsetof(ngx_stream_tune_ctx_t, upstream), NGX_STREAM_VAR_NOCACHEABLE,
+      0 },
 
     { ngx_string("tune_outcome"), NULL, ngx_stream_tune_variable,
-      offsetof(ngx_stream_tune_ctx_t, outcome), 0, 0 },
+      offsetof(ngx_stream_tune_ctx_t, outcome), NGX_STREAM_VAR_NOCACHEABLE,
+      0 },
 
     { ngx_string("tune_rtsp_stream"), NULL, ngx_stream_tune_variable,
-      offsetof(ngx_stream_tune_ctx_t, rtsp_stream), 0, 0 },
+      offsetof(ngx_stream_tune_ctx_t, rtsp_stream), NGX_STREAM_VAR_NOCACHEABLE,
+      0 },
 
       ngx_stream_null_variable
 };
@@ -193,15 +209,47 @@ static ngx_str_t  ngx_stream_tune_http_module =
 
 
 /*
- * The preread phase: the first call comes before anything is read, so a
- * server with a stream of its own decides at once; with tune_rtsp_preread
- * the first RTSP request line is awaited (bounded by preread_buffer_size
- * and preread_timeout, nginx's own).  Then the choice; a connection no
- * slot is given is closed with status 503 and the reason logged.
+ * The preread phase, with tune_rtsp_preread: the first RTSP request line is
+ * awaited (bounded by preread_buffer_size and preread_timeout, nginx's
+ * own), for $tune_rtsp_stream.
  */
 
 static ngx_int_t
 ngx_stream_tune_preread(ngx_stream_session_t *s)
+{
+    ngx_stream_tune_ctx_t       *ctx;
+    ngx_stream_tune_srv_conf_t  *tscf;
+
+    tscf = ngx_stream_get_module_srv_conf(s, ngx_stream_tune_module);
+
+    if (tscf->stream == NULL || !tscf->rtsp_preread) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_stream_tune_get_ctx(s);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (!ctx->rtsp_read && ngx_stream_tune_rtsp(s, ctx) == NGX_AGAIN) {
+        return NGX_AGAIN;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The content phase: the choice, made once every preread handler is done
+ * (ssl_preread ends the phase when it has read a ClientHello: a name of
+ * $ssl_preread_server_name is known only then), before the handler the
+ * server would have without tune_stream (proxy_pass) connects to
+ * $tune_upstream.  No slot: the session ends at once, with the status the
+ * choice says (503; 400 for a name the rules refuse).
+ */
+
+static void
+ngx_stream_tune_content(ngx_stream_session_t *s)
 {
     ngx_int_t                    rc;
     ngx_stream_tune_ctx_t       *ctx;
@@ -209,41 +257,42 @@ ngx_stream_tune_preread(ngx_stream_session_t *s)
 
     tscf = ngx_stream_get_module_srv_conf(s, ngx_stream_tune_module);
 
-    if (tscf->stream == NULL) {
-        return NGX_DECLINED;
+    ctx = ngx_stream_tune_get_ctx(s);
+    if (ctx == NULL) {
+        ngx_stream_finalize_session(s, NGX_STREAM_INTERNAL_SERVER_ERROR);
+        return;
     }
+
+    rc = ngx_stream_tune_choose(s, tscf, ctx);
+
+    if (rc != NGX_OK) {
+        ngx_stream_finalize_session(s, rc == NGX_ERROR
+                                       ? NGX_STREAM_INTERNAL_SERVER_ERROR
+                                       : rc);
+        return;
+    }
+
+    tscf->next_handler(s);
+}
+
+
+static ngx_stream_tune_ctx_t *
+ngx_stream_tune_get_ctx(ngx_stream_session_t *s)
+{
+    ngx_stream_tune_ctx_t  *ctx;
 
     ctx = ngx_stream_get_module_ctx(s, ngx_stream_tune_module);
 
     if (ctx == NULL) {
         ctx = ngx_pcalloc(s->connection->pool, sizeof(ngx_stream_tune_ctx_t));
         if (ctx == NULL) {
-            return NGX_ERROR;
+            return NULL;
         }
 
         ngx_stream_set_ctx(s, ctx, ngx_stream_tune_module);
     }
 
-    if (ctx->outcome.len) {
-        /* decided already: another handler of the phase asked for more */
-        return NGX_DECLINED;
-    }
-
-    if (tscf->rtsp_preread && !ctx->rtsp_read) {
-        rc = ngx_stream_tune_rtsp(s, ctx);
-
-        if (rc != NGX_OK) {
-            return rc;
-        }
-    }
-
-    rc = ngx_stream_tune_choose(s, tscf, ctx);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    return NGX_DECLINED;
+    return ctx;
 }
 
 
@@ -258,7 +307,7 @@ ngx_stream_tune_preread(ngx_stream_session_t *s)
 static ngx_int_t
 ngx_stream_tune_rtsp(ngx_stream_session_t *s, ngx_stream_tune_ctx_t *ctx)
 {
-    u_char     *p, *last, *eol, *url, *end, *seg;
+    u_char     *p, *last, *eol, *method, *url, *end, *seg;
     ngx_buf_t  *b;
 
     b = s->connection->buffer;
@@ -270,10 +319,26 @@ ngx_stream_tune_rtsp(ngx_stream_session_t *s, ngx_stream_tune_ctx_t *ctx)
     p = b->pos;
     last = b->last;
 
-    eol = ngx_strlchr(p, last, '\n');
+    /* an empty line before the request is skipped, as RTSP servers do */
+    while (p < last && (*p == CR || *p == LF)) {
+        p++;
+    }
+
+    if (p == last) {
+        return NGX_AGAIN;
+    }
+
+    /* a line ends at CR or LF: a bare CR ends one too (RFC 2326, 4) */
+    for (eol = p; eol < last && *eol != CR && *eol != LF; eol++) {
+        /* void */
+    }
+
+    if (eol == last) {
+        eol = NULL;
+    }
 
     if (eol == NULL) {
-        if (last - p >= NGX_STREAM_TUNE_RTSP_LINE_MAX) {
+        if (last - b->pos >= NGX_STREAM_TUNE_RTSP_LINE_MAX) {
             ctx->rtsp_read = 1;
             return NGX_OK;
         }
@@ -293,13 +358,15 @@ ngx_stream_tune_rtsp(ngx_stream_session_t *s, ngx_stream_tune_ctx_t *ctx)
 
     /* METHOD SP rtsp://host[:port]/stream[/more] SP RTSP/1.0 */
 
+    method = p;
+
     for ( /* void */ ; p < eol && *p != ' '; p++) {
         if (*p < 'A' || *p > 'Z') {
             return NGX_OK;
         }
     }
 
-    if (p == b->pos || p == eol) {
+    if (p == method || p == eol) {
         return NGX_OK;
     }
 
@@ -330,7 +397,8 @@ ngx_stream_tune_rtsp(ngx_stream_session_t *s, ngx_stream_tune_ctx_t *ctx)
 
     seg++;
 
-    for (p = seg; p < end && *p != '/' && *p != '?'; p++) {
+    /* up to the next segment, the query or the segment's parameters */
+    for (p = seg; p < end && *p != '/' && *p != '?' && *p != ';'; p++) {
         /* void */
     }
 
@@ -342,22 +410,31 @@ ngx_stream_tune_rtsp(ngx_stream_session_t *s, ngx_stream_tune_ctx_t *ctx)
 }
 
 
+/*
+ * The choice of core's tune_choose.h, made as a peek: the slot is counted
+ * (tune_herd_take()) only once its URL gave an address to connect to, and
+ * a slot whose URL gives none (a port out of range) is passed over for the
+ * next one, as a proxied tune-in passes over a slot that failed.
+ */
+
 static ngx_int_t
 ngx_stream_tune_choose(ngx_stream_session_t *s,
     ngx_stream_tune_srv_conf_t *tscf, ngx_stream_tune_ctx_t *ctx)
 {
-    u_char                    *p;
     size_t                     len;
     void                      *work;
     ngx_str_t                  name, region;
     tune_rc_t                  trc;
     ngx_int_t                  rc;
+    ngx_uint_t                 ntried;
     tune_choice_t              ch;
     tune_choice_req_t          req;
     ngx_connection_t          *c;
     const tune_image_t        *img;
+    tune_choice_name_t         tried[NGX_STREAM_TUNE_MAX_TRIES];
     ngx_http_tune_zone_t      *zone;
     const tune_image_slot_t   *slot;
+    u_char                     upstream[TUNE_URL_MAX + 1];
 
     c = s->connection;
 
@@ -397,6 +474,8 @@ ngx_stream_tune_choose(ngx_stream_session_t *s,
     req.schemes = (uint32_t) tscf->schemes;
     req.now_ms = ngx_http_tune_herd_now();
     req.rnd = ((uint32_t) ngx_random() << 16) ^ (uint32_t) ngx_random();
+    req.tried = tried;
+    req.peek = 1;
 
     if (zone == NULL) {
         (void) tune_choose_begin(NULL, &req, &ch);
@@ -412,6 +491,9 @@ ngx_stream_tune_choose(ngx_stream_session_t *s,
     req.herd = zone->sh->herd;
     req.age_ms = img ? (int64_t) ngx_http_tune_snapshot_age(zone, img) : 0;
 
+    rc = NGX_OK;
+    ntried = 0;
+
     if (tune_choose_begin(img, &req, &ch) == TUNE_CHOICE_OK) {
 
         /* the pool is this process's memory: allocating under the lock is
@@ -422,19 +504,57 @@ ngx_stream_tune_choose(ngx_stream_session_t *s,
             return NGX_ERROR;
         }
 
-        (void) tune_choose_pick(img, &req, &ch, work);
-    }
+        for ( ;; ) {
+            req.ntried = ntried;
 
-    rc = NGX_OK;
+            if (tune_choose_pick(img, &req, &ch, work) != TUNE_CHOICE_OK) {
+                break;
+            }
 
-    if (ch.outcome == TUNE_CHOICE_OK) {
-        slot = tune_image_slots(img) + ch.slot;
+            slot = tune_image_slots(img) + ch.slot;
 
-        if (ngx_stream_tune_copy(s, &ctx->backend, img, slot->backend)
-            != NGX_OK
-            || ngx_stream_tune_copy(s, &ctx->url, img, slot->url) != NGX_OK)
-        {
-            rc = NGX_ERROR;
+            trc = tune_url_endpoint(tune_image_str(img, slot->url),
+                                    slot->url.len, (char *) upstream,
+                                    sizeof(upstream), &len);
+
+            if (trc == TUNE_OK) {
+                tune_herd_take(req.herd, img, ch.stream, ch.slot, req.now_ms,
+                               req.window);
+
+                if (ngx_stream_tune_copy(s, &ctx->backend, img,
+                                         slot->backend)
+                    != NGX_OK
+                    || ngx_stream_tune_copy(s, &ctx->url, img, slot->url)
+                       != NGX_OK
+                    || (ctx->upstream.data = ngx_pnalloc(c->pool, len))
+                       == NULL)
+                {
+                    rc = NGX_ERROR;
+                    break;
+                }
+
+                ngx_memcpy(ctx->upstream.data, upstream, len);
+                ctx->upstream.len = len;
+                break;
+            }
+
+            /* a name of the image's, which outlives the lock's hold */
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "tune: \"%V\": the slot on \"%*s\" has no address "
+                          "to connect to: %s", &ctx->stream,
+                          (size_t) slot->backend.len,
+                          tune_image_str(img, slot->backend),
+                          tune_rc_reason(trc));
+
+            if (ntried == NGX_STREAM_TUNE_MAX_TRIES) {
+                ch.outcome = TUNE_CHOICE_NO_SLOT;
+                ch.reason = "no slot with an address is up";
+                break;
+            }
+
+            tried[ntried].data = tune_image_str(img, slot->backend);
+            tried[ntried].len = slot->backend.len;
+            ntried++;
         }
     }
 
@@ -447,27 +567,6 @@ ngx_stream_tune_choose(ngx_stream_session_t *s,
     if (ch.outcome != TUNE_CHOICE_OK) {
         goto failed;
     }
-
-    len = ctx->url.len + 1;
-    p = ngx_pnalloc(c->pool, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    trc = tune_url_endpoint((const char *) ctx->url.data, ctx->url.len,
-                            (char *) p, len, &len);
-
-    if (trc != TUNE_OK) {
-        ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                      "tune: \"%V\": the slot on \"%V\" has no address to "
-                      "connect to: %s", &ctx->stream, &ctx->backend,
-                      tune_rc_reason(trc));
-        ngx_str_set(&ctx->outcome, "unavailable");
-        return NGX_STREAM_SERVICE_UNAVAILABLE;
-    }
-
-    ctx->upstream.data = p;
-    ctx->upstream.len = len;
 
     ngx_str_set(&ctx->outcome, "proxy");
 
@@ -504,8 +603,10 @@ failed:
 
     ngx_log_error(NGX_LOG_WARN, c->log, 0,
                   "tune: \"%V\" not given a slot: %s", &ctx->stream,
-                  zone ? ch.reason : "no snapshot: \"tune_redis\" in the "
-                                     "http block keeps it");
+                  zone ? ch.reason
+                       : "no snapshot: \"tune_redis\" in the http block "
+                         "keeps it (or ngx_http_tune_module is of another "
+                         "version: restart nginx)");
 
     return NGX_STREAM_SERVICE_UNAVAILABLE;
 }
@@ -554,7 +655,11 @@ ngx_stream_tune_copy(ngx_stream_session_t *s, ngx_str_t *dst,
 }
 
 
-/* not found until the choice ran, as an access log line wants */
+/*
+ * Not found until the choice ran, as an access log line wants; not cached,
+ * so that a look before the preread phase (a "set", limit_conn_zone) does
+ * not keep "not found" for the rest of the session.
+ */
 
 static ngx_int_t
 ngx_stream_tune_variable(ngx_stream_session_t *s,
@@ -579,7 +684,7 @@ ngx_stream_tune_variable(ngx_stream_session_t *s,
 
     v->len = value->len;
     v->valid = 1;
-    v->no_cacheable = 0;
+    v->no_cacheable = 1;
     v->not_found = 0;
     v->data = value->data;
 
@@ -679,6 +784,7 @@ ngx_stream_tune_create_srv_conf(ngx_conf_t *cf)
      *
      *     tscf->stream = NULL;
      *     tscf->region = NULL;
+     *     tscf->next_handler = NULL;
      */
 
     tscf->stale = NGX_CONF_UNSET_MSEC;
@@ -695,14 +801,36 @@ ngx_stream_tune_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_stream_tune_srv_conf_t *prev = parent;
     ngx_stream_tune_srv_conf_t *conf = child;
 
+    ngx_stream_core_srv_conf_t  *cscf;
+
     if (conf->region == NULL) {
         conf->region = prev->region;
     }
 
     ngx_conf_merge_msec_value(conf->stale, prev->stale, 60000);
-    ngx_conf_merge_uint_value(conf->schemes, prev->schemes,
-                              TUNE_SCHEMES_MEDIA);
     ngx_conf_merge_value(conf->rtsp_preread, prev->rtsp_preread, 0);
+
+    /*
+     * A server speaks one protocol, and the proxy carries its bytes as they
+     * are: RTMP to rtmp:// slots, or RTSP where the request line is read.
+     * Never a TLS scheme unless named: its server would get plain bytes.
+     */
+    ngx_conf_merge_uint_value(conf->schemes, prev->schemes,
+                              conf->rtsp_preread ? TUNE_SCHEME_RTSP
+                                                 : TUNE_SCHEME_RTMP);
+
+    if (conf->stream == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    /* proxy_pass may come before or after tune_stream: all are read now */
+    cscf = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_core_module);
+
+    /* (a server without one nginx refuses itself: "no handler for server") */
+    if (cscf->handler != NULL && cscf->handler != ngx_stream_tune_content) {
+        conf->next_handler = cscf->handler;
+        cscf->handler = ngx_stream_tune_content;
+    }
 
     return NGX_CONF_OK;
 }

@@ -50,4 +50,19 @@ expected=$(ls "$src"/ngx_module/*.c "$src"/core/src/*.c | wc -l)
 # shellcheck disable=SC2086
 make -f objs/Makefile $objects > make.log 2>&1 || { cat make.log >&2; exit 1; }
 
+# built in, the stream module needs nginx's stream module built in too: with
+# --with-stream=dynamic it is left out, with a notice (its objects would be
+# linked into an nginx without the stream module's symbols)
+mkdir -p "$work/dynamic-stream"
+cp -a "$nginx_src/." "$work/dynamic-stream/"
+(cd "$work/dynamic-stream" \
+    && ./configure "${NGX_CONF_FLAGS[@]}" --with-stream=dynamic --add-module="$src") \
+    > "$work/dynamic-stream.log" 2>&1 \
+    || { cat "$work/dynamic-stream.log" >&2; exit 1; }
+grep -q "ngx_stream_tune_module is left out" "$work/dynamic-stream.log" \
+    || fail "--with-stream=dynamic --add-module: no notice that the stream module is left out"
+! grep -q 'ngx_stream_tune_module' "$work/dynamic-stream/objs/ngx_modules.c" \
+    "$work/dynamic-stream/objs/ngx_stream_module_modules.c" 2>/dev/null \
+    || fail "--with-stream=dynamic --add-module: ngx_stream_tune_module is configured"
+
 echo "check-nginx-add-module: $expected objects built for a static nginx"

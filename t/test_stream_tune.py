@@ -4,6 +4,7 @@ real Redis holding snapshots of the test's own making, and TCP backends of the t
 greet each connection with their name and record what it sent them."""
 
 import socket
+import subprocess
 import threading
 import time
 
@@ -35,10 +36,10 @@ class GreetingBackend(LoopbackListener):
         threading.Thread(target=self._read, args=(conn,), daemon=True).start()
 
     def _read(self, conn):
-        conn.settimeout(2)
         try:
+            conn.settimeout(2)
             data = conn.recv(4096)
-        except OSError:
+        except OSError:       # closed by stop() meanwhile
             return
         with self._lock:
             self.received.append(data)
@@ -247,6 +248,16 @@ def test_nginx_t_rejects_bad_stream_directives(run_dir, line, message):
                      p.stderr), p.stderr
 
 
+def test_nginx_t_without_proxy_pass(run_dir):
+    """tune_stream chooses and proxy_pass connects: a server without one fails nginx -t
+    (nginx's own check, naming the server)."""
+    n = Nginx(run_dir, "127.0.0.1:6379",
+              stream_conf=f"server {{\n    listen 127.0.0.1:{free_port()};\n    tune_stream demo;\n}}\n")
+    p = n.test_config()
+    assert p.returncode != 0
+    assert "no handler for server in " + str(n.conf_path) in p.stderr, p.stderr
+
+
 @pytest.mark.parametrize("stream_first", [False, True], ids=["http-first", "stream-first"])
 def test_nginx_t_without_tune_redis(run_dir, stream_first):
     """tune_stream reads the snapshot the http block's tune_redis keeps: without one, nginx -t
@@ -266,3 +277,68 @@ def test_nginx_t_without_tune_redis(run_dir, stream_first):
                       if l.strip() == "tune_stream demo;")
         assert (f'"tune_stream" in {n.conf_path}:{lineno} requires "tune_redis" in the http '
                 'block') in p.stderr, p.stderr
+
+
+def test_a_server_gives_slots_of_its_own_protocol(front, backends):
+    """A stream with RTMP and RTSP servers alike: an RTMP front (no tune_stream_scheme) gives
+    only the rtmp:// slot, an RTSP front (tune_rtsp_preread) only the rtsp:// one, never a TLS
+    scheme's, whatever room the others have."""
+    r, t, rs = backends("rtmp", "rtsp", "rtmps")
+    n, ports = front(snapshot_text(slot("rtmp", r.url(), 10), slot("rtsp", t.url("rtsp", "/demo"), 1000),
+                                   slot("rtmps", rs.url("rtmps"), 100000)),
+                     {"rtmp": PROXY,
+                      "rtsp": "tune_rtsp_preread on;\n    tune_stream $tune_rtsp_stream;\n"
+                              "    proxy_pass $tune_upstream;"})
+    assert {connect(ports["rtmp"]) for _ in range(10)} == {"rtmp"}
+    request = b"OPTIONS rtsp://front/demo RTSP/1.0\r\nCSeq: 1\r\n\r\n"
+    assert {connect(ports["rtsp"], request) for _ in range(10)} == {"rtsp"}
+    assert rs.accepted == 0
+
+
+def test_a_slot_without_an_address_is_passed_over(front, backends):
+    """A slot whose URL gives no address to connect to (port 99999) is passed over for the
+    next, and says so in the log, however much room it reports."""
+    good, = backends("good")
+    n, ports = front(snapshot_text(slot("bad", "rtmp://127.0.0.1:99999/live/demo", 100000),
+                                   slot("good", good.url(), 10)),
+                     {"rtmp": PROXY})
+    assert {connect(ports["rtmp"]) for _ in range(10)} == {"good"}
+    assert ('the slot on "bad" has no address to connect to' in n.error_log_text())
+
+
+def test_rtsp_lines_as_servers_read_them(front, backends):
+    """A bare CR ends the request line, an empty line before it is skipped, and ';'
+    parameters of the stream's segment are not part of its name."""
+    demo, = backends("demo")
+    n, ports = front(snapshot_text(slot("demo", demo.url("rtsp", "/demo"), 10)),
+                     {"rtsp": "tune_rtsp_preread on;\n    tune_stream $tune_rtsp_stream;\n"
+                              "    proxy_pass $tune_upstream;"})
+    for line in (b"OPTIONS rtsp://h/demo RTSP/1.0\r", b"\r\nDESCRIBE rtsp://h/demo RTSP/1.0\r\n",
+                 b"SETUP rtsp://h/demo;p=1/trackID=0 RTSP/1.0\n"):
+        assert connect(ports["rtsp"], line) == "demo", line
+
+
+def test_after_ssl_preread(front, backends):
+    """tune_stream may use what nginx's ssl_preread read: the server name of a TLS
+    ClientHello names the stream (the tune handler runs after the other preread handlers)."""
+    import ssl
+    demo, = backends("demo")
+    n, ports = front(snapshot_text(slot("demo", demo.url("rtmps"), 10)),
+                     {"tls": "ssl_preread on;\n    tune_stream $ssl_preread_server_name;\n"
+                             "    tune_stream_scheme rtmps;\n    proxy_pass $tune_upstream;"})
+    hello = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ssl.create_default_context().wrap_bio(hello[0], hello[1], server_hostname="demo")
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.do_handshake()
+    assert connect(ports["tls"], hello[1].read()) == "demo"
+
+
+def test_modules_export_only_what_nginx_looks_up():
+    """nginx loads modules RTLD_GLOBAL: neither module exports the core's functions, so
+    neither calls the other's copy (of another version after an upgrade)."""
+    from harness.nginx import module_path, stream_module_path
+    for so in (module_path(), stream_module_path()):
+        out = subprocess.run(["nm", "-D", "--defined-only", str(so)], capture_output=True,
+                             text=True, check=True, timeout=30).stdout
+        names = sorted(line.split()[-1] for line in out.splitlines() if line.strip())
+        assert names == ["ngx_module_names", "ngx_module_order", "ngx_modules"], (so, names)
