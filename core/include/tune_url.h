@@ -80,8 +80,9 @@ tune_rc_t tune_url_join(char *out, size_t cap, size_t *out_len,
  * (an IPv6 literal with its brackets, a user part left out), and its port,
  * or its scheme's default one when it has none (http 80, https 443, rtmp
  * 1935, rtmps 443, rtsp 554, rtsps 322).  TUNE_ERR_BAD_URL for a port that
- * is not 1..65535 in plain decimal or a bracket left open; url must pass
- * tune_url_check().  *out_len as tune_url_join() sets it.
+ * is not 1..65535 in decimal (leading zeros read away) or a bracket left
+ * open; url must pass tune_url_check().  *out_len as tune_url_join() sets
+ * it.
  */
 tune_rc_t tune_url_endpoint(const char *url, size_t len, char *out,
     size_t cap, size_t *out_len);

@@ -426,9 +426,10 @@ tune_url_endpoint(const char *url, size_t len, char *out, size_t cap,
         port_len = strlen(sc->port);
     }
 
-    /* 1..65535 in plain decimal: anything else is no address to connect to */
+    /* 1..65535 in decimal ("080" is 80, as browsers and nginx read it):
+     * anything else is no address to connect to */
 
-    if (port_len == 0 || port_len > 5 || port_text[0] == '0') {
+    if (port_len == 0 || port_len > 5) {
         return TUNE_ERR_BAD_URL;
     }
 
@@ -442,7 +443,7 @@ tune_url_endpoint(const char *url, size_t len, char *out, size_t cap,
         port = port * 10 + (uint32_t) (port_text[i] - '0');
     }
 
-    if (port > 65535) {
+    if (port == 0 || port > 65535) {
         return TUNE_ERR_BAD_URL;
     }
 

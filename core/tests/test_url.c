@@ -144,6 +144,9 @@ test_endpoint(void **state)
     assert_int_equal(endpoint("rtmp://x:65536/a", out, sizeof(out)),
                      TUNE_ERR_BAD_URL);
     assert_int_equal(endpoint("rtmp://x:01935/a", out, sizeof(out)),
+                     TUNE_OK);
+    assert_string_equal(out, "x:01935");
+    assert_int_equal(endpoint("rtmp://x:00000/a", out, sizeof(out)),
                      TUNE_ERR_BAD_URL);
     assert_int_equal(endpoint("rtmp://x:19a5/a", out, sizeof(out)),
                      TUNE_ERR_BAD_URL);
