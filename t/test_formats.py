@@ -300,3 +300,93 @@ def test_shoutcast1_wrong_password_and_wrong_page(redis_server, status_server, m
     assert snap.backends["denied"].reason == "HTTP 401"
     assert snap.backends["html"].reason == "parse: root element is <html>, expected <SHOUTCASTSERVER> " \
                                            "(check the backend's status URL and format)"
+
+
+# ---- wowza: digest authentication ------------------------------------------------------------
+
+WOWZA_FLAT = (b'<?xml version="1.0"?>\n<WowzaStreamingEngine>\n'
+              b'<Stream vhostName="_defaultVHost_" applicationName="live" appInstanceName="_definst_" '
+              b'streamName="camera" sessionsFlash="2" sessionsCupertino="3" sessionsSanJose="0" '
+              b'sessionsSmooth="0" sessionsRTSP="1" sessionsMPEGDash="0" sessionsTotal="6"/>\n'
+              b'</WowzaStreamingEngine>\n')
+
+
+class DigestServer:
+    """Wowza's HTTP provider as it asks for credentials: 401 offering Digest (MD5, qop auth)
+    and Basic, and the page for a request whose Digest response is right (RFC 7616, computed
+    here from the password).  Records the Authorization headers it was sent."""
+
+    def __init__(self, user, password, realm="Streaming"):
+        import hashlib
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.authorizations = []
+        server = self
+        nonce = "dcd98b7102dd2f0e8b11d0f600bfb0c093"
+
+        def md5(text):
+            return hashlib.md5(text.encode()).hexdigest()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def do_GET(self):
+                auth = self.headers.get("Authorization")
+                server.authorizations.append(auth)
+                if auth and auth.startswith("Digest "):
+                    p = dict((k, v.strip('"')) for k, v in
+                             (part.strip().split("=", 1) for part in
+                              auth[len("Digest "):].split(",")))
+                    ha1 = md5(f"{user}:{realm}:{password}")
+                    ha2 = md5(f"GET:{p.get('uri')}")
+                    want = md5(f"{ha1}:{nonce}:{p.get('nc')}:{p.get('cnonce')}:{p.get('qop')}:{ha2}")
+                    if p.get("username") == user and p.get("response") == want:
+                        self.send_response(200)
+                        self.send_header("Content-Type", "text/xml")
+                        self.send_header("Content-Length", str(len(WOWZA_FLAT)))
+                        self.end_headers()
+                        self.wfile.write(WOWZA_FLAT)
+                        return
+                self.send_response(401)
+                self.send_header("WWW-Authenticate",
+                                 f'Digest realm="{realm}", nonce="{nonce}", qop="auth", '
+                                 'algorithm=MD5')
+                self.send_header("WWW-Authenticate", f'Basic realm="{realm}"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_wowza_with_digest_authentication(redis_server, make_tuneslotd):
+    """wowza polls a provider that offers Digest and Basic: tuneslotd answers the Digest
+    challenge (the password never sent as it is), reads the page, and logs no secret."""
+    wowza = DigestServer("monitor", "s3cr3t pass")
+    try:
+        t = make_tuneslotd(config(redis_server, [
+            fake_backend("wz", wowza.url("/connectioncounts?flat"), "wowza", username="monitor",
+                         password="s3cr3t pass", max_listeners=50),
+        ], {"camera": "/live/camera"}))
+        assert t.run_once() == 0
+        _, snap = read_snapshot(redis_server)
+        assert counts(snap.slot("camera", "wz")) == ("up", 6, 50, 44)
+        sent = [a for a in wowza.authorizations if a]
+        assert sent and all(a.startswith("Digest ") for a in sent), wowza.authorizations
+        assert all("s3cr3t" not in a for a in sent)
+        assert "s3cr3t" not in t.log_text()
+    finally:
+        wowza.stop()
