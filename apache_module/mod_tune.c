@@ -115,6 +115,11 @@ static const command_rec mtune_cmds[] = {
         "keep free for other requests, 0 for none; then redirect (the "
         "default) or 503 for a tune-in that would take one of them"),
 
+    AP_INIT_ITERATE("TuneSchemes", mtune_cmd_schemes, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "the schemes of the slots a listener may be sent to: http, https "
+        "(the default), rtmp, rtmps, rtsp, rtsps"),
+
     AP_INIT_FLAG("TuneHttpsOnly", ap_set_flag_slot,
         (void *) APR_OFFSETOF(mtune_dir_conf_t, https_only),
         RSRC_CONF | ACCESS_CONF,
@@ -246,6 +251,7 @@ mtune_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
         dc->reserve_action = base->reserve_action;
     }
 
+    dc->schemes = add->schemes ? add->schemes : base->schemes;
     dc->https_only = (add->https_only != TUNE_UNSET) ? add->https_only
                                                      : base->https_only;
     dc->https_fallback = (add->https_fallback != TUNE_UNSET)

@@ -94,6 +94,8 @@ typedef struct {
                                                  or percent; -1: unset */
     int                       reserve_percent;
     mtune_reserve_e           reserve_action;
+    uint32_t                  schemes;        /* TuneSchemes, 0: unset
+                                                 (http and https) */
     int                       https_only;     /* TuneHttpsOnly, -1 unset
                                                  (On) */
     int                       https_fallback; /* TuneHttpsFallback,

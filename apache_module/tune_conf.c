@@ -7,6 +7,8 @@
 
 #include "http_main.h"
 
+#include <tune_url.h>
+
 #include <time.h>
 
 
@@ -61,6 +63,13 @@ mtune_mode_e
 mtune_conf_mode(const mtune_dir_conf_t *dc)
 {
     return dc->mode ? dc->mode : TUNE_MODE_REDIRECT;
+}
+
+
+uint32_t
+mtune_conf_schemes(const mtune_dir_conf_t *dc)
+{
+    return dc->schemes ? dc->schemes : TUNE_SCHEMES_WEB;
 }
 
 

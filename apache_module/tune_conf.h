@@ -33,6 +33,8 @@ apr_off_t mtune_conf_shm_size(const mtune_srv_conf_t *sc);
 apr_interval_time_t mtune_conf_stale(const mtune_dir_conf_t *dc);
 mtune_mode_e mtune_conf_mode(const mtune_dir_conf_t *dc);
 int mtune_conf_proxy_tries(const mtune_dir_conf_t *dc);
+/* TuneSchemes: TUNE_SCHEME_* bits, http:// and https:// by default */
+uint32_t mtune_conf_schemes(const mtune_dir_conf_t *dc);
 
 /* TuneProxyReserve: the number (of workers, or percent of the capacity
  * with *percent), and the answer when it would be broken */

@@ -29,13 +29,39 @@ static int mtune_https_forwarded(request_rec *r);
 
 
 uint32_t
-mtune_https_schemes(request_rec *r, const mtune_dir_conf_t *dc)
+mtune_https_schemes(request_rec *r, const mtune_dir_conf_t *dc, int *https)
 {
-    if (dc->https_only != 0 && mtune_https_request(r, dc)) {
-        return TUNE_SCHEME_HTTPS;
+    uint32_t  schemes;
+
+    schemes = mtune_conf_schemes(dc);
+
+    *https = (dc->https_only != 0 && mtune_https_request(r, dc));
+
+    if (*https) {
+        schemes &= ~TUNE_SCHEME_HTTP;
     }
 
-    return TUNE_SCHEMES_WEB;
+    return schemes ? schemes : TUNE_SCHEMES_NONE;
+}
+
+
+const char *
+mtune_cmd_schemes(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    uint32_t           bit;
+    mtune_dir_conf_t  *dc = cfg;
+
+    bit = tune_scheme_by_name(arg, strlen(arg));
+
+    if (bit == 0) {
+        return apr_psprintf(cmd->pool, "TuneSchemes: invalid value \"%s\" "
+                            "(expected http, https, rtmp, rtmps, rtsp or "
+                            "rtsps)", arg);
+    }
+
+    dc->schemes |= bit;
+
+    return NULL;
 }
 
 

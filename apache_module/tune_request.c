@@ -147,6 +147,7 @@ int
 mtune_fixups(request_rec *r)
 {
     int               rc, kept, fallback;
+    uint32_t          listener;
     mtune_ctx_t      *ctx;
     mtune_reserve_e   action;
     mtune_dir_conf_t *dc;
@@ -159,6 +160,9 @@ mtune_fixups(request_rec *r)
 
     fallback = (mtune_conf_mode(dc) != TUNE_MODE_PROXY
                 && dc->https_fallback == TUNE_HTTPS_PROXY);
+
+    /* the schemes of a fallback's listener, while it is proxied */
+    listener = 0;
 
     if (!mtune_is_ours(r)
         || (mtune_conf_mode(dc) != TUNE_MODE_PROXY && !fallback)
@@ -176,8 +180,9 @@ mtune_fixups(request_rec *r)
     }
 
     if (fallback) {
-        if (ctx->schemes != TUNE_SCHEME_HTTPS) {
-            /* not an HTTPS tune-in: the handler redirects it */
+        if (!ctx->https || !(mtune_conf_schemes(dc) & TUNE_SCHEME_HTTP)) {
+            /* not an HTTPS tune-in (or no http:// slot to proxy to): the
+             * handler redirects it */
             return DECLINED;
         }
 
@@ -206,6 +211,7 @@ mtune_fixups(request_rec *r)
             return DECLINED;
         }
 
+        listener = ctx->schemes;
         ctx->schemes = TUNE_SCHEME_HTTP;
     }
 
@@ -215,13 +221,15 @@ mtune_fixups(request_rec *r)
      */
     kept = mtune_reserve_kept_now(r, dc, ctx, &action);
 
-    if (!kept && mtune_https_schemes(r, dc) == TUNE_SCHEME_HTTPS) {
+    if (!kept && ctx->https) {
         /*
          * The reserve sends the listener to the slot itself: an HTTPS
          * listener to an https:// one only, or it is answered as a full
          * stream (TuneFull, https:// too, or 503)
          */
-        ctx->schemes = TUNE_SCHEME_HTTPS;
+        ctx->schemes = mtune_https_schemes(r, dc, &ctx->https)
+                       & TUNE_SCHEMES_WEB;
+        ctx->schemes = ctx->schemes ? ctx->schemes : TUNE_SCHEMES_NONE;
     }
 
     if (!kept && action == TUNE_RESERVE_503) {
@@ -231,6 +239,11 @@ mtune_fixups(request_rec *r)
     rc = mtune_choose(r, ctx, NULL);
 
     if (rc == TUNE_FULL || rc == TUNE_OTHER_SCHEME) {
+        if (listener) {
+            /* answered as full after all: to an https:// TuneFull only */
+            ctx->schemes = listener;
+        }
+
         rc = mtune_overflow(r, ctx);
     }
 
@@ -418,11 +431,15 @@ mtune_ctx(request_rec *r)
         ctx->peek = r->header_only;
         ctx->retry_after = 1;
 
-        /* proxied, the listener hears this server's scheme, whatever the
-         * slot's */
         dc = ap_get_module_config(r->per_dir_config, &tune_module);
-        ctx->schemes = (mtune_conf_mode(dc) == TUNE_MODE_PROXY)
-                       ? TUNE_SCHEMES_WEB : mtune_https_schemes(r, dc);
+        ctx->schemes = mtune_https_schemes(r, dc, &ctx->https);
+
+        if (mtune_conf_mode(dc) == TUNE_MODE_PROXY) {
+            /* proxied, the listener hears this server's scheme, whatever
+             * the slot's: one mod_proxy speaks to */
+            ctx->schemes = mtune_conf_schemes(dc) & TUNE_SCHEMES_WEB;
+            ctx->schemes = ctx->schemes ? ctx->schemes : TUNE_SCHEMES_NONE;
+        }
 
         ap_set_module_config(r->request_config, &tune_module, ctx);
     }
@@ -706,9 +723,8 @@ mtune_overflow(request_rec *r, mtune_ctx_t *ctx)
         /* mixed content for an HTTPS listener, or no URL for a player */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "tune: the \"TuneFull\" URL is not %s",
-                      ctx->schemes == TUNE_SCHEME_HTTPS
-                      ? "https://, as an HTTPS tune-in needs"
-                      : "http:// or https://");
+                      ctx->https ? "https://, as an HTTPS tune-in needs"
+                                 : "of a scheme of \"TuneSchemes\"");
         return HTTP_SERVICE_UNAVAILABLE;
     }
 

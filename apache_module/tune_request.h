@@ -35,6 +35,8 @@ typedef struct {
 
     uint32_t                  schemes;       /* TUNE_SCHEME_* bits of the
                                                 slots it may be sent to */
+    int                       https;         /* an HTTPS tune-in, kept to
+                                                https:// slots */
     int                       chosen;        /* the fixup chose: redirect */
     int                       fallback;      /* TuneHttpsFallback proxy
                                                 may take over */

@@ -25,6 +25,7 @@ ngx_http_tune_handler(ngx_http_request_t *r)
     ngx_int_t                  rc;
     ngx_str_t                  name;
     tune_rc_t                  trc;
+    uint32_t                   schemes;
     ngx_uint_t                 retry_after, proxy;
     ngx_http_tune_ctx_t       *ctx;
     ngx_http_tune_answer_e     kind;
@@ -89,9 +90,7 @@ ngx_http_tune_handler(ngx_http_request_t *r)
     /* a HEAD never becomes a listener: it is answered, not counted */
     ctx->peek = (r->method == NGX_HTTP_HEAD);
 
-    /* proxied, the listener hears this nginx's scheme whatever the slot's */
-    ctx->schemes = (tlcf->mode == NGX_HTTP_TUNE_MODE_PROXY)
-                   ? TUNE_SCHEMES_WEB : ngx_http_tune_schemes(r);
+    ctx->schemes = ngx_http_tune_schemes(r, ctx);
 
     if (kind != NGX_HTTP_TUNE_ANSWER_STREAM) {
         rc = ngx_http_tune_playlist(r, ctx, kind, &retry_after);
@@ -102,11 +101,14 @@ ngx_http_tune_handler(ngx_http_request_t *r)
 
     rc = ngx_http_tune_choose(r, ctx, NULL, &retry_after);
 
-    if (rc == NGX_HTTP_TUNE_OTHER_SCHEME && ctx->fallback) {
+    if (rc == NGX_HTTP_TUNE_OTHER_SCHEME && ctx->fallback && ctx->https
+        && (tlcf->schemes & TUNE_SCHEME_HTTP))
+    {
         /*
          * No https:// slot has room, an http:// one has: the listener
          * hears it through this nginx, over this connection's TLS.
          */
+        schemes = ctx->schemes;
         ctx->schemes = TUNE_SCHEME_HTTP;
         proxy = 1;
 
@@ -114,7 +116,7 @@ ngx_http_tune_handler(ngx_http_request_t *r)
 
         if (rc != NGX_OK) {
             /* answered as full after all: to an https:// tune_full only */
-            ctx->schemes = TUNE_SCHEME_HTTPS;
+            ctx->schemes = schemes;
         }
     }
 
@@ -214,9 +216,8 @@ ngx_http_tune_overflow(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx)
         /* mixed content for an HTTPS listener, or no URL for a player */
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "tune: the \"tune_full\" URL is not %s",
-                      ctx->schemes == TUNE_SCHEME_HTTPS
-                      ? "https://, as an HTTPS tune-in needs"
-                      : "http:// or https://");
+                      ctx->https ? "https://, as an HTTPS tune-in needs"
+                                 : "of a scheme of \"tune_schemes\"");
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 

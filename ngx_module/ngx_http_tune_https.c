@@ -30,17 +30,62 @@ static ngx_str_t  ngx_http_tune_realip_var = ngx_string("realip_remote_addr");
 
 
 uint32_t
-ngx_http_tune_schemes(ngx_http_request_t *r)
+ngx_http_tune_schemes(ngx_http_request_t *r, ngx_http_tune_ctx_t *ctx)
 {
+    uint32_t                   schemes;
     ngx_http_tune_loc_conf_t  *tlcf;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tune_module);
 
-    if (tlcf->https_only && ngx_http_tune_https_request(r, tlcf)) {
-        return TUNE_SCHEME_HTTPS;
+    schemes = (uint32_t) tlcf->schemes;
+
+    if (tlcf->mode == NGX_HTTP_TUNE_MODE_PROXY) {
+        /* proxied, the listener hears this nginx's scheme, whatever the
+         * slot's: one nginx's proxy speaks to */
+        schemes &= TUNE_SCHEMES_WEB;
+
+    } else if (tlcf->https_only && ngx_http_tune_https_request(r, tlcf)) {
+        ctx->https = 1;
+        schemes &= ~TUNE_SCHEME_HTTP;
     }
 
-    return TUNE_SCHEMES_WEB;
+    return schemes ? schemes : TUNE_SCHEMES_NONE;
+}
+
+
+/* tune_schemes http | https | rtmp | rtmps | rtsp | rtsps ... */
+
+char *
+ngx_http_tune_schemes_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tune_loc_conf_t *tlcf = conf;
+
+    uint32_t     bit;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (tlcf->schemes != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    tlcf->schemes = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        bit = tune_scheme_by_name((const char *) value[i].data, value[i].len);
+
+        if (bit == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\" of \"tune_schemes\", "
+                               "expected http, https, rtmp, rtmps, rtsp or "
+                               "rtsps", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        tlcf->schemes |= bit;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -181,7 +181,14 @@ static ngx_command_t  ngx_http_tune_commands[] = {
       offsetof(ngx_http_tune_loc_conf_t, proxy_tries),
       &ngx_http_tune_tries_post },
 
-    /* HTTPS tune-ins (ngx_http_tune_https.c) */
+    /* schemes and HTTPS tune-ins (ngx_http_tune_https.c) */
+    { ngx_string("tune_schemes"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tune_schemes_set,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("tune_https_only"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -387,6 +394,7 @@ ngx_http_tune_create_loc_conf(ngx_conf_t *cf)
     tlcf->stale = NGX_CONF_UNSET_MSEC;
     tlcf->full_set = NGX_CONF_UNSET;
     tlcf->proxy_tries = NGX_CONF_UNSET_UINT;
+    tlcf->schemes = NGX_CONF_UNSET_UINT;
     tlcf->https_only = NGX_CONF_UNSET;
     tlcf->https_fallback = NGX_CONF_UNSET_UINT;
     tlcf->https_proxies = NGX_CONF_UNSET_PTR;
@@ -422,6 +430,8 @@ ngx_http_tune_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_TUNE_MODE_REDIRECT);
     ngx_conf_merge_msec_value(conf->stale, prev->stale, 60000);
     ngx_conf_merge_uint_value(conf->proxy_tries, prev->proxy_tries, 3);
+    ngx_conf_merge_uint_value(conf->schemes, prev->schemes,
+                              TUNE_SCHEMES_WEB);
     ngx_conf_merge_value(conf->https_only, prev->https_only, 1);
     ngx_conf_merge_uint_value(conf->https_fallback, prev->https_fallback,
                               NGX_HTTP_TUNE_HTTPS_FULL);

@@ -95,6 +95,7 @@ typedef struct {
     ngx_http_complex_value_t *full;            /* tune_full URL, NULL: 503 */
     ngx_flag_t                full_set;
     ngx_uint_t                proxy_tries;     /* tune_proxy_tries */
+    ngx_uint_t                schemes;         /* tune_schemes */
     ngx_flag_t                https_only;      /* tune_https_only */
     ngx_uint_t                https_fallback;  /* tune_https_fallback */
     ngx_array_t              *https_proxies;   /* tune_https_proxies:
@@ -160,6 +161,8 @@ typedef struct {
     unsigned                  counted:1;       /* in the metrics */
     unsigned                  fallback:1;      /* tune_https_fallback proxy
                                                   may take over */
+    unsigned                  https:1;         /* an HTTPS tune-in, kept to
+                                                  https:// slots */
 
     /* the upstream's own callbacks, wrapped for ICY status lines */
     ngx_int_t               (*process_header)(ngx_http_request_t *r);
@@ -223,7 +226,10 @@ void ngx_http_tune_status_in(ngx_http_request_t *r,
     tune_status_redis_t *redis);
 
 /* ngx_http_tune_https.c */
-uint32_t ngx_http_tune_schemes(ngx_http_request_t *r);
+uint32_t ngx_http_tune_schemes(ngx_http_request_t *r,
+    ngx_http_tune_ctx_t *ctx);
+char *ngx_http_tune_schemes_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 char *ngx_http_tune_https_proxies(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_tune_https_init(ngx_conf_t *cf);

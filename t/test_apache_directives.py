@@ -140,6 +140,7 @@ BAD_LOCATION = [
     ("TuneProxyReserve 5 redirect now", r"TuneProxyReserve"),
     ("TuneRegion %{HTTP:X-Region", r"TuneRegion"),
     ("Tune Maybe", r"Maybe|On|Off"),
+    ("TuneSchemes gopher", r'invalid value "gopher" \(expected http, https, rtmp'),
     ("TuneHttpsOnly Maybe", r"On|Off"),
     ("TuneHttpsFallback redirect", r'invalid value "redirect" \(expected full or proxy\)'),
     ("TuneHttpsProxies 10.0.0.300", r'"10\.0\.0\.300" is not an address or a network'),
@@ -218,6 +219,7 @@ def test_apache_t_accepts_every_directive(config_test):
                                           "TuneProxyReserve 3 503",
                                           "TuneProxyReserve 0 redirect",
                                           "TuneHttpsOnly Off", "TuneHttpsFallback full",
+                                          "TuneSchemes http https rtmp",
                                           "TuneHttpsProxies 10.0.0.0/8 ::1 192.0.2.7"))
     assert p.returncode == 0, p.stdout + p.stderr
     assert "Syntax OK" in p.stdout + p.stderr

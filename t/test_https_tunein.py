@@ -81,6 +81,8 @@ def nginx_locations(backend_port):
         "location /full/ { tune; tune_full " + FULL + "; }\n"
         "location /full-http/ { tune; tune_full " + FULL_HTTP + "; }\n"
         "location /any/ { tune; tune_https_only off; }\n"
+        "location /media/ { tune; tune_schemes http https rtmp; }\n"
+        "location /http-only/ { tune; tune_schemes http; }\n"
         "location /fwd/ { tune; tune_https_proxies 127.0.0.1/32; }\n"
         "location /fwd-other/ { tune; tune_https_proxies 10.0.0.0/8; }\n"
         "location /fallback/ { tune; tune_https_fallback proxy; proxy_pass $tune_url; "
@@ -100,6 +102,8 @@ def apache_locations():
             + loc("/fallback-reserve/",
                   "    TuneHttpsFallback proxy\n    TuneProxyReserve 100000\n")
             + loc("/any/", "    TuneHttpsOnly Off\n")
+            + loc("/media/", "    TuneSchemes http https rtmp\n")
+            + loc("/http-only/", "    TuneSchemes http\n")
             + loc("/fwd/", "    TuneHttpsProxies 127.0.0.1\n")
             + loc("/fwd-other/", "    TuneHttpsProxies 10.0.0.0/8\n")
             + loc("/fallback/", "    TuneHttpsFallback proxy\n")
@@ -312,3 +316,19 @@ def test_nginx_forwarded_proto_behind_realip(run_dir, processes, redis_server):
     # the client address realip took from the header is not the proxy
     assert HTTP_A in locations("/not-unix/demo", unix=True)
     assert HTTP_A in locations("/unix/demo", unix=False)
+
+
+def test_media_slots_only_where_the_schemes_say(front):
+    """The HTTP front-ends redirect to an rtmp:// slot only where tune_schemes / TuneSchemes
+    names rtmp (a player that follows such a redirect); an HTTPS tune-in where only http://
+    is named has no slot to go to."""
+    f = front(snapshot_text(slot("a", HTTP_A, 100), slot("b", HTTPS_B, 100),
+                            slot("d", RTMP_D, 100, stream="video")))
+    assert f.location("/media/video", tls=False) == RTMP_D
+    assert f.location("/media/video", tls=True) == RTMP_D
+    for tls in (False, True):
+        status, headers, _ = f.get("/tune/video", tls=tls)
+        assert status == 503 and "location" not in headers, (tls, status, headers)
+    assert f.location("/http-only/demo", tls=False) == HTTP_A
+    status, headers, _ = f.get("/http-only/demo", tls=True)
+    assert status == 503 and "location" not in headers, (status, headers)

@@ -83,6 +83,8 @@ BAD = [
     ("tune_proxy_tries many;", r'"tune_proxy_tries" directive invalid number'),
     ("tune_region;", r'invalid number of arguments in "tune_region"'),
     ("tune_stale 1m; tune_stale 2m;", r'"tune_stale" directive is duplicate'),
+    ("tune_schemes gopher;", r'invalid value "gopher" of "tune_schemes", expected http, https, rtmp'),
+    ("tune_schemes http; tune_schemes https;", r'"tune_schemes" directive is duplicate'),
     ("tune_https_only maybe;", r'invalid value "maybe" in "tune_https_only" directive, it must be "on" or "off"'),
     ("tune_https_fallback redirect;", r'invalid value "redirect"'),
     ("tune_https_proxies 10.0.0.300;", r'invalid address or network "10.0.0.300" in "tune_https_proxies"'),
@@ -138,7 +140,8 @@ def test_nginx_t_accepts_every_directive(run_dir):
                         "tune_full 503;\ntune_proxy_tries 2;\n"
                         "tune_allow http://10.0.0.5:8000/ https://relay.example.net/live/;\n"
                         "tune_allow http://[::1]:8000/;\ntune_metrics_streams off;\n"
-                        "tune_https_only on;\ntune_https_proxies 10.0.0.0/8 ::1 unix:;\n",
+                        "tune_https_only on;\ntune_https_proxies 10.0.0.0/8 ::1 unix:;\n"
+                        "tune_schemes http https rtmp rtsp;\n",
               server_conf="tune_stale off;\ntune_full http://overflow.example.net/$tune_stream;\n",
               locations="location /tune/ { tune; tune_region eu; tune_https_only off; }\n"
                         "location /tls/ { tune; tune_https_fallback proxy; "

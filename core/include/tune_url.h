@@ -39,6 +39,9 @@ extern "C" {
 #define TUNE_SCHEMES_MEDIA  (TUNE_SCHEME_RTMP | TUNE_SCHEME_RTMPS          \
                              | TUNE_SCHEME_RTSP | TUNE_SCHEME_RTSPS)
 
+/* a set of schemes no slot is of (where 0 would mean any) */
+#define TUNE_SCHEMES_NONE   0x80000000u
+
 
 /* The TUNE_SCHEME_* bit of url's scheme; 0 when it has none of them. */
 uint32_t tune_url_scheme(const char *url, size_t len);
