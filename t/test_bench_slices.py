@@ -129,3 +129,26 @@ def test_soak_bench_slice(tmp_path):
     rows = samples.read_text().splitlines()
     assert rows[0].startswith("t_s,component,processes,rss_kib")
     assert sum(1 for r in rows if ",httpd," in r) >= 55
+
+
+def test_fleet_bench_slice():
+    """bench/fleet.py --quick (2 front-ends, 20 backends, 2,000 tune-ins/s, the real
+    choice, herd table and herd_claim.lua in a real Redis) runs herd control on and off
+    and reports the overshoot, the refusals and Redis's load of each."""
+    env = dict(os.environ, TUNESLOT_BUILD=str(build_dir()))
+    p = subprocess.run([sys.executable, str(REPO / "bench" / "fleet.py"), "--quick", "--json"],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "### F=2, B=20, peak 2,000/s" in p.stdout, p.stdout
+    rows = re.findall(r"^\| (on, W 2000 ms|off \(W 0\)) \| ([\d,]+) \| ([\d,]+) \| ", p.stdout, re.M)
+    assert [r[0] for r in rows] == ["on, W 2000 ms", "off (W 0)"], p.stdout
+    runs = json.loads(p.stdout.splitlines()[-1])
+    on, off = runs
+    assert on["window"] == 2000 and off["window"] == 0
+    for r in runs:
+        assert r["tuneins"] > 0 and r["sent"] > 0 and r["sent"] + r["refused"] == r["tuneins"], r
+        assert r["storm"] > 0 and 0 <= r["worst_share"] and 0 <= r["p99"] <= r["worst"], r
+    # the herd claimed through the script, and Redis's load was measured
+    assert on["claims"] > 0 and on["claim_errors"] == 0 and on["granted"] > 0, on
+    assert on["redis_evalsha_per_s"] > 0 and on["redis_in_per_s"] > 0, on
+    assert off["claims"] == 0, off
