@@ -75,6 +75,8 @@ typedef struct {
     uint64_t    seed;
     const char *host;
     int         port;
+    int         outage_at;      /* ms into the show Redis goes away, <0 */
+    int         outage_len;     /* ms it stays away */
     int         trace;          /* a line a 100 ms on stderr */
     int         trace_slot;     /* and this slot's state, -1: none */
     const char *script;         /* path of herd_claim.lua, or NULL */
@@ -124,7 +126,7 @@ typedef struct {
     uint64_t    claim_bytes, reply_bytes, granted;
     uint64_t    overshoot_total, windows_over;
     int64_t     room_start, room_end;
-    uint64_t    trace_in, trace_refused;
+    uint64_t    trace_in, trace_refused, claims_away;
     uint32_t    worst, worst_cap;
     double      worst_share, worst_share50;
     uint32_t    worst50, worst50_cap;
@@ -366,6 +368,12 @@ poll_round(int64_t tp, int idx, uint64_t generation, int count)
         used += n;
     }
 
+    if (conf.trace && count) {
+        fprintf(stderr, "poll %.1f: %" PRIu64 " over in %" PRIu64
+                " windows so far\n", (double) (tp - T0 - conf.warmup) / 1000,
+                st.overshoot_total, st.windows_over);
+    }
+
     n = tune_snapshot_format_end(text + used, text_cap - used);
     append(n);
     used += n;
@@ -397,8 +405,21 @@ resp_size(int argc, const size_t *argvlen)
 }
 
 
+static int64_t  show0;
+
+
+/* Redis is away (no claim answered, no snapshot fetched) */
+static int
+away(int64_t now)
+{
+    return conf.outage_at >= 0 && now >= show0 + conf.outage_at
+           && now < show0 + conf.outage_at + conf.outage_len;
+}
+
+
 /* One front-end's claim at now, as the refresher sends it: the reply is
- * kept and applied conf.rtt ms later */
+ * kept and applied conf.rtt ms later; while Redis is away it fails then,
+ * and the front-end counts its own tune-ins (tune_herd_local()) */
 static void
 claim(front_t *f, int64_t now)
 {
@@ -421,6 +442,14 @@ claim(front_t *f, int64_t now)
     if (argc == 0) {
         die("tune_herd_args");
     }
+    if (away(now)) {
+        st.claims_away++;
+        f->inflight = 1;
+        f->due = now + conf.rtt;
+        f->failed = 1;
+        return;
+    }
+
     argv[0] = "EVALSHA";
     argvlen[0] = 7;
     argv[1] = sha;
@@ -621,7 +650,7 @@ usage(void)
         "  [--workers N] [--interval MS] [--rtt MS] [--show MS] [--ramp MS]\n"
         "  [--hold MS] [--storm-at MS|-1] [--delay MIN,MAX] [--never P]\n"
         "  [--free-share X] [--seed N] [--port P] [--host H] [--script PATH]\n"
-        "  [--trace 1|2] [--trace-slot N]\n");
+        "  [--outage AT,MS] [--trace 1|2] [--trace-slot N]\n");
     exit(2);
 }
 
@@ -636,7 +665,7 @@ parse(int argc, char **argv)
         .window = 2000, .interval = 1000, .rtt = 2, .warmup = 3000,
         .show = 8000, .ramp = 1000, .hold = 1000, .storm_at = 4000,
         .delay_min = 100, .delay_max = 900, .never = 0.05, .free_share = 0.6,
-        .seed = 1, .trace_slot = -1, .host = "127.0.0.1", .port = 6379,
+        .seed = 1, .trace_slot = -1, .outage_at = -1, .host = "127.0.0.1", .port = 6379,
         .script = NULL,
     };
 
@@ -666,6 +695,11 @@ parse(int argc, char **argv)
         else if (!strcmp(k, "--port")) conf.port = atoi(v);
         else if (!strcmp(k, "--host")) conf.host = v;
         else if (!strcmp(k, "--script")) conf.script = v;
+        else if (!strcmp(k, "--outage")) {
+            if (sscanf(v, "%d,%d", &conf.outage_at, &conf.outage_len) != 2) {
+                usage();
+            }
+        }
         else if (!strcmp(k, "--trace")) conf.trace = atoi(v);
         else if (!strcmp(k, "--trace-slot")) conf.trace_slot = atoi(v);
         else usage();
@@ -709,7 +743,7 @@ main(int argc, char **argv)
 {
     int              i, k, next_image, dead;
     size_t           j, entries;
-    int64_t          now, end, next_poll, show0;
+    int64_t          now, end, next_poll;
     uint64_t         generation;
     double           acc;
     uint32_t        *worst, p99;
@@ -818,7 +852,7 @@ main(int argc, char **argv)
         for (i = 0; i < conf.fronts; i++) {
             front_t  *f = &fe[i];
 
-            if (f->pending >= 0 && now >= f->install_at) {
+            if (f->pending >= 0 && now >= f->install_at && !away(now)) {
                 f->image = f->pending;
                 f->pending = -1;
             }
@@ -1015,7 +1049,8 @@ main(int argc, char **argv)
                "\"windows_over\": %" PRIu64 ", "
                "\"overshoot_total\": %" PRIu64 ", "
                "\"claims\": %" PRIu64 ", \"claim_keys\": %" PRIu64 ", "
-               "\"claim_errors\": %" PRIu64 ", \"granted\": %" PRIu64 ", "
+               "\"claim_errors\": %" PRIu64 ", \"claims_away\": %" PRIu64 ", "
+               "\"granted\": %" PRIu64 ", "
                "\"claim_bytes\": %" PRIu64 ", \"reply_bytes\": %" PRIu64
                "}\n",
                conf.fronts, conf.backends, conf.workers, conf.peak,
@@ -1031,7 +1066,8 @@ main(int argc, char **argv)
                st.worst_share, st.worst50, st.worst50_cap,
                st.worst_share50, p99, p99_share, over_slots,
                st.windows_over, st.overshoot_total, st.claims,
-               st.claim_keys, st.claim_errors, st.granted, st.claim_bytes,
+               st.claim_keys, st.claim_errors, st.claims_away, st.granted,
+               st.claim_bytes,
                st.reply_bytes);
     }
 

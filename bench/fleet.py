@@ -19,6 +19,7 @@ by core), the script and Redis (bench/README.md, "fleet.py").
     TUNESLOT_BUILD=$PWD/build bench/fleet.py             # the matrix: F 2,5,20 x B 20,200,2000 at 50k/s
     TUNESLOT_BUILD=$PWD/build bench/fleet.py --quick     # CI slice: F 2, B 20, 2,000/s, seconds
     TUNESLOT_BUILD=$PWD/build bench/fleet.py --fronts 20 --backends 2000 --peaks 5000,50000
+    TUNESLOT_BUILD=$PWD/build bench/fleet.py --fronts 20 --backends 200 --outage 1500,2000
 """
 
 import argparse
@@ -82,6 +83,8 @@ def run_one(binary: Path, port: int, args: list[str], window: int, timeout: floa
     if p.returncode != 0:
         raise SystemExit(f"tune_fleet failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr}")
     res = json.loads(p.stdout)
+    if "--outage" in args:
+        res["outage"] = args[args.index("--outage") + 1]
     if window:
         after = info(port)
         sim = res["sim_s"]
@@ -121,11 +124,17 @@ def table(f: int, b: int, peak: int, rows: list[dict]) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         on = r["window"] != 0
+        what = "off (W 0)"
+        if on:
+            what = f"on, W {r['window']} ms"
+            if r.get("outage"):
+                at, ms = (int(x) for x in r["outage"].split(","))
+                what += f", Redis away {at / 1000:g} to {(at + ms) / 1000:g} s"
         redis = (f"| {num(r['redis_evalsha_per_s'])} | {num(r['claim_keys'] / r['sim_s'])} "
                  f"| {r['redis_in_per_s'] / 1e6:.2f} / {r['redis_out_per_s'] / 1e6:.2f} MB "
                  f"| {pct(r['redis_cpu_share'])} of a core |") if on else "| - | - | - | - |"
         lines.append(
-            f"| {'on, W ' + str(r['window']) + ' ms' if on else 'off (W 0)'} | {num(r['tuneins'])} "
+            f"| {what} | {num(r['tuneins'])} "
             f"| {num(r['sent'])} | {num(r['refused'])} | {num(r['refused_room'])} | {num(r['room_end'])} "
             f"| {r['worst']} ({num(r['worst_cap'])}) | {pct(r['worst_share'])} "
             f"| {pct(r['worst_share50'])} | {r['p99']} | {pct(r['p99_share'])} | {r['slots_over']} "
@@ -139,6 +148,9 @@ def main() -> int:
     ap.add_argument("--fronts", default="2,5,20")
     ap.add_argument("--backends", default="20,200,2000")
     ap.add_argument("--peaks", default="50000", help="peak tune-ins/s, comma-separated")
+    ap.add_argument("--outage", metavar="AT,MS",
+                    help="a third run a scenario: Redis away from AT ms into the show for MS ms "
+                         "(no claim answered, no snapshot fetched)")
     ap.add_argument("--rtt", type=int, default=2, help="modelled claim round trip, ms")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=600, help="per run, s")
@@ -164,6 +176,9 @@ def main() -> int:
                     for b in (int(x) for x in a.backends.split(",")):
                         args = extra + ["--fronts", str(f), "--backends", str(b), "--peak", str(peak)]
                         rows = [run_one(binary, port, args, w, a.timeout) for w in (WINDOW, 0)]
+                        if a.outage:
+                            rows.append(run_one(binary, port, args + ["--outage", a.outage], WINDOW,
+                                                a.timeout))
                         out.extend(rows)
                         print(table(f, b, peak, rows), end="\n\n", flush=True)
         finally:

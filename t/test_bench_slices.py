@@ -134,16 +134,19 @@ def test_soak_bench_slice(tmp_path):
 def test_fleet_bench_slice():
     """bench/fleet.py --quick (2 front-ends, 20 backends, 2,000 tune-ins/s, the real
     choice, herd table and herd_claim.lua in a real Redis) runs herd control on and off
-    and reports the overshoot, the refusals and Redis's load of each."""
+    and with Redis away for a second, and reports the overshoot, the refusals and Redis's
+    load of each."""
     env = dict(os.environ, TUNESLOT_BUILD=str(build_dir()))
-    p = subprocess.run([sys.executable, str(REPO / "bench" / "fleet.py"), "--quick", "--json"],
+    p = subprocess.run([sys.executable, str(REPO / "bench" / "fleet.py"), "--quick", "--json",
+                        "--outage", "1000,1000"],
                        capture_output=True, text=True, timeout=120, env=env)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "### F=2, B=20, peak 2,000/s" in p.stdout, p.stdout
-    rows = re.findall(r"^\| (on, W 2000 ms|off \(W 0\)) \| ([\d,]+) \| ([\d,]+) \| ", p.stdout, re.M)
-    assert [r[0] for r in rows] == ["on, W 2000 ms", "off (W 0)"], p.stdout
+    rows = re.findall(r"^\| (on, W 2000 ms|off \(W 0\)|on, W 2000 ms, Redis away 1 to 2 s) \| ([\d,]+) "
+                      r"\| ([\d,]+) \| ", p.stdout, re.M)
+    assert [r[0] for r in rows] == ["on, W 2000 ms", "off (W 0)", "on, W 2000 ms, Redis away 1 to 2 s"], p.stdout
     runs = json.loads(p.stdout.splitlines()[-1])
-    on, off = runs
+    on, off, away = runs
     assert on["window"] == 2000 and off["window"] == 0
     for r in runs:
         assert r["tuneins"] > 0 and r["sent"] > 0 and r["sent"] + r["refused"] == r["tuneins"], r
@@ -152,3 +155,4 @@ def test_fleet_bench_slice():
     assert on["claims"] > 0 and on["claim_errors"] == 0 and on["granted"] > 0, on
     assert on["redis_evalsha_per_s"] > 0 and on["redis_in_per_s"] > 0, on
     assert off["claims"] == 0, off
+    assert away["claims_away"] > 0 and away["outage"] == "1000,1000", away
