@@ -15,12 +15,13 @@ import urllib.request
 import pytest
 
 from harness import (IcyServerProcess, LogProblem, Process, SilentServer, decode_snapshot, free_port,
-                     sanitizer, toml_text)
+                     sanitizer, toml_text, wait_until)
 from harness.apache import Apache, module_path as apache_module_path
 from harness.listeners import ChurnSwarm, Swarm
 from harness.nginx import Nginx, module_path as nginx_module_path
 from harness.proctree import tree_cpu_seconds, tree_memory, tree_pids
-from harness.redis import RedisClient
+from harness.redis import Redis, RedisClient
+from harness.sentinel import rejoined_as_replica
 from harness.relay import Relay
 from harness.icy_server import IcyDemuxer, get, metadata_block, pattern_at, read_response
 from harness.trend import trend
@@ -255,6 +256,28 @@ def test_toml_text_writes_tables_after_scalars():
     """toml_text puts scalars first and each list of dicts as [[tables]], in order."""
     text = toml_text({"redis": "127.0.0.1:1", "backend": [{"name": "a", "weight": 5}], "interval": "1s"})
     assert text == 'redis = "127.0.0.1:1"\ninterval = "1s"\n\n[[backend]]\nname = "a"\nweight = 5\n'
+
+
+def test_rejoined_as_replica_takes_a_dropped_connection_for_not_yet(run_dir, processes,
+                                                                    redis_server):
+    """Sentinel drops every client of a node it turns into a replica (CLIENT KILL TYPE
+    normal in the SLAVEOF transaction): the CI run of fe1752e failed on such a drop while
+    waiting for a hung master to rejoin.  The predicate answers "not yet" to a node that
+    drops the connection, False to a master, True to a replica whose link is up."""
+    server = SilentServer(hang_up=True)
+    try:
+        dropping = Redis(run_dir, name="dropping")
+        dropping.port = server.port
+        assert rejoined_as_replica(dropping) is False
+        assert len(server.accept_times) == 1
+    finally:
+        server.stop()
+    assert rejoined_as_replica(redis_server) is False
+    replica = Redis(run_dir, name="replica")
+    processes.append(replica)
+    replica.start()
+    replica.command("REPLICAOF", redis_server.host, redis_server.port)
+    wait_until(lambda: rejoined_as_replica(replica), timeout=10, what="the replica's link up")
 
 
 def test_silent_server_holds_or_hangs_up_on_a_given_port():

@@ -272,7 +272,7 @@ def test_leaves_a_hung_master(front, sentinels):
             t_seen = wait_for_location(n, B, timeout=30)
         finally:
             old.signal(signal.SIGCONT)
-        wait_until(lambda: sentinels.role(old) == "slave", timeout=30,
+        wait_until(lambda: sentinels.rejoined(old), timeout=30,
                    what="the old master rejoins as a replica")
         gets = old.calls("get")
         new.wait_for_calls("get", 20, what="the front-end's reads of the new master")
@@ -594,9 +594,8 @@ def test_daemon_leaves_a_hung_master(sentinels, icecast, make_tuneslotd):
         finally:
             t_cont = time.time()
             old.signal(signal.SIGCONT)
-        wait_until(lambda: sentinels.role(old) == "slave"
-                   and old.info("replication").get("master_link_status") == "up",
-                   timeout=30, what="the old master rejoins as a replica")
+        wait_until(lambda: sentinels.rejoined(old), timeout=30,
+                   what="the old master rejoins as a replica")
         wait_until(lambda: not foreign_clients(old), timeout=10,
                    what="no tuneslotd connected to the old master")
         # rounds go on, on the new master

@@ -23,6 +23,20 @@ from .rundir import RunDir
 MASTER_NAME = "tuneslot"
 
 
+def rejoined_as_replica(node: Redis) -> bool:
+    """Whether node answers as a replica with its master link up.  Sentinel
+    turns a node into a replica with a MULTI holding SLAVEOF and CLIENT KILL
+    TYPE normal (so that clients ask the Sentinels again): a connection of
+    ours that was open at that moment, even one just made, is dropped before
+    it is answered.  That drop means "not yet", not a failure; a node that
+    went away stays "not yet" until the caller's wait runs out."""
+    try:
+        return (node.command("ROLE")[0].decode() == "slave"
+                and node.info("replication").get("master_link_status") == "up")
+    except ConnectionError:
+        return False
+
+
 class Sentinel(Process):
     """`redis-server FILE --sentinel` watching master_name at host:port.
     Sentinel rewrites its file as it learns the set-up: the file is its own."""
@@ -202,6 +216,11 @@ class SentinelSet:
 
     def role(self, node: Redis) -> str:
         return node.command("ROLE")[0].decode()
+
+    def rejoined(self, node: Redis) -> bool:
+        """Whether node is a replica again, its link to the master up: a
+        predicate for wait_until() once a hung master is let go."""
+        return rejoined_as_replica(node)
 
     def wait_for_failover(self, old: Redis, timeout: float = 30.0) -> Redis:
         """The node that every running Sentinel names instead of old, once it
