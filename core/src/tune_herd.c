@@ -22,7 +22,7 @@
 #include "tune_herd_lua.h"
 
 
-#define TUNE_HERD_MAGIC         0x54484432u     /* "THD2" */
+#define TUNE_HERD_MAGIC         0x54484433u     /* "THD3" */
 
 /* this many buckets of reservations are kept (8 s) */
 #define TUNE_HERD_BUCKETS       80
@@ -83,14 +83,17 @@ typedef struct {
     /*
      * What Redis's last answer left this front-end at the slot: its
      * reservations then and the credits it held (allot), counted against
-     * the poll of allot_polled (0: no answer yet).  While Redis does not
-     * answer and no newer poll has come, the front-end keeps its pending
-     * within it, so the front-ends together stay within the free count
-     * through an outage or a failover instead of each taking all of it.
+     * the poll of allot_polled (0: no answer yet), whose free count was
+     * allot_free.  While Redis does not answer, the front-end keeps its
+     * pending within it (scaled to a newer poll's free count), so the
+     * front-ends together stay within the free count through an outage or
+     * a failover instead of each taking all of it.  allot_next: the first
+     * poll newer than allot_polled counted that way (0: none yet).
      */
     uint32_t          allot;
-    uint32_t          unused;       /* zero */
+    uint32_t          allot_free;
     int64_t           allot_polled;
+    int64_t           allot_next;
 } tune_herd_entry_t;
 
 
@@ -103,8 +106,10 @@ _Static_assert(offsetof(tune_herd_entry_t, plenty) == 72
                && offsetof(tune_herd_entry_t, count) == 76
                && offsetof(tune_herd_entry_t, returning) == 236
                && offsetof(tune_herd_entry_t, allot) == 240
+               && offsetof(tune_herd_entry_t, allot_free) == 244
                && offsetof(tune_herd_entry_t, allot_polled) == 248
-               && sizeof(tune_herd_entry_t) == 256,
+               && offsetof(tune_herd_entry_t, allot_next) == 256
+               && sizeof(tune_herd_entry_t) == 264,
                "the herd entry's layout changed: bump TUNE_HERD_MAGIC");
 
 
@@ -129,6 +134,9 @@ static tune_herd_entry_t *tune_herd_slot_entry(tune_herd_t *herd,
 static uint32_t tune_herd_entry_avail(tune_herd_entry_t *e,
     const tune_image_slot_t *s, int global, int64_t now, uint32_t window,
     uint32_t tuneins);
+static int tune_herd_allot_counts(tune_herd_entry_t *e, int64_t polled);
+static uint32_t tune_herd_allot_for(const tune_herd_entry_t *e,
+    uint32_t free);
 static void tune_herd_count(tune_herd_t *herd, tune_herd_entry_t *e,
     int64_t now);
 static uint32_t tune_herd_slot_avail(tune_herd_t *herd,
@@ -399,14 +407,24 @@ tune_herd_entry_avail(tune_herd_entry_t *e, const tune_image_slot_t *s,
          * counting against the whole free count would multiply it.  Not
          * when that answer said the slot has room to spare (plenty): a
          * claim failing for a moment (a reload, a graceful restart) must
-         * not turn a roomy slot away.  A newer poll (Redis reads but
-         * refuses the script) is counted against this front-end's own
-         * tune-ins only, as before any answer.
+         * not turn a roomy slot away.
+         *
+         * One newer poll is counted the same way, its part scaled to the
+         * new free count: the poll installed just before Redis went away,
+         * before this slot's claim on it was answered (claims of a large
+         * fleet take a while to go round).  Counted against this
+         * front-end's own tune-ins alone, every front-end would take all
+         * of it (bench/fleet.py --outage).  A second newer poll without an
+         * answer means Redis is read but refuses the script (an ACL,
+         * NOREPLICAS): from then on the free count alone bounds, as before
+         * any answer, so that a front-end left without a part does not
+         * turn its listeners away for as long as that lasts.
          */
-        if (e->allot_polled == s->polled_ms && e->allot_polled != 0
-            && !e->plenty)
+        if (e->allot_polled != 0 && !e->plenty
+            && tune_herd_allot_counts(e, s->polled_ms))
         {
-            kept = (pending < e->allot) ? e->allot - pending : 0;
+            kept = tune_herd_allot_for(e, s->free);
+            kept = (pending < kept) ? kept - pending : 0;
             local = (kept < local) ? kept : local;
         }
 
@@ -879,7 +897,9 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
          */
         e->allot = tune_herd_pending(e, claims[i].polled_ms, window)
                    + tune_herd_stock(e, sent_ms);
+        e->allot_free = claims[i].free;
         e->allot_polled = claims[i].polled_ms;
+        e->allot_next = 0;
     }
 
     /*
@@ -966,6 +986,48 @@ tune_herd_script(size_t *len)
 
 
 /* ---- helpers ------------------------------------------------------- */
+
+/*
+ * Whether the last answer's part bounds the slot against the poll of
+ * polled: the answer's own poll, or the first newer one seen since
+ * (remembered here).  An older poll (a rolled-back snapshot) is not.
+ */
+static int
+tune_herd_allot_counts(tune_herd_entry_t *e, int64_t polled)
+{
+    if (polled == e->allot_polled) {
+        return 1;
+    }
+
+    if (polled < e->allot_polled) {
+        return 0;
+    }
+
+    if (e->allot_next == 0) {
+        e->allot_next = polled;
+    }
+
+    return polled == e->allot_next;
+}
+
+
+/*
+ * The last answer's part against a poll with free places: the same share
+ * of them as it was of the answered poll's, never more than it was.  The
+ * parts of all front-ends summed to at most that poll's free count, so
+ * scaled they sum to at most the new one's, which already counts the
+ * listeners of the reservations the new poll reconciled.
+ */
+static uint32_t
+tune_herd_allot_for(const tune_herd_entry_t *e, uint32_t free)
+{
+    if (e->allot_free == 0 || free >= e->allot_free) {
+        return e->allot;
+    }
+
+    return (uint32_t) ((uint64_t) e->allot * free / e->allot_free);
+}
+
 
 static tune_herd_entry_t *
 tune_herd_entries(const tune_herd_t *herd)

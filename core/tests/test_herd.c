@@ -1492,13 +1492,54 @@ test_local_part(void **state)
     herd = new_herd(64);
     assert_int_equal(take_all(herd, img, T0 + 10), 10);
 
-    /* a share of 5 of 10 for the poll of T0; a newer poll: 40 of its own */
+    /*
+     * A share of 5 of 10 for the poll of T0.  The first newer poll (put in
+     * just before Redis went away, never answered) keeps to that share,
+     * never above it: 5 more of 40 (the 5 sent are reconciled by it).  A
+     * second newer poll means Redis is read but refuses the script: 40 of
+     * its own.
+     */
     herd = new_herd(64);
     answer1(herd, claim1(herd, img, T0), T0, 5, B0);
     tune_herd_local(herd);
     assert_int_equal(take_all(herd, img, T0 + 10), 5);
     img = single("40", T0 + 3000);
-    assert_int_equal(take_all(herd, img, T0 + 3010), 40);
+    assert_int_equal(take_all(herd, img, T0 + 3010), 5);
+    img = single("40", T0 + 4000);
+    assert_int_equal(take_all(herd, img, T0 + 4010), 40 - 5);
+    img = single("40", T0 + 7000);
+    assert_int_equal(take_all(herd, img, T0 + 7010), 40);
+
+    /*
+     * ... scaled to fewer places: a share of 5 of 10 is 2 of 4 (the rest of
+     * the fleet held 5 of the 10, and 2 of the 4), less its own pending
+     */
+    herd = new_herd(64);
+    img = single("10", T0);
+    answer1(herd, claim1(herd, img, T0), T0, 5, B0);
+    tune_herd_local(herd);
+    img = single("4", T0 + 1000);
+    assert_int_equal(take_all(herd, img, T0 + 1010), 2);
+    herd = new_herd(64);
+    img = single("10", T0);
+    answer1(herd, claim1(herd, img, T0), T0, 5, B0);
+    tune_herd_local(herd);
+    take0(herd, img, T0 + 10, 1);
+    img = single("4", T0 + 1000);
+    assert_int_equal(take_all(herd, img, T0 + 1010), 1);
+
+    /* a new answer starts over: its poll, then one newer poll */
+    herd = new_herd(64);
+    img = single("10", T0);
+    answer1(herd, claim1(herd, img, T0), T0, 5, B0);
+    tune_herd_local(herd);
+    img = single("10", T0 + 1000);
+    assert_int_equal(take_all(herd, img, T0 + 1010), 5);
+    img = single("10", T0 + 2000);
+    answer1(herd, claim1(herd, img, T0 + 2010), T0 + 2010, 3, B0 + 20);
+    tune_herd_local(herd);
+    img = single("10", T0 + 3000);
+    assert_int_equal(take_all(herd, img, T0 + 3020), 3);
     img = single("10", T0);
 
     /* left none: the others had it all */
