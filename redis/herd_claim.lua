@@ -18,7 +18,8 @@
 --          polled_ms and free of the slot in the caller's snapshot,
 --          credits wanted (0: a fair share, what is left of the slot
 --          divided among the front-ends that claimed it within the window,
---          at most 4096, less the stock),
+--          at most 4096, less the stock; more: a top-up, at most that
+--          share without the 4096),
 --          unspent credits returned, the bucket they were
 --          granted in, tune-ins sent without a credit (recorded as they are),
 --          and the credits the caller keeps in stock (a fair share is a
@@ -119,10 +120,16 @@ for i, key in ipairs(KEYS) do
     local bucket = math.max(math.floor(now / BUCKET_MS), first)
     local field = 'b' .. string.format('%d', bucket)
 
-    -- want 0: a fair share, the stock an idle front-end keeps for bursts
+    -- want 0: a fair share, the stock an idle front-end keeps for bursts;
+    -- a top-up is held to the caller's share of what is left, or the first
+    -- front-end to claim after a dry spell would take the whole slot while
+    -- the others, as busy, are refused (top-ups are not given back)
     local left = math.max(0, free - pending - debt)
+    local share = math.floor(left / claimers)
     if want == 0 then
-        want = math.max(1, math.min(FAIR_MAX, math.floor(left / claimers)) - stock)
+        want = math.max(1, math.min(FAIR_MAX, share) - stock)
+    else
+        want = math.min(want, math.max(1, share))
     end
     local grant = math.min(want, left)
     if grant + debt > 0 then
