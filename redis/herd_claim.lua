@@ -126,7 +126,10 @@ for i, key in ipairs(KEYS) do
     -- the others, as busy, are refused (top-ups are not given back)
     local left = math.max(0, free - pending - debt)
     local share = math.floor(left / claimers)
-    if want == 0 then
+    if want == 0 and stock >= FAIR_MAX then
+        -- a stock no share can lack: the old share given back, none taken
+        -- (a front-end letting the share of a slot gone idle lapse)
+    elseif want == 0 then
         want = math.max(1, math.min(FAIR_MAX, share) - stock)
     else
         want = math.min(want, math.max(1, share))

@@ -18,7 +18,7 @@ def claim(redis, caller, want, free=100, stock=0, now=NOW, back=0, back_bucket=0
     script = (repo_dir() / "redis" / "herd_claim.lua").read_text()
     granted, bucket = redis.command("EVAL", script, 1, KEY, now, W, TTL, caller,
                                     POLLED, free, want, back, back_bucket, debt, stock)
-    return granted, bucket
+    return [granted, bucket]
 
 
 def test_a_top_up_is_held_to_the_callers_share_of_what_is_left(redis_server):
@@ -56,3 +56,15 @@ def test_a_fair_share_is_what_is_left_over_the_claimers_less_the_stock(redis_ser
 def test_a_fair_share_is_at_most_4096(redis_server):
     assert claim(redis_server, "fe-a", want=0, free=100000)[0] == 4096
     assert claim(redis_server, "fe-b", want=100000, free=100000)[0] == (100000 - 4096) // 2
+
+
+def test_a_fair_share_claim_with_a_whole_share_in_stock_only_gives_back(redis_server):
+    """A front-end letting the share of an idle slot lapse gives it back with a
+    fair-share claim holding 4096 in stock: the script takes the credits back out of
+    their bucket and grants none."""
+    granted, bucket = claim(redis_server, "fe-a", want=0)
+    assert granted == 100
+    assert claim(redis_server, "fe-a", want=0, stock=4096, back=60, back_bucket=bucket,
+                 now=NOW + 500) == [0, (NOW + 500) // 100]
+    assert redis_server.command("HGET", KEY, f"b{bucket}") == b"40"
+    assert claim(redis_server, "fe-b", want=1000, now=NOW + 600)[0] == 30   # 60 left, 2

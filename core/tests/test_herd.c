@@ -21,6 +21,10 @@
 
 #define MAX_CLAIMS  8
 
+/* core's TUNE_HERD_FAIR_MAX: a fair-share claim with this much in stock
+ * gives the share back and takes none (herd_claim.lua agrees) */
+#define TUNE_HERD_FAIR_MAX_TEST  4096
+
 
 typedef struct {
     const char  *stream;
@@ -229,7 +233,7 @@ typedef struct {
 static void
 script(script_t *r, const tune_herd_claim_t *c, int64_t now, int64_t *reply)
 {
-    int64_t   i, pending, left, want;
+    int64_t   i, pending, left, want, share;
 
     if (c->back > 0) {
         i = c->back_bucket - B0;
@@ -247,10 +251,18 @@ script(script_t *r, const tune_herd_claim_t *c, int64_t now, int64_t *reply)
     left = (left > 0) ? left : 0;
 
     want = c->want;
+    share = left / r->claimers;
 
-    if (want == 0) {
-        want = left / r->claimers;
-        want = ((want < 4096) ? want : 4096) - c->stock;
+    if (want == 0 && c->stock >= 4096) {
+        /* the share given back, none taken */
+
+    } else if (want == 0) {
+        want = ((share < 4096) ? share : 4096) - c->stock;
+        want = (want > 1) ? want : 1;
+
+    } else {
+        /* a top-up: at most the caller's share of what is left */
+        want = (want < share) ? want : share;
         want = (want > 1) ? want : 1;
     }
 
@@ -1569,6 +1581,101 @@ test_local_part(void **state)
 }
 
 
+/*
+ * An idle front-end keeps fair shares in the 8 roomiest slots of a stream
+ * and in those with tune-ins; another slot's share is given back as it is
+ * about to expire (a fair-share claim with a whole share in stock, which
+ * the script grants nothing) and then left alone.  (Every slot renewed
+ * every quarter window cost Redis F x B x 2 keys a second, idle or not.)
+ */
+static void
+test_idle_shares(void **state)
+{
+    size_t                      i, n;
+    int64_t                     reply[2 * 16];
+    spec_t                      spec[10];
+    char                        backend[10][4], free[10][8];
+    tune_herd_t                *herd;
+    tune_herd_claim_t           c[16];
+    const tune_image_t         *img;
+    const tune_image_stream_t  *st;
+
+    (void) state;
+
+    /* s0..s9 with 10, 20, ... 100 free: s0 and s1 are not among the 8 */
+    for (i = 0; i < 10; i++) {
+        snprintf(backend[i], sizeof(backend[i]), "s%zu", i);
+        snprintf(free[i], sizeof(free[i]), "%zu", 10 * (i + 1));
+        spec[i] = (spec_t) { "demo", backend[i], "up", free[i], 100 };
+    }
+
+    herd = new_herd(64);
+    img = decode(spec, 10, T0);
+
+    n = tune_herd_claims(herd, img, T0, W, c, 16);
+    assert_int_equal(n, 8);
+
+    for (i = 0; i < n; i++) {
+        assert_int_equal(c[i].want, 0);
+        assert_int_equal(c[i].stock, 0);
+        assert_true(c[i].free >= 30);
+        reply[2 * i] = 5;
+        reply[2 * i + 1] = B0;
+    }
+
+    assert_int_equal(tune_herd_granted(herd, c, n, W, T0, reply), TUNE_OK);
+
+    /* quiet until a quarter window is left of the shares: nothing */
+    assert_int_equal(tune_herd_claims(herd, img, T0 + 400, W, c, 16), 0);
+
+    /*
+     * The counts turned round (s0 100 ... s9 10): s0 and s1 get shares, s2
+     * to s7 are renewed, s8 gives its share back; s9 had a tune-in, so its
+     * share is renewed with its spent credit reported.
+     */
+    for (i = 0; i < 10; i++) {
+        snprintf(free[i], sizeof(free[i]), "%zu", 10 * (10 - i));
+    }
+
+    img = decode(spec, 10, T0 + 300);
+    st = stream(img, "demo");
+    tune_herd_take(herd, img, st, st->first_slot + 9, T0 + 510, W);
+
+    n = tune_herd_claims(herd, img, T0 + 520, W, c, 16);
+    assert_int_equal(n, 10);
+
+    for (i = 0; i < n; i++) {
+        assert_int_equal(c[i].want, 0);
+
+        if (c[i].free == 20) {
+            /* s8: given back, none taken */
+            assert_int_equal(c[i].stock, TUNE_HERD_FAIR_MAX_TEST);
+            assert_int_equal(c[i].back, 5);
+            reply[2 * i] = 0;
+
+        } else {
+            assert_int_equal(c[i].stock, 0);
+            assert_int_equal(c[i].back,
+                             (c[i].free >= 90) ? 0
+                             : (c[i].free == 10) ? 4 : 5);
+            reply[2 * i] = 5;
+        }
+
+        reply[2 * i + 1] = B0 + 5;
+    }
+
+    assert_int_equal(tune_herd_granted(herd, c, n, W, T0 + 520, reply),
+                     TUNE_OK);
+
+    /* s8 holds nothing now, and is not claimed for again while idle */
+    n = tune_herd_claims(herd, img, T0 + 1100, W, c, 16);
+
+    for (i = 0; i < n; i++) {
+        assert_int_not_equal(c[i].free, 20);
+    }
+}
+
+
 /* Every kind of slot: claims for the counted ones, their keys and numbers */
 static void
 test_claims(void **state)
@@ -1917,6 +2024,7 @@ main(void)
     const struct CMUnitTest  claim_tests[] = {
         cmocka_unit_test(test_claims),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_idle_shares),
         cmocka_unit_test_setup(test_top_ups, setup_slot),
         cmocka_unit_test(test_dry_without_plenty),
         cmocka_unit_test(test_dry_with_plenty),
