@@ -95,10 +95,13 @@ void tune_herd_avail(tune_herd_t *herd, const tune_image_t *img,
 /*
  * tune_herd_avail() for a look that stands for tuneins tune-ins (at least
  * 1): a host that answered some of them from the counts it remembered
- * (tune_choose.h) reports them here, so that a slot without credits is
- * marked as asked for by each, as if every one had looked.  Only slots of
- * the schemes the tune-ins may be sent to (TUNE_SCHEME_* bits, 0: any) are
- * marked: credits claimed for the others could never be spent on them.
+ * (tune_choose.h) reports them here.  A slot without credits is marked as
+ * asked for by its part of them, as the draw would have sent them: its
+ * free x weight over that of every slot they could go to (a slot with a
+ * hundredth of the stream's room is asked for once in a hundred
+ * tune-ins, and claims credits then).  Only slots of the schemes the
+ * tune-ins may be sent to (TUNE_SCHEME_* bits, 0: any) are marked: credits
+ * claimed for the others could never be spent on them.
  */
 void tune_herd_avail_for(tune_herd_t *herd, const tune_image_t *img,
     const tune_image_stream_t *stream, int64_t now, uint32_t window,

@@ -27,6 +27,13 @@
 /* this many buckets of reservations are kept (8 s) */
 #define TUNE_HERD_BUCKETS       80
 
+/*
+ * A tune-in's ask (an entry's asked) in parts of this many: a look splits
+ * its tune-ins among the slots they could go to, by room, and most of a
+ * large stream's slots are asked for a small part of one.
+ */
+#define TUNE_HERD_ASK_ONE       65536u
+
 /* credits asked for a slot in demand: at least a few, at most many */
 #define TUNE_HERD_MIN_WANT      4
 #define TUNE_HERD_MAX_WANT      65536
@@ -79,7 +86,7 @@ typedef struct {
     uint32_t          credits;      /* of the fair share */
     uint32_t          credits2;     /* top-ups */
     uint32_t          spent;        /* since the last claim */
-    uint32_t          asked;        /* found no credit */
+    uint32_t          asked;        /* found no credit, in ASK_ONEs */
     uint32_t          debt;         /* sent without a credit */
     uint32_t          claiming;     /* in the claim in flight */
     uint32_t          plenty;       /* Redis says the slot has room */
@@ -149,7 +156,10 @@ static uint32_t tune_herd_entry_avail(tune_herd_entry_t *e,
     uint32_t tuneins);
 static int tune_herd_allot_counts(tune_herd_entry_t *e, int64_t polled);
 static uint64_t tune_herd_roomy(const tune_image_slot_t *s, uint32_t n);
-
+static uint64_t tune_herd_room(const tune_image_slot_t *s, uint32_t n,
+    uint32_t schemes);
+static uint32_t tune_herd_asks(const tune_image_slot_t *s, uint64_t room,
+    uint32_t schemes, uint32_t tuneins);
 static uint32_t tune_herd_allot_for(const tune_herd_entry_t *e,
     uint32_t free);
 static void tune_herd_count(tune_herd_t *herd, tune_herd_entry_t *e,
@@ -263,6 +273,7 @@ tune_herd_avail_for(tune_herd_t *herd, const tune_image_t *img,
 {
     int                       global;
     uint32_t                  i;
+    uint64_t                  room;
     const tune_image_slot_t  *s;
 
     s = tune_herd_stream_slots(img, stream);
@@ -273,13 +284,21 @@ tune_herd_avail_for(tune_herd_t *herd, const tune_image_t *img,
 
     global = tune_herd_global(herd, now);
 
-    /* a slot the tune-ins could not be sent to was not asked for */
+    /*
+     * The tune-ins ask for a slot without credits as the draw would have
+     * sent them there: each slot its part of the room (free x weight) of
+     * the slots they could go to.  Asking every such slot for each of them
+     * made a trickle of tune-ins claim top-ups in every slot of a large
+     * stream (bench/fleet.py).  A slot they could not be sent to (another
+     * scheme, not up, full) is not asked for.
+     */
+    room = tune_herd_room(s, stream->nslots, schemes);
 
     for (i = 0; i < stream->nslots; i++, s++) {
         avail[i] = tune_herd_slot_avail(herd, img, stream, s, global, now,
                                         window,
-                                        (schemes == 0 || (s->scheme & schemes))
-                                        ? tuneins : 0);
+                                        tune_herd_asks(s, room, schemes,
+                                                       tuneins));
     }
 }
 
@@ -327,8 +346,9 @@ tune_herd_take_if_room(tune_herd_t *herd, const tune_image_t *img,
 /*
  * One slot's avail (tune_herd.h): the same for the whole stream and for
  * the one slot a host drew from counts it remembered, so the two cannot
- * disagree.  tuneins: how many tune-ins this look stands for, each of which
- * found a slot without credits as "asked" (0: a check that asks nothing).
+ * disagree.  tuneins: this slot's part of the tune-ins the look stands for,
+ * in ASK_ONEs, which find it without credits "asked" (0: a check that asks
+ * nothing).
  */
 static uint32_t
 tune_herd_slot_avail(tune_herd_t *herd, const tune_image_t *img,
@@ -449,7 +469,8 @@ tune_herd_entry_avail(tune_herd_entry_t *e, const tune_image_slot_t *s,
     credits = tune_herd_stock(e, now);
 
     if (credits == 0) {
-        e->asked += tuneins;
+        e->asked = (tuneins < UINT32_MAX - e->asked) ? e->asked + tuneins
+                                                     : UINT32_MAX;
 
         /*
          * The stock ran out while Redis last said the slot has room to
@@ -641,7 +662,7 @@ tune_herd_claims(tune_herd_t *herd, const tune_image_t *img, int64_t now,
                 continue;
             }
 
-            demand = e->spent || e->asked || e->debt;
+            demand = e->spent || e->asked >= TUNE_HERD_ASK_ONE || e->debt;
 
             if (demand) {
                 e->demand_ms = now;
@@ -673,7 +694,9 @@ tune_herd_claims(tune_herd_t *herd, const tune_image_t *img, int64_t now,
                 stock = TUNE_HERD_FAIR_MAX;
 
             } else if (demand) {
-                wanted = 4 * ((uint64_t) e->spent + e->asked);
+                wanted = 4 * ((uint64_t) e->spent
+                              + (e->asked + (uint64_t) TUNE_HERD_ASK_ONE - 1)
+                                / TUNE_HERD_ASK_ONE);
                 wanted = (wanted > TUNE_HERD_MIN_WANT)
                          ? wanted : TUNE_HERD_MIN_WANT;
                 stock = tune_herd_stock(e, now);
@@ -1022,6 +1045,77 @@ tune_herd_script(size_t *len)
 
 
 /* ---- helpers ------------------------------------------------------- */
+
+/* whether a tune-in of these schemes may be sent to the slot by its room */
+static int
+tune_herd_askable(const tune_image_slot_t *s, uint32_t schemes)
+{
+    return s->health == TUNE_HEALTH_UP && s->weight != 0 && s->free != 0
+           && !(s->flags & TUNE_SLOT_REFUSED)
+           && (schemes == 0 || (s->scheme & schemes));
+}
+
+
+/*
+ * The room (free x weight) of the n slots a tune-in of these schemes may go
+ * to, summed; UINT64_MAX when one of them is unlimited (the draw sends
+ * tune-ins there first, so no slot without credits is asked for).
+ */
+static uint64_t
+tune_herd_room(const tune_image_slot_t *s, uint32_t n, uint32_t schemes)
+{
+    uint32_t  i;
+    uint64_t  room, sum;
+
+    sum = 0;
+
+    for (i = 0; i < n; i++, s++) {
+        if (!tune_herd_askable(s, schemes)) {
+            continue;
+        }
+
+        if (s->free == TUNE_UNLIMITED) {
+            return UINT64_MAX;
+        }
+
+        /* each below 2^52 (weights to 2^20); the sum saturates */
+        room = (uint64_t) s->free * s->weight;
+        sum = (room < UINT64_MAX - sum) ? sum + room : UINT64_MAX;
+    }
+
+    return sum;
+}
+
+
+/* A slot's part of tuneins asks, in ASK_ONEs, by its part of the room */
+static uint32_t
+tune_herd_asks(const tune_image_slot_t *s, uint64_t room, uint32_t schemes,
+    uint32_t tuneins)
+{
+    uint64_t  mine, part;
+
+    if (tuneins == 0 || room == 0 || room == UINT64_MAX
+        || !tune_herd_askable(s, schemes) || s->free == TUNE_UNLIMITED)
+    {
+        return 0;
+    }
+
+    mine = (uint64_t) s->free * s->weight;
+
+    /* mine / room in ASK_ONEs, without overflow (mine <= room) */
+    if (room < ((uint64_t) 1 << 40)) {
+        part = (mine * TUNE_HERD_ASK_ONE) / room;
+
+    } else {
+        part = mine / (room / TUNE_HERD_ASK_ONE);
+    }
+
+    part = (part < TUNE_HERD_ASK_ONE) ? part : TUNE_HERD_ASK_ONE;
+    part *= tuneins;
+
+    return (part < UINT32_MAX) ? (uint32_t) part : UINT32_MAX;
+}
+
 
 /*
  * The room (free x weight) of the TUNE_HERD_IDLE_SLOTS-th roomiest slot a

@@ -1676,6 +1676,86 @@ test_idle_shares(void **state)
 }
 
 
+/*
+ * A look asks for each slot without credits its part of the tune-ins, by
+ * room (free x weight), as the draw would have sent them: a slot of 900
+ * and one of 100 are asked for 90 and 10 of 100 tune-ins.  Among 40 slots,
+ * ten tune-ins answered from the 8 with shares ask for none of the others
+ * a whole tune-in, and no top-up is claimed there (each used to be asked
+ * for all ten, and every slot of a large stream claimed top-ups).
+ */
+static void
+test_asks_by_room(void **state)
+{
+    size_t                      i, n;
+    int64_t                     reply[2 * 40];
+    uint32_t                    avail[40];
+    spec_t                      spec[40];
+    char                        backend[40][4], free[40][8];
+    tune_herd_t                *herd;
+    tune_herd_claim_t           c[40];
+    const tune_image_t         *img;
+    const tune_image_stream_t  *st;
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = decode((const spec_t[]) {
+                     { "demo", "a", "up", "900", 100 },
+                     { "demo", "b", "up", "100", 100 },
+                 }, 2, T0);
+    st = stream(img, "demo");
+
+    /* Redis answers, and has nothing for either */
+    n = tune_herd_claims(herd, img, T0, W, c, 40);
+    assert_int_equal(n, 2);
+    memset(reply, 0, sizeof(reply));
+    reply[1] = B0;
+    reply[3] = B0;
+    assert_int_equal(tune_herd_granted(herd, c, n, W, T0, reply), TUNE_OK);
+
+    for (i = 0; i < 100; i++) {
+        tune_herd_avail(herd, img, st, T0 + 10, W, avail);
+        assert_int_equal(avail[0], 0);
+        assert_int_equal(avail[1], 0);
+    }
+
+    n = tune_herd_claims(herd, img, T0 + 50, W, c, 40);
+    assert_int_equal(n, 2);
+    assert_int_equal(c[0].want, 4 * 90);
+    assert_int_equal(c[1].want, 4 * 10);
+
+    /* 40 slots of 11 to 50 free */
+    for (i = 0; i < 40; i++) {
+        snprintf(backend[i], sizeof(backend[i]), "s%zu", i);
+        snprintf(free[i], sizeof(free[i]), "%zu", 11 + i);
+        spec[i] = (spec_t) { "demo", backend[i], "up", free[i], 100 };
+    }
+
+    herd = new_herd(64);
+    img = decode(spec, 40, T0);
+    st = stream(img, "demo");
+
+    n = tune_herd_claims(herd, img, T0, W, c, 40);
+    assert_int_equal(n, 8);
+
+    for (i = 0; i < n; i++) {
+        reply[2 * i] = 5;
+        reply[2 * i + 1] = B0;
+    }
+
+    assert_int_equal(tune_herd_granted(herd, c, n, W, T0, reply), TUNE_OK);
+
+    for (i = 0; i < 10; i++) {
+        tune_herd_avail(herd, img, st, T0 + 10, W, avail);
+        assert_int_equal(avail[0], 0);
+        assert_true(avail[39] > 0);
+    }
+
+    assert_int_equal(tune_herd_claims(herd, img, T0 + 50, W, c, 40), 0);
+}
+
+
 /* Every kind of slot: claims for the counted ones, their keys and numbers */
 static void
 test_claims(void **state)
@@ -2025,6 +2105,7 @@ main(void)
         cmocka_unit_test(test_claims),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_idle_shares),
+        cmocka_unit_test(test_asks_by_room),
         cmocka_unit_test_setup(test_top_ups, setup_slot),
         cmocka_unit_test(test_dry_without_plenty),
         cmocka_unit_test(test_dry_with_plenty),
