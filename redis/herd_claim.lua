@@ -80,7 +80,12 @@ for i, key in ipairs(KEYS) do
             end
         end
     end
-    redis.call('HSET', key, me, string.format('%d', now))
+    -- a share only given back (see below) leaves the slot to the others
+    if want == 0 and stock >= FAIR_MAX then
+        redis.call('HDEL', key, me)
+    else
+        redis.call('HSET', key, me, string.format('%d', now))
+    end
 
     -- the newest poll any front-end has seen decides for all of them
     if stored_polled and stored_free and stored_polled >= polled then

@@ -61,10 +61,10 @@ def test_a_fair_share_is_at_most_4096(redis_server):
 def test_a_fair_share_claim_with_a_whole_share_in_stock_only_gives_back(redis_server):
     """A front-end letting the share of an idle slot lapse gives it back with a
     fair-share claim holding 4096 in stock: the script takes the credits back out of
-    their bucket and grants none."""
+    their bucket, grants none, and no longer counts it among the slot's claimers."""
     granted, bucket = claim(redis_server, "fe-a", want=0)
     assert granted == 100
     assert claim(redis_server, "fe-a", want=0, stock=4096, back=60, back_bucket=bucket,
                  now=NOW + 500) == [0, (NOW + 500) // 100]
     assert redis_server.command("HGET", KEY, f"b{bucket}") == b"40"
-    assert claim(redis_server, "fe-b", want=1000, now=NOW + 600)[0] == 30   # 60 left, 2
+    assert claim(redis_server, "fe-b", want=1000, now=NOW + 600)[0] == 60   # 60 left, 1

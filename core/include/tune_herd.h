@@ -8,8 +8,9 @@
  * A front-end (all workers or children of one nginx or Apache) keeps its
  * own reservations in a herd table; across front-ends, the one process
  * that talks to Redis claims credits with redis/herd_claim.lua, and the
- * request path spends credits only, never waiting for Redis.  Without
- * Redis the limit is the free count less this front-end's reservations.
+ * request path spends credits only, never waiting for Redis.  While Redis
+ * does not answer, a front-end keeps to what Redis's last answers left it
+ * (redis/SCHEMA.md says when the free count alone bounds instead).
  *
  * The table lives in caller memory (shared memory in both modules) and
  * holds no pointers, so it may be mapped at any address.  Nothing here
@@ -218,8 +219,8 @@ void tune_herd_unclaimed(tune_herd_t *herd, const tune_herd_claim_t *claims,
  * as sent without a credit) */
 void tune_herd_takeover(tune_herd_t *herd);
 
-/* Redis is away or the script failed: count this front-end's tune-ins
- * only, drop every credit */
+/* Redis is away or the script failed: drop every credit; each slot is
+ * then bounded by what Redis's last answers left this front-end */
 void tune_herd_local(tune_herd_t *herd);
 
 

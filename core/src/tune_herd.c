@@ -91,28 +91,25 @@ typedef struct {
     uint32_t          claiming;     /* in the claim in flight */
     uint32_t          plenty;       /* Redis says the slot has room */
     uint16_t          count[TUNE_HERD_BUCKETS];
-    /*
-     * Added last, in what was the entry's tail padding (zero in a table
-     * an older build made), so that during a reload or a graceful restart
-     * the workers or children of both builds, which share the table, agree
-     * on every other field's place.
-     */
     uint32_t          returning;    /* of the fair share, by that claim */
     /*
-     * What Redis's last answer left this front-end at the slot: its
+     * What Redis's last answer for the slot left this front-end: its
      * reservations then and the credits it held (allot), counted against
-     * the poll of allot_polled (0: no answer yet), whose free count was
-     * allot_free.  While Redis does not answer, the front-end keeps its
-     * pending within it (scaled to a newer poll's free count), so the
-     * front-ends together stay within the free count through an outage or
-     * a failover instead of each taking all of it.  allot_next: the first
-     * poll newer than allot_polled counted that way (0: none yet).
+     * the poll of allot_polled (0: no answer yet), the credits alone
+     * (allot_credits), and when it came (allot_ms).  While Redis does not
+     * answer, the front-end keeps its pending within it, so the front-ends
+     * together stay within the free count through an outage or a failover
+     * instead of each taking all of it (tune_herd_part()).  allot_next: the
+     * first poll seen since Redis last answered at allot_next_at (the
+     * table's answered_ms then).
      */
     uint32_t          allot;
-    uint32_t          allot_free;
+    uint32_t          allot_credits;
     int64_t           allot_polled;
     int64_t           allot_next;
     int64_t           demand_ms;    /* last claim with tune-ins to report */
+    int64_t           allot_ms;
+    int64_t           allot_next_at;
 } tune_herd_entry_t;
 
 
@@ -125,11 +122,12 @@ _Static_assert(offsetof(tune_herd_entry_t, plenty) == 72
                && offsetof(tune_herd_entry_t, count) == 76
                && offsetof(tune_herd_entry_t, returning) == 236
                && offsetof(tune_herd_entry_t, allot) == 240
-               && offsetof(tune_herd_entry_t, allot_free) == 244
+               && offsetof(tune_herd_entry_t, allot_credits) == 244
                && offsetof(tune_herd_entry_t, allot_polled) == 248
                && offsetof(tune_herd_entry_t, allot_next) == 256
                && offsetof(tune_herd_entry_t, demand_ms) == 264
-               && sizeof(tune_herd_entry_t) == 272,
+               && offsetof(tune_herd_entry_t, allot_next_at) == 280
+               && sizeof(tune_herd_entry_t) == 288,
                "the herd entry's layout changed: bump TUNE_HERD_MAGIC");
 
 
@@ -140,6 +138,7 @@ struct tune_herd_s {
     uint64_t          size;         /* bytes used, header included */
     uint64_t          nentries;
     int64_t           global_until; /* credits from Redis in use until */
+    int64_t           answered_ms;  /* Redis last answered a claim (0: never) */
 };
 
 
@@ -152,16 +151,20 @@ static tune_herd_entry_t *tune_herd_slot_entry(tune_herd_t *herd,
     const tune_image_t *img, const tune_image_stream_t *stream,
     const tune_image_slot_t *s, int64_t now, uint32_t window);
 static uint32_t tune_herd_entry_avail(tune_herd_entry_t *e,
-    const tune_image_slot_t *s, int global, int64_t now, uint32_t window,
-    uint32_t tuneins);
-static int tune_herd_allot_counts(tune_herd_entry_t *e, int64_t polled);
-static uint64_t tune_herd_roomy(const tune_image_slot_t *s, uint32_t n);
+    const tune_image_slot_t *s, int global, int64_t answered_ms, int64_t now,
+    uint32_t window, uint32_t tuneins);
+static uint32_t tune_herd_part(tune_herd_entry_t *e,
+    const tune_image_slot_t *s, int64_t answered_ms, uint32_t window);
+static uint32_t tune_herd_since(const tune_herd_entry_t *e, int64_t from_ms,
+    uint32_t window);
+static uint64_t tune_herd_roomy(const tune_image_slot_t *s, uint32_t n,
+    uint32_t *ties);
+static int tune_herd_plenty(const tune_herd_entry_t *e, int64_t now,
+    uint32_t window);
 static uint64_t tune_herd_room(const tune_image_slot_t *s, uint32_t n,
     uint32_t schemes);
 static uint32_t tune_herd_asks(const tune_image_slot_t *s, uint64_t room,
     uint32_t schemes, uint32_t tuneins);
-static uint32_t tune_herd_allot_for(const tune_herd_entry_t *e,
-    uint32_t free);
 static void tune_herd_count(tune_herd_t *herd, tune_herd_entry_t *e,
     int64_t now);
 static uint32_t tune_herd_slot_avail(tune_herd_t *herd,
@@ -333,8 +336,8 @@ tune_herd_take_if_room(tune_herd_t *herd, const tune_image_t *img,
      * tune-in a host answers from remembered counts.  The check asks
      * nothing: the host counts its tune-in with its next full look.
      */
-    avail = tune_herd_entry_avail(e, s, tune_herd_global(herd, now), now,
-                                  window, 0);
+    avail = tune_herd_entry_avail(e, s, tune_herd_global(herd, now),
+                                  herd->answered_ms, now, window, 0);
     if (avail != 0) {
         tune_herd_count(herd, e, now);
     }
@@ -374,7 +377,8 @@ tune_herd_slot_avail(tune_herd_t *herd, const tune_image_t *img,
         return s->free;
     }
 
-    return tune_herd_entry_avail(e, s, global, now, window, tuneins);
+    return tune_herd_entry_avail(e, s, global, herd->answered_ms, now, window,
+                                 tuneins);
 }
 
 
@@ -401,7 +405,8 @@ tune_herd_slot_entry(tune_herd_t *herd, const tune_image_t *img,
 /* tune_herd_slot_avail() once its counted slot's entry e is found */
 static uint32_t
 tune_herd_entry_avail(tune_herd_entry_t *e, const tune_image_slot_t *s,
-    int global, int64_t now, uint32_t window, uint32_t tuneins)
+    int global, int64_t answered_ms, int64_t now, uint32_t window,
+    uint32_t tuneins)
 {
     uint32_t  local, credits, pending, kept;
 
@@ -434,31 +439,20 @@ tune_herd_entry_avail(tune_herd_entry_t *e, const tune_image_slot_t *s,
 
     if (!global) {
         /*
-         * Redis does not answer.  Against the poll its last answer was
-         * counted on (no poll reaches a front-end that cannot reach Redis:
-         * an outage, a failover), this front-end keeps to what that answer
-         * left it, the credits it held among them, and so does every other
-         * one: together they stay within what Redis granted, where each
-         * counting against the whole free count would multiply it.  Not
-         * when that answer said the slot has room to spare (plenty): a
-         * claim failing for a moment (a reload, a graceful restart) must
-         * not turn a roomy slot away.
-         *
-         * One newer poll is counted the same way, its part scaled to the
-         * new free count: the poll installed just before Redis went away,
-         * before this slot's claim on it was answered (claims of a large
-         * fleet take a while to go round).  Counted against this
-         * front-end's own tune-ins alone, every front-end would take all
-         * of it (bench/fleet.py --outage).  A second newer poll without an
-         * answer means Redis is read but refuses the script (an ACL,
-         * NOREPLICAS): from then on the free count alone bounds, as before
-         * any answer, so that a front-end left without a part does not
-         * turn its listeners away for as long as that lasts.
+         * Redis does not answer.  No poll reaches a front-end that cannot
+         * reach Redis (an outage, a failover), so against the poll of its
+         * last answers this front-end keeps to what they left it, the
+         * credits it held among them, and so does every other one:
+         * together they stay within what Redis granted, where each
+         * counting against the whole free count would multiply it
+         * (tune_herd_part()).  Not while that answer says the slot has
+         * room to spare (plenty): a claim failing for a moment (a reload,
+         * a graceful restart) must not turn a roomy slot away.  Nor
+         * before any answer: Redis refusing the script from the start (an
+         * ACL, NOREPLICAS) must not turn every listener away.
          */
-        if (e->allot_polled != 0 && !e->plenty
-            && tune_herd_allot_counts(e, s->polled_ms))
-        {
-            kept = tune_herd_allot_for(e, s->free);
+        if (answered_ms != 0 && !tune_herd_plenty(e, now, window)) {
+            kept = tune_herd_part(e, s, answered_ms, window);
             kept = (pending < kept) ? kept - pending : 0;
             local = (kept < local) ? kept : local;
         }
@@ -482,7 +476,7 @@ tune_herd_entry_avail(tune_herd_entry_t *e, const tune_image_slot_t *s,
          * reported as sent without a credit.  Otherwise the fleet may
          * be short, and the slot waits for credits.
          */
-        if (e->plenty) {
+        if (tune_herd_plenty(e, now, window)) {
             return local;
         }
     }
@@ -614,10 +608,10 @@ size_t
 tune_herd_claims(tune_herd_t *herd, const tune_image_t *img, int64_t now,
     uint32_t window, tune_herd_claim_t *out, size_t max)
 {
-    int                         demand, renew;
+    int                         demand, renew, top;
     size_t                      n;
-    uint32_t                    i, j, want, stock, back;
-    uint64_t                    wanted, roomy;
+    uint32_t                    i, j, want, stock, back, ties;
+    uint64_t                    wanted, roomy, room;
     const char                 *name, *backend;
     tune_herd_claim_t          *c;
     tune_herd_entry_t          *e;
@@ -639,7 +633,7 @@ tune_herd_claims(tune_herd_t *herd, const tune_image_t *img, int64_t now,
             continue;
         }
 
-        roomy = tune_herd_roomy(s, stream->nslots);
+        roomy = tune_herd_roomy(s, stream->nslots, &ties);
 
         for (j = 0; j < stream->nslots && n < max; j++, s++) {
 
@@ -648,6 +642,16 @@ tune_herd_claims(tune_herd_t *herd, const tune_image_t *img, int64_t now,
                 || (s->flags & TUNE_SLOT_REFUSED))
             {
                 continue;
+            }
+
+            /* among the roomiest: those of the TUNE_HERD_IDLE_SLOTS-th
+             * slot's room taken first come, so ties keep no more */
+            room = (uint64_t) s->free * s->weight;
+            top = (room > roomy);
+
+            if (room == roomy && ties > 0) {
+                top = 1;
+                ties--;
             }
 
             /* only a hand-made image has longer names: no key for them */
@@ -682,10 +686,7 @@ tune_herd_claims(tune_herd_t *herd, const tune_image_t *img, int64_t now,
             renew = (e->credit_until - now <= (int64_t) window / 4);
             back = (e->credit_until > now) ? e->credits : 0;
 
-            if (renew
-                && (now - e->demand_ms < (int64_t) window
-                    || (uint64_t) s->free * s->weight >= roomy))
-            {
+            if (renew && (now - e->demand_ms < (int64_t) window || top)) {
                 want = 0;
                 stock = 0;
 
@@ -871,10 +872,9 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
          * granted in full says little: the share of a slot nearly full.)
          */
         if (claims[i].want == 0) {
-            /* a share only given back says nothing of the room */
-            if (claims[i].stock < TUNE_HERD_FAIR_MAX) {
-                e->plenty = (granted >= TUNE_HERD_FAIR_MAX);
-            }
+            /* a share given back is no share: the slot is not kept */
+            e->plenty = (granted >= TUNE_HERD_FAIR_MAX
+                         && claims[i].stock < TUNE_HERD_FAIR_MAX);
 
         } else if (granted < claims[i].want) {
             e->plenty = 0;
@@ -954,12 +954,14 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
          * claim among them) and the credits it holds: that is what it may
          * have pending against this poll until the next answer.
          */
+        e->allot_credits = tune_herd_stock(e, sent_ms);
         e->allot = tune_herd_pending(e, claims[i].polled_ms, window)
-                   + tune_herd_stock(e, sent_ms);
-        e->allot_free = claims[i].free;
+                   + e->allot_credits;
         e->allot_polled = claims[i].polled_ms;
-        e->allot_next = 0;
+        e->allot_ms = sent_ms;
     }
+
+    herd->answered_ms = sent_ms;
 
     /*
      * Credits hold for half a window, and so does the word of the last
@@ -1058,8 +1060,8 @@ tune_herd_askable(const tune_image_slot_t *s, uint32_t schemes)
 
 /*
  * The room (free x weight) of the n slots a tune-in of these schemes may go
- * to, summed; UINT64_MAX when one of them is unlimited (the draw sends
- * tune-ins there first, so no slot without credits is asked for).
+ * to, summed; 0 when one of them is unlimited (the draw sends tune-ins
+ * there first, so no slot without credits is asked for).
  */
 static uint64_t
 tune_herd_room(const tune_image_slot_t *s, uint32_t n, uint32_t schemes)
@@ -1075,7 +1077,7 @@ tune_herd_room(const tune_image_slot_t *s, uint32_t n, uint32_t schemes)
         }
 
         if (s->free == TUNE_UNLIMITED) {
-            return UINT64_MAX;
+            return 0;
         }
 
         /* each below 2^52 (weights to 2^20); the sum saturates */
@@ -1094,9 +1096,7 @@ tune_herd_asks(const tune_image_slot_t *s, uint64_t room, uint32_t schemes,
 {
     uint64_t  mine, part;
 
-    if (tuneins == 0 || room == 0 || room == UINT64_MAX
-        || !tune_herd_askable(s, schemes) || s->free == TUNE_UNLIMITED)
-    {
+    if (tuneins == 0 || room == 0 || !tune_herd_askable(s, schemes)) {
         return 0;
     }
 
@@ -1110,7 +1110,10 @@ tune_herd_asks(const tune_image_slot_t *s, uint64_t room, uint32_t schemes,
         part = mine / (room / TUNE_HERD_ASK_ONE);
     }
 
+    /* at least a part, or a slot with less than one of the room would
+     * never be asked for, nor claimed for while idle */
     part = (part < TUNE_HERD_ASK_ONE) ? part : TUNE_HERD_ASK_ONE;
+    part = (part > 0) ? part : 1;
     part *= tuneins;
 
     return (part < UINT32_MAX) ? (uint32_t) part : UINT32_MAX;
@@ -1120,10 +1123,11 @@ tune_herd_asks(const tune_image_slot_t *s, uint64_t room, uint32_t schemes,
 /*
  * The room (free x weight) of the TUNE_HERD_IDLE_SLOTS-th roomiest slot a
  * claim may be made for among n, 0 when there are no more than that: a
- * slot with at least as much is kept a fair share while idle.
+ * slot with more is kept a fair share while idle, and so are the first
+ * *ties slots with as much.
  */
 static uint64_t
-tune_herd_roomy(const tune_image_slot_t *s, uint32_t n)
+tune_herd_roomy(const tune_image_slot_t *s, uint32_t n, uint32_t *ties)
 {
     uint32_t  i, k, top;
     uint64_t  room, best[TUNE_HERD_IDLE_SLOTS];
@@ -1158,49 +1162,109 @@ tune_herd_roomy(const tune_image_slot_t *s, uint32_t n)
         best[k] = room;
     }
 
-    return (top < TUNE_HERD_IDLE_SLOTS) ? 0 : best[top - 1];
-}
-
-
-/*
- * Whether the last answer's part bounds the slot against the poll of
- * polled: the answer's own poll, or the first newer one seen since
- * (remembered here).  An older poll (a rolled-back snapshot) is not.
- */
-static int
-tune_herd_allot_counts(tune_herd_entry_t *e, int64_t polled)
-{
-    if (polled == e->allot_polled) {
-        return 1;
-    }
-
-    if (polled < e->allot_polled) {
+    if (top < TUNE_HERD_IDLE_SLOTS) {
+        *ties = 0;
         return 0;
     }
 
-    if (e->allot_next == 0) {
-        e->allot_next = polled;
+    /* best[] holds every slot with more room than the last, and ties of it */
+    for (*ties = 0, k = 0; k < top; k++) {
+        *ties += (best[k] == best[top - 1]);
     }
 
-    return polled == e->allot_next;
+    return best[top - 1];
 }
 
 
 /*
- * The last answer's part against a poll with free places: the same share
- * of them as it was of the answered poll's, never more than it was.  The
- * parts of all front-ends summed to at most that poll's free count, so
- * scaled they sum to at most the new one's, which already counts the
- * listeners of the reservations the new poll reconciled.
+ * The most this front-end may have pending at the slot while Redis does
+ * not answer (its last answer came at answered_ms), by the slot's last
+ * answer; UINT32_MAX for no bound but the free count.
+ *
+ * - Against the poll that answer was counted on: what it left, pending
+ *   then and the credits held (all reservations Redis counts against that
+ *   poll, given back or not).
+ * - Against the first poll seen since Redis last answered, when the
+ *   slot's answer came along with the last answers (within W of them):
+ *   the poll installed just before Redis went away, before this slot's
+ *   claim on it was answered (claims of a large fleet take a while to go
+ *   round).  The credits held then, less what was sent since, while they
+ *   may still be reservations against that poll; what was pending then
+ *   the new poll may have reconciled, so it is not counted twice.
+ * - Against that poll, for a slot without such an answer (never claimed:
+ *   an idle slot's share is not renewed; answered long ago): nothing.
+ *   Counted against the free count alone, every front-end would take all
+ *   of it (bench/fleet.py --outage).
+ * - Against a second poll seen since: no bound.  Polls come, so Redis is
+ *   read but refuses the script (an ACL, NOREPLICAS); a front-end left
+ *   without a part must not turn its listeners away for as long as that
+ *   lasts.
  */
 static uint32_t
-tune_herd_allot_for(const tune_herd_entry_t *e, uint32_t free)
+tune_herd_part(tune_herd_entry_t *e, const tune_image_slot_t *s,
+    int64_t answered_ms, uint32_t window)
 {
-    if (e->allot_free == 0 || free >= e->allot_free) {
+    uint32_t  before, since;
+
+    if (e->allot_polled != 0 && s->polled_ms == e->allot_polled) {
         return e->allot;
     }
 
-    return (uint32_t) ((uint64_t) e->allot * free / e->allot_free);
+    if (e->allot_next_at != answered_ms) {
+        e->allot_next = s->polled_ms;
+        e->allot_next_at = answered_ms;
+    }
+
+    if (s->polled_ms != e->allot_next) {
+        return UINT32_MAX;
+    }
+
+    if (e->allot_polled == 0 || s->polled_ms < e->allot_polled
+        || answered_ms - e->allot_ms > (int64_t) window)
+    {
+        return 0;
+    }
+
+    /* a credit held then was granted within W/2 before the answer, so it
+     * is a reservation against a poll taken less than W/2 after it */
+    since = tune_herd_since(e, e->allot_ms, window);
+    before = tune_herd_pending(e, s->polled_ms, window);
+    before = (since < before) ? before - since : 0;
+
+    if (s->polled_ms - e->allot_ms >= (int64_t) window / 2) {
+        return before;
+    }
+
+    return before + e->allot_credits;
+}
+
+
+/*
+ * This front-end's reservations made from the bucket of from_ms on (the
+ * whole bucket: a tune-in of its first part counts, the safe side).
+ */
+static uint32_t
+tune_herd_since(const tune_herd_entry_t *e, int64_t from_ms, uint32_t window)
+{
+    int64_t  start;
+
+    start = tune_herd_floor(from_ms, TUNE_HERD_BUCKET_MS)
+            * TUNE_HERD_BUCKET_MS;
+
+    /* tune_herd_pending() counts the buckets of times after polled - W */
+    return tune_herd_pending(e, start + (int64_t) window, window);
+}
+
+
+/*
+ * Whether Redis said the slot has room to spare (a whole fair share, no
+ * top-up cut short since) within the window: a share renewed, not one
+ * given back or long expired.
+ */
+static int
+tune_herd_plenty(const tune_herd_entry_t *e, int64_t now, uint32_t window)
+{
+    return e->plenty && e->credit_until + (int64_t) window / 2 > now;
 }
 
 

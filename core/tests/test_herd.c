@@ -1486,9 +1486,10 @@ test_outage_keeps_the_fleet_within_free(void **state)
 
 /*
  * What Redis left a front-end, while it does not answer: against the poll
- * it was counted on only (a newer poll: the free count alone bounds, as
- * before any answer); cut by a top-up cut short; none when it left none; no
- * cap while the slot had room to spare (a whole fair share)
+ * it was counted on, and the credits it held against the first newer one
+ * (a second: the free count alone bounds, as before any answer); cut by a
+ * top-up cut short; none when it left none; no cap while the slot had room
+ * to spare (a whole fair share)
  */
 static void
 test_local_part(void **state)
@@ -1505,53 +1506,48 @@ test_local_part(void **state)
     assert_int_equal(take_all(herd, img, T0 + 10), 10);
 
     /*
-     * A share of 5 of 10 for the poll of T0.  The first newer poll (put in
-     * just before Redis went away, never answered) keeps to that share,
-     * never above it: 5 more of 40 (the 5 sent are reconciled by it).  A
-     * second newer poll means Redis is read but refuses the script: 40 of
-     * its own.
+     * A share of 5 of 10 for the poll of T0, 2 of them sent.  The first
+     * newer poll (put in just before Redis went away, its claim never
+     * answered) keeps to the credits held then: 3 more, though it says 40
+     * are free (the 2 may be its listeners already).  A second newer poll
+     * means Redis is read but refuses the script: the free count alone.
      */
     herd = new_herd(64);
     answer1(herd, claim1(herd, img, T0), T0, 5, B0);
     tune_herd_local(herd);
-    assert_int_equal(take_all(herd, img, T0 + 10), 5);
-    img = single("40", T0 + 3000);
-    assert_int_equal(take_all(herd, img, T0 + 3010), 5);
-    img = single("40", T0 + 4000);
-    assert_int_equal(take_all(herd, img, T0 + 4010), 40 - 5);
-    img = single("40", T0 + 7000);
-    assert_int_equal(take_all(herd, img, T0 + 7010), 40);
+    take0(herd, img, T0 + 10, 2);
+    img = single("40", T0 + 500);
+    assert_int_equal(take_all(herd, img, T0 + 510), 3);
+    img = single("40", T0 + 1000);
+    assert_int_equal(take_all(herd, img, T0 + 1010), 40 - 5);
 
     /*
-     * ... scaled to fewer places: a share of 5 of 10 is 2 of 4 (the rest of
-     * the fleet held 5 of the 10, and 2 of the 4), less its own pending
+     * The first newer poll taken W/2 or more after the answer: the credits
+     * held then may be reconciled by it, and are not spent (each front-end
+     * spending its part of an older poll against the new free count would
+     * count what that poll reconciled twice); the second, the free count
      */
     herd = new_herd(64);
     img = single("10", T0);
     answer1(herd, claim1(herd, img, T0), T0, 5, B0);
     tune_herd_local(herd);
-    img = single("4", T0 + 1000);
-    assert_int_equal(take_all(herd, img, T0 + 1010), 2);
-    herd = new_herd(64);
-    img = single("10", T0);
-    answer1(herd, claim1(herd, img, T0), T0, 5, B0);
-    tune_herd_local(herd);
-    take0(herd, img, T0 + 10, 1);
-    img = single("4", T0 + 1000);
-    assert_int_equal(take_all(herd, img, T0 + 1010), 1);
+    img = single("40", T0 + 3000);
+    assert_int_equal(take_all(herd, img, T0 + 3010), 0);
+    img = single("40", T0 + 4000);
+    assert_int_equal(take_all(herd, img, T0 + 4010), 40);
 
     /* a new answer starts over: its poll, then one newer poll */
     herd = new_herd(64);
     img = single("10", T0);
     answer1(herd, claim1(herd, img, T0), T0, 5, B0);
     tune_herd_local(herd);
-    img = single("10", T0 + 1000);
-    assert_int_equal(take_all(herd, img, T0 + 1010), 5);
+    img = single("10", T0 + 300);
+    assert_int_equal(take_all(herd, img, T0 + 310), 5);
     img = single("10", T0 + 2000);
     answer1(herd, claim1(herd, img, T0 + 2010), T0 + 2010, 3, B0 + 20);
     tune_herd_local(herd);
-    img = single("10", T0 + 3000);
-    assert_int_equal(take_all(herd, img, T0 + 3020), 3);
+    img = single("10", T0 + 2300);
+    assert_int_equal(take_all(herd, img, T0 + 2320), 3);
     img = single("10", T0);
 
     /* left none: the others had it all */
@@ -1568,6 +1564,9 @@ test_local_part(void **state)
     tune_herd_local(herd);
     take0(herd, img, T0 + 10, 5000);
     assert_int_equal(avail0(herd, img, T0 + 10, W), 100000 - 5000);
+
+    /* ... while that share is fresh (W after its grant): then its part */
+    assert_int_equal(avail0(herd, img, T0 + 2100, W), 0);
 
     /* ... until a top-up is cut short: the slot is short, 5000 + 7 its part */
     herd = new_herd(64);
@@ -1753,6 +1752,184 @@ test_asks_by_room(void **state)
     }
 
     assert_int_equal(tune_herd_claims(herd, img, T0 + 50, W, c, 40), 0);
+}
+
+
+/*
+ * Through an outage, a slot this front-end holds no fresh answer for gets
+ * nothing from it while no newer poll comes: one whose share was not kept
+ * (never claimed, idle), or answered more than W before Redis last
+ * answered.  (Counted against the free count alone, every front-end would
+ * fill it.)  A second poll since: the free count alone.
+ */
+static void
+test_outage_without_an_answer(void **state)
+{
+    uint32_t                    avail[2];
+    tune_herd_t                *herd;
+    const tune_image_t         *img;
+    const tune_image_stream_t  *st;
+
+    (void) state;
+
+    /* a answered at T0; b never claimed */
+    herd = new_herd(64);
+    img = single("10", T0);
+    answer1(herd, claim1(herd, img, T0), T0, 5, B0);
+    tune_herd_local(herd);
+
+    img = decode((const spec_t[]) {
+                     { "demo", "a", "up", "10", 100 },
+                     { "demo", "b", "up", "10", 100 },
+                 }, 2, T0);
+    st = stream(img, "demo");
+    tune_herd_avail(herd, img, st, T0 + 10, W, avail);
+    assert_int_equal(avail[0], 5);
+    assert_int_equal(avail[1], 0);
+
+    img = decode((const spec_t[]) {
+                     { "demo", "a", "up", "10", 100 },
+                     { "demo", "b", "up", "10", 100 },
+                 }, 2, T0 + 1000);
+    st = stream(img, "demo");
+    tune_herd_avail(herd, img, st, T0 + 1010, W, avail);
+    assert_int_equal(avail[1], 10);
+
+    /*
+     * a answered at T0, then only b until T0 + 5000: a's answer is stale
+     * (its credits long spent or given back, its pending reconciled)
+     */
+    herd = new_herd(64);
+    img = single("10", T0);
+    answer1(herd, claim1(herd, img, T0), T0, 5, B0);
+
+    img = decode((const spec_t[]) {
+                     { "demo", "b", "up", "10", 100 },
+                 }, 1, T0 + 5000);
+    answer1(herd, claim1(herd, img, T0 + 5000), T0 + 5000, 5, B0 + 50);
+    tune_herd_local(herd);
+
+    img = single("10", T0 + 5000);
+    assert_int_equal(take_all(herd, img, T0 + 5010), 0);
+
+    /* the first poll of the next outage is looked at afresh */
+    img = single("10", T0 + 6000);
+    assert_int_equal(take_all(herd, img, T0 + 6010), 10);
+    answer1(herd, claim1(herd, img, T0 + 7000), T0 + 7000, 4, B0 + 70);
+    tune_herd_local(herd);
+    img = single("20", T0 + 7300);
+    assert_int_equal(take_all(herd, img, T0 + 7310), 4);
+}
+
+
+/*
+ * A reviewer's case: A's last answer (T0 + 400) left it 30 pending and 20
+ * credits against the poll of T0; the poll of T0 + 2100 (70 free) counts
+ * A's 30 as listeners, and B's claim on it was granted the 50 that A's
+ * credits left; Redis goes away.  A's part of the older poll scaled to the
+ * new free count (35) would count its reconciled 30 twice: 85 sent into
+ * 70.  A keeps to the credits it held, and those not even, since that poll
+ * came W/2 after them and may have reconciled them too.
+ */
+static void
+test_outage_newer_poll_two_front_ends(void **state)
+{
+    unsigned             sent;
+    tune_herd_t         *a, *b;
+    tune_herd_claim_t   *c;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    a = tune_herd_init(table, tune_herd_size(64));
+    b = tune_herd_init(table2, tune_herd_size(64));
+    assert_non_null(a);
+    assert_non_null(b);
+
+    img = single("100", T0);
+    answer1(a, claim1(a, img, T0), T0, 50, B0);
+    take0(a, img, T0 + 10, 30);
+    c = claim1(a, img, T0 + 400);
+    assert_true(c->want > 0);
+    answer1(a, c, T0 + 400, 0, B0 + 4);
+    assert_int_equal(state0(a, img, T0 + 400, CREDITS), 20);
+
+    img = single("70", T0 + 2100);
+    answer1(b, claim1(b, img, T0 + 2150), T0 + 2150, 50, B0 + 21);
+    tune_herd_local(a);
+    tune_herd_local(b);
+
+    sent = take_all(a, img, T0 + 2160) + take_all(b, img, T0 + 2160);
+    assert_int_equal(sent, 50);
+}
+
+
+/*
+ * Ties at the eighth place keep no more than 8 shares (identical backends
+ * are common: every slot would be kept); a slot with less than 1/65536 of
+ * the room is still asked for, a part a tune-in, and claimed for once a
+ * whole tune-in has asked.
+ */
+static void
+test_idle_shares_ties_and_tiny_slots(void **state)
+{
+    size_t                      i, n;
+    int64_t                     reply[2 * 20];
+    uint32_t                    avail[20];
+    spec_t                      spec[20];
+    char                        backend[20][4];
+    tune_herd_t                *herd;
+    tune_herd_claim_t           c[20];
+    const tune_image_t         *img;
+    const tune_image_stream_t  *st;
+
+    (void) state;
+
+    for (i = 0; i < 20; i++) {
+        snprintf(backend[i], sizeof(backend[i]), "s%zu", i);
+        spec[i] = (spec_t) { "demo", backend[i], "up", "50", 100 };
+    }
+
+    herd = new_herd(64);
+    img = decode(spec, 20, T0);
+    assert_int_equal(tune_herd_claims(herd, img, T0, W, c, 20), 8);
+
+    /* nine of a million (weight 100), one of 1 (weight 1) */
+    for (i = 0; i < 10; i++) {
+        spec[i] = (spec_t) { "demo", backend[i], "up",
+                             (i < 9) ? "1000000" : "1", (i < 9) ? 100 : 1 };
+    }
+
+    herd = new_herd(64);
+    img = decode(spec, 10, T0);
+    st = stream(img, "demo");
+    n = tune_herd_claims(herd, img, T0, W, c, 20);
+    assert_int_equal(n, 8);
+
+    for (i = 0; i < n; i++) {
+        assert_int_not_equal(c[i].free, 1);
+        reply[2 * i] = 0;
+        reply[2 * i + 1] = B0;
+    }
+
+    assert_int_equal(tune_herd_granted(herd, c, n, W, T0, reply), TUNE_OK);
+
+    /* 65,535 tune-ins: not yet a whole one for it; one more */
+    tune_herd_avail_for(herd, img, st, T0 + 10, W, 65535, 0, avail);
+    n = tune_herd_claims(herd, img, T0 + 50, W, c, 20);
+
+    for (i = 0; i < n; i++) {
+        assert_int_not_equal(c[i].free, 1);
+    }
+
+    tune_herd_avail_for(herd, img, st, T0 + 60, W, 1, 0, avail);
+    n = tune_herd_claims(herd, img, T0 + 100, W, c, 20);
+
+    for (i = 0; i < n && c[i].free != 1; i++) {
+        /* the others */
+    }
+
+    assert_true(i < n);
 }
 
 
@@ -2106,6 +2283,7 @@ main(void)
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_idle_shares),
         cmocka_unit_test(test_asks_by_room),
+        cmocka_unit_test(test_idle_shares_ties_and_tiny_slots),
         cmocka_unit_test_setup(test_top_ups, setup_slot),
         cmocka_unit_test(test_dry_without_plenty),
         cmocka_unit_test(test_dry_with_plenty),
@@ -2122,6 +2300,8 @@ main(void)
         cmocka_unit_test_setup(test_local, setup_slot),
         cmocka_unit_test(test_outage_keeps_the_fleet_within_free),
         cmocka_unit_test(test_local_part),
+        cmocka_unit_test(test_outage_without_an_answer),
+        cmocka_unit_test(test_outage_newer_poll_two_front_ends),
         cmocka_unit_test(test_args),
         cmocka_unit_test(test_args_bad_id),
         cmocka_unit_test(test_id),
