@@ -101,7 +101,8 @@ typedef struct {
      * together stay within the free count through an outage or a failover
      * instead of each taking all of it (tune_herd_part()).  allot_next: the
      * first poll seen since Redis last answered at allot_next_at (the
-     * table's answered_ms then).
+     * table's answered_ms then); allot_later: 1 + the table's failures when
+     * a later poll was first seen (0: none yet).
      */
     uint32_t          allot;
     uint32_t          allot_credits;
@@ -110,6 +111,8 @@ typedef struct {
     int64_t           demand_ms;    /* last claim with tune-ins to report */
     int64_t           allot_ms;
     int64_t           allot_next_at;
+    uint32_t          allot_later;
+    uint32_t          claimed_debt; /* in the claim in flight */
 } tune_herd_entry_t;
 
 
@@ -127,7 +130,9 @@ _Static_assert(offsetof(tune_herd_entry_t, plenty) == 72
                && offsetof(tune_herd_entry_t, allot_next) == 256
                && offsetof(tune_herd_entry_t, demand_ms) == 264
                && offsetof(tune_herd_entry_t, allot_next_at) == 280
-               && sizeof(tune_herd_entry_t) == 288,
+               && offsetof(tune_herd_entry_t, allot_later) == 288
+               && offsetof(tune_herd_entry_t, claimed_debt) == 292
+               && sizeof(tune_herd_entry_t) == 296,
                "the herd entry's layout changed: bump TUNE_HERD_MAGIC");
 
 
@@ -139,6 +144,7 @@ struct tune_herd_s {
     uint64_t          nentries;
     int64_t           global_until; /* credits from Redis in use until */
     int64_t           answered_ms;  /* Redis last answered a claim (0: never) */
+    uint32_t          failures;     /* claims failed (tune_herd_local()) */
 };
 
 
@@ -150,11 +156,12 @@ static tune_herd_entry_t *tune_herd_entry(tune_herd_t *herd, uint64_t key,
 static tune_herd_entry_t *tune_herd_slot_entry(tune_herd_t *herd,
     const tune_image_t *img, const tune_image_stream_t *stream,
     const tune_image_slot_t *s, int64_t now, uint32_t window);
-static uint32_t tune_herd_entry_avail(tune_herd_entry_t *e,
-    const tune_image_slot_t *s, int global, int64_t answered_ms, int64_t now,
-    uint32_t window, uint32_t tuneins);
+static uint32_t tune_herd_entry_avail(tune_herd_t *herd,
+    tune_herd_entry_t *e, const tune_image_slot_t *s, int global,
+    int64_t now, uint32_t window, uint32_t tuneins);
 static uint32_t tune_herd_part(tune_herd_entry_t *e,
-    const tune_image_slot_t *s, int64_t answered_ms, uint32_t window);
+    const tune_image_slot_t *s, int64_t answered_ms, uint32_t failures,
+    uint32_t window);
 static uint32_t tune_herd_since(const tune_herd_entry_t *e, int64_t from_ms,
     uint32_t window);
 static uint64_t tune_herd_roomy(const tune_image_slot_t *s, uint32_t n,
@@ -336,8 +343,8 @@ tune_herd_take_if_room(tune_herd_t *herd, const tune_image_t *img,
      * tune-in a host answers from remembered counts.  The check asks
      * nothing: the host counts its tune-in with its next full look.
      */
-    avail = tune_herd_entry_avail(e, s, tune_herd_global(herd, now),
-                                  herd->answered_ms, now, window, 0);
+    avail = tune_herd_entry_avail(herd, e, s, tune_herd_global(herd, now),
+                                  now, window, 0);
     if (avail != 0) {
         tune_herd_count(herd, e, now);
     }
@@ -377,8 +384,7 @@ tune_herd_slot_avail(tune_herd_t *herd, const tune_image_t *img,
         return s->free;
     }
 
-    return tune_herd_entry_avail(e, s, global, herd->answered_ms, now, window,
-                                 tuneins);
+    return tune_herd_entry_avail(herd, e, s, global, now, window, tuneins);
 }
 
 
@@ -404,8 +410,8 @@ tune_herd_slot_entry(tune_herd_t *herd, const tune_image_t *img,
 
 /* tune_herd_slot_avail() once its counted slot's entry e is found */
 static uint32_t
-tune_herd_entry_avail(tune_herd_entry_t *e, const tune_image_slot_t *s,
-    int global, int64_t answered_ms, int64_t now, uint32_t window,
+tune_herd_entry_avail(tune_herd_t *herd, tune_herd_entry_t *e,
+    const tune_image_slot_t *s, int global, int64_t now, uint32_t window,
     uint32_t tuneins)
 {
     uint32_t  local, credits, pending, kept;
@@ -451,8 +457,9 @@ tune_herd_entry_avail(tune_herd_entry_t *e, const tune_image_slot_t *s,
          * before any answer: Redis refusing the script from the start (an
          * ACL, NOREPLICAS) must not turn every listener away.
          */
-        if (answered_ms != 0 && !tune_herd_plenty(e, now, window)) {
-            kept = tune_herd_part(e, s, answered_ms, window);
+        if (herd->answered_ms != 0 && !tune_herd_plenty(e, now, window)) {
+            kept = tune_herd_part(e, s, herd->answered_ms, herd->failures,
+                                  window);
             kept = (pending < kept) ? kept - pending : 0;
             local = (kept < local) ? kept : local;
         }
@@ -753,6 +760,7 @@ tune_herd_claims(tune_herd_t *herd, const tune_image_t *img, int64_t now,
 
             e->spent = 0;
             e->asked = 0;
+            e->claimed_debt = e->debt;
             e->debt = 0;
             e->claiming = 1;
             e->returning = back;
@@ -861,6 +869,7 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
 
         e->claiming = 0;
         e->returning = 0;
+        e->claimed_debt = 0;
 
         /* sent without a credit since the claim was built: in none of its
          * numbers (see below) */
@@ -994,6 +1003,7 @@ tune_herd_unclaimed(tune_herd_t *herd, const tune_herd_claim_t *claims,
             /* the stock was never taken out: it stays, until it expires */
             e->claiming = 0;
             e->returning = 0;
+            e->claimed_debt = 0;
             e->debt += claims[i].debt;
         }
     }
@@ -1008,8 +1018,16 @@ tune_herd_takeover(tune_herd_t *herd)
 
     e = tune_herd_entries(herd);
 
+    /* the tune-ins sent without a credit in those claims are reported
+     * again (tune_herd_local() says why) */
     for (i = 0; i < herd->nentries; i++) {
         tune_herd_returned(&e[i]);
+
+        if (e[i].claiming) {
+            e[i].debt += e[i].claimed_debt;
+        }
+
+        e[i].claimed_debt = 0;
         e[i].claiming = 0;
     }
 }
@@ -1022,13 +1040,27 @@ tune_herd_local(tune_herd_t *herd)
     tune_herd_entry_t  *e;
 
     herd->global_until = 0;
+    herd->failures++;
 
     e = tune_herd_entries(herd);
 
-    /* one claim at a time: whatever is claiming is in the failed one */
+    /*
+     * One claim at a time: whatever is claiming is in the failed one.  The
+     * tune-ins it reported as sent without a credit go with the next claim
+     * (the script may have recorded them before it failed: counted twice
+     * then, the safe side); lost, Redis would grant their places again
+     * once it answers, and the fleet would overfill by every tune-in an
+     * outage sent.
+     */
     for (i = 0; i < herd->nentries; i++) {
         if (e[i].key) {
             tune_herd_returned(&e[i]);
+
+            if (e[i].claiming) {
+                e[i].debt += e[i].claimed_debt;
+            }
+
+            e[i].claimed_debt = 0;
             e[i].claiming = 0;
             e[i].credits = 0;
             e[i].credits2 = 0;
@@ -1195,28 +1227,41 @@ tune_herd_roomy(const tune_image_slot_t *s, uint32_t n, uint32_t *ties)
  *   an idle slot's share is not renewed; answered long ago): nothing.
  *   Counted against the free count alone, every front-end would take all
  *   of it (bench/fleet.py --outage).
- * - Against a second poll seen since: no bound.  Polls come, so Redis is
- *   read but refuses the script (an ACL, NOREPLICAS); a front-end left
- *   without a part must not turn its listeners away for as long as that
- *   lasts.
+ * - Against a later poll, once a claim has failed since it came: no
+ *   bound.  Polls come and claims fail, so Redis is read but refuses the
+ *   script (an ACL, NOREPLICAS); a front-end left without a part must not
+ *   turn its listeners away for as long as that lasts.  Until a claim
+ *   fails, as the first: when Redis comes back, a snapshot may come before
+ *   the answer to the next claim, and every front-end would take all of it
+ *   meanwhile (bench/fleet.py --outage).
  */
 static uint32_t
 tune_herd_part(tune_herd_entry_t *e, const tune_image_slot_t *s,
-    int64_t answered_ms, uint32_t window)
+    int64_t answered_ms, uint32_t failures, uint32_t window)
 {
-    uint32_t  before, since;
+    uint32_t  before, since, mark;
 
     if (e->allot_polled != 0 && s->polled_ms == e->allot_polled) {
         return e->allot;
     }
 
+    /* the failures so far, never 0 ("none yet") */
+    mark = (failures + 1 != 0) ? failures + 1 : 1;
+
     if (e->allot_next_at != answered_ms) {
         e->allot_next = s->polled_ms;
         e->allot_next_at = answered_ms;
+        e->allot_later = 0;
     }
 
     if (s->polled_ms != e->allot_next) {
-        return UINT32_MAX;
+        if (e->allot_later == 0) {
+            e->allot_later = mark;
+        }
+
+        if (e->allot_later != mark) {
+            return UINT32_MAX;
+        }
     }
 
     if (e->allot_polled == 0 || s->polled_ms < e->allot_polled
