@@ -223,6 +223,15 @@ void tune_herd_takeover(tune_herd_t *herd);
  * then bounded by what Redis's last answers left this front-end */
 void tune_herd_local(tune_herd_t *herd);
 
+/* tune_herd_local() for a claim Redis answered with an error (an ACL, a
+ * script error, NOREPLICAS), not one that never got an answer: with polls
+ * still coming, Redis is read but refuses the script (redis/SCHEMA.md) */
+void tune_herd_refused(tune_herd_t *herd);
+
+/* How many claims Redis refused (tune_herd_refused()) since the table was
+ * made: a count that only grows, for status pages and tests */
+uint32_t tune_herd_refusals(const tune_herd_t *herd);
+
 
 /* redis/herd_claim.lua, the one copy of the script; len set to its length */
 const char *tune_herd_script(size_t *len);

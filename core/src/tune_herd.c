@@ -93,18 +93,19 @@ typedef struct {
     uint16_t          count[TUNE_HERD_BUCKETS];
     uint32_t          returning;    /* of the fair share, by that claim */
     /*
-     * What Redis's last answer for the slot left this front-end: its
-     * reservations then and the credits it held (allot), counted against
-     * the poll of allot_polled (0: no answer yet), the credits alone
-     * (allot_credits), and when it came (allot_ms).  While Redis does not
-     * answer, the front-end keeps its pending within it, so the front-ends
-     * together stay within the free count through an outage or a failover
-     * instead of each taking all of it (tune_herd_part()).  allot_next: the
-     * first poll seen since Redis last answered at allot_next_at (the
-     * table's answered_ms then); allot_later: 1 + the table's failures when
-     * a later poll was first seen (0: none yet).
+     * What Redis's last answer for the slot left this front-end: the
+     * credits it held (allot_credits), against the poll of allot_polled
+     * (0: no answer yet), when it came (allot_ms), and the tune-ins sent
+     * since (allot_sent, not the buckets: an outage outlasts their ring).
+     * While Redis does not answer, the front-end sends no more than those
+     * credits, so the front-ends together stay within the free count
+     * through an outage or a failover instead of each taking all of it
+     * (tune_herd_part()).  allot_next: the first poll seen since Redis
+     * last answered at allot_next_at (the table's answered_ms then);
+     * allot_later: 1 + the table's refusals when a later poll was first
+     * seen (0: none yet).
      */
-    uint32_t          allot;
+    uint32_t          allot_sent;
     uint32_t          allot_credits;
     int64_t           allot_polled;
     int64_t           allot_next;
@@ -124,7 +125,7 @@ typedef struct {
 _Static_assert(offsetof(tune_herd_entry_t, plenty) == 72
                && offsetof(tune_herd_entry_t, count) == 76
                && offsetof(tune_herd_entry_t, returning) == 236
-               && offsetof(tune_herd_entry_t, allot) == 240
+               && offsetof(tune_herd_entry_t, allot_sent) == 240
                && offsetof(tune_herd_entry_t, allot_credits) == 244
                && offsetof(tune_herd_entry_t, allot_polled) == 248
                && offsetof(tune_herd_entry_t, allot_next) == 256
@@ -144,7 +145,7 @@ struct tune_herd_s {
     uint64_t          nentries;
     int64_t           global_until; /* credits from Redis in use until */
     int64_t           answered_ms;  /* Redis last answered a claim (0: never) */
-    uint32_t          failures;     /* claims failed (tune_herd_local()) */
+    uint32_t          refusals;     /* claims refused (tune_herd_refused()) */
 };
 
 
@@ -160,9 +161,7 @@ static uint32_t tune_herd_entry_avail(tune_herd_t *herd,
     tune_herd_entry_t *e, const tune_image_slot_t *s, int global,
     int64_t now, uint32_t window, uint32_t tuneins);
 static uint32_t tune_herd_part(tune_herd_entry_t *e,
-    const tune_image_slot_t *s, int64_t answered_ms, uint32_t failures,
-    uint32_t window);
-static uint32_t tune_herd_since(const tune_herd_entry_t *e, int64_t from_ms,
+    const tune_image_slot_t *s, int64_t answered_ms, uint32_t refusals,
     uint32_t window);
 static uint64_t tune_herd_roomy(const tune_image_slot_t *s, uint32_t n,
     uint32_t *ties);
@@ -458,9 +457,8 @@ tune_herd_entry_avail(tune_herd_t *herd, tune_herd_entry_t *e,
          * ACL, NOREPLICAS) must not turn every listener away.
          */
         if (herd->answered_ms != 0 && !tune_herd_plenty(e, now, window)) {
-            kept = tune_herd_part(e, s, herd->answered_ms, herd->failures,
+            kept = tune_herd_part(e, s, herd->answered_ms, herd->refusals,
                                   window);
-            kept = (pending < kept) ? kept - pending : 0;
             local = (kept < local) ? kept : local;
         }
 
@@ -559,6 +557,10 @@ tune_herd_count(tune_herd_t *herd, tune_herd_entry_t *e, int64_t now)
     }
 
     e->spent++;
+
+    if (e->allot_sent < UINT32_MAX) {
+        e->allot_sent++;
+    }
 
     if (!(tune_herd_global(herd, now) && tune_herd_spend(e, now))) {
         /* reported to Redis with the next claim */
@@ -964,8 +966,7 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
          * have pending against this poll until the next answer.
          */
         e->allot_credits = tune_herd_stock(e, sent_ms);
-        e->allot = tune_herd_pending(e, claims[i].polled_ms, window)
-                   + e->allot_credits;
+        e->allot_sent = 0;
         e->allot_polled = claims[i].polled_ms;
         e->allot_ms = sent_ms;
     }
@@ -1040,7 +1041,6 @@ tune_herd_local(tune_herd_t *herd)
     tune_herd_entry_t  *e;
 
     herd->global_until = 0;
-    herd->failures++;
 
     e = tune_herd_entries(herd);
 
@@ -1066,6 +1066,21 @@ tune_herd_local(tune_herd_t *herd)
             e[i].credits2 = 0;
         }
     }
+}
+
+
+void
+tune_herd_refused(tune_herd_t *herd)
+{
+    tune_herd_local(herd);
+    herd->refusals++;
+}
+
+
+uint32_t
+tune_herd_refusals(const tune_herd_t *herd)
+{
+    return herd->refusals;
 }
 
 
@@ -1209,44 +1224,48 @@ tune_herd_roomy(const tune_image_slot_t *s, uint32_t n, uint32_t *ties)
 
 
 /*
- * The most this front-end may have pending at the slot while Redis does
- * not answer (its last answer came at answered_ms), by the slot's last
- * answer; UINT32_MAX for no bound but the free count.
+ * How many more tune-ins this front-end may send to the slot while Redis
+ * does not answer (its last answer came at answered_ms), by the slot's
+ * last answer; UINT32_MAX for no bound but the free count.
  *
- * - Against the poll that answer was counted on: what it left, pending
- *   then and the credits held (all reservations Redis counts against that
- *   poll, given back or not).
- * - Against the first poll seen since Redis last answered, when the
- *   slot's answer came along with the last answers (within W of them):
- *   the poll installed just before Redis went away, before this slot's
- *   claim on it was answered (claims of a large fleet take a while to go
- *   round).  The credits held then, less what was sent since, while they
- *   may still be reservations against that poll; what was pending then
- *   the new poll may have reconciled, so it is not counted twice.
- * - Against that poll, for a slot without such an answer (never claimed:
- *   an idle slot's share is not renewed; answered long ago): nothing.
- *   Counted against the free count alone, every front-end would take all
- *   of it (bench/fleet.py --outage).
- * - Against a later poll, once a claim has failed since it came: no
- *   bound.  Polls come and claims fail, so Redis is read but refuses the
- *   script (an ACL, NOREPLICAS); a front-end left without a part must not
- *   turn its listeners away for as long as that lasts.  Until a claim
- *   fails, as the first: when Redis comes back, a snapshot may come before
- *   the answer to the next claim, and every front-end would take all of it
- *   meanwhile (bench/fleet.py --outage).
+ * - Against the poll that answer was counted on: the credits it held then
+ *   (reservations Redis counts against that poll), less the tune-ins sent
+ *   since.
+ * - The same against the first poll seen since Redis last answered, when
+ *   the slot's answer came within W of the front-end's last answer and
+ *   that poll was taken less than W/2 after it (so the credits, granted
+ *   within W/2 before the answer, are still reservations against it): the
+ *   poll installed just before Redis went away, its claim not yet answered
+ *   (a large fleet's claims take a while to go round).  What was pending
+ *   at the answer that poll may count as listeners: counted again, a part
+ *   of the new free count would overfill the slot.
+ * - Nothing otherwise: a slot without such an answer (never claimed, as an
+ *   idle slot's share is not renewed; answered long before).  Counted
+ *   against the free count alone, every front-end would take all of it
+ *   (bench/fleet.py --outage).
+ * - No bound against a later poll once Redis has refused a claim since it
+ *   came: polls come and Redis answers with errors, so it is read but
+ *   refuses the script (an ACL, NOREPLICAS), and a front-end left without
+ *   a part must not turn its listeners away for as long as that lasts.
+ *   Claims that fail otherwise (Redis away, a connection dropped) say
+ *   nothing of that: a snapshot read as Redis comes back, or between two
+ *   drops, would let every front-end take all of the slot.
  */
 static uint32_t
 tune_herd_part(tune_herd_entry_t *e, const tune_image_slot_t *s,
-    int64_t answered_ms, uint32_t failures, uint32_t window)
+    int64_t answered_ms, uint32_t refusals, uint32_t window)
 {
-    uint32_t  before, since, mark;
+    uint32_t  left, mark;
+
+    left = (e->allot_sent < e->allot_credits)
+           ? e->allot_credits - e->allot_sent : 0;
 
     if (e->allot_polled != 0 && s->polled_ms == e->allot_polled) {
-        return e->allot;
+        return left;
     }
 
-    /* the failures so far, never 0 ("none yet") */
-    mark = (failures + 1 != 0) ? failures + 1 : 1;
+    /* the refusals so far, never 0 ("none yet") */
+    mark = (refusals + 1 != 0) ? refusals + 1 : 1;
 
     if (e->allot_next_at != answered_ms) {
         e->allot_next = s->polled_ms;
@@ -1254,7 +1273,7 @@ tune_herd_part(tune_herd_entry_t *e, const tune_image_slot_t *s,
         e->allot_later = 0;
     }
 
-    if (s->polled_ms != e->allot_next) {
+    if (s->polled_ms > e->allot_next) {
         if (e->allot_later == 0) {
             e->allot_later = mark;
         }
@@ -1265,39 +1284,13 @@ tune_herd_part(tune_herd_entry_t *e, const tune_image_slot_t *s,
     }
 
     if (e->allot_polled == 0 || s->polled_ms < e->allot_polled
-        || answered_ms - e->allot_ms > (int64_t) window)
+        || answered_ms - e->allot_ms > (int64_t) window
+        || s->polled_ms - e->allot_ms >= (int64_t) window / 2)
     {
         return 0;
     }
 
-    /* a credit held then was granted within W/2 before the answer, so it
-     * is a reservation against a poll taken less than W/2 after it */
-    since = tune_herd_since(e, e->allot_ms, window);
-    before = tune_herd_pending(e, s->polled_ms, window);
-    before = (since < before) ? before - since : 0;
-
-    if (s->polled_ms - e->allot_ms >= (int64_t) window / 2) {
-        return before;
-    }
-
-    return before + e->allot_credits;
-}
-
-
-/*
- * This front-end's reservations made from the bucket of from_ms on (the
- * whole bucket: a tune-in of its first part counts, the safe side).
- */
-static uint32_t
-tune_herd_since(const tune_herd_entry_t *e, int64_t from_ms, uint32_t window)
-{
-    int64_t  start;
-
-    start = tune_herd_floor(from_ms, TUNE_HERD_BUCKET_MS)
-            * TUNE_HERD_BUCKET_MS;
-
-    /* tune_herd_pending() counts the buckets of times after polled - W */
-    return tune_herd_pending(e, start + (int64_t) window, window);
+    return left;
 }
 
 

@@ -21,10 +21,12 @@ void
 tune_refresh_claimed(tune_refresh_t *rf, int64_t now,
     const tune_reply_t *reply)
 {
+    int          refused;
     size_t       i, n, len;
     const char  *reason;
 
     n = rf->nclaims;
+    refused = 1;
     reason = TUNE_REFRESH_UNEXPECTED;
     len = sizeof(TUNE_REFRESH_UNEXPECTED) - 1;
 
@@ -40,6 +42,12 @@ tune_refresh_claimed(tune_refresh_t *rf, int64_t now,
 
         reason = reply->str;
         len = reply->len;
+
+        /* a Redis loading its data or a replica (a failover under way)
+         * refuses nothing for good: a claim not answered, not refused */
+        refused = !((reply->len >= 7 && memcmp(reply->str, "LOADING", 7) == 0)
+                    || (reply->len >= 8
+                        && memcmp(reply->str, "READONLY", 8) == 0));
         goto failed;
     }
 
@@ -75,6 +83,10 @@ failed:
 
     tune_refresh_claim_failed(rf, reason, len);
 
+    if (!refused) {
+        rf->herd_ops &= ~TUNE_HERD_OP_REFUSED;
+    }
+
     /*
      * A script that fails (an ACL user without EVAL, a script error) fails
      * the same way every tick: try again once per refresh, not twenty times
@@ -96,7 +108,7 @@ tune_refresh_claim_failed(tune_refresh_t *rf, const char *reason, size_t len)
     char    words[256];
 
     rf->claim = TUNE_CLAIM_DONE;
-    rf->herd_ops |= TUNE_HERD_OP_LOCAL;
+    rf->herd_ops |= TUNE_HERD_OP_LOCAL | TUNE_HERD_OP_REFUSED;
 
     if (!rf->herd_logged) {
         /* Redis's words may hold any byte: a "\n" would forge a line */
@@ -150,7 +162,10 @@ tune_refresh_herd(tune_refresh_t *rf, tune_herd_t *herd,
                                  w->granted);
     }
 
-    if (ops & TUNE_HERD_OP_LOCAL) {
+    if (ops & TUNE_HERD_OP_REFUSED) {
+        tune_herd_refused(herd);
+
+    } else if (ops & TUNE_HERD_OP_LOCAL) {
         tune_herd_local(herd);
     }
 
@@ -182,10 +197,10 @@ tune_refresh_herd(tune_refresh_t *rf, tune_herd_t *herd,
 
     if (rf->claim_argc == 0) {
         /* the script would refuse it just the same */
-        tune_herd_local(herd);
+        tune_herd_refused(herd);
         tune_refresh_claim_failed(rf, TUNE_REFRESH_BAD_ID,
                                   sizeof(TUNE_REFRESH_BAD_ID) - 1);
-        rf->herd_ops &= ~TUNE_HERD_OP_LOCAL;
+        rf->herd_ops &= ~(TUNE_HERD_OP_LOCAL | TUNE_HERD_OP_REFUSED);
         rf->claim = TUNE_CLAIM_IDLE;
         return;
     }

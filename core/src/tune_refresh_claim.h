@@ -24,6 +24,7 @@ enum {
 #define TUNE_HERD_OP_GRANTED    0x04
 #define TUNE_HERD_OP_LOCAL      0x08
 #define TUNE_HERD_OP_COLLECT    0x10
+#define TUNE_HERD_OP_REFUSED    0x20    /* with LOCAL: Redis said no */
 
 
 /* The herd script answered the claim in flight */

@@ -1509,10 +1509,11 @@ test_local_part(void **state)
      * A share of 5 of 10 for the poll of T0, 2 of them sent.  The first
      * newer poll (put in just before Redis went away, its claim never
      * answered) keeps to the credits held then: 3 more, though it says 40
-     * are free (the 2 may be its listeners already).  A later poll, once a
-     * claim has failed since it came, means Redis is read but refuses the
-     * script: the free count alone.  (Before that failure it may be Redis
-     * coming back, its snapshot read before the next claim is answered.)
+     * are free (the 2 may be its listeners already).  A later poll, once
+     * Redis has refused a claim since it came, means Redis is read but
+     * refuses the script: the free count alone.  (A claim that failed
+     * otherwise says nothing: it may be Redis coming back, its snapshot
+     * read before the next claim is answered, or a connection dropped.)
      */
     herd = new_herd(64);
     answer1(herd, claim1(herd, img, T0), T0, 5, B0);
@@ -1523,7 +1524,9 @@ test_local_part(void **state)
     img = single("40", T0 + 1000);
     assert_int_equal(take_all(herd, img, T0 + 1010), 0);
     tune_herd_local(herd);
-    assert_int_equal(take_all(herd, img, T0 + 1020), 40 - 5);
+    assert_int_equal(take_all(herd, img, T0 + 1020), 0);
+    tune_herd_refused(herd);
+    assert_int_equal(take_all(herd, img, T0 + 1030), 40 - 5);
 
     /*
      * The first newer poll taken W/2 or more after the answer: the credits
@@ -1539,7 +1542,7 @@ test_local_part(void **state)
     assert_int_equal(take_all(herd, img, T0 + 3010), 0);
     img = single("40", T0 + 4000);
     assert_int_equal(take_all(herd, img, T0 + 4010), 0);
-    tune_herd_local(herd);
+    tune_herd_refused(herd);
     assert_int_equal(take_all(herd, img, T0 + 4020), 40);
 
     /* a new answer starts over: its poll, then one newer poll */
@@ -1800,7 +1803,7 @@ test_outage_without_an_answer(void **state)
     st = stream(img, "demo");
     tune_herd_avail(herd, img, st, T0 + 1010, W, avail);
     assert_int_equal(avail[1], 0);
-    tune_herd_local(herd);
+    tune_herd_refused(herd);
     tune_herd_avail(herd, img, st, T0 + 1020, W, avail);
     assert_int_equal(avail[1], 10);
 
@@ -1824,7 +1827,7 @@ test_outage_without_an_answer(void **state)
     /* the first poll of the next outage is looked at afresh */
     img = single("10", T0 + 6000);
     assert_int_equal(take_all(herd, img, T0 + 6010), 0);
-    tune_herd_local(herd);
+    tune_herd_refused(herd);
     assert_int_equal(take_all(herd, img, T0 + 6020), 10);
     answer1(herd, claim1(herd, img, T0 + 7000), T0 + 7000, 4, B0 + 70);
     tune_herd_local(herd);
@@ -1981,6 +1984,57 @@ test_failed_claim_keeps_debt(void **state)
     take0(herd, img, T0 + 160, 20);
     c = claim1(herd, img, T0 + 200);
     assert_int_equal(c->debt, 10);
+}
+
+
+/*
+ * An outage longer than the ring of buckets (8 s): steady tune-ins,
+ * fewer in any 8 s than the credits held, stay within those credits in
+ * all (counted since the answer, not in the buckets, which forget them).
+ * And connections that drop again and again with a poll between them
+ * never lift the bound: only Redis refusing a claim does.
+ */
+static void
+test_long_outage_and_flapping(void **state)
+{
+    unsigned             i, sent;
+    tune_herd_t         *herd;
+    const tune_image_t  *img;
+
+    (void) state;
+
+    herd = new_herd(64);
+    img = single("100", T0);
+    answer1(herd, claim1(herd, img, T0), T0, 5, B0);
+    tune_herd_local(herd);
+
+    /* one every 2 s for 2 minutes: 4 in any 8 s */
+    for (i = 0, sent = 0; i < 60; i++) {
+        if (avail0(herd, img, T0 + 2000 * i, W) > 0) {
+            take0(herd, img, T0 + 2000 * i, 1);
+            sent++;
+        }
+    }
+
+    assert_int_equal(sent, 5);
+
+    /* Redis comes back, a snapshot is read, the connection drops */
+    herd = new_herd(64);
+    img = single("100", T0);
+    answer1(herd, claim1(herd, img, T0), T0, 5, B0);
+    tune_herd_local(herd);
+    img = single("100", T0 + 30000);
+    assert_int_equal(take_all(herd, img, T0 + 30010), 0);
+    img = single("100", T0 + 31000);
+    tune_herd_local(herd);
+    assert_int_equal(take_all(herd, img, T0 + 31010), 0);
+    tune_herd_local(herd);
+    assert_int_equal(take_all(herd, img, T0 + 31020), 0);
+
+    /* an older poll (a replica that lagged) is no later poll */
+    img = single("100", T0 + 29000);
+    tune_herd_refused(herd);
+    assert_int_equal(take_all(herd, img, T0 + 31030), 0);
 }
 
 
@@ -2354,6 +2408,7 @@ main(void)
         cmocka_unit_test(test_outage_without_an_answer),
         cmocka_unit_test(test_outage_newer_poll_two_front_ends),
         cmocka_unit_test(test_failed_claim_keeps_debt),
+        cmocka_unit_test(test_long_outage_and_flapping),
         cmocka_unit_test(test_args),
         cmocka_unit_test(test_args_bad_id),
         cmocka_unit_test(test_id),

@@ -1577,8 +1577,10 @@ test_herd_error(void **state)
 
     take("a", 10);
     until_claim(t.host.n, TUNE_HERD_TICK_MS);
+    assert_int_equal(tune_herd_refusals(t.herd), 0);
     f = answer(reply_err("ERR user_script:1: Script attempted to access a "
                          "non local key"));
+    assert_int_equal(tune_herd_refusals(t.herd), 1);
     assert_int_equal(host_logs(&t.host, f, TUNE_LOG_WARN,
                                "herd claim at redis at " DISPLAY " failed: "
                                "ERR user_script:1: Script attempted to "
@@ -1607,6 +1609,22 @@ test_herd_error(void **state)
     claim_after_read(f, REFRESH);
     f = answer_claim(t.rf.nclaims, -1);
     assert_int_equal(host_count(&t.host, f, TUNE_DO_LOG), 0);
+    assert_false(tune_herd_global(t.herd, wall()));
+
+    /*
+     * A Redis loading its data, or a replica (a failover under way), did
+     * not refuse the script: a claim that failed, not a refusal (a later
+     * poll read meanwhile does not free the slots from their parts)
+     */
+    assert_int_equal(tune_herd_refusals(t.herd), 3);
+    take("a", 1);
+    claim_after_read(f, REFRESH);
+    f = answer(reply_err("LOADING Redis is loading the dataset in memory"));
+    take("a", 1);
+    claim_after_read(f, REFRESH);
+    f = answer(reply_err("READONLY You can't write against a read only "
+                         "replica."));
+    assert_int_equal(tune_herd_refusals(t.herd), 3);
     assert_false(tune_herd_global(t.herd, wall()));
 
     take("a", 1);
