@@ -163,8 +163,6 @@ static uint32_t tune_herd_part(tune_herd_entry_t *e,
     uint32_t window);
 static uint64_t tune_herd_roomy(const tune_image_slot_t *s, uint32_t n,
     uint32_t *ties);
-static int tune_herd_covered(tune_herd_t *herd, const tune_image_t *img,
-    const tune_image_stream_t *stream, int64_t now, uint32_t window);
 static int tune_herd_plenty(const tune_herd_entry_t *e, int64_t now,
     uint32_t window);
 static uint64_t tune_herd_room(const tune_image_slot_t *s, uint32_t n,
@@ -616,8 +614,7 @@ size_t
 tune_herd_claims(tune_herd_t *herd, const tune_image_t *img, int64_t now,
     uint32_t window, tune_herd_claim_t *out, size_t max)
 {
-    int                         demand, renew, top, covered;
-    unsigned                    giving;
+    int                         demand, renew, top;
     size_t                      n;
     uint32_t                    i, j, want, stock, back, ties;
     uint64_t                    wanted, roomy, room;
@@ -643,8 +640,6 @@ tune_herd_claims(tune_herd_t *herd, const tune_image_t *img, int64_t now,
         }
 
         roomy = tune_herd_roomy(s, stream->nslots, &ties);
-        giving = 0;
-        covered = -1;
 
         for (j = 0; j < stream->nslots && n < max; j++, s++) {
 
@@ -696,25 +691,6 @@ tune_herd_claims(tune_herd_t *herd, const tune_image_t *img, int64_t now,
              */
             renew = (e->credit_until - now <= (int64_t) window / 4);
             back = (e->credit_until > now) ? e->credits : 0;
-
-            /*
-             * A share given back is not spent while its claim is away
-             * (below), and the shares of a stream's slots come due
-             * together.  When no other share of the stream stays to answer
-             * from meanwhile, every second of them is left to the next
-             * claim while an eighth of the window is left of it (else a
-             * quiet stream turned away the tune-ins of that round trip).
-             */
-            if (renew && back && e->credit_until - now > (int64_t) window / 8
-                && (giving++ & 1))
-            {
-                if (covered < 0) {
-                    covered = tune_herd_covered(herd, img, stream, now,
-                                                window);
-                }
-
-                renew = covered;
-            }
 
             if (renew && (now - e->demand_ms < (int64_t) window || top)) {
                 want = 0;
@@ -1188,33 +1164,6 @@ tune_herd_asks(const tune_image_slot_t *s, uint64_t room, uint32_t schemes,
     part *= tuneins;
 
     return (part < UINT32_MAX) ? (uint32_t) part : UINT32_MAX;
-}
-
-
-/*
- * Whether a slot of the stream holds a fair share not yet due for renewal
- * (more than a quarter of the window left), to answer from while the due
- * ones are away.
- */
-static int
-tune_herd_covered(tune_herd_t *herd, const tune_image_t *img,
-    const tune_image_stream_t *stream, int64_t now, uint32_t window)
-{
-    uint32_t                  j;
-    tune_herd_entry_t        *e;
-    const tune_image_slot_t  *s;
-
-    s = tune_herd_stream_slots(img, stream);
-
-    for (j = 0; s && j < stream->nslots; j++, s++) {
-        e = tune_herd_entry(herd, tune_herd_hash(img, stream, s), now, 0);
-
-        if (e && e->credits && e->credit_until - now > (int64_t) window / 4) {
-            return 1;
-        }
-    }
-
-    return 0;
 }
 
 
