@@ -91,6 +91,7 @@ typedef struct {
     uint32_t          claiming;     /* in the claim in flight */
     uint32_t          plenty;       /* Redis says the slot has room */
     uint16_t          count[TUNE_HERD_BUCKETS];
+    uint32_t          returning;    /* of the fair share, by that claim */
     /*
      * What Redis's last answer for the slot left this front-end: the
      * credits it held (allot_credits), against the poll of allot_polled
@@ -123,8 +124,9 @@ typedef struct {
  */
 _Static_assert(offsetof(tune_herd_entry_t, plenty) == 72
                && offsetof(tune_herd_entry_t, count) == 76
-               && offsetof(tune_herd_entry_t, allot_sent) == 236
-               && offsetof(tune_herd_entry_t, allot_credits) == 240
+               && offsetof(tune_herd_entry_t, returning) == 236
+               && offsetof(tune_herd_entry_t, allot_sent) == 240
+               && offsetof(tune_herd_entry_t, allot_credits) == 244
                && offsetof(tune_herd_entry_t, allot_polled) == 248
                && offsetof(tune_herd_entry_t, allot_next) == 256
                && offsetof(tune_herd_entry_t, demand_ms) == 264
@@ -181,6 +183,7 @@ static int64_t tune_herd_floor(int64_t a, int64_t b);
 static size_t tune_herd_ring(int64_t bucket);
 static uint32_t tune_herd_stock(const tune_herd_entry_t *e, int64_t now);
 static int tune_herd_spend(tune_herd_entry_t *e, int64_t now);
+static void tune_herd_returned(tune_herd_entry_t *e);
 static const tune_image_slot_t *tune_herd_stream_slots(
     const tune_image_t *img, const tune_image_stream_t *stream);
 static const tune_image_stream_t *tune_herd_stream_of(const tune_image_t *img,
@@ -762,21 +765,7 @@ tune_herd_claims(tune_herd_t *herd, const tune_image_t *img, int64_t now,
             e->claimed_debt = e->debt;
             e->debt = 0;
             e->claiming = 1;
-
-            /*
-             * The share given back is not spent while the claim is away.
-             * The script puts it back in the pool as it runs, another
-             * front-end may be granted it at once, and a credit of it spent
-             * here would reach Redis as sent without a credit only with
-             * the next claim: a slot nearly full overfilled by as many
-             * (bench/fleet.py, F 5, B 2,000: 9 sent into 8, the new share
-             * of 1 covering 1 of the 2 spent meanwhile).  Top-ups stay
-             * spendable; lost if the claim fails (Redis may still count
-             * them: the safe side).
-             */
-            if (back) {
-                e->credits = 0;
-            }
+            e->returning = back;
 
             n++;
         }
@@ -855,7 +844,7 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
 {
     size_t              i;
     int64_t             granted, bucket;
-    uint32_t            want, meanwhile, cover;
+    uint32_t            want, left, spent, meanwhile, cover;
     tune_herd_entry_t  *e;
 
     for (i = 0; i < 2 * n; i++) {
@@ -881,6 +870,7 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
         bucket = reply[2 * i + 1];
 
         e->claiming = 0;
+        e->returning = 0;
         e->claimed_debt = 0;
 
         /* sent without a credit since the claim was built: in none of its
@@ -915,11 +905,24 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
          */
         if (claims[i].want == 0) {
             /*
-             * The fair share renewed, or given back (granted none): the
-             * old one was not spent while the claim was away
-             * (tune_herd_claims() says why), so the new one is whole.
+             * The fair share renewed.  The script took back all that was
+             * left of the old one when the claim was built and granted the
+             * new one from the room that made, so the credits of the old
+             * one spent while the claim was away are in the new grant:
+             * they are spent out of it.  Counted as debt besides, they
+             * would be granted twice, and a burst would overfill the slot
+             * by as many.  Only what the new share cannot cover (a slot
+             * nearly full, shared by several front-ends) is debt.
              */
-            e->credits = (uint32_t) granted;
+            left = (e->credit_until > sent_ms) ? e->credits : 0;
+            spent = (claims[i].back > left) ? claims[i].back - left : 0;
+
+            if (spent > granted) {
+                e->debt += spent - (uint32_t) granted;
+                spent = (uint32_t) granted;
+            }
+
+            e->credits = (uint32_t) granted - spent;
             e->credit_until = sent_ms + window / 2;
             e->credit_bucket = bucket;
 
@@ -998,16 +1001,9 @@ tune_herd_unclaimed(tune_herd_t *herd, const tune_herd_claim_t *claims,
         e = &tune_herd_entries(herd)[claims[i].entry];
 
         if (e->key == claims[i].key) {
-            /*
-             * The stock was never taken out: it stays, until it expires,
-             * the fair share given back included (not spent while the
-             * claim was away, it is whole).
-             */
-            if (claims[i].want == 0 && claims[i].back) {
-                e->credits = claims[i].back;
-            }
-
+            /* the stock was never taken out: it stays, until it expires */
             e->claiming = 0;
+            e->returning = 0;
             e->claimed_debt = 0;
             e->debt += claims[i].debt;
         }
@@ -1026,6 +1022,8 @@ tune_herd_takeover(tune_herd_t *herd)
     /* the tune-ins sent without a credit in those claims are reported
      * again (tune_herd_local() says why) */
     for (i = 0; i < herd->nentries; i++) {
+        tune_herd_returned(&e[i]);
+
         if (e[i].claiming) {
             e[i].debt += e[i].claimed_debt;
         }
@@ -1056,6 +1054,8 @@ tune_herd_local(tune_herd_t *herd)
      */
     for (i = 0; i < herd->nentries; i++) {
         if (e[i].key) {
+            tune_herd_returned(&e[i]);
+
             if (e[i].claiming) {
                 e[i].debt += e[i].claimed_debt;
             }
@@ -1502,6 +1502,30 @@ tune_herd_spend(tune_herd_entry_t *e, int64_t now)
     }
 
     return 0;
+}
+
+
+/*
+ * The claim in flight gave back what was left of the fair share, and its
+ * answer will not be waited for: whether the script ran is not known.  It
+ * may have, so the share is Redis's again, no longer to be spent, nor given
+ * back a second time; what was spent of it since the claim goes to Redis
+ * as tune-ins without a credit (counted twice if the script did not run:
+ * fewer tune-ins, never more than the free slots).
+ */
+static void
+tune_herd_returned(tune_herd_entry_t *e)
+{
+    if (e->returning == 0) {
+        return;
+    }
+
+    if (e->returning > e->credits) {
+        e->debt += e->returning - e->credits;
+    }
+
+    e->credits = 0;
+    e->returning = 0;
 }
 
 

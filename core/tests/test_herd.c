@@ -954,9 +954,9 @@ test_top_ups(void **state)
 
 
 /*
- * The fair share is renewed and given back whole, and not spent while the
- * claim is away (the script may grant it to another front-end at once);
- * the next renewal gives back to the new share's bucket.
+ * The fair share is renewed and given back whole; what of it was spent
+ * while the claim was away is spent out of the new share, and the next
+ * renewal gives back to the new share's bucket.
  */
 static void
 test_fair_share_renewal(void **state)
@@ -976,13 +976,12 @@ test_fair_share_renewal(void **state)
     assert_int_equal(c->back_bucket, B0);
     assert_int_equal(c->debt, 0);
 
-    /* the share given back is not spent while the claim is away */
-    assert_int_equal(state0(t->herd, t->img, T0 + 610, CREDITS), 0);
+    /* credits stay spendable while the claim is away */
+    take0(t->herd, t->img, T0 + 610, 2);
+    assert_int_equal(state0(t->herd, t->img, T0 + 610, CREDITS), 3);
 
     answer1(t->herd, c, T0 + 600, 7, B0 + 6);
-    assert_int_equal(state0(t->herd, t->img, T0 + 620, CREDITS), 7);
-    take0(t->herd, t->img, T0 + 630, 2);
-    assert_int_equal(state0(t->herd, t->img, T0 + 630, CREDITS), 7 - 2);
+    assert_int_equal(state0(t->herd, t->img, T0 + 620, CREDITS), 7 - 2);
     assert_int_equal(state0(t->herd, t->img, T0 + 600 + W / 2, CREDITS), 0);
 
     c = claim1(t->herd, t->img, T0 + 700);
@@ -1001,12 +1000,11 @@ test_fair_share_renewal(void **state)
 
 
 /*
- * One front-end, a slot with 10 free: the old fair share is given back
- * whole and not spent while its renewal is away; a tune-in sent meanwhile
- * without a credit (counted by the front-end alone) is spent out of the
- * new share, so the slot gets its 10 tune-ins and not one more (it got 11:
- * one prefork Apache sent 101 listeners to a backend with 100 free,
- * t/test_herd.py), and Redis counts exactly those.
+ * One front-end, a slot with 10 free: a credit of the old fair share spent
+ * while its renewal is away was given back with the rest and granted again
+ * in the new share, so the slot gets its 10 tune-ins and not one more (it
+ * got 11: one prefork Apache sent 101 listeners to a backend with 100
+ * free, t/test_herd.py), and Redis counts exactly those.
  */
 static void
 test_renewal_spent_while_away(void **state)
@@ -1057,10 +1055,9 @@ test_renewal_spent_while_away(void **state)
 
 
 /*
- * A new fair share smaller than the tune-ins sent without a credit while
- * its renewal was away (several front-ends share a slot nearly full): all
- * of it covers them, and the rest goes to Redis as tune-ins without a
- * credit.
+ * A new fair share smaller than what was spent of the old one while its
+ * renewal was away (several front-ends share a slot nearly full): all of
+ * it is spent, and the rest goes to Redis as tune-ins without a credit.
  */
 static void
 test_renewal_smaller_than_spent(void **state)
