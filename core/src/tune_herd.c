@@ -450,13 +450,16 @@ tune_herd_entry_avail(tune_herd_t *herd, tune_herd_entry_t *e,
          * credits it held among them, and so does every other one:
          * together they stay within what Redis granted, where each
          * counting against the whole free count would multiply it
-         * (tune_herd_part()).  Not while that answer says the slot has
-         * room to spare (plenty): a claim failing for a moment (a reload,
-         * a graceful restart) must not turn a roomy slot away.  Nor
+         * (tune_herd_part()).  Not while the answers as Redis went away
+         * said the slot has room to spare (plenty): an outage, or a claim
+         * failing for a moment (a reload, a graceful restart), must not
+         * turn a roomy slot away.  Nor
          * before any answer: Redis refusing the script from the start (an
          * ACL, NOREPLICAS) must not turn every listener away.
          */
-        if (herd->answered_ms != 0 && !tune_herd_plenty(e, now, window)) {
+        if (herd->answered_ms != 0
+            && !tune_herd_plenty(e, herd->answered_ms, window))
+        {
             kept = tune_herd_part(e, s, herd->answered_ms, herd->refusals,
                                   window);
             local = (kept < local) ? kept : local;
@@ -767,6 +770,21 @@ tune_herd_claims(tune_herd_t *herd, const tune_image_t *img, int64_t now,
             e->claiming = 1;
             e->returning = back;
 
+            /*
+             * A share given back and none taken (an idle slot's): it is
+             * not spent while the claim is away.  The script puts it back
+             * in the pool as it runs and may grant it to another front-end
+             * at once; a credit of it spent meanwhile would reach Redis
+             * only with the next claim, and no new share covers it.  (A
+             * renewal's new share does, but for a slot nearly full: see
+             * tune_herd_granted().)  Lost if the claim fails: Redis may
+             * still count it, the safe side.
+             */
+            if (stock >= TUNE_HERD_FAIR_MAX) {
+                e->credits = 0;
+                e->returning = 0;
+            }
+
             n++;
         }
     }
@@ -915,7 +933,9 @@ tune_herd_granted(tune_herd_t *herd, const tune_herd_claim_t *claims,
              * nearly full, shared by several front-ends) is debt.
              */
             left = (e->credit_until > sent_ms) ? e->credits : 0;
-            spent = (claims[i].back > left) ? claims[i].back - left : 0;
+            spent = (claims[i].back > left
+                     && claims[i].stock < TUNE_HERD_FAIR_MAX)
+                    ? claims[i].back - left : 0;
 
             if (spent > granted) {
                 e->debt += spent - (uint32_t) granted;
@@ -1001,7 +1021,15 @@ tune_herd_unclaimed(tune_herd_t *herd, const tune_herd_claim_t *claims,
         e = &tune_herd_entries(herd)[claims[i].entry];
 
         if (e->key == claims[i].key) {
-            /* the stock was never taken out: it stays, until it expires */
+            /*
+             * The stock was never taken out: it stays, until it expires,
+             * a share given back included (not spent meanwhile: whole).
+             */
+            if (claims[i].want == 0 && claims[i].stock >= TUNE_HERD_FAIR_MAX)
+            {
+                e->credits = claims[i].back;
+            }
+
             e->claiming = 0;
             e->returning = 0;
             e->claimed_debt = 0;
@@ -1296,13 +1324,14 @@ tune_herd_part(tune_herd_entry_t *e, const tune_image_slot_t *s,
 
 /*
  * Whether Redis said the slot has room to spare (a whole fair share, no
- * top-up cut short since) within the window: a share renewed, not one
- * given back or long expired.
+ * top-up cut short since) within the window before at: now while Redis
+ * answers, its last answer while it does not (so that an outage keeps the
+ * word Redis gave as it began, and not one of long before).
  */
 static int
-tune_herd_plenty(const tune_herd_entry_t *e, int64_t now, uint32_t window)
+tune_herd_plenty(const tune_herd_entry_t *e, int64_t at, uint32_t window)
 {
-    return e->plenty && e->credit_until + (int64_t) window / 2 > now;
+    return e->plenty && e->credit_until + (int64_t) window / 2 > at;
 }
 
 

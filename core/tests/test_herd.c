@@ -1574,8 +1574,25 @@ test_local_part(void **state)
     take0(herd, img, T0 + 10, 5000);
     assert_int_equal(avail0(herd, img, T0 + 10, W), 100000 - 5000);
 
-    /* ... while that share is fresh (W after its grant): then its part */
-    assert_int_equal(avail0(herd, img, T0 + 2100, W), 0);
+    /* ... through the outage: the word Redis gave as it went away */
+    assert_int_equal(avail0(herd, img, T0 + 60000, W), 100000 - 5000);
+
+    /*
+     * ... but not a word of long before: the share not renewed since
+     * (given back, or its slot's claims crowded out) while Redis went on
+     * answering for another slot until T0 + 5000
+     */
+    herd = new_herd(64);
+    img = single("100000", T0);
+    answer1(herd, claim1(herd, img, T0), T0, 4096, B0);
+    img = decode((const spec_t[]) {
+                     { "demo", "b", "up", "10", 100 },
+                 }, 1, T0 + 5000);
+    answer1(herd, claim1(herd, img, T0 + 5000), T0 + 5000, 5, B0 + 50);
+    tune_herd_local(herd);
+    img = single("100000", T0);
+    take0(herd, img, T0 + 5010, 5000);
+    assert_int_equal(avail0(herd, img, T0 + 5010, W), 0);
 
     /* ... until a top-up is cut short: the slot is short, 5000 + 7 its part */
     herd = new_herd(64);
@@ -1600,6 +1617,7 @@ static void
 test_idle_shares(void **state)
 {
     size_t                      i, n;
+    uint32_t                    pending, credits;
     int64_t                     reply[2 * 16];
     spec_t                      spec[10];
     char                        backend[10][4], free[10][8];
@@ -1651,6 +1669,16 @@ test_idle_shares(void **state)
 
     n = tune_herd_claims(herd, img, T0 + 520, W, c, 16);
     assert_int_equal(n, 10);
+
+    /* the share given back is not spent while its claim is away (the
+     * script may grant it to another front-end at once); the renewed
+     * ones are (their new shares cover what is spent of them) */
+    tune_herd_slot_state(herd, img, st, st->first_slot + 8, T0 + 521, W,
+                         &pending, &credits);
+    assert_int_equal(credits, 0);
+    tune_herd_slot_state(herd, img, st, st->first_slot + 7, T0 + 521, W,
+                         &pending, &credits);
+    assert_int_equal(credits, 5);
 
     for (i = 0; i < n; i++) {
         assert_int_equal(c[i].want, 0);
