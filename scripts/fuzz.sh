@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds tuneslot's libFuzzer targets with clang (ASan + UBSan + libFuzzer)
-# in their own build directory and runs each for SECONDS (default 300).
+# in their own build directory and runs each for SECONDS (default 300), as
+# many side by side as there are cores.
 #
 #   scripts/fuzz.sh [SECONDS]
 #
 # Environment: TUNESLOT_FUZZ_BUILD, the build directory (default
-# build-fuzz/); TUNESLOT_FUZZ_TARGETS, the targets to run (default all, one
-# after the other).  Each target starts from its checked-in seed corpus and
+# build-fuzz/); TUNESLOT_FUZZ_TARGETS, the targets to run (default all);
+# TUNESLOT_FUZZ_JOBS, how many run at once (default: the
+# number of cores).  Each target starts from its checked-in seed corpus and
 # its kept crash inputs (<part>/fuzz/corpus/<name>/ and
 # <part>/fuzz/regressions/fuzz_<name>/) and keeps what it finds in
 # BUILD/corpus/<target>/ (the checked-in directories are never written to).
@@ -60,11 +62,14 @@ fi
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
 
 mkdir -p "$build/artifacts"
-status=0
-for t in "${targets[@]}"; do
-    name=${t#fuzz_}
-    seeds=${part[$t]}/fuzz/corpus/$name
-    kept=${part[$t]}/fuzz/regressions/$t
+
+# One target's run; its verdict goes to BUILD/<target>.verdict, read once
+# every run has ended (the runs go side by side, see below).
+fuzz_one() {
+    local t=$1 name=${1#fuzz_}
+    local seeds=${part[$t]}/fuzz/corpus/$name
+    local kept=${part[$t]}/fuzz/regressions/$t
+    local bin found log
     bin=$(find "$build" -name "$t" -type f -perm -u+x | head -n 1)
     found="$build/corpus/$t"
     mkdir -p "$found"
@@ -76,14 +81,40 @@ for t in "${targets[@]}"; do
             -print_final_stats=1 -artifact_prefix="$build/artifacts/$t-" \
             "$found" "$repo/$seeds" "$repo/$kept" > "$log" 2>&1; then
         grep -E '^Done [0-9]+ runs' "$log" | sed "s/^/$t: /" || true
+        echo ok > "$build/$t.verdict"
     else
-        echo "$t: FAILED (log: $log)" >&2
-        tail -n 40 "$log" >&2
-        # libFuzzer names the reproducer it wrote
-        sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | while read -r unit; do
-            echo "$t: keep the reproducer as a regression input (then fix, commit both):" >&2
-            echo "    cp '$unit' '$repo/$kept/'" >&2
-        done
+        {
+            echo "$t: FAILED (log: $log)"
+            tail -n 40 "$log"
+            # libFuzzer names the reproducer it wrote
+            sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | while read -r unit; do
+                echo "$t: keep the reproducer as a regression input (then fix, commit both):"
+                echo "    cp '$unit' '$repo/$kept/'"
+            done
+        } >&2
+        echo failed > "$build/$t.verdict"
+    fi
+}
+
+# Each target is one process on one core: as many run side by side as
+# there are cores (TUNESLOT_FUZZ_JOBS), so a run of every target takes
+# SECONDS x targets / cores, not SECONDS x targets.
+jobs=${TUNESLOT_FUZZ_JOBS:-$(nproc)}
+case $jobs in
+    ''|*[!0-9]*|0) echo "fuzz.sh: TUNESLOT_FUZZ_JOBS must be a number of 1 or more" >&2; exit 2 ;;
+esac
+for t in "${targets[@]}"; do
+    rm -f "$build/$t.verdict"
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+        wait -n || true
+    done
+    fuzz_one "$t" &
+done
+wait
+status=0
+for t in "${targets[@]}"; do
+    if [ "$(cat "$build/$t.verdict" 2>/dev/null)" != ok ]; then
+        [ -f "$build/$t.verdict" ] || echo "$t: ended without a verdict" >&2
         status=1
     fi
 done

@@ -4,8 +4,8 @@ the scheduler; the snapshot decoder, playlists, stream names, listen URLs,
 the allowlist, generations, herd replies, the status document and the
 Redis refresher of the core) runs for a few seconds from its checked-in
 seed corpus and kept crash inputs, built with clang, ASan and UBSan by
-scripts/fuzz.sh.  Twenty-one targets at 8 s keep the slice under three
-minutes of fuzzing.  Longer runs: scripts/fuzz.sh [SECONDS].  Seeds and
+scripts/fuzz.sh.  Twenty-one targets at 8 s, one per core side by side,
+keep the slice under a minute and a half of fuzzing on two cores.  Longer runs: scripts/fuzz.sh [SECONDS].  Seeds and
 kept crash inputs are also replayed by ctest in every build
 (fuzz.<name>.replay)."""
 
