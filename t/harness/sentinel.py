@@ -127,6 +127,10 @@ class SentinelSet:
         self.password = password
         self.sentinel_password = sentinel_password
         auth = ["--masterauth", password] if password is not None else []
+        # Redis 7 syncs a replica diskless, and first waits 5 s for more
+        # replicas to share the transfer: every set-up (and every old master
+        # rejoining after a failover) would wait those 5 s for nothing
+        redis_args = ["--repl-diskless-sync-delay", "0"] + list(redis_args or [])
         self.nodes: list[Redis] = [Redis(run_dir, "redis-master", password=password,
                                          extra_args=list(redis_args or []) + auth)]
         self.replica_count = replicas
