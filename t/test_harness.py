@@ -276,6 +276,8 @@ def test_rejoined_as_replica_takes_a_dropped_connection_for_not_yet(run_dir, pro
     replica = Redis(run_dir, name="replica")
     processes.append(replica)
     replica.start()
+    # no 5 s wait for more replicas to share the sync (Redis 7's default)
+    redis_server.command("CONFIG", "SET", "repl-diskless-sync-delay", "0")
     replica.command("REPLICAOF", redis_server.host, redis_server.port)
     wait_until(lambda: rejoined_as_replica(replica), timeout=10, what="the replica's link up")
 
