@@ -25,6 +25,10 @@ seconds=${1:-300}
 case $seconds in
     ''|*[!0-9]*|0) echo "usage: scripts/fuzz.sh [SECONDS]" >&2; exit 2 ;;
 esac
+jobs=${TUNESLOT_FUZZ_JOBS:-$(nproc)}
+case $jobs in
+    ''|*[!0-9]*|0) echo "fuzz.sh: TUNESLOT_FUZZ_JOBS must be a number of 1 or more" >&2; exit 2 ;;
+esac
 build=${TUNESLOT_FUZZ_BUILD:-$repo/build-fuzz}
 
 # target -> the part of the tree that holds its corpus and regressions
@@ -42,11 +46,18 @@ all="fuzz_load_xsl fuzz_icecast_admin fuzz_icecast_json fuzz_shoutcast1 fuzz_sho
      fuzz_playlist_render fuzz_stream_name
      fuzz_listen_url fuzz_generation fuzz_herd_reply fuzz_allow fuzz_status fuzz_refresh"
 targets=(${TUNESLOT_FUZZ_TARGETS:-$all})
+declare -A listed=()
 for t in "${targets[@]}"; do
     if [ -z "${part[$t]:-}" ]; then
         echo "fuzz.sh: unknown target $t (known: $(echo $all))" >&2
         exit 2
     fi
+    # two runs of one target would share its log, corpus and verdict
+    if [ -n "${listed[$t]:-}" ]; then
+        echo "fuzz.sh: target $t is listed twice" >&2
+        exit 2
+    fi
+    listed[$t]=1
 done
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
@@ -63,14 +74,20 @@ cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
 
 mkdir -p "$build/artifacts"
 
-# One target's run; its verdict goes to BUILD/<target>.verdict, read once
-# every run has ended (the runs go side by side, see below).
+# One target's run; its verdict goes to BUILD/<target>.verdict and a
+# failure's report to BUILD/<target>.report, both read once every run has
+# ended (the runs go side by side, see below, and their reports would mix).
 fuzz_one() {
     local t=$1 name=${1#fuzz_}
     local seeds=${part[$t]}/fuzz/corpus/$name
     local kept=${part[$t]}/fuzz/regressions/$t
     local bin found log
     bin=$(find "$build" -name "$t" -type f -perm -u+x | head -n 1)
+    if [ -z "$bin" ]; then
+        echo "$t: no such program under $build (the build did not make it)" > "$build/$t.report"
+        echo failed > "$build/$t.verdict"
+        return
+    fi
     found="$build/corpus/$t"
     mkdir -p "$found"
     log="$build/$t.log"
@@ -91,7 +108,7 @@ fuzz_one() {
                 echo "$t: keep the reproducer as a regression input (then fix, commit both):"
                 echo "    cp '$unit' '$repo/$kept/'"
             done
-        } >&2
+        } > "$build/$t.report"
         echo failed > "$build/$t.verdict"
     fi
 }
@@ -99,12 +116,8 @@ fuzz_one() {
 # Each target is one process on one core: as many run side by side as
 # there are cores (TUNESLOT_FUZZ_JOBS), so a run of every target takes
 # SECONDS x targets / cores, not SECONDS x targets.
-jobs=${TUNESLOT_FUZZ_JOBS:-$(nproc)}
-case $jobs in
-    ''|*[!0-9]*|0) echo "fuzz.sh: TUNESLOT_FUZZ_JOBS must be a number of 1 or more" >&2; exit 2 ;;
-esac
 for t in "${targets[@]}"; do
-    rm -f "$build/$t.verdict"
+    rm -f "$build/$t.verdict" "$build/$t.report"
     while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
         wait -n || true
     done
@@ -114,7 +127,8 @@ wait
 status=0
 for t in "${targets[@]}"; do
     if [ "$(cat "$build/$t.verdict" 2>/dev/null)" != ok ]; then
-        [ -f "$build/$t.verdict" ] || echo "$t: ended without a verdict" >&2
+        [ -f "$build/$t.verdict" ] || echo "$t: ended without a verdict (log: $build/$t.log)" >&2
+        [ ! -f "$build/$t.report" ] || cat "$build/$t.report" >&2
         status=1
     fi
 done
